@@ -1,0 +1,1 @@
+"""Every side effect of a journey: scenarios, email, hand-offs, lifecycle records."""

@@ -1,0 +1,151 @@
+"""Sending one email of a journey, at most once per (journey, send key)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from nurture.config import Settings
+from nurture.db import Lead, Send, utcnow
+from nurture.mail.message import build_message
+from nurture.mail.providers import EmailProvider
+from nurture.mail.render import TemplateRenderer, email_context
+from nurture.scenario import MailType, Scenario
+from nurture.scenario_loader import load_scenario
+from nurture.store import Store
+from nurture.unsubscribe import sign_unsubscribe
+
+
+class SendEmailInput(BaseModel):
+    journey_id: str
+    lead_id: str
+    product: str
+    send_key: str
+    mail_type: MailType
+    template: str
+    subject: str
+    variant: int
+    journey_time: datetime
+    journey: dict[str, Any]
+
+
+class SendEmailResult(BaseModel):
+    send_id: str
+    status: str
+    provider_message_id: str | None
+
+
+class EmailActivities:
+    def __init__(self, store: Store, settings: Settings, provider: EmailProvider) -> None:
+        self.store = store
+        self.settings = settings
+        self.provider = provider
+
+    @activity.defn(name="send_email")
+    def send_email(self, input: SendEmailInput) -> SendEmailResult:
+        """Claim the send row first, deliver, then mark it sent; a retry resumes, never resends."""
+        send = self._claim(input)
+        if send.status == "sent":
+            return SendEmailResult(
+                send_id=send.id, status="sent", provider_message_id=send.provider_message_id
+            )
+        lead = self.store.get_lead(input.lead_id)
+        if lead is None:
+            raise ApplicationError(
+                f"lead {input.lead_id} is not in the store; upsert it before starting its journey",
+                type="LeadNotFound",
+                non_retryable=True,
+            )
+        scenario = self._scenario(input.product)
+        token = sign_unsubscribe(input.lead_id, input.product, self.settings.secret_key)
+        unsubscribe_url = f"{self.settings.public_base_url}/v1/unsubscribe/{token}"
+        context = email_context(
+            scenario,
+            _lead_fields(lead),
+            unsubscribe_url=unsubscribe_url,
+            preferences_url=unsubscribe_url,
+            journey=input.journey,
+        )
+        content = TemplateRenderer(self._scenario_dir(input.product)).render(
+            input.template, input.subject, context
+        )
+        name = " ".join(p for p in (lead.first_name, lead.last_name) if p)
+        message = build_message(
+            content,
+            sender=scenario.sender,
+            to_email=lead.email,
+            to_name=name,
+            unsubscribe_url=unsubscribe_url,
+            send_id=send.id,
+            sent_at=utcnow(),
+        )
+        message_id = self.provider.deliver(message, send_id=send.id, product=input.product)
+        with self.store.session() as session:
+            row = session.get_one(Send, send.id)
+            row.status = "sent"
+            row.subject = content.subject
+            row.provider_message_id = message_id
+            row.sent_at = utcnow()
+        activity.logger.info("sent %s (%s) for %s", input.send_key, send.id, input.journey_id)
+        return SendEmailResult(send_id=send.id, status="sent", provider_message_id=message_id)
+
+    def _claim(self, input: SendEmailInput) -> Send:
+        """The one row for this (journey, send key), created queued if it is new."""
+        query = select(Send).where(
+            Send.journey_id == input.journey_id, Send.send_key == input.send_key
+        )
+        try:
+            with self.store.session() as session:
+                existing = session.scalars(query).first()
+                if existing is not None:
+                    return existing
+                send = Send(
+                    id=_send_id(input),
+                    journey_id=input.journey_id,
+                    send_key=input.send_key,
+                    lead_id=input.lead_id,
+                    product=input.product,
+                    mail_type=input.mail_type,
+                    template=input.template,
+                    subject=input.subject,
+                    variant=input.variant,
+                    provider=self.provider.name,
+                    journey_time=input.journey_time,
+                )
+                session.add(send)
+                return send
+        except IntegrityError:
+            with self.store.session() as session:
+                return session.scalars(query).one()
+
+    def _scenario_dir(self, product: str) -> Path:
+        return self.settings.scenarios_dir / product
+
+    def _scenario(self, product: str) -> Scenario:
+        return load_scenario(self.settings.scenarios_dir, product, check_templates=False)
+
+
+def _send_id(input: SendEmailInput) -> str:
+    """Derived from the journey and key, so the outbox file and provider id are stable on retry."""
+    digest = hashlib.sha256(f"{input.journey_id}\0{input.send_key}".encode()).hexdigest()
+    return "snd_" + digest[:24]
+
+
+def _lead_fields(lead: Lead) -> dict[str, Any]:
+    return {
+        "first_name": lead.first_name,
+        "last_name": lead.last_name,
+        "company": lead.company,
+        "title": lead.title,
+        "role": lead.role,
+        "industry": lead.industry,
+        "company_size": lead.company_size,
+    }

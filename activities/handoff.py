@@ -1,0 +1,120 @@
+"""Handing a lead to sales: record it, and post it to the CRM webhook when one is configured."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import urllib.error
+import urllib.request
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from temporalio import activity
+
+from nurture.config import Settings
+from nurture.db import Handoff
+from nurture.scoring import ScoreBreakdown
+from nurture.store import Store
+
+SIGNATURE_HEADER = "X-Nurture-Signature"
+
+
+class HandoffInput(BaseModel):
+    journey_id: str
+    lead_id: str
+    product: str
+    handoff_no: int
+    score: ScoreBreakdown
+    moments: list[str]
+    journey_time: datetime
+
+
+class HandoffResult(BaseModel):
+    handoff_id: int
+    webhook_status: str
+
+
+def sign_body(body: bytes, secret: str) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class HandoffActivities:
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+
+    @activity.defn(name="hand_off")
+    def hand_off(self, input: HandoffInput) -> HandoffResult:
+        """Record once per (journey, hand-off number); post until the CRM accepts it."""
+        handoff = self._record(input)
+        if handoff.webhook_status == "posted" or not self.settings.handoff_webhook_url:
+            return HandoffResult(handoff_id=handoff.id, webhook_status=handoff.webhook_status)
+        self._post(handoff.payload)
+        with self.store.session() as session:
+            session.get_one(Handoff, handoff.id).webhook_status = "posted"
+        return HandoffResult(handoff_id=handoff.id, webhook_status="posted")
+
+    def _record(self, input: HandoffInput) -> Handoff:
+        query = select(Handoff).where(
+            Handoff.journey_id == input.journey_id, Handoff.handoff_no == input.handoff_no
+        )
+        try:
+            with self.store.session() as session:
+                existing = session.scalars(query).first()
+                if existing is not None:
+                    return existing
+                handoff = Handoff(
+                    journey_id=input.journey_id,
+                    handoff_no=input.handoff_no,
+                    lead_id=input.lead_id,
+                    product=input.product,
+                    score=input.score.total,
+                    payload=self._payload(input),
+                    webhook_status="pending" if self.settings.handoff_webhook_url else "none",
+                    journey_time=input.journey_time,
+                )
+                session.add(handoff)
+                session.flush()
+                return handoff
+        except IntegrityError:
+            with self.store.session() as session:
+                return session.scalars(query).one()
+
+    def _payload(self, input: HandoffInput) -> dict[str, Any]:
+        lead = self.store.get_lead(input.lead_id)
+        ui = self.settings.temporal_ui_url.rstrip("/")
+        namespace = self.settings.temporal_namespace
+        return {
+            "journey_id": input.journey_id,
+            "product": input.product,
+            "lead": {
+                "id": input.lead_id,
+                "email": lead.email if lead else None,
+                "name": " ".join(p for p in (lead.first_name, lead.last_name) if p) if lead else None,
+                "company": lead.company if lead else None,
+                "title": lead.title if lead else None,
+            },
+            "score": input.score.model_dump(),
+            "moments": input.moments,
+            "journey_url": f"{ui}/namespaces/{namespace}/workflows/{input.journey_id}",
+            "handed_off_at": input.journey_time.isoformat(),
+        }
+
+    def _post(self, payload: dict[str, Any]) -> None:
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        headers = {"Content-Type": "application/json"}
+        if self.settings.handoff_webhook_secret:
+            headers[SIGNATURE_HEADER] = sign_body(body, self.settings.handoff_webhook_secret)
+        request = urllib.request.Request(
+            str(self.settings.handoff_webhook_url), data=body, headers=headers, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                if response.status >= 300:
+                    raise RuntimeError(f"hand-off webhook answered {response.status}")
+        except urllib.error.URLError as err:
+            raise RuntimeError(f"hand-off webhook failed: {err}") from err

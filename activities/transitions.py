@@ -1,0 +1,45 @@
+"""Recording lifecycle transitions in the store, for audits and the hand-off precision report."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from temporalio import activity
+
+from nurture.db import Transition
+from nurture.store import Store
+
+
+class TransitionInput(BaseModel):
+    journey_id: str
+    seq: int
+    lead_id: str
+    product: str
+    from_lifecycle: str | None
+    to_lifecycle: str
+    stage: str
+    score: int
+    actor: str
+    reason: str
+    journey_time: datetime
+
+
+class TransitionActivities:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    @activity.defn(name="record_transition")
+    def record_transition(self, input: TransitionInput) -> None:
+        """Idempotent on (journey, seq): a retry after a lost reply records nothing twice."""
+        exists = select(Transition.id).where(
+            Transition.journey_id == input.journey_id, Transition.seq == input.seq
+        )
+        try:
+            with self.store.session() as session:
+                if session.scalars(exists).first() is None:
+                    session.add(Transition(**input.model_dump()))
+        except IntegrityError:
+            pass  # a concurrent retry recorded it

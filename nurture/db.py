@@ -1,0 +1,105 @@
+"""The store's tables (SQLAlchemy 2.0 typed models).
+
+Journeys keep their own state in Temporal; the store keeps what people need
+outside a journey: who the lead is, what was sent, hand-offs and transitions.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Lead(Base):
+    __tablename__ = "leads"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    first_name: Mapped[str | None] = mapped_column(String(200))
+    last_name: Mapped[str | None] = mapped_column(String(200))
+    company: Mapped[str | None] = mapped_column(String(300))
+    title: Mapped[str | None] = mapped_column(String(300))
+    industry: Mapped[str | None] = mapped_column(String(100))
+    company_size: Mapped[int | None] = mapped_column(Integer)
+    role: Mapped[str | None] = mapped_column(String(40))
+    region: Mapped[str | None] = mapped_column(String(100))
+    department: Mapped[str | None] = mapped_column(String(200))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    locale: Mapped[str | None] = mapped_column(String(16))
+    source: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class Send(Base):
+    """One email per (journey, send key): the unique key is what makes a retried send safe."""
+
+    __tablename__ = "sends"
+    __table_args__ = (UniqueConstraint("journey_id", "send_key", name="uq_sends_journey_key"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    journey_id: Mapped[str] = mapped_column(String(200), index=True)
+    send_key: Mapped[str] = mapped_column(String(200))
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id"), index=True)
+    product: Mapped[str] = mapped_column(String(64))
+    mail_type: Mapped[str] = mapped_column(String(20))
+    template: Mapped[str] = mapped_column(String(100))
+    subject: Mapped[str] = mapped_column(Text)
+    variant: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    provider: Mapped[str] = mapped_column(String(20))
+    provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    journey_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Handoff(Base):
+    __tablename__ = "handoffs"
+    __table_args__ = (UniqueConstraint("journey_id", "handoff_no", name="uq_handoffs_journey_no"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    journey_id: Mapped[str] = mapped_column(String(200), index=True)
+    handoff_no: Mapped[int] = mapped_column(Integer)
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id"), index=True)
+    product: Mapped[str] = mapped_column(String(64))
+    score: Mapped[int] = mapped_column(Integer)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    webhook_status: Mapped[str] = mapped_column(String(20), default="none")
+    journey_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Transition(Base):
+    """Every lifecycle move, with actor and reason, for audits and the precision report."""
+
+    __tablename__ = "transitions"
+    __table_args__ = (UniqueConstraint("journey_id", "seq", name="uq_transitions_journey_seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    journey_id: Mapped[str] = mapped_column(String(200), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    lead_id: Mapped[str] = mapped_column(String(40), index=True)
+    product: Mapped[str] = mapped_column(String(64))
+    from_lifecycle: Mapped[str | None] = mapped_column(String(20))
+    to_lifecycle: Mapped[str] = mapped_column(String(20))
+    stage: Mapped[str] = mapped_column(String(10))
+    score: Mapped[int] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    journey_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,53 @@
+"""Behaviour events: what a lead did, as the journey and the scoring rules see it."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+EVENT_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+# Event types the journey itself understands; every other type only scores.
+EMAIL_OPEN = "email_open"
+EMAIL_CLICK = "email_click"
+EMAIL_BOUNCE = "email_bounce"
+SPAM_REPORT = "spam_report"
+DELIVERY_ENDING_TYPES = frozenset({EMAIL_BOUNCE, SPAM_REPORT})
+
+
+class BehaviorEvent(BaseModel):
+    """One thing a lead did. `event_id` is the idempotency key: a repeat is ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_id: str = Field(min_length=1, max_length=200)
+    type: str
+    occurred_at: datetime
+    url: str | None = Field(default=None, max_length=2048)
+    product: str | None = None
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("type")
+    @classmethod
+    def _type_is_snake_case(cls, value: str) -> str:
+        if not EVENT_TYPE_PATTERN.match(value):
+            raise ValueError(
+                f"event type {value!r} must be snake_case: a lowercase letter, then "
+                "lowercase letters, digits or '_' (e.g. 'pricing_page')"
+            )
+        return value
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("occurred_at needs a timezone, e.g. '2026-11-23T10:00:00Z'")
+        return value.astimezone(UTC)
+
+    @property
+    def machine_open(self) -> bool:
+        """Apple Mail Privacy Protection and scanners open mail; such opens score nothing."""
+        return bool(self.properties.get("machine_open"))

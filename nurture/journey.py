@@ -1,0 +1,155 @@
+"""The LeadJourney contract: its id, inputs, signals, updates and the `state` query.
+
+Others build against these (the API, the starter, the reports), so they live
+outside `workflows/` and change only compatibly.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from nurture.events import BehaviorEvent
+from nurture.lead import LeadProfile
+from nurture.lifecycle import FeedbackOutcome, Lifecycle
+from nurture.scenario import MailType, Scenario, Stage
+from nurture.scoring import Discount, ScoreBreakdown
+
+WORKFLOW_TYPE = "LeadJourney"
+TASK_QUEUE = "nurture"
+LEAD_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+TIMELINE_LENGTH = 50
+
+
+def journey_id(product: str, lead_id: str) -> str:
+    """`journey:{product}:{lead_id}`; the lead id is opaque, never an email address."""
+    if not LEAD_ID_PATTERN.match(lead_id) or "@" in lead_id:
+        raise ValueError(
+            f"lead id {lead_id!r} must be an opaque id (letters, digits, '_', '-', '.'), "
+            "never an email address: workflow ids are visible to every operator"
+        )
+    return f"journey:{product}:{lead_id}"
+
+
+class TimelineEntry(BaseModel):
+    """One line of the journey's story: what happened and why."""
+
+    at: datetime
+    kind: Literal[
+        "start", "event", "email", "stage", "lifecycle", "track", "trigger", "handoff",
+        "feedback", "pause", "unsubscribe", "exit", "note",
+    ]
+    text: str
+
+
+class JourneyMemory(BaseModel):
+    """Everything a journey knows; carried whole across continue-as-new."""
+
+    started_at: datetime
+    scenario: Scenario
+    lifecycle: Lifecycle = "nurturing"
+    stage: Stage = "cold"
+    track: str
+    track_entries: int = 1
+    step_index: int = 0
+    step_anchor: datetime
+    events: list[BehaviorEvent] = Field(default_factory=list)
+    seen_event_ids: list[str] = Field(default_factory=list)
+    sent_ids: list[str] = Field(default_factory=list)
+    emails_sent: int = 0
+    variants: dict[str, int] = Field(default_factory=dict)
+    trigger_fired_at: dict[str, datetime] = Field(default_factory=dict)
+    trigger_counts: dict[str, int] = Field(default_factory=dict)
+    handoffs: int = 0
+    transitions: int = 0
+    suppressed_mail_types: list[MailType] = Field(default_factory=list)
+    paused: bool = False
+    discount: Discount | None = None
+    ended_reason: str | None = None
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+    runs: int = 1
+
+
+class JourneyInput(BaseModel):
+    """Start a journey for one lead and one product (or continue one, with `memory`)."""
+
+    product: str
+    lead_id: str
+    profile: LeadProfile = Field(default_factory=LeadProfile)
+    memory: JourneyMemory | None = None
+    pending_events: list[BehaviorEvent] = Field(default_factory=list)
+    max_history_length: int = Field(default=10_000, ge=100)
+
+    @field_validator("lead_id")
+    @classmethod
+    def _opaque(cls, value: str) -> str:
+        journey_id("p", value)
+        return value
+
+
+class SalesFeedback(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: FeedbackOutcome
+    reason: str = Field(default="", max_length=2000)
+    by: str = Field(default="sales", max_length=200)
+
+
+class Unsubscribe(BaseModel):
+    """Stop email: all of this product's mail, or only some mail types (e.g. the newsletter)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mail_types: list[MailType] | None = Field(
+        default=None, description="None: every email of this journey"
+    )
+    reason: str = "unsubscribed"
+
+
+class JourneyState(BaseModel):
+    """What `state` answers: where the lead is, why, and what happens next."""
+
+    product: str
+    lead_id: str
+    stage: Stage
+    lifecycle: Lifecycle
+    score: ScoreBreakdown
+    track: str
+    step_index: int
+    step_key: str | None
+    next_touch_at: datetime | None
+    scenario_version: str
+    paused: bool
+    emails_sent: int
+    variants: dict[str, int]
+    suppressed_mail_types: list[MailType]
+    ended_reason: str | None
+    timeline: list[TimelineEntry]
+
+
+class JourneyResult(BaseModel):
+    """What a finished journey returns."""
+
+    lifecycle: Lifecycle
+    stage: Stage
+    score: int
+    emails_sent: int
+    reason: str
+
+
+__all__ = [
+    "TASK_QUEUE",
+    "WORKFLOW_TYPE",
+    "BehaviorEvent",
+    "JourneyInput",
+    "JourneyMemory",
+    "JourneyResult",
+    "JourneyState",
+    "SalesFeedback",
+    "TimelineEntry",
+    "Unsubscribe",
+    "journey_id",
+]

@@ -1,0 +1,87 @@
+"""Starting journeys and talking to them from outside: the Python client functions.
+
+Backend teams, `starter.py`, the CLI and the demo all go through here, so a
+journey is started the same way everywhere: the lead is stored first, the
+product's scenario is checked, and starting twice is a no-op that says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from nurture import search_attributes as sa
+from nurture.config import Settings
+from nurture.db import Lead
+from nurture.events import BehaviorEvent
+from nurture.journey import (
+    WORKFLOW_TYPE,
+    JourneyInput,
+    JourneyState,
+    SalesFeedback,
+    Unsubscribe,
+    journey_id,
+)
+from nurture.scenario_loader import load_scenario
+from nurture.store import profile_of
+
+
+@dataclass(frozen=True)
+class StartOutcome:
+    journey_id: str
+    started: bool
+    message: str
+
+
+async def start_journey(
+    client: Client, settings: Settings, lead: Lead, product: str
+) -> StartOutcome:
+    """Start `product`'s journey for a stored lead, unless one exists (running or closed).
+
+    A closed journey is not restarted: a lead who unsubscribed or was won must not be
+    nurtured again because a list was imported twice.
+    """
+    load_scenario(settings.scenarios_dir, product, check_templates=False)
+    workflow_id = journey_id(product, lead.id)
+    try:
+        await client.start_workflow(
+            WORKFLOW_TYPE,
+            JourneyInput(product=product, lead_id=lead.id, profile=profile_of(lead)),
+            id=workflow_id,
+            task_queue=settings.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes([SearchAttributePair(sa.PRODUCT, product)]),
+            static_summary=f"{product} journey of lead {lead.id}",
+        )
+    except WorkflowAlreadyStartedError:
+        return StartOutcome(workflow_id, False, "journey already exists; nothing started")
+    return StartOutcome(workflow_id, True, "journey started")
+
+
+def handle(client: Client, product: str, lead_id: str) -> WorkflowHandle:
+    return client.get_workflow_handle(journey_id(product, lead_id))
+
+
+async def send_behavior(client: Client, product: str, lead_id: str, event: BehaviorEvent) -> None:
+    await handle(client, product, lead_id).signal("behavior", event)
+
+
+async def unsubscribe(
+    client: Client, product: str, lead_id: str, request: Unsubscribe | None = None
+) -> None:
+    await handle(client, product, lead_id).signal("unsubscribe", request or Unsubscribe())
+
+
+async def give_feedback(
+    client: Client, product: str, lead_id: str, feedback: SalesFeedback
+) -> JourneyState:
+    return await handle(client, product, lead_id).execute_update(
+        "sales_feedback", feedback, result_type=JourneyState
+    )
+
+
+async def journey_state(client: Client, product: str, lead_id: str) -> JourneyState:
+    return await handle(client, product, lead_id).query("state", result_type=JourneyState)

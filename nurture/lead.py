@@ -1,0 +1,29 @@
+"""The parts of a lead's profile a journey may see.
+
+Journeys run with the lead's opaque id and its firmographic profile only: the
+history of a workflow is visible to every operator, so names and email addresses
+stay in the store and are read by the activities that need them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["executive", "manager", "practitioner", "other"]
+FIT_FIELDS = ("industry", "company_size", "role", "region", "department")
+
+
+class LeadProfile(BaseModel):
+    """Firmographic and role facts used for fit scoring and content choice."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    industry: str | None = None
+    company_size: int | None = Field(default=None, ge=1, description="employees")
+    role: Role | None = None
+    region: str | None = None
+    department: str | None = None
+    timezone: str | None = None
+    locale: str | None = None

@@ -1,0 +1,1 @@
+"""Email: rendering templates into messages, and the providers that deliver them."""

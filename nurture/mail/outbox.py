@@ -1,0 +1,27 @@
+"""The outbox provider: every email becomes an .eml file you can open in any mail client."""
+
+from __future__ import annotations
+
+import os
+from email.message import EmailMessage
+from pathlib import Path
+
+
+class OutboxProvider:
+    """Writes `<outbox>/<product>/<send_id>.eml`; writing it twice leaves one identical file."""
+
+    name = "outbox"
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def path_for(self, product: str, send_id: str) -> Path:
+        return self.directory / product / f"{send_id}.eml"
+
+    def deliver(self, message: EmailMessage, *, send_id: str, product: str) -> str:
+        path = self.path_for(product, send_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".eml.partial")
+        partial.write_bytes(bytes(message))
+        os.replace(partial, path)  # atomic: a reader never sees half a message
+        return send_id

@@ -1,0 +1,121 @@
+"""Rendering a scenario's templates into an email: sandboxed, autoescaped, strict.
+
+Marketing writes the templates, leads write their own names: the sandbox keeps a
+template from reaching Python internals, autoescaping keeps a name like
+`<script>` inert, and StrictUndefined turns a misspelt variable into an error
+at `nurture validate` time instead of a blank in a sent email.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2.sandbox import SandboxedEnvironment
+
+from nurture.mail.text import html_to_text
+from nurture.scenario import Scenario
+
+
+@dataclass(frozen=True)
+class EmailContent:
+    subject: str
+    html: str
+    text: str
+
+
+class TemplateRenderer:
+    """Templates of one product: `templates/<name>.html`, optional `<name>.txt`."""
+
+    def __init__(self, scenario_dir: Path) -> None:
+        self.template_dir = scenario_dir / "templates"
+        self.env = SandboxedEnvironment(
+            loader=FileSystemLoader(self.template_dir),
+            autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+
+    def html_path(self, template: str) -> Path:
+        return self.template_dir / f"{template}.html"
+
+    def text_path(self, template: str) -> Path:
+        return self.template_dir / f"{template}.txt"
+
+    def render(self, template: str, subject: str, context: dict[str, Any]) -> EmailContent:
+        html = self.env.get_template(f"{template}.html").render(context)
+        if self.text_path(template).exists():
+            text = self.env.get_template(f"{template}.txt").render(context)
+        else:
+            text = html_to_text(html)
+        rendered_subject = self.env.from_string(subject).render(context)
+        return EmailContent(subject=" ".join(rendered_subject.split()), html=html, text=text)
+
+
+def email_context(
+    scenario: Scenario,
+    lead: dict[str, Any],
+    *,
+    unsubscribe_url: str,
+    preferences_url: str,
+    journey: dict[str, Any],
+) -> dict[str, Any]:
+    """The variables every template can use; the same shape at send and at validate time."""
+    first = lead.get("first_name") or ""
+    last = lead.get("last_name") or ""
+    if scenario.locale == "ja":
+        display = f"{last} {first}".strip()
+    else:
+        display = f"{first} {last}".strip()
+    return {
+        "lead": {
+            "first_name": first,
+            "last_name": last,
+            "display_name": display,
+            "company": lead.get("company") or "",
+            "title": lead.get("title") or "",
+            "role": lead.get("role") or "other",
+            "industry": lead.get("industry") or "",
+            "company_size": lead.get("company_size"),
+        },
+        "product": {"name": scenario.name, "key": scenario.product},
+        "sender": scenario.sender.model_dump(),
+        "journey": journey,
+        "unsubscribe_url": unsubscribe_url,
+        "preferences_url": preferences_url,
+        "locale": scenario.locale,
+    }
+
+
+SAMPLE_LEADS: list[dict[str, Any]] = [
+    {
+        "first_name": "Aiko",
+        "last_name": "Sato",
+        "company": "Example Manufacturing",
+        "title": "CFO",
+        "role": "executive",
+        "industry": "manufacturing",
+        "company_size": 800,
+    },
+    {
+        "first_name": "Ken",
+        "last_name": "Ito",
+        "company": "Sample Works",
+        "title": "Accounting staff",
+        "role": "practitioner",
+        "industry": "saas",
+        "company_size": 60,
+    },
+    {"first_name": "", "last_name": "", "company": "", "title": "", "role": None},
+    {
+        "first_name": "<b>{{ 7*7 }}</b>",
+        "last_name": "{% raw %}",
+        "company": "<script>alert(1)</script>",
+        "title": "manager",
+        "role": "manager",
+    },
+]
+SAMPLE_JOURNEY = {"stage": "warm", "score": 42, "track": "cold", "step": "welcome"}

@@ -1,0 +1,423 @@
+"""A product's nurturing scenario: the pydantic model of scenario.yaml.
+
+Seed 002 insists nurturing is run per product, so one scenario describes one
+product end to end: who sends, whom it wants (fit), how behaviour scores, when a
+lead is warm or hot, when sales takes over, the tracks of step emails, the
+trigger emails, the branch rules, the send window and the exit rules.
+
+The model is pure data shared by the workflow (which receives it from the
+`load_scenario` activity, so its history pins the version) and the activities.
+Loading and validating files lives in `nurture.scenario_loader`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from nurture.durations import Duration
+from nurture.events import EVENT_TYPE_PATTERN, BehaviorEvent
+from nurture.lead import FIT_FIELDS
+
+Stage = Literal["cold", "warm", "hot"]
+STAGES: tuple[Stage, ...] = ("cold", "warm", "hot")
+MailType = Literal["newsletter", "step", "trigger", "sales"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+TRACK_END = "end"
+TRACK_LISTEN = "listen"
+
+
+def _slug(value: str, what: str) -> str:
+    if not SLUG.match(value):
+        raise ValueError(
+            f"{what} {value!r} must be a slug: lowercase letters, digits, '-' or '_', "
+            "starting with a letter or digit (e.g. 'case-study')"
+        )
+    return value
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors: a typo must not silently disable a rule."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Sender(_Strict):
+    """Who the mail is from; the postal address and contact are required by law in the footer."""
+
+    from_name: str = Field(min_length=1)
+    from_email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    reply_to: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    postal_address: str = Field(min_length=5)
+    contact: str = Field(min_length=3, description="phone, email or URL for enquiries")
+
+
+class FitRule(_Strict):
+    """Points for a lead whose profile matches the product's target."""
+
+    name: str = Field(min_length=1)
+    field: Literal["industry", "company_size", "role", "region", "department"]
+    in_: list[str] | None = Field(default=None, alias="in", min_length=1)
+    between: tuple[int, int] | None = None
+    points: int
+
+    @model_validator(mode="after")
+    def _one_matcher(self) -> FitRule:
+        if (self.in_ is None) == (self.between is None):
+            raise ValueError("give exactly one of 'in' (a list of values) or 'between' [min, max]")
+        if self.between is not None and self.field != "company_size":
+            raise ValueError("'between' only applies to company_size; use 'in' for other fields")
+        if self.in_ is not None and self.field == "company_size":
+            raise ValueError("company_size is a number of employees: use 'between: [min, max]'")
+        if self.between is not None and self.between[0] > self.between[1]:
+            raise ValueError("'between' must be [min, max] with min <= max")
+        return self
+
+    def matches(self, value: Any) -> bool:
+        if value is None:
+            return False
+        if self.between is not None:
+            return self.between[0] <= int(value) <= self.between[1]
+        return str(value).lower() in {v.lower() for v in self.in_ or ()}
+
+
+class EventMatch(_Strict):
+    """Which events a rule reacts to: a type, optionally narrowed by URL and properties."""
+
+    event: str
+    url_contains: str | None = None
+    properties: dict[str, str | int | bool] = Field(default_factory=dict)
+
+    @field_validator("event")
+    @classmethod
+    def _event_type(cls, value: str) -> str:
+        if not EVENT_TYPE_PATTERN.match(value):
+            raise ValueError(f"event type {value!r} must be snake_case, e.g. 'pricing_page'")
+        return value
+
+    def matches(self, event: BehaviorEvent) -> bool:
+        if event.type != self.event:
+            return False
+        if self.url_contains and self.url_contains not in (event.url or ""):
+            return False
+        return all(event.properties.get(k) == v for k, v in self.properties.items())
+
+
+class EventPoints(_Strict):
+    """Points each event of a type is worth, capped per day so one busy afternoon is not 'hot'."""
+
+    points: int
+    daily_cap: int | None = Field(default=None, ge=0)
+
+
+class Pattern(EventMatch):
+    """Repeated behaviour worth more than its parts (seed 003: product page ≥3 times)."""
+
+    name: str = Field(min_length=1)
+    at_least: int = Field(ge=2)
+    within: Duration
+    points: int
+
+
+class EveryEmailOpened(_Strict):
+    """Seed 003: a lead who opens every email is interested; the last `last` sends all opened."""
+
+    name: str = Field(min_length=1)
+    last: int = Field(ge=1)
+    points: int
+
+
+class Scoring(_Strict):
+    half_life: Duration | None = Field(
+        default=None, description="behaviour points halve over this time; none = no decay"
+    )
+    events: dict[str, EventPoints]
+    patterns: list[Pattern] = Field(default_factory=list)
+    every_email_opened: EveryEmailOpened | None = None
+    max_behavior: int | None = Field(default=None, ge=0)
+
+    @field_validator("events")
+    @classmethod
+    def _event_types(cls, value: dict[str, EventPoints]) -> dict[str, EventPoints]:
+        for name in value:
+            if not EVENT_TYPE_PATTERN.match(name):
+                raise ValueError(f"event type {name!r} must be snake_case, e.g. 'pricing_page'")
+        return value
+
+    @field_validator("half_life")
+    @classmethod
+    def _positive(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value <= timedelta(0):
+            raise ValueError("half_life must be positive, e.g. '30d'")
+        return value
+
+
+class Stages(_Strict):
+    warm: int
+    hot: int
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Stages:
+        if self.warm >= self.hot:
+            raise ValueError(f"warm ({self.warm}) must be below hot ({self.hot})")
+        return self
+
+
+class Recycle(_Strict):
+    """Where a lead goes when sales rejects it, and how much of its behaviour score it keeps."""
+
+    track: str
+    keep_behavior: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
+class Handoff(_Strict):
+    """When a lead is ready for sales (MQL): score, fit and at least one buying signal."""
+
+    score_at_least: int | None = Field(default=None, description="defaults to the hot threshold")
+    fit_at_least: int | None = None
+    requires_any: list[EventMatch] = Field(default_factory=list)
+    recycle: Recycle
+
+
+class Step(_Strict):
+    key: str
+    wait: Duration
+    template: str
+    subject: str | list[str] = Field(description="one subject, or A/B variants")
+    mail_type: Literal["step", "newsletter"] = "step"
+
+    @field_validator("key", "template")
+    @classmethod
+    def _slugs(cls, value: str) -> str:
+        return _slug(value, "key")
+
+    @field_validator("wait")
+    @classmethod
+    def _not_negative(cls, value: timedelta) -> timedelta:
+        if value < timedelta(0):
+            raise ValueError("wait cannot be negative")
+        return value
+
+    @field_validator("subject")
+    @classmethod
+    def _variants(cls, value: str | list[str]) -> str | list[str]:
+        if isinstance(value, list) and not value:
+            raise ValueError("give at least one subject")
+        return value
+
+    @property
+    def subjects(self) -> list[str]:
+        return [self.subject] if isinstance(self.subject, str) else list(self.subject)
+
+
+class Track(_Strict):
+    """A sequence of step emails with a cadence (cold: monthly, warm: weekly, ...)."""
+
+    description: str = ""
+    steps: list[Step] = Field(min_length=1)
+    then: str = Field(
+        default=TRACK_LISTEN,
+        description="after the last step: 'listen' (keep scoring), 'end', or a track to enter",
+    )
+
+
+class Trigger(_Strict):
+    """Behaviour → an immediate email (download → follow-up), at most once per cool-down."""
+
+    key: str
+    when: EventMatch
+    template: str
+    subject: str | list[str]
+    cooldown: Duration = timedelta(days=30)
+    stages: list[Stage] | None = Field(default=None, description="only in these stages")
+
+    @field_validator("key", "template")
+    @classmethod
+    def _slugs(cls, value: str) -> str:
+        return _slug(value, "key")
+
+    @property
+    def subjects(self) -> list[str]:
+        return [self.subject] if isinstance(self.subject, str) else list(self.subject)
+
+
+class Condition(_Strict):
+    """Either an event (with the EventMatch narrowing) or reaching a stage."""
+
+    event: str | None = None
+    url_contains: str | None = None
+    properties: dict[str, str | int | bool] = Field(default_factory=dict)
+    stage: Stage | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Condition:
+        if (self.event is None) == (self.stage is None):
+            raise ValueError("give exactly one of 'event' or 'stage'")
+        if self.event is not None and not EVENT_TYPE_PATTERN.match(self.event):
+            raise ValueError(f"event type {self.event!r} must be snake_case")
+        return self
+
+    def matches_event(self, event: BehaviorEvent) -> bool:
+        if self.event is None:
+            return False
+        match = EventMatch(
+            event=self.event, url_contains=self.url_contains, properties=self.properties
+        )
+        return match.matches(event)
+
+
+class Branch(_Strict):
+    """Switch track when something happens: webinar attended → warm track, stage hot → ..."""
+
+    when: Condition
+    from_: list[str] | None = Field(default=None, alias="from")
+    to: str
+
+
+class SendWindow(_Strict):
+    """When email may go out, in the lead's timezone (default the scenario's)."""
+
+    timezone: str = "UTC"
+    hours: tuple[int, int] = (9, 18)
+    weekdays: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS[:5]), min_length=1)
+    holidays: list[date] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown timezone {value!r}: use an IANA name like 'Asia/Tokyo' or 'UTC'"
+            ) from None
+        return value
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: tuple[int, int]) -> tuple[int, int]:
+        start, end = value
+        if not (0 <= start < end <= 24):
+            raise ValueError("hours must be [start, end) with 0 <= start < end <= 24, e.g. [9, 18]")
+        return value
+
+
+class Exit(_Strict):
+    after: Duration = timedelta(days=365)
+    when: list[Condition] = Field(default_factory=list)
+
+
+class Scenario(_Strict):
+    product: str
+    name: str = Field(min_length=1)
+    locale: Literal["ja", "en"] = "en"
+    sender: Sender
+    fit: list[FitRule] = Field(default_factory=list)
+    scoring: Scoring
+    stages: Stages
+    handoff: Handoff
+    entry_track: str
+    tracks: dict[str, Track] = Field(min_length=1)
+    triggers: list[Trigger] = Field(default_factory=list)
+    branches: list[Branch] = Field(default_factory=list)
+    send_window: SendWindow | None = None
+    exit: Exit = Field(default_factory=Exit)
+    version: str = Field(default="", description="set by the loader: a hash of files")
+
+    @field_validator("product")
+    @classmethod
+    def _product_slug(cls, value: str) -> str:
+        return _slug(value, "product")
+
+    @property
+    def handoff_threshold(self) -> int:
+        return (
+            self.handoff.score_at_least
+            if self.handoff.score_at_least is not None
+            else self.stages.hot
+        )
+
+    def template_names(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Every template the scenario references, with the path of the reference."""
+        refs: list[tuple[tuple[str | int, ...], str]] = []
+        for track_name, track in self.tracks.items():
+            for i, step in enumerate(track.steps):
+                refs.append((("tracks", track_name, "steps", i, "template"), step.template))
+        for i, trigger in enumerate(self.triggers):
+            refs.append((("triggers", i, "template"), trigger.template))
+        return refs
+
+
+def reference_problems(scenario: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
+    """Cross-field checks pydantic cannot express per field: every name must point somewhere."""
+    tracks = set(scenario.tracks)
+    known = ", ".join(sorted(tracks))
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+
+    def track_ref(path: tuple[str | int, ...], name: str, allow: tuple[str, ...] = ()) -> None:
+        if name not in tracks and name not in allow:
+            extra = "".join(f", '{a}'" for a in allow)
+            problems.append((path, f"unknown track {name!r}; expected one of: {known}{extra}"))
+
+    track_ref(("entry_track",), scenario.entry_track)
+    track_ref(("handoff", "recycle", "track"), scenario.handoff.recycle.track)
+    for name, track in scenario.tracks.items():
+        _slug_problem(problems, ("tracks", name), name, "track name")
+        track_ref(("tracks", name, "then"), track.then, (TRACK_LISTEN, TRACK_END))
+        seen: set[str] = set()
+        for i, step in enumerate(track.steps):
+            if step.key in seen:
+                problems.append(
+                    (("tracks", name, "steps", i, "key"), f"duplicate step key {step.key!r}")
+                )
+            seen.add(step.key)
+    for i, branch in enumerate(scenario.branches):
+        track_ref(("branches", i, "to"), branch.to)
+        for j, source in enumerate(branch.from_ or ()):
+            track_ref(("branches", i, "from", j), source)
+    trigger_keys: set[str] = set()
+    for i, trigger in enumerate(scenario.triggers):
+        if trigger.key in trigger_keys:
+            problems.append((("triggers", i, "key"), f"duplicate trigger key {trigger.key!r}"))
+        trigger_keys.add(trigger.key)
+    return problems
+
+
+def _slug_problem(
+    problems: list[tuple[tuple[str | int, ...], str]],
+    path: tuple[str | int, ...],
+    value: str,
+    what: str,
+) -> None:
+    try:
+        _slug(value, what)
+    except ValueError as err:
+        problems.append((path, str(err)))
+
+
+__all__ = [
+    "FIT_FIELDS",
+    "STAGES",
+    "TRACK_END",
+    "TRACK_LISTEN",
+    "WEEKDAYS",
+    "Branch",
+    "Condition",
+    "EventMatch",
+    "Handoff",
+    "MailType",
+    "Pattern",
+    "Scenario",
+    "SendWindow",
+    "Stage",
+    "Step",
+    "Track",
+    "Trigger",
+    "reference_problems",
+]

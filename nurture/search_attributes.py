@@ -1,0 +1,59 @@
+"""The journey's search attributes: how operators find leads in the Temporal UI.
+
+Values are categories and numbers only, never personal data.
+"""
+
+from __future__ import annotations
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
+from temporalio.service import RPCError, RPCStatusCode
+
+PRODUCT = SearchAttributeKey.for_keyword("NurtureProduct")
+STAGE = SearchAttributeKey.for_keyword("LeadStage")
+LIFECYCLE = SearchAttributeKey.for_keyword("LeadLifecycle")
+TRACK = SearchAttributeKey.for_keyword("NurtureTrack")
+SCENARIO_VERSION = SearchAttributeKey.for_keyword("ScenarioVersion")
+SCORE = SearchAttributeKey.for_int("LeadScore")
+NEXT_TOUCH = SearchAttributeKey.for_datetime("NextTouchAt")
+
+_TYPES = {
+    PRODUCT.name: ("Keyword", IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD),
+    STAGE.name: ("Keyword", IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD),
+    LIFECYCLE.name: ("Keyword", IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD),
+    TRACK.name: ("Keyword", IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD),
+    SCENARIO_VERSION.name: ("Keyword", IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD),
+    SCORE.name: ("Int", IndexedValueType.INDEXED_VALUE_TYPE_INT),
+    NEXT_TOUCH.name: ("Datetime", IndexedValueType.INDEXED_VALUE_TYPE_DATETIME),
+}
+
+
+def dev_server_flags() -> list[str]:
+    """`temporal server start-dev` flags that register every attribute at boot."""
+    flags = []
+    for name, (kind, _) in _TYPES.items():
+        flags += ["--search-attribute", f"{name}={kind}"]
+    return flags
+
+
+async def register(client: Client) -> None:
+    """Add any missing attribute through the operator service (the test server needs this)."""
+    try:
+        existing = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=client.namespace)
+        )
+        known = set(existing.custom_attributes)
+    except RPCError as err:
+        if err.status != RPCStatusCode.UNIMPLEMENTED:
+            raise
+        known = set()  # the time-skipping test server only implements "add"
+    missing = {name: value for name, (_, value) in _TYPES.items() if name not in known}
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
+        )

@@ -1,0 +1,40 @@
+"""Building the journey worker: the workflow, its activities and their dependencies."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.email import EmailActivities
+from activities.handoff import HandoffActivities
+from activities.scenario import ScenarioActivities
+from activities.transitions import TransitionActivities
+from nurture.config import Settings
+from nurture.mail.outbox import OutboxProvider
+from nurture.store import Store
+from workflows.lead_journey import LeadJourney
+
+
+def build_worker(client: Client, settings: Settings, store: Store) -> Worker:
+    """Activities are sync (SQLAlchemy, file and HTTP I/O) and run on a thread pool."""
+    email = EmailActivities(store, settings, OutboxProvider(settings.outbox_dir))
+    handoff = HandoffActivities(store, settings)
+    transitions = TransitionActivities(store)
+    scenarios = ScenarioActivities(settings.scenarios_dir)
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=[LeadJourney],
+        activities=[
+            scenarios.load_scenario,
+            email.send_email,
+            handoff.hand_off,
+            transitions.record_transition,
+        ],
+        activity_executor=ThreadPoolExecutor(max_workers=16),
+        max_cached_workflows=settings.worker_max_cached_workflows,
+        max_concurrent_workflow_task_polls=4,
+        nonsticky_to_sticky_poll_ratio=0.5,
+    )

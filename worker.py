@@ -1,0 +1,26 @@
+"""Run the Nurture worker: `python worker.py` (or `nurture worker`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from nurture.config import get_settings
+from nurture.store import Store
+from nurture.temporal import connect
+from nurture.worker_setup import build_worker
+
+
+async def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = get_settings()
+    store = Store(settings.database_url)
+    store.create_schema()
+    client = await connect(settings)
+    worker = build_worker(client, settings, store)
+    logging.info("worker polling task queue %r at %s", settings.task_queue, settings.temporal_address)
+    await worker.run()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,632 @@
+"""LeadJourney: one lead, one product, one durable journey.
+
+Sends the current track's step emails inside the send window, sleeps between
+them in a way behaviour can interrupt, rescores on every event, fires trigger
+emails, switches tracks, hands hot leads to sales and takes their feedback.
+Deterministic: all time is `workflow.now()`, every side effect is an activity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.email import SendEmailInput, SendEmailResult
+    from activities.handoff import HandoffInput, HandoffResult
+    from activities.scenario import LoadScenarioInput
+    from activities.transitions import TransitionInput
+    from nurture import search_attributes as sa
+    from nurture.durations import format_duration
+    from nurture.events import DELIVERY_ENDING_TYPES, BehaviorEvent
+    from nurture.journey import (
+        TIMELINE_LENGTH,
+        WORKFLOW_TYPE,
+        JourneyInput,
+        JourneyMemory,
+        JourneyResult,
+        JourneyState,
+        SalesFeedback,
+        TimelineEntry,
+        Unsubscribe,
+        journey_id,
+    )
+    from nurture.lifecycle import NURTURING, TERMINAL, Lifecycle, feedback_target
+    from nurture.scenario import TRACK_END, TRACK_LISTEN, MailType, Scenario, Step, Trigger
+    from nurture.scoring import Discount, ScoreBreakdown, relevant_events, score_lead, stage_for
+    from nurture.send_window import next_send_time
+
+ACTIVITY_TIMEOUT = timedelta(seconds=60)
+RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
+RESCORE_EVERY = timedelta(days=1)
+SEEN_IDS_KEPT = 2000
+
+
+@workflow.defn(name=WORKFLOW_TYPE)
+class LeadJourney:
+    @workflow.init
+    def __init__(self, input: JourneyInput) -> None:
+        self._input = input
+        self._id = journey_id(input.product, input.lead_id)
+        self._m: JourneyMemory | None = input.memory
+        self._inbox: list[BehaviorEvent] = list(input.pending_events)
+        self._woken = False
+        self._score = ScoreBreakdown()
+        self._published: dict[str, object] = {}
+
+    # ---- the journey ------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, input: JourneyInput) -> JourneyResult:
+        if self._m is None:
+            await self._begin()
+        else:
+            self._m.runs += 1
+            self._score = self._compute_score()
+        m = self._mem
+        self._publish()
+        while m.ended_reason is None:
+            if self._inbox:
+                await self._process_inbox()
+                continue
+            if self._history_is_long():
+                await self._continue_as_new()
+            now = workflow.now()
+            if now >= self._exit_deadline:
+                await self._end(f"journey reached its maximum age ({self._exit_after})")
+                break
+            due = self._next_touch(now)
+            if due is not None and due <= now:
+                await self._send_step()
+                continue
+            await self._wait(now, due)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return JourneyResult(
+            lifecycle=m.lifecycle,
+            stage=m.stage,
+            score=self._score.total,
+            emails_sent=m.emails_sent,
+            reason=m.ended_reason or "",
+        )
+
+    async def _begin(self) -> None:
+        scenario = await workflow.execute_activity(
+            "load_scenario",
+            LoadScenarioInput(product=self._input.product),
+            result_type=Scenario,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+            summary=f"load scenario '{self._input.product}'",
+        )
+        now = workflow.now()
+        self._m = JourneyMemory(
+            started_at=now, scenario=scenario, track=scenario.entry_track, step_anchor=now
+        )
+        self._note("start", f"journey started on track '{scenario.entry_track}' "
+                            f"(scenario {scenario.version})")
+        self._score = self._compute_score()
+        self._m.stage = stage_for(self._score.total, scenario.stages)
+        await self._set_lifecycle("nurturing", actor="journey", reason="journey started")
+
+    async def _wait(self, now: datetime, due: datetime | None) -> None:
+        """Sleep until the next touch, rescore or exit; behaviour and commands wake it early."""
+        wake_at = self._exit_deadline
+        summary = f"listen for behaviour until exit on {wake_at:%Y-%m-%d}"
+        if self._scenario.scoring.half_life or self._scenario.scoring.patterns:
+            if now + RESCORE_EVERY < wake_at:
+                wake_at = now + RESCORE_EVERY
+                summary = "listen for behaviour; rescore in 1d"
+        if due is not None and due <= wake_at:
+            wake_at = due
+            summary = self._step_wait_summary(due)
+        self._publish(next_touch=due)
+        self._woken = False
+        try:
+            await workflow.wait_condition(
+                lambda: bool(self._inbox) or self._woken,
+                timeout=wake_at - now,
+                timeout_summary=summary,
+            )
+        except asyncio.TimeoutError:
+            await self._reevaluate(None)
+
+    # ---- steps and tracks -------------------------------------------------------------
+
+    def _current_step(self) -> Step | None:
+        steps = self._scenario.tracks[self._mem.track].steps
+        index = self._mem.step_index
+        return steps[index] if index < len(steps) else None
+
+    def _next_touch(self, now: datetime) -> datetime | None:
+        """When the next step email goes out, or None when nurture email is off."""
+        m = self._mem
+        step = self._current_step()
+        if step is None or m.paused or m.lifecycle not in NURTURING:
+            return None
+        due = max(m.step_anchor + step.wait, now)
+        return next_send_time(due, self._scenario.send_window, self._input.profile.timezone)
+
+    def _step_wait_summary(self, due: datetime) -> str:
+        m = self._mem
+        step = self._current_step()
+        assert step is not None
+        total = len(self._scenario.tracks[m.track].steps)
+        text = f"wait {format_duration(step.wait)} → step {m.step_index + 1}/{total} '{step.key}'"
+        if due > m.step_anchor + step.wait:
+            text += f" (send window opens {due:%a %H:%M} UTC)"
+        return text
+
+    async def _send_step(self) -> None:
+        m = self._mem
+        step = self._current_step()
+        assert step is not None
+        track = m.track
+        key = f"{track}#{m.track_entries}/{step.key}"
+        if step.mail_type in m.suppressed_mail_types:
+            self._note("email", f"skipped step '{step.key}': lead opted out of {step.mail_type}")
+        else:
+            total = len(self._scenario.tracks[track].steps)
+            await self._send_email(
+                key=key,
+                mail_type=step.mail_type,
+                template=step.template,
+                subjects=step.subjects,
+                variant_key=f"{track}/{step.key}",
+                what=f"step {m.step_index + 1}/{total} '{step.key}' on {track}",
+            )
+        if m.track != track:
+            return  # feedback moved the lead while the email was going out
+        m.step_index += 1
+        m.step_anchor = workflow.now()
+        if self._current_step() is None:
+            await self._track_complete()
+        self._publish()
+
+    async def _track_complete(self) -> None:
+        then = self._scenario.tracks[self._mem.track].then
+        if then == TRACK_END:
+            await self._end(f"track '{self._mem.track}' complete")
+        elif then == TRACK_LISTEN:
+            self._note("track", f"track '{self._mem.track}' complete; listening for behaviour")
+        else:
+            self._switch_track(then, f"track '{self._mem.track}' complete")
+
+    def _switch_track(self, track: str, reason: str) -> None:
+        m = self._mem
+        self._note("track", f"track '{m.track}' → '{track}': {reason}")
+        m.track = track
+        m.track_entries += 1
+        m.step_index = 0
+        m.step_anchor = workflow.now()
+        self._woken = True
+
+    async def _send_email(
+        self,
+        *,
+        key: str,
+        mail_type: MailType,
+        template: str,
+        subjects: list[str],
+        variant_key: str,
+        what: str,
+    ) -> SendEmailResult | None:
+        m = self._mem
+        variant = self._variant(variant_key, len(subjects))
+        letter = chr(ord("A") + variant)
+        try:
+            result = await workflow.execute_activity(
+                "send_email",
+                SendEmailInput(
+                    journey_id=self._id,
+                    lead_id=self._input.lead_id,
+                    product=self._input.product,
+                    send_key=key,
+                    mail_type=mail_type,
+                    template=template,
+                    subject=subjects[variant],
+                    variant=variant,
+                    journey_time=workflow.now(),
+                    journey={
+                        "stage": m.stage,
+                        "score": self._score.total,
+                        "track": m.track,
+                        "step": key,
+                        "lifecycle": m.lifecycle,
+                    },
+                ),
+                result_type=SendEmailResult,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=RETRY,
+                summary=f"send {what}" + (f" (variant {letter})" if len(subjects) > 1 else ""),
+            )
+        except ActivityError as err:
+            self._note("email", f"could not send {what}: {err.cause or err}")
+            return None
+        m.emails_sent += 1
+        m.sent_ids.append(result.send_id)
+        m.variants[key] = variant
+        self._note("email", f"sent {what}" + (f", variant {letter}" if len(subjects) > 1 else ""))
+        return result
+
+    def _variant(self, key: str, count: int) -> int:
+        """A/B assignment: stable per lead and step, so replays and retries agree."""
+        if count <= 1:
+            return 0
+        digest = hashlib.sha256(f"{self._input.lead_id}:{self._input.product}:{key}".encode())
+        return int(digest.hexdigest(), 16) % count
+
+    # ---- behaviour --------------------------------------------------------------------
+
+    async def _process_inbox(self) -> None:
+        events, self._inbox = self._inbox, []
+        m = self._mem
+        for event in events:
+            if m.ended_reason is not None:
+                break
+            if event.event_id in m.seen_event_ids:
+                continue
+            m.seen_event_ids.append(event.event_id)
+            m.events.append(event)
+            self._note("event", _describe(event))
+            if event.type in DELIVERY_ENDING_TYPES:
+                await self._set_lifecycle("bounced", actor="provider", reason=event.type)
+                await self._end(f"email stopped: {event.type}")
+                break
+            await self._reevaluate(event)
+
+    async def _reevaluate(self, event: BehaviorEvent | None) -> None:
+        """Rescore, then apply exit, hand-off, branch and trigger rules in that order."""
+        m = self._mem
+        scenario = self._scenario
+        before = m.stage
+        self._score = self._compute_score()
+        m.stage = stage_for(self._score.total, scenario.stages)
+        if m.stage != before:
+            self._note("stage", f"{before} → {m.stage} (score {self._score.total})")
+        for rule in scenario.exit.when:
+            hit = rule.matches_event(event) if event else False
+            if hit or (rule.stage is not None and m.stage != before and rule.stage == m.stage):
+                await self._end(f"exit rule: {'event ' + rule.event if rule.event else 'stage ' + str(rule.stage)}")
+                return
+        if await self._maybe_hand_off():
+            return
+        for branch in scenario.branches:
+            cond = branch.when
+            hit = (event is not None and cond.matches_event(event)) or (
+                cond.stage is not None and m.stage != before and cond.stage == m.stage
+            )
+            if hit and branch.to != m.track and (branch.from_ is None or m.track in branch.from_):
+                why = f"event {event.type}" if cond.event and event else f"stage {m.stage}"
+                self._switch_track(branch.to, why)
+                break
+        if event is not None:
+            for trigger in scenario.triggers:
+                if trigger.when.matches(event) and self._trigger_allowed(trigger):
+                    await self._fire_trigger(trigger, event)
+        self._publish()
+
+    def _trigger_allowed(self, trigger: Trigger) -> bool:
+        m = self._mem
+        if m.lifecycle not in NURTURING or m.paused or "trigger" in m.suppressed_mail_types:
+            return False
+        if trigger.stages is not None and m.stage not in trigger.stages:
+            return False
+        last = m.trigger_fired_at.get(trigger.key)
+        return last is None or workflow.now() - last >= trigger.cooldown
+
+    async def _fire_trigger(self, trigger: Trigger, event: BehaviorEvent) -> None:
+        m = self._mem
+        count = m.trigger_counts.get(trigger.key, 0) + 1
+        m.trigger_fired_at[trigger.key] = workflow.now()
+        m.trigger_counts[trigger.key] = count
+        self._note("trigger", f"trigger '{trigger.key}' fired by {event.type}")
+        await self._send_email(
+            key=f"trigger:{trigger.key}#{count}",
+            mail_type="trigger",
+            template=trigger.template,
+            subjects=trigger.subjects,
+            variant_key=f"trigger:{trigger.key}",
+            what=f"trigger '{trigger.key}' ← {event.type}",
+        )
+
+    def _compute_score(self) -> ScoreBreakdown:
+        m = self._mem
+        return score_lead(
+            self._input.profile,
+            m.events,
+            workflow.now(),
+            m.scenario,
+            sent_ids=m.sent_ids,
+            discount=m.discount,
+        )
+
+    # ---- hand-off and lifecycle -------------------------------------------------------
+
+    def _handoff_signals(self) -> list[str]:
+        """The required buying signals seen since the lead was last recycled."""
+        m = self._mem
+        since = m.discount.before if m.discount else None
+        seen = []
+        for match in self._scenario.handoff.requires_any:
+            if any(match.matches(e) and (since is None or e.occurred_at >= since) for e in m.events):
+                seen.append(match.event)
+        return seen
+
+    async def _maybe_hand_off(self) -> bool:
+        m = self._mem
+        rule = self._scenario.handoff
+        if m.lifecycle not in NURTURING or self._score.total < self._scenario.handoff_threshold:
+            return False
+        if rule.fit_at_least is not None and self._score.fit < rule.fit_at_least:
+            return False
+        signals = self._handoff_signals()
+        if rule.requires_any and not signals:
+            return False
+        reason = f"score {self._score.total} ≥ {self._scenario.handoff_threshold}"
+        if signals:
+            reason += f"; signals: {', '.join(signals)}"
+        await self._set_lifecycle("mql", actor="journey", reason=reason)
+        m.handoffs += 1
+        moments = [
+            f"{r.rule}: {r.points:+d} ({r.detail})"
+            for r in sorted(self._score.rules, key=lambda r: -r.points)
+        ]
+        result = await workflow.execute_activity(
+            "hand_off",
+            HandoffInput(
+                journey_id=self._id,
+                lead_id=self._input.lead_id,
+                product=self._input.product,
+                handoff_no=m.handoffs,
+                score=self._score,
+                moments=moments,
+                journey_time=workflow.now(),
+            ),
+            result_type=HandoffResult,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+            summary=f"hand off to sales (score {self._score.total})",
+        )
+        self._note("handoff", f"handed to sales (#{m.handoffs}, {reason}; "
+                              f"webhook {result.webhook_status})")
+        await self._set_lifecycle("handed_off", actor="journey", reason=reason)
+        return True
+
+    async def _set_lifecycle(self, to: Lifecycle, *, actor: str, reason: str) -> None:
+        m = self._mem
+        before = None if m.transitions == 0 else m.lifecycle
+        m.lifecycle = to
+        m.transitions += 1
+        if before is not None:
+            self._note("lifecycle", f"{before} → {to}: {reason}")
+        self._woken = True
+        self._publish()
+        await workflow.execute_activity(
+            "record_transition",
+            TransitionInput(
+                journey_id=self._id,
+                seq=m.transitions,
+                lead_id=self._input.lead_id,
+                product=self._input.product,
+                from_lifecycle=before,
+                to_lifecycle=to,
+                stage=m.stage,
+                score=self._score.total,
+                actor=actor,
+                reason=reason,
+                journey_time=workflow.now(),
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+            summary=f"record {before or 'start'} → {to}",
+        )
+
+    async def _end(self, reason: str) -> None:
+        self._mem.ended_reason = reason
+        self._note("exit", reason)
+        self._woken = True
+        self._publish()
+
+    # ---- signals, updates, query ------------------------------------------------------
+
+    @workflow.signal(name="behavior")
+    def behavior(self, event: BehaviorEvent) -> None:
+        """Queue the event; the journey processes it in order. Repeated event ids are ignored."""
+        seen = self._m.seen_event_ids if self._m else []
+        if event.event_id in seen or any(e.event_id == event.event_id for e in self._inbox):
+            return
+        self._inbox.append(event)
+
+    @workflow.signal(name="pause")
+    async def pause(self) -> None:
+        await self._ready()
+        if not self._mem.paused:
+            self._mem.paused = True
+            self._note("pause", "paused: no email until resumed")
+            self._woken = True
+            self._publish()
+
+    @workflow.signal(name="resume")
+    async def resume(self) -> None:
+        await self._ready()
+        if self._mem.paused:
+            self._mem.paused = False
+            self._note("pause", "resumed")
+            self._woken = True
+            self._publish()
+
+    @workflow.signal(name="unsubscribe")
+    async def unsubscribe(self, request: Unsubscribe) -> None:
+        """All email stops at once; a mail-type scope only stops those types."""
+        await self._ready()
+        m = self._mem
+        if m.lifecycle in TERMINAL:
+            return
+        if request.mail_types is None:
+            await self._set_lifecycle("unsubscribed", actor="lead", reason=request.reason)
+            await self._end(f"unsubscribed: {request.reason}")
+            return
+        added = [t for t in request.mail_types if t not in m.suppressed_mail_types]
+        m.suppressed_mail_types.extend(added)
+        self._note("unsubscribe", f"opted out of {', '.join(request.mail_types)}")
+        self._woken = True
+        self._publish()
+
+    @workflow.update(name="sales_feedback")
+    async def sales_feedback(self, feedback: SalesFeedback) -> JourneyState:
+        m = self._mem
+        target = feedback_target(m.lifecycle, feedback.outcome)
+        reason = f"{feedback.outcome}" + (f": {feedback.reason}" if feedback.reason else "")
+        self._note("feedback", f"sales feedback from {feedback.by}: {reason}")
+        await self._set_lifecycle(target, actor=feedback.by, reason=reason)
+        if target == "recycled":
+            recycle = self._scenario.handoff.recycle
+            m.discount = Discount(before=workflow.now(), keep=recycle.keep_behavior)
+            self._switch_track(recycle.track, "recycled by sales")
+            self._score = self._compute_score()
+            m.stage = stage_for(self._score.total, self._scenario.stages)
+        elif target in TERMINAL:
+            await self._end(f"sales: {reason}")
+        self._publish()
+        return self._state()
+
+    @sales_feedback.validator
+    def _check_feedback(self, feedback: SalesFeedback) -> None:
+        if self._m is None:
+            raise ValueError("the journey is still starting; retry in a moment")
+        if self._m.ended_reason is not None:
+            raise ValueError(f"the journey has ended ({self._m.ended_reason})")
+        feedback_target(self._m.lifecycle, feedback.outcome)
+
+    @workflow.query(name="state")
+    def state(self) -> JourneyState:
+        if self._m is None:
+            raise RuntimeError("the journey is still loading its scenario")
+        return self._state()
+
+    def _state(self) -> JourneyState:
+        m = self._mem
+        step = self._current_step()
+        return JourneyState(
+            product=self._input.product,
+            lead_id=self._input.lead_id,
+            stage=m.stage,
+            lifecycle=m.lifecycle,
+            score=self._score,
+            track=m.track,
+            step_index=m.step_index,
+            step_key=step.key if step else None,
+            next_touch_at=None if m.ended_reason else self._next_touch(workflow.now()),
+            scenario_version=m.scenario.version,
+            paused=m.paused,
+            emails_sent=m.emails_sent,
+            variants=dict(m.variants),
+            suppressed_mail_types=list(m.suppressed_mail_types),
+            ended_reason=m.ended_reason,
+            timeline=list(m.timeline),
+        )
+
+    # ---- bookkeeping ------------------------------------------------------------------
+
+    async def _ready(self) -> None:
+        await workflow.wait_condition(lambda: self._m is not None)
+
+    @property
+    def _mem(self) -> JourneyMemory:
+        assert self._m is not None
+        return self._m
+
+    @property
+    def _scenario(self) -> Scenario:
+        return self._mem.scenario
+
+    @property
+    def _exit_after(self) -> str:
+        return format_duration(self._scenario.exit.after)
+
+    @property
+    def _exit_deadline(self) -> datetime:
+        return self._mem.started_at + self._scenario.exit.after
+
+    def _note(self, kind: str, text: str) -> None:
+        timeline = self._mem.timeline
+        timeline.append(TimelineEntry(at=workflow.now(), kind=kind, text=text))  # type: ignore[arg-type]
+        del timeline[:-TIMELINE_LENGTH]
+
+    def _history_is_long(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= self._input.max_history_length
+        )
+
+    async def _continue_as_new(self) -> None:
+        """Start a fresh history carrying everything, once no handler is mid-flight."""
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        m = self._mem
+        m.events = relevant_events(m.events, workflow.now(), self._scenario.scoring)
+        del m.seen_event_ids[:-SEEN_IDS_KEPT]
+        workflow.continue_as_new(
+            self._input.model_copy(update={"memory": m, "pending_events": self._inbox})
+        )
+
+    def _publish(self, next_touch: datetime | None = None) -> None:
+        """Upsert the search attributes that changed and refresh the journey card."""
+        m = self._mem
+        values: dict[str, object] = {
+            sa.PRODUCT.name: self._input.product,
+            sa.STAGE.name: m.stage,
+            sa.LIFECYCLE.name: m.lifecycle,
+            sa.TRACK.name: m.track,
+            sa.SCENARIO_VERSION.name: m.scenario.version,
+            sa.SCORE.name: self._score.total,
+            sa.NEXT_TOUCH.name: None if m.ended_reason else next_touch,
+        }
+        updates: list[SearchAttributeUpdate] = []
+        for key in (sa.PRODUCT, sa.STAGE, sa.LIFECYCLE, sa.TRACK, sa.SCENARIO_VERSION, sa.SCORE,
+                    sa.NEXT_TOUCH):
+            value = values[key.name]
+            if key.name in self._published and self._published[key.name] == value:
+                continue
+            if value is None:
+                if key.name not in self._published:
+                    self._published[key.name] = None
+                    continue
+                updates.append(key.value_unset())
+            else:
+                updates.append(key.value_set(value))  # type: ignore[arg-type]
+            self._published[key.name] = value
+        if updates:
+            workflow.upsert_search_attributes(updates)
+        workflow.set_current_details(self._card(next_touch))
+
+    def _card(self, next_touch: datetime | None) -> str:
+        m = self._mem
+        s = self._score
+        total = len(self._scenario.tracks[m.track].steps)
+        lines = [
+            f"**{self._scenario.name}** · lead `{self._input.lead_id}`",
+            "",
+            f"- stage **{m.stage}** · score **{s.total}** (fit {s.fit} + behaviour {s.behavior})",
+            f"- lifecycle **{m.lifecycle}**" + (" · **paused**" if m.paused else ""),
+            f"- track **{m.track}** · step {min(m.step_index + 1, total)}/{total}"
+            f" · {m.emails_sent} emails sent",
+        ]
+        if m.ended_reason:
+            lines.append(f"- ended: {m.ended_reason}")
+        elif next_touch is not None:
+            lines.append(f"- next touch {next_touch:%Y-%m-%d %H:%M} UTC")
+        if m.timeline:
+            last = m.timeline[-1]
+            lines.append(f"- last: {last.text} ({last.at:%Y-%m-%d %H:%M})")
+        return "\n".join(lines)
+
+
+def _describe(event: BehaviorEvent) -> str:
+    where = f" {event.url}" if event.url else ""
+    return f"{event.type}{where}"
