@@ -56,6 +56,7 @@ class JourneyMemory(BaseModel):
     track_entries: int = 1
     step_index: int = 0
     step_anchor: datetime
+    steps_sent: dict[str, list[str]] = Field(default_factory=dict)
     events: list[BehaviorEvent] = Field(default_factory=list)
     seen_event_ids: list[str] = Field(default_factory=list)
     sent_ids: list[str] = Field(default_factory=list)

@@ -118,8 +118,8 @@ def _event_points(
 
 
 def _round(value: float) -> int:
-    """Round toward zero so decay never rounds a score up."""
-    return int(value)
+    """Round half up: a non-decreasing rounding keeps decayed scores monotone."""
+    return math.floor(value + 0.5)
 
 
 def _pattern_points(

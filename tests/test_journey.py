@@ -94,3 +94,307 @@ async def test_cold_journey_sends_monthly_inside_the_send_window(
     assert st.emails_sent == 6 and st.lifecycle == "nurturing" and st.stage == "cold"
     assert st.step_key == "roundup"
     assert st.next_touch_at is not None and near(st.next_touch_at, t5 + 30 * day)
+
+
+# ---- behaviour ---------------------------------------------------------------------------
+
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import threading  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+from http.server import BaseHTTPRequestHandler, HTTPServer  # noqa: E402
+
+import pytest  # noqa: E402
+from temporalio.client import WorkflowQueryFailedError, WorkflowUpdateFailedError  # noqa: E402
+
+from activities.handoff import SIGNATURE_HEADER, sign_body  # noqa: E402
+from nurture.db import Handoff, Transition  # noqa: E402
+from nurture.events import BehaviorEvent  # noqa: E402
+from nurture.journey import JourneyInput, JourneyResult, SalesFeedback, Unsubscribe  # noqa: E402
+from nurture.journeys import give_feedback  # noqa: E402
+
+_ids = iter(range(1, 1_000_000))
+
+
+async def behave(
+    env: WorkflowEnvironment, handle: WorkflowHandle, type: str, *, event_id: str | None = None,
+    url: str | None = None, **properties: object,
+) -> BehaviorEvent:
+    event = BehaviorEvent(
+        event_id=event_id or f"ev-{next(_ids)}", type=type,
+        occurred_at=await env.get_current_time(), url=url, properties=properties,
+    )
+    await handle.signal("behavior", event)
+    return event
+
+
+async def eventually(handle: WorkflowHandle, check: Callable[[JourneyState], bool]) -> JourneyState:
+    """Wait (bounded) until the journey's state satisfies `check`; signals are asynchronous."""
+    st: JourneyState | None = None
+    for _ in range(200):
+        try:
+            st = await state(handle)
+        except WorkflowQueryFailedError:
+            st = None  # still loading its scenario
+        if st is not None and check(st):
+            return st
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"journey never reached the expected state: {st}")
+
+
+async def started(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, **lead: object
+) -> WorkflowHandle:
+    """A journey that has sent its welcome email, started on a Wednesday noon in Tokyo."""
+    await advance_to_weekday_noon_tokyo(env, 2)
+    outcome = await start_journey(client, settings, make_lead(store, **lead), "acme")
+    handle = client.get_workflow_handle(outcome.journey_id, result_type=JourneyResult)
+    await eventually(handle, lambda s: s.emails_sent == 1)
+    return handle
+
+
+def rows(store: Store, model: type) -> list:
+    with store.session() as s:
+        return list(s.scalars(select(model)))
+
+
+class Receiver:
+    """A local CRM webhook that records what it receives."""
+
+    def __init__(self) -> None:
+        self.bodies: list[tuple[bytes, str | None]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.bodies.append((body, self.headers.get(SIGNATURE_HEADER)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/handoff"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def crm(settings: Settings) -> Iterator[Receiver]:
+    receiver = Receiver()
+    settings.handoff_webhook_url = receiver.url
+    settings.handoff_webhook_secret = "crm-secret"
+    yield receiver
+    receiver.server.shutdown()
+
+
+async def test_three_product_visits_and_pricing_make_the_lead_hot_and_hand_it_off_once(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, crm: Receiver,
+    worker: Worker,
+) -> None:
+    handle = await started(env, client, settings, store)
+    for _ in range(3):
+        await behave(env, handle, "product_page", url="https://acme.example/product")
+    st = await eventually(handle, lambda s: s.stage == "warm")
+    assert st.lifecycle == "nurturing" and st.track == "warm"  # branch rule: stage warm → warm
+
+    await behave(env, handle, "pricing_page", url="https://acme.example/pricing")
+    st = await eventually(handle, lambda s: s.lifecycle == "handed_off")
+    assert st.stage == "hot" and st.score.total >= 50
+    rules = {r.rule: r.points for r in st.score.rules}
+    assert rules["product page 3+ times in 14 days"] == 15 and rules["pricing_page"] == 15
+
+    # More buying signals while sales owns the lead: no second hand-off, no nurture email.
+    hot_score = st.score.total
+    sent_before = st.emails_sent
+    await behave(env, handle, "pricing_page")
+    await behave(env, handle, "webinar_attended")
+    await env.sleep(timedelta(days=60))
+    st = await state(handle)
+    assert st.lifecycle == "handed_off" and st.emails_sent == sent_before
+    handoffs = rows(store, Handoff)
+    assert len(handoffs) == 1 and handoffs[0].score == hot_score
+    assert [t.to_lifecycle for t in sorted(rows(store, Transition), key=lambda t: t.seq)] == [
+        "nurturing", "mql", "handed_off"]
+
+    assert len(crm.bodies) == 1
+    body, signature = crm.bodies[0]
+    assert signature == sign_body(body, "crm-secret")
+    payload = json.loads(body)
+    assert payload["lead"]["email"] == "aiko@example.com"
+    assert any("pricing_page" in m for m in payload["moments"])
+    assert payload["journey_url"].endswith(f"/workflows/{handle.id}")
+
+
+async def test_unsubscribe_stops_every_email_at_once(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, worker: Worker
+) -> None:
+    handle = await started(env, client, settings, store)
+    await handle.signal("unsubscribe", Unsubscribe(reason="one-click"))
+    await behave(env, handle, "document_download")  # would fire a trigger email
+    await env.sleep(timedelta(days=120))
+    result = await handle.result()
+    assert result.lifecycle == "unsubscribed" and result.emails_sent == 1
+    assert len(sends(store)) == 1
+
+
+async def test_newsletter_opt_out_keeps_step_emails(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, worker: Worker
+) -> None:
+    handle = await started(env, client, settings, store, industry="retail", company_size=10)
+    await handle.signal("unsubscribe", Unsubscribe(mail_types=["trigger"]))
+    await eventually(handle, lambda s: s.suppressed_mail_types == ["trigger"])
+    await behave(env, handle, "document_download")
+    await env.sleep(timedelta(days=31))
+    st = await state(handle)
+    assert st.lifecycle == "nurturing"
+    assert [s.send_key for s in sends(store)] == ["cold#1/welcome", "cold#1/guide"]
+
+
+async def test_duplicate_events_change_nothing(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, worker: Worker
+) -> None:
+    handle = await started(env, client, settings, store)
+    for _ in range(3):
+        await behave(env, handle, "document_download", event_id="dl-1")
+    st = await eventually(handle, lambda s: s.emails_sent == 2)
+    await behave(env, handle, "page_view", event_id="pv-1")
+    st = await eventually(handle, lambda s: any(e.text.startswith("page_view") for e in s.timeline))
+    assert sum(e.text.startswith("document_download") for e in st.timeline) == 1
+    assert {r.rule: r.points for r in st.score.rules}["document_download"] == 10
+    assert st.emails_sent == 2  # welcome + one trigger email, not three
+    assert [s.send_key for s in sends(store)] == ["cold#1/welcome", "trigger:download-followup#1"]
+
+
+async def test_trigger_email_respects_its_cooldown(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, worker: Worker
+) -> None:
+    handle = await started(env, client, settings, store, industry="retail", company_size=10)
+    await behave(env, handle, "document_download")
+    await eventually(handle, lambda s: s.emails_sent == 2)
+    await env.sleep(timedelta(days=2))
+    await behave(env, handle, "document_download")  # within the 7-day cool-down
+    await env.sleep(timedelta(days=6))
+    await behave(env, handle, "document_download")  # 8 days after the first
+    await eventually(handle, lambda s: s.emails_sent == 3)
+    keys = [s.send_key for s in sends(store) if s.send_key.startswith("trigger")]
+    assert keys == ["trigger:download-followup#1", "trigger:download-followup#2"]
+
+
+async def _hand_off(env: WorkflowEnvironment, handle: WorkflowHandle) -> None:
+    for _ in range(3):
+        await behave(env, handle, "product_page")
+    await behave(env, handle, "pricing_page")
+    await eventually(handle, lambda s: s.lifecycle == "handed_off")
+
+
+async def test_sales_rejection_recycles_the_lead_into_nurturing(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, worker: Worker
+) -> None:
+    handle = await started(env, client, settings, store)
+    await _hand_off(env, handle)
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await give_feedback(client, "acme", handle.id.split(":")[-1], SalesFeedback(outcome="won"))
+    assert "'won' applies only to leads that are" in str(refused.value.cause)
+
+    st = await give_feedback(client, "acme", handle.id.split(":")[-1],
+                             SalesFeedback(outcome="rejected", reason="no budget", by="kato"))
+    assert st.lifecycle == "recycled" and st.track == "cold" and st.stage == "cold"
+    assert st.score.behavior == 0 and st.score.fit == 15
+    sent = st.emails_sent
+    await env.sleep(timedelta(days=29))
+    assert (await state(handle)).emails_sent == sent  # cold cadence: a month from recycling
+    await env.sleep(timedelta(days=5))
+    st = await state(handle)
+    assert st.emails_sent == sent + 1  # back on cold, resuming after the steps it had
+    assert sends(store)[-1].send_key == "cold#3/guide"
+    transitions = sorted(rows(store, Transition), key=lambda t: t.seq)
+    assert [(t.to_lifecycle, t.actor) for t in transitions][-1] == ("recycled", "kato")
+    assert transitions[-1].reason == "rejected: no budget"
+
+
+async def test_won_closes_the_journey(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, worker: Worker
+) -> None:
+    handle = await started(env, client, settings, store)
+    await _hand_off(env, handle)
+    lead_id = handle.id.split(":")[-1]
+    await give_feedback(client, "acme", lead_id, SalesFeedback(outcome="accepted"))
+    await give_feedback(client, "acme", lead_id, SalesFeedback(outcome="opportunity"))
+    await give_feedback(client, "acme", lead_id, SalesFeedback(outcome="won", reason="signed"))
+    result = await handle.result()
+    assert result.lifecycle == "customer" and "signed" in result.reason
+
+
+async def test_exit_rule_and_bounce_end_the_journey(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, worker: Worker
+) -> None:
+    buyer = await started(env, client, settings, store)
+    await behave(env, buyer, "purchase")
+    assert (await buyer.result()).reason == "exit rule: event purchase"
+
+    bounced = await started(env, client, settings, store, email="bounce@example.com")
+    await behave(env, bounced, "email_bounce")
+    result = await bounced.result()
+    assert result.lifecycle == "bounced" and result.emails_sent == 1
+
+
+async def test_pause_holds_email_until_resume(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, worker: Worker
+) -> None:
+    handle = await started(env, client, settings, store)
+    await handle.signal("pause")
+    await eventually(handle, lambda s: s.paused)
+    await env.sleep(timedelta(days=45))
+    assert (await state(handle)).emails_sent == 1
+    await handle.signal("resume")
+    await eventually(handle, lambda s: not s.paused)
+    await env.sleep(timedelta(days=3))  # resumed on a Saturday: it goes out on Monday
+    st = await state(handle)
+    assert st.emails_sent == 2
+    local = utc(sends(store)[-1].journey_time).astimezone(TOKYO)
+    assert local.weekday() == 0 and local.hour == 9
+
+
+async def test_starting_twice_is_a_no_op_that_says_so(
+    client: Client, settings: Settings, store: Store, worker: Worker
+) -> None:
+    lead = make_lead(store)
+    first = await start_journey(client, settings, lead, "acme")
+    again = await start_journey(client, settings, lead, "acme")
+    assert first.started and not again.started
+    assert "already exists" in again.message
+
+
+async def test_continue_as_new_carries_everything(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, worker: Worker
+) -> None:
+    await advance_to_weekday_noon_tokyo(env, 2)
+    lead = make_lead(store)
+    handle = await client.start_workflow(
+        "LeadJourney",
+        JourneyInput(product="acme", lead_id=lead.id, max_history_length=100),
+        id=f"journey:acme:{lead.id}",
+        task_queue=settings.task_queue,
+    )
+    first_run = handle.result_run_id
+    await eventually(handle, lambda s: s.emails_sent == 1)
+    for i in range(40):
+        await behave(env, handle, "page_view", event_id=f"pv-{i}")
+    await behave(env, handle, "document_download", event_id="dl-1")
+    before = await eventually(handle, lambda s: s.emails_sent == 2)
+    desc = await client.get_workflow_handle(handle.id).describe()
+    assert desc.run_id != first_run, "the journey should have continued as new"
+
+    # A repeat of an event seen in an earlier run is still a repeat.
+    await behave(env, handle, "document_download", event_id="dl-1")
+    await behave(env, handle, "page_view", event_id="pv-0")
+    await env.sleep(timedelta(hours=1))
+    after = await state(handle)
+    assert after.emails_sent == before.emails_sent == 2
+    assert after.score == before.score
+    assert after.timeline[0].kind == before.timeline[0].kind
+    assert after.track == before.track and after.step_index == before.step_index
+    await env.sleep(timedelta(days=30))
+    assert (await state(handle)).emails_sent == 3  # the cadence continues across runs

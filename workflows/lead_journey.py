@@ -181,6 +181,7 @@ class LeadJourney:
             )
         if m.track != track:
             return  # feedback moved the lead while the email was going out
+        m.steps_sent.setdefault(track, []).append(step.key)
         m.step_index += 1
         m.step_anchor = workflow.now()
         if self._current_step() is None:
@@ -197,11 +198,14 @@ class LeadJourney:
             self._switch_track(then, f"track '{self._mem.track}' complete")
 
     def _switch_track(self, track: str, reason: str) -> None:
+        """Enter `track` at its first step this lead has not had: no content is sent twice."""
         m = self._mem
         self._note("track", f"track '{m.track}' → '{track}': {reason}")
         m.track = track
         m.track_entries += 1
-        m.step_index = 0
+        done = m.steps_sent.get(track, [])
+        steps = self._scenario.tracks[track].steps
+        m.step_index = next((i for i, s in enumerate(steps) if s.key not in done), len(steps))
         m.step_anchor = workflow.now()
         self._woken = True
 
