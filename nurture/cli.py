@@ -1,0 +1,151 @@
+"""The `nurture` command: validate scenarios, run the worker, start journeys, inspect them, demo."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from nurture.config import Settings, get_settings
+from nurture.lead_import import Row
+from nurture.scenario_loader import ScenarioError, load_scenario_dir, scenario_dirs
+
+app = typer.Typer(help="Nurture: durable lead journeys on Temporal.", no_args_is_help=True)
+console = Console()
+err_console = Console(stderr=True)
+
+
+@app.command()
+def validate(
+    path: Annotated[Path, typer.Argument(help="a scenarios folder or one product's folder")] = Path(
+        "scenarios"
+    ),
+) -> None:
+    """Check every scenario and every template it references; exit 1 on any problem."""
+    if not path.exists():
+        err_console.print(f"[red]{path} does not exist[/red]")
+        raise typer.Exit(2)
+    folders = scenario_dirs(path)
+    if not folders:
+        err_console.print(f"[red]no scenario.yaml found in {path} or its sub-folders[/red]")
+        raise typer.Exit(2)
+    failed = 0
+    for folder in folders:
+        try:
+            scenario = load_scenario_dir(folder)
+        except ScenarioError as err:
+            failed += 1
+            err_console.print(f"[red]✗ {folder.name}[/red] ({len(err.problems)} problem(s))")
+            for problem in err.problems:
+                err_console.print(f"  {problem}", markup=False, highlight=False, soft_wrap=True)
+            continue
+        templates = len({name for _, name in scenario.template_names()})
+        console.print(
+            f"[green]✓ {scenario.product}[/green] {scenario.name} · version {scenario.version} · "
+            f"{len(scenario.tracks)} tracks, {templates} templates, "
+            f"{len(scenario.triggers)} triggers"
+        )
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def worker() -> None:
+    """Run the journey worker (same as `python worker.py`)."""
+    import worker as worker_module
+
+    asyncio.run(worker_module.main())
+
+
+@app.command()
+def start(
+    product: Annotated[list[str], typer.Option("--product", "-p", help="repeat for several")],
+    csv_file: Annotated[Path | None, typer.Option("--csv", help="a CSV of leads")] = None,
+    email: Annotated[str | None, typer.Option(help="one lead's email")] = None,
+    name: Annotated[str | None, typer.Option()] = None,
+    company: Annotated[str | None, typer.Option()] = None,
+    industry: Annotated[str | None, typer.Option()] = None,
+    size: Annotated[str | None, typer.Option(help="employees, e.g. 250 or 51-200")] = None,
+    title: Annotated[str | None, typer.Option()] = None,
+    source: Annotated[str, typer.Option(help="lead source channel")] = "trade_show",
+    locale: Annotated[str | None, typer.Option(help="ja or en")] = None,
+) -> None:
+    """Upsert leads and start their journeys; existing journeys are left alone and reported."""
+    from nurture.lead_import import parse_row, read_leads
+
+    if (csv_file is None) == (email is None):
+        err_console.print("[red]give either --csv FILE or --email ADDRESS[/red]")
+        raise typer.Exit(2)
+    if csv_file is not None:
+        try:
+            rows = list(read_leads(csv_file, source=source, locale=locale))
+        except (OSError, ValueError) as err:
+            err_console.print(f"[red]{err}[/red]")
+            raise typer.Exit(2) from None
+    else:
+        fields = {"email": email or "", "name": name or "", "company": company or "",
+                  "industry": industry or "", "size": size or "", "title": title or ""}
+        rows = [parse_row(0, fields, source, locale)]
+    failures = asyncio.run(_start_rows(get_settings(), rows, product))
+    if failures:
+        raise typer.Exit(1)
+
+
+async def _start_rows(settings: Settings, rows: list[Row], products: list[str]) -> int:
+    from nurture.journeys import start_journey
+    from nurture.scenario_loader import ScenarioError as LoadError
+    from nurture.store import Store
+    from nurture.temporal import connect
+
+    store = Store(settings.database_url)
+    store.create_schema()
+    client = await connect(settings)
+    failures = 0
+    for row in rows:
+        where = f"row {row.line}" if row.line else "lead"
+        if row.lead is None:
+            failures += 1
+            err_console.print(f"[red]{where}: skipped: {row.error}[/red]", highlight=False)
+            continue
+        lead, created = store.upsert_lead(row.lead)
+        for product in products:
+            try:
+                outcome = await start_journey(client, settings, lead, product)
+            except LoadError as err:
+                failures += 1
+                err_console.print(f"[red]{where}: {err}[/red]", highlight=False)
+                continue
+            mark = "[green]started[/green]" if outcome.started else "[yellow]exists[/yellow]"
+            console.print(f"{where}: {mark} {outcome.journey_id} ({outcome.message})"
+                          + ("" if created else "; lead updated"), highlight=False)
+    return failures
+
+
+@app.command()
+def state(product: str, lead_id: str) -> None:
+    """Print a journey's live state as JSON."""
+    from nurture.journeys import journey_state
+    from nurture.temporal import connect
+
+    async def run() -> str:
+        client = await connect(get_settings())
+        return (await journey_state(client, product, lead_id)).model_dump_json(indent=2)
+
+    console.print_json(asyncio.run(run()))
+
+
+@app.command()
+def demo(
+    leads: Annotated[int, typer.Option(help="how many sample leads")] = 10,
+) -> None:
+    """Start the local stack (Temporal dev server + UI, worker) and nurture sample leads live."""
+    from nurture.demo import run_demo
+
+    asyncio.run(run_demo(lead_count=leads))
+
+
+if __name__ == "__main__":
+    app()

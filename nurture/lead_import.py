@@ -1,0 +1,98 @@
+"""Turning a trade-show or business-card list (CSV) into leads, with errors per row."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from nurture.roles import role_from_title
+from nurture.store import LeadIn
+
+REQUIRED_COLUMNS = {"email"}
+KNOWN_COLUMNS = {
+    "name", "first_name", "last_name", "email", "company", "industry", "size", "company_size",
+    "title", "role", "region", "department", "timezone", "locale", "external_id", "source",
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    line: int
+    lead: LeadIn | None
+    error: str | None
+
+
+def split_name(name: str, locale: str | None) -> tuple[str | None, str | None]:
+    """(first, last): Japanese lists put the family name first ("佐藤 愛子")."""
+    parts = name.split()
+    if not parts:
+        return None, None
+    if len(parts) == 1:
+        return parts[0], None
+    if locale == "ja" or re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", name):
+        return " ".join(parts[1:]), parts[0]
+    return " ".join(parts[:-1]), parts[-1]
+
+
+def parse_size(text: str) -> int | None:
+    """Employees from "800", "1,200", "51-200" (lower bound) or "1000+"."""
+    match = re.search(r"\d[\d,]*", text or "")
+    return int(match.group().replace(",", "")) if match else None
+
+
+def read_leads(path: Path, *, source: str = "trade_show", locale: str | None = None) -> Iterator[Row]:
+    """One Row per data line; a bad row carries its error and never stops the others."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        columns = {c.strip().lower() for c in reader.fieldnames or []}
+        missing = REQUIRED_COLUMNS - columns
+        if missing:
+            raise ValueError(
+                f"{path}: missing column(s) {', '.join(sorted(missing))}; expected a header like "
+                "name,email,company,industry,size,title"
+            )
+        unknown = columns - KNOWN_COLUMNS
+        if unknown:
+            raise ValueError(
+                f"{path}: unknown column(s) {', '.join(sorted(unknown))}; known columns: "
+                f"{', '.join(sorted(KNOWN_COLUMNS))}"
+            )
+        for raw in reader:
+            row = {k.strip().lower(): (v or "").strip() for k, v in raw.items() if k}
+            yield parse_row(reader.line_num, row, source, locale)
+
+
+def parse_row(line: int, row: dict[str, str], source: str, locale: str | None) -> Row:
+    first, last = row.get("first_name") or None, row.get("last_name") or None
+    if not (first or last) and row.get("name"):
+        first, last = split_name(row["name"], row.get("locale") or locale)
+    size_text = row.get("company_size") or row.get("size") or ""
+    data = {
+        "email": row.get("email", ""),
+        "first_name": first,
+        "last_name": last,
+        "company": row.get("company") or None,
+        "industry": (row.get("industry") or "").lower() or None,
+        "company_size": parse_size(size_text),
+        "title": row.get("title") or None,
+        "role": row.get("role") or role_from_title(row.get("title")),
+        "region": row.get("region") or None,
+        "department": row.get("department") or None,
+        "timezone": row.get("timezone") or None,
+        "locale": row.get("locale") or locale,
+        "external_id": row.get("external_id") or None,
+        "source": row.get("source") or source,
+    }
+    try:
+        return Row(line, LeadIn(**{k: v for k, v in data.items() if v is not None}), None)
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']} (got {e.get('input')!r})"
+            for e in err.errors()
+        )
+        return Row(line, None, problems)

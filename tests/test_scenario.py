@@ -1,0 +1,103 @@
+"""Scenario validation: errors name the file, the line, what is wrong and what is expected."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from nurture.cli import app
+from nurture.scenario_loader import ScenarioError, load_scenario_dir
+
+ACME = Path(__file__).parent / "scenarios" / "acme"
+REPO = Path(__file__).parent.parent
+
+
+@pytest.fixture
+def acme(tmp_path: Path) -> Path:
+    folder = tmp_path / "acme"
+    shutil.copytree(ACME, folder)
+    return folder
+
+
+def edit(folder: Path, old: str, new: str, file: str = "scenario.yaml") -> None:
+    path = folder / file if file == "scenario.yaml" else folder / "templates" / file
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+
+
+def problems(folder: Path) -> list[str]:
+    with pytest.raises(ScenarioError) as err:
+        load_scenario_dir(folder)
+    return [str(p) for p in err.value.problems]
+
+
+def line_of(folder: Path, needle: str) -> int:
+    lines = (folder / "scenario.yaml").read_text().splitlines()
+    return next(i for i, line in enumerate(lines, 1) if needle in line)
+
+
+def test_shipped_scenarios_are_valid() -> None:
+    result = CliRunner().invoke(app, ["validate", str(REPO / "scenarios")])
+    assert result.exit_code == 0, result.output
+    assert "✓ cloudbook" in result.output and "✓ smartfactory" in result.output
+
+
+def test_unknown_key_is_an_error_with_its_line_and_the_allowed_keys(acme: Path) -> None:
+    edit(acme, "    then: listen", "    then: listen\n    cadense: monthly")
+    [problem] = problems(acme)
+    assert f"scenario.yaml:{line_of(acme, 'cadense')}: tracks.cold.cadense" in problem
+    assert "unknown key 'cadense'" in problem and "allowed keys here: description, steps, then" in problem
+
+
+def test_bad_duration_says_how_to_write_one(acme: Path) -> None:
+    edit(acme, "half_life: 60d", "half_life: 60 days")
+    [problem] = problems(acme)
+    assert f":{line_of(acme, 'half_life')}: scoring.half_life: invalid duration '60 days'" in problem
+    assert "'7d'" in problem
+
+
+def test_unknown_track_reference_lists_the_known_ones(acme: Path) -> None:
+    edit(acme, "    to: warm\n  - when: {event: webinar_attended}", "    to: hot-track\n  - when: {event: webinar_attended}")
+    [problem] = problems(acme)
+    assert f":{line_of(acme, 'hot-track')}: branches[0].to: unknown track 'hot-track'" in problem
+    assert "expected one of: cold, warm" in problem
+
+
+def test_duplicate_yaml_key_is_an_error_not_an_override(acme: Path) -> None:
+    edit(acme, "  warm: 25\n", "  warm: 25\n  warm: 30\n")
+    assert any("key 'warm' appears twice" in p for p in problems(acme))
+
+
+def test_missing_template_names_the_file_to_create(acme: Path) -> None:
+    edit(acme, "template: note, subject: Case study", "template: case-study, subject: Case study")
+    [problem] = problems(acme)
+    assert "template 'case-study' not found" in problem and "case-study.html" in problem
+
+
+def test_undefined_variable_is_caught_before_any_send(acme: Path) -> None:
+    edit(acme, "Hello {{ lead.first_name", "Hello {{ lead.nickname", file="note.html")
+    [problem] = problems(acme)
+    assert "note.html" in problem and "nickname" in problem
+
+
+def test_template_syntax_error_names_the_template_line(acme: Path) -> None:
+    edit(acme, "{% endif %}", "{% endiff %}", file="note.html")
+    [problem] = problems(acme)
+    assert "note.html:" in problem and "syntax error" in problem
+
+
+def test_email_without_unsubscribe_link_is_refused(acme: Path) -> None:
+    edit(acme, '<a href="{{ unsubscribe_url }}">Unsubscribe</a>', "", file="layout.html")
+    [problem] = problems(acme)
+    assert "unsubscribe link" in problem and "law" in problem
+
+
+def test_validate_command_exits_1_and_prints_each_problem(acme: Path) -> None:
+    edit(acme, "hot: 50", "hot: 20")
+    result = CliRunner().invoke(app, ["validate", str(acme.parent)])
+    assert result.exit_code == 1
+    assert "warm (25) must be below hot (20)" in result.output
