@@ -1,0 +1,40 @@
+"""docker-compose.yml cannot run here (no Docker engine); check what can be checked by reading."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from nurture import search_attributes
+from nurture.config import Settings
+
+COMPOSE = yaml.safe_load((Path(__file__).parent.parent / "docker-compose.yml").read_text())
+
+
+def test_stack_has_the_designed_services() -> None:
+    assert {"postgres", "temporal", "temporal-init", "temporal-ui", "mailpit", "worker"} <= set(
+        COMPOSE["services"]
+    )
+
+
+def test_images_are_pinned() -> None:
+    for name, service in COMPOSE["services"].items():
+        if "image" in service:
+            assert re.search(r":v?\d", service["image"]), f"{name} image is not pinned to a version"
+
+
+def test_init_registers_exactly_the_journey_search_attributes() -> None:
+    command = " ".join(COMPOSE["services"]["temporal-init"]["command"])
+    registered = set(re.findall(r"(\w+)=(Keyword|Int|Datetime)", command))
+    flags = search_attributes.dev_server_flags()
+    expected = {tuple(flag.split("=")) for flag in flags[1::2]}
+    assert registered == expected
+
+
+def test_worker_environment_names_real_settings() -> None:
+    env = COMPOSE["services"]["worker"]["environment"]
+    fields = {f"NURTURE_{name.upper()}" for name in Settings.model_fields}
+    assert set(env) <= fields, set(env) - fields
+    assert env["NURTURE_DATABASE_URL"].startswith("postgresql+psycopg2://")

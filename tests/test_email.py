@@ -1,0 +1,100 @@
+"""The outbox send activity: what lands in the lead's inbox, and that a retry never sends twice."""
+
+from __future__ import annotations
+
+import email
+from datetime import UTC, datetime
+from email import policy
+from email.message import EmailMessage
+
+import pytest
+from sqlalchemy import select
+from temporalio.testing import ActivityEnvironment
+
+from activities.email import EmailActivities, SendEmailInput
+from nurture.config import Settings
+from nurture.db import Send
+from nurture.mail.outbox import OutboxProvider
+from nurture.store import LeadIn, Store
+from nurture.unsubscribe import verify_unsubscribe
+
+
+@pytest.fixture
+def emails(settings: Settings, store: Store) -> EmailActivities:
+    return EmailActivities(store, settings, OutboxProvider(settings.outbox_dir))
+
+
+def send_input(lead_id: str, key: str = "cold#1/welcome") -> SendEmailInput:
+    return SendEmailInput(
+        journey_id=f"journey:acme:{lead_id}", lead_id=lead_id, product="acme", send_key=key,
+        mail_type="step", template="note", subject="Welcome, {{ lead.first_name }}", variant=0,
+        journey_time=datetime(2026, 11, 25, 3, tzinfo=UTC),
+        journey={"stage": "cold", "score": 10, "track": "cold", "step": key},
+    )
+
+
+def read(settings: Settings, send_id: str) -> EmailMessage:
+    raw = (settings.outbox_dir / "acme" / f"{send_id}.eml").read_bytes()
+    return email.message_from_bytes(raw, policy=policy.default)  # type: ignore[return-value]
+
+
+def test_email_has_both_parts_sender_and_one_click_unsubscribe(
+    emails: EmailActivities, settings: Settings, store: Store
+) -> None:
+    lead, _ = store.upsert_lead(LeadIn(email="Aiko@Example.com", first_name="愛子",
+                                       last_name="佐藤", company="<script>alert(1)</script>",
+                                       role="executive"))
+    result = ActivityEnvironment().run(emails.send_email, send_input(lead.id))
+    message = read(settings, result.send_id)
+
+    assert message["Subject"] == "Welcome, 愛子"
+    assert message["To"].addresses[0].addr_spec == "aiko@example.com"
+    assert message["From"].addresses[0].display_name == "Acme Analytics"
+    assert message["Reply-To"] == "team@acme.example"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    unsubscribe = message["List-Unsubscribe"]
+    assert unsubscribe.startswith("<http://localhost:8000/v1/unsubscribe/") and "mailto:" in unsubscribe
+    token = unsubscribe.split("/v1/unsubscribe/")[1].split(">")[0]
+    assert verify_unsubscribe(token, "test-secret") == (lead.id, "acme")
+    assert "aiko" not in token.lower()
+
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert "costs and revenue" in html and "costs and revenue" in text  # executive content
+    assert "&lt;script&gt;" in html and "<script>" not in html  # lead data is inert
+    for part in (html, text):
+        assert "1 Example Street, Springfield" in part and "/v1/unsubscribe/" in part
+
+
+def test_a_retried_send_mails_once(
+    emails: EmailActivities, settings: Settings, store: Store
+) -> None:
+    lead, _ = store.upsert_lead(LeadIn(email="ken@example.com", first_name="Ken"))
+    first = ActivityEnvironment().run(emails.send_email, send_input(lead.id))
+    again = ActivityEnvironment().run(emails.send_email, send_input(lead.id))
+    assert first == again
+    with store.session() as session:
+        rows = list(session.scalars(select(Send)))
+    assert len(rows) == 1 and rows[0].status == "sent" and rows[0].subject == "Welcome, Ken"
+    assert len(list((settings.outbox_dir / "acme").glob("*"))) == 1
+
+
+def test_a_send_interrupted_after_claiming_resumes_without_a_second_row(
+    emails: EmailActivities, settings: Settings, store: Store
+) -> None:
+    lead, _ = store.upsert_lead(LeadIn(email="mia@example.com", first_name="Mia"))
+    broken = EmailActivities(store, settings, _FailingProvider())
+    with pytest.raises(RuntimeError):
+        ActivityEnvironment().run(broken.send_email, send_input(lead.id))
+    with store.session() as session:
+        assert [r.status for r in session.scalars(select(Send))] == ["queued"]
+    result = ActivityEnvironment().run(emails.send_email, send_input(lead.id))
+    with store.session() as session:
+        assert [(r.id, r.status) for r in session.scalars(select(Send))] == [(result.send_id, "sent")]
+
+
+class _FailingProvider:
+    name = "outbox"
+
+    def deliver(self, message: EmailMessage, *, send_id: str, product: str) -> str:
+        raise RuntimeError("provider unavailable")

@@ -1,0 +1,84 @@
+"""The LeadJourney contract operators rely on: ids, search attributes, summaries, no personal data."""
+
+from __future__ import annotations
+
+import json
+
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
+from temporalio.api.sdk.v1 import WorkflowMetadata
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from nurture import search_attributes as sa
+from nurture.config import Settings
+from nurture.journeys import journey_id
+from nurture.store import Store
+from tests.test_journey import _hand_off, started
+
+import pytest
+
+
+async def search_attributes_of(client: Client, workflow_id: str) -> dict[str, object]:
+    """Raw search attributes; the test server keeps an unset one as a null payload, which
+    `describe()` cannot decode, where a real server removes it."""
+    response = await client.workflow_service.describe_workflow_execution(
+        DescribeWorkflowExecutionRequest(
+            namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
+        )
+    )
+    fields = response.workflow_execution_info.search_attributes.indexed_fields
+    return {
+        name: json.loads(payload.data) if payload.data else None
+        for name, payload in fields.items()
+    }
+
+
+def test_journey_id_refuses_email_addresses() -> None:
+    assert journey_id("acme", "ld_123") == "journey:acme:ld_123"
+    with pytest.raises(ValueError, match="never an email address"):
+        journey_id("acme", "aiko@example.com")
+
+
+async def test_operators_see_search_attributes_summaries_and_a_card_but_no_personal_data(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, worker: Worker
+) -> None:
+    handle = await started(env, client, settings, store, first_name="Aiko", last_name="Sato",
+                           email="aiko.sato@example.com", company="Example KK")
+    await _hand_off(env, handle)
+
+    attrs = await search_attributes_of(client, handle.id)
+    assert attrs[sa.PRODUCT.name] == "acme"
+    assert attrs[sa.STAGE.name] == "hot"
+    assert attrs[sa.LIFECYCLE.name] == "handed_off"
+    assert attrs[sa.TRACK.name] == "warm"
+    assert attrs[sa.SCORE.name] >= 50
+    assert attrs[sa.SCENARIO_VERSION.name]
+    assert attrs.get(sa.NEXT_TOUCH.name) is None  # sales owns the lead: no nurture email planned
+
+    metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+    card = metadata.current_details
+    assert "stage **hot**" in card and "lifecycle **handed_off**" in card
+
+    history = await handle.fetch_history()
+    for event in history.events:
+        if event.event_type in (
+            EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
+            EventType.EVENT_TYPE_TIMER_STARTED,
+        ):
+            summary = event.user_metadata.summary.data.decode()
+            assert summary.strip('"'), f"no summary on {event.event_type}"
+    timers = [json.loads(e.user_metadata.summary.data) for e in history.events
+              if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED]
+    activities = [json.loads(e.user_metadata.summary.data) for e in history.events
+                  if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED]
+    assert "wait 30d → step 2/7 'guide'" in timers
+    assert activities[:3] == ["load scenario 'acme'", "record start → nurturing",
+                              "send step 1/7 'welcome' on cold"]
+    assert any(a.startswith("hand off to sales (score ") for a in activities)
+
+    text = history.to_json()
+    for personal in ("aiko.sato@example.com", "Sato", "Example KK"):
+        assert personal not in text, f"{personal!r} leaked into the journey history"
