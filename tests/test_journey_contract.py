@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType
@@ -16,7 +17,7 @@ from nurture import search_attributes as sa
 from nurture.config import Settings
 from nurture.journeys import journey_id
 from nurture.store import Store
-from tests.test_journey import _hand_off, started
+from tests.test_journey import _hand_off, behave, eventually, started
 
 import pytest
 
@@ -82,3 +83,21 @@ async def test_operators_see_search_attributes_summaries_and_a_card_but_no_perso
     text = history.to_json()
     for personal in ("aiko.sato@example.com", "Sato", "Example KK"):
         assert personal not in text, f"{personal!r} leaked into the journey history"
+
+
+async def test_decay_moves_the_stage_without_new_behaviour(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, worker: Worker
+) -> None:
+    handle = await started(env, client, settings, store)  # fit 15
+    await behave(env, handle, "document_download")  # +10 → warm (threshold 25)
+    await eventually(handle, lambda s: s.stage == "warm")
+    await env.sleep(timedelta(days=4))
+    assert (await search_attributes_of(client, handle.id))[sa.STAGE.name] == "warm"
+    await env.sleep(timedelta(days=1))  # 10 points at a 60-day half-life fall below 9.5 on day 4.4
+    attrs = await search_attributes_of(client, handle.id)
+    assert attrs[sa.STAGE.name] == "cold" and attrs[sa.SCORE.name] == 24
+    history = await handle.fetch_history()
+    timers = [json.loads(e.user_metadata.summary.data) for e in history.events
+              if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED]
+    # Woken once, exactly when the score crosses the threshold (4.4 days after the download).
+    assert "wait 3d10h34m → score decays out of warm" in timers, timers

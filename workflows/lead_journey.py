@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -43,7 +44,8 @@ with workflow.unsafe.imports_passed_through():
 
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
 RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
-RESCORE_EVERY = timedelta(days=1)
+STAGE_PRECISION = timedelta(minutes=1)
+MIN_WAIT = timedelta(seconds=1)
 SEEN_IDS_KEPT = 2000
 
 
@@ -114,26 +116,50 @@ class LeadJourney:
         await self._set_lifecycle("nurturing", actor="journey", reason="journey started")
 
     async def _wait(self, now: datetime, due: datetime | None) -> None:
-        """Sleep until the next touch, rescore or exit; behaviour and commands wake it early."""
+        """Sleep until the next touch, a decay-driven stage change, or exit; behaviour,
+        feedback and commands wake it early."""
         wake_at = self._exit_deadline
         summary = f"listen for behaviour until exit on {wake_at:%Y-%m-%d}"
-        if self._scenario.scoring.half_life or self._scenario.scoring.patterns:
-            if now + RESCORE_EVERY < wake_at:
-                wake_at = now + RESCORE_EVERY
-                summary = "listen for behaviour; rescore in 1d"
         if due is not None and due <= wake_at:
             wake_at = due
             summary = self._step_wait_summary(due)
+        stage_change = self._next_stage_change(now, wake_at)
+        if stage_change is not None:
+            wake_at = stage_change
+            minutes = timedelta(minutes=math.ceil((wake_at - now) / timedelta(minutes=1)))
+            summary = f"wait {format_duration(minutes)} → score decays out of {self._mem.stage}"
         self._publish(next_touch=due)
         self._woken = False
         try:
             await workflow.wait_condition(
                 lambda: bool(self._inbox) or self._woken,
-                timeout=wake_at - now,
+                timeout=max(wake_at - now, MIN_WAIT),
                 timeout_summary=summary,
             )
         except asyncio.TimeoutError:
             await self._reevaluate(None)
+
+    def _next_stage_change(self, now: datetime, until: datetime) -> datetime | None:
+        """When decay (or a pattern window closing) first moves the stage, if before `until`.
+
+        Without new events a score only falls, so a bisection finds the moment to the minute.
+        """
+        stage = self._mem.stage
+        stages = self._scenario.stages
+
+        def stage_at(moment: datetime) -> str:
+            return stage_for(self._compute_score(moment).total, stages)
+
+        if stage_at(until) == stage:
+            return None
+        low, high = now, until
+        while high - low > STAGE_PRECISION:
+            middle = low + (high - low) / 2
+            if stage_at(middle) == stage:
+                low = middle
+            else:
+                high = middle
+        return high
 
     # ---- steps and tracks -------------------------------------------------------------
 
@@ -338,12 +364,12 @@ class LeadJourney:
             what=f"trigger '{trigger.key}' ← {event.type}",
         )
 
-    def _compute_score(self) -> ScoreBreakdown:
+    def _compute_score(self, at: datetime | None = None) -> ScoreBreakdown:
         m = self._mem
         return score_lead(
             self._input.profile,
             m.events,
-            workflow.now(),
+            at or workflow.now(),
             m.scenario,
             sent_ids=m.sent_ids,
             discount=m.discount,
