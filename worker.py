@@ -18,7 +18,9 @@ async def main() -> None:
     store.create_schema()
     client = await connect(settings)
     worker = build_worker(client, settings, store)
-    logging.info("worker polling task queue %r at %s", settings.task_queue, settings.temporal_address)
+    logging.info(
+        "worker polling task queue %r at %s", settings.task_queue, settings.temporal_address
+    )
     await worker.run()
 
 

@@ -94,7 +94,9 @@ class HandoffActivities:
             "lead": {
                 "id": input.lead_id,
                 "email": lead.email if lead else None,
-                "name": " ".join(p for p in (lead.first_name, lead.last_name) if p) if lead else None,
+                "name": " ".join(p for p in (lead.first_name, lead.last_name) if p)
+                if lead
+                else None,
                 "company": lead.company if lead else None,
                 "title": lead.title if lead else None,
             },

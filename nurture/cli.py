@@ -86,8 +86,14 @@ def start(
             err_console.print(f"[red]{err}[/red]")
             raise typer.Exit(2) from None
     else:
-        fields = {"email": email or "", "name": name or "", "company": company or "",
-                  "industry": industry or "", "size": size or "", "title": title or ""}
+        fields = {
+            "email": email or "",
+            "name": name or "",
+            "company": company or "",
+            "industry": industry or "",
+            "size": size or "",
+            "title": title or "",
+        }
         rows = [parse_row(0, fields, source, locale)]
     failures = asyncio.run(_start_rows(get_settings(), rows, product))
     if failures:
@@ -119,8 +125,11 @@ async def _start_rows(settings: Settings, rows: list[Row], products: list[str]) 
                 err_console.print(f"[red]{where}: {err}[/red]", highlight=False)
                 continue
             mark = "[green]started[/green]" if outcome.started else "[yellow]exists[/yellow]"
-            console.print(f"{where}: {mark} {outcome.journey_id} ({outcome.message})"
-                          + ("" if created else "; lead updated"), highlight=False)
+            console.print(
+                f"{where}: {mark} {outcome.journey_id} ({outcome.message})"
+                + ("" if created else "; lead updated"),
+                highlight=False,
+            )
     return failures
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from datetime import UTC, datetime
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -48,26 +48,116 @@ class SampleLead:
 
 
 SAMPLE_LEADS = [
-    SampleLead("aiko", "Aiko", "Sato", "Example KK", "CFO", "executive", "saas", 800,
-               "visits product pages, checks pricing → hot → handed off, accepted by sales"),
-    SampleLead("tom", "Tom", "Baker", "Baker Tools", "Engineer", "practitioner",
-               "manufacturing", 60, "unsubscribes"),
-    SampleLead("ken", "Ken", "Ito", "Ito Retail", "Clerk", "practitioner", "retail", 20,
-               "does nothing: stays cold on the monthly track"),
-    SampleLead("mia", "Mia", "Chen", "Chen Cloud", "Team lead", "manager", "saas", 300,
-               "downloads a guide (trigger email), attends a webinar → warm track"),
-    SampleLead("raj", "Raj", "Patel", "Patel Motors", "VP Operations", "executive",
-               "manufacturing", 2000, "opens and clicks emails"),
-    SampleLead("lena", "Lena", "Vogel", "Vogel Data", "CTO", "executive", "saas", 150,
-               "goes hot, is handed off, sales rejects → recycled"),
-    SampleLead("sofia", "Sofia", "Rossi", "Rossi Apps", "Designer", "practitioner", "saas", 90,
-               "browses, then the careers page (negative points)"),
-    SampleLead("yuki", "Yuki", "Tanaka", "Tanaka Works", "Plant manager", "manager",
-               "manufacturing", 500, "downloads twice: one trigger email (cool-down)"),
-    SampleLead("omar", "Omar", "Haddad", "Haddad Freight", "Director", "executive",
-               "logistics", 40, "paused by an operator, then resumed"),
-    SampleLead("emma", "Emma", "Jones", "Jones Labs", "Analyst", "practitioner", "saas", 70,
-               "buys: the exit rule ends the journey"),
+    SampleLead(
+        "aiko",
+        "Aiko",
+        "Sato",
+        "Example KK",
+        "CFO",
+        "executive",
+        "saas",
+        800,
+        "visits product pages, checks pricing → hot → handed off, accepted by sales",
+    ),
+    SampleLead(
+        "tom",
+        "Tom",
+        "Baker",
+        "Baker Tools",
+        "Engineer",
+        "practitioner",
+        "manufacturing",
+        60,
+        "unsubscribes",
+    ),
+    SampleLead(
+        "ken",
+        "Ken",
+        "Ito",
+        "Ito Retail",
+        "Clerk",
+        "practitioner",
+        "retail",
+        20,
+        "does nothing: stays cold on the monthly track",
+    ),
+    SampleLead(
+        "mia",
+        "Mia",
+        "Chen",
+        "Chen Cloud",
+        "Team lead",
+        "manager",
+        "saas",
+        300,
+        "downloads a guide (trigger email), attends a webinar → warm track",
+    ),
+    SampleLead(
+        "raj",
+        "Raj",
+        "Patel",
+        "Patel Motors",
+        "VP Operations",
+        "executive",
+        "manufacturing",
+        2000,
+        "opens and clicks emails",
+    ),
+    SampleLead(
+        "lena",
+        "Lena",
+        "Vogel",
+        "Vogel Data",
+        "CTO",
+        "executive",
+        "saas",
+        150,
+        "goes hot, is handed off, sales rejects → recycled",
+    ),
+    SampleLead(
+        "sofia",
+        "Sofia",
+        "Rossi",
+        "Rossi Apps",
+        "Designer",
+        "practitioner",
+        "saas",
+        90,
+        "browses, then the careers page (negative points)",
+    ),
+    SampleLead(
+        "yuki",
+        "Yuki",
+        "Tanaka",
+        "Tanaka Works",
+        "Plant manager",
+        "manager",
+        "manufacturing",
+        500,
+        "downloads twice: one trigger email (cool-down)",
+    ),
+    SampleLead(
+        "omar",
+        "Omar",
+        "Haddad",
+        "Haddad Freight",
+        "Director",
+        "executive",
+        "logistics",
+        40,
+        "paused by an operator, then resumed",
+    ),
+    SampleLead(
+        "emma",
+        "Emma",
+        "Jones",
+        "Jones Labs",
+        "Analyst",
+        "practitioner",
+        "saas",
+        70,
+        "buys: the exit rule ends the journey",
+    ),
 ]
 
 # (seconds after start, lead, action)
@@ -153,8 +243,10 @@ async def run_demo(
         outbox_dir=data_dir / "outbox",
         task_queue="nurture-demo",
     )
-    console.print(f"[bold]Temporal dev server[/bold] at {server.address} · Web UI {server.ui_url}"
-                  + ("" if server.process else " (already running; reused)"))
+    console.print(
+        f"[bold]Temporal dev server[/bold] at {server.address} · Web UI {server.ui_url}"
+        + ("" if server.process else " (already running; reused)")
+    )
     worker_task: asyncio.Task[None] | None = None
     try:
         client = await connect_ready(settings)
@@ -166,8 +258,10 @@ async def run_demo(
         states = await _play(client, leads)
         _print_final(states, leads, settings)
         if stay:
-            console.print("[dim]The stack keeps running so you can explore the UI. "
-                          "Press Ctrl-C to stop everything.[/dim]")
+            console.print(
+                "[dim]The stack keeps running so you can explore the UI. "
+                "Press Ctrl-C to stop everything.[/dim]"
+            )
             await asyncio.Event().wait()
         return states
     finally:
@@ -183,18 +277,28 @@ async def _start_leads(
     run_tag = format(int(time.time()), "x")
     leads = {}
     for sample in samples:
-        lead, _ = store.upsert_lead(LeadIn(
-            email=f"{sample.key}+{run_tag}@example.com", external_id=f"demo-{run_tag}-{sample.key}",
-            first_name=sample.first, last_name=sample.last, company=sample.company,
-            title=sample.title, role=sample.role, industry=sample.industry,  # type: ignore[arg-type]
-            company_size=sample.size, source="webinar",
-        ))
+        lead, _ = store.upsert_lead(
+            LeadIn(
+                email=f"{sample.key}+{run_tag}@example.com",
+                external_id=f"demo-{run_tag}-{sample.key}",
+                first_name=sample.first,
+                last_name=sample.last,
+                company=sample.company,
+                title=sample.title,
+                role=sample.role,
+                industry=sample.industry,  # type: ignore[arg-type]
+                company_size=sample.size,
+                source="webinar",
+            )
+        )
         await start_journey(client, settings, lead, PRODUCT)
         leads[sample.key] = (sample, lead.id)
     return leads
 
 
-async def _play(client: Client, leads: dict[str, tuple[SampleLead, str]]) -> dict[str, JourneyState]:
+async def _play(
+    client: Client, leads: dict[str, tuple[SampleLead, str]]
+) -> dict[str, JourneyState]:
     started = time.monotonic()
     pending = sorted((t, key, act) for t, key, act in SCRIPT if key in leads)
     states: dict[str, JourneyState] = {}
@@ -210,7 +314,9 @@ async def _play(client: Client, leads: dict[str, tuple[SampleLead, str]]) -> dic
     return await _states(client, leads)
 
 
-async def _states(client: Client, leads: dict[str, tuple[SampleLead, str]]) -> dict[str, JourneyState]:
+async def _states(
+    client: Client, leads: dict[str, tuple[SampleLead, str]]
+) -> dict[str, JourneyState]:
     async def one(key: str, lead_id: str) -> tuple[str, JourneyState | None]:
         try:
             return key, await journey_state(client, PRODUCT, lead_id)
@@ -224,7 +330,9 @@ async def _states(client: Client, leads: dict[str, tuple[SampleLead, str]]) -> d
 _STAGE_STYLE = {"cold": "blue", "warm": "yellow", "hot": "bold red"}
 
 
-def _table(states: dict[str, JourneyState], leads: dict[str, tuple[SampleLead, str]], title: str) -> Table:
+def _table(
+    states: dict[str, JourneyState], leads: dict[str, tuple[SampleLead, str]], title: str
+) -> Table:
     table = Table(title=f"Nurture demo · {title}", expand=True)
     for column in ("lead", "stage", "score", "lifecycle", "track · step", "emails", "latest"):
         table.add_column(column, overflow="fold")
@@ -239,7 +347,9 @@ def _table(states: dict[str, JourneyState], leads: dict[str, tuple[SampleLead, s
             f"{sample.first} {sample.last}\n[dim]{sample.title}[/dim]",
             f"[{_STAGE_STYLE[st.stage]}]{st.stage}[/]",
             str(st.score.total),
-            st.lifecycle + (" (paused)" if st.paused else "") + (" · ended" if st.ended_reason else ""),
+            st.lifecycle
+            + (" (paused)" if st.paused else "")
+            + (" · ended" if st.ended_reason else ""),
             f"{st.track} · {step}",
             str(st.emails_sent),
             latest,
@@ -247,13 +357,15 @@ def _table(states: dict[str, JourneyState], leads: dict[str, tuple[SampleLead, s
     return table
 
 
-def _print_final(states: dict[str, JourneyState], leads: dict[str, tuple[SampleLead, str]],
-                 settings: Settings) -> None:
+def _print_final(
+    states: dict[str, JourneyState], leads: dict[str, tuple[SampleLead, str]], settings: Settings
+) -> None:
     console.print(_table(states, leads, "final"))
-    for key, (sample, lead_id) in leads.items():
+    for sample, lead_id in leads.values():
         console.print(f"  [bold]{sample.first}[/bold] ({lead_id}): {sample.story}")
     query = "NurtureProduct%3D%22quickstart%22"
+    ui = f"{settings.temporal_ui_url}/namespaces/default/workflows?query={query}"
     console.print(
-        f"\n[bold]Temporal UI[/bold]: {settings.temporal_ui_url}/namespaces/default/workflows?query={query}"
+        f"\n[bold]Temporal UI[/bold]: {ui}"
         f"\n[bold]Emails[/bold] (.eml files): {settings.outbox_dir / PRODUCT}"
     )

@@ -14,7 +14,7 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 def parse_duration(value: Any) -> Any:
-    """Turn "7d"-style text into a timedelta; leave anything else to pydantic (ISO 8601, seconds)."""
+    """Turn "7d"-style text into a timedelta; pydantic handles the rest (ISO 8601, seconds)."""
     if isinstance(value, str) and _WHOLE.match(value):
         seconds = sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _PART.findall(value))
         return timedelta(seconds=seconds)

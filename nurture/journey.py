@@ -39,8 +39,19 @@ class TimelineEntry(BaseModel):
 
     at: datetime
     kind: Literal[
-        "start", "event", "email", "stage", "lifecycle", "track", "trigger", "handoff",
-        "feedback", "pause", "unsubscribe", "exit", "note",
+        "start",
+        "event",
+        "email",
+        "stage",
+        "lifecycle",
+        "track",
+        "trigger",
+        "handoff",
+        "feedback",
+        "pause",
+        "unsubscribe",
+        "exit",
+        "note",
     ]
     text: str
 

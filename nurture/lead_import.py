@@ -15,8 +15,22 @@ from nurture.store import LeadIn
 
 REQUIRED_COLUMNS = {"email"}
 KNOWN_COLUMNS = {
-    "name", "first_name", "last_name", "email", "company", "industry", "size", "company_size",
-    "title", "role", "region", "department", "timezone", "locale", "external_id", "source",
+    "name",
+    "first_name",
+    "last_name",
+    "email",
+    "company",
+    "industry",
+    "size",
+    "company_size",
+    "title",
+    "role",
+    "region",
+    "department",
+    "timezone",
+    "locale",
+    "external_id",
+    "source",
 }
 
 
@@ -45,7 +59,9 @@ def parse_size(text: str) -> int | None:
     return int(match.group().replace(",", "")) if match else None
 
 
-def read_leads(path: Path, *, source: str = "trade_show", locale: str | None = None) -> Iterator[Row]:
+def read_leads(
+    path: Path, *, source: str = "trade_show", locale: str | None = None
+) -> Iterator[Row]:
     """One Row per data line; a bad row carries its error and never stops the others."""
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)

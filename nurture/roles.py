@@ -1,13 +1,31 @@
-"""Reading a role from a job title, so content can speak to executives or practitioners (seed 000)."""
+"""A role from a job title, so content speaks to executives or practitioners (seed 000)."""
 
 from __future__ import annotations
 
 from nurture.lead import Role
 
 _EXECUTIVE = (
-    "ceo", "cfo", "cto", "coo", "cio", "cmo", "chief", "president", "founder", "owner",
-    "director", "vp", "vice president", "head of", "代表", "社長", "取締役", "役員", "執行役員",
-    "本部長", "cxo",
+    "ceo",
+    "cfo",
+    "cto",
+    "coo",
+    "cio",
+    "cmo",
+    "chief",
+    "president",
+    "founder",
+    "owner",
+    "director",
+    "vp",
+    "vice president",
+    "head of",
+    "代表",
+    "社長",
+    "取締役",
+    "役員",
+    "執行役員",
+    "本部長",
+    "cxo",
 )
 _MANAGER = ("manager", "lead", "supervisor", "部長", "課長", "マネージャー", "リーダー", "主任")
 

@@ -59,8 +59,14 @@ def load_scenario(root: Path, product: str, *, check_templates: bool = True) -> 
     if not (folder / SCENARIO_FILE).exists():
         known = ", ".join(p.name for p in scenario_dirs(root)) if root.is_dir() else "none"
         raise ScenarioError(
-            [Problem(folder / SCENARIO_FILE, None, "", f"no scenario for product {product!r} "
-                     f"(known products: {known})")]
+            [
+                Problem(
+                    folder / SCENARIO_FILE,
+                    None,
+                    "",
+                    f"no scenario for product {product!r} (known products: {known})",
+                )
+            ]
         )
     return load_scenario_dir(folder, check_templates=check_templates)
 
@@ -81,8 +87,12 @@ def load_scenario_dir(folder: Path, *, check_templates: bool = True) -> Scenario
     ]
     if scenario.product != folder.name:
         problems.append(
-            Problem(file, _line_for(lines, ("product",)), "product",
-                    f"product {scenario.product!r} must match its folder name {folder.name!r}")
+            Problem(
+                file,
+                _line_for(lines, ("product",)),
+                "product",
+                f"product {scenario.product!r} must match its folder name {folder.name!r}",
+            )
         )
     if check_templates:
         problems += template_problems(folder, scenario, file, lines)
@@ -113,8 +123,14 @@ def template_problems(
     for path, name in scenario.template_names():
         where, line = _dotted(path), _line_for(lines, path)
         if not renderer.html_path(name).exists():
-            problems.append(Problem(file, line, where,
-                                    f"template {name!r} not found: create {renderer.html_path(name)}"))
+            problems.append(
+                Problem(
+                    file,
+                    line,
+                    where,
+                    f"template {name!r} not found: create {renderer.html_path(name)}",
+                )
+            )
             continue
         if name in checked:
             continue
@@ -145,32 +161,55 @@ def _render_problems(
     unsubscribe = "https://example.invalid/v1/unsubscribe/sample-token"
     for lead in SAMPLE_LEADS:
         context = email_context(
-            scenario, lead, unsubscribe_url=unsubscribe,
-            preferences_url=unsubscribe, journey=SAMPLE_JOURNEY,
+            scenario,
+            lead,
+            unsubscribe_url=unsubscribe,
+            preferences_url=unsubscribe,
+            journey=SAMPLE_JOURNEY,
         )
         try:
             for subject in subjects:
                 content = renderer.render(name, subject, context)
         except jinja2.TemplateSyntaxError as err:
-            return [Problem(Path(err.filename or renderer.html_path(name)), err.lineno, "",
-                            f"template syntax error: {err.message}")]
+            return [
+                Problem(
+                    Path(err.filename or renderer.html_path(name)),
+                    err.lineno,
+                    "",
+                    f"template syntax error: {err.message}",
+                )
+            ]
         except jinja2.UndefinedError as err:
-            return [Problem(renderer.html_path(name), None, "",
-                            f"{err.message} (referenced from {file}:{line} {where}); "
-                            "use a variable every lead has, or guard it with "
-                            "{% if ... is defined %}")]
+            return [
+                Problem(
+                    renderer.html_path(name),
+                    None,
+                    "",
+                    f"{err.message} (referenced from {file}:{line} {where}); "
+                    "use a variable every lead has, or guard it with "
+                    "{% if ... is defined %}",
+                )
+            ]
         except jinja2.TemplateError as err:
             return [Problem(renderer.html_path(name), None, "", f"template error: {err}")]
         missing = [
-            what for what, needle in (
+            what
+            for what, needle in (
                 ("the unsubscribe link ({{ unsubscribe_url }})", unsubscribe),
                 ("the sender's postal address", scenario.sender.postal_address),
-            ) if needle not in content.html or needle not in content.text
+            )
+            if needle not in content.html or needle not in content.text
         ]
         if missing:
-            return [Problem(renderer.html_path(name), None, "",
-                            f"the email lacks {' and '.join(missing)}, which the law requires in "
-                            "every marketing email: extend the product's layout.html footer")]
+            return [
+                Problem(
+                    renderer.html_path(name),
+                    None,
+                    "",
+                    f"the email lacks {' and '.join(missing)}, which the law requires in "
+                    "every marketing email: extend the product's layout.html footer",
+                )
+            ]
     return []
 
 
@@ -190,16 +229,23 @@ def _parse_yaml(file: Path, text: str) -> tuple[Any, dict[Path_, int], list[Prob
     return yaml.safe_load(text), lines, problems
 
 
-def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], problems: list[Problem],
-          file: Path) -> None:
+def _walk(
+    node: yaml.Node, path: Path_, lines: dict[Path_, int], problems: list[Problem], file: Path
+) -> None:
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
             key = key_node.value
             if key in seen:
-                problems.append(Problem(file, key_node.start_mark.line + 1, _dotted(path),
-                                        f"key {key!r} appears twice; keep one"))
+                problems.append(
+                    Problem(
+                        file,
+                        key_node.start_mark.line + 1,
+                        _dotted(path),
+                        f"key {key!r} appears twice; keep one",
+                    )
+                )
             seen.add(key)
             lines[(*path, key)] = key_node.start_mark.line + 1
             _walk(value_node, (*path, key), lines, problems, file)
@@ -234,8 +280,10 @@ def _problem(file: Path, lines: dict[Path_, int], error: Any) -> Problem:
             message += f"; allowed keys here: {', '.join(allowed)}"
     elif error["type"] == "missing":
         message = f"required key {data_path[-1]!r} is missing"
-    elif "input" in error and error["type"] not in ("value_error",) and not isinstance(
-        error["input"], dict | list
+    elif (
+        "input" in error
+        and error["type"] not in ("value_error",)
+        and not isinstance(error["input"], dict | list)
     ):
         message += f" (got {error['input']!r})"
     return Problem(file, _line_for(lines, data_path), _dotted(data_path), message)
@@ -244,7 +292,8 @@ def _problem(file: Path, lines: dict[Path_, int], error: Any) -> Problem:
 def _is_type_tag(part: str | int) -> bool:
     """Pydantic names union members in locations ('str', 'list[str]'); they are not YAML keys."""
     return isinstance(part, str) and (
-        "[" in part or part in ("str", "int", "float", "bool", "list", "dict")
+        "[" in part
+        or part in ("str", "int", "float", "bool", "list", "dict")
         or part.startswith("function-")
     )
 
@@ -263,7 +312,11 @@ def _allowed_keys(path: Path_) -> list[str]:
 def _descend(tp: Any, part: str | int) -> Any:
     for candidate in _union_members(tp):
         origin = typing.get_origin(candidate)
-        if isinstance(candidate, type) and issubclass(candidate, BaseModel) and isinstance(part, str):
+        if (
+            isinstance(candidate, type)
+            and issubclass(candidate, BaseModel)
+            and isinstance(part, str)
+        ):
             for name, field in candidate.model_fields.items():
                 if part in (name, field.alias):
                     return field.annotation

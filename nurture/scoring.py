@@ -55,7 +55,9 @@ def fit_score(profile: LeadProfile, rules: Sequence[FitRule]) -> list[RuleScore]
     for rule in rules:
         value = getattr(profile, rule.field)
         if rule.matches(value):
-            scores.append(RuleScore(rule=f"fit: {rule.name}", points=rule.points, detail=str(value)))
+            scores.append(
+                RuleScore(rule=f"fit: {rule.name}", points=rule.points, detail=str(value))
+            )
     return scores
 
 
@@ -79,7 +81,9 @@ def scoring_events(events: Iterable[BehaviorEvent], now: datetime) -> list[Behav
     ]
 
 
-def _weight(event: BehaviorEvent, now: datetime, scoring: Scoring, discount: Discount | None) -> float:
+def _weight(
+    event: BehaviorEvent, now: datetime, scoring: Scoring, discount: Discount | None
+) -> float:
     weight = 1.0
     if scoring.half_life is not None:
         age = (now - event.occurred_at).total_seconds()

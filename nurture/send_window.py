@@ -13,7 +13,9 @@ from nurture.scenario import WEEKDAYS, SendWindow
 _SEARCH_DAYS = 400
 
 
-def next_send_time(due: datetime, window: SendWindow | None, timezone: str | None = None) -> datetime:
+def next_send_time(
+    due: datetime, window: SendWindow | None, timezone: str | None = None
+) -> datetime:
     """The first moment at or after `due` inside the window (`due` itself when it is inside)."""
     if window is None:
         return due

@@ -26,8 +26,14 @@ def emails(settings: Settings, store: Store) -> EmailActivities:
 
 def send_input(lead_id: str, key: str = "cold#1/welcome") -> SendEmailInput:
     return SendEmailInput(
-        journey_id=f"journey:acme:{lead_id}", lead_id=lead_id, product="acme", send_key=key,
-        mail_type="step", template="note", subject="Welcome, {{ lead.first_name }}", variant=0,
+        journey_id=f"journey:acme:{lead_id}",
+        lead_id=lead_id,
+        product="acme",
+        send_key=key,
+        mail_type="step",
+        template="note",
+        subject="Welcome, {{ lead.first_name }}",
+        variant=0,
         journey_time=datetime(2026, 11, 25, 3, tzinfo=UTC),
         journey={"stage": "cold", "score": 10, "track": "cold", "step": key},
     )
@@ -41,9 +47,15 @@ def read(settings: Settings, send_id: str) -> EmailMessage:
 def test_email_has_both_parts_sender_and_one_click_unsubscribe(
     emails: EmailActivities, settings: Settings, store: Store
 ) -> None:
-    lead, _ = store.upsert_lead(LeadIn(email="Aiko@Example.com", first_name="愛子",
-                                       last_name="佐藤", company="<script>alert(1)</script>",
-                                       role="executive"))
+    lead, _ = store.upsert_lead(
+        LeadIn(
+            email="Aiko@Example.com",
+            first_name="愛子",
+            last_name="佐藤",
+            company="<script>alert(1)</script>",
+            role="executive",
+        )
+    )
     result = ActivityEnvironment().run(emails.send_email, send_input(lead.id))
     message = read(settings, result.send_id)
 
@@ -53,7 +65,10 @@ def test_email_has_both_parts_sender_and_one_click_unsubscribe(
     assert message["Reply-To"] == "team@acme.example"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     unsubscribe = message["List-Unsubscribe"]
-    assert unsubscribe.startswith("<http://localhost:8000/v1/unsubscribe/") and "mailto:" in unsubscribe
+    assert (
+        unsubscribe.startswith("<http://localhost:8000/v1/unsubscribe/")
+        and "mailto:" in unsubscribe
+    )
     token = unsubscribe.split("/v1/unsubscribe/")[1].split(">")[0]
     assert verify_unsubscribe(token, "test-secret") == (lead.id, "acme")
     assert "aiko" not in token.lower()
@@ -90,7 +105,9 @@ def test_a_send_interrupted_after_claiming_resumes_without_a_second_row(
         assert [r.status for r in session.scalars(select(Send))] == ["queued"]
     result = ActivityEnvironment().run(emails.send_email, send_input(lead.id))
     with store.session() as session:
-        assert [(r.id, r.status) for r in session.scalars(select(Send))] == [(result.send_id, "sent")]
+        assert [(r.id, r.status) for r in session.scalars(select(Send))] == [
+            (result.send_id, "sent")
+        ]
 
 
 class _FailingProvider:

@@ -20,9 +20,15 @@ TOKYO = ZoneInfo("Asia/Tokyo")
 
 
 def make_lead(store: Store, **fields):
-    data = {"email": "aiko@example.com", "first_name": "Aiko", "last_name": "Sato",
-            "company": "Example KK", "industry": "saas", "company_size": 120,
-            "role": "practitioner"} | fields
+    data = {
+        "email": "aiko@example.com",
+        "first_name": "Aiko",
+        "last_name": "Sato",
+        "company": "Example KK",
+        "industry": "saas",
+        "company_size": 120,
+        "role": "practitioner",
+    } | fields
     lead, _ = store.upsert_lead(LeadIn(**data))
     return lead
 
@@ -77,8 +83,12 @@ async def test_cold_journey_sends_monthly_inside_the_send_window(
     t5 = t4 + 31 * day  # Sunday → Monday 09:00
     expected = [t0, t1, t2, t3, t4, t5]
     assert [s.send_key for s in sent] == [
-        "cold#1/welcome", "cold#1/guide", "cold#1/benchmark",
-        "cold#1/checklist", "cold#1/story", "cold#1/trends",
+        "cold#1/welcome",
+        "cold#1/guide",
+        "cold#1/benchmark",
+        "cold#1/checklist",
+        "cold#1/story",
+        "cold#1/trends",
     ]
     assert all(near(s.journey_time, t) for s, t in zip(sent, expected, strict=True)), [
         utc(s.journey_time).astimezone(TOKYO) for s in sent
@@ -117,12 +127,20 @@ _ids = iter(range(1, 1_000_000))
 
 
 async def behave(
-    env: WorkflowEnvironment, handle: WorkflowHandle, type: str, *, event_id: str | None = None,
-    url: str | None = None, **properties: object,
+    env: WorkflowEnvironment,
+    handle: WorkflowHandle,
+    type: str,
+    *,
+    event_id: str | None = None,
+    url: str | None = None,
+    **properties: object,
 ) -> BehaviorEvent:
     event = BehaviorEvent(
-        event_id=event_id or f"ev-{next(_ids)}", type=type,
-        occurred_at=await env.get_current_time(), url=url, properties=properties,
+        event_id=event_id or f"ev-{next(_ids)}",
+        type=type,
+        occurred_at=await env.get_current_time(),
+        url=url,
+        properties=properties,
     )
     await handle.signal("behavior", event)
     return event
@@ -190,7 +208,11 @@ def crm(settings: Settings) -> Iterator[Receiver]:
 
 
 async def test_three_product_visits_and_pricing_make_the_lead_hot_and_hand_it_off_once(
-    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, crm: Receiver,
+    env: WorkflowEnvironment,
+    client: Client,
+    settings: Settings,
+    store: Store,
+    crm: Receiver,
     worker: Worker,
 ) -> None:
     handle = await started(env, client, settings, store)
@@ -216,7 +238,10 @@ async def test_three_product_visits_and_pricing_make_the_lead_hot_and_hand_it_of
     handoffs = rows(store, Handoff)
     assert len(handoffs) == 1 and handoffs[0].score == hot_score
     assert [t.to_lifecycle for t in sorted(rows(store, Transition), key=lambda t: t.seq)] == [
-        "nurturing", "mql", "handed_off"]
+        "nurturing",
+        "mql",
+        "handed_off",
+    ]
 
     assert len(crm.bodies) == 1
     body, signature = crm.bodies[0]
@@ -298,8 +323,12 @@ async def test_sales_rejection_recycles_the_lead_into_nurturing(
         await give_feedback(client, "acme", handle.id.split(":")[-1], SalesFeedback(outcome="won"))
     assert "'won' applies only to leads that are" in str(refused.value.cause)
 
-    st = await give_feedback(client, "acme", handle.id.split(":")[-1],
-                             SalesFeedback(outcome="rejected", reason="no budget", by="kato"))
+    st = await give_feedback(
+        client,
+        "acme",
+        handle.id.split(":")[-1],
+        SalesFeedback(outcome="rejected", reason="no budget", by="kato"),
+    )
     assert st.lifecycle == "recycled" and st.track == "cold" and st.stage == "cold"
     assert st.score.behavior == 0 and st.score.fit == 15
     sent = st.emails_sent

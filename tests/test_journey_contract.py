@@ -1,14 +1,15 @@
-"""The LeadJourney contract operators rely on: ids, search attributes, summaries, no personal data."""
+"""The LeadJourney contract operators rely on: ids, search attributes, summaries, no PII."""
 
 from __future__ import annotations
 
 import json
 from datetime import timedelta
 
+import pytest
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType
-from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.api.sdk.v1 import WorkflowMetadata
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -18,8 +19,6 @@ from nurture.config import Settings
 from nurture.journeys import journey_id
 from nurture.store import Store
 from tests.test_journey import _hand_off, behave, eventually, started
-
-import pytest
 
 
 async def search_attributes_of(client: Client, workflow_id: str) -> dict[str, object]:
@@ -32,8 +31,7 @@ async def search_attributes_of(client: Client, workflow_id: str) -> dict[str, ob
     )
     fields = response.workflow_execution_info.search_attributes.indexed_fields
     return {
-        name: json.loads(payload.data) if payload.data else None
-        for name, payload in fields.items()
+        name: json.loads(payload.data) if payload.data else None for name, payload in fields.items()
     }
 
 
@@ -46,8 +44,16 @@ def test_journey_id_refuses_email_addresses() -> None:
 async def test_operators_see_search_attributes_summaries_and_a_card_but_no_personal_data(
     env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, worker: Worker
 ) -> None:
-    handle = await started(env, client, settings, store, first_name="Aiko", last_name="Sato",
-                           email="aiko.sato@example.com", company="Example KK")
+    handle = await started(
+        env,
+        client,
+        settings,
+        store,
+        first_name="Aiko",
+        last_name="Sato",
+        email="aiko.sato@example.com",
+        company="Example KK",
+    )
     await _hand_off(env, handle)
 
     attrs = await search_attributes_of(client, handle.id)
@@ -71,13 +77,22 @@ async def test_operators_see_search_attributes_summaries_and_a_card_but_no_perso
         ):
             summary = event.user_metadata.summary.data.decode()
             assert summary.strip('"'), f"no summary on {event.event_type}"
-    timers = [json.loads(e.user_metadata.summary.data) for e in history.events
-              if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED]
-    activities = [json.loads(e.user_metadata.summary.data) for e in history.events
-                  if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED]
+    timers = [
+        json.loads(e.user_metadata.summary.data)
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED
+    ]
+    activities = [
+        json.loads(e.user_metadata.summary.data)
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
     assert "wait 30d → step 2/7 'guide'" in timers
-    assert activities[:3] == ["load scenario 'acme'", "record start → nurturing",
-                              "send step 1/7 'welcome' on cold"]
+    assert activities[:3] == [
+        "load scenario 'acme'",
+        "record start → nurturing",
+        "send step 1/7 'welcome' on cold",
+    ]
     assert any(a.startswith("hand off to sales (score ") for a in activities)
 
     text = history.to_json()
@@ -97,7 +112,10 @@ async def test_decay_moves_the_stage_without_new_behaviour(
     attrs = await search_attributes_of(client, handle.id)
     assert attrs[sa.STAGE.name] == "cold" and attrs[sa.SCORE.name] == 24
     history = await handle.fetch_history()
-    timers = [json.loads(e.user_metadata.summary.data) for e in history.events
-              if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED]
+    timers = [
+        json.loads(e.user_metadata.summary.data)
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED
+    ]
     # Woken once, exactly when the score crosses the threshold (4.4 days after the download).
     assert "wait 3d10h34m → score decays out of warm" in timers, timers

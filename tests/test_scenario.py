@@ -50,18 +50,27 @@ def test_unknown_key_is_an_error_with_its_line_and_the_allowed_keys(acme: Path) 
     edit(acme, "    then: listen", "    then: listen\n    cadense: monthly")
     [problem] = problems(acme)
     assert f"scenario.yaml:{line_of(acme, 'cadense')}: tracks.cold.cadense" in problem
-    assert "unknown key 'cadense'" in problem and "allowed keys here: description, steps, then" in problem
+    assert (
+        "unknown key 'cadense'" in problem
+        and "allowed keys here: description, steps, then" in problem
+    )
 
 
 def test_bad_duration_says_how_to_write_one(acme: Path) -> None:
     edit(acme, "half_life: 60d", "half_life: 60 days")
     [problem] = problems(acme)
-    assert f":{line_of(acme, 'half_life')}: scoring.half_life: invalid duration '60 days'" in problem
+    assert (
+        f":{line_of(acme, 'half_life')}: scoring.half_life: invalid duration '60 days'" in problem
+    )
     assert "'7d'" in problem
 
 
 def test_unknown_track_reference_lists_the_known_ones(acme: Path) -> None:
-    edit(acme, "    to: warm\n  - when: {event: webinar_attended}", "    to: hot-track\n  - when: {event: webinar_attended}")
+    edit(
+        acme,
+        "    to: warm\n  - when: {event: webinar_attended}",
+        "    to: hot-track\n  - when: {event: webinar_attended}",
+    )
     [problem] = problems(acme)
     assert f":{line_of(acme, 'hot-track')}: branches[0].to: unknown track 'hot-track'" in problem
     assert "expected one of: cold, warm" in problem

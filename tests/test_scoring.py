@@ -16,14 +16,23 @@ from nurture.scoring import Discount, behavior_score, score_lead, stage_for
 
 SCENARIO: Scenario = load_scenario(Path(__file__).parent / "scenarios", "acme")
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
-TYPES = ["page_view", "product_page", "pricing_page", "document_download", "webinar_attended",
-         "email_open", "email_click", "unknown_thing"]
+TYPES = [
+    "page_view",
+    "product_page",
+    "pricing_page",
+    "document_download",
+    "webinar_attended",
+    "email_open",
+    "email_click",
+    "unknown_thing",
+]
 
 
 def ev(type: str, days_ago: float = 0, id: str | None = None, **props: object) -> BehaviorEvent:
     at = NOW - timedelta(days=days_ago)
-    return BehaviorEvent(event_id=id or f"{type}-{days_ago}-{props}", type=type,
-                         occurred_at=at, properties=props)
+    return BehaviorEvent(
+        event_id=id or f"{type}-{days_ago}-{props}", type=type, occurred_at=at, properties=props
+    )
 
 
 def points(events: list[BehaviorEvent], now: datetime = NOW, **kw: object) -> dict[str, int]:
@@ -77,7 +86,12 @@ def test_recycled_lead_keeps_only_the_configured_share() -> None:
 
 def test_stages_follow_thresholds() -> None:
     assert [stage_for(s, SCENARIO.stages) for s in (0, 24, 25, 49, 50)] == [
-        "cold", "cold", "warm", "warm", "hot"]
+        "cold",
+        "cold",
+        "warm",
+        "warm",
+        "hot",
+    ]
 
 
 event_lists = st.lists(

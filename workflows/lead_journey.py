@@ -8,7 +8,6 @@ Deterministic: all time is `workflow.now()`, every side effect is an activity.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import math
 from datetime import datetime, timedelta
@@ -109,8 +108,10 @@ class LeadJourney:
         self._m = JourneyMemory(
             started_at=now, scenario=scenario, track=scenario.entry_track, step_anchor=now
         )
-        self._note("start", f"journey started on track '{scenario.entry_track}' "
-                            f"(scenario {scenario.version})")
+        self._note(
+            "start",
+            f"journey started on track '{scenario.entry_track}' (scenario {scenario.version})",
+        )
         self._score = self._compute_score()
         self._m.stage = stage_for(self._score.total, scenario.stages)
         await self._set_lifecycle("nurturing", actor="journey", reason="journey started")
@@ -136,7 +137,7 @@ class LeadJourney:
                 timeout=max(wake_at - now, MIN_WAIT),
                 timeout_summary=summary,
             )
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await self._reevaluate(None)
 
     def _next_stage_change(self, now: datetime, until: datetime) -> datetime | None:
@@ -321,7 +322,8 @@ class LeadJourney:
         for rule in scenario.exit.when:
             hit = rule.matches_event(event) if event else False
             if hit or (rule.stage is not None and m.stage != before and rule.stage == m.stage):
-                await self._end(f"exit rule: {'event ' + rule.event if rule.event else 'stage ' + str(rule.stage)}")
+                what = f"event {rule.event}" if rule.event else f"stage {rule.stage}"
+                await self._end(f"exit rule: {what}")
                 return
         if await self._maybe_hand_off():
             return
@@ -383,7 +385,9 @@ class LeadJourney:
         since = m.discount.before if m.discount else None
         seen = []
         for match in self._scenario.handoff.requires_any:
-            if any(match.matches(e) and (since is None or e.occurred_at >= since) for e in m.events):
+            if any(
+                match.matches(e) and (since is None or e.occurred_at >= since) for e in m.events
+            ):
                 seen.append(match.event)
         return seen
 
@@ -422,8 +426,9 @@ class LeadJourney:
             retry_policy=RETRY,
             summary=f"hand off to sales (score {self._score.total})",
         )
-        self._note("handoff", f"handed to sales (#{m.handoffs}, {reason}; "
-                              f"webhook {result.webhook_status})")
+        self._note(
+            "handoff", f"handed to sales (#{m.handoffs}, {reason}; webhook {result.webhook_status})"
+        )
         await self._set_lifecycle("handed_off", actor="journey", reason=reason)
         return True
 
@@ -618,8 +623,15 @@ class LeadJourney:
             sa.NEXT_TOUCH.name: None if m.ended_reason else next_touch,
         }
         updates: list[SearchAttributeUpdate] = []
-        for key in (sa.PRODUCT, sa.STAGE, sa.LIFECYCLE, sa.TRACK, sa.SCENARIO_VERSION, sa.SCORE,
-                    sa.NEXT_TOUCH):
+        for key in (
+            sa.PRODUCT,
+            sa.STAGE,
+            sa.LIFECYCLE,
+            sa.TRACK,
+            sa.SCENARIO_VERSION,
+            sa.SCORE,
+            sa.NEXT_TOUCH,
+        ):
             value = values[key.name]
             if key.name in self._published and self._published[key.name] == value:
                 continue

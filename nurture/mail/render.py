@@ -66,15 +66,13 @@ def email_context(
     """The variables every template can use; the same shape at send and at validate time."""
     first = lead.get("first_name") or ""
     last = lead.get("last_name") or ""
-    if scenario.locale == "ja":
-        display = f"{last} {first}".strip()
-    else:
-        display = f"{first} {last}".strip()
+    # Japanese puts the family name first.
+    display = f"{last} {first}" if scenario.locale == "ja" else f"{first} {last}"
     return {
         "lead": {
             "first_name": first,
             "last_name": last,
-            "display_name": display,
+            "display_name": display.strip(),
             "company": lead.get("company") or "",
             "title": lead.get("title") or "",
             "role": lead.get("role") or "other",

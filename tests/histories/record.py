@@ -33,14 +33,18 @@ async def _event(env: WorkflowEnvironment, handle: WorkflowHandle, n: int, type:
     await env.sleep(timedelta(minutes=5))
 
 
-async def _hand_off_and_recycle(env: WorkflowEnvironment, client: Client, handle: WorkflowHandle) -> None:
+async def _hand_off_and_recycle(
+    env: WorkflowEnvironment, client: Client, handle: WorkflowHandle
+) -> None:
     """Steps, a trigger, a hand-off, rejection, recycling, then acceptance and a win."""
     await env.sleep(timedelta(days=31))
     await _event(env, handle, 1, "document_download")
     for n in range(2, 5):
         await _event(env, handle, n, "product_page")
     await _event(env, handle, 5, "pricing_page")
-    await handle.execute_update("sales_feedback", SalesFeedback(outcome="rejected", reason="timing"))
+    await handle.execute_update(
+        "sales_feedback", SalesFeedback(outcome="rejected", reason="timing")
+    )
     await env.sleep(timedelta(days=40))
     await _event(env, handle, 6, "webinar_attended")
     for n in range(7, 10):
@@ -50,7 +54,9 @@ async def _hand_off_and_recycle(env: WorkflowEnvironment, client: Client, handle
     await handle.execute_update("sales_feedback", SalesFeedback(outcome="won"))
 
 
-async def _pause_and_unsubscribe(env: WorkflowEnvironment, client: Client, handle: WorkflowHandle) -> None:
+async def _pause_and_unsubscribe(
+    env: WorkflowEnvironment, client: Client, handle: WorkflowHandle
+) -> None:
     await env.sleep(timedelta(days=3))
     await handle.signal("pause")
     await env.sleep(timedelta(days=40))
@@ -61,7 +67,10 @@ async def _pause_and_unsubscribe(env: WorkflowEnvironment, client: Client, handl
     await handle.signal("unsubscribe", Unsubscribe())
 
 
-SCRIPTS = {"handoff_recycle_won": _hand_off_and_recycle, "pause_unsubscribe": _pause_and_unsubscribe}
+SCRIPTS = {
+    "handoff_recycle_won": _hand_off_and_recycle,
+    "pause_unsubscribe": _pause_and_unsubscribe,
+}
 
 
 async def record(name: str) -> Path:
@@ -71,13 +80,17 @@ async def record(name: str) -> Path:
     await search_attributes.register(env.client)
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
-            database_url=f"sqlite:///{tmp}/nurture.db", scenarios_dir=SCENARIOS,
-            outbox_dir=Path(tmp) / "outbox", task_queue="record", secret_key="record",
+            database_url=f"sqlite:///{tmp}/nurture.db",
+            scenarios_dir=SCENARIOS,
+            outbox_dir=Path(tmp) / "outbox",
+            task_queue="record",
+            secret_key="record",
         )
         store = Store(settings.database_url)
         store.create_schema()
-        lead, _ = store.upsert_lead(LeadIn(email=f"{name}@example.com", industry="saas",
-                                           company_size=100, first_name="Rec"))
+        lead, _ = store.upsert_lead(
+            LeadIn(email=f"{name}@example.com", industry="saas", company_size=100, first_name="Rec")
+        )
         async with build_worker(env.client, settings, store):
             outcome = await start_journey(env.client, settings, lead, "acme")
             handle = env.client.get_workflow_handle(outcome.journey_id, result_type=JourneyResult)

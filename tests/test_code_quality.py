@@ -1,0 +1,48 @@
+"""The house rules, enforced by the suite so CI holds them: ruff, mypy, deterministic workflows."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).parent.parent
+BIN = Path(sys.executable).parent
+
+
+def run(*command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+
+
+def test_ruff_lint_and_format() -> None:
+    lint = run(str(BIN / "ruff"), "check", ".")
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    fmt = run(str(BIN / "ruff"), "format", "--check", ".")
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+
+def test_mypy() -> None:
+    result = run(str(BIN / "mypy"), "nurture", "workflows", "activities")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+FORBIDDEN_CALLS = {"datetime.now", "datetime.utcnow", "time.time", "random.random", "uuid.uuid4"}
+FORBIDDEN_IMPORTS = {"random", "time", "sqlalchemy", "requests", "urllib", "socket", "os"}
+
+
+def test_workflows_do_no_io_and_read_no_clock() -> None:
+    for path in (REPO / "workflows").glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                names = (
+                    [a.name for a in node.names]
+                    if isinstance(node, ast.Import)
+                    else [node.module or ""]
+                )
+                for name in names:
+                    assert name.split(".")[0] not in FORBIDDEN_IMPORTS, f"{path}: imports {name}"
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                target = ast.unparse(node.func)
+                assert target not in FORBIDDEN_CALLS, f"{path}: calls {target}"

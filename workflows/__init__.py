@@ -1,0 +1,1 @@
+"""Deterministic orchestration only: no I/O; time and randomness come from `workflow`."""
