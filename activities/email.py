@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -22,6 +22,10 @@ from nurture.scenario import MailType, Scenario
 from nurture.scenario_loader import load_scenario
 from nurture.store import Store
 from nurture.unsubscribe import sign_unsubscribe
+
+
+# Longer than the activity's start-to-close timeout: a live attempt is never overtaken.
+CLAIM_LEASE = timedelta(minutes=5)
 
 
 class SendEmailInput(BaseModel):
@@ -51,11 +55,20 @@ class EmailActivities:
 
     @activity.defn(name="send_email")
     def send_email(self, input: SendEmailInput) -> SendEmailResult:
-        """Claim the send row first, deliver, then mark it sent; a retry resumes, never resends."""
-        send = self._claim(input)
+        """Claim the send row, deliver, then mark it sent; a retry resumes, never resends.
+
+        Only the attempt holding the claim delivers. Another attempt running at the same
+        time (a timed-out attempt still alive beside its retry) backs off and is retried.
+        """
+        send = self._row(input)
         if send.status == "sent":
             return SendEmailResult(
                 send_id=send.id, status="sent", provider_message_id=send.provider_message_id
+            )
+        if not self._claim(send.id):
+            raise ApplicationError(
+                f"send {send.id} is being delivered by another attempt; retrying later",
+                type="SendInProgress",
             )
         lead = self.store.get_lead(input.lead_id)
         if lead is None:
@@ -87,7 +100,11 @@ class EmailActivities:
             send_id=send.id,
             sent_at=utcnow(),
         )
-        message_id = self.provider.deliver(message, send_id=send.id, product=input.product)
+        try:
+            message_id = self.provider.deliver(message, send_id=send.id, product=input.product)
+        except BaseException:
+            self._release(send.id)  # the provider refused it: the retry may try at once
+            raise
         with self.store.session() as session:
             row = session.get_one(Send, send.id)
             row.status = "sent"
@@ -97,7 +114,7 @@ class EmailActivities:
         activity.logger.info("sent %s (%s) for %s", input.send_key, send.id, input.journey_id)
         return SendEmailResult(send_id=send.id, status="sent", provider_message_id=message_id)
 
-    def _claim(self, input: SendEmailInput) -> Send:
+    def _row(self, input: SendEmailInput) -> Send:
         """The one row for this (journey, send key), created queued if it is new."""
         query = select(Send).where(
             Send.journey_id == input.journey_id, Send.send_key == input.send_key
@@ -125,6 +142,31 @@ class EmailActivities:
         except IntegrityError:
             with self.store.session() as session:
                 return session.scalars(query).one()
+
+    def _claim(self, send_id: str) -> bool:
+        """Compare-and-set queued → sending; a claim older than the lease can be taken over."""
+        now = utcnow()
+        with self.store.session() as session:
+            claimed = session.execute(
+                update(Send)
+                .where(
+                    Send.id == send_id,
+                    or_(
+                        Send.status == "queued",
+                        (Send.status == "sending") & (Send.claimed_at < now - CLAIM_LEASE),
+                    ),
+                )
+                .values(status="sending", claimed_at=now)
+            )
+            return bool(claimed.rowcount)  # type: ignore[attr-defined]
+
+    def _release(self, send_id: str) -> None:
+        with self.store.session() as session:
+            session.execute(
+                update(Send)
+                .where(Send.id == send_id, Send.status == "sending")
+                .values(status="queued", claimed_at=None)
+            )
 
     def _scenario_dir(self, product: str) -> Path:
         return self.settings.scenarios_dir / product

@@ -61,6 +61,7 @@ class Send(Base):
     subject: Mapped[str] = mapped_column(Text)
     variant: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(20), default="queued")
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     provider: Mapped[str] = mapped_column(String(20))
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
     journey_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import uuid
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -54,10 +57,44 @@ def client(env: WorkflowEnvironment) -> Client:
     return env.client
 
 
+POSTGRES_ADMIN_URL = os.environ.get(
+    "NURTURE_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards.
+
+    Skipped with a message where no server is reachable, except in CI (CI=true), where
+    a missing PostgreSQL is a failure: the store must be proven on the real thing.
+    """
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"nurture_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as err:
+        admin.dispose()
+        message = f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {err.orig}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + " (CI requires it)")
+        pytest.skip(message + "; set NURTURE_TEST_POSTGRES_URL to run the store tests on it")
+    yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def database_url(tmp_path: Path) -> str:
+    """SQLite by default; store tests override this with both engines."""
+    return f"sqlite:///{tmp_path}/nurture.db"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
     return Settings(
-        database_url=f"sqlite:///{tmp_path}/nurture.db",
+        database_url=database_url,
         scenarios_dir=SCENARIOS,
         outbox_dir=tmp_path / "outbox",
         task_queue=f"nurture-test-{uuid.uuid4().hex[:8]}",

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import email
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 
 import pytest
 from sqlalchemy import select
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.email import EmailActivities, SendEmailInput
@@ -115,3 +116,24 @@ class _FailingProvider:
 
     def deliver(self, message: EmailMessage, *, send_id: str, product: str) -> str:
         raise RuntimeError("provider unavailable")
+
+
+def test_a_live_claim_blocks_a_second_attempt_and_a_stale_one_is_taken_over(
+    emails: EmailActivities, settings: Settings, store: Store
+) -> None:
+    lead, _ = store.upsert_lead(LeadIn(email="raj@example.com", first_name="Raj"))
+    broken = EmailActivities(store, settings, _FailingProvider())
+    with pytest.raises(RuntimeError):
+        ActivityEnvironment().run(broken.send_email, send_input(lead.id))
+
+    def claim(age: timedelta) -> None:
+        with store.session() as session:
+            row = session.scalars(select(Send)).one()
+            row.status, row.claimed_at = "sending", datetime.now(UTC) - age
+
+    claim(timedelta(seconds=10))  # another attempt is delivering right now
+    with pytest.raises(ApplicationError) as busy:
+        ActivityEnvironment().run(emails.send_email, send_input(lead.id))
+    assert busy.value.type == "SendInProgress" and not busy.value.non_retryable
+    claim(timedelta(minutes=10))  # that attempt died: its lease ran out
+    assert ActivityEnvironment().run(emails.send_email, send_input(lead.id)).status == "sent"

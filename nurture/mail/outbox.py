@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -21,7 +22,7 @@ class OutboxProvider:
     def deliver(self, message: EmailMessage, *, send_id: str, product: str) -> str:
         path = self.path_for(product, send_id)
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".eml.partial")
-        partial.write_bytes(bytes(message))
-        os.replace(partial, path)  # atomic: a reader never sees half a message
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".partial", delete=False) as f:
+            f.write(bytes(message))
+        os.replace(f.name, path)  # atomic: a reader never sees half a message
         return send_id

@@ -1,0 +1,98 @@
+"""The store on real SQLite and real PostgreSQL: leads upsert without duplicates, sends once."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.email import EmailActivities, SendEmailInput
+from activities.transitions import TransitionActivities, TransitionInput
+from nurture.config import Settings
+from nurture.db import Lead, Send, Transition
+from nurture.mail.outbox import OutboxProvider
+from nurture.store import LeadIn, Store
+from tests.conftest import postgres_database
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/nurture.db"
+    else:
+        yield from postgres_database()
+
+
+def count(store: Store, model: type) -> int:
+    with store.session() as session:
+        return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_upsert_by_email_normalises_and_updates(store: Store) -> None:
+    first, created = store.upsert_lead(LeadIn(email=" Aiko@Example.COM ", first_name="Aiko"))
+    again, created_again = store.upsert_lead(LeadIn(email="aiko@example.com", company="Example"))
+    assert created and not created_again and first.id == again.id
+    lead = store.get_lead(first.id)
+    assert lead is not None
+    assert (lead.email, lead.first_name, lead.company) == ("aiko@example.com", "Aiko", "Example")
+    assert count(store, Lead) == 1
+
+
+def test_upsert_by_external_id_follows_an_email_change(store: Store) -> None:
+    lead, _ = store.upsert_lead(LeadIn(email="old@example.com", external_id="crm-1"))
+    moved, created = store.upsert_lead(LeadIn(email="new@example.com", external_id="crm-1"))
+    assert not created and moved.id == lead.id and moved.email == "new@example.com"
+
+
+def test_concurrent_upserts_of_one_lead_make_one_lead(store: Store) -> None:
+    def upsert(i: int) -> str:
+        lead, _ = store.upsert_lead(LeadIn(email="race@example.com", title=f"t{i}"))
+        return lead.id
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        ids = set(pool.map(upsert, range(20)))
+    assert len(ids) == 1 and count(store, Lead) == 1
+
+
+def test_concurrent_retries_of_one_send_make_one_email(store: Store, settings: Settings) -> None:
+    lead, _ = store.upsert_lead(LeadIn(email="once@example.com", first_name="Once"))
+    emails = EmailActivities(store, settings, OutboxProvider(settings.outbox_dir))
+    request = SendEmailInput(
+        journey_id=f"journey:acme:{lead.id}", lead_id=lead.id, product="acme",
+        send_key="cold#1/welcome", mail_type="step", template="note", subject="Hi", variant=0,
+        journey_time=datetime(2026, 11, 25, 3, tzinfo=UTC), journey={},
+    )  # fmt: skip
+
+    def send(_: int) -> str:
+        """An attempt that finds another one delivering is retried, as Temporal would."""
+        for _attempt in range(100):
+            try:
+                return ActivityEnvironment().run(emails.send_email, request).send_id
+            except ApplicationError as err:
+                assert err.type == "SendInProgress"
+                time.sleep(0.01)
+        raise AssertionError("never converged")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ids = set(pool.map(send, range(8)))
+    assert len(ids) == 1 and count(store, Send) == 1
+    assert len(list((settings.outbox_dir / "acme").glob("*.eml"))) == 1
+
+
+def test_recording_a_transition_twice_keeps_one_row(store: Store) -> None:
+    transitions = TransitionActivities(store)
+    record = TransitionInput(
+        journey_id="journey:acme:ld_1", seq=1, lead_id="ld_1", product="acme",
+        from_lifecycle=None, to_lifecycle="nurturing", stage="cold", score=0, actor="journey",
+        reason="journey started", journey_time=datetime(2026, 11, 25, tzinfo=UTC),
+    )  # fmt: skip
+    ActivityEnvironment().run(transitions.record_transition, record)
+    ActivityEnvironment().run(transitions.record_transition, record)
+    assert count(store, Transition) == 1
