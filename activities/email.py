@@ -23,7 +23,6 @@ from nurture.scenario_loader import load_scenario
 from nurture.store import Store
 from nurture.unsubscribe import sign_unsubscribe
 
-
 # Longer than the activity's start-to-close timeout: a live attempt is never overtaken.
 CLAIM_LEASE = timedelta(minutes=5)
 
