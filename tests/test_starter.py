@@ -1,0 +1,89 @@
+"""starter.py: one lead or a whole trade-show CSV, idempotently, with errors per row."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from sqlalchemy import select
+from temporalio.client import Client
+
+from nurture.config import Settings
+from nurture.db import Lead
+from nurture.lead_import import read_leads, split_name
+from nurture.store import Store
+
+REPO = Path(__file__).parent.parent
+CSV = """name,email,company,industry,size,title
+佐藤 愛子,aiko@example.jp,サンプル製作所,Manufacturing,"1,200",取締役 CFO
+Tom Baker,tom@example.com,Baker Tools,SaaS,51-200,Maintenance engineer
+No Email,not-an-email,Broken Inc,saas,10,CEO
+"""
+
+
+def test_csv_rows_become_leads_with_roles_and_sizes(tmp_path: Path) -> None:
+    path = tmp_path / "leads.csv"
+    path.write_text(CSV)
+    rows = list(read_leads(path))
+    aiko, tom, broken = rows
+    assert aiko.lead is not None and tom.lead is not None
+    assert (aiko.lead.last_name, aiko.lead.first_name) == ("佐藤", "愛子")
+    assert (aiko.lead.company_size, aiko.lead.role, aiko.lead.industry) == (
+        1200, "executive", "manufacturing")  # fmt: skip
+    assert (tom.lead.company_size, tom.lead.role) == (51, "practitioner")
+    assert broken.lead is None and broken.line == 4 and "email" in (broken.error or "")
+
+
+def test_split_name_handles_both_orders() -> None:
+    assert split_name("Mary Ann Smith", "en") == ("Mary Ann", "Smith")
+    assert split_name("田中 太郎", None) == ("太郎", "田中")
+
+
+async def run_starter(settings: Settings, *args: str) -> tuple[int, str]:
+    env = os.environ | {
+        "NURTURE_TEMPORAL_ADDRESS": settings.temporal_address,
+        "NURTURE_DATABASE_URL": settings.database_url,
+        "NURTURE_SCENARIOS_DIR": str(settings.scenarios_dir),
+        "NURTURE_TASK_QUEUE": settings.task_queue,
+        "COLUMNS": "200",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(REPO / "starter.py"), *args, env=env, cwd=REPO,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    output, _ = await process.communicate()
+    return process.returncode or 0, output.decode()
+
+
+async def test_starter_imports_a_csv_twice_without_duplicates(
+    client: Client, settings: Settings, store: Store, tmp_path: Path
+) -> None:
+    settings.temporal_address = client.service_client.config.target_host
+    path = tmp_path / "leads.csv"
+    path.write_text(CSV)
+
+    code, output = await run_starter(settings, "--product", "acme", "--csv", str(path))
+    assert code == 1, output  # one bad row
+    assert output.count("started journey:acme:") == 2
+    assert "row 4: skipped: email" in output
+
+    code, output = await run_starter(settings, "--product", "acme", "--csv", str(path))
+    assert output.count("exists journey:acme:") == 2 and "already exists" in output
+    with store.session() as session:
+        leads = list(session.scalars(select(Lead)))
+    assert len(leads) == 2
+    for lead in leads:
+        handle = client.get_workflow_handle(f"journey:acme:{lead.id}")
+        assert (await handle.describe()).status is not None
+        assert lead.email not in handle.id
+
+
+async def test_starter_refuses_an_unknown_product_clearly(
+    client: Client, settings: Settings, store: Store
+) -> None:
+    settings.temporal_address = client.service_client.config.target_host
+    code, output = await run_starter(settings, "--product", "nope", "--email", "a@example.com")
+    assert code == 1
+    assert "no scenario for product 'nope' (known products: acme)" in output
