@@ -18,8 +18,7 @@ from nurture.db import Lead, Send, utcnow
 from nurture.mail.message import build_message
 from nurture.mail.providers import EmailProvider
 from nurture.mail.render import TemplateRenderer, email_context
-from nurture.scenario import MailType, Scenario
-from nurture.scenario_loader import load_scenario
+from nurture.scenario import Brand, MailType
 from nurture.store import Store
 from nurture.unsubscribe import sign_unsubscribe
 
@@ -28,6 +27,9 @@ CLAIM_LEASE = timedelta(minutes=5)
 
 
 class SendEmailInput(BaseModel):
+    """Carries the pinned scenario's brand, so the email matches the version the journey runs."""
+
+    brand: Brand
     journey_id: str
     lead_id: str
     product: str
@@ -76,11 +78,10 @@ class EmailActivities:
                 type="LeadNotFound",
                 non_retryable=True,
             )
-        scenario = self._scenario(input.product)
         token = sign_unsubscribe(input.lead_id, input.product, self.settings.secret_key)
         unsubscribe_url = f"{self.settings.public_base_url}/v1/unsubscribe/{token}"
         context = email_context(
-            scenario,
+            input.brand,
             _lead_fields(lead),
             unsubscribe_url=unsubscribe_url,
             preferences_url=unsubscribe_url,
@@ -92,7 +93,7 @@ class EmailActivities:
         name = " ".join(p for p in (lead.first_name, lead.last_name) if p)
         message = build_message(
             content,
-            sender=scenario.sender,
+            sender=input.brand.sender,
             to_email=lead.email,
             to_name=name,
             unsubscribe_url=unsubscribe_url,
@@ -169,9 +170,6 @@ class EmailActivities:
 
     def _scenario_dir(self, product: str) -> Path:
         return self.settings.scenarios_dir / product
-
-    def _scenario(self, product: str) -> Scenario:
-        return load_scenario(self.settings.scenarios_dir, product, check_templates=False)
 
 
 def _send_id(input: SendEmailInput) -> str:

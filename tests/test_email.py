@@ -16,8 +16,12 @@ from activities.email import EmailActivities, SendEmailInput
 from nurture.config import Settings
 from nurture.db import Send
 from nurture.mail.outbox import OutboxProvider
+from nurture.scenario_loader import load_scenario
 from nurture.store import LeadIn, Store
 from nurture.unsubscribe import verify_unsubscribe
+from tests.conftest import SCENARIOS
+
+ACME = load_scenario(SCENARIOS, "acme")
 
 
 @pytest.fixture
@@ -27,6 +31,7 @@ def emails(settings: Settings, store: Store) -> EmailActivities:
 
 def send_input(lead_id: str, key: str = "cold#1/welcome") -> SendEmailInput:
     return SendEmailInput(
+        brand=ACME.brand,
         journey_id=f"journey:acme:{lead_id}",
         lead_id=lead_id,
         product="acme",

@@ -253,6 +253,7 @@ class LeadJourney:
             result = await workflow.execute_activity(
                 "send_email",
                 SendEmailInput(
+                    brand=self._scenario.brand,
                     journey_id=self._id,
                     lead_id=self._input.lead_id,
                     product=self._input.product,

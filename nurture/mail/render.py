@@ -16,7 +16,7 @@ from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 
 from nurture.mail.text import html_to_text
-from nurture.scenario import Scenario
+from nurture.scenario import Brand
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class TemplateRenderer:
 
 
 def email_context(
-    scenario: Scenario,
+    brand: Brand,
     lead: dict[str, Any],
     *,
     unsubscribe_url: str,
@@ -67,7 +67,7 @@ def email_context(
     first = lead.get("first_name") or ""
     last = lead.get("last_name") or ""
     # Japanese puts the family name first.
-    display = f"{last} {first}" if scenario.locale == "ja" else f"{first} {last}"
+    display = f"{last} {first}" if brand.locale == "ja" else f"{first} {last}"
     return {
         "lead": {
             "first_name": first,
@@ -79,12 +79,12 @@ def email_context(
             "industry": lead.get("industry") or "",
             "company_size": lead.get("company_size"),
         },
-        "product": {"name": scenario.name, "key": scenario.product},
-        "sender": scenario.sender.model_dump(),
+        "product": {"name": brand.name, "key": brand.product},
+        "sender": brand.sender.model_dump(),
         "journey": journey,
         "unsubscribe_url": unsubscribe_url,
         "preferences_url": preferences_url,
-        "locale": scenario.locale,
+        "locale": brand.locale,
     }
 
 
