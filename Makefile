@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck check worker clean
+.PHONY: demo test lint typecheck check dev worker clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { echo "Python 3.11 or newer is required (set PYTHON=/path/to/python3.11)"; exit 1; }
@@ -27,6 +27,9 @@ typecheck: $(STAMP)
 	$(BIN)/mypy nurture workflows activities
 
 check: lint typecheck test
+
+dev: $(STAMP)
+	$(BIN)/nurture dev
 
 worker: $(STAMP)
 	$(BIN)/python worker.py

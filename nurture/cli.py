@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
@@ -147,13 +148,26 @@ def state(product: str, lead_id: str) -> None:
 
 
 @app.command()
+def dev(
+    port: Annotated[int, typer.Option(help="Temporal gRPC port")] = 7233,
+    ui_port: Annotated[int, typer.Option(help="Temporal Web UI port")] = 8233,
+) -> None:
+    """Run the local stack for your scenarios: Temporal dev server + Web UI, and a worker."""
+    from nurture.devstack import run_dev_stack
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_dev_stack(get_settings(), Path(".nurture"), port=port, ui_port=ui_port))
+
+
+@app.command()
 def demo(
     leads: Annotated[int, typer.Option(help="how many sample leads")] = 10,
 ) -> None:
     """Start the local stack (Temporal dev server + UI, worker) and nurture sample leads live."""
     from nurture.demo import run_demo
 
-    asyncio.run(run_demo(lead_count=leads))
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_demo(lead_count=leads))
 
 
 if __name__ == "__main__":

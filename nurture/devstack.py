@@ -103,3 +103,23 @@ async def connect_ready(settings: Settings, attempts: int = 100) -> Client:
             last = err
             await asyncio.sleep(0.2)
     raise RuntimeError(f"cannot reach Temporal at {settings.temporal_address}: {last}")
+
+
+async def run_dev_stack(settings: Settings, data_dir: Path, *, port: int, ui_port: int) -> None:
+    """The dev server and a worker for the configured scenarios, until Ctrl-C."""
+    from nurture.store import Store
+    from nurture.worker_setup import build_worker
+
+    server = await start_dev_server(data_dir, port=port, ui_port=ui_port)
+    try:
+        settings = settings.model_copy(update={"temporal_address": server.address})
+        client = await connect_ready(settings)
+        store = Store(settings.database_url)
+        store.create_schema()
+        print(
+            f"Temporal at {server.address} · Web UI {server.ui_url} · worker on task queue "
+            f"{settings.task_queue!r} with scenarios from {settings.scenarios_dir}/ · Ctrl-C stops"
+        )
+        await build_worker(client, settings, store).run()
+    finally:
+        server.stop()

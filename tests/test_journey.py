@@ -427,3 +427,16 @@ async def test_continue_as_new_carries_everything(
     assert after.track == before.track and after.step_index == before.step_index
     await env.sleep(timedelta(days=30))
     assert (await state(handle)).emails_sent == 3  # the cadence continues across runs
+
+
+async def test_another_products_behaviour_does_not_score_here(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, worker: Worker
+) -> None:
+    handle = await started(env, client, settings, store)
+    other = BehaviorEvent(event_id="x-1", type="pricing_page", product="other",
+                          occurred_at=await env.get_current_time())  # fmt: skip
+    await handle.signal("behavior", other)
+    await behave(env, handle, "page_view")
+    st = await eventually(handle, lambda s: s.score.behavior == 1)
+    assert any("ignored pricing_page: it concerns 'other'" in e.text for e in st.timeline)
+    assert "pricing_page" not in {r.rule for r in st.score.rules}

@@ -303,6 +303,11 @@ class LeadJourney:
             if event.event_id in m.seen_event_ids:
                 continue
             m.seen_event_ids.append(event.event_id)
+            if event.product not in (None, self._input.product) and (
+                event.type not in DELIVERY_ENDING_TYPES
+            ):
+                self._note("event", f"ignored {event.type}: it concerns '{event.product}'")
+                continue
             m.events.append(event)
             self._note("event", _describe(event))
             if event.type in DELIVERY_ENDING_TYPES:
@@ -440,6 +445,7 @@ class LeadJourney:
         m.transitions += 1
         if before is not None:
             self._note("lifecycle", f"{before} → {to}: {reason}")
+        workflow.logger.info("lifecycle %s → %s (%s)", before, to, actor)
         self._woken = True
         self._publish()
         await workflow.execute_activity(
