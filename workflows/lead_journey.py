@@ -129,7 +129,7 @@ class LeadJourney:
             wake_at = stage_change
             minutes = timedelta(minutes=math.ceil((wake_at - now) / timedelta(minutes=1)))
             summary = f"wait {format_duration(minutes)} → score decays out of {self._mem.stage}"
-        self._publish(next_touch=due)
+        self._publish()
         self._woken = False
         try:
             await workflow.wait_condition(
@@ -617,9 +617,10 @@ class LeadJourney:
             self._input.model_copy(update={"memory": m, "pending_events": self._inbox})
         )
 
-    def _publish(self, next_touch: datetime | None = None) -> None:
+    def _publish(self) -> None:
         """Upsert the search attributes that changed and refresh the journey card."""
         m = self._mem
+        next_touch = None if m.ended_reason else self._next_touch(workflow.now())
         values: dict[str, object] = {
             sa.PRODUCT.name: self._input.product,
             sa.STAGE.name: m.stage,
@@ -627,7 +628,7 @@ class LeadJourney:
             sa.TRACK.name: m.track,
             sa.SCENARIO_VERSION.name: m.scenario.version,
             sa.SCORE.name: self._score.total,
-            sa.NEXT_TOUCH.name: None if m.ended_reason else next_touch,
+            sa.NEXT_TOUCH.name: next_touch,
         }
         updates: list[SearchAttributeUpdate] = []
         for key in (
