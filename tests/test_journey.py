@@ -109,6 +109,8 @@ async def test_cold_journey_sends_monthly_inside_the_send_window(
 # ---- behaviour ---------------------------------------------------------------------------
 
 import asyncio  # noqa: E402
+import shutil  # noqa: E402
+from pathlib import Path  # noqa: E402
 import json  # noqa: E402
 import threading  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
@@ -122,6 +124,7 @@ from nurture.db import Handoff, Transition  # noqa: E402
 from nurture.events import BehaviorEvent  # noqa: E402
 from nurture.journey import JourneyInput, JourneyResult, SalesFeedback, Unsubscribe  # noqa: E402
 from nurture.journeys import give_feedback  # noqa: E402
+from nurture.worker_setup import build_worker  # noqa: E402
 
 _ids = iter(range(1, 1_000_000))
 
@@ -440,3 +443,20 @@ async def test_another_products_behaviour_does_not_score_here(
     st = await eventually(handle, lambda s: s.score.behavior == 1)
     assert any("ignored pricing_page: it concerns 'other'" in e.text for e in st.timeline)
     assert "pricing_page" not in {r.rule for r in st.score.rules}
+
+
+async def test_a_lead_warm_by_fit_alone_starts_on_the_warm_track(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, tmp_path: Path
+) -> None:
+    shutil.copytree(settings.scenarios_dir / "acme", tmp_path / "acme")
+    yaml_path = tmp_path / "acme" / "scenario.yaml"
+    yaml_path.write_text(yaml_path.read_text().replace("warm: 25", "warm: 15"))
+    settings.scenarios_dir = tmp_path  # fit 15 (saas, 120 people) is warm on its own
+    await advance_to_weekday_noon_tokyo(env, 2)
+    async with build_worker(client, settings, store):
+        outcome = await start_journey(client, settings, make_lead(store), "acme")
+        handle = client.get_workflow_handle(outcome.journey_id)
+        await env.sleep(timedelta(days=1, hours=1))
+        st = await state(handle)
+    assert st.stage == "warm" and st.track == "warm"
+    assert [s.send_key for s in sends(store)] == ["warm#2/case-study"]

@@ -112,9 +112,8 @@ class LeadJourney:
             "start",
             f"journey started on track '{scenario.entry_track}' (scenario {scenario.version})",
         )
-        self._score = self._compute_score()
-        self._m.stage = stage_for(self._score.total, scenario.stages)
         await self._set_lifecycle("nurturing", actor="journey", reason="journey started")
+        await self._reevaluate(None)  # a lead whose fit alone makes it warm starts on that track
 
     async def _wait(self, now: datetime, due: datetime | None) -> None:
         """Sleep until the next touch, a decay-driven stage change, or exit; behaviour,
