@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import shutil
+import threading
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+)
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.handoff import SIGNATURE_HEADER, sign_body
 from nurture.config import Settings
-from nurture.db import Send
-from nurture.journey import JourneyState
-from nurture.journeys import start_journey
+from nurture.db import Handoff, Send, Transition
+from nurture.events import BehaviorEvent
+from nurture.journey import JourneyInput, JourneyResult, JourneyState, SalesFeedback, Unsubscribe
+from nurture.journeys import give_feedback, start_journey
 from nurture.store import LeadIn, Store
+from nurture.worker_setup import build_worker
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 
@@ -107,24 +123,6 @@ async def test_cold_journey_sends_monthly_inside_the_send_window(
 
 
 # ---- behaviour ---------------------------------------------------------------------------
-
-import asyncio  # noqa: E402
-import shutil  # noqa: E402
-from pathlib import Path  # noqa: E402
-import json  # noqa: E402
-import threading  # noqa: E402
-from collections.abc import Callable, Iterator  # noqa: E402
-from http.server import BaseHTTPRequestHandler, HTTPServer  # noqa: E402
-
-import pytest  # noqa: E402
-from temporalio.client import WorkflowQueryFailedError, WorkflowUpdateFailedError  # noqa: E402
-
-from activities.handoff import SIGNATURE_HEADER, sign_body  # noqa: E402
-from nurture.db import Handoff, Transition  # noqa: E402
-from nurture.events import BehaviorEvent  # noqa: E402
-from nurture.journey import JourneyInput, JourneyResult, SalesFeedback, Unsubscribe  # noqa: E402
-from nurture.journeys import give_feedback  # noqa: E402
-from nurture.worker_setup import build_worker  # noqa: E402
 
 _ids = iter(range(1, 1_000_000))
 
