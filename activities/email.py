@@ -87,7 +87,7 @@ class EmailActivities:
             preferences_url=unsubscribe_url,
             journey=input.journey,
         )
-        content = TemplateRenderer(self._scenario_dir(input.product)).render(
+        content = TemplateRenderer.for_folder(self._scenario_dir(input.product)).render(
             input.template, input.subject, context
         )
         name = " ".join(p for p in (lead.first_name, lead.last_name) if p)

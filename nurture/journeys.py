@@ -44,7 +44,7 @@ async def start_journey(
     A closed journey is not restarted: a lead who unsubscribed or was won must not be
     nurtured again because a list was imported twice.
     """
-    load_scenario(settings.scenarios_dir, product, check_templates=False)
+    load_scenario(settings.scenarios_dir, product)  # a broken scenario fails here, clearly
     workflow_id = journey_id(product, lead.id)
     try:
         await client.start_workflow(

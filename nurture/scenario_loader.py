@@ -53,8 +53,16 @@ def scenario_dirs(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if (p / SCENARIO_FILE).exists())
 
 
-def load_scenario(root: Path, product: str, *, check_templates: bool = True) -> Scenario:
-    """The validated scenario of `product` under the scenarios folder `root`."""
+_validated: dict[tuple[Path, str], Scenario] = {}
+_CACHE_SIZE = 64
+
+
+def load_scenario(root: Path, product: str) -> Scenario:
+    """The validated scenario of `product` under the scenarios folder `root`.
+
+    Validation (templates rendered for sample leads) runs once per version: starting a
+    thousand journeys reads the files' bytes a thousand times, and parses them once.
+    """
     folder = root / product
     if not (folder / SCENARIO_FILE).exists():
         known = ", ".join(p.name for p in scenario_dirs(root)) if root.is_dir() else "none"
@@ -68,7 +76,14 @@ def load_scenario(root: Path, product: str, *, check_templates: bool = True) -> 
                 )
             ]
         )
-    return load_scenario_dir(folder, check_templates=check_templates)
+    key = (folder.resolve(), scenario_version(folder))
+    scenario = _validated.get(key)
+    if scenario is None:
+        scenario = load_scenario_dir(folder)
+        if len(_validated) >= _CACHE_SIZE:
+            _validated.clear()
+        _validated[(key[0], scenario.version)] = scenario
+    return scenario
 
 
 def load_scenario_dir(folder: Path, *, check_templates: bool = True) -> Scenario:

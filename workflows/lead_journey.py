@@ -70,7 +70,6 @@ class LeadJourney:
             self._m.runs += 1
             self._score = self._compute_score()
         m = self._mem
-        self._publish()
         while m.ended_reason is None:
             if self._inbox:
                 await self._process_inbox()
@@ -212,7 +211,6 @@ class LeadJourney:
         m.step_anchor = workflow.now()
         if self._current_step() is None:
             await self._track_complete()
-        self._publish()
 
     async def _track_complete(self) -> None:
         then = self._scenario.tracks[self._mem.track].then
@@ -345,7 +343,6 @@ class LeadJourney:
             for trigger in scenario.triggers:
                 if trigger.when.matches(event) and self._trigger_allowed(trigger):
                     await self._fire_trigger(trigger, event)
-        self._publish()
 
     def _trigger_allowed(self, trigger: Trigger) -> bool:
         m = self._mem
@@ -490,7 +487,6 @@ class LeadJourney:
             self._mem.paused = True
             self._note("pause", "paused: no email until resumed")
             self._woken = True
-            self._publish()
 
     @workflow.signal(name="resume")
     async def resume(self) -> None:
@@ -499,7 +495,6 @@ class LeadJourney:
             self._mem.paused = False
             self._note("pause", "resumed")
             self._woken = True
-            self._publish()
 
     @workflow.signal(name="unsubscribe")
     async def unsubscribe(self, request: Unsubscribe) -> None:
@@ -516,7 +511,6 @@ class LeadJourney:
         m.suppressed_mail_types.extend(added)
         self._note("unsubscribe", f"opted out of {', '.join(request.mail_types)}")
         self._woken = True
-        self._publish()
 
     @workflow.update(name="sales_feedback")
     async def sales_feedback(self, feedback: SalesFeedback) -> JourneyState:
@@ -533,7 +527,6 @@ class LeadJourney:
             m.stage = stage_for(self._score.total, self._scenario.stages)
         elif target in TERMINAL:
             await self._end(f"sales: {reason}")
-        self._publish()
         return self._state()
 
     @sales_feedback.validator
@@ -598,6 +591,7 @@ class LeadJourney:
         timeline = self._mem.timeline
         timeline.append(TimelineEntry(at=workflow.now(), kind=kind, text=text))  # type: ignore[arg-type]
         del timeline[:-TIMELINE_LENGTH]
+        workflow.set_current_details(self._card())  # metadata, not a command: always current
 
     def _history_is_long(self) -> bool:
         info = workflow.info()
@@ -617,7 +611,11 @@ class LeadJourney:
         )
 
     def _publish(self) -> None:
-        """Upsert the search attributes that changed and refresh the journey card."""
+        """Upsert the search attributes that changed, and refresh the journey card.
+
+        Called where the journey is about to wait or has just changed hands (lifecycle,
+        end), not after every event: one upsert per workflow task keeps histories short.
+        """
         m = self._mem
         next_touch = None if m.ended_reason else self._next_touch(workflow.now())
         values: dict[str, object] = {
@@ -652,10 +650,11 @@ class LeadJourney:
             self._published[key.name] = value
         if updates:
             workflow.upsert_search_attributes(updates)
-        workflow.set_current_details(self._card(next_touch))
+        workflow.set_current_details(self._card())
 
-    def _card(self, next_touch: datetime | None) -> str:
+    def _card(self) -> str:
         m = self._mem
+        next_touch = None if m.ended_reason else self._next_touch(workflow.now())
         s = self._score
         total = len(self._scenario.tracks[m.track].steps)
         lines = [

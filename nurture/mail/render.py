@@ -8,11 +8,12 @@ at `nurture validate` time instead of a blank in a sent email.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import FileSystemLoader, StrictUndefined, Template, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 
 from nurture.mail.text import html_to_text
@@ -27,7 +28,16 @@ class EmailContent:
 
 
 class TemplateRenderer:
-    """Templates of one product: `templates/<name>.html`, optional `<name>.txt`."""
+    """Templates of one product: `templates/<name>.html`, optional `<name>.txt`.
+
+    Use `for_folder` in long-lived processes: Jinja compiles each template once per
+    environment and recompiles it only when the file changes.
+    """
+
+    @classmethod
+    @functools.lru_cache(maxsize=64)
+    def for_folder(cls, scenario_dir: Path) -> TemplateRenderer:
+        return cls(scenario_dir)
 
     def __init__(self, scenario_dir: Path) -> None:
         self.template_dir = scenario_dir / "templates"
@@ -38,6 +48,7 @@ class TemplateRenderer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self._subjects: dict[str, Template] = {}
 
     def html_path(self, template: str) -> Path:
         return self.template_dir / f"{template}.html"
@@ -51,7 +62,9 @@ class TemplateRenderer:
             text = self.env.get_template(f"{template}.txt").render(context)
         else:
             text = html_to_text(html)
-        rendered_subject = self.env.from_string(subject).render(context)
+        if subject not in self._subjects:
+            self._subjects[subject] = self.env.from_string(subject)
+        rendered_subject = self._subjects[subject].render(context)
         return EmailContent(subject=" ".join(rendered_subject.split()), html=html, text=text)
 
 
