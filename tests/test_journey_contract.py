@@ -70,11 +70,12 @@ async def test_operators_see_search_attributes_summaries_and_a_card_but_no_perso
     assert "stage **hot**" in card and "lifecycle **handed_off**" in card
 
     history = await handle.fetch_history()
+    activity_events = (  # local activities are recorded as markers
+        EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
+        EventType.EVENT_TYPE_MARKER_RECORDED,
+    )
     for event in history.events:
-        if event.event_type in (
-            EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
-            EventType.EVENT_TYPE_TIMER_STARTED,
-        ):
+        if event.event_type in (*activity_events, EventType.EVENT_TYPE_TIMER_STARTED):
             summary = event.user_metadata.summary.data.decode()
             assert summary.strip('"'), f"no summary on {event.event_type}"
     timers = [
@@ -85,7 +86,7 @@ async def test_operators_see_search_attributes_summaries_and_a_card_but_no_perso
     activities = [
         json.loads(e.user_metadata.summary.data)
         for e in history.events
-        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        if e.event_type in activity_events
     ]
     assert "wait 30d → step 2/7 'guide'" in timers
     assert activities[:3] == [

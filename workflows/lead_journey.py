@@ -95,7 +95,8 @@ class LeadJourney:
         )
 
     async def _begin(self) -> None:
-        scenario = await workflow.execute_activity(
+        # Local activities: quick, in the worker, no round trip through the server.
+        scenario = await workflow.execute_local_activity(
             "load_scenario",
             LoadScenarioInput(product=self._input.product),
             result_type=Scenario,
@@ -444,7 +445,7 @@ class LeadJourney:
         workflow.logger.info("lifecycle %s → %s (%s)", before, to, actor)
         self._woken = True
         self._publish()
-        await workflow.execute_activity(
+        await workflow.execute_local_activity(
             "record_transition",
             TransitionInput(
                 journey_id=self._id,
