@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from nurture.config import get_settings
+from nurture.schema import SchemaOutdated
 from nurture.store import Store
 from nurture.temporal import connect
 from nurture.worker_setup import build_worker
@@ -15,7 +16,10 @@ async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = get_settings()
     store = Store(settings.database_url)
-    store.create_schema()
+    try:
+        store.ensure_current()
+    except SchemaOutdated as err:
+        raise SystemExit(f"nurture worker: {err}") from None
     client = await connect(settings)
     worker = build_worker(client, settings, store)
     logging.info(

@@ -538,7 +538,7 @@ async def main(leads: int, per: int, bytecode_cache: bool) -> None:
             )
             client = await connect_ready(settings)
             store = Store(settings.database_url)
-            store.create_schema()
+            store.upgrade()
             bare = Worker(  # the same worker options build_worker gives the journey worker
                 client,
                 task_queue=BARE_QUEUE,

@@ -10,11 +10,15 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from nurture import schema
 from nurture.config import Settings, get_settings
 from nurture.lead_import import Row
 from nurture.scenario_loader import ScenarioError, load_scenario_dir, scenario_dirs
+from nurture.schema import SchemaOutdated
 
 app = typer.Typer(help="Nurture: durable lead journeys on Temporal.", no_args_is_help=True)
+db_app = typer.Typer(help="The store's schema (Alembic migrations).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -50,6 +54,34 @@ def validate(
             f"{len(scenario.triggers)} triggers"
         )
     if failed:
+        raise typer.Exit(1)
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="target revision")] = "head",
+) -> None:
+    """Migrate the store at NURTURE_DATABASE_URL to this code's schema."""
+    from nurture.store import Store
+
+    store = Store(get_settings().database_url)
+    before = schema.current_revision(store.engine)
+    schema.upgrade(store.engine, revision)
+    after = schema.current_revision(store.engine)
+    where = store.engine.url.render_as_string(hide_password=True)
+    console.print(f"{where}: schema {before or 'empty'} → {after}", highlight=False)
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the store's schema revision and whether it is the one this code needs."""
+    from nurture.store import Store
+
+    store = Store(get_settings().database_url)
+    current, head = schema.current_revision(store.engine), schema.head_revision()
+    state = "up to date" if current == head else f"outdated: run `nurture db upgrade` ({head})"
+    console.print(f"{current or 'empty'} · {state}", highlight=False)
+    if current != head:
         raise typer.Exit(1)
 
 
@@ -96,7 +128,11 @@ def start(
             "title": title or "",
         }
         rows = [parse_row(0, fields, source, locale)]
-    failures = asyncio.run(_start_rows(get_settings(), rows, product))
+    try:
+        failures = asyncio.run(_start_rows(get_settings(), rows, product))
+    except SchemaOutdated as err:
+        err_console.print(f"[red]{err}[/red]", highlight=False)
+        raise typer.Exit(2) from None
     if failures:
         raise typer.Exit(1)
 
@@ -108,7 +144,7 @@ async def _start_rows(settings: Settings, rows: list[Row], products: list[str]) 
     from nurture.temporal import connect
 
     store = Store(settings.database_url)
-    store.create_schema()
+    store.ensure_current()
     client = await connect(settings)
     failures = 0
     for row in rows:

@@ -251,7 +251,7 @@ async def run_demo(
     try:
         client = await connect_ready(settings)
         store = Store(settings.database_url)
-        store.create_schema()
+        store.upgrade()  # the embedded store upgrades itself
         worker = build_worker(client, settings, store)
         worker_task = asyncio.create_task(worker.run())
         leads = await _start_leads(client, settings, store, SAMPLE_LEADS[:lead_count])

@@ -115,7 +115,7 @@ async def run_dev_stack(settings: Settings, data_dir: Path, *, port: int, ui_por
         settings = settings.model_copy(update={"temporal_address": server.address})
         client = await connect_ready(settings)
         store = Store(settings.database_url)
-        store.create_schema()
+        store.upgrade()  # the embedded store upgrades itself
         print(
             f"Temporal at {server.address} · Web UI {server.ui_url} · worker on task queue "
             f"{settings.task_queue!r} with scenarios from {settings.scenarios_dir}/ · Ctrl-C stops"

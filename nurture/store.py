@@ -17,7 +17,8 @@ from sqlalchemy import Engine, create_engine, event, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from nurture.db import Base, Lead
+from nurture import schema
+from nurture.db import Lead
 from nurture.lead import LeadProfile, Role
 
 EMAIL_SHAPE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
@@ -72,8 +73,13 @@ class Store:
         self.engine = _engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
-    def create_schema(self) -> None:
-        Base.metadata.create_all(self.engine)
+    def upgrade(self) -> None:
+        """Bring the schema to this code's revision (what `nurture db upgrade` does)."""
+        schema.upgrade(self.engine)
+
+    def ensure_current(self) -> None:
+        """Refuse to run on an outdated schema, naming the command that fixes it."""
+        schema.ensure_current(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -105,7 +105,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 @pytest.fixture
 def store(settings: Settings) -> Iterator[Store]:
     store = Store(settings.database_url)
-    store.create_schema()
+    store.upgrade()
     yield store
     store.engine.dispose()
 

@@ -87,7 +87,7 @@ async def record(name: str) -> Path:
             secret_key="record",
         )
         store = Store(settings.database_url)
-        store.create_schema()
+        store.upgrade()
         lead, _ = store.upsert_lead(
             LeadIn(email=f"{name}@example.com", industry="saas", company_size=100, first_name="Rec")
         )
