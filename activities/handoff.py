@@ -62,6 +62,7 @@ class HandoffActivities:
         query = select(Handoff).where(
             Handoff.journey_id == input.journey_id, Handoff.handoff_no == input.handoff_no
         )
+        payload = self._payload(input)  # reads the lead: outside the write transaction
         try:
             with self.store.session() as session:
                 existing = session.scalars(query).first()
@@ -73,7 +74,7 @@ class HandoffActivities:
                     lead_id=input.lead_id,
                     product=input.product,
                     score=input.score.total,
-                    payload=self._payload(input),
+                    payload=payload,
                     webhook_status="pending" if self.settings.handoff_webhook_url else "none",
                     journey_time=input.journey_time,
                 )

@@ -11,8 +11,10 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -58,17 +60,81 @@ class Lead(Base):
     timezone: Mapped[str | None] = mapped_column(String(64))
     locale: Mapped[str | None] = mapped_column(String(16))
     source: Mapped[str | None] = mapped_column(String(40))
+    owner: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Consent(Base):
+    """How and when a lead agreed to receive email (Japan's Act on Specified Electronic Mail
+    requires opt-in or a recognised exception such as an exchanged business card)."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id"), index=True)
+    basis: Mapped[str] = mapped_column(String(30))
+    product: Mapped[str] = mapped_column(String(64), default="", doc="'' = every product")
+    wording: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(String(300))
+    obtained_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Suppression(Base):
+    """Who must not get which email. Keyed by a hash of the address so it outlives erasure."""
+
+    __tablename__ = "suppressions"
+    __table_args__ = (
+        UniqueConstraint("email_hash", "scope", "product", "mail_type", name="uq_suppressions_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    email_hash: Mapped[str] = mapped_column(String(64), index=True)
+    lead_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    scope: Mapped[str] = mapped_column(String(20))
+    product: Mapped[str] = mapped_column(String(64), default="")
+    mail_type: Mapped[str] = mapped_column(String(20), default="")
+    reason: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Event(Base):
+    """Every behaviour event once, for per-lead timelines and analytics."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_lead_time", "lead_id", "occurred_at"),
+        Index("ix_events_type_time", "type", "occurred_at"),
+        Index("ix_events_product_type", "product", "type"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    event_id: Mapped[str] = mapped_column(String(200), unique=True)
+    lead_id: Mapped[str | None] = mapped_column(String(40))
+    anonymous_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    type: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str | None] = mapped_column(Text)
+    product: Mapped[str | None] = mapped_column(String(64))
+    properties: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Send(Base):
     """One email per (journey, send key): the unique key is what makes a retried send safe."""
 
     __tablename__ = "sends"
-    __table_args__ = (UniqueConstraint("journey_id", "send_key", name="uq_sends_journey_key"),)
+    __table_args__ = (
+        UniqueConstraint("journey_id", "send_key", name="uq_sends_journey_key"),
+        Index("ix_sends_lead_time", "lead_id", "journey_time"),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     journey_id: Mapped[str] = mapped_column(String(200), index=True)
@@ -79,7 +145,10 @@ class Send(Base):
     template: Mapped[str] = mapped_column(String(100))
     subject: Mapped[str] = mapped_column(Text)
     variant: Mapped[int] = mapped_column(Integer, default=0)
+    # queued → sending → sent → delivered | bounced | opened | clicked; or suppressed, deferred
     status: Mapped[str] = mapped_column(String(20), default="queued")
+    detail: Mapped[str | None] = mapped_column(Text, doc="why suppressed, deferred or failed")
+    deferred_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     provider: Mapped[str] = mapped_column(String(20))
     provider_message_id: Mapped[str | None] = mapped_column(String(200))

@@ -9,8 +9,9 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Engine, create_engine, event, or_, select
@@ -18,10 +19,32 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from nurture import schema
-from nurture.db import Lead
+from nurture.db import Consent, Lead, utcnow
 from nurture.lead import LeadProfile, Role
 
 EMAIL_SHAPE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+# Where leads come from (seed 001), plus leads sales created itself (SGL).
+Source = Literal[
+    "ads", "sns", "webinar", "newsletter", "survey", "document_request", "seminar",
+    "trade_show", "business_card", "website", "referral", "sales", "other",
+]  # fmt: skip
+ConsentBasis = Literal["opt_in_form", "business_card", "existing_customer", "inquiry"]
+
+
+class ConsentIn(BaseModel):
+    """How the lead agreed to email: the form's wording, or where cards were exchanged."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    basis: ConsentBasis
+    wording: str = Field(min_length=3, max_length=4000, description="what the lead agreed to")
+    source: str | None = Field(default=None, max_length=300, description="form URL or event")
+    product: str | None = Field(default=None, max_length=64, description="None: all products")
+    obtained_at: datetime | None = None
+
+
+class LeadConflict(ValueError):
+    """The email and the external id name two different leads."""
 
 
 class LeadIn(BaseModel):
@@ -42,7 +65,9 @@ class LeadIn(BaseModel):
     department: str | None = Field(default=None, max_length=200)
     timezone: str | None = Field(default=None, max_length=64)
     locale: str | None = Field(default=None, max_length=16)
-    source: str | None = Field(default=None, max_length=40)
+    source: Source | None = None
+    owner: str | None = Field(default=None, max_length=200)
+    consent: ConsentIn | None = None
 
     @field_validator("email")
     @classmethod
@@ -97,12 +122,18 @@ class Store:
         raise RuntimeError(f"could not upsert lead {data.external_id or '(by email)'}")
 
     def _upsert_once(self, data: LeadIn) -> tuple[Lead, bool]:
-        values: dict[str, Any] = data.model_dump(exclude_unset=True)
+        values: dict[str, Any] = data.model_dump(exclude_unset=True, exclude={"consent"})
         with self.session() as session:
             match = [Lead.email == data.email]
             if data.external_id:
                 match.append(Lead.external_id == data.external_id)
-            lead = session.scalars(select(Lead).where(or_(*match)).limit(1)).first()
+            found = list(session.scalars(select(Lead).where(or_(*match))))
+            if len(found) > 1:
+                raise LeadConflict(
+                    f"email {data.email!r} and external id {data.external_id!r} belong to two "
+                    "different leads; send the lead's own email with its external id"
+                )
+            lead = found[0] if found else None
             created = lead is None
             if lead is None:
                 lead = Lead(id=new_lead_id(), **values)
@@ -111,11 +142,39 @@ class Store:
                 for key, value in values.items():
                     setattr(lead, key, value)
             session.flush()
+            if data.consent is not None:
+                record_consent(session, lead.id, data.consent)
             return lead, created
 
     def get_lead(self, lead_id: str) -> Lead | None:
         with self.session() as session:
             return session.get(Lead, lead_id)
+
+
+def record_consent(session: Session, lead_id: str, consent: ConsentIn) -> Consent:
+    """Append a consent record unless the same agreement is already on file."""
+    product = consent.product or ""
+    existing = session.scalars(
+        select(Consent).where(
+            Consent.lead_id == lead_id,
+            Consent.basis == consent.basis,
+            Consent.product == product,
+            Consent.wording == consent.wording,
+            Consent.withdrawn_at.is_(None),
+        )
+    ).first()
+    if existing is not None:
+        return existing
+    record = Consent(
+        lead_id=lead_id,
+        basis=consent.basis,
+        product=product,
+        wording=consent.wording,
+        source=consent.source,
+        obtained_at=consent.obtained_at or utcnow(),
+    )
+    session.add(record)
+    return record
 
 
 def _engine(url: str) -> Engine:
@@ -124,6 +183,7 @@ def _engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     return create_engine(url, pool_pre_ping=True)
 
@@ -135,3 +195,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+    dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" event starts transactions
+
+
+def _sqlite_begin_immediate(connection: Any) -> None:
+    """Take SQLite's write lock at BEGIN: read-then-write units of work (the frequency cap)
+    then serialise like PostgreSQL's row locks, instead of failing at commit."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
