@@ -5,20 +5,22 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from nurture import send_gate
 from nurture.config import Settings
 from nurture.db import Lead, Send, utcnow
 from nurture.mail.message import build_message
 from nurture.mail.providers import EmailProvider
 from nurture.mail.render import TemplateRenderer, email_context
 from nurture.scenario import Brand, MailType
+from nurture.send_gate import Decision
 from nurture.store import Store
 from nurture.unsubscribe import sign_unsubscribe
 
@@ -43,9 +45,13 @@ class SendEmailInput(BaseModel):
 
 
 class SendEmailResult(BaseModel):
+    """`sent`; `suppressed` (with the reason); or `deferred` until `retry_at` by the weekly cap."""
+
     send_id: str
-    status: str
-    provider_message_id: str | None
+    status: Literal["sent", "suppressed", "deferred"]
+    provider_message_id: str | None = None
+    detail: str | None = None
+    retry_at: datetime | None = None
 
 
 class EmailActivities:
@@ -56,21 +62,12 @@ class EmailActivities:
 
     @activity.defn(name="send_email")
     def send_email(self, input: SendEmailInput) -> SendEmailResult:
-        """Claim the send row, deliver, then mark it sent; a retry resumes, never resends.
+        """Decide (suppression, consent, frequency cap), claim, deliver, mark sent.
 
-        Only the attempt holding the claim delivers. Another attempt running at the same
-        time (a timed-out attempt still alive beside its retry) backs off and is retried.
+        A retry resumes and never resends. Only the attempt holding the claim delivers;
+        another attempt running at the same time (a timed-out attempt still alive beside
+        its retry) backs off and is retried.
         """
-        send = self._row(input)
-        if send.status == "sent":
-            return SendEmailResult(
-                send_id=send.id, status="sent", provider_message_id=send.provider_message_id
-            )
-        if not self._claim(send.id):
-            raise ApplicationError(
-                f"send {send.id} is being delivered by another attempt; retrying later",
-                type="SendInProgress",
-            )
         lead = self.store.get_lead(input.lead_id)
         if lead is None:
             raise ApplicationError(
@@ -78,6 +75,20 @@ class EmailActivities:
                 type="LeadNotFound",
                 non_retryable=True,
             )
+        send = self._row(input)
+        decision = self._decide(send.id, input)
+        if decision.outcome == "busy":
+            raise ApplicationError(
+                f"send {send.id} is being delivered by another attempt; retrying later",
+                type="SendInProgress",
+            )
+        if decision.outcome == "done":
+            return self._result_of(send.id)
+        if decision.outcome != "claimed":
+            return SendEmailResult(
+                send_id=send.id, status=decision.outcome, detail=decision.detail,
+                retry_at=decision.until,
+            )  # fmt: skip
         token = sign_unsubscribe(input.lead_id, input.product, self.settings.secret_key)
         unsubscribe_url = f"{self.settings.public_base_url}/v1/unsubscribe/{token}"
         context = email_context(
@@ -114,6 +125,28 @@ class EmailActivities:
         activity.logger.info("sent %s (%s) for %s", input.send_key, send.id, input.journey_id)
         return SendEmailResult(send_id=send.id, status="sent", provider_message_id=message_id)
 
+    def _decide(self, send_id: str, input: SendEmailInput) -> Decision:
+        with self.store.session() as session:
+            return send_gate.claim(
+                session,
+                session.get_one(Send, send_id),
+                journey_now=input.journey_time,
+                wall_now=utcnow(),
+                lease=CLAIM_LEASE,
+                weekly_cap=self.settings.frequency_cap_per_week,
+                defer=input.mail_type != "trigger",
+            )
+
+    def _result_of(self, send_id: str) -> SendEmailResult:
+        """What an earlier attempt decided, for a retry that finds the work done."""
+        with self.store.session() as session:
+            row = session.get_one(Send, send_id)
+            status = "suppressed" if row.status == "suppressed" else "sent"
+            return SendEmailResult(
+                send_id=row.id, status=status, provider_message_id=row.provider_message_id,
+                detail=row.detail,
+            )  # fmt: skip
+
     def _row(self, input: SendEmailInput) -> Send:
         """The one row for this (journey, send key), created queued if it is new."""
         query = select(Send).where(
@@ -142,23 +175,6 @@ class EmailActivities:
         except IntegrityError:
             with self.store.session() as session:
                 return session.scalars(query).one()
-
-    def _claim(self, send_id: str) -> bool:
-        """Compare-and-set queued → sending; a claim older than the lease can be taken over."""
-        now = utcnow()
-        with self.store.session() as session:
-            claimed = session.execute(
-                update(Send)
-                .where(
-                    Send.id == send_id,
-                    or_(
-                        Send.status == "queued",
-                        (Send.status == "sending") & (Send.claimed_at < now - CLAIM_LEASE),
-                    ),
-                )
-                .values(status="sending", claimed_at=now)
-            )
-            return bool(claimed.rowcount)  # type: ignore[attr-defined]
 
     def _release(self, send_id: str) -> None:
         with self.store.session() as session:

@@ -55,7 +55,7 @@ from nurture.devstack import DevServer, connect_ready, start_dev_server, tempora
 from nurture.events import BehaviorEvent
 from nurture.journey import journey_id
 from nurture.journeys import journey_state, send_behavior, start_journey
-from nurture.store import LeadIn, Store
+from nurture.store import ConsentIn, LeadIn, Store
 from nurture.worker_setup import build_worker
 
 PRODUCT = "bench"
@@ -344,7 +344,11 @@ def upsert_leads(store: Store, tag: str, count: int) -> list[Lead]:
     leads = []
     for i in range(count):
         lead, _ = store.upsert_lead(
-            LeadIn(email=f"{tag}-{i}@bench.example.com", external_id=f"{tag}-{i}")
+            LeadIn(
+                email=f"{tag}-{i}@bench.example.com",
+                external_id=f"{tag}-{i}",
+                consent=ConsentIn(basis="opt_in_form", wording="bench lead"),
+            )
         )
         leads.append(lead)
     return leads

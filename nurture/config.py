@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     handoff_webhook_url: str | None = None
     handoff_webhook_secret: str | None = None
     worker_max_cached_workflows: int = 10_000
+    frequency_cap_per_week: int = Field(
+        default=3, ge=0, description="nurture emails per lead per rolling 7 days; 0: no cap"
+    )
 
 
 @lru_cache

@@ -26,7 +26,7 @@ from nurture.devstack import connect_ready, start_dev_server
 from nurture.events import BehaviorEvent
 from nurture.journey import JourneyState, SalesFeedback, Unsubscribe
 from nurture.journeys import give_feedback, handle, journey_state, start_journey
-from nurture.store import LeadIn, Store
+from nurture.store import ConsentIn, LeadIn, Store
 from nurture.worker_setup import build_worker
 
 PRODUCT = "quickstart"
@@ -289,6 +289,11 @@ async def _start_leads(
                 industry=sample.industry,  # type: ignore[arg-type]
                 company_size=sample.size,
                 source="webinar",
+                consent=ConsentIn(
+                    basis="opt_in_form",
+                    wording="Send me news about Quickstart Analytics (webinar sign-up form)",
+                    source="https://quickstart.example.com/webinar",
+                ),
             )
         )
         await start_journey(client, settings, lead, PRODUCT)

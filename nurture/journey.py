@@ -68,6 +68,7 @@ class JourneyMemory(BaseModel):
     step_index: int = 0
     step_anchor: datetime
     steps_sent: dict[str, list[str]] = Field(default_factory=dict)
+    deferred_until: datetime | None = None
     events: list[BehaviorEvent] = Field(default_factory=list)
     seen_event_ids: list[str] = Field(default_factory=list)
     sent_ids: list[str] = Field(default_factory=list)

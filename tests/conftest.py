@@ -20,9 +20,11 @@ from temporalio.worker import Worker
 
 from nurture import search_attributes
 from nurture.config import Settings
-from nurture.store import Store
+from nurture.store import ConsentIn, Store
 from nurture.worker_setup import build_worker
 
+# Every test lead agreed to email through a form, unless a test is about consent.
+CONSENT = ConsentIn(basis="opt_in_form", wording="Yes, send me product news by email.")
 TESTS = Path(__file__).parent
 SCENARIOS = TESTS / "scenarios"
 REPO = TESTS.parent

@@ -19,7 +19,7 @@ from nurture.mail.outbox import OutboxProvider
 from nurture.scenario_loader import load_scenario
 from nurture.store import LeadIn, Store
 from nurture.unsubscribe import verify_unsubscribe
-from tests.conftest import SCENARIOS
+from tests.conftest import CONSENT, SCENARIOS
 
 ACME = load_scenario(SCENARIOS, "acme")
 
@@ -60,6 +60,7 @@ def test_email_has_both_parts_sender_and_one_click_unsubscribe(
             last_name="佐藤",
             company="<script>alert(1)</script>",
             role="executive",
+            consent=CONSENT,
         )
     )
     result = ActivityEnvironment().run(emails.send_email, send_input(lead.id))
@@ -90,7 +91,7 @@ def test_email_has_both_parts_sender_and_one_click_unsubscribe(
 def test_a_retried_send_mails_once(
     emails: EmailActivities, settings: Settings, store: Store
 ) -> None:
-    lead, _ = store.upsert_lead(LeadIn(email="ken@example.com", first_name="Ken"))
+    lead, _ = store.upsert_lead(LeadIn(email="ken@example.com", first_name="Ken", consent=CONSENT))
     first = ActivityEnvironment().run(emails.send_email, send_input(lead.id))
     again = ActivityEnvironment().run(emails.send_email, send_input(lead.id))
     assert first == again
@@ -103,7 +104,7 @@ def test_a_retried_send_mails_once(
 def test_a_send_interrupted_after_claiming_resumes_without_a_second_row(
     emails: EmailActivities, settings: Settings, store: Store
 ) -> None:
-    lead, _ = store.upsert_lead(LeadIn(email="mia@example.com", first_name="Mia"))
+    lead, _ = store.upsert_lead(LeadIn(email="mia@example.com", first_name="Mia", consent=CONSENT))
     broken = EmailActivities(store, settings, _FailingProvider())
     with pytest.raises(RuntimeError):
         ActivityEnvironment().run(broken.send_email, send_input(lead.id))
@@ -126,7 +127,7 @@ class _FailingProvider:
 def test_a_live_claim_blocks_a_second_attempt_and_a_stale_one_is_taken_over(
     emails: EmailActivities, settings: Settings, store: Store
 ) -> None:
-    lead, _ = store.upsert_lead(LeadIn(email="raj@example.com", first_name="Raj"))
+    lead, _ = store.upsert_lead(LeadIn(email="raj@example.com", first_name="Raj", consent=CONSENT))
     broken = EmailActivities(store, settings, _FailingProvider())
     with pytest.raises(RuntimeError):
         ActivityEnvironment().run(broken.send_email, send_input(lead.id))

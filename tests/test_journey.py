@@ -31,6 +31,7 @@ from nurture.journey import JourneyInput, JourneyResult, JourneyState, SalesFeed
 from nurture.journeys import give_feedback, start_journey
 from nurture.store import LeadIn, Store
 from nurture.worker_setup import build_worker
+from tests.conftest import CONSENT
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 
@@ -45,7 +46,7 @@ def make_lead(store: Store, **fields):
         "company_size": 120,
         "role": "practitioner",
     } | fields
-    lead, _ = store.upsert_lead(LeadIn(**data))
+    lead, _ = store.upsert_lead(LeadIn(**data, consent=CONSENT))
     return lead
 
 

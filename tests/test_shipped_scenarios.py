@@ -18,16 +18,16 @@ from nurture.db import Send
 from nurture.journeys import start_journey
 from nurture.scenario_loader import load_scenario
 from nurture.store import LeadIn, Store
-from tests.conftest import REPO
+from tests.conftest import CONSENT, REPO
 from tests.test_journey import utc
 
 LEADS = {
     "cloudbook": LeadIn(email="aiko@example.jp", first_name="愛子", last_name="佐藤",
                         company="サンプル商事", title="経理部長", role="manager",
-                        industry="saas", company_size=300, department="経理"),
+                        industry="saas", company_size=300, department="経理", consent=CONSENT),
     "smartfactory": LeadIn(email="dana@example.com", first_name="Dana", last_name="Miller",
                            company="Miller Plastics", title="Plant Director", role="executive",
-                           industry="manufacturing", company_size=900),
+                           industry="manufacturing", company_size=900, consent=CONSENT),
 }  # fmt: skip
 
 

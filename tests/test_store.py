@@ -20,7 +20,7 @@ from nurture.db import Lead, Send, Transition
 from nurture.mail.outbox import OutboxProvider
 from nurture.scenario_loader import load_scenario
 from nurture.store import LeadIn, Store
-from tests.conftest import SCENARIOS, postgres_database
+from tests.conftest import CONSENT, SCENARIOS, postgres_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -63,7 +63,9 @@ def test_concurrent_upserts_of_one_lead_make_one_lead(store: Store) -> None:
 
 
 def test_concurrent_retries_of_one_send_make_one_email(store: Store, settings: Settings) -> None:
-    lead, _ = store.upsert_lead(LeadIn(email="once@example.com", first_name="Once"))
+    lead, _ = store.upsert_lead(
+        LeadIn(email="once@example.com", first_name="Once", consent=CONSENT)
+    )
     emails = EmailActivities(store, settings, OutboxProvider(settings.outbox_dir))
     request = SendEmailInput(
         brand=load_scenario(SCENARIOS, "acme").brand,

@@ -174,7 +174,7 @@ class LeadJourney:
         step = self._current_step()
         if step is None or m.paused or m.lifecycle not in NURTURING:
             return None
-        due = max(m.step_anchor + step.wait, now)
+        due = max(m.step_anchor + step.wait, now, m.deferred_until or now)
         return next_send_time(due, self._scenario.send_window, self._input.profile.timezone)
 
     def _step_wait_summary(self, due: datetime) -> str:
@@ -183,7 +183,9 @@ class LeadJourney:
         assert step is not None
         total = len(self._scenario.tracks[m.track].steps)
         text = f"wait {format_duration(step.wait)} → step {m.step_index + 1}/{total} '{step.key}'"
-        if due > m.step_anchor + step.wait:
+        if m.deferred_until is not None and due >= m.deferred_until:
+            text += f" (deferred by the weekly frequency cap to {due:%Y-%m-%d %H:%M} UTC)"
+        elif due > m.step_anchor + step.wait:
             text += f" (send window opens {due:%a %H:%M} UTC)"
         return text
 
@@ -197,7 +199,7 @@ class LeadJourney:
             self._note("email", f"skipped step '{step.key}': lead opted out of {step.mail_type}")
         else:
             total = len(self._scenario.tracks[track].steps)
-            await self._send_email(
+            result = await self._send_email(
                 key=key,
                 mail_type=step.mail_type,
                 template=step.template,
@@ -205,11 +207,15 @@ class LeadJourney:
                 variant_key=f"{track}/{step.key}",
                 what=f"step {m.step_index + 1}/{total} '{step.key}' on {track}",
             )
-        if m.track != track:
-            return  # feedback moved the lead while the email was going out
+            if m.track != track:
+                return  # feedback moved the lead while the email was going out
+            if result is not None and result.status == "deferred":
+                m.deferred_until = result.retry_at  # the weekly cap: same step, later
+                return
         m.steps_sent.setdefault(track, []).append(step.key)
         m.step_index += 1
         m.step_anchor = workflow.now()
+        m.deferred_until = None
         if self._current_step() is None:
             await self._track_complete()
 
@@ -228,6 +234,7 @@ class LeadJourney:
         self._note("track", f"track '{m.track}' → '{track}': {reason}")
         m.track = track
         m.track_entries += 1
+        m.deferred_until = None
         done = m.steps_sent.get(track, [])
         steps = self._scenario.tracks[track].steps
         m.step_index = next((i for i, s in enumerate(steps) if s.key not in done), len(steps))
@@ -277,6 +284,15 @@ class LeadJourney:
         except ActivityError as err:
             self._note("email", f"could not send {what}: {err.cause or err}")
             return None
+        if result.status == "suppressed":
+            self._note("email", f"not sent {what}: {result.detail}")
+            return result
+        if result.status == "deferred":
+            assert result.retry_at is not None
+            self._note(
+                "email", f"deferred {what} to {result.retry_at:%Y-%m-%d %H:%M}: {result.detail}"
+            )
+            return result
         m.emails_sent += 1
         m.sent_ids.append(result.send_id)
         m.variants[key] = variant

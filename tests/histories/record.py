@@ -22,7 +22,7 @@ from nurture.journey import JourneyResult, SalesFeedback, Unsubscribe
 from nurture.journeys import start_journey
 from nurture.store import LeadIn, Store
 from nurture.worker_setup import build_worker
-from tests.conftest import SCENARIOS, test_server_path
+from tests.conftest import CONSENT, SCENARIOS, test_server_path
 
 HERE = Path(__file__).parent
 
@@ -89,7 +89,13 @@ async def record(name: str) -> Path:
         store = Store(settings.database_url)
         store.upgrade()
         lead, _ = store.upsert_lead(
-            LeadIn(email=f"{name}@example.com", industry="saas", company_size=100, first_name="Rec")
+            LeadIn(
+                email=f"{name}@example.com",
+                industry="saas",
+                company_size=100,
+                first_name="Rec",
+                consent=CONSENT,
+            )
         )
         async with build_worker(env.client, settings, store):
             outcome = await start_journey(env.client, settings, lead, "acme")

@@ -1,0 +1,184 @@
+"""The checks every email passes at send time: suppression, consent, frequency cap, one claim.
+
+They run in one transaction holding the lead's row lock (PostgreSQL `FOR UPDATE`; SQLite's
+write lock, taken at BEGIN), so two journeys of the same lead cannot both take the last
+slot of the weekly cap, and two attempts of the same send cannot both deliver it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from nurture.db import Consent, Lead, Send, Suppression
+
+CAP_WINDOW = timedelta(days=7)
+# Mail the frequency cap counts and limits; sales mail is a person writing, not nurture.
+CAPPED_MAIL_TYPES = frozenset({"step", "newsletter", "trigger"})
+# A send in any of these states took a slot of the cap.
+COUNTED_STATUSES = ("sending", "sent", "delivered", "opened", "clicked", "bounced")
+FINAL_STATUSES = frozenset({"sent", "delivered", "opened", "clicked", "bounced", "suppressed"})
+Scope = Literal["global", "product", "mail_type"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """`claimed`: deliver now. `done`: already sent or suppressed. `busy`: another attempt is
+    delivering. `suppressed` / `deferred`: recorded on the send row with `detail`."""
+
+    outcome: Literal["claimed", "done", "busy", "suppressed", "deferred"]
+    detail: str | None = None
+    until: datetime | None = None
+
+
+def email_hash(email: str) -> str:
+    """Suppressions are kept by this hash, so they outlive the erasure of the address."""
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+def suppress(
+    session: Session,
+    *,
+    email: str,
+    lead_id: str | None,
+    scope: Scope,
+    reason: str,
+    product: str = "",
+    mail_type: str = "",
+) -> Suppression:
+    """Record a suppression once (global; per product; per product × mail type)."""
+    if scope == "global":
+        product = mail_type = ""
+    elif not product or (scope == "mail_type") != bool(mail_type):
+        raise ValueError(
+            f"scope {scope!r} needs a product"
+            + (" and a mail type" if scope == "mail_type" else "")
+        )
+    key = email_hash(email)
+    existing = session.scalars(
+        select(Suppression).where(
+            Suppression.email_hash == key,
+            Suppression.scope == scope,
+            Suppression.product == product,
+            Suppression.mail_type == mail_type,
+        )
+    ).first()
+    if existing is not None:
+        return existing
+    record = Suppression(
+        email_hash=key, lead_id=lead_id, scope=scope, product=product, mail_type=mail_type,
+        reason=reason,
+    )  # fmt: skip
+    session.add(record)
+    session.flush()
+    return record
+
+
+def suppression_reason(session: Session, lead: Lead, product: str, mail_type: str) -> str | None:
+    """Why this lead must not get this mail, or None."""
+    found = session.scalars(
+        select(Suppression)
+        .where(
+            or_(Suppression.email_hash == email_hash(lead.email), Suppression.lead_id == lead.id),
+            or_(
+                Suppression.scope == "global",
+                (Suppression.scope == "product") & (Suppression.product == product),
+                (Suppression.scope == "mail_type")
+                & (Suppression.product == product)
+                & (Suppression.mail_type == mail_type),
+            ),
+        )
+        .order_by(Suppression.created_at)
+    ).first()
+    if found is None:
+        return None
+    where = {
+        "global": "all email",
+        "product": f"{product} email",
+        "mail_type": f"{product} {mail_type}",
+    }
+    return f"suppressed ({where[found.scope]}): {found.reason}"
+
+
+def has_consent(session: Session, lead_id: str, product: str) -> bool:
+    return (
+        session.scalars(
+            select(Consent.id).where(
+                Consent.lead_id == lead_id,
+                Consent.withdrawn_at.is_(None),
+                Consent.product.in_(("", product)),
+            )
+        ).first()
+        is not None
+    )
+
+
+def claim(
+    session: Session,
+    send: Send,
+    *,
+    journey_now: datetime,
+    wall_now: datetime,
+    lease: timedelta,
+    weekly_cap: int,
+    defer: bool,
+) -> Decision:
+    """Decide this send under the lead's row lock; mutate the row to record the decision."""
+    lead = session.scalars(select(Lead).where(Lead.id == send.lead_id).with_for_update()).one()
+    session.refresh(send)
+    if send.status in FINAL_STATUSES:
+        return Decision("done")
+    if send.status == "sending" and send.claimed_at and send.claimed_at > wall_now - lease:
+        return Decision("busy")
+    if lead.erased_at is not None:
+        return _suppress(send, "the lead's personal data was erased")
+    reason = suppression_reason(session, lead, send.product, send.mail_type)
+    if reason:
+        return _suppress(send, reason)
+    if not has_consent(session, lead.id, send.product):
+        return _suppress(
+            send,
+            "no consent basis on record for this lead and product: record how the lead "
+            "agreed to email (opt-in form wording or business-card exchange) before sending",
+        )
+    if weekly_cap and send.mail_type in CAPPED_MAIL_TYPES:
+        until = _cap_frees_at(session, send, journey_now, weekly_cap)
+        if until is not None:
+            detail = f"frequency cap: {weekly_cap} emails in 7 days reached"
+            if not defer:
+                return _suppress(send, detail)
+            send.status, send.detail, send.deferred_until = "deferred", detail, until
+            return Decision("deferred", detail, until)
+    send.status, send.claimed_at, send.journey_time = "sending", wall_now, journey_now
+    send.detail = send.deferred_until = None
+    return Decision("claimed")
+
+
+def _cap_frees_at(session: Session, send: Send, now: datetime, weekly_cap: int) -> datetime | None:
+    """None while the lead is under the cap; else when enough counted sends leave the window."""
+    taken = list(
+        session.scalars(
+            select(Send.journey_time)
+            .where(
+                Send.lead_id == send.lead_id,
+                Send.id != send.id,
+                Send.mail_type.in_(CAPPED_MAIL_TYPES),
+                Send.status.in_(COUNTED_STATUSES),
+                Send.journey_time > now - CAP_WINDOW,
+            )
+            .order_by(Send.journey_time)
+        )
+    )
+    if len(taken) < weekly_cap:
+        return None
+    return taken[len(taken) - weekly_cap] + CAP_WINDOW
+
+
+def _suppress(send: Send, detail: str) -> Decision:
+    send.status, send.detail = "suppressed", detail
+    return Decision("suppressed", detail)
