@@ -62,8 +62,15 @@ def test_newsletter_opt_out_of_one_product_keeps_everything_else(
     store: Store, lead_id: str
 ) -> None:
     with store.session() as session:
-        send_gate.suppress(session, email="aiko@example.jp", lead_id=lead_id, scope="mail_type",
-                           product="cloudbook", mail_type="newsletter", reason="preference page")  # fmt: skip
+        send_gate.suppress(
+            session,
+            email="aiko@example.jp",
+            lead_id=lead_id,
+            scope="mail_type",
+            product="cloudbook",
+            mail_type="newsletter",
+            reason="preference page",
+        )
     news = decide(store, new_send(store, lead_id, "cloudbook", "newsletter", "n1"))
     assert news.outcome == "suppressed"
     assert news.detail == "suppressed (cloudbook newsletter): preference page"
@@ -77,13 +84,20 @@ def test_newsletter_opt_out_of_one_product_keeps_everything_else(
 
 def test_product_and_global_suppression(store: Store, lead_id: str) -> None:
     with store.session() as session:
-        send_gate.suppress(session, email="aiko@example.jp", lead_id=lead_id, scope="product",
-                           product="cloudbook", reason="unsubscribed")  # fmt: skip
+        send_gate.suppress(
+            session,
+            email="aiko@example.jp",
+            lead_id=lead_id,
+            scope="product",
+            product="cloudbook",
+            reason="unsubscribed",
+        )
     assert decide(store, new_send(store, lead_id, "cloudbook", "step", "a")).outcome == "suppressed"
     assert decide(store, new_send(store, lead_id, "smartfactory", "step", "b")).outcome == "claimed"
     with store.session() as session:
-        send_gate.suppress(session, email="AIKO@example.jp", lead_id=None, scope="global",
-                           reason="bounce")  # fmt: skip
+        send_gate.suppress(
+            session, email="AIKO@example.jp", lead_id=None, scope="global", reason="bounce"
+        )
     blocked = decide(store, new_send(store, lead_id, "smartfactory", "step", "c"))
     assert blocked.outcome == "suppressed" and "bounce" in (blocked.detail or "")
 
@@ -93,8 +107,14 @@ def test_suppression_scope_needs_its_keys(store: Store) -> None:
         store.session() as session,
         pytest.raises(ValueError, match="needs a product and a mail type"),
     ):
-        send_gate.suppress(session, email="x@example.com", lead_id=None, scope="mail_type",
-                           product="cloudbook", reason="r")  # fmt: skip
+        send_gate.suppress(
+            session,
+            email="x@example.com",
+            lead_id=None,
+            scope="mail_type",
+            product="cloudbook",
+            reason="r",
+        )
 
 
 def test_no_consent_basis_refuses_to_send_and_says_why(store: Store) -> None:
