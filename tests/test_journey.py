@@ -459,3 +459,44 @@ async def test_a_lead_warm_by_fit_alone_starts_on_the_warm_track(
         st = await state(handle)
     assert st.stage == "warm" and st.track == "warm"
     assert [s.send_key for s in sends(store)] == ["warm#2/case-study"]
+
+
+async def test_weekly_cap_across_two_products_defers_a_step_and_the_journey_sleeps(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, tmp_path: Path
+) -> None:
+    for product in ("acme", "acme2"):
+        shutil.copytree(settings.scenarios_dir / "acme", tmp_path / product)
+    second = tmp_path / "acme2" / "scenario.yaml"
+    second.write_text(second.read_text().replace("product: acme", "product: acme2"))
+    settings.scenarios_dir = tmp_path
+    settings.frequency_cap_per_week = 2
+    await advance_to_weekday_noon_tokyo(env, 2)
+    lead = make_lead(store)
+    async with build_worker(client, settings, store):
+        first = await start_journey(client, settings, lead, "acme")
+        await start_journey(client, settings, lead, "acme2")
+        handle = client.get_workflow_handle(first.journey_id)
+        await env.sleep(timedelta(hours=1))  # both welcomes are out: the cap (2) is full
+        await behave(env, handle, "document_download")  # warm: case study due in 1 day
+        await env.sleep(timedelta(days=10))
+        st = await state(handle)
+        history = await handle.fetch_history()
+
+    rows = sends(store)
+    by_key = {(r.product, r.send_key): r for r in rows}
+    assert by_key[("acme", "trigger:download-followup#1")].status == "suppressed"
+    case_study = by_key[("acme", "warm#2/case-study")]
+    assert case_study.status == "sent"
+    start = utc(by_key[("acme", "cold#1/welcome")].journey_time)
+    assert utc(case_study.journey_time) >= start + timedelta(days=7)  # deferred, not dropped
+    sent_times = sorted(utc(r.journey_time) for r in rows if r.status == "sent")
+    for i, moment in enumerate(sent_times):
+        in_week = [t for t in sent_times[i:] if t < moment + timedelta(days=7)]
+        assert len(in_week) <= 2
+    assert any("frequency cap" in e.text and "deferred" in e.text for e in st.timeline)
+    timers = [
+        e.user_metadata.summary.data.decode()
+        for e in history.events
+        if e.HasField("timer_started_event_attributes")
+    ]
+    assert any("deferred by the weekly frequency cap" in t for t in timers), timers
