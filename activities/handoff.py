@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from nurture.config import Settings
 from nurture.db import Handoff
@@ -33,6 +34,10 @@ class HandoffInput(BaseModel):
     journey_time: datetime
 
 
+class PostHandoffInput(BaseModel):
+    handoff_id: int
+
+
 class HandoffResult(BaseModel):
     handoff_id: int
     webhook_status: str
@@ -49,14 +54,25 @@ class HandoffActivities:
 
     @activity.defn(name="hand_off")
     def hand_off(self, input: HandoffInput) -> HandoffResult:
-        """Record once per (journey, hand-off number); post until the CRM accepts it."""
+        """Record once per (journey, hand-off number); `pending` when a webhook awaits it."""
         handoff = self._record(input)
-        if handoff.webhook_status == "posted" or not self.settings.handoff_webhook_url:
-            return HandoffResult(handoff_id=handoff.id, webhook_status=handoff.webhook_status)
-        self._post(handoff.payload)
+        return HandoffResult(handoff_id=handoff.id, webhook_status=handoff.webhook_status)
+
+    @activity.defn(name="post_handoff")
+    def post_handoff(self, input: PostHandoffInput) -> None:
+        """Post until the CRM accepts; a 4xx other than 408/429 is final (retrying won't help).
+
+        The `Idempotency-Key` header lets the CRM drop a repeat when our attempt timed out
+        after it had accepted the first one.
+        """
         with self.store.session() as session:
-            session.get_one(Handoff, handoff.id).webhook_status = "posted"
-        return HandoffResult(handoff_id=handoff.id, webhook_status="posted")
+            handoff = session.get_one(Handoff, input.handoff_id)
+            if handoff.webhook_status == "posted" or not self.settings.handoff_webhook_url:
+                return
+            payload, key = handoff.payload, f"{handoff.journey_id}#{handoff.handoff_no}"
+        self._post(payload, key)
+        with self.store.session() as session:
+            session.get_one(Handoff, input.handoff_id).webhook_status = "posted"
 
     def _record(self, input: HandoffInput) -> Handoff:
         query = select(Handoff).where(
@@ -103,13 +119,14 @@ class HandoffActivities:
             },
             "score": input.score.model_dump(),
             "moments": input.moments,
+            "handoff_no": input.handoff_no,
             "journey_url": f"{ui}/namespaces/{namespace}/workflows/{input.journey_id}",
             "handed_off_at": input.journey_time.isoformat(),
         }
 
-    def _post(self, payload: dict[str, Any]) -> None:
+    def _post(self, payload: dict[str, Any], idempotency_key: str) -> None:
         body = json.dumps(payload, ensure_ascii=False).encode()
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key}
         if self.settings.handoff_webhook_secret:
             headers[SIGNATURE_HEADER] = sign_body(body, self.settings.handoff_webhook_secret)
         request = urllib.request.Request(
@@ -119,5 +136,14 @@ class HandoffActivities:
             with urllib.request.urlopen(request, timeout=10) as response:
                 if response.status >= 300:
                     raise RuntimeError(f"hand-off webhook answered {response.status}")
+        except urllib.error.HTTPError as err:
+            if 400 <= err.code < 500 and err.code not in (408, 429):
+                raise ApplicationError(
+                    f"hand-off webhook refused it with {err.code}: fix the receiver or "
+                    "NURTURE_HANDOFF_WEBHOOK_URL",
+                    type="HandoffRefused",
+                    non_retryable=True,
+                ) from err
+            raise RuntimeError(f"hand-off webhook answered {err.code}") from err
         except urllib.error.URLError as err:
             raise RuntimeError(f"hand-off webhook failed: {err}") from err

@@ -69,6 +69,9 @@ class JourneyMemory(BaseModel):
     step_anchor: datetime
     steps_sent: dict[str, list[str]] = Field(default_factory=dict)
     deferred_until: datetime | None = None
+    email_stopped: Lifecycle | None = Field(
+        default=None, description="unsubscribed or bounced while sales owned the lead"
+    )
     events: list[BehaviorEvent] = Field(default_factory=list)
     seen_event_ids: list[str] = Field(default_factory=list)
     sent_ids: list[str] = Field(default_factory=list)

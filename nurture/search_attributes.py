@@ -21,6 +21,7 @@ TRACK = SearchAttributeKey.for_keyword("NurtureTrack")
 SCENARIO_VERSION = SearchAttributeKey.for_keyword("ScenarioVersion")
 SCORE = SearchAttributeKey.for_int("LeadScore")
 NEXT_TOUCH = SearchAttributeKey.for_datetime("NextTouchAt")
+ALL = (PRODUCT, STAGE, LIFECYCLE, TRACK, SCENARIO_VERSION, SCORE, NEXT_TOUCH)
 
 _TYPES = {
     PRODUCT.name: ("Keyword", IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD),

@@ -10,6 +10,7 @@ from temporalio.worker import Worker
 from activities.email import EmailActivities
 from activities.handoff import HandoffActivities
 from activities.scenario import ScenarioActivities
+from activities.suppression import SuppressionActivities
 from activities.transitions import TransitionActivities
 from nurture.config import Settings
 from nurture.mail.outbox import OutboxProvider
@@ -22,6 +23,7 @@ def build_worker(client: Client, settings: Settings, store: Store) -> Worker:
     email = EmailActivities(store, settings, OutboxProvider(settings.outbox_dir))
     handoff = HandoffActivities(store, settings)
     transitions = TransitionActivities(store)
+    suppressions = SuppressionActivities(store)
     scenarios = ScenarioActivities(settings.scenarios_dir)
     return Worker(
         client,
@@ -31,7 +33,9 @@ def build_worker(client: Client, settings: Settings, store: Store) -> Worker:
             scenarios.load_scenario,
             email.send_email,
             handoff.hand_off,
+            handoff.post_handoff,
             transitions.record_transition,
+            suppressions.record_suppression,
         ],
         activity_executor=ThreadPoolExecutor(max_workers=16),
         max_cached_workflows=settings.worker_max_cached_workflows,

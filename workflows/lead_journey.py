@@ -8,6 +8,7 @@ Deterministic: all time is `workflow.now()`, every side effect is an activity.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 from datetime import datetime, timedelta
@@ -18,8 +19,9 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.email import SendEmailInput, SendEmailResult
-    from activities.handoff import HandoffInput, HandoffResult
+    from activities.handoff import HandoffInput, HandoffResult, PostHandoffInput
     from activities.scenario import LoadScenarioInput
+    from activities.suppression import SuppressionInput
     from activities.transitions import TransitionInput
     from nurture import search_attributes as sa
     from nurture.durations import format_duration
@@ -36,7 +38,7 @@ with workflow.unsafe.imports_passed_through():
         Unsubscribe,
         journey_id,
     )
-    from nurture.lifecycle import NURTURING, TERMINAL, Lifecycle, feedback_target
+    from nurture.lifecycle import NURTURING, SALES_OWNED, TERMINAL, Lifecycle, feedback_target
     from nurture.scenario import TRACK_END, TRACK_LISTEN, MailType, Scenario, Step, Trigger
     from nurture.scoring import Discount, ScoreBreakdown, relevant_events, score_lead, stage_for
     from nurture.send_window import next_send_time
@@ -45,6 +47,8 @@ ACTIVITY_TIMEOUT = timedelta(seconds=60)
 RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
 STAGE_PRECISION = timedelta(minutes=1)
 MIN_WAIT = timedelta(seconds=1)
+SALES_WAIT = timedelta(days=30)
+MAX_TRACK_HOPS = 10
 SEEN_IDS_KEPT = 2000
 
 
@@ -58,7 +62,12 @@ class LeadJourney:
         self._inbox: list[BehaviorEvent] = list(input.pending_events)
         self._woken = False
         self._score = ScoreBreakdown()
-        self._published: dict[str, object] = {}
+        self._background: list[asyncio.Task[None]] = []
+        # Continue-as-new carries search attributes over: start from what the server has.
+        carried = workflow.info().typed_search_attributes
+        self._published: dict[str, object] = {
+            key.name: carried.get(key) for key in sa.ALL if carried.get(key) is not None
+        }
 
     # ---- the journey ------------------------------------------------------------------
 
@@ -77,14 +86,15 @@ class LeadJourney:
             if self._history_is_long():
                 await self._continue_as_new()
             now = workflow.now()
-            if now >= self._exit_deadline:
-                await self._end(f"journey reached its maximum age ({self._exit_after})")
+            if m.lifecycle in NURTURING and now >= self._exit_deadline:
+                self._end(f"journey reached its maximum age ({self._exit_after})")
                 break
             due = self._next_touch(now)
             if due is not None and due <= now:
                 await self._send_step()
                 continue
             await self._wait(now, due)
+        await self._finish_background()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return JourneyResult(
             lifecycle=m.lifecycle,
@@ -118,8 +128,12 @@ class LeadJourney:
     async def _wait(self, now: datetime, due: datetime | None) -> None:
         """Sleep until the next touch, a decay-driven stage change, or exit; behaviour,
         feedback and commands wake it early."""
-        wake_at = self._exit_deadline
-        summary = f"listen for behaviour until exit on {wake_at:%Y-%m-%d}"
+        if self._mem.lifecycle in NURTURING:
+            wake_at = self._exit_deadline
+            summary = f"listen for behaviour until exit on {wake_at:%Y-%m-%d}"
+        else:
+            wake_at = now + SALES_WAIT
+            summary = f"{self._mem.lifecycle}: sales owns the lead; listen for behaviour"
         if due is not None and due <= wake_at:
             wake_at = due
             summary = self._step_wait_summary(due)
@@ -172,7 +186,7 @@ class LeadJourney:
         """When the next step email goes out, or None when nurture email is off."""
         m = self._mem
         step = self._current_step()
-        if step is None or m.paused or m.lifecycle not in NURTURING:
+        if step is None or m.paused or m.email_stopped or m.lifecycle not in NURTURING:
             return None
         due = max(m.step_anchor + step.wait, now, m.deferred_until or now)
         return next_send_time(due, self._scenario.send_window, self._input.profile.timezone)
@@ -207,29 +221,30 @@ class LeadJourney:
                 variant_key=f"{track}/{step.key}",
                 what=f"step {m.step_index + 1}/{total} '{step.key}' on {track}",
             )
-            if m.track != track:
-                return  # feedback moved the lead while the email was going out
             if result is not None and result.status == "deferred":
                 m.deferred_until = result.retry_at  # the weekly cap: same step, later
                 return
         m.steps_sent.setdefault(track, []).append(step.key)
+        if m.track != track:
+            return  # sales feedback moved the lead while the email was going out
         m.step_index += 1
         m.step_anchor = workflow.now()
         m.deferred_until = None
         if self._current_step() is None:
-            await self._track_complete()
+            self._track_complete()
 
-    async def _track_complete(self) -> None:
+    def _track_complete(self, hops: int = 0) -> None:
         then = self._scenario.tracks[self._mem.track].then
         if then == TRACK_END:
-            await self._end(f"track '{self._mem.track}' complete")
-        elif then == TRACK_LISTEN:
+            self._end(f"track '{self._mem.track}' complete")
+        elif then == TRACK_LISTEN or hops >= MAX_TRACK_HOPS:
             self._note("track", f"track '{self._mem.track}' complete; listening for behaviour")
         else:
-            self._switch_track(then, f"track '{self._mem.track}' complete")
+            self._switch_track(then, f"track '{self._mem.track}' complete", hops + 1)
 
-    def _switch_track(self, track: str, reason: str) -> None:
-        """Enter `track` at its first step this lead has not had: no content is sent twice."""
+    def _switch_track(self, track: str, reason: str, hops: int = 0) -> None:
+        """Enter `track` at its first step this lead has not had: no content is sent twice.
+        A track this lead has had in full is complete at once, and its `then` applies."""
         m = self._mem
         self._note("track", f"track '{m.track}' → '{track}': {reason}")
         m.track = track
@@ -240,6 +255,8 @@ class LeadJourney:
         m.step_index = next((i for i, s in enumerate(steps) if s.key not in done), len(steps))
         m.step_anchor = workflow.now()
         self._woken = True
+        if m.step_index == len(steps):
+            self._track_complete(hops)
 
     async def _send_email(
         self,
@@ -325,9 +342,10 @@ class LeadJourney:
             m.events.append(event)
             self._note("event", _describe(event))
             if event.type in DELIVERY_ENDING_TYPES:
-                await self._set_lifecycle("bounced", actor="provider", reason=event.type)
-                await self._end(f"email stopped: {event.type}")
-                break
+                await self._stop_email("bounced", actor="provider", reason=event.type)
+                if m.ended_reason is not None:
+                    break
+                continue
             await self._reevaluate(event)
 
     async def _reevaluate(self, event: BehaviorEvent | None) -> None:
@@ -343,7 +361,7 @@ class LeadJourney:
             hit = rule.matches_event(event) if event else False
             if hit or (rule.stage is not None and m.stage != before and rule.stage == m.stage):
                 what = f"event {rule.event}" if rule.event else f"stage {rule.stage}"
-                await self._end(f"exit rule: {what}")
+                self._end(f"exit rule: {what}")
                 return
         if await self._maybe_hand_off():
             return
@@ -363,7 +381,9 @@ class LeadJourney:
 
     def _trigger_allowed(self, trigger: Trigger) -> bool:
         m = self._mem
-        if m.lifecycle not in NURTURING or m.paused or "trigger" in m.suppressed_mail_types:
+        if m.lifecycle not in NURTURING or m.paused or m.email_stopped:
+            return False
+        if "trigger" in m.suppressed_mail_types:
             return False
         if trigger.stages is not None and m.stage not in trigger.stages:
             return False
@@ -423,19 +443,20 @@ class LeadJourney:
         reason = f"score {self._score.total} ≥ {self._scenario.handoff_threshold}"
         if signals:
             reason += f"; signals: {', '.join(signals)}"
-        await self._set_lifecycle("mql", actor="journey", reason=reason)
         m.handoffs += 1
+        handoff_no = m.handoffs
+        await self._set_lifecycle("mql", actor="journey", reason=reason)
         moments = [
             f"{r.rule}: {r.points:+d} ({r.detail})"
             for r in sorted(self._score.rules, key=lambda r: -r.points)
         ]
-        result = await workflow.execute_activity(
+        result = await workflow.execute_local_activity(
             "hand_off",
             HandoffInput(
                 journey_id=self._id,
                 lead_id=self._input.lead_id,
                 product=self._input.product,
-                handoff_no=m.handoffs,
+                handoff_no=handoff_no,
                 score=self._score,
                 moments=moments,
                 journey_time=workflow.now(),
@@ -445,43 +466,105 @@ class LeadJourney:
             retry_policy=RETRY,
             summary=f"hand off to sales (score {self._score.total})",
         )
-        self._note(
-            "handoff", f"handed to sales (#{m.handoffs}, {reason}; webhook {result.webhook_status})"
-        )
+        if m.lifecycle != "mql":
+            return True  # unsubscribed or disqualified while the hand-off was recorded
+        self._note("handoff", f"handed to sales (#{handoff_no}, {reason})")
         await self._set_lifecycle("handed_off", actor="journey", reason=reason)
+        if result.webhook_status == "pending":
+            self._background.append(asyncio.create_task(self._post_handoff(result.handoff_id)))
         return True
 
+    async def _post_handoff(self, handoff_id: int) -> None:
+        """Deliver the hand-off to the CRM beside the journey: a slow CRM blocks nothing."""
+        try:
+            await workflow.execute_activity(
+                "post_handoff",
+                PostHandoffInput(handoff_id=handoff_id),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=RETRY,
+                summary=f"post hand-off #{handoff_id} to the CRM webhook",
+            )
+            self._note("handoff", f"hand-off #{handoff_id} delivered to the CRM webhook")
+        except ActivityError as err:
+            self._note(
+                "handoff", f"the CRM webhook refused hand-off #{handoff_id}: {err.cause or err}"
+            )
+
+    async def _finish_background(self) -> None:
+        if self._background:
+            await asyncio.gather(*self._background)
+            self._background.clear()
+
     async def _set_lifecycle(self, to: Lifecycle, *, actor: str, reason: str) -> None:
+        await self._record(self._move(to, actor=actor, reason=reason))
+
+    def _move(self, to: Lifecycle, *, actor: str, reason: str) -> TransitionInput:
+        """Change the lifecycle at once, before any await, so the main loop and the handlers
+        never see a half-made move; `_record` stores it afterwards."""
         m = self._mem
         before = None if m.transitions == 0 else m.lifecycle
         m.lifecycle = to
         m.transitions += 1
         if before is not None:
             self._note("lifecycle", f"{before} → {to}: {reason}")
-        workflow.logger.info("lifecycle %s → %s (%s)", before, to, actor)
+        workflow.logger.info("lifecycle %s → %s", before, to)
         self._woken = True
+        return TransitionInput(
+            journey_id=self._id,
+            seq=m.transitions,
+            lead_id=self._input.lead_id,
+            product=self._input.product,
+            from_lifecycle=before,
+            to_lifecycle=to,
+            stage=m.stage,
+            score=self._score.total,
+            actor=actor,
+            reason=reason,
+            journey_time=workflow.now(),
+        )
+
+    async def _record(self, transition: TransitionInput) -> None:
         self._publish()
         await workflow.execute_local_activity(
             "record_transition",
-            TransitionInput(
-                journey_id=self._id,
-                seq=m.transitions,
+            transition,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+            summary=f"record {transition.from_lifecycle or 'start'} → {transition.to_lifecycle}",
+        )
+
+    async def _stop_email(self, why: Lifecycle, *, actor: str, reason: str) -> None:
+        """Unsubscribe or bounce: no more email, recorded in the store's suppressions. While
+        sales owns the lead the journey stays open for sales feedback; otherwise it ends."""
+        m = self._mem
+        m.email_stopped = why
+        scope = "global" if why == "bounced" else "product"
+        if m.lifecycle in SALES_OWNED:
+            self._note("unsubscribe", f"email stopped ({why}: {reason}); sales still owns the lead")
+            transition = None
+        else:
+            transition = self._move(why, actor=actor, reason=reason)
+            self._end(f"{why}: {reason}")
+        await self._suppress(scope, None, reason)
+        if transition is not None:
+            await self._record(transition)
+
+    async def _suppress(self, scope: str, mail_types: list[str] | None, reason: str) -> None:
+        await workflow.execute_local_activity(
+            "record_suppression",
+            SuppressionInput(
                 lead_id=self._input.lead_id,
                 product=self._input.product,
-                from_lifecycle=before,
-                to_lifecycle=to,
-                stage=m.stage,
-                score=self._score.total,
-                actor=actor,
+                scope=scope,
+                mail_types=mail_types or [],
                 reason=reason,
-                journey_time=workflow.now(),
             ),
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=RETRY,
-            summary=f"record {before or 'start'} → {to}",
+            summary=f"suppress {scope} email: {reason}",
         )
 
-    async def _end(self, reason: str) -> None:
+    def _end(self, reason: str) -> None:
         self._mem.ended_reason = reason
         self._note("exit", reason)
         self._woken = True
@@ -518,16 +601,16 @@ class LeadJourney:
         """All email stops at once; a mail-type scope only stops those types."""
         await self._ready()
         m = self._mem
-        if m.lifecycle in TERMINAL:
+        if m.lifecycle in TERMINAL or m.ended_reason is not None:
             return
         if request.mail_types is None:
-            await self._set_lifecycle("unsubscribed", actor="lead", reason=request.reason)
-            await self._end(f"unsubscribed: {request.reason}")
+            await self._stop_email("unsubscribed", actor="lead", reason=request.reason)
             return
         added = [t for t in request.mail_types if t not in m.suppressed_mail_types]
         m.suppressed_mail_types.extend(added)
         self._note("unsubscribe", f"opted out of {', '.join(request.mail_types)}")
         self._woken = True
+        await self._suppress("mail_type", list(request.mail_types), request.reason)
 
     @workflow.update(name="sales_feedback")
     async def sales_feedback(self, feedback: SalesFeedback) -> JourneyState:
@@ -535,15 +618,21 @@ class LeadJourney:
         target = feedback_target(m.lifecycle, feedback.outcome)
         reason = f"{feedback.outcome}" + (f": {feedback.reason}" if feedback.reason else "")
         self._note("feedback", f"sales feedback from {feedback.by}: {reason}")
-        await self._set_lifecycle(target, actor=feedback.by, reason=reason)
-        if target == "recycled":
+        # Every change first, then the awaits: the main loop must not act on half of it.
+        transitions = [self._move(target, actor=feedback.by, reason=reason)]
+        if target == "recycled" and m.email_stopped:
+            transitions.append(self._move(m.email_stopped, actor="journey", reason="no email"))
+            self._end(f"sales: {reason}; email had stopped ({m.email_stopped})")
+        elif target == "recycled":
             recycle = self._scenario.handoff.recycle
             m.discount = Discount(before=workflow.now(), keep=recycle.keep_behavior)
             self._switch_track(recycle.track, "recycled by sales")
             self._score = self._compute_score()
             m.stage = stage_for(self._score.total, self._scenario.stages)
         elif target in TERMINAL:
-            await self._end(f"sales: {reason}")
+            self._end(f"sales: {reason}")
+        for transition in transitions:
+            await self._record(transition)
         return self._state()
 
     @sales_feedback.validator
@@ -619,6 +708,7 @@ class LeadJourney:
 
     async def _continue_as_new(self) -> None:
         """Start a fresh history carrying everything, once no handler is mid-flight."""
+        await self._finish_background()
         await workflow.wait_condition(workflow.all_handlers_finished)
         m = self._mem
         m.events = relevant_events(m.events, workflow.now(), self._scenario.scoring)
@@ -645,15 +735,7 @@ class LeadJourney:
             sa.NEXT_TOUCH.name: next_touch,
         }
         updates: list[SearchAttributeUpdate] = []
-        for key in (
-            sa.PRODUCT,
-            sa.STAGE,
-            sa.LIFECYCLE,
-            sa.TRACK,
-            sa.SCENARIO_VERSION,
-            sa.SCORE,
-            sa.NEXT_TOUCH,
-        ):
+        for key in sa.ALL:
             value = values[key.name]
             if key.name in self._published and self._published[key.name] == value:
                 continue

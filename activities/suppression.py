@@ -1,0 +1,42 @@
+"""Recording a journey's unsubscribe or bounce in the store, where every send checks it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+from temporalio import activity
+
+from nurture import send_gate
+from nurture.store import Store
+
+
+class SuppressionInput(BaseModel):
+    lead_id: str
+    product: str
+    scope: Literal["global", "product", "mail_type"]
+    mail_types: list[str] = []
+    reason: str
+
+
+class SuppressionActivities:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    @activity.defn(name="record_suppression")
+    def record_suppression(self, input: SuppressionInput) -> None:
+        """Idempotent: a suppression is unique per address, scope, product and mail type."""
+        lead = self.store.get_lead(input.lead_id)
+        if lead is None:
+            return  # erased, or never stored: nothing to send to either way
+        with self.store.session() as session:
+            for mail_type in input.mail_types or [""]:
+                send_gate.suppress(
+                    session,
+                    email=lead.email,
+                    lead_id=lead.id,
+                    scope=input.scope,
+                    product=input.product,
+                    mail_type=mail_type,
+                    reason=input.reason,
+                )
