@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from datetime import datetime, timedelta
-from pathlib import Path
+from email.message import EmailMessage
 from typing import Any, Literal
 
+import jinja2
 from pydantic import BaseModel
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +24,7 @@ from nurture.mail.render import TemplateRenderer, email_context
 from nurture.scenario import Brand, MailType
 from nurture.send_gate import Decision
 from nurture.store import Store
+from nurture.template_pins import pinned_sources
 from nurture.unsubscribe import sign_unsubscribe
 
 # Longer than the activity's start-to-close timeout: a live attempt is never overtaken.
@@ -32,6 +35,7 @@ class SendEmailInput(BaseModel):
     """Carries the pinned scenario's brand, so the email matches the version the journey runs."""
 
     brand: Brand
+    scenario_version: str
     journey_id: str
     lead_id: str
     product: str
@@ -59,6 +63,8 @@ class EmailActivities:
         self.store = store
         self.settings = settings
         self.provider = provider
+        self._renderers: dict[tuple[str, str], TemplateRenderer] = {}
+        self._lock = threading.Lock()
 
     @activity.defn(name="send_email")
     def send_email(self, input: SendEmailInput) -> SendEmailResult:
@@ -89,6 +95,26 @@ class EmailActivities:
                 send_id=send.id, status=decision.outcome, detail=decision.detail,
                 retry_at=decision.until,
             )  # fmt: skip
+        try:
+            message = self._message(input, lead, send.id)
+            message_id = self.provider.deliver(message, send_id=send.id, product=input.product)
+        except ApplicationError as err:
+            self._release(send.id, failed=str(err) if err.non_retryable else None)
+            raise
+        except BaseException:
+            self._release(send.id)  # nothing went out: the retry may try at once
+            raise
+        with self.store.session() as session:
+            row = session.get_one(Send, send.id)
+            row.status = "sent"
+            row.subject = str(message["Subject"])
+            row.provider_message_id = message_id
+            row.sent_at = utcnow()
+        activity.logger.info("sent %s (%s) for %s", input.send_key, send.id, input.journey_id)
+        return SendEmailResult(send_id=send.id, status="sent", provider_message_id=message_id)
+
+    def _message(self, input: SendEmailInput, lead: Lead, send_id: str) -> EmailMessage:
+        """Render the pinned version's template for this lead; template errors are final."""
         token = sign_unsubscribe(input.lead_id, input.product, self.settings.secret_key)
         unsubscribe_url = f"{self.settings.public_base_url}/v1/unsubscribe/{token}"
         context = email_context(
@@ -98,32 +124,45 @@ class EmailActivities:
             preferences_url=unsubscribe_url,
             journey=input.journey,
         )
-        content = TemplateRenderer.for_folder(self._scenario_dir(input.product)).render(
-            input.template, input.subject, context
-        )
+        try:
+            renderer = self._renderer(input.product, input.scenario_version)
+            content = renderer.render(input.template, input.subject, context)
+        except jinja2.TemplateError as err:
+            raise ApplicationError(
+                f"template {input.template!r} of {input.product} version "
+                f"{input.scenario_version} cannot render: {err}",
+                type="TemplateError",
+                non_retryable=True,
+            ) from None
         name = " ".join(p for p in (lead.first_name, lead.last_name) if p)
-        message = build_message(
+        return build_message(
             content,
             sender=input.brand.sender,
             to_email=lead.email,
             to_name=name,
             unsubscribe_url=unsubscribe_url,
-            send_id=send.id,
+            send_id=send_id,
             sent_at=utcnow(),
         )
-        try:
-            message_id = self.provider.deliver(message, send_id=send.id, product=input.product)
-        except BaseException:
-            self._release(send.id)  # the provider refused it: the retry may try at once
-            raise
-        with self.store.session() as session:
-            row = session.get_one(Send, send.id)
-            row.status = "sent"
-            row.subject = content.subject
-            row.provider_message_id = message_id
-            row.sent_at = utcnow()
-        activity.logger.info("sent %s (%s) for %s", input.send_key, send.id, input.journey_id)
-        return SendEmailResult(send_id=send.id, status="sent", provider_message_id=message_id)
+
+    def _renderer(self, product: str, version: str) -> TemplateRenderer:
+        """One renderer per pinned version, so each template compiles once per worker."""
+        key = (product, version)
+        with self._lock:
+            renderer = self._renderers.get(key)
+        if renderer is None:
+            sources = pinned_sources(self.store, product, version)
+            if not sources:
+                raise ApplicationError(
+                    f"the templates of {product} version {version} are not in the store; "
+                    "they are pinned when a journey loads its scenario",
+                    type="TemplatesMissing",
+                    non_retryable=True,
+                )
+            renderer = TemplateRenderer.from_sources(sources)
+            with self._lock:
+                self._renderers[key] = renderer
+        return renderer
 
     def _decide(self, send_id: str, input: SendEmailInput) -> Decision:
         with self.store.session() as session:
@@ -141,6 +180,10 @@ class EmailActivities:
         """What an earlier attempt decided, for a retry that finds the work done."""
         with self.store.session() as session:
             row = session.get_one(Send, send_id)
+            if row.status == "failed":
+                raise ApplicationError(
+                    row.detail or "failed", type="SendFailed", non_retryable=True
+                )
             status = "suppressed" if row.status == "suppressed" else "sent"
             return SendEmailResult(
                 send_id=row.id, status=status, provider_message_id=row.provider_message_id,
@@ -176,16 +219,15 @@ class EmailActivities:
             with self.store.session() as session:
                 return session.scalars(query).one()
 
-    def _release(self, send_id: str) -> None:
+    def _release(self, send_id: str, failed: str | None = None) -> None:
+        """Give the claim back (queued, for a retry), or record a failure no retry can fix."""
+        values = {"status": "failed", "detail": failed} if failed else {"status": "queued"}
         with self.store.session() as session:
             session.execute(
                 update(Send)
                 .where(Send.id == send_id, Send.status == "sending")
-                .values(status="queued", claimed_at=None)
+                .values(claimed_at=None, **values)
             )
-
-    def _scenario_dir(self, product: str) -> Path:
-        return self.settings.scenarios_dir / product
 
 
 def _send_id(input: SendEmailInput) -> str:

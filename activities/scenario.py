@@ -10,6 +10,8 @@ from temporalio.exceptions import ApplicationError
 
 from nurture.scenario import Scenario
 from nurture.scenario_loader import ScenarioError, load_scenario
+from nurture.store import Store
+from nurture.template_pins import pin_templates
 
 
 class LoadScenarioInput(BaseModel):
@@ -17,13 +19,24 @@ class LoadScenarioInput(BaseModel):
 
 
 class ScenarioActivities:
-    def __init__(self, scenarios_dir: Path) -> None:
+    def __init__(self, scenarios_dir: Path, store: Store) -> None:
         self.scenarios_dir = scenarios_dir
+        self.store = store
+        self._pinned: set[tuple[str, str]] = set()
 
     @activity.defn(name="load_scenario")
     def load_scenario(self, input: LoadScenarioInput) -> Scenario:
-        """Retried while the file is broken, so fixing the scenario lets waiting journeys start."""
+        """The validated scenario, its templates pinned in the store under its version.
+
+        Retried while the file is broken, so fixing the scenario lets waiting journeys start.
+        """
         try:
-            return load_scenario(self.scenarios_dir, input.product)
+            scenario = load_scenario(self.scenarios_dir, input.product)
         except ScenarioError as err:
             raise ApplicationError(str(err), type="ScenarioError") from None
+        key = (scenario.product, scenario.version)
+        if key not in self._pinned:
+            folder = self.scenarios_dir / scenario.product
+            pin_templates(self.store, folder, scenario.product, scenario.version)
+            self._pinned.add(key)
+        return scenario

@@ -147,6 +147,23 @@ class Event(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class ScenarioTemplate(Base):
+    """Every template of every scenario version a journey ran: emails render from the version
+    the journey pinned, whatever the files on disk say today."""
+
+    __tablename__ = "scenario_templates"
+    __table_args__ = (
+        UniqueConstraint("product", "version", "name", name="uq_scenario_templates_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    product: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Send(Base):
     """One email per (journey, send key): the unique key is what makes a retried send safe."""
 

@@ -131,27 +131,33 @@ def template_problems(
     folder: Path, scenario: Scenario, file: Path, lines: dict[Path_, int]
 ) -> list[Problem]:
     """Every referenced template exists, parses, renders for sample leads, and is lawful."""
-    renderer = TemplateRenderer(folder)
+    renderer = TemplateRenderer.for_folder(folder)
     problems: list[Problem] = []
     checked: set[str] = set()
     subjects = _subjects_by_template(scenario)
     for path, name in scenario.template_names():
         where, line = _dotted(path), _line_for(lines, path)
-        if not renderer.html_path(name).exists():
+        if not _html_path(folder, name).exists():
             problems.append(
                 Problem(
                     file,
                     line,
                     where,
-                    f"template {name!r} not found: create {renderer.html_path(name)}",
+                    f"template {name!r} not found: create {_html_path(folder, name)}",
                 )
             )
             continue
         if name in checked:
             continue
         checked.add(name)
-        problems += _render_problems(renderer, scenario, name, subjects[name], file, line, where)
+        problems += _render_problems(
+            renderer, _html_path(folder, name), scenario, name, subjects[name], file, line, where
+        )
     return problems
+
+
+def _html_path(folder: Path, template: str) -> Path:
+    return folder / "templates" / f"{template}.html"
 
 
 def _subjects_by_template(scenario: Scenario) -> dict[str, list[str]]:
@@ -166,6 +172,7 @@ def _subjects_by_template(scenario: Scenario) -> dict[str, list[str]]:
 
 def _render_problems(
     renderer: TemplateRenderer,
+    html: Path,
     scenario: Scenario,
     name: str,
     subjects: list[str],
@@ -188,7 +195,7 @@ def _render_problems(
         except jinja2.TemplateSyntaxError as err:
             return [
                 Problem(
-                    Path(err.filename or renderer.html_path(name)),
+                    Path(err.filename or html),
                     err.lineno,
                     "",
                     f"template syntax error: {err.message}",
@@ -197,7 +204,7 @@ def _render_problems(
         except jinja2.UndefinedError as err:
             return [
                 Problem(
-                    renderer.html_path(name),
+                    html,
                     None,
                     "",
                     f"{err.message} (referenced from {file}:{line} {where}); "
@@ -206,7 +213,7 @@ def _render_problems(
                 )
             ]
         except jinja2.TemplateError as err:
-            return [Problem(renderer.html_path(name), None, "", f"template error: {err}")]
+            return [Problem(html, None, "", f"template error: {err}")]
         missing = [
             what
             for what, needle in (
@@ -218,7 +225,7 @@ def _render_problems(
         if missing:
             return [
                 Problem(
-                    renderer.html_path(name),
+                    html,
                     None,
                     "",
                     f"the email lacks {' and '.join(missing)}, which the law requires in "

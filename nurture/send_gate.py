@@ -22,7 +22,9 @@ CAP_WINDOW = timedelta(days=7)
 CAPPED_MAIL_TYPES = frozenset({"step", "newsletter", "trigger"})
 # A send in any of these states took a slot of the cap.
 COUNTED_STATUSES = ("sending", "sent", "delivered", "opened", "clicked", "bounced")
-FINAL_STATUSES = frozenset({"sent", "delivered", "opened", "clicked", "bounced", "suppressed"})
+FINAL_STATUSES = frozenset(
+    {"sent", "delivered", "opened", "clicked", "bounced", "suppressed", "failed"}
+)
 Scope = Literal["global", "product", "mail_type"]
 
 

@@ -24,7 +24,7 @@ def build_worker(client: Client, settings: Settings, store: Store) -> Worker:
     handoff = HandoffActivities(store, settings)
     transitions = TransitionActivities(store)
     suppressions = SuppressionActivities(store)
-    scenarios = ScenarioActivities(settings.scenarios_dir)
+    scenarios = ScenarioActivities(settings.scenarios_dir, store)
     return Worker(
         client,
         task_queue=settings.task_queue,

@@ -20,7 +20,10 @@ from temporalio.worker import Worker
 
 from nurture import search_attributes
 from nurture.config import Settings
+from nurture.scenario import Scenario
+from nurture.scenario_loader import load_scenario
 from nurture.store import ConsentIn, Store
+from nurture.template_pins import pin_templates
 from nurture.worker_setup import build_worker
 
 # Every test lead agreed to email through a form, unless a test is about consent.
@@ -110,6 +113,13 @@ def store(settings: Settings) -> Iterator[Store]:
     store.upgrade()
     yield store
     store.engine.dispose()
+
+
+def pinned(store: Store, product: str = "acme") -> Scenario:
+    """A test scenario whose templates are pinned in `store`, as a journey's start does."""
+    scenario = load_scenario(SCENARIOS, product)
+    pin_templates(store, SCENARIOS / product, product, scenario.version)
+    return scenario
 
 
 @pytest_asyncio.fixture

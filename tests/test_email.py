@@ -19,19 +19,21 @@ from nurture.mail.outbox import OutboxProvider
 from nurture.scenario_loader import load_scenario
 from nurture.store import LeadIn, Store
 from nurture.unsubscribe import verify_unsubscribe
-from tests.conftest import CONSENT, SCENARIOS
+from tests.conftest import CONSENT, SCENARIOS, pinned
 
 ACME = load_scenario(SCENARIOS, "acme")
 
 
 @pytest.fixture
 def emails(settings: Settings, store: Store) -> EmailActivities:
+    pinned(store)
     return EmailActivities(store, settings, OutboxProvider(settings.outbox_dir))
 
 
 def send_input(lead_id: str, key: str = "cold#1/welcome") -> SendEmailInput:
     return SendEmailInput(
         brand=ACME.brand,
+        scenario_version=ACME.version,
         journey_id=f"journey:acme:{lead_id}",
         lead_id=lead_id,
         product="acme",

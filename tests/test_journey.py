@@ -500,3 +500,24 @@ async def test_weekly_cap_across_two_products_defers_a_step_and_the_journey_slee
         if e.HasField("timer_started_event_attributes")
     ]
     assert any("deferred by the weekly frequency cap" in t for t in timers), timers
+
+
+async def test_emails_render_from_the_pinned_version_whatever_the_files_say_later(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, tmp_path: Path
+) -> None:
+    shutil.copytree(settings.scenarios_dir / "acme", tmp_path / "acme")
+    settings.scenarios_dir = tmp_path
+    await advance_to_weekday_noon_tokyo(env, 2)
+    async with build_worker(client, settings, store):
+        outcome = await start_journey(client, settings, make_lead(store), "acme")
+        handle = client.get_workflow_handle(outcome.journey_id)
+        await eventually(handle, lambda s: s.emails_sent == 1)
+        note = tmp_path / "acme" / "templates" / "note.html"
+        note.write_text(note.read_text().replace("Hello", "EDITED"))
+        note.rename(note.with_name("renamed.html"))  # the file the journey uses is gone
+        await env.sleep(timedelta(days=31))
+        st = await state(handle)
+    assert st.emails_sent == 2
+    second = sends(store)[-1]
+    eml = (settings.outbox_dir / "acme" / f"{second.id}.eml").read_text()
+    assert "Hello" in eml and "EDITED" not in eml

@@ -18,9 +18,8 @@ from activities.transitions import TransitionActivities, TransitionInput
 from nurture.config import Settings
 from nurture.db import Lead, Send, Transition
 from nurture.mail.outbox import OutboxProvider
-from nurture.scenario_loader import load_scenario
 from nurture.store import LeadIn, Store
-from tests.conftest import CONSENT, SCENARIOS, postgres_database
+from tests.conftest import CONSENT, pinned, postgres_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -67,8 +66,10 @@ def test_concurrent_retries_of_one_send_make_one_email(store: Store, settings: S
         LeadIn(email="once@example.com", first_name="Once", consent=CONSENT)
     )
     emails = EmailActivities(store, settings, OutboxProvider(settings.outbox_dir))
+    scenario = pinned(store)
     request = SendEmailInput(
-        brand=load_scenario(SCENARIOS, "acme").brand,
+        brand=scenario.brand,
+        scenario_version=scenario.version,
         journey_id=f"journey:acme:{lead.id}", lead_id=lead.id, product="acme",
         send_key="cold#1/welcome", mail_type="step", template="note", subject="Hi", variant=0,
         journey_time=datetime(2026, 11, 25, 3, tzinfo=UTC), journey={},

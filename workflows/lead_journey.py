@@ -276,6 +276,7 @@ class LeadJourney:
                 "send_email",
                 SendEmailInput(
                     brand=self._scenario.brand,
+                    scenario_version=self._scenario.version,
                     journey_id=self._id,
                     lead_id=self._input.lead_id,
                     product=self._input.product,

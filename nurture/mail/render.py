@@ -8,12 +8,19 @@ at `nurture validate` time instead of a blank in a sent email.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined, Template, select_autoescape
+from jinja2 import (
+    BaseLoader,
+    DictLoader,
+    FileSystemLoader,
+    StrictUndefined,
+    Template,
+    TemplateNotFound,
+    select_autoescape,
+)
 from jinja2.sandbox import SandboxedEnvironment
 
 from nurture.mail.text import html_to_text
@@ -28,21 +35,15 @@ class EmailContent:
 
 
 class TemplateRenderer:
-    """Templates of one product: `templates/<name>.html`, optional `<name>.txt`.
+    """Templates of one product: `<name>.html`, optional `<name>.txt`, from a folder (validation,
+    preview) or from the sources of a pinned scenario version (sending).
 
-    Use `for_folder` in long-lived processes: Jinja compiles each template once per
-    environment and recompiles it only when the file changes.
+    Keep renderers around: Jinja compiles each template once per environment.
     """
 
-    @classmethod
-    @functools.lru_cache(maxsize=64)
-    def for_folder(cls, scenario_dir: Path) -> TemplateRenderer:
-        return cls(scenario_dir)
-
-    def __init__(self, scenario_dir: Path) -> None:
-        self.template_dir = scenario_dir / "templates"
+    def __init__(self, loader: BaseLoader) -> None:
         self.env = SandboxedEnvironment(
-            loader=FileSystemLoader(self.template_dir),
+            loader=loader,
             autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
             undefined=StrictUndefined,
             trim_blocks=True,
@@ -50,17 +51,20 @@ class TemplateRenderer:
         )
         self._subjects: dict[str, Template] = {}
 
-    def html_path(self, template: str) -> Path:
-        return self.template_dir / f"{template}.html"
+    @classmethod
+    def for_folder(cls, scenario_dir: Path) -> TemplateRenderer:
+        return cls(FileSystemLoader(scenario_dir / "templates"))
 
-    def text_path(self, template: str) -> Path:
-        return self.template_dir / f"{template}.txt"
+    @classmethod
+    def from_sources(cls, sources: dict[str, str]) -> TemplateRenderer:
+        """`sources` maps file names ("welcome.html", "layout.html") to their text."""
+        return cls(DictLoader(sources))
 
     def render(self, template: str, subject: str, context: dict[str, Any]) -> EmailContent:
         html = self.env.get_template(f"{template}.html").render(context)
-        if self.text_path(template).exists():
+        try:
             text = self.env.get_template(f"{template}.txt").render(context)
-        else:
+        except TemplateNotFound:
             text = html_to_text(html)
         if subject not in self._subjects:
             self._subjects[subject] = self.env.from_string(subject)
