@@ -209,7 +209,7 @@ async def nurture_starts(
     start = time.time()
 
     async def begin(lead: Lead) -> None:
-        outcome = await start_journey(client, settings, lead, PRODUCT)
+        outcome = await start_journey(client, settings, store, lead, PRODUCT)
         if not outcome.started:
             raise RuntimeError(f"{outcome.journey_id}: {outcome.message}")
 

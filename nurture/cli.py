@@ -105,16 +105,36 @@ def start(
     title: Annotated[str | None, typer.Option()] = None,
     source: Annotated[str, typer.Option(help="lead source channel")] = "trade_show",
     locale: Annotated[str | None, typer.Option(help="ja or en")] = None,
+    consent_basis: Annotated[
+        str | None,
+        typer.Option(help="how the leads agreed: opt_in_form, business_card, ..."),
+    ] = None,
+    consent_wording: Annotated[
+        str | None, typer.Option(help="the form's wording, or where cards were exchanged")
+    ] = None,
 ) -> None:
-    """Upsert leads and start their journeys; existing journeys are left alone and reported."""
+    """Upsert leads and start their journeys; existing journeys are left alone and reported.
+
+    Without a consent basis (flags, or consent_basis/consent_wording columns) the lead is
+    stored and nurtured, but every email is refused and recorded as suppressed.
+    """
     from nurture.lead_import import parse_row, read_leads
+    from nurture.store import ConsentIn
+
+    consent = None
+    if consent_basis:
+        try:
+            consent = ConsentIn(basis=consent_basis, wording=consent_wording or "")  # type: ignore[arg-type]
+        except ValueError as err:
+            err_console.print(f"[red]consent: {err}[/red]", highlight=False)
+            raise typer.Exit(2) from None
 
     if (csv_file is None) == (email is None):
         err_console.print("[red]give either --csv FILE or --email ADDRESS[/red]")
         raise typer.Exit(2)
     if csv_file is not None:
         try:
-            rows = list(read_leads(csv_file, source=source, locale=locale))
+            rows = list(read_leads(csv_file, source=source, locale=locale, consent=consent))
         except (OSError, ValueError) as err:
             err_console.print(f"[red]{err}[/red]")
             raise typer.Exit(2) from None
@@ -127,7 +147,7 @@ def start(
             "size": size or "",
             "title": title or "",
         }
-        rows = [parse_row(0, fields, source, locale)]
+        rows = [parse_row(0, fields, source, locale, consent)]
     try:
         failures = asyncio.run(_start_rows(get_settings(), rows, product))
     except SchemaOutdated as err:
@@ -140,7 +160,7 @@ def start(
 async def _start_rows(settings: Settings, rows: list[Row], products: list[str]) -> int:
     from nurture.journeys import start_journey
     from nurture.scenario_loader import ScenarioError as LoadError
-    from nurture.store import Store
+    from nurture.store import LeadConflict, Store, has_any_consent
     from nurture.temporal import connect
 
     store = Store(settings.database_url)
@@ -153,10 +173,21 @@ async def _start_rows(settings: Settings, rows: list[Row], products: list[str]) 
             failures += 1
             err_console.print(f"[red]{where}: skipped: {row.error}[/red]", highlight=False)
             continue
-        lead, created = store.upsert_lead(row.lead)
+        try:
+            lead, created = store.upsert_lead(row.lead)
+        except LeadConflict as err:
+            failures += 1
+            err_console.print(f"[red]{where}: skipped: {err}[/red]", highlight=False)
+            continue
+        if row.lead.consent is None and not has_any_consent(store, lead.id):
+            err_console.print(
+                f"[yellow]{where}: no consent basis on record: its emails will be refused "
+                "(pass --consent-basis and --consent-wording)[/yellow]",
+                highlight=False,
+            )
         for product in products:
             try:
-                outcome = await start_journey(client, settings, lead, product)
+                outcome = await start_journey(client, settings, store, lead, product)
             except LoadError as err:
                 failures += 1
                 err_console.print(f"[red]{where}: {err}[/red]", highlight=False)

@@ -296,7 +296,7 @@ async def _start_leads(
                 ),
             )
         )
-        await start_journey(client, settings, lead, PRODUCT)
+        await start_journey(client, settings, store, lead, PRODUCT)
         leads[sample.key] = (sample, lead.id)
     return leads
 

@@ -14,6 +14,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from nurture import search_attributes as sa
+from nurture import send_gate
 from nurture.config import Settings
 from nurture.db import Lead
 from nurture.events import BehaviorEvent
@@ -26,7 +27,7 @@ from nurture.journey import (
     journey_id,
 )
 from nurture.scenario_loader import load_scenario
-from nurture.store import profile_of
+from nurture.store import Store, profile_of
 
 
 @dataclass(frozen=True)
@@ -37,15 +38,25 @@ class StartOutcome:
 
 
 async def start_journey(
-    client: Client, settings: Settings, lead: Lead, product: str
+    client: Client, settings: Settings, store: Store, lead: Lead, product: str
 ) -> StartOutcome:
     """Start `product`'s journey for a stored lead, unless one exists (running or closed).
 
-    A closed journey is not restarted: a lead who unsubscribed or was won must not be
-    nurtured again because a list was imported twice.
+    A closed journey is not restarted, and a lead suppressed for the product (unsubscribed,
+    bounced, erased) gets none, even after Temporal has forgotten its closed journey: a list
+    imported twice must not nurture again someone who said no.
     """
     load_scenario(settings.scenarios_dir, product)  # a broken scenario fails here, clearly
     workflow_id = journey_id(product, lead.id)
+    with store.session() as session:
+        stored = session.get(Lead, lead.id)
+        reason = (
+            "the lead was erased"
+            if stored is None or stored.erased_at is not None
+            else send_gate.suppression_reason(session, stored, product, None)
+        )
+    if reason:
+        return StartOutcome(workflow_id, False, f"not started: {reason}")
     try:
         await client.start_workflow(
             WORKFLOW_TYPE,

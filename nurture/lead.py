@@ -8,11 +8,25 @@ stay in the store and are read by the activities that need them.
 from __future__ import annotations
 
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Role = Literal["executive", "manager", "practitioner", "other"]
 FIT_FIELDS = ("industry", "company_size", "role", "region", "department")
+
+
+def check_timezone(value: str | None) -> str | None:
+    """An IANA zone name ('Asia/Tokyo'), or a clear error: a bad one would stall sends."""
+    if value is None:
+        return None
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown timezone {value!r}: use an IANA name like 'Asia/Tokyo' or 'Europe/Berlin'"
+        ) from None
+    return value
 
 
 class LeadProfile(BaseModel):
@@ -27,3 +41,8 @@ class LeadProfile(BaseModel):
     department: str | None = None
     timezone: str | None = None
     locale: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        return check_timezone(value)

@@ -11,7 +11,18 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from nurture.roles import role_from_title
-from nurture.store import LeadIn
+from nurture.store import ConsentIn, LeadIn
+
+
+def _consent(row: dict[str, str]) -> ConsentIn | None:
+    if not row.get("consent_basis"):
+        return None
+    return ConsentIn(
+        basis=row["consent_basis"],  # type: ignore[arg-type]
+        wording=row.get("consent_wording") or "",
+        source=row.get("consent_source") or None,
+    )
+
 
 REQUIRED_COLUMNS = {"email"}
 KNOWN_COLUMNS = {
@@ -60,7 +71,11 @@ def parse_size(text: str) -> int | None:
 
 
 def read_leads(
-    path: Path, *, source: str = "trade_show", locale: str | None = None
+    path: Path,
+    *,
+    source: str = "trade_show",
+    locale: str | None = None,
+    consent: ConsentIn | None = None,
 ) -> Iterator[Row]:
     """One Row per data line; a bad row carries its error and never stops the others."""
     with path.open(newline="", encoding="utf-8-sig") as handle:
@@ -80,14 +95,40 @@ def read_leads(
             )
         for raw in reader:
             row = {k.strip().lower(): (v or "").strip() for k, v in raw.items() if k}
-            yield parse_row(reader.line_num, row, source, locale)
+            yield parse_row(reader.line_num, row, source, locale, consent)
 
 
-def parse_row(line: int, row: dict[str, str], source: str, locale: str | None) -> Row:
+def parse_row(
+    line: int,
+    row: dict[str, str],
+    source: str,
+    locale: str | None,
+    consent: ConsentIn | None = None,
+) -> Row:
+    """One lead from one row; the row's own consent columns win over the import's `consent`."""
     first, last = row.get("first_name") or None, row.get("last_name") or None
     if not (first or last) and row.get("name"):
         first, last = split_name(row["name"], row.get("locale") or locale)
     size_text = row.get("company_size") or row.get("size") or ""
+    try:
+        return Row(line, _lead(row, first, last, size_text, source, locale, consent), None)
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']} (got {e.get('input')!r})"
+            for e in err.errors()
+        )
+        return Row(line, None, problems)
+
+
+def _lead(
+    row: dict[str, str],
+    first: str | None,
+    last: str | None,
+    size_text: str,
+    source: str,
+    locale: str | None,
+    consent: ConsentIn | None,
+) -> LeadIn:
     data = {
         "email": row.get("email", ""),
         "first_name": first,
@@ -103,12 +144,7 @@ def parse_row(line: int, row: dict[str, str], source: str, locale: str | None) -
         "locale": row.get("locale") or locale,
         "external_id": row.get("external_id") or None,
         "source": row.get("source") or source,
+        "owner": row.get("owner") or None,
+        "consent": _consent(row) or consent,
     }
-    try:
-        return Row(line, LeadIn(**{k: v for k, v in data.items() if v is not None}), None)
-    except ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']} (got {e.get('input')!r})"
-            for e in err.errors()
-        )
-        return Row(line, None, problems)
+    return LeadIn(**{k: v for k, v in data.items() if v is not None})

@@ -15,13 +15,12 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from nurture.durations import Duration
 from nurture.events import EVENT_TYPE_PATTERN, BehaviorEvent
-from nurture.lead import FIT_FIELDS
+from nurture.lead import FIT_FIELDS, check_timezone
 
 Stage = Literal["cold", "warm", "hot"]
 STAGES: tuple[Stage, ...] = ("cold", "warm", "hot")
@@ -291,12 +290,7 @@ class SendWindow(_Strict):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown timezone {value!r}: use an IANA name like 'Asia/Tokyo' or 'UTC'"
-            ) from None
+        check_timezone(value)
         return value
 
     @field_validator("hours")

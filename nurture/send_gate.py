@@ -81,22 +81,35 @@ def suppress(
     return record
 
 
-def suppression_reason(session: Session, lead: Lead, product: str, mail_type: str) -> str | None:
-    """Why this lead must not get this mail, or None."""
-    found = session.scalars(
+def find_suppression(
+    session: Session, lead: Lead, product: str, mail_type: str | None
+) -> Suppression | None:
+    """The oldest suppression covering this mail (mail_type None: all of the product's mail)."""
+    scopes = [
+        Suppression.scope == "global",
+        (Suppression.scope == "product") & (Suppression.product == product),
+    ]
+    if mail_type is not None:
+        scopes.append(
+            (Suppression.scope == "mail_type")
+            & (Suppression.product == product)
+            & (Suppression.mail_type == mail_type)
+        )
+    return session.scalars(
         select(Suppression)
         .where(
             or_(Suppression.email_hash == email_hash(lead.email), Suppression.lead_id == lead.id),
-            or_(
-                Suppression.scope == "global",
-                (Suppression.scope == "product") & (Suppression.product == product),
-                (Suppression.scope == "mail_type")
-                & (Suppression.product == product)
-                & (Suppression.mail_type == mail_type),
-            ),
+            or_(*scopes),
         )
         .order_by(Suppression.created_at)
     ).first()
+
+
+def suppression_reason(
+    session: Session, lead: Lead, product: str, mail_type: str | None
+) -> str | None:
+    """Why this lead must not get this mail, or None."""
+    found = find_suppression(session, lead, product, mail_type)
     if found is None:
         return None
     where = {

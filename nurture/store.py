@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from nurture import schema
 from nurture.db import Consent, Lead, utcnow
-from nurture.lead import LeadProfile, Role
+from nurture.lead import LeadProfile, Role, check_timezone
 
 EMAIL_SHAPE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 # Where leads come from (seed 001), plus leads sales created itself (SGL).
@@ -74,6 +74,11 @@ class LeadIn(BaseModel):
     def _normalise(cls, value: str) -> str:
         return value.lower()
 
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        return check_timezone(value)
+
 
 def profile_of(lead: Lead) -> LeadProfile:
     """The non-personal part of a lead that a journey may carry in its history."""
@@ -83,9 +88,17 @@ def profile_of(lead: Lead) -> LeadProfile:
         role=lead.role,  # type: ignore[arg-type]
         region=lead.region,
         department=lead.department,
-        timezone=lead.timezone,
+        timezone=_valid_timezone_or_none(lead.timezone),
         locale=lead.locale,
     )
+
+
+def _valid_timezone_or_none(value: str | None) -> str | None:
+    """Rows written before validation existed: fall back to the scenario's timezone."""
+    try:
+        return check_timezone(value)
+    except ValueError:
+        return None
 
 
 def new_lead_id() -> str:
@@ -175,6 +188,16 @@ def record_consent(session: Session, lead_id: str, consent: ConsentIn) -> Consen
     )
     session.add(record)
     return record
+
+
+def has_any_consent(store: Store, lead_id: str) -> bool:
+    with store.session() as session:
+        return (
+            session.scalars(
+                select(Consent.id).where(Consent.lead_id == lead_id, Consent.withdrawn_at.is_(None))
+            ).first()
+            is not None
+        )
 
 
 def _engine(url: str) -> Engine:

@@ -24,6 +24,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.handoff import SIGNATURE_HEADER, sign_body
+from nurture import send_gate
 from nurture.config import Settings
 from nurture.db import Handoff, Send, Transition
 from nurture.events import BehaviorEvent
@@ -84,7 +85,7 @@ async def test_cold_journey_sends_monthly_inside_the_send_window(
 ) -> None:
     start = await advance_to_weekday_noon_tokyo(env, 2)  # a Wednesday, 12:00 JST
     lead = make_lead(store)
-    outcome = await start_journey(client, settings, lead, "acme")
+    outcome = await start_journey(client, settings, store, lead, "acme")
     assert outcome.started
 
     await env.sleep(timedelta(days=181))  # six months
@@ -167,7 +168,7 @@ async def started(
 ) -> WorkflowHandle:
     """A journey that has sent its welcome email, started on a Wednesday noon in Tokyo."""
     await advance_to_weekday_noon_tokyo(env, 2)
-    outcome = await start_journey(client, settings, make_lead(store, **lead), "acme")
+    outcome = await start_journey(client, settings, store, make_lead(store, **lead), "acme")
     handle = client.get_workflow_handle(outcome.journey_id, result_type=JourneyResult)
     await eventually(handle, lambda s: s.emails_sent == 1)
     return handle
@@ -392,8 +393,8 @@ async def test_starting_twice_is_a_no_op_that_says_so(
     client: Client, settings: Settings, store: Store, worker: Worker
 ) -> None:
     lead = make_lead(store)
-    first = await start_journey(client, settings, lead, "acme")
-    again = await start_journey(client, settings, lead, "acme")
+    first = await start_journey(client, settings, store, lead, "acme")
+    again = await start_journey(client, settings, store, lead, "acme")
     assert first.started and not again.started
     assert "already exists" in again.message
 
@@ -453,7 +454,7 @@ async def test_a_lead_warm_by_fit_alone_starts_on_the_warm_track(
     settings.scenarios_dir = tmp_path  # fit 15 (saas, 120 people) is warm on its own
     await advance_to_weekday_noon_tokyo(env, 2)
     async with build_worker(client, settings, store):
-        outcome = await start_journey(client, settings, make_lead(store), "acme")
+        outcome = await start_journey(client, settings, store, make_lead(store), "acme")
         handle = client.get_workflow_handle(outcome.journey_id)
         await env.sleep(timedelta(days=1, hours=1))
         st = await state(handle)
@@ -473,8 +474,8 @@ async def test_weekly_cap_across_two_products_defers_a_step_and_the_journey_slee
     await advance_to_weekday_noon_tokyo(env, 2)
     lead = make_lead(store)
     async with build_worker(client, settings, store):
-        first = await start_journey(client, settings, lead, "acme")
-        await start_journey(client, settings, lead, "acme2")
+        first = await start_journey(client, settings, store, lead, "acme")
+        await start_journey(client, settings, store, lead, "acme2")
         handle = client.get_workflow_handle(first.journey_id)
         await env.sleep(timedelta(hours=1))  # both welcomes are out: the cap (2) is full
         await behave(env, handle, "document_download")  # warm: case study due in 1 day
@@ -509,7 +510,7 @@ async def test_emails_render_from_the_pinned_version_whatever_the_files_say_late
     settings.scenarios_dir = tmp_path
     await advance_to_weekday_noon_tokyo(env, 2)
     async with build_worker(client, settings, store):
-        outcome = await start_journey(client, settings, make_lead(store), "acme")
+        outcome = await start_journey(client, settings, store, make_lead(store), "acme")
         handle = client.get_workflow_handle(outcome.journey_id)
         await eventually(handle, lambda s: s.emails_sent == 1)
         note = tmp_path / "acme" / "templates" / "note.html"
@@ -521,3 +522,15 @@ async def test_emails_render_from_the_pinned_version_whatever_the_files_say_late
     second = sends(store)[-1]
     eml = (settings.outbox_dir / "acme" / f"{second.id}.eml").read_text()
     assert "Hello" in eml and "EDITED" not in eml
+
+
+async def test_a_suppressed_lead_gets_no_new_journey(
+    client: Client, settings: Settings, store: Store, worker: Worker
+) -> None:
+    lead = make_lead(store)
+    with store.session() as session:
+        send_gate.suppress(session, email=lead.email, lead_id=lead.id, scope="product",
+                           product="acme", reason="unsubscribed 2025")  # fmt: skip
+    outcome = await start_journey(client, settings, store, lead, "acme")
+    assert not outcome.started
+    assert outcome.message == "not started: suppressed (acme email): unsubscribed 2025"

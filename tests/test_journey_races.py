@@ -160,7 +160,7 @@ async def test_re_entering_a_track_already_had_moves_on_to_its_then(
     settings.scenarios_dir = tmp_path
     await advance_to_weekday_noon_tokyo(env, 2)
     async with build_worker(client, settings, store):
-        outcome = await start_journey(client, settings, make_lead(store), "acme")
+        outcome = await start_journey(client, settings, store, make_lead(store), "acme")
         handle = client.get_workflow_handle(outcome.journey_id)
         await eventually(handle, lambda s: s.emails_sent == 1)
         await _hand_off(env, handle)  # warm by stage: the warm track

@@ -44,7 +44,7 @@ async def test_a_shipped_scenario_nurtures_for_two_months(
 ) -> None:  # fmt: skip
     scenario = load_scenario(settings.scenarios_dir, product)
     lead, _ = store.upsert_lead(LEADS[product])
-    await start_journey(client, settings, lead, product)
+    await start_journey(client, settings, store, lead, product)
     await env.sleep(timedelta(days=62))
 
     with store.session() as session:

@@ -13,7 +13,7 @@ from temporalio.client import Client
 from nurture.config import Settings
 from nurture.db import Lead
 from nurture.lead_import import read_leads, split_name
-from nurture.store import Store
+from nurture.store import LeadIn, Store
 
 REPO = Path(__file__).parent.parent
 CSV = """name,email,company,industry,size,title
@@ -64,13 +64,16 @@ async def test_starter_imports_a_csv_twice_without_duplicates(
     path = tmp_path / "leads.csv"
     path.write_text(CSV)
 
-    code, output = await run_starter(settings, "--product", "acme", "--csv", str(path))
+    consent = ["--consent-basis", "business_card", "--consent-wording", "名刺交換 (展示会 2026)"]
+    code, output = await run_starter(settings, "--product", "acme", "--csv", str(path), *consent)
     assert code == 1, output  # one bad row
     assert output.count("started journey:acme:") == 2
     assert "row 4: skipped: email" in output
+    assert "no consent basis" not in output
 
     code, output = await run_starter(settings, "--product", "acme", "--csv", str(path))
     assert output.count("exists journey:acme:") == 2 and "already exists" in output
+    assert output.count("no consent basis") == 0  # the first import recorded it
     with store.session() as session:
         leads = list(session.scalars(select(Lead)))
     assert len(leads) == 2
@@ -87,3 +90,17 @@ async def test_starter_refuses_an_unknown_product_clearly(
     code, output = await run_starter(settings, "--product", "nope", "--email", "a@example.com")
     assert code == 1
     assert "no scenario for product 'nope' (known products: acme)" in output
+
+
+async def test_a_conflicting_row_is_reported_and_the_others_go_on(
+    client: Client, settings: Settings, store: Store, tmp_path: Path
+) -> None:
+    settings.temporal_address = client.service_client.config.target_host
+    store.upsert_lead(LeadIn(email="a@example.com", external_id="crm-1"))
+    store.upsert_lead(LeadIn(email="b@example.com"))
+    path = tmp_path / "leads.csv"
+    path.write_text("email,external_id,name\nb@example.com,crm-1,B\nc@example.com,,C\n")
+    code, output = await run_starter(settings, "--product", "acme", "--csv", str(path))
+    assert code == 1
+    assert "row 2: skipped: email 'b@example.com' and external id 'crm-1' belong to two" in output
+    assert "started journey:acme:" in output and "row 3: no consent basis on record" in output

@@ -98,7 +98,7 @@ async def record(name: str) -> Path:
             )
         )
         async with build_worker(env.client, settings, store):
-            outcome = await start_journey(env.client, settings, lead, "acme")
+            outcome = await start_journey(env.client, settings, store, lead, "acme")
             handle = env.client.get_workflow_handle(outcome.journey_id, result_type=JourneyResult)
             await SCRIPTS[name](env, env.client, handle)
             await handle.result()
