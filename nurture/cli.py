@@ -19,6 +19,8 @@ from nurture.schema import SchemaOutdated
 app = typer.Typer(help="Nurture: durable lead journeys on Temporal.", no_args_is_help=True)
 db_app = typer.Typer(help="The store's schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+lead_app = typer.Typer(help="Leads in the store.", no_args_is_help=True)
+app.add_typer(lead_app, name="lead")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -83,6 +85,44 @@ def db_current() -> None:
     console.print(f"{current or 'empty'} · {state}", highlight=False)
     if current != head:
         raise typer.Exit(1)
+
+
+@lead_app.command("erase")
+def lead_erase(
+    lead_id: str,
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False,
+) -> None:
+    """Erase a lead's personal data and its journeys; anonymised counts stay."""
+    from nurture.erasure import erase_lead
+    from nurture.store import Store
+
+    settings = get_settings()
+    if not yes:
+        typer.confirm(f"Erase lead {lead_id} and delete its journeys?", abort=True)
+    store = Store(settings.database_url)
+    store.ensure_current()
+    try:
+        report = erase_lead(store, lead_id)
+    except LookupError as err:
+        err_console.print(f"[red]{err}[/red]", highlight=False)
+        raise typer.Exit(1) from None
+    products = sorted(set(report.products) | _scenario_products(settings))
+    forgotten = asyncio.run(_forget(settings, lead_id, products))
+    state = "was already erased" if report.already_erased else "erased"
+    console.print(f"lead {lead_id} {state}; journeys: {', '.join(forgotten) or 'none'}",
+                  highlight=False, soft_wrap=True)  # fmt: skip
+
+
+def _scenario_products(settings: Settings) -> set[str]:
+    root = settings.scenarios_dir
+    return {folder.name for folder in scenario_dirs(root)} if root.is_dir() else set()
+
+
+async def _forget(settings: Settings, lead_id: str, products: list[str]) -> list[str]:
+    from nurture.journeys import forget_journeys
+    from nurture.temporal import connect
+
+    return await forget_journeys(await connect(settings), lead_id, products)
 
 
 @app.command()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+MAX_PROPERTIES_BYTES = 4096
 EVENT_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 # Event types the journey itself understands; every other type only scores.
@@ -37,6 +39,17 @@ class BehaviorEvent(BaseModel):
             raise ValueError(
                 f"event type {value!r} must be snake_case: a lowercase letter, then "
                 "lowercase letters, digits or '_' (e.g. 'pricing_page')"
+            )
+        return value
+
+    @field_validator("properties")
+    @classmethod
+    def _small(cls, value: dict[str, Any]) -> dict[str, Any]:
+        size = len(json.dumps(value, default=str, ensure_ascii=False).encode())
+        if size > MAX_PROPERTIES_BYTES:
+            raise ValueError(
+                f"properties take {size} bytes, at most {MAX_PROPERTIES_BYTES}: a journey carries "
+                "its recent events, so send only what scoring rules match on"
             )
         return value
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from nurture import search_attributes as sa
 from nurture import send_gate
@@ -96,3 +99,37 @@ async def give_feedback(
 
 async def journey_state(client: Client, product: str, lead_id: str) -> JourneyState:
     return await handle(client, product, lead_id).query("state", result_type=JourneyState)
+
+
+async def forget_journeys(client: Client, lead_id: str, products: list[str]) -> list[str]:
+    """Terminate and delete the lead's journeys (their histories hold its events).
+
+    Returns a line per journey found. A server that cannot delete (the time-skipping test
+    server) keeps the terminated history until the namespace's retention ends; that is said.
+    """
+    forgotten = []
+    for product in products:
+        workflow_id = journey_id(product, lead_id)
+        target = client.get_workflow_handle(workflow_id)
+        try:
+            await target.terminate("lead erased")
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+        try:
+            await client.workflow_service.delete_workflow_execution(
+                DeleteWorkflowExecutionRequest(
+                    namespace=client.namespace,
+                    workflow_execution=WorkflowExecution(workflow_id=workflow_id),
+                )
+            )
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                continue
+            if err.status != RPCStatusCode.UNIMPLEMENTED:
+                raise
+            forgotten.append(f"{workflow_id} (terminated; this server cannot delete histories: "
+                             "they expire with the namespace retention)")  # fmt: skip
+            continue
+        forgotten.append(f"{workflow_id} (terminated; history deletion requested)")
+    return forgotten

@@ -215,7 +215,7 @@ def stage_for(total: int, stages: Stages) -> Stage:
 
 
 def relevant_events(
-    events: Sequence[BehaviorEvent], now: datetime, scoring: Scoring, *, keep_at_most: int = 500
+    events: Sequence[BehaviorEvent], now: datetime, scoring: Scoring, *, keep_at_most: int = 300
 ) -> list[BehaviorEvent]:
     """Bound the history a long journey carries, dropping only events that no longer count.
 

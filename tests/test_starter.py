@@ -41,7 +41,9 @@ def test_split_name_handles_both_orders() -> None:
     assert split_name("田中 太郎", None) == ("太郎", "田中")
 
 
-async def run_starter(settings: Settings, *args: str) -> tuple[int, str]:
+async def run_starter(
+    settings: Settings, *args: str, script: str = "starter.py"
+) -> tuple[int, str]:
     env = os.environ | {
         "NURTURE_TEMPORAL_ADDRESS": settings.temporal_address,
         "NURTURE_DATABASE_URL": settings.database_url,
@@ -50,7 +52,8 @@ async def run_starter(settings: Settings, *args: str) -> tuple[int, str]:
         "COLUMNS": "200",
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, str(REPO / "starter.py"), *args, env=env, cwd=REPO,
+        sys.executable, *(script.split() if script.startswith("-m") else [str(REPO / script)]),
+        *args, env=env, cwd=REPO,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     output, _ = await process.communicate()

@@ -776,5 +776,7 @@ class LeadJourney:
 
 
 def _describe(event: BehaviorEvent) -> str:
-    where = f" {event.url}" if event.url else ""
+    """The event for the timeline and the UI card: no query string, where trackers and
+    email links put addresses and tokens."""
+    where = f" {event.url.split('?')[0].split('#')[0]}" if event.url else ""
     return f"{event.type}{where}"
