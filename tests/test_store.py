@@ -18,6 +18,7 @@ from activities.transitions import TransitionActivities, TransitionInput
 from nurture.config import Settings
 from nurture.db import Lead, Send, Transition
 from nurture.mail.outbox import OutboxProvider
+from nurture.send_status import advance_send_status
 from nurture.store import LeadIn, Store
 from tests.conftest import CONSENT, pinned, postgres_database
 
@@ -101,3 +102,20 @@ def test_recording_a_transition_twice_keeps_one_row(store: Store) -> None:
     ActivityEnvironment().run(transitions.record_transition, record)
     ActivityEnvironment().run(transitions.record_transition, record)
     assert count(store, Transition) == 1
+
+
+def test_send_status_only_moves_forward(store: Store, settings: Settings) -> None:
+    lead, _ = store.upsert_lead(LeadIn(email="st@example.com", consent=CONSENT))
+    with store.session() as session:
+        session.add(Send(
+            id="snd_1", journey_id="j", send_key="k", lead_id=lead.id, product="acme",
+            mail_type="step", template="t", subject="s", variant=0, provider="outbox",
+            journey_time=datetime(2026, 11, 25, tzinfo=UTC), status="sent",
+        ))  # fmt: skip
+    assert advance_send_status(store, "snd_1", "opened")
+    assert not advance_send_status(store, "snd_1", "delivered")  # late, out of order
+    assert not advance_send_status(store, "snd_1", "opened")  # repeated
+    assert not advance_send_status(store, "snd_1", "bounced")  # an opened mail did not bounce
+    assert advance_send_status(store, "snd_1", "clicked")
+    with store.session() as session:
+        assert session.get_one(Send, "snd_1").status == "clicked"
