@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
@@ -127,3 +130,40 @@ async def worker(client: Client, settings: Settings, store: Store) -> AsyncItera
     worker = build_worker(client, settings, store)
     async with worker:
         yield worker
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each store test runs on real SQLite and on the real PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/nurture.db"
+    else:
+        yield from postgres_database()
+
+
+class CrmWebhook:
+    """A local CRM endpoint that records each POST (body, headers) and answers `status`,
+    after `delay` seconds."""
+
+    def __init__(self, status: int = 204, delay: float = 0.0) -> None:
+        self.calls: list[tuple[bytes, dict[str, str]]] = []
+        crm = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                crm.calls.append((body, dict(self.headers)))
+                time.sleep(delay)
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/handoff"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

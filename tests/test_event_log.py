@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -14,17 +12,14 @@ from nurture.db import Event, Lead, Send
 from nurture.event_log import LoggedEvent, identify, lead_timeline, record_events
 from nurture.events import BehaviorEvent
 from nurture.store import LeadIn, Store
-from tests.conftest import CONSENT, postgres_database
+from tests.conftest import CONSENT
 
 T0 = datetime(2026, 11, 25, 3, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/nurture.db"
-    else:
-        yield from postgres_database()
+@pytest.fixture
+def database_url(any_database_url: str) -> str:
+    return any_database_url
 
 
 def event(event_id: str, type: str = "page_view", minutes: int = 0) -> BehaviorEvent:

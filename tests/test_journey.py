@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -32,7 +30,7 @@ from nurture.journey import JourneyInput, JourneyResult, JourneyState, SalesFeed
 from nurture.journeys import give_feedback, start_journey
 from nurture.store import LeadIn, Store
 from nurture.worker_setup import build_worker
-from tests.conftest import CONSENT
+from tests.conftest import CONSENT, CrmWebhook
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 
@@ -179,35 +177,13 @@ def rows(store: Store, model: type) -> list:
         return list(s.scalars(select(model)))
 
 
-class Receiver:
-    """A local CRM webhook that records what it receives."""
-
-    def __init__(self) -> None:
-        self.bodies: list[tuple[bytes, str | None]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.bodies.append((body, self.headers.get(SIGNATURE_HEADER)))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/handoff"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 @pytest.fixture
-def crm(settings: Settings) -> Iterator[Receiver]:
-    receiver = Receiver()
+def crm(settings: Settings) -> Iterator[CrmWebhook]:
+    receiver = CrmWebhook()
     settings.handoff_webhook_url = receiver.url
     settings.handoff_webhook_secret = "crm-secret"
     yield receiver
-    receiver.server.shutdown()
+    receiver.close()
 
 
 async def test_three_product_visits_and_pricing_make_the_lead_hot_and_hand_it_off_once(
@@ -215,7 +191,7 @@ async def test_three_product_visits_and_pricing_make_the_lead_hot_and_hand_it_of
     client: Client,
     settings: Settings,
     store: Store,
-    crm: Receiver,
+    crm: CrmWebhook,
     worker: Worker,
 ) -> None:
     handle = await started(env, client, settings, store)
@@ -246,9 +222,9 @@ async def test_three_product_visits_and_pricing_make_the_lead_hot_and_hand_it_of
         "handed_off",
     ]
 
-    assert len(crm.bodies) == 1
-    body, signature = crm.bodies[0]
-    assert signature == sign_body(body, "crm-secret")
+    assert len(crm.calls) == 1
+    body, headers = crm.calls[0]
+    assert headers[SIGNATURE_HEADER] == sign_body(body, "crm-secret")
     payload = json.loads(body)
     assert payload["lead"]["email"] == "aiko@example.com"
     assert any("pricing_page" in m for m in payload["moments"])

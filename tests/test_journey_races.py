@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
@@ -24,6 +21,7 @@ from nurture.journey import JourneyInput, SalesFeedback, Unsubscribe
 from nurture.journeys import give_feedback, start_journey
 from nurture.store import Store
 from nurture.worker_setup import build_worker
+from tests.conftest import CrmWebhook
 from tests.test_journey import (
     _hand_off,
     advance_to_weekday_noon_tokyo,
@@ -64,47 +62,24 @@ async def test_a_day_late_rejection_sends_nothing_from_the_old_track(
     assert st.lifecycle == "recycled" and st.track == "cold"
 
 
-class SlowCrm:
-    """A CRM webhook that answers after a pause, or refuses with a status."""
-
-    def __init__(self, delay: float = 0.0, status: int = 204) -> None:
-        self.calls: list[dict[str, str]] = []
-        crm = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers["Content-Length"]))
-                crm.calls.append(dict(self.headers))
-                time.sleep(delay)
-                self.send_response(status)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 @pytest.fixture
-def refusing_crm(settings: Settings) -> Iterator[SlowCrm]:
-    crm = SlowCrm(status=422)
+def refusing_crm(settings: Settings) -> Iterator[CrmWebhook]:
+    crm = CrmWebhook(status=422)
     settings.handoff_webhook_url = crm.url
     yield crm
-    crm.server.shutdown()
+    crm.close()
 
 
 async def test_a_crm_that_refuses_does_not_block_the_journey(
     env: WorkflowEnvironment, client: Client, settings: Settings, store: Store,
-    refusing_crm: SlowCrm, worker: Worker,
+    refusing_crm: CrmWebhook, worker: Worker,
 ) -> None:  # fmt: skip
     handle = await started(env, client, settings, store)
     await _hand_off(env, handle)
     st = await eventually(handle, lambda s: any("refused" in e.text for e in s.timeline))
     assert st.lifecycle == "handed_off"
     assert len(refusing_crm.calls) == 1  # 422 is final: not retried
-    assert refusing_crm.calls[0]["Idempotency-Key"] == f"{handle.id}#1"
+    assert refusing_crm.calls[0][1]["Idempotency-Key"] == f"{handle.id}#1"
     with store.session() as session:
         assert session.scalars(select(Handoff.webhook_status)).one() == "pending"
     await give_feedback(client, "acme", lead_of(handle.id), SalesFeedback(outcome="accepted"))

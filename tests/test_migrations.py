@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,15 +15,12 @@ from sqlalchemy import create_engine, inspect, text
 
 from nurture import schema
 from nurture.db import Base
-from tests.conftest import REPO, postgres_database
+from tests.conftest import REPO
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/store.db"
-    else:
-        yield from postgres_database()
+@pytest.fixture
+def url(any_database_url: str) -> str:
+    return any_database_url
 
 
 def test_empty_database_upgrades_to_exactly_the_models(url: str) -> None:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -13,17 +11,14 @@ from sqlalchemy import select
 from nurture import send_gate
 from nurture.db import Consent, Send, utcnow
 from nurture.store import ConsentIn, LeadIn, Store
-from tests.conftest import CONSENT, postgres_database
+from tests.conftest import CONSENT
 
 T0 = datetime(2026, 11, 25, 3, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/nurture.db"
-    else:
-        yield from postgres_database()
+@pytest.fixture
+def database_url(any_database_url: str) -> str:
+    return any_database_url
 
 
 def new_send(store: Store, lead_id: str, product: str, mail_type: str, key: str) -> str:

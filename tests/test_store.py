@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -20,15 +18,12 @@ from nurture.db import Lead, Send, Transition
 from nurture.mail.outbox import OutboxProvider
 from nurture.send_status import advance_send_status
 from nurture.store import LeadIn, Store
-from tests.conftest import CONSENT, pinned, postgres_database
+from tests.conftest import CONSENT, pinned
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/nurture.db"
-    else:
-        yield from postgres_database()
+@pytest.fixture
+def database_url(any_database_url: str) -> str:
+    return any_database_url
 
 
 def count(store: Store, model: type) -> int:

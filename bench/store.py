@@ -1,0 +1,773 @@
+"""Store throughput on PostgreSQL beside a pgbench floor, measured in the same run.
+
+House rule: performance is judged by benchmarks that print ratios against a floor measured
+in the same run on the same server, never by timed assertions in tests. Absolute rates
+depend on the machine and on how the server commits (fsync, synchronous_commit); the ratio
+says how much of the database's own speed Nurture's code paths keep.
+
+    .venv/bin/python bench/store.py [--events N] [--batch B] [--sends S]
+
+One fresh database (dropped at the end) on the server of NURTURE_BENCH_POSTGRES_URL,
+upgraded by `Store.upgrade()`. The floor is pgbench, a C client sending one INSERT per
+transaction into a table shaped like `events`; against it:
+
+  a. the event log, one event per `record_events` call (one transaction each), as the
+     ingest API stores a lone tracker hit; also from 4 threads, beside pgbench -c 4;
+  b. the event log in batches of B, as an importer or a buffered tracker stores them;
+  c. `send_email` run whole through ActivityEnvironment with a provider that does no I/O:
+     load the lead, create the send row, the gate checks under the lead's row lock,
+     render, build the MIME message, mark sent;
+  d. bare Send rows inserted with the ORM, one per transaction: the database part of (c)
+     without the checks, the rendering and the extra transactions.
+
+Below the ratios it prints where the time of one item goes, from a second, instrumented
+pass (SQLAlchemy events: transactions, statements, pool checkouts, time waiting on the
+server), so the instrumentation does not slow the timed pass.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import re
+import resource
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+import sqlalchemy
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+from temporalio.testing import ActivityEnvironment
+
+import activities.email as email_module
+from activities.email import EmailActivities, SendEmailInput
+from nurture.config import Settings
+from nurture.db import Send, utcnow
+from nurture.event_log import LoggedEvent, record_events
+from nurture.events import BehaviorEvent
+from nurture.scenario import Scenario
+from nurture.scenario_loader import load_scenario
+from nurture.store import ConsentIn, LeadIn, Store
+from nurture.template_pins import pin_templates
+
+ADMIN_URL = os.environ.get(
+    "NURTURE_BENCH_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
+PGBENCH = "/usr/bin/pgbench"
+PRODUCT = "bench"
+FLOOR_TABLE = "bench_floor"  # the shape the brief of this bench fixes: two unique indexes
+EVENTS_COPY = "bench_floor_events"  # `events` itself: its six indexes and its json column
+THREADS = 4  # concurrent clients: pgbench -c 4 -j 2 against 4 threads of this process
+WARMUP = 20  # items of each kind run untimed first: compiled-statement caches, the pool
+PROFILE = 200  # items of each kind in the instrumented pass
+ROUND_TRIPS = 2000  # bare `SELECT 1`s timed to price a round trip
+
+# pgbench's columns are literals or server-side functions, as cheap as an INSERT gets.
+FLOOR_COLUMNS = "event_id, lead_id, type, url, product, properties, occurred_at, received_at"
+FLOOR_VALUES = (
+    "'pgb-' || gen_random_uuid(), 'ld_0123456789abcdef', 'bench_event', "
+    "'https://bench.example.com/pricing', 'bench', '{\"n\": 1}', now(), now()"
+)
+TPS_LINE = re.compile(r"^tps = ([0-9.]+) \((.*)\)$", re.MULTILINE)
+
+
+# ---- measuring ----------------------------------------------------------------------------
+
+
+@dataclass
+class Usage:
+    """Wall and CPU seconds of a phase: this process and its children (pgbench), and the
+    PostgreSQL server (None where its processes are not visible from here)."""
+
+    wall: float = 0.0
+    client_cpu: float = 0.0
+    server_cpu: float | None = None
+
+
+@dataclass
+class Result:
+    count: int  # rows written
+    rate: float  # rows per second
+    usage: Usage = field(default_factory=Usage)
+
+
+def server_cpu_seconds() -> float | None:
+    """CPU of every `postgres` process on this machine, backends that exited included.
+
+    A backend's CPU moves into the postmaster's cutime/cstime when it exits (pgbench's do),
+    so the sum of utime+stime+cutime+cstime over the live processes only ever grows.
+    """
+    total, found = 0, False
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            raw = stat.read_text()
+        except OSError:
+            continue
+        name = raw[raw.find("(") + 1 : raw.rfind(")")]
+        if name != "postgres":
+            continue
+        fields = raw[raw.rfind(")") + 2 :].split()  # fields[0] is field 3 of proc(5)
+        total += sum(int(value) for value in fields[11:15])
+        found = True
+    return total / os.sysconf("SC_CLK_TCK") if found else None
+
+
+def client_cpu_seconds() -> float:
+    """This process and its waited-for children (pgbench runs as one)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+@contextmanager
+def metered(server_visible: bool) -> Iterator[Usage]:
+    """Attribute a phase's CPU to the client side or the server: which side is the limit."""
+    usage = Usage()
+    server = server_cpu_seconds() if server_visible else None
+    wall, client = time.perf_counter(), client_cpu_seconds()
+    try:
+        yield usage
+    finally:
+        usage.wall = time.perf_counter() - wall
+        usage.client_cpu = client_cpu_seconds() - client
+        after = server_cpu_seconds() if server is not None else None
+        usage.server_cpu = after - server if after is not None and server is not None else None
+
+
+@dataclass
+class DbCounts:
+    """What the driver did for a pass, from SQLAlchemy's events."""
+
+    checkouts: int = 0  # pool checkouts: each costs a pre-ping round trip (pool_pre_ping)
+    transactions: int = 0  # each costs a BEGIN round trip (psycopg2 sends it on its own)
+    statements: int = 0
+    commits: int = 0
+    execute_s: float = 0.0  # inside cursor.execute: the BEGIN, the statement, the server
+    commit_s: float = 0.0  # connection commit event → session after_commit: the COMMIT
+
+
+@contextmanager
+def counted(engine: Engine) -> Iterator[DbCounts]:
+    """Count and time what reaches the driver; single-threaded passes only."""
+    counts = DbCounts()
+    started: dict[str, float] = {}
+
+    def checkout(*_: Any) -> None:
+        counts.checkouts += 1
+
+    def begin(_: Any) -> None:
+        counts.transactions += 1
+
+    def before_execute(*_: Any) -> None:
+        counts.statements += 1
+        started["execute"] = time.perf_counter()
+
+    def after_execute(*_: Any) -> None:
+        counts.execute_s += time.perf_counter() - started.pop("execute")
+
+    def commit(_: Any) -> None:
+        counts.commits += 1
+        started["commit"] = time.perf_counter()
+
+    def after_commit(_: Any) -> None:
+        if "commit" in started:
+            counts.commit_s += time.perf_counter() - started.pop("commit")
+
+    hooks: list[tuple[Any, str, Callable[..., None]]] = [
+        (engine.pool, "checkout", checkout),
+        (engine, "begin", begin),
+        (engine, "before_cursor_execute", before_execute),
+        (engine, "after_cursor_execute", after_execute),
+        (engine, "commit", commit),
+        (Session, "after_commit", after_commit),
+    ]
+    for target, name, hook in hooks:
+        event.listen(target, name, hook)
+    try:
+        yield counts
+    finally:
+        for target, name, hook in hooks:
+            event.remove(target, name, hook)
+
+
+@contextmanager
+def step_timers(targets: Sequence[tuple[str, object, str]]) -> Iterator[dict[str, float]]:
+    """Time named callables of objects or modules by wrapping them for one pass.
+
+    The send path is one activity call; wrapping its parts (attributes looked up at call
+    time) shows where a send's time goes without editing the code under measurement.
+    """
+    totals = {label: 0.0 for label, _, _ in targets}
+    saved: list[tuple[object, str, Any, bool]] = []
+    for label, owner, name in targets:
+        original = getattr(owner, name)
+        saved.append((owner, name, original, name in vars(owner)))
+
+        def timed(*args: Any, _call: Any = original, _label: str = label, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return _call(*args, **kwargs)
+            finally:
+                totals[_label] += time.perf_counter() - start
+
+        setattr(owner, name, timed)
+    try:
+        yield totals
+    finally:
+        for owner, name, original, own in reversed(saved):
+            if own:
+                setattr(owner, name, original)
+            else:
+                delattr(owner, name)  # an instance falls back to its class's method
+
+
+def round_trip_ms(engine: Engine) -> float:
+    """Mean `SELECT 1` round trip on a bare psycopg2 connection in autocommit: the price of
+    each pre-ping, BEGIN and COMMIT beyond the statements themselves (a COMMIT also waits
+    for the WAL flush)."""
+    pooled = engine.raw_connection()
+    try:
+        raw: Any = pooled.driver_connection
+        raw.autocommit = True
+        with raw.cursor() as cursor:
+            for _ in range(WARMUP):
+                cursor.execute("SELECT 1")
+            start = time.perf_counter()
+            for _ in range(ROUND_TRIPS):
+                cursor.execute("SELECT 1")
+            elapsed = time.perf_counter() - start
+        raw.autocommit = False
+    finally:
+        pooled.close()
+    return elapsed / ROUND_TRIPS * 1000
+
+
+# ---- the floor: pgbench -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Server:
+    """Where pgbench connects: the bench database on the admin URL's server."""
+
+    url: URL
+
+    def pgbench(
+        self, script: Path, *, clients: int, threads: int, transactions: int
+    ) -> tuple[float, str]:
+        """Run pgbench; return its tps without connection time, and its output."""
+        command = [PGBENCH, "-n", "-f", str(script), "-c", str(clients), "-j", str(threads)]
+        command += ["-t", str(transactions)]
+        if self.url.host:
+            command += ["-h", self.url.host]
+        if self.url.port:
+            command += ["-p", str(self.url.port)]
+        if self.url.username:
+            command += ["-U", self.url.username]
+        assert self.url.database
+        command.append(self.url.database)
+        env = dict(os.environ)
+        if self.url.password:
+            env["PGPASSWORD"] = str(self.url.password)
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+        if done.returncode != 0:
+            raise RuntimeError(f"pgbench failed ({done.returncode}):\n{done.stderr}{done.stdout}")
+        return parse_tps(done.stdout), done.stdout
+
+
+def parse_tps(output: str) -> float:
+    """pgbench ≥14 prints one tps line (without initial connection time); older ones print
+    one including and one excluding connection establishment: take the one without."""
+    found = TPS_LINE.findall(output)
+    if not found:
+        raise RuntimeError(f"no 'tps = ...' line in pgbench output:\n{output}")
+    for value, note in found:
+        if "without" in note or "excluding" in note:
+            return float(value)
+    return float(found[0][0])
+
+
+def create_floor_tables(engine: Engine) -> None:
+    """The floor table has the brief's shape; the copy of `events` (same indexes, json)
+    separates what our schema costs the server from what our code costs the client."""
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            f"CREATE TABLE {FLOOR_TABLE} ("
+            " id bigserial PRIMARY KEY, event_id text NOT NULL UNIQUE, lead_id text,"
+            " type text NOT NULL, url text, product text, properties jsonb NOT NULL,"
+            " occurred_at timestamptz NOT NULL, received_at timestamptz NOT NULL)"
+        )
+        connection.exec_driver_sql(f"CREATE TABLE {EVENTS_COPY} (LIKE events INCLUDING ALL)")
+
+
+def write_scripts(folder: Path, batch: int) -> dict[str, Path]:
+    scripts = {
+        "single": f"INSERT INTO {FLOOR_TABLE} ({FLOOR_COLUMNS}) VALUES ({FLOOR_VALUES});\n",
+        "events": f"INSERT INTO {EVENTS_COPY} ({FLOOR_COLUMNS}) VALUES ({FLOOR_VALUES});\n",
+        "batch": (
+            f"INSERT INTO {FLOOR_TABLE} ({FLOOR_COLUMNS}) "
+            f"SELECT {FLOOR_VALUES} FROM generate_series(1, {batch});\n"
+        ),
+    }
+    paths = {}
+    for name, sql in scripts.items():
+        paths[name] = folder / f"{name}.sql"
+        paths[name].write_text(sql)
+    return paths
+
+
+def floor(
+    server: Server,
+    script: Path,
+    *,
+    rows: int,
+    per_transaction: int = 1,
+    clients: int = 1,
+    visible: bool,
+) -> Result:
+    transactions = max(1, math.ceil(rows / per_transaction / clients))
+    with metered(visible) as usage:
+        tps, _ = server.pgbench(
+            script, clients=clients, threads=min(clients, 2), transactions=transactions
+        )
+    count = transactions * clients * per_transaction
+    return Result(count, tps * per_transaction, usage)
+
+
+# ---- what Nurture does --------------------------------------------------------------------
+
+
+def logged_events(tag: str, count: int) -> list[LoggedEvent]:
+    """Built before the clock starts: the ingest API validates them before storing them."""
+    now = datetime.now(UTC)
+    return [
+        LoggedEvent(
+            BehaviorEvent(
+                event_id=f"{tag}-{i}",
+                type="bench_event",
+                occurred_at=now,
+                url="https://bench.example.com/pricing",
+                product=PRODUCT,
+                properties={"n": i},
+            ),
+            lead_id=f"ld_bench{i % 100:08d}",
+        )
+        for i in range(count)
+    ]
+
+
+def log_one_by_one(store: Store, items: Sequence[LoggedEvent]) -> None:
+    for item in items:
+        record_events(store, [item])
+
+
+def log_in_batches(store: Store, items: Sequence[LoggedEvent], batch: int) -> None:
+    for i in range(0, len(items), batch):
+        record_events(store, items[i : i + batch])
+
+
+def log_from_threads(store: Store, items: Sequence[LoggedEvent]) -> None:
+    with ThreadPoolExecutor(THREADS) as pool:
+        shares = [items[k::THREADS] for k in range(THREADS)]
+        list(pool.map(lambda share: log_one_by_one(store, share), shares))
+
+
+class NullProvider:
+    """Delivers nowhere, so a send's time is our path alone, with no SMTP or HTTP in it.
+
+    It does not serialise the message either; a real provider would (`as_bytes()`).
+    """
+
+    name = "bench"
+
+    def deliver(self, message: EmailMessage, *, send_id: str, product: str) -> str:
+        return send_id
+
+
+def make_leads(store: Store, tag: str, count: int) -> list[str]:
+    """Leads with opt-in consent, so every gate check passes and every send goes out."""
+    consent = ConsentIn(basis="opt_in_form", wording="bench lead")
+    ids = []
+    for i in range(count):
+        lead, _ = store.upsert_lead(
+            LeadIn(email=f"{tag}-{i}@bench.example.com", first_name="Bench", consent=consent)
+        )
+        ids.append(lead.id)
+    return ids
+
+
+@dataclass
+class Sender:
+    """The send activity as the worker holds it, run the way the tests run it."""
+
+    emails: EmailActivities
+    scenario: Scenario
+    environment: ActivityEnvironment = field(default_factory=ActivityEnvironment)
+
+    def inputs(self, lead_ids: Sequence[str]) -> list[SendEmailInput]:
+        step = self.scenario.tracks["cold"].steps[0]
+        return [
+            SendEmailInput(
+                brand=self.scenario.brand,
+                scenario_version=self.scenario.version,
+                journey_id=f"journey:{PRODUCT}:{lead_id}",
+                lead_id=lead_id,
+                product=PRODUCT,
+                send_key=f"cold#1/{step.key}",
+                mail_type="step",
+                template=step.template,
+                subject=step.subject,
+                variant=0,
+                journey_time=datetime.now(UTC),
+                journey={"stage": "cold", "score": 0, "track": "cold", "step": step.key},
+            )
+            for lead_id in lead_ids
+        ]
+
+    def send_all(self, inputs: Sequence[SendEmailInput]) -> None:
+        for request in inputs:
+            result = self.environment.run(self.emails.send_email, request)
+            if result.status != "sent":
+                raise RuntimeError(f"{request.lead_id}: {result.status} ({result.detail})")
+
+
+def send_rows(tag: str, lead_ids: Sequence[str]) -> list[dict[str, Any]]:
+    now = datetime.now(UTC)
+    return [
+        {
+            "id": f"snd_{tag}{i:08d}",
+            "journey_id": f"journey:{PRODUCT}:{lead_id}:{tag}",
+            "send_key": "cold#1/first",
+            "lead_id": lead_id,
+            "product": PRODUCT,
+            "mail_type": "step",
+            "template": "step",
+            "subject": "Welcome, Bench",
+            "provider": "bench",
+            "status": "sent",
+            "journey_time": now,
+            "sent_at": now,
+        }
+        for i, lead_id in enumerate(lead_ids)
+    ]
+
+
+def insert_sends(store: Store, rows: Sequence[dict[str, Any]]) -> None:
+    for row in rows:
+        with store.session() as session:
+            session.add(Send(**row))
+
+
+# ---- the run ------------------------------------------------------------------------------
+
+
+@contextmanager
+def bench_database(admin_url: str) -> Iterator[URL]:
+    """A fresh database for this run, dropped whatever happens."""
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"nurture_bench_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(admin_url).set(database=name)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@dataclass
+class Profile:
+    """One instrumented pass: per-item means come from dividing by `count`."""
+
+    count: int
+    wall: float
+    db: DbCounts
+    steps: dict[str, float] = field(default_factory=dict)
+
+
+def profiled(engine: Engine, count: int, work: Callable[[], None]) -> Profile:
+    with counted(engine) as db:
+        start = time.perf_counter()
+        work()
+        wall = time.perf_counter() - start
+    return Profile(count, wall, db)
+
+
+@dataclass
+class Run:
+    floors: dict[str, Result]
+    nurture: dict[str, Result]
+    profiles: dict[str, Profile]
+    round_trip_ms: float
+    facts: dict[str, str]
+
+
+def checkpoint(engine: Engine) -> None:
+    """Flush dirty pages between phases, so no phase pays for the one before it."""
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("CHECKPOINT")
+    except DBAPIError:
+        pass  # not allowed for this role: phases then share the background writer's work
+
+
+def server_facts(engine: Engine) -> dict[str, str]:
+    with engine.connect() as connection:
+        return {
+            name: str(connection.exec_driver_sql(f"SHOW {name}").scalar())
+            for name in ("server_version", "fsync", "synchronous_commit", "wal_sync_method")
+        }
+
+
+def measure(url: URL, tmp: Path, events: int, batch: int, sends: int) -> Run:
+    store = Store(url.render_as_string(hide_password=False))
+    try:
+        return _measure(store, Server(url), tmp, events, batch, sends)
+    finally:
+        store.engine.dispose()
+
+
+def _measure(store: Store, server: Server, tmp: Path, events: int, batch: int, sends: int) -> Run:
+    visible = server.url.host in (None, "", "127.0.0.1", "localhost", "::1")
+    visible = visible and server_cpu_seconds() is not None
+    engine = store.engine
+    tag = uuid.uuid4().hex[:8]
+    print("setup: schema, floor tables, leads, pinned templates …", flush=True)
+    store.upgrade()
+    create_floor_tables(engine)
+    scripts = write_scripts(tmp, batch)
+    scenario = load_scenario(Path(__file__).resolve().parent / "scenarios", PRODUCT)
+    pin_templates(store, Path(__file__).resolve().parent / "scenarios" / PRODUCT, PRODUCT,
+                  scenario.version)  # fmt: skip
+    settings = Settings(
+        database_url=store.url,
+        outbox_dir=tmp / "outbox",
+        secret_key="bench-secret",
+        frequency_cap_per_week=0,
+    )
+    sender = Sender(EmailActivities(store, settings, NullProvider()), scenario)
+    send_leads = make_leads(store, f"{tag}-s", sends + 2 * WARMUP + PROFILE)
+    warm_leads, send_leads = send_leads[: 2 * WARMUP], send_leads[2 * WARMUP :]
+    profile_leads, send_leads = send_leads[:PROFILE], send_leads[PROFILE:]
+
+    print("warm-up …", flush=True)
+    log_one_by_one(store, logged_events(f"{tag}-w1", WARMUP))
+    log_in_batches(store, logged_events(f"{tag}-w2", batch), batch)
+    log_from_threads(store, logged_events(f"{tag}-w3", WARMUP * THREADS))
+    sender.send_all(sender.inputs(warm_leads[:WARMUP]))
+    insert_sends(store, send_rows(f"{tag}w", warm_leads[WARMUP:]))
+    rtt = round_trip_ms(engine)
+
+    floors: dict[str, Result] = {}
+    nurture: dict[str, Result] = {}
+
+    def phase(name: str, run: Callable[[], Result]) -> Result:
+        checkpoint(engine)
+        print(f"  {name:<42}", end="", flush=True)
+        result = run()
+        print(f"{result.rate:>10.1f} rows/s  ({result.count} in {result.usage.wall:.2f} s)")
+        return result
+
+    def timed(count: int, work: Callable[[], None]) -> Callable[[], Result]:
+        def run() -> Result:
+            with metered(visible) as usage:
+                work()
+            return Result(count, count / usage.wall, usage)
+
+        return run
+
+    single, batched, threaded = (logged_events(f"{tag}-{k}", events) for k in "abc")
+    send_inputs = sender.inputs(send_leads)
+    rows = send_rows(tag, send_leads)
+
+    print("timed pass (adjacent pairs, floor first):", flush=True)
+    floors["single"] = phase(
+        "floor: pgbench -c 1, 1 row/txn",
+        lambda: floor(server, scripts["single"], rows=events, visible=visible),
+    )
+    nurture["single"] = phase(
+        "nurture: record_events, 1 event/call", timed(events, lambda: log_one_by_one(store, single))
+    )
+    floors["events"] = phase(
+        "floor: pgbench -c 1, 1 row/txn, events copy",
+        lambda: floor(server, scripts["events"], rows=events, visible=visible),
+    )
+    floors["batch"] = phase(
+        f"floor: pgbench -c 1, {batch} rows/txn",
+        lambda: floor(
+            server, scripts["batch"], rows=events, per_transaction=batch, visible=visible
+        ),
+    )
+    nurture["batch"] = phase(
+        f"nurture: record_events, {batch} events/call",
+        timed(events, lambda: log_in_batches(store, batched, batch)),
+    )
+    floors["threads"] = phase(
+        f"floor: pgbench -c {THREADS} -j 2, 1 row/txn",
+        lambda: floor(
+            server, scripts["single"], rows=events, clients=THREADS, visible=visible
+        ),
+    )
+    nurture["threads"] = phase(
+        f"nurture: record_events, {THREADS} threads",
+        timed(events, lambda: log_from_threads(store, threaded)),
+    )
+    nurture["send"] = phase(
+        "nurture: send_email, whole path", timed(sends, lambda: sender.send_all(send_inputs))
+    )
+    nurture["rows"] = phase(
+        "nurture: Send row via ORM, 1/txn", timed(sends, lambda: insert_sends(store, rows))
+    )
+
+    print(f"instrumented pass ({PROFILE} items each) …", flush=True)
+    profiles = {
+        "single": profiled(
+            engine,
+            PROFILE,
+            lambda: log_one_by_one(store, logged_events(f"{tag}-p1", PROFILE)),
+        ),
+        "batch": profiled(
+            engine,
+            2 * batch,
+            lambda: log_in_batches(store, logged_events(f"{tag}-p2", 2 * batch), batch),
+        ),
+        "rows": profiled(
+            engine, PROFILE, lambda: insert_sends(store, send_rows(f"{tag}p", profile_leads))
+        ),
+    }
+    parts = [
+        ("load the lead (get_lead)", store, "get_lead"),
+        ("create the send row (_row)", sender.emails, "_row"),
+        ("gate checks + claim (_decide)", sender.emails, "_decide"),
+        ("render (TemplateRenderer.render)", email_module.TemplateRenderer, "render"),
+        ("MIME message (build_message)", email_module, "build_message"),
+    ]
+    profile_inputs = sender.inputs(profile_leads)
+    for request in profile_inputs:
+        request.journey_id += ":profile"  # profile_leads already hold Send rows of (d)
+    with step_timers(parts) as steps:
+        profiles["send"] = profiled(engine, PROFILE, lambda: sender.send_all(profile_inputs))
+    profiles["send"].steps = steps
+    return Run(floors, nurture, profiles, rtt, server_facts(engine))
+
+
+# ---- the report ---------------------------------------------------------------------------
+
+
+def report(run: Run, events: int, batch: int, sends: int) -> None:
+    floors, nurture = run.floors, run.nurture
+    rows = [
+        (f"event log, 1 event/call (N={events})", floors["single"], nurture["single"]),
+        (f"event log, {batch}/call (N={events})", floors["single"], nurture["batch"]),
+        (f"event log, 1/call, {THREADS} threads", floors["threads"], nurture["threads"]),
+        (f"send_email, whole path (S={sends})", floors["single"], nurture["send"]),
+        (f"Send row via ORM, 1/txn (S={sends})", floors["single"], nurture["rows"]),
+    ]
+    print(f"\n{'measure':<40}{'floor/s':>10}{'nurture/s':>11}{'ratio':>8}")
+    for label, base, ours in rows:
+        print(f"{label:<40}{base.rate:>10.1f}{ours.rate:>11.1f}{ours.rate / base.rate:>8.2f}")
+    print(
+        f"floor: pgbench, one INSERT per transaction into {FLOOR_TABLE}, 1 client "
+        f"({THREADS} clients, -j 2, for the threads row)"
+    )
+
+    print(f"\n{'like-for-like floors':<40}{'floor/s':>10}{'nurture/s':>11}{'ratio':>8}")
+    for label, base, ours in (
+        ("1 row/txn into a copy of `events`", floors["events"], nurture["single"]),
+        (f"{batch} rows/txn (INSERT … SELECT)", floors["batch"], nurture["batch"]),
+    ):
+        print(f"{label:<40}{base.rate:>10.1f}{ours.rate:>11.1f}{ours.rate / base.rate:>8.2f}")
+
+    columns = [
+        ("pgbench", floors["single"], None),
+        ("ev 1/call", nurture["single"], run.profiles["single"]),
+        (f"ev {batch}/call", nurture["batch"], run.profiles["batch"]),
+        ("send_email", nurture["send"], run.profiles["send"]),
+        ("Send row", nurture["rows"], run.profiles["rows"]),
+    ]
+    print(f"\nper row, ms (timed pass){'':<21}" + "".join(f"{n:>12}" for n, _, _ in columns))
+
+    def line(label: str, cell: Callable[[Result, Profile | None], float | None]) -> None:
+        cells = (cell(result, profile) for _, result, profile in columns)
+        print(f"{label:<45}" + "".join(f"{'-':>12}" if v is None else f"{v:>12.3f}" for v in cells))
+
+    line("wall", lambda r, _: r.usage.wall / r.count * 1000)
+    line("client CPU (this process, or pgbench)", lambda r, _: r.usage.client_cpu / r.count * 1e3)
+    line(
+        "server CPU (all postgres processes)",
+        lambda r, _: None if r.usage.server_cpu is None else r.usage.server_cpu / r.count * 1e3,
+    )
+    print(f"per row (instrumented pass, {PROFILE} items; {batch * 2} events for batches)")
+    line("transactions (a BEGIN round trip each)", lambda r, p: p and p.db.transactions / p.count)
+    line("statements", lambda r, p: p and p.db.statements / p.count)
+    line("pool checkouts (a pre-ping round trip each)", lambda r, p: p and p.db.checkouts / p.count)
+    line("wall, ms", lambda r, p: p and p.wall / p.count * 1000)
+    line("  in cursor.execute (BEGIN + statement)", lambda r, p: p and p.db.execute_s / p.count * 1e3)
+    line("  in COMMIT", lambda r, p: p and p.db.commit_s / p.count * 1e3)
+    line("  pre-ping (checkouts × round trip)", lambda r, p: p and p.db.checkouts * run.round_trip_ms / p.count)
+
+    def rest(p: Profile | None) -> float | None:
+        if p is None:
+            return None
+        waited = p.db.execute_s + p.db.commit_s + p.db.checkouts * run.round_trip_ms / 1000
+        return (p.wall - waited) / p.count * 1000
+
+    line("  the rest: Python (ours, SQLAlchemy, psycopg2)", lambda r, p: rest(p))
+    print(f"(a bare SELECT 1 round trip: {run.round_trip_ms:.3f} ms)")
+
+    send = run.profiles["send"]
+    print(f"\nsend_email, where a send's {send.wall / send.count * 1000:.2f} ms go (instrumented)")
+    for label, seconds in send.steps.items():
+        print(f"  {label:<43}{seconds / send.count * 1000:>8.3f}")
+    other = send.wall - sum(send.steps.values())
+    print(f"  {'the rest: mark sent, ActivityEnvironment, …':<43}{other / send.count * 1000:>8.3f}")
+    print("  (render and MIME run inside _message; the steps that touch the database include it)")
+
+
+def machine_facts(facts: dict[str, str]) -> str:
+    pgbench = subprocess.run([PGBENCH, "--version"], capture_output=True, text=True).stdout
+    return (
+        f"machine: {os.cpu_count()} CPUs · {platform.platform()}\n"
+        f"python {platform.python_version()} · SQLAlchemy {sqlalchemy.__version__} · "
+        f"psycopg2 {psycopg2.__version__.split()[0]} · {pgbench.strip()}\n"
+        f"PostgreSQL {facts['server_version']} · fsync={facts['fsync']} · "
+        f"synchronous_commit={facts['synchronous_commit']} · "
+        f"wal_sync_method={facts['wal_sync_method']}"
+    )
+
+
+def main(events: int, batch: int, sends: int) -> None:
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="nurture-bench-") as tmp, bench_database(
+        ADMIN_URL
+    ) as url:
+        print(f"database: {url.render_as_string(hide_password=True)}", flush=True)
+        run = measure(url, Path(tmp), events, batch, sends)
+    report(run, events, batch, sends)
+    print(f"\n{machine_facts(run.facts)}\ntotal run {time.monotonic() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=5000, help="events per event-log measure")
+    parser.add_argument("--batch", type=int, default=500, help="events per batched call")
+    parser.add_argument("--sends", type=int, default=1000, help="emails sent (distinct leads)")
+    args = parser.parse_args()
+    if min(args.events, args.batch, args.sends) < 1:
+        parser.error("--events, --batch and --sends must be at least 1")
+    main(args.events, args.batch, args.sends)
