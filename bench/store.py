@@ -35,7 +35,6 @@ import re
 import resource
 import subprocess
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -51,6 +50,7 @@ import psycopg2
 import sqlalchemy
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine.interfaces import CacheStats
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from temporalio.testing import ActivityEnvironment
@@ -58,7 +58,7 @@ from temporalio.testing import ActivityEnvironment
 import activities.email as email_module
 from activities.email import EmailActivities, SendEmailInput
 from nurture.config import Settings
-from nurture.db import Send, utcnow
+from nurture.db import Send
 from nurture.event_log import LoggedEvent, record_events
 from nurture.events import BehaviorEvent
 from nurture.scenario import Scenario
@@ -71,12 +71,13 @@ ADMIN_URL = os.environ.get(
 )
 PGBENCH = "/usr/bin/pgbench"
 PRODUCT = "bench"
-FLOOR_TABLE = "bench_floor"  # the shape the brief of this bench fixes: two unique indexes
+FLOOR_TABLE = "bench_floor"  # events' columns, jsonb, and only its two unique indexes
 EVENTS_COPY = "bench_floor_events"  # `events` itself: its six indexes and its json column
 THREADS = 4  # concurrent clients: pgbench -c 4 -j 2 against 4 threads of this process
 WARMUP = 20  # items of each kind run untimed first: compiled-statement caches, the pool
 PROFILE = 200  # items of each kind in the instrumented pass
 ROUND_TRIPS = 2000  # bare `SELECT 1`s timed to price a round trip
+MIN_FLOOR_TRANSACTIONS = 50
 
 # pgbench's columns are literals or server-side functions, as cheap as an INSERT gets.
 FLOOR_COLUMNS = "event_id, lead_id, type, url, product, properties, occurred_at, received_at"
@@ -156,6 +157,7 @@ class DbCounts:
     checkouts: int = 0  # pool checkouts: each costs a pre-ping round trip (pool_pre_ping)
     transactions: int = 0  # each costs a BEGIN round trip (psycopg2 sends it on its own)
     statements: int = 0
+    compiled: int = 0  # statements SQLAlchemy had to compile: its SQL cache missed or was skipped
     commits: int = 0
     execute_s: float = 0.0  # inside cursor.execute: the BEGIN, the statement, the server
     commit_s: float = 0.0  # connection commit event → session after_commit: the COMMIT
@@ -177,8 +179,11 @@ def counted(engine: Engine) -> Iterator[DbCounts]:
         counts.statements += 1
         started["execute"] = time.perf_counter()
 
-    def after_execute(*_: Any) -> None:
+    def after_execute(*args: Any) -> None:
         counts.execute_s += time.perf_counter() - started.pop("execute")
+        context = args[4]  # (connection, cursor, statement, parameters, context, executemany)
+        if getattr(context, "cache_hit", None) is not CacheStats.CACHE_HIT:
+            counts.compiled += 1
 
     def commit(_: Any) -> None:
         counts.commits += 1
@@ -339,7 +344,8 @@ def floor(
     clients: int = 1,
     visible: bool,
 ) -> Result:
-    transactions = max(1, math.ceil(rows / per_transaction / clients))
+    # At least MIN_FLOOR_TRANSACTIONS, so that a floor of big batches still times a while.
+    transactions = max(MIN_FLOOR_TRANSACTIONS, math.ceil(rows / per_transaction / clients))
     with metered(visible) as usage:
         tps, _ = server.pgbench(
             script, clients=clients, threads=min(clients, 2), transactions=transactions
@@ -420,6 +426,7 @@ class Sender:
 
     def inputs(self, lead_ids: Sequence[str]) -> list[SendEmailInput]:
         step = self.scenario.tracks["cold"].steps[0]
+        subject = step.subject if isinstance(step.subject, str) else step.subject[0]
         return [
             SendEmailInput(
                 brand=self.scenario.brand,
@@ -430,7 +437,7 @@ class Sender:
                 send_key=f"cold#1/{step.key}",
                 mail_type="step",
                 template=step.template,
-                subject=step.subject,
+                subject=subject,
                 variant=0,
                 journey_time=datetime.now(UTC),
                 journey={"stage": "cold", "score": 0, "track": "cold", "step": step.key},
@@ -443,6 +450,10 @@ class Sender:
             result = self.environment.run(self.emails.send_email, request)
             if result.status != "sent":
                 raise RuntimeError(f"{request.lead_id}: {result.status} ({result.detail})")
+
+
+def noop() -> None:
+    """Run through ActivityEnvironment alone, to price the activity context itself."""
 
 
 def send_rows(tag: str, lead_ids: Sequence[str]) -> list[dict[str, Any]]:
@@ -514,6 +525,7 @@ class Run:
     nurture: dict[str, Result]
     profiles: dict[str, Profile]
     round_trip_ms: float
+    activity_ms: float  # ActivityEnvironment.run of a function that does nothing
     facts: dict[str, str]
 
 
@@ -551,9 +563,9 @@ def _measure(store: Store, server: Server, tmp: Path, events: int, batch: int, s
     store.upgrade()
     create_floor_tables(engine)
     scripts = write_scripts(tmp, batch)
-    scenario = load_scenario(Path(__file__).resolve().parent / "scenarios", PRODUCT)
-    pin_templates(store, Path(__file__).resolve().parent / "scenarios" / PRODUCT, PRODUCT,
-                  scenario.version)  # fmt: skip
+    scenarios = Path(__file__).resolve().parent / "scenarios"
+    scenario = load_scenario(scenarios, PRODUCT)
+    pin_templates(store, scenarios / PRODUCT, PRODUCT, scenario.version)  # as a journey does
     settings = Settings(
         database_url=store.url,
         outbox_dir=tmp / "outbox",
@@ -619,9 +631,7 @@ def _measure(store: Store, server: Server, tmp: Path, events: int, batch: int, s
     )
     floors["threads"] = phase(
         f"floor: pgbench -c {THREADS} -j 2, 1 row/txn",
-        lambda: floor(
-            server, scripts["single"], rows=events, clients=THREADS, visible=visible
-        ),
+        lambda: floor(server, scripts["single"], rows=events, clients=THREADS, visible=visible),
     )
     nurture["threads"] = phase(
         f"nurture: record_events, {THREADS} threads",
@@ -650,20 +660,23 @@ def _measure(store: Store, server: Server, tmp: Path, events: int, batch: int, s
             engine, PROFILE, lambda: insert_sends(store, send_rows(f"{tag}p", profile_leads))
         ),
     }
-    parts = [
-        ("load the lead (get_lead)", store, "get_lead"),
-        ("create the send row (_row)", sender.emails, "_row"),
-        ("gate checks + claim (_decide)", sender.emails, "_decide"),
-        ("render (TemplateRenderer.render)", email_module.TemplateRenderer, "render"),
-        ("MIME message (build_message)", email_module, "build_message"),
+    parts = [  # a label that starts with a space is a part of the line above it
+        ("load the lead: get_lead", store, "get_lead"),
+        ("create the send row: _row", sender.emails, "_row"),
+        ("gate checks + claim: _decide", sender.emails, "_decide"),
+        ("the message: _message", sender.emails, "_message"),
+        ("  of which render (jinja2)", email_module.TemplateRenderer, "render"),
+        ("  of which MIME: build_message", email_module, "build_message"),
     ]
     profile_inputs = sender.inputs(profile_leads)
-    for request in profile_inputs:
-        request.journey_id += ":profile"  # profile_leads already hold Send rows of (d)
     with step_timers(parts) as steps:
         profiles["send"] = profiled(engine, PROFILE, lambda: sender.send_all(profile_inputs))
     profiles["send"].steps = steps
-    return Run(floors, nurture, profiles, rtt, server_facts(engine))
+    start = time.perf_counter()
+    for _ in range(PROFILE):
+        sender.environment.run(noop)
+    activity_ms = (time.perf_counter() - start) / PROFILE * 1000
+    return Run(floors, nurture, profiles, rtt, activity_ms, server_facts(engine))
 
 
 # ---- the report ---------------------------------------------------------------------------
@@ -673,70 +686,93 @@ def report(run: Run, events: int, batch: int, sends: int) -> None:
     floors, nurture = run.floors, run.nurture
     rows = [
         (f"event log, 1 event/call (N={events})", floors["single"], nurture["single"]),
-        (f"event log, {batch}/call (N={events})", floors["single"], nurture["batch"]),
+        (f"event log, {batch} events/call (N={events})", floors["single"], nurture["batch"]),
         (f"event log, 1/call, {THREADS} threads", floors["threads"], nurture["threads"]),
         (f"send_email, whole path (S={sends})", floors["single"], nurture["send"]),
         (f"Send row via ORM, 1/txn (S={sends})", floors["single"], nurture["rows"]),
     ]
-    print(f"\n{'measure':<40}{'floor/s':>10}{'nurture/s':>11}{'ratio':>8}")
+    print(f"\n{'measure':<42}{'floor/s':>10}{'nurture/s':>11}{'ratio':>8}")
     for label, base, ours in rows:
-        print(f"{label:<40}{base.rate:>10.1f}{ours.rate:>11.1f}{ours.rate / base.rate:>8.2f}")
+        print(f"{label:<42}{base.rate:>10.1f}{ours.rate:>11.1f}{ours.rate / base.rate:>8.2f}")
     print(
-        f"floor: pgbench, one INSERT per transaction into {FLOOR_TABLE}, 1 client "
+        f"floor: pgbench, 1 client, one INSERT per transaction into {FLOOR_TABLE} "
         f"({THREADS} clients, -j 2, for the threads row)"
     )
-
-    print(f"\n{'like-for-like floors':<40}{'floor/s':>10}{'nurture/s':>11}{'ratio':>8}")
+    print(f"\n{'like-for-like floors':<42}{'floor/s':>10}{'nurture/s':>11}{'ratio':>8}")
     for label, base, ours in (
         ("1 row/txn into a copy of `events`", floors["events"], nurture["single"]),
         (f"{batch} rows/txn (INSERT … SELECT)", floors["batch"], nurture["batch"]),
     ):
-        print(f"{label:<40}{base.rate:>10.1f}{ours.rate:>11.1f}{ours.rate / base.rate:>8.2f}")
+        print(f"{label:<42}{base.rate:>10.1f}{ours.rate:>11.1f}{ours.rate / base.rate:>8.2f}")
+    where_time_goes(run, batch)
 
-    columns = [
+
+def where_time_goes(run: Run, batch: int) -> None:
+    """Per row: CPU on each side, round trips, waiting on the server, and Python."""
+    floors, nurture, profiles = run.floors, run.nurture, run.profiles
+    columns: list[tuple[str, Result, Profile | None]] = [
         ("pgbench", floors["single"], None),
-        ("ev 1/call", nurture["single"], run.profiles["single"]),
-        (f"ev {batch}/call", nurture["batch"], run.profiles["batch"]),
-        ("send_email", nurture["send"], run.profiles["send"]),
-        ("Send row", nurture["rows"], run.profiles["rows"]),
+        (f"pgb -c {THREADS}", floors["threads"], None),
+        ("ev 1/call", nurture["single"], profiles["single"]),
+        (f"ev {THREADS} thr", nurture["threads"], None),
+        (f"ev {batch}/call", nurture["batch"], profiles["batch"]),
+        ("send_email", nurture["send"], profiles["send"]),
+        ("Send row", nurture["rows"], profiles["rows"]),
     ]
-    print(f"\nper row, ms (timed pass){'':<21}" + "".join(f"{n:>12}" for n, _, _ in columns))
+    rtt = run.round_trip_ms / 1000
+    Cell = Callable[[Result, Profile | None], float | None]
 
-    def line(label: str, cell: Callable[[Result, Profile | None], float | None]) -> None:
-        cells = (cell(result, profile) for _, result, profile in columns)
-        print(f"{label:<45}" + "".join(f"{'-':>12}" if v is None else f"{v:>12.3f}" for v in cells))
+    def line(label: str, cell: Cell) -> None:
+        values = (cell(result, profile) for _, result, profile in columns)
+        print(
+            f"{label:<44}" + "".join(f"{'-':>12}" if v is None else f"{v:>12.3f}" for v in values)
+        )
 
-    line("wall", lambda r, _: r.usage.wall / r.count * 1000)
-    line("client CPU (this process, or pgbench)", lambda r, _: r.usage.client_cpu / r.count * 1e3)
-    line(
-        "server CPU (all postgres processes)",
-        lambda r, _: None if r.usage.server_cpu is None else r.usage.server_cpu / r.count * 1e3,
-    )
-    print(f"per row (instrumented pass, {PROFILE} items; {batch * 2} events for batches)")
-    line("transactions (a BEGIN round trip each)", lambda r, p: p and p.db.transactions / p.count)
-    line("statements", lambda r, p: p and p.db.statements / p.count)
-    line("pool checkouts (a pre-ping round trip each)", lambda r, p: p and p.db.checkouts / p.count)
-    line("wall, ms", lambda r, p: p and p.wall / p.count * 1000)
-    line("  in cursor.execute (BEGIN + statement)", lambda r, p: p and p.db.execute_s / p.count * 1e3)
-    line("  in COMMIT", lambda r, p: p and p.db.commit_s / p.count * 1e3)
-    line("  pre-ping (checkouts × round trip)", lambda r, p: p and p.db.checkouts * run.round_trip_ms / p.count)
+    def usage_ms(pick: Callable[[Usage], float | None]) -> Cell:
+        def cell(result: Result, _: Profile | None) -> float | None:
+            value = pick(result.usage)
+            return None if value is None else value / result.count * 1000
 
-    def rest(p: Profile | None) -> float | None:
-        if p is None:
-            return None
-        waited = p.db.execute_s + p.db.commit_s + p.db.checkouts * run.round_trip_ms / 1000
-        return (p.wall - waited) / p.count * 1000
+        return cell
 
-    line("  the rest: Python (ours, SQLAlchemy, psycopg2)", lambda r, p: rest(p))
+    def busy(result: Result, _: Profile | None) -> float | None:
+        server = result.usage.server_cpu
+        return None if server is None else (result.usage.client_cpu + server) / result.usage.wall
+
+    def per_item(pick: Callable[[Profile], float]) -> Cell:
+        def cell(_: Result, profile: Profile | None) -> float | None:
+            return None if profile is None else pick(profile) / profile.count
+
+        return cell
+
+    def python_s(p: Profile) -> float:
+        return p.wall - p.db.execute_s - p.db.commit_s - p.db.checkouts * rtt
+
+    print(f"\n{'per row, timed pass, ms':<44}" + "".join(f"{n:>12}" for n, _, _ in columns))
+    line("wall", usage_ms(lambda u: u.wall))
+    line("client CPU: this process, or pgbench", usage_ms(lambda u: u.client_cpu))
+    line("server CPU: all postgres processes", usage_ms(lambda u: u.server_cpu))
+    line("busy cores: (client + server CPU) / wall", busy)
+    print(f"per row, instrumented pass ({PROFILE} items; {2 * batch} events for the batches)")
+    line("transactions: a BEGIN round trip each", per_item(lambda p: p.db.transactions))
+    line("statements", per_item(lambda p: p.db.statements))
+    line("  compiled: not from SQLAlchemy's cache", per_item(lambda p: p.db.compiled))
+    line("pool checkouts: a pre-ping round trip each", per_item(lambda p: p.db.checkouts))
+    line("wall, ms", per_item(lambda p: p.wall * 1000))
+    line("  in cursor.execute (BEGIN + statement)", per_item(lambda p: p.db.execute_s * 1000))
+    line("  in COMMIT", per_item(lambda p: p.db.commit_s * 1000))
+    line("  pre-ping: checkouts × bare round trip", per_item(lambda p: p.db.checkouts * rtt * 1e3))
+    line("  the rest: Python (ours, ORM, driver)", per_item(lambda p: python_s(p) * 1000))
     print(f"(a bare SELECT 1 round trip: {run.round_trip_ms:.3f} ms)")
 
-    send = run.profiles["send"]
-    print(f"\nsend_email, where a send's {send.wall / send.count * 1000:.2f} ms go (instrumented)")
+    send = profiles["send"]
+    per_send = send.wall / send.count * 1000
+    print(f"\nsend_email, where a send's {per_send:.2f} ms go (instrumented pass), ms")
     for label, seconds in send.steps.items():
-        print(f"  {label:<43}{seconds / send.count * 1000:>8.3f}")
-    other = send.wall - sum(send.steps.values())
-    print(f"  {'the rest: mark sent, ActivityEnvironment, …':<43}{other / send.count * 1000:>8.3f}")
-    print("  (render and MIME run inside _message; the steps that touch the database include it)")
+        print(f"  {label:<42}{seconds / send.count * 1000:>8.3f}")
+    other = send.wall - sum(v for k, v in send.steps.items() if not k.startswith(" "))
+    print(f"  {'the rest: mark sent, activity context, …':<42}{other / send.count * 1000:>8.3f}")
+    print(f"  {'  of which activity context (a no-op run)':<42}{run.activity_ms:>8.3f}")
 
 
 def machine_facts(facts: dict[str, str]) -> str:
@@ -753,9 +789,10 @@ def machine_facts(facts: dict[str, str]) -> str:
 
 def main(events: int, batch: int, sends: int) -> None:
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="nurture-bench-") as tmp, bench_database(
-        ADMIN_URL
-    ) as url:
+    with (
+        tempfile.TemporaryDirectory(prefix="nurture-bench-") as tmp,
+        bench_database(ADMIN_URL) as url,
+    ):
         print(f"database: {url.render_as_string(hide_password=True)}", flush=True)
         run = measure(url, Path(tmp), events, batch, sends)
     report(run, events, batch, sends)
