@@ -50,14 +50,16 @@ def record_events(store: Store, batch: Sequence[LoggedEvent]) -> list[str]:
         for item in _unique(batch)
     ]
     with store.session() as session:
-        insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert  # type: ignore[union-attr]
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        # Rows passed as parameters, not baked into the statement: it compiles once per
+        # process and runs as one multi-row INSERT ... RETURNING.
         statement = (
             insert(Event)
-            .values(rows)
             .on_conflict_do_nothing(index_elements=["event_id"])
             .returning(Event.event_id)
         )
-        new = set(session.scalars(statement))
+        new = set(session.scalars(statement, rows))
         for item in batch:
             if item.event.event_id in new and item.event.type in DELIVERY_ENDING_TYPES:
                 _suppress_delivery(session, item)
