@@ -164,6 +164,55 @@ class ScenarioTemplate(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class Journey(Base):
+    """Which journeys a lead has: where an accepted event must be delivered."""
+
+    __tablename__ = "journeys"
+    __table_args__ = (UniqueConstraint("lead_id", "product", name="uq_journeys_lead_product"),)
+
+    workflow_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id"), index=True)
+    product: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Delivery(Base):
+    """The outbox between the API and Temporal: one row per (journey, event) until signalled.
+
+    Written in the same transaction as the event, so a 2xx means the event will reach the
+    journey even if Temporal is down at that moment; the relay empties it.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("workflow_id", "event_id", name="uq_deliveries_workflow_event"),
+        Index("ix_deliveries_pending", "delivered_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    workflow_id: Mapped[str] = mapped_column(String(200))
+    event_id: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class ApiKey(Base):
+    """API keys, stored as SHA-256 hashes; the key itself is shown once, at creation."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[str] = mapped_column(String(200), doc="space-separated: ingest admin")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class Send(Base):
     """One email per (journey, send key): the unique key is what makes a retried send safe."""
 

@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from nurture import send_gate
-from nurture.db import Event, Lead
+from nurture.db import Delivery, Event, Journey, Lead
 from nurture.events import DELIVERY_ENDING_TYPES, BehaviorEvent
 from nurture.store import Store
 
@@ -28,11 +28,12 @@ class LoggedEvent:
     anonymous_id: str | None = None
 
 
-def record_events(store: Store, batch: Sequence[LoggedEvent]) -> list[str]:
+def record_events(store: Store, batch: Sequence[LoggedEvent], *, deliver: bool = True) -> list[str]:
     """Store the batch in one transaction; returns the ids that were new (repeats are skipped).
 
-    A bounce or spam report of a known lead also suppresses all its email (seed 000:
-    keep the list clean), in the same transaction.
+    In the same transaction: each new event of a known lead is queued for every journey of
+    that lead it concerns (`deliveries`, emptied by the relay), and a bounce or spam report
+    suppresses all the lead's email (seed 000: keep the list clean).
     """
     if not batch:
         return []
@@ -60,10 +61,45 @@ def record_events(store: Store, batch: Sequence[LoggedEvent]) -> list[str]:
             .returning(Event.event_id)
         )
         new = set(session.scalars(statement, rows))
-        for item in batch:
-            if item.event.event_id in new and item.event.type in DELIVERY_ENDING_TYPES:
+        fresh = [item for item in _unique(batch) if item.event.event_id in new]
+        for item in fresh:
+            if item.event.type in DELIVERY_ENDING_TYPES:
                 _suppress_delivery(session, item)
+        if deliver:
+            route(session, [(item.lead_id, item.event) for item in fresh if item.lead_id])
     return [item.event.event_id for item in _unique(batch) if item.event.event_id in new]
+
+
+def route(session: Session, events: Sequence[tuple[str, BehaviorEvent]]) -> int:
+    """Queue each (lead, event) for the lead's journeys the event concerns; returns how many.
+
+    An event for a product goes to that product's journey only; one without a product, and
+    bounces, go to all of them. Repeats are ignored (unique per journey and event).
+    """
+    lead_ids = {lead_id for lead_id, _ in events}
+    if not lead_ids:
+        return 0
+    journeys: dict[str, list[tuple[str, str]]] = {}
+    for workflow_id, lead_id, product in session.execute(
+        select(Journey.workflow_id, Journey.lead_id, Journey.product).where(
+            Journey.lead_id.in_(lead_ids)
+        )
+    ):
+        journeys.setdefault(lead_id, []).append((workflow_id, product))
+    rows = [
+        {"workflow_id": workflow_id, "event_id": event.event_id}
+        for lead_id, event in events
+        for workflow_id, product in journeys.get(lead_id, [])
+        if event.product in (None, product) or event.type in DELIVERY_ENDING_TYPES
+    ]
+    if rows:
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        session.execute(
+            insert(Delivery).on_conflict_do_nothing(index_elements=["workflow_id", "event_id"]),
+            rows,
+        )
+    return len(rows)
 
 
 def _unique(batch: Sequence[LoggedEvent]) -> list[LoggedEvent]:
@@ -82,20 +118,24 @@ def _suppress_delivery(session: Session, item: LoggedEvent) -> None:
 
 
 def identify(store: Store, anonymous_id: str, lead_id: str) -> list[BehaviorEvent]:
-    """Attach an anonymous visitor's earlier events to a lead; returns them in time order,
-    for replay into the lead's journeys (their event ids keep the replay idempotent)."""
+    """Attach an anonymous visitor's earlier events to a lead and queue them for its journeys
+    (their event ids keep this replay idempotent); returns them in time order."""
     with store.session() as session:
         session.execute(
             update(Event)
             .where(Event.anonymous_id == anonymous_id, Event.lead_id.is_(None))
             .values(lead_id=lead_id)
         )
-        rows = session.scalars(
-            select(Event)
-            .where(Event.anonymous_id == anonymous_id, Event.lead_id == lead_id)
-            .order_by(Event.occurred_at)
-        )
-        return [_behavior(row) for row in rows]
+        events = [
+            event_of(row)
+            for row in session.scalars(
+                select(Event)
+                .where(Event.anonymous_id == anonymous_id, Event.lead_id == lead_id)
+                .order_by(Event.occurred_at)
+            )
+        ]
+        route(session, [(lead_id, event) for event in events])
+        return events
 
 
 def lead_timeline(store: Store, lead_id: str, limit: int = 100) -> list[BehaviorEvent]:
@@ -107,10 +147,10 @@ def lead_timeline(store: Store, lead_id: str, limit: int = 100) -> list[Behavior
             .order_by(Event.occurred_at.desc())
             .limit(limit)
         )
-        return [_behavior(row) for row in rows]
+        return [event_of(row) for row in rows]
 
 
-def _behavior(row: Event) -> BehaviorEvent:
+def event_of(row: Event) -> BehaviorEvent:
     return BehaviorEvent(
         event_id=row.event_id,
         type=row.type,

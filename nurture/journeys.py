@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.exc import IntegrityError
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowHandle
@@ -19,7 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from nurture import search_attributes as sa
 from nurture import send_gate
 from nurture.config import Settings
-from nurture.db import Lead
+from nurture.db import Journey, Lead
 from nurture.events import BehaviorEvent
 from nurture.journey import (
     WORKFLOW_TYPE,
@@ -31,6 +32,16 @@ from nurture.journey import (
 )
 from nurture.scenario_loader import load_scenario
 from nurture.store import Store, profile_of
+
+
+def _remember(store: Store, workflow_id: str, lead_id: str, product: str) -> None:
+    """Note the journey before starting it, so events accepted from now on are routed to it."""
+    try:
+        with store.session() as session:
+            if session.get(Journey, workflow_id) is None:
+                session.add(Journey(workflow_id=workflow_id, lead_id=lead_id, product=product))
+    except IntegrityError:
+        pass  # a concurrent start noted it
 
 
 @dataclass(frozen=True)
@@ -60,6 +71,7 @@ async def start_journey(
         )
     if reason:
         return StartOutcome(workflow_id, False, f"not started: {reason}")
+    _remember(store, workflow_id, lead.id, product)
     try:
         await client.start_workflow(
             WORKFLOW_TYPE,

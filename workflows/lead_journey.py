@@ -581,6 +581,13 @@ class LeadJourney:
             return
         self._inbox.append(event)
 
+    @workflow.signal(name="behaviors")
+    def behaviors(self, events: list[BehaviorEvent]) -> None:
+        """Several events at once (the API's relay groups them per journey): one signal,
+        one workflow task, however many events a busy lead produced."""
+        for event in events:
+            self.behavior(event)
+
     @workflow.signal(name="pause")
     async def pause(self) -> None:
         await self._ready()

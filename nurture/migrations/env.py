@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from alembic import context
 from sqlalchemy import create_engine
 
-from nurture.db import Base
+from nurture.db import Base, UTCDateTime
 
 config = context.config
 connection = config.attributes.get("connection")
@@ -21,10 +23,18 @@ def run() -> None:
     engine.dispose()
 
 
+def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
+    """Our UTCDateTime is a plain timestamptz column: render it as one in migrations."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def _migrate(conn) -> None:  # type: ignore[no-untyped-def]
     context.configure(
         connection=conn,
         target_metadata=Base.metadata,
+        render_item=_render_item,
         render_as_batch=True,  # SQLite alters tables by copying them
         compare_type=True,
     )

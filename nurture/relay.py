@@ -1,0 +1,127 @@
+"""The relay: delivers accepted events from the store's outbox to their journeys.
+
+The API writes an event and one `deliveries` row per journey of the lead in one
+transaction, then answers 2xx. The relay signals them, grouped per journey (one
+`behaviors` signal carries all pending events of a journey), and marks them delivered.
+While Temporal is unreachable rows stay pending and go out once it is back; a journey
+that has closed takes nothing and its rows are marked delivered with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from nurture.db import Delivery, Event, utcnow
+from nurture.event_log import event_of
+from nurture.events import BehaviorEvent
+from nurture.store import Store
+
+log = logging.getLogger("nurture.relay")
+BATCH = 500
+CLOSED = {RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION}
+
+
+@dataclass(frozen=True)
+class RelayRound:
+    delivered: int = 0
+    closed: int = 0
+    failed: int = 0
+
+
+async def relay_once(store: Store, client: Client, limit: int = BATCH) -> RelayRound:
+    """Deliver up to `limit` pending rows; a journey's events go in one signal, in time order."""
+    pending = await asyncio.to_thread(_pending, store, limit)
+    by_journey: dict[str, list[tuple[int, BehaviorEvent]]] = defaultdict(list)
+    for delivery_id, workflow_id, event in pending:
+        by_journey[workflow_id].append((delivery_id, event))
+    results = await asyncio.gather(
+        *(_signal(client, wid, rows) for wid, rows in by_journey.items())
+    )
+    outcomes: dict[str, list[tuple[list[int], str | None]]] = defaultdict(list)
+    for (workflow_id, rows), (outcome, note) in zip(by_journey.items(), results, strict=True):
+        outcomes[outcome].append(([delivery_id for delivery_id, _ in rows], note))
+        if outcome == "failed":
+            log.warning("relay: %s not reachable yet: %s", workflow_id, note)
+    await asyncio.to_thread(
+        _mark, store, outcomes["delivered"], outcomes["closed"], outcomes["failed"]
+    )
+    return RelayRound(**{key: sum(len(ids) for ids, _ in outcomes[key]) for key in _KINDS})
+
+
+_KINDS = ("delivered", "closed", "failed")
+
+
+async def run_relay(store: Store, client: Client, idle: float = 0.2) -> None:
+    """Relay until cancelled: at once while there is work, every `idle` seconds otherwise."""
+    backoff = idle
+    while True:
+        try:
+            result = await relay_once(store, client)
+        except Exception:  # the store being down must not kill the relay
+            log.exception("relay round failed")
+            result = RelayRound(failed=1)
+        if result.failed:
+            backoff = min(backoff * 2, 5.0)
+        elif result.delivered or result.closed:
+            backoff = 0.0
+        else:
+            backoff = idle
+        await asyncio.sleep(backoff)
+
+
+def _pending(store: Store, limit: int) -> list[tuple[int, str, BehaviorEvent]]:
+    with store.session() as session:
+        rows = session.execute(
+            select(Delivery.id, Delivery.workflow_id, Event)
+            .join(Event, Event.event_id == Delivery.event_id)
+            .where(Delivery.delivered_at.is_(None))
+            .order_by(Delivery.id)
+            .limit(limit)
+        )
+        return [
+            (delivery_id, workflow_id, event_of(event)) for delivery_id, workflow_id, event in rows
+        ]
+
+
+async def _signal(
+    client: Client, workflow_id: str, rows: list[tuple[int, BehaviorEvent]]
+) -> tuple[str, str | None]:
+    events = sorted((event for _, event in rows), key=lambda e: (e.occurred_at, e.event_id))
+    try:
+        await client.get_workflow_handle(workflow_id).signal("behaviors", events)
+    except RPCError as err:
+        if err.status in CLOSED:
+            return "closed", f"journey not running: {err.message}"
+        return "failed", str(err)
+    except Exception as err:  # connection refused and the like: Temporal is down
+        return "failed", str(err)
+    return "delivered", None
+
+
+def _mark(
+    store: Store,
+    delivered: list[tuple[list[int], str | None]],
+    closed: list[tuple[list[int], str | None]],
+    failed: list[tuple[list[int], str | None]],
+) -> None:
+    now = utcnow()
+    with store.session() as session:
+        for ids, note in [*delivered, *closed]:
+            session.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(ids))
+                .values(delivered_at=now, attempts=Delivery.attempts + 1, last_error=note)
+            )
+        for ids, error in failed:
+            session.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(ids))
+                .values(attempts=Delivery.attempts + 1, last_error=(error or "")[:2000])
+            )

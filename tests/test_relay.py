@@ -1,0 +1,96 @@
+"""Accepted events reach every journey of the lead, once, even when Temporal was down."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from nurture.config import Settings
+from nurture.db import Delivery
+from nurture.event_log import LoggedEvent, identify, record_events
+from nurture.events import BehaviorEvent
+from nurture.journey import Unsubscribe
+from nurture.journeys import start_journey
+from nurture.relay import relay_once
+from nurture.store import Store
+from tests.test_journey import advance_to_weekday_noon_tokyo, eventually, make_lead
+
+
+async def event(env: WorkflowEnvironment, event_id: str, type: str = "page_view",
+                product: str | None = None) -> BehaviorEvent:  # fmt: skip
+    return BehaviorEvent(
+        event_id=event_id, type=type, product=product, occurred_at=await env.get_current_time()
+    )
+
+
+def pending(store: Store) -> list[tuple[str, str]]:
+    with store.session() as session:
+        rows = session.execute(
+            select(Delivery.workflow_id, Delivery.event_id).where(Delivery.delivered_at.is_(None))
+        )
+        return [(workflow_id, event_id) for workflow_id, event_id in rows]
+
+
+async def test_events_wait_in_the_outbox_while_temporal_is_down_then_arrive_once(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, worker: Worker
+) -> None:
+    await advance_to_weekday_noon_tokyo(env, 2)
+    lead = make_lead(store)
+    outcome = await start_journey(client, settings, store, lead, "acme")
+    handle = client.get_workflow_handle(outcome.journey_id)
+    await eventually(handle, lambda s: s.emails_sent == 1)
+
+    batch = [LoggedEvent(await event(env, f"pv-{i}"), lead_id=lead.id) for i in range(3)]
+    record_events(store, batch)
+    record_events(store, batch)  # a tracker retry: no second delivery
+    assert len(pending(store)) == 3
+
+    down = await Client.connect("127.0.0.1:1", data_converter=pydantic_data_converter, lazy=True)
+    failed = await relay_once(store, down)
+    assert failed.failed == 3 and len(pending(store)) == 3
+
+    sent = await relay_once(store, client)
+    assert sent.delivered == 3 and pending(store) == []
+    st = await eventually(handle, lambda s: s.score.behavior == 3)
+    assert sum(e.kind == "event" for e in st.timeline) == 3
+
+
+async def test_product_events_go_to_their_journey_and_closed_journeys_take_nothing(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, worker: Worker
+) -> None:
+    await advance_to_weekday_noon_tokyo(env, 2)
+    lead = make_lead(store)
+    outcome = await start_journey(client, settings, store, lead, "acme")
+    handle = client.get_workflow_handle(outcome.journey_id)
+    await eventually(handle, lambda s: s.emails_sent == 1)
+    record_events(store, [LoggedEvent(await event(env, "x", product="other"), lead_id=lead.id)])
+    assert pending(store) == []  # no journey of that product
+
+    await handle.signal("unsubscribe", Unsubscribe())
+    await handle.result()
+    record_events(store, [LoggedEvent(await event(env, "late"), lead_id=lead.id)])
+    result = await relay_once(store, client)
+    assert result.closed == 1 and pending(store) == []
+
+
+async def test_identify_replays_anonymous_browsing_into_the_journey(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, worker: Worker
+) -> None:
+    await advance_to_weekday_noon_tokyo(env, 2)
+    lead = make_lead(store)
+    outcome = await start_journey(client, settings, store, lead, "acme")
+    handle = client.get_workflow_handle(outcome.journey_id)
+    visits = [LoggedEvent(await event(env, f"a{i}", "product_page"), anonymous_id="anon-7")
+              for i in range(3)]  # fmt: skip
+    record_events(store, visits)
+    assert pending(store) == []  # nobody to deliver to yet
+    assert [e.event_id for e in identify(store, "anon-7", lead.id)] == ["a0", "a1", "a2"]
+    assert (await relay_once(store, client)).delivered == 3
+    st = await eventually(handle, lambda s: s.score.behavior >= 15)
+    assert {r.rule for r in st.score.rules} >= {"product_page", "product page 3+ times in 14 days"}
+    await env.sleep(timedelta(minutes=1))
