@@ -21,6 +21,41 @@ db_app = typer.Typer(help="The store's schema (Alembic migrations).", no_args_is
 app.add_typer(db_app, name="db")
 lead_app = typer.Typer(help="Leads in the store.", no_args_is_help=True)
 app.add_typer(lead_app, name="lead")
+key_app = typer.Typer(help="API keys for the HTTP API.", no_args_is_help=True)
+app.add_typer(key_app, name="apikey")
+
+
+@key_app.command("create")
+def apikey_create(
+    name: Annotated[str, typer.Option(help="who uses it, e.g. 'website tracker'")],
+    scope: Annotated[list[str], typer.Option(help="ingest and/or admin; repeat")] = ["ingest"],  # noqa: B006
+) -> None:
+    """Create an API key and print it once (only its hash is stored)."""
+    from nurture.api.auth import create_api_key
+    from nurture.store import Store
+
+    store = Store(get_settings().database_url)
+    store.ensure_current()
+    try:
+        key = create_api_key(store, name, scope)  # type: ignore[arg-type]
+    except ValueError as err:
+        err_console.print(f"[red]{err}[/red]", highlight=False)
+        raise typer.Exit(2) from None
+    console.print(key, highlight=False)
+
+
+@app.command()
+def api(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
+) -> None:
+    """Serve the HTTP API (OpenAPI at /docs) with uvicorn."""
+    import uvicorn
+
+    uvicorn.run("nurture.api.app:app_from_env", factory=True, host=host, port=port, workers=workers)
+
+
 console = Console()
 err_console = Console(stderr=True)
 

@@ -302,6 +302,20 @@ class SendWindow(_Strict):
         return value
 
 
+class PageRule(_Strict):
+    """Which page views mean what for this product: '/pricing' → pricing_page."""
+
+    url_contains: str = Field(min_length=1)
+    event: str
+
+    @field_validator("event")
+    @classmethod
+    def _event_type(cls, value: str) -> str:
+        if not EVENT_TYPE_PATTERN.match(value):
+            raise ValueError(f"event type {value!r} must be snake_case, e.g. 'pricing_page'")
+        return value
+
+
 class Exit(_Strict):
     after: Duration = timedelta(days=365)
     when: list[Condition] = Field(default_factory=list)
@@ -330,6 +344,9 @@ class Scenario(_Strict):
     triggers: list[Trigger] = Field(default_factory=list)
     branches: list[Branch] = Field(default_factory=list)
     send_window: SendWindow | None = None
+    pages: list[PageRule] = Field(
+        default_factory=list, description="page views that become this product's events"
+    )
     exit: Exit = Field(default_factory=Exit)
     version: str = Field(default="", description="set by the loader: a hash of files")
 

@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): leads, tracker events, unsubscribe, sales feedback, journey state."""

@@ -1,0 +1,111 @@
+"""The FastAPI application: wiring, the Temporal connection, the relay, error shapes.
+
+`create_app()` for tests and embedding; `nurture api` serves it with uvicorn. The API
+accepts input while Temporal is down: events are stored and relayed once it is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from temporalio.client import Client
+
+from nurture.api import health, leads, tracking, unsubscribe
+from nurture.config import Settings, get_settings
+from nurture.relay import run_relay
+from nurture.store import Store
+from nurture.temporal import connect
+
+log = logging.getLogger("nurture.api")
+
+
+class Temporal:
+    """A Temporal client made on first use and made again after a failure, so the API
+    starts and keeps accepting data while Temporal is down."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._client: Client | None = None
+        self._lock = asyncio.Lock()
+
+    async def client(self) -> Client:
+        async with self._lock:
+            if self._client is None:
+                self._client = await asyncio.wait_for(connect(self.settings), timeout=5)
+            return self._client
+
+
+def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = Store(settings.database_url)
+        store.ensure_current()
+        app.state.store = store
+        app.state.settings = settings
+        app.state.temporal = Temporal(settings)
+        task = asyncio.create_task(_relay_forever(app)) if relay else None
+        yield
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        store.engine.dispose()
+
+    app = FastAPI(
+        title="Nurture",
+        version="1",
+        description="Leads, tracker events, unsubscribes and sales feedback for durable "
+        "lead journeys. A 2xx means the input is durably stored.",
+        lifespan=lifespan,
+    )
+    for router in (leads.router, tracking.router, unsubscribe.router):
+        app.include_router(router, prefix="/v1")
+    app.include_router(health.router)
+    app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
+    app.add_exception_handler(OperationalError, _store_down)  # type: ignore[arg-type]
+    return app
+
+
+async def _relay_forever(app: FastAPI) -> None:
+    while True:
+        try:
+            client = await app.state.temporal.client()
+        except Exception as err:  # Temporal down: events wait in the outbox
+            log.warning("relay waiting for Temporal: %s", err)
+            await asyncio.sleep(1)
+            continue
+        await run_relay(app.state.store, client)
+
+
+async def _invalid(_: Request, err: RequestValidationError) -> JSONResponse:
+    """422 with one readable line per problem: where, what is wrong."""
+    problems: list[dict[str, Any]] = []
+    for e in err.errors():
+        where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
+        problems.append({"where": where or "body", "problem": str(e.get("msg", ""))})
+    return JSONResponse(status_code=422, content={"error": "invalid input", "problems": problems})
+
+
+async def _store_down(_: Request, err: OperationalError) -> JSONResponse:
+    """The store is unreachable: nothing was accepted, so the sender should retry."""
+    log.error("store unavailable: %s", err.orig)
+    return JSONResponse(
+        status_code=503,
+        content={"error": "the store is unavailable; nothing was accepted, retry later"},
+        headers={"Retry-After": "5"},
+    )
+
+
+def app_from_env() -> FastAPI:
+    """The uvicorn factory: `uvicorn nurture.api.app:app_from_env --factory`."""
+    return create_app()

@@ -1,0 +1,79 @@
+"""API keys: shown once, stored as SHA-256 hashes, each with scopes (ingest, admin)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from collections.abc import Callable
+from typing import Literal
+
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy import select
+
+from nurture.db import ApiKey
+from nurture.store import Store
+
+Scope = Literal["ingest", "admin"]
+SCOPES: tuple[Scope, ...] = ("ingest", "admin")
+PREFIX = "nk_"
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_api_key(store: Store, name: str, scopes: list[Scope]) -> str:
+    """A new key; only its hash is kept, so this is the one time it can be read."""
+    unknown = set(scopes) - set(SCOPES)
+    if unknown or not scopes:
+        raise ValueError(f"scopes must be some of {', '.join(SCOPES)}; got {scopes!r}")
+    key = PREFIX + secrets.token_urlsafe(32)
+    with store.session() as session:
+        session.add(ApiKey(name=name, key_hash=_hash(key), scopes=" ".join(sorted(set(scopes)))))
+    return key
+
+
+def presented_key(request: Request) -> str | None:
+    """`Authorization: Bearer <key>`, `X-API-Key: <key>`, or Basic auth with the key as the
+    user name (what Segment's and RudderStack's webhook destinations send)."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    if header.lower().startswith("basic "):
+        try:
+            user = base64.b64decode(header[6:]).decode().split(":", 1)[0]
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return user or None
+    return request.headers.get("x-api-key")
+
+
+def require(scope: Scope) -> Callable[..., None]:
+    """A dependency that lets a request in only with a live key holding `scope`."""
+
+    def check(request: Request) -> None:
+        key = presented_key(request)
+        if not key:
+            raise HTTPException(
+                401,
+                "missing API key: send 'Authorization: Bearer <key>' (create one with "
+                "`nurture apikey create`)",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        store: Store = request.app.state.store
+        with store.session() as session:
+            row = session.scalars(
+                select(ApiKey).where(ApiKey.key_hash == _hash(key), ApiKey.revoked_at.is_(None))
+            ).first()
+            scopes = row.scopes.split() if row else []
+        if row is None:
+            raise HTTPException(401, "unknown or revoked API key", {"WWW-Authenticate": "Bearer"})
+        if scope not in scopes and "admin" not in scopes:
+            raise HTTPException(403, f"this API key lacks the {scope!r} scope")
+
+    return check
+
+
+def requires(scope: Scope) -> object:
+    return Depends(require(scope))

@@ -1,0 +1,146 @@
+"""Leads: upsert and start journeys; read a lead with its journeys' live state; sales feedback."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from nurture.api.auth import require
+from nurture.db import Journey, Lead
+from nurture.journey import JourneyState, SalesFeedback, journey_id
+from nurture.journeys import give_feedback, journey_state, start_journey
+from nurture.lifecycle import FeedbackOutcome
+from nurture.scenario_loader import ScenarioError
+from nurture.store import LeadConflict, LeadIn, Store
+
+router = APIRouter(tags=["leads"])
+
+
+class LeadRequest(LeadIn):
+    """A lead, and the products whose journeys it should be in."""
+
+    products: list[str] = Field(default_factory=list, max_length=20)
+
+
+class JourneyStart(BaseModel):
+    journey_id: str
+    started: bool
+    message: str
+
+
+class LeadResponse(BaseModel):
+    lead_id: str
+    created: bool
+    journeys: list[JourneyStart]
+
+
+class LeadView(BaseModel):
+    lead_id: str
+    external_id: str | None
+    email: str
+    first_name: str | None
+    last_name: str | None
+    company: str | None
+    title: str | None
+    source: str | None
+    owner: str | None
+    journeys: dict[str, JourneyState | str]
+
+
+class FeedbackRequest(BaseModel):
+    product: str = Field(min_length=1, max_length=64)
+    outcome: FeedbackOutcome
+    reason: str = Field(default="", max_length=2000)
+    by: str = Field(default="sales", max_length=200)
+
+
+@router.post("/leads", dependencies=[Depends(require("ingest"))])
+async def upsert_lead(body: LeadRequest, request: Request) -> LeadResponse:
+    """Idempotent: repeating the call neither duplicates the lead nor restarts a journey.
+    503 when Temporal is down: the lead is stored; repeat the call to start its journeys."""
+    return await _upsert(request, body)
+
+
+@router.post("/leads/batch", dependencies=[Depends(require("ingest"))])
+async def upsert_leads(body: list[LeadRequest], request: Request) -> list[LeadResponse]:
+    if len(body) > 500:
+        raise HTTPException(413, f"{len(body)} leads in one call; send at most 500")
+    return [await _upsert(request, item) for item in body]
+
+
+async def _upsert(request: Request, body: LeadRequest) -> LeadResponse:
+    store: Store = request.app.state.store
+    data = LeadIn.model_validate(body.model_dump(exclude={"products"}, exclude_unset=True))
+    try:
+        lead, created = await asyncio.to_thread(store.upsert_lead, data)
+    except LeadConflict as err:
+        raise HTTPException(409, str(err)) from None
+    starts = []
+    for product in body.products:
+        try:
+            client = await request.app.state.temporal.client()
+            outcome = await start_journey(client, request.app.state.settings, store, lead, product)
+        except ScenarioError as err:
+            raise HTTPException(422, f"product {product!r}: {err}") from None
+        except (RPCError, OSError, TimeoutError, RuntimeError) as err:
+            raise HTTPException(
+                503, f"lead {lead.id} stored, but Temporal is unreachable ({err}); repeat the call"
+            ) from None
+        starts.append(JourneyStart(**outcome.__dict__))
+    return LeadResponse(lead_id=lead.id, created=created, journeys=starts)
+
+
+@router.get("/leads/{lead_id}", dependencies=[Depends(require("admin"))])
+async def get_lead(lead_id: str, request: Request) -> LeadView:
+    store: Store = request.app.state.store
+    lead, products = await asyncio.to_thread(_lead_and_products, store, lead_id)
+    states: dict[str, JourneyState | str] = {}
+    for product in products:
+        try:
+            client = await request.app.state.temporal.client()
+            states[product] = await journey_state(client, product, lead_id)
+        except Exception as err:  # one journey's trouble must not hide the lead
+            states[product] = f"state unavailable: {type(err).__name__}"
+    return LeadView(
+        lead_id=lead.id, external_id=lead.external_id, email=lead.email,
+        first_name=lead.first_name, last_name=lead.last_name, company=lead.company,
+        title=lead.title, source=lead.source, owner=lead.owner, journeys=states,
+    )  # fmt: skip
+
+
+def _lead_and_products(store: Store, lead_id: str) -> tuple[Lead, list[str]]:
+    with store.session() as session:
+        lead = session.get(Lead, lead_id)
+        if lead is None or lead.erased_at is not None:
+            raise HTTPException(404, f"no lead {lead_id!r}")
+        products = list(session.scalars(select(Journey.product).where(Journey.lead_id == lead_id)))
+        return lead, sorted(products)
+
+
+@router.post("/leads/{lead_id}/feedback", dependencies=[Depends(require("ingest"))])
+async def feedback(lead_id: str, body: FeedbackRequest, request: Request) -> JourneyState:
+    """Sales feedback for one product's journey; 409 with the reason when it makes no sense
+    for where the lead is (e.g. 'won' before it was accepted)."""
+    try:
+        journey_id(body.product, lead_id)
+    except ValueError as err:
+        raise HTTPException(422, str(err)) from None
+    try:
+        client = await request.app.state.temporal.client()
+        return await give_feedback(
+            client, body.product, lead_id,
+            SalesFeedback(outcome=body.outcome, reason=body.reason, by=body.by),
+        )  # fmt: skip
+    except WorkflowUpdateFailedError as err:
+        raise HTTPException(409, str(err.cause or err)) from None
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise HTTPException(404, f"no running {body.product} journey for {lead_id}") from None
+        raise HTTPException(503, f"Temporal is unreachable ({err.message}); retry") from None
+    except (OSError, TimeoutError, RuntimeError) as err:
+        raise HTTPException(503, f"Temporal is unreachable ({err}); retry") from None

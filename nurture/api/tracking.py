@@ -1,0 +1,181 @@
+"""Segment-spec tracking endpoints: `track`, `page`, `identify`, `batch`.
+
+Every accepted event is in the store (and queued for the lead's journeys) before the 2xx;
+a repeated messageId is accepted and counted once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import or_, select
+
+from nurture.api.auth import require
+from nurture.api.limits import max_body
+from nurture.api.segment import (
+    MAX_BATCH_BYTES,
+    MAX_EVENT_BYTES,
+    Batch,
+    IdentifyMessage,
+    PageMessage,
+    SegmentMessage,
+    TrackMessage,
+    page_events,
+    track_events,
+)
+from nurture.db import Lead, utcnow
+from nurture.event_log import LoggedEvent, identify, record_events
+from nurture.scenario import Scenario
+from nurture.scenario_loader import ScenarioError, load_scenario, scenario_dirs
+from nurture.store import LeadIn, Store
+
+router = APIRouter(tags=["tracking"])
+SCENARIO_TTL = 5.0
+MESSAGES: dict[str, type[SegmentMessage]] = {
+    "track": TrackMessage,
+    "page": PageMessage,
+    "identify": IdentifyMessage,
+}
+
+
+class Accepted(BaseModel):
+    """What was stored: `new` events, `duplicates` already seen, events `replayed` by identify."""
+
+    accepted: int
+    new: int
+    duplicates: int
+    replayed: int = 0
+
+
+def _ingest(limit: int) -> list[Any]:
+    return [Depends(require("ingest")), Depends(max_body(limit))]
+
+
+@router.post("/track", dependencies=_ingest(MAX_EVENT_BYTES))
+async def track(message: TrackMessage, request: Request) -> Accepted:
+    return await asyncio.to_thread(_accept, request, [message])
+
+
+@router.post("/page", dependencies=_ingest(MAX_EVENT_BYTES))
+async def page(message: PageMessage, request: Request) -> Accepted:
+    return await asyncio.to_thread(_accept, request, [message])
+
+
+@router.post("/identify", dependencies=_ingest(MAX_EVENT_BYTES))
+async def identify_(message: IdentifyMessage, request: Request) -> Accepted:
+    return await asyncio.to_thread(_accept, request, [message])
+
+
+@router.post("/batch", dependencies=_ingest(MAX_BATCH_BYTES))
+async def batch(body: Batch, request: Request) -> Accepted:
+    messages: list[SegmentMessage] = []
+    for i, raw in enumerate(body.batch):
+        model = MESSAGES.get(str(raw.get("type")))
+        if model is None:
+            raise HTTPException(
+                422, f"batch[{i}].type must be track, page or identify (got {raw.get('type')!r})"
+            )
+        try:
+            messages.append(model.model_validate(raw))
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise HTTPException(422, f"batch[{i}].{where}: {first['msg']}") from None
+    return await asyncio.to_thread(_accept, request, messages)
+
+
+def _accept(request: Request, messages: list[SegmentMessage]) -> Accepted:
+    store: Store = request.app.state.store
+    received = utcnow()
+    logged: list[LoggedEvent] = []
+    identifies = [m for m in messages if m.type == "identify"]
+    scenarios = _scenarios(request)
+    for message in messages:
+        if message.type == "identify":
+            continue
+        lead_id = _lead_id(store, message.user_id)
+        anonymous = message.anonymous_id or (None if lead_id else f"user:{message.user_id}")
+        if message.type == "track":
+            events = track_events(message, received)
+        else:
+            events = page_events(message, received, scenarios)
+        logged += [LoggedEvent(e, lead_id=lead_id, anonymous_id=anonymous) for e in events]
+    new = record_events(store, logged)
+    replayed = sum(_identify(store, m) for m in identifies)
+    return Accepted(
+        accepted=len(messages), new=len(new), duplicates=len(logged) - len(new), replayed=replayed
+    )
+
+
+def _lead_id(store: Store, user_id: str | None) -> str | None:
+    if not user_id:
+        return None
+    with store.session() as session:
+        return session.scalars(
+            select(Lead.id).where(or_(Lead.external_id == user_id, Lead.id == user_id))
+        ).first()
+
+
+def _identify(store: Store, message: SegmentMessage) -> int:
+    """Link the visitor to a lead (found by userId or email; created from traits with an
+    email) and queue its anonymous history for the lead's journeys."""
+    lead_id = _lead_id(store, message.user_id)
+    email = message.traits.get("email")
+    if lead_id is None and email:
+        try:
+            lead, _ = store.upsert_lead(
+                LeadIn(
+                    email=str(email),
+                    external_id=message.user_id,
+                    first_name=_trait(message, "firstName", "first_name"),
+                    last_name=_trait(message, "lastName", "last_name"),
+                    company=_company(message),
+                    title=_trait(message, "title"),
+                )
+            )
+        except (ValidationError, ValueError) as err:
+            raise HTTPException(422, f"identify {message.message_id}: {err}") from None
+        lead_id = lead.id
+    if lead_id is None:
+        return 0
+    replayed = 0
+    for anonymous in {message.anonymous_id, f"user:{message.user_id}" if message.user_id else None}:
+        if anonymous:
+            replayed += len(identify(store, anonymous, lead_id))
+    return replayed
+
+
+def _trait(message: SegmentMessage, *names: str) -> str | None:
+    for name in names:
+        value = message.traits.get(name)
+        if isinstance(value, str) and value.strip():
+            return value.strip()[:200]
+    return None
+
+
+def _company(message: SegmentMessage) -> str | None:
+    company = message.traits.get("company")
+    if isinstance(company, dict):
+        company = company.get("name")
+    return str(company)[:300] if company else None
+
+
+def _scenarios(request: Request) -> list[Scenario]:
+    """Every product's scenario (for page rules), re-read at most every few seconds."""
+    state = request.app.state
+    cached = getattr(state, "scenarios", None)
+    if cached is not None and time.monotonic() - cached[0] < SCENARIO_TTL:
+        return list(cached[1])
+    root = state.settings.scenarios_dir
+    scenarios = []
+    for folder in scenario_dirs(root) if root.is_dir() else []:
+        try:
+            scenarios.append(load_scenario(root, folder.name))
+        except ScenarioError:
+            continue  # a broken scenario maps no pages; `nurture validate` says why
+    state.scenarios = (time.monotonic(), scenarios)
+    return scenarios

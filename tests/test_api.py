@@ -1,0 +1,196 @@
+"""The HTTP API against the time-skipping server and a real store: what a tracker, a backend,
+sales and a lead clicking 'unsubscribe' would see."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import pytest_asyncio
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from nurture import send_gate
+from nurture.api.app import create_app
+from nurture.api.auth import create_api_key
+from nurture.config import Settings
+from nurture.db import Lead
+from nurture.journey import JourneyState
+from nurture.relay import relay_once
+from nurture.store import Store
+from nurture.unsubscribe import sign_unsubscribe
+from tests.test_journey import advance_to_weekday_noon_tokyo, eventually
+
+
+@dataclass
+class Api:
+    http: httpx.AsyncClient
+    ingest: dict[str, str]
+    admin: dict[str, str]
+
+
+@pytest_asyncio.fixture
+async def api(client: Client, settings: Settings, store: Store) -> AsyncIterator[Api]:
+    settings.temporal_address = client.service_client.config.target_host
+    app = create_app(settings, relay=False)  # tests run the relay themselves, step by step
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://nurture") as http:
+            yield Api(
+                http,
+                {"Authorization": f"Bearer {create_api_key(store, 'tracker', ['ingest'])}"},
+                {"Authorization": f"Bearer {create_api_key(store, 'ops', ['admin'])}"},
+            )
+
+
+LEAD = {
+    "email": "Aiko@Example.jp", "external_id": "crm-42", "first_name": "Aiko",
+    "industry": "saas", "company_size": 120, "products": ["acme"],
+    "consent": {"basis": "opt_in_form", "wording": "Send me news"},
+}  # fmt: skip
+
+
+async def test_keys_are_required_and_scoped(api: Api) -> None:
+    missing = await api.http.post("/v1/track", json={})
+    assert missing.status_code == 401 and "missing API key" in missing.json()["detail"]
+    wrong = await api.http.post("/v1/track", json={}, headers={"Authorization": "Bearer nk_x"})
+    assert wrong.status_code == 401
+    forbidden = await api.http.get("/v1/leads/ld_x", headers=api.ingest)
+    assert forbidden.status_code == 403 and "'admin' scope" in forbidden.json()["detail"]
+
+
+async def test_a_lead_is_upserted_idempotently_and_its_journey_started_once(
+    env: WorkflowEnvironment, api: Api, worker: Worker
+) -> None:
+    first = await api.http.post("/v1/leads", json=LEAD, headers=api.ingest)
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert body["created"] and body["journeys"][0]["started"]
+    again = (await api.http.post("/v1/leads", json=LEAD, headers=api.ingest)).json()
+    assert again["lead_id"] == body["lead_id"] and not again["created"]
+    assert "already exists" in again["journeys"][0]["message"]
+
+    view = await api.http.get(f"/v1/leads/{body['lead_id']}", headers=api.admin)
+    assert view.status_code == 200
+    assert view.json()["email"] == "aiko@example.jp"
+    state = JourneyState.model_validate(view.json()["journeys"]["acme"])
+    assert state.lifecycle == "nurturing"
+
+
+async def test_tracker_events_reach_the_journey_once_and_pages_map_to_products(
+    env: WorkflowEnvironment, client: Client, api: Api, store: Store, worker: Worker
+) -> None:
+    await advance_to_weekday_noon_tokyo(env, 2)
+    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.ingest)).json()["lead_id"]
+    page = {
+        "type": "page", "messageId": "m-1", "userId": "crm-42",
+        "context": {"page": {"url": "https://acme.example/pricing?utm=x"}},
+        "timestamp": "2026-11-20T10:00:00Z",
+    }  # fmt: skip
+    accepted = await api.http.post("/v1/page", json=page, headers=api.ingest)
+    assert accepted.json() == {"accepted": 1, "new": 1, "duplicates": 0, "replayed": 0}
+    retry = await api.http.post("/v1/page", json=page, headers=api.ingest)
+    assert retry.json()["duplicates"] == 1
+    track = {"type": "track", "messageId": "m-2", "userId": "crm-42", "event": "Webinar Attended"}
+    await api.http.post("/v1/track", json=track, headers=api.ingest)
+
+    assert (await relay_once(store, client)).delivered == 2
+    handle = client.get_workflow_handle(f"journey:acme:{lead_id}")
+    st = await eventually(handle, lambda s: s.score.behavior > 0)
+    assert {r.rule for r in st.score.rules} >= {"pricing_page", "webinar_attended"}
+
+
+async def test_identify_links_earlier_anonymous_visits(
+    env: WorkflowEnvironment, client: Client, api: Api, store: Store, worker: Worker
+) -> None:
+    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.ingest)).json()["lead_id"]
+    visits = [
+        {"type": "page", "messageId": f"v-{i}", "anonymousId": "anon-1",
+         "context": {"page": {"url": "https://acme.example/product/tour"}}}
+        for i in range(3)
+    ]  # fmt: skip
+    result = await api.http.post(
+        "/v1/batch",
+        json={"batch": [*visits, {"type": "identify", "messageId": "i-1",
+                                  "anonymousId": "anon-1", "userId": "crm-42"}]},
+        headers=api.ingest,
+    )  # fmt: skip
+    assert result.json()["replayed"] == 3, result.text
+    assert (await relay_once(store, client)).delivered == 3
+    st = await eventually(
+        client.get_workflow_handle(f"journey:acme:{lead_id}"),
+        lambda s: any(r.rule == "product page 3+ times in 14 days" for r in s.score.rules),
+    )
+    assert st.score.behavior >= 30
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "says"),
+    [
+        ("/v1/track", {"type": "track", "userId": "u", "event": "X"}, 422, "messageId"),
+        ("/v1/track", {"messageId": "m", "event": "X"}, 422, "userId or anonymousId"),
+        (
+            "/v1/track",
+            {"messageId": "m", "userId": "u", "event": "X", "timestamp": "yesterday"},
+            422,
+            "timestamp",
+        ),
+        (
+            "/v1/track",
+            {"messageId": "m", "userId": "u", "event": "X", "properties": {"blob": "x" * 40_000}},
+            413,
+            "32768 byte limit",
+        ),
+        ("/v1/batch", {"batch": [{"type": "alias", "messageId": "m"}]}, 422, "track, page or"),
+        ("/v1/leads", {"email": "not-an-email"}, 422, "email"),
+        ("/v1/leads", {"email": "a@example.com", "timezone": "Tokyo"}, 422, "IANA"),
+    ],
+)
+async def test_bad_input_gets_a_4xx_that_says_what_is_wrong(
+    api: Api, path: str, body: dict, status: int, says: str
+) -> None:
+    response = await api.http.post(path, json=body, headers=api.ingest)
+    assert response.status_code == status, response.text
+    assert says in response.text
+
+
+async def test_feedback_that_makes_no_sense_is_a_409_with_the_reason(
+    api: Api, worker: Worker
+) -> None:
+    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.ingest)).json()["lead_id"]
+    won = {"product": "acme", "outcome": "won"}
+    response = await api.http.post(f"/v1/leads/{lead_id}/feedback", json=won, headers=api.ingest)
+    assert response.status_code == 409
+    assert "'won' applies only to leads that are" in response.json()["detail"]
+    missing = await api.http.post("/v1/leads/ld_nobody/feedback", json=won, headers=api.ingest)
+    assert missing.status_code == 404
+
+
+async def test_one_click_unsubscribe_suppresses_at_once_and_tells_the_journey(
+    env: WorkflowEnvironment, client: Client, api: Api, settings: Settings, store: Store,
+    worker: Worker,
+) -> None:  # fmt: skip
+    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.ingest)).json()["lead_id"]
+    token = sign_unsubscribe(lead_id, "acme", settings.secret_key)
+    page = await api.http.get(f"/v1/unsubscribe/{token}")
+    assert page.status_code == 200 and "stop every acme email" in page.text
+    done = await api.http.post(f"/v1/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
+    assert done.status_code == 200 and "set-cookie" not in done.headers
+    with store.session() as session:
+        lead = session.get_one(Lead, lead_id)
+        assert send_gate.suppression_reason(session, lead, "acme", "step") is not None
+    handle = client.get_workflow_handle(f"journey:acme:{lead_id}")
+    await eventually(handle, lambda s: s.lifecycle == "unsubscribed")
+    forged = await api.http.post(
+        f"/v1/unsubscribe/{token[:-2]}xx", data={"List-Unsubscribe": "One-Click"}
+    )
+    assert forged.status_code == 404
+
+
+async def test_health_and_readiness(api: Api) -> None:
+    assert (await api.http.get("/healthz")).json() == {"status": "ok"}
+    ready = await api.http.get("/readyz")
+    assert ready.status_code == 200 and ready.json() == {"store": "ok", "temporal": "ok"}
