@@ -74,6 +74,12 @@ class LeadIn(BaseModel):
     def _normalise(cls, value: str) -> str:
         return value.lower()
 
+    @field_validator("external_id")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        """An empty external id is no id: it must not make every such lead one lead."""
+        return value or None
+
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, value: str | None) -> str | None:
@@ -132,7 +138,10 @@ class Store:
                 return self._upsert_once(data)
             except IntegrityError:
                 continue  # a concurrent insert won; the next round updates it
-        raise RuntimeError(f"could not upsert lead {data.external_id or '(by email)'}")
+        raise LeadConflict(
+            f"could not store lead {data.email!r}: it keeps colliding with another lead's "
+            "email or external id"
+        )
 
     def _upsert_once(self, data: LeadIn) -> tuple[Lead, bool]:
         values: dict[str, Any] = data.model_dump(exclude_unset=True, exclude={"consent"})

@@ -15,7 +15,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
 from nurture.api import health, leads, tracking, unsubscribe
@@ -29,30 +31,64 @@ log = logging.getLogger("nurture.api")
 
 class Temporal:
     """A Temporal client made on first use and made again after a failure, so the API
-    starts and keeps accepting data while Temporal is down."""
+    starts and keeps accepting data while Temporal is down. One per event loop."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._client: Client | None = None
-        self._lock = asyncio.Lock()
+        self._clients: dict[int, Client] = {}
 
     async def client(self) -> Client:
-        async with self._lock:
-            if self._client is None:
-                self._client = await asyncio.wait_for(connect(self.settings), timeout=5)
-            return self._client
+        loop = id(asyncio.get_running_loop())
+        if loop not in self._clients:
+            self._clients[loop] = await asyncio.wait_for(connect(self.settings), timeout=5)
+        return self._clients[loop]
+
+
+class Problem(BaseModel):
+    """Every 4xx and 5xx but 422 says what is wrong in `detail`."""
+
+    detail: str
+
+
+class InputProblem(BaseModel):
+    where: str
+    problem: str
+
+
+class InvalidInput(BaseModel):
+    """422: one entry per problem."""
+
+    error: str
+    problems: list[InputProblem]
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "description": text, "content": {"application/json": {}}}
+    for status, text in {
+        400: "malformed request",
+        401: "no or unknown API key",
+        403: "the key lacks the scope",
+        404: "not found",
+        409: "conflicts with the current state",
+        413: "payload too large",
+        503: "store or Temporal unreachable: nothing lost, retry",
+    }.items()
+}
+ERRORS[422] = {
+    "model": InvalidInput,
+    "description": "invalid input",
+    "content": {"application/json": {}},
+}
 
 
 def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastAPI:
     settings = settings or get_settings()
 
+    store = Store(settings.database_url)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = Store(settings.database_url)
         store.ensure_current()
-        app.state.store = store
-        app.state.settings = settings
-        app.state.temporal = Temporal(settings)
         task = asyncio.create_task(_relay_forever(app)) if relay else None
         yield
         if task is not None:
@@ -68,10 +104,14 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
         "lead journeys. A 2xx means the input is durably stored.",
         lifespan=lifespan,
     )
+    app.state.store = store
+    app.state.settings = settings
+    app.state.temporal = Temporal(settings)
     for router in (leads.router, tracking.router, unsubscribe.router):
-        app.include_router(router, prefix="/v1")
+        app.include_router(router, prefix="/v1", responses=ERRORS)
     app.include_router(health.router)
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(OperationalError, _store_down)  # type: ignore[arg-type]
     return app
 
@@ -85,6 +125,17 @@ async def _relay_forever(app: FastAPI) -> None:
             await asyncio.sleep(1)
             continue
         await run_relay(app.state.store, client)
+
+
+async def _http_error(_: Request, err: StarletteHTTPException) -> JSONResponse:
+    """4xx/5xx raised by the endpoints, in the documented shapes."""
+    content: dict[str, Any] = {"detail": str(err.detail)}
+    if err.status_code == 422:
+        content = {
+            "error": "invalid input",
+            "problems": [{"where": "body", "problem": str(err.detail)}],
+        }
+    return JSONResponse(status_code=err.status_code, content=content, headers=err.headers)
 
 
 async def _invalid(_: Request, err: RequestValidationError) -> JSONResponse:

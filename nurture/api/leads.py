@@ -85,8 +85,8 @@ async def _upsert(request: Request, body: LeadRequest) -> LeadResponse:
         try:
             client = await request.app.state.temporal.client()
             outcome = await start_journey(client, request.app.state.settings, store, lead, product)
-        except ScenarioError as err:
-            raise HTTPException(422, f"product {product!r}: {err}") from None
+        except ScenarioError as err:  # the files' paths stay on the server
+            raise HTTPException(422, f"product {product!r}: {err.problems[0].message}") from None
         except (RPCError, OSError, TimeoutError, RuntimeError) as err:
             raise HTTPException(
                 503, f"lead {lead.id} stored, but Temporal is unreachable ({err}); repeat the call"
