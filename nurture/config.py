@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     handoff_webhook_url: str | None = None
     handoff_webhook_secret: str | None = None
     worker_max_cached_workflows: int = 10_000
+    sendgrid_webhook_public_key: str | None = Field(
+        default=None, description="SendGrid Event Webhook verification key (base64 DER)"
+    )
+    sendgrid_webhook_max_age: int = Field(default=600, description="seconds a signature is valid")
     frequency_cap_per_week: int = Field(
         default=3, ge=0, description="nurture emails per lead per rolling 7 days; 0: no cap"
     )

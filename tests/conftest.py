@@ -9,9 +9,11 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 import pytest_asyncio
 from sqlalchemy import create_engine, text
@@ -22,6 +24,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from nurture import search_attributes
+from nurture.api.app import create_app
+from nurture.api.auth import create_api_key
 from nurture.config import Settings
 from nurture.scenario import Scenario
 from nurture.scenario_loader import load_scenario
@@ -167,3 +171,24 @@ class CrmWebhook:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+@dataclass
+class Api:
+    http: httpx.AsyncClient
+    ingest: dict[str, str]
+    admin: dict[str, str]
+
+
+@pytest_asyncio.fixture
+async def api(client: Client, settings: Settings, store: Store) -> AsyncIterator[Api]:
+    settings.temporal_address = client.service_client.config.target_host
+    app = create_app(settings, relay=False)  # tests run the relay themselves, step by step
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://nurture") as http:
+            yield Api(
+                http,
+                {"Authorization": f"Bearer {create_api_key(store, 'tracker', ['ingest'])}"},
+                {"Authorization": f"Bearer {create_api_key(store, 'ops', ['admin'])}"},
+            )

@@ -3,48 +3,20 @@ sales and a lead clicking 'unsubscribe' would see."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-
-import httpx
 import pytest
-import pytest_asyncio
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from nurture import send_gate
-from nurture.api.app import create_app
-from nurture.api.auth import create_api_key
 from nurture.config import Settings
 from nurture.db import Lead
 from nurture.journey import JourneyState
 from nurture.relay import relay_once
 from nurture.store import Store
 from nurture.unsubscribe import sign_unsubscribe
+from tests.conftest import Api
 from tests.test_journey import advance_to_weekday_noon_tokyo, eventually
-
-
-@dataclass
-class Api:
-    http: httpx.AsyncClient
-    ingest: dict[str, str]
-    admin: dict[str, str]
-
-
-@pytest_asyncio.fixture
-async def api(client: Client, settings: Settings, store: Store) -> AsyncIterator[Api]:
-    settings.temporal_address = client.service_client.config.target_host
-    app = create_app(settings, relay=False)  # tests run the relay themselves, step by step
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://nurture") as http:
-            yield Api(
-                http,
-                {"Authorization": f"Bearer {create_api_key(store, 'tracker', ['ingest'])}"},
-                {"Authorization": f"Bearer {create_api_key(store, 'ops', ['admin'])}"},
-            )
-
 
 LEAD = {
     "email": "Aiko@Example.jp", "external_id": "crm-42", "first_name": "Aiko",

@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
-from nurture.api import health, leads, tracking, unsubscribe
+from nurture.api import health, leads, sendgrid_webhook, tracking, unsubscribe
 from nurture.config import Settings, get_settings
 from nurture.relay import run_relay
 from nurture.store import Store
@@ -107,7 +107,7 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
     app.state.store = store
     app.state.settings = settings
     app.state.temporal = Temporal(settings)
-    for router in (leads.router, tracking.router, unsubscribe.router):
+    for router in (leads.router, tracking.router, unsubscribe.router, sendgrid_webhook.router):
         app.include_router(router, prefix="/v1", responses=ERRORS)
     app.include_router(health.router)
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]

@@ -50,7 +50,7 @@ async def one_click(
         raise HTTPException(400, "expected the form field List-Unsubscribe=One-Click")
     lead, product = await asyncio.to_thread(_lead, request, token)
     await asyncio.to_thread(_suppress, request, lead, product, None)
-    await _tell(request, product, lead.id, None)
+    await tell_journey_of(request, product, lead.id, None)
     return f"You are unsubscribed from {product} emails."
 
 
@@ -84,7 +84,7 @@ async def save_preferences(
     if mail_types == []:
         return "<!doctype html><p>Nothing changed.</p>"
     await asyncio.to_thread(_suppress, request, lead, product, mail_types)
-    await _tell(request, product, lead.id, mail_types)
+    await tell_journey_of(request, product, lead.id, mail_types)
     return "<!doctype html><p>Saved. Thank you.</p>"
 
 
@@ -99,7 +99,9 @@ def _suppress(request: Request, lead: Lead, product: str, mail_types: list[str] 
             )  # fmt: skip
 
 
-async def _tell(request: Request, product: str, lead_id: str, mail_types: list[str] | None) -> None:
+async def tell_journey_of(
+    request: Request, product: str, lead_id: str, mail_types: list[str] | None
+) -> None:
     """Best effort: the store already refuses the mail; the journey learns it now if it can."""
     try:
         client = await request.app.state.temporal.client()

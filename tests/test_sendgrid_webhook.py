@@ -1,0 +1,117 @@
+"""SendGrid's Event Webhook, signed with a real ECDSA key: verified, deduplicated, routed."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from datetime import UTC, datetime
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import select
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from nurture import send_gate
+from nurture.config import Settings
+from nurture.db import Event, Lead, Send
+from nurture.relay import relay_once
+from nurture.store import Store
+from tests.conftest import Api
+from tests.test_api import LEAD
+from tests.test_journey import eventually
+
+KEY = ec.generate_private_key(ec.SECP256R1())
+PUBLIC = base64.b64encode(
+    KEY.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+).decode()
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    settings.sendgrid_webhook_public_key = PUBLIC
+    return settings
+
+
+def signed(events: list[dict], *, at: int | None = None, key: ec.EllipticCurvePrivateKey = KEY
+           ) -> tuple[bytes, dict[str, str]]:  # fmt: skip
+    body = json.dumps(events).encode()
+    stamp = str(at or int(time.time()))
+    signature = key.sign(stamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+    return body, {
+        "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),
+        "X-Twilio-Email-Event-Webhook-Timestamp": stamp,
+        "Content-Type": "application/json",
+    }
+
+
+def sg(event: str, sg_id: str, lead_id: str, **extra: object) -> dict:
+    return {"event": event, "sg_event_id": sg_id, "lead_id": lead_id, "product": "acme",
+            "email": "aiko@example.jp", "timestamp": int(time.time()) - 5, **extra}  # fmt: skip
+
+
+async def test_signed_events_are_routed_once_and_forgeries_refused(
+    env: WorkflowEnvironment, client: Client, api: Api, store: Store, worker: Worker
+) -> None:
+    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.ingest)).json()["lead_id"]
+    with store.session() as session:
+        session.add(Send(
+            id="snd_x", journey_id=f"journey:acme:{lead_id}", send_key="k", lead_id=lead_id,
+            product="acme", mail_type="step", template="t", subject="s", variant=0,
+            provider="sendgrid", journey_time=datetime.now(UTC), status="sent",
+        ))  # fmt: skip
+    events = [
+        sg("delivered", "e1", lead_id, send_id="snd_x"),
+        sg("open", "e2", lead_id, send_id="snd_x", sg_machine_open=True),
+        sg("open", "e3", lead_id, send_id="snd_x"),
+        sg("click", "e4", lead_id, send_id="snd_x", url="https://acme.example/guide"),
+    ]
+    body, headers = signed(events)
+    first = await api.http.post("/v1/webhooks/sendgrid", content=body, headers=headers)
+    assert first.status_code == 200, first.text
+    assert first.json() == {"received": 4, "new": 3, "unsubscribed": 0}
+    again = await api.http.post("/v1/webhooks/sendgrid", content=body, headers=headers)
+    assert again.json()["new"] == 0  # SendGrid retries: counted once
+
+    with store.session() as session:
+        assert session.get_one(Send, "snd_x").status == "clicked"
+        assert len(session.scalars(select(Event)).all()) == 3
+    assert (await relay_once(store, client)).delivered == 3
+    st = await eventually(
+        client.get_workflow_handle(f"journey:acme:{lead_id}"),
+        lambda s: any(r.rule == "email_click" for r in s.score.rules),
+    )
+    assert {r.rule: r.points for r in st.score.rules}["email_open"] == 1  # the human open only
+
+    tampered = body.replace(b"e4", b"e9")
+    forged = await api.http.post("/v1/webhooks/sendgrid", content=tampered, headers=headers)
+    assert forged.status_code == 403 and "does not verify" in forged.text
+    old_body, old_headers = signed(events, at=int(time.time()) - 3600)
+    stale = await api.http.post("/v1/webhooks/sendgrid", content=old_body, headers=old_headers)
+    assert stale.status_code == 403 and "stale" in stale.text
+    other_key = ec.generate_private_key(ec.SECP256R1())
+    body2, headers2 = signed(events, key=other_key)
+    assert (await api.http.post("/v1/webhooks/sendgrid", content=body2, headers=headers2)
+            ).status_code == 403  # fmt: skip
+
+
+async def test_group_unsubscribe_stops_that_mail_type_only(
+    env: WorkflowEnvironment, client: Client, api: Api, store: Store, worker: Worker
+) -> None:
+    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.ingest)).json()["lead_id"]
+    body, headers = signed([sg("group_unsubscribe", "u1", lead_id, mail_type="newsletter")])
+    result = await api.http.post("/v1/webhooks/sendgrid", content=body, headers=headers)
+    assert result.json()["unsubscribed"] == 1
+    with store.session() as session:
+        lead = session.get_one(Lead, lead_id)
+        assert send_gate.suppression_reason(session, lead, "acme", "newsletter") is not None
+        assert send_gate.suppression_reason(session, lead, "acme", "step") is None
+    await eventually(
+        client.get_workflow_handle(f"journey:acme:{lead_id}"),
+        lambda s: s.suppressed_mail_types == ["newsletter"],
+    )
