@@ -16,13 +16,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import uvicorn
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 from temporalio.client import Client
 
+from nurture.api.app import create_app
+from nurture.api.auth import create_api_key
 from nurture.config import Settings
-from nurture.devstack import connect_ready, start_dev_server
+from nurture.devstack import connect_ready, port_open, start_dev_server
 from nurture.events import BehaviorEvent
 from nurture.journey import JourneyState, SalesFeedback, Unsubscribe
 from nurture.journeys import give_feedback, handle, journey_state, start_journey
@@ -230,6 +233,7 @@ async def run_demo(
     *,
     port: int = 7233,
     ui_port: int = 8233,
+    api_port: int = 8000,
     data_dir: Path = Path(".nurture"),
     stay: bool = True,
 ) -> dict[str, JourneyState]:
@@ -242,18 +246,21 @@ async def run_demo(
         scenarios_dir=DEMO_SCENARIOS,
         outbox_dir=data_dir / "outbox",
         task_queue="nurture-demo",
+        public_base_url=f"http://localhost:{api_port}",
     )
     console.print(
         f"[bold]Temporal dev server[/bold] at {server.address} · Web UI {server.ui_url}"
         + ("" if server.process else " (already running; reused)")
     )
     worker_task: asyncio.Task[None] | None = None
+    api: tuple[uvicorn.Server, asyncio.Task[None]] | None = None
     try:
         client = await connect_ready(settings)
         store = Store(settings.database_url)
         store.upgrade()  # the embedded store upgrades itself
         worker = build_worker(client, settings, store)
         worker_task = asyncio.create_task(worker.run())
+        api = await _start_api(settings, store, api_port)
         leads = await _start_leads(client, settings, store, SAMPLE_LEADS[:lead_count])
         states = await _play(client, leads)
         _print_final(states, leads, settings)
@@ -265,10 +272,38 @@ async def run_demo(
             await asyncio.Event().wait()
         return states
     finally:
+        if api is not None:
+            api[0].should_exit = True
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(api[1], timeout=5)
         if worker_task is not None:
             with contextlib.suppress(BaseException):
                 await worker.shutdown()
         server.stop()
+
+
+async def _start_api(
+    settings: Settings, store: Store, port: int
+) -> tuple[uvicorn.Server, asyncio.Task[None]] | None:
+    """The HTTP API beside the demo (OpenAPI at /docs), with a key to try it."""
+    if port_open("127.0.0.1", port):
+        console.print(f"[yellow]port {port} is taken: the demo runs without its API[/yellow]")
+        return None
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+    )
+    api = uvicorn.Server(config)
+    task = asyncio.create_task(api.serve())
+    while not api.started:
+        await asyncio.sleep(0.05)
+    key = create_api_key(store, "demo", ["ingest", "admin"])
+    console.print(
+        f"[bold]API[/bold] http://localhost:{port}/docs · key [cyan]{key}[/cyan]\n"
+        f"  curl -H 'Authorization: Bearer {key}' http://localhost:{port}/readyz",
+        highlight=False,
+        soft_wrap=True,
+    )
+    return api, task
 
 
 async def _start_leads(

@@ -16,7 +16,11 @@ def free_port() -> int:
 
 async def test_demo_tells_its_stories(tmp_path: Path) -> None:
     states = await run_demo(
-        port=free_port(), ui_port=free_port(), data_dir=tmp_path / "nurture", stay=False
+        port=free_port(),
+        ui_port=free_port(),
+        api_port=free_port(),
+        data_dir=tmp_path / "nurture",
+        stay=False,
     )
     assert set(states) == {
         "aiko",
