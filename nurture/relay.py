@@ -13,8 +13,9 @@ import asyncio
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -25,6 +26,7 @@ from nurture.store import Store
 
 log = logging.getLogger("nurture.relay")
 BATCH = 500
+CLAIM = timedelta(seconds=30)
 CLOSED = {RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION}
 
 
@@ -77,13 +79,32 @@ async def run_relay(store: Store, client: Client, idle: float = 0.2) -> None:
 
 
 def _pending(store: Store, limit: int) -> list[tuple[int, str, BehaviorEvent]]:
+    """Claim up to `limit` pending rows for this relay; relays of other API processes skip
+    them (SKIP LOCKED on PostgreSQL, the write lock on SQLite) and a dead relay's claims
+    lapse after CLAIM."""
+    now = utcnow()
     with store.session() as session:
+        free = (
+            select(Delivery.id)
+            .where(
+                Delivery.delivered_at.is_(None),
+                or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now),
+            )
+            .order_by(Delivery.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        ids = list(session.scalars(free))
+        if not ids:
+            return []
+        session.execute(
+            update(Delivery).where(Delivery.id.in_(ids)).values(claimed_until=now + CLAIM)
+        )
         rows = session.execute(
             select(Delivery.id, Delivery.workflow_id, Event)
             .join(Event, Event.event_id == Delivery.event_id)
-            .where(Delivery.delivered_at.is_(None))
+            .where(Delivery.id.in_(ids))
             .order_by(Delivery.id)
-            .limit(limit)
         )
         return [
             (delivery_id, workflow_id, event_of(event)) for delivery_id, workflow_id, event in rows
@@ -123,5 +144,9 @@ def _mark(
             session.execute(
                 update(Delivery)
                 .where(Delivery.id.in_(ids))
-                .values(attempts=Delivery.attempts + 1, last_error=(error or "")[:2000])
+                .values(
+                    attempts=Delivery.attempts + 1,
+                    last_error=(error or "")[:2000],
+                    claimed_until=None,  # free for the next round
+                )
             )

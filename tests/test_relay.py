@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from temporalio.client import Client
@@ -11,12 +12,12 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from nurture.config import Settings
-from nurture.db import Delivery
+from nurture.db import Delivery, Event
 from nurture.event_log import LoggedEvent, identify, record_events
 from nurture.events import BehaviorEvent
 from nurture.journey import Unsubscribe
 from nurture.journeys import start_journey
-from nurture.relay import relay_once
+from nurture.relay import _pending, relay_once
 from nurture.store import Store
 from tests.test_journey import advance_to_weekday_noon_tokyo, eventually, make_lead
 
@@ -94,3 +95,20 @@ async def test_identify_replays_anonymous_browsing_into_the_journey(
     st = await eventually(handle, lambda s: s.score.behavior >= 15)
     assert {r.rule for r in st.score.rules} >= {"product_page", "product page 3+ times in 14 days"}
     await env.sleep(timedelta(minutes=1))
+
+
+def test_relays_of_several_api_processes_claim_disjoint_rows(any_database_url: str) -> None:
+    """Two relays (two uvicorn workers) never take the same pending row, on either engine."""
+    store = Store(any_database_url)
+    store.upgrade()
+    with store.session() as session:
+        for i in range(200):
+            session.add(Event(event_id=f"e{i}", type="page_view", properties={},
+                              occurred_at=datetime(2026, 11, 25, tzinfo=UTC)))  # fmt: skip
+            session.add(Delivery(workflow_id=f"journey:acme:ld_{i % 7}", event_id=f"e{i}"))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        claims = list(pool.map(lambda _: {d for d, _, _ in _pending(store, 60)}, range(4)))
+    taken = [d for claim in claims for d in claim]
+    assert len(taken) == len(set(taken)), "a row was claimed twice"
+    assert len(taken) == 200  # 4 × 60 ≥ 200: every row went to exactly one relay
+    store.engine.dispose()

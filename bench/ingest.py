@@ -1,0 +1,1256 @@
+"""Ingestion API throughput, delivery to journeys and trigger latency, end to end.
+
+House rule: performance is judged by benchmarks that print ratios against a floor measured
+in the same run on the same server, never by timed assertions in tests. The ingestion path
+has no single engine floor, so this prints the issue's absolute targets beside what the
+machine can do, and for delivery the ratio against bare Temporal signals.
+
+    .venv/bin/python bench/ingest.py [--events N] [--leads L]
+
+Everything runs as deployed, on loopback: a fresh Temporal dev server (temp dir), a fresh
+PostgreSQL database (dropped at the end), the API under uvicorn with 2 worker processes
+(each runs its own outbox relay), and, in this process, a Nurture worker from
+`build_worker`, a bare worker (bench/bare.py) and an httpx load generator with at most
+`--concurrency` requests in flight.
+
+  a. single: N `POST /v1/track` events, round robin over L leads with a journey;
+  b. batched: N events as `POST /v1/batch` of 100;
+  after each, delivery: from the first request until every journey has handled its events
+     (the workflow time of the last one, from its `state` query), beside the floor: L bare
+     workflows (BareStep) receiving the same signals, one each, from this process at the
+     same concurrency;
+  d. trigger: ~50 events/s for ~10 s, each firing a trigger email (bench/scenarios/ingest):
+     POST → the `sends` row's `sent_at`.
+
+Below the table it prints where the time goes: CPU by process per phase, what the relays
+did (rounds, events per signal, events signalled twice), the store's work per request from
+an instrumented in-process pass, and the trigger latency split at the relay.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import AsyncExitStack, contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import sqlalchemy
+import uvicorn
+from bare import BareStep, bare_step
+from journeys import BareState, as_utc, cache_bytecode, free_port, machine_facts, upsert_leads
+from sqlalchemy import Engine, create_engine, event, func, select, text
+from sqlalchemy.engine import make_url
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from nurture.api.app import create_app
+from nurture.api.auth import create_api_key
+from nurture.config import Settings
+from nurture.db import Delivery, Lead, Send
+from nurture.devstack import DevServer, connect_ready, start_dev_server
+from nurture.events import BehaviorEvent
+from nurture.journey import journey_id
+from nurture.journeys import journey_state, start_journey
+from nurture.store import Store
+
+ADMIN_URL = os.environ.get(
+    "NURTURE_BENCH_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
+PRODUCT = "bench"  # bench/scenarios/bench: bench_event is worth 1 point, no caps
+TRIGGER_PRODUCT = "ingest"  # bench/scenarios/ingest: bench_trigger fires an email at once
+NURTURE_QUEUE = "bench-ingest-nurture"
+BARE_QUEUE = "bench-ingest-bare"
+BATCH_SIZE = 100  # events per POST /v1/batch
+SEND_LIMIT = 45.0  # seconds a load phase may keep sending; it reports what it got by then
+DRAIN_LIMIT = 60.0  # seconds to wait for deliveries, journeys or emails to catch up
+POLL = 0.2  # seconds between progress checks
+WARM_LEADS = 4  # leads of each product warmed up untimed (both API workers, the worker)
+SAMPLE = 20  # journey histories read for the relay's signal sizes
+PROFILE_SINGLES = 20  # requests of each kind in the instrumented in-process pass
+PROFILE_BATCHES = 3
+
+# The issue's targets.
+TARGET_SINGLE = 500.0  # accepted events/s, one event per request
+TARGET_BATCHED = 3000.0  # accepted events/s, batches of 100
+TARGET_DELIVERY_RATIO = 0.8  # of the bare signal rate on the same server
+TARGET_TRIGGER_P99 = 2.0  # seconds, tracker event → trigger email sent
+
+T = TypeVar("T")
+
+
+# ---- where the CPU goes -------------------------------------------------------------------
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """Fields of /proc/<pid>/stat from field 3 on (the name may hold spaces)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return raw[raw.rfind(")") + 2 :].split()
+
+
+def _cpu_of(pid: int, *, with_children: bool = False) -> float:
+    fields = _stat_fields(pid)
+    if fields is None:
+        return 0.0
+    ticks = sum(int(v) for v in fields[11 : 15 if with_children else 13])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _descendants(pid: int) -> list[int]:
+    """The uvicorn supervisor's worker processes (and anything they spawned)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with suppress(OSError):
+            for child in (task / "children").read_text().split():
+                found += [int(child), *_descendants(int(child))]
+    return found
+
+
+def _postgres_cpu() -> float:
+    """Every `postgres` process, backends that exited included (their CPU moves into the
+    postmaster's cutime/cstime), as bench/store.py counts it."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with suppress(OSError, ValueError):
+            raw = stat.read_text()
+            if raw[raw.find("(") + 1 : raw.rfind(")")] == "postgres":
+                total += _cpu_of(int(stat.parent.name), with_children=True)
+    return total
+
+
+def _machine_cpu() -> float:
+    """Busy CPU seconds of the whole machine (all cores) from /proc/stat."""
+    try:
+        values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0.0
+    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Cpu:
+    """CPU seconds by process during a phase: which side is the bottleneck on 2 cores."""
+
+    wall: float = 0.0
+    bench: float = 0.0  # this process: load generator, Temporal client, both workers
+    api: dict[int, float] = field(default_factory=dict)  # per uvicorn process
+    temporal: float = 0.0
+    postgres: float = 0.0
+    machine: float = 0.0
+
+    @property
+    def api_total(self) -> float:
+        return sum(self.api.values())
+
+    @property
+    def other(self) -> float:
+        """Whatever else ran on the machine meanwhile (other people's tests, say)."""
+        known = self.bench + self.api_total + self.temporal + self.postgres
+        return max(0.0, self.machine - known)
+
+
+@dataclass
+class Pids:
+    temporal: int | None
+    api: int | None
+
+
+def _snapshot(pids: Pids) -> Cpu:
+    api_pids = [pids.api, *_descendants(pids.api)] if pids.api else []
+    return Cpu(
+        wall=time.monotonic(),
+        bench=time.process_time(),
+        api={pid: _cpu_of(pid) for pid in api_pids},
+        temporal=_cpu_of(pids.temporal) if pids.temporal else 0.0,
+        postgres=_postgres_cpu(),
+        machine=_machine_cpu(),
+    )
+
+
+@contextmanager
+def metered(pids: Pids) -> Iterator[Cpu]:
+    usage = Cpu()
+    before = _snapshot(pids)
+    try:
+        yield usage
+    finally:
+        after = _snapshot(pids)
+        usage.wall = after.wall - before.wall
+        usage.bench = after.bench - before.bench
+        usage.api = {pid: cpu - before.api.get(pid, 0.0) for pid, cpu in after.api.items()}
+        usage.temporal = after.temporal - before.temporal
+        usage.postgres = after.postgres - before.postgres
+        usage.machine = after.machine - before.machine
+
+
+# ---- load generation ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    """One HTTP request and the events it carries: (message id, lead it belongs to)."""
+
+    path: str
+    body: dict[str, Any]
+    events: tuple[tuple[str, str], ...]
+
+
+@dataclass
+class Load:
+    """What a load phase got back. Times are wall clock (time.time) so they compare with
+    the store's and the workflows' timestamps; latencies use the monotonic clock."""
+
+    first_sent: float = math.inf
+    last_answered: float = 0.0
+    accepted: int = 0  # events in 2xx answers
+    latencies: list[float] = field(default_factory=list)  # seconds, 2xx requests
+    failures: Counter[str] = field(default_factory=Counter)
+    per_lead: Counter[str] = field(default_factory=Counter)  # accepted events per lead
+    sent_at: dict[str, float] = field(default_factory=dict)  # message id → request sent
+    cpu: Cpu = field(default_factory=Cpu)
+
+    @property
+    def rate(self) -> float:
+        seconds = self.last_answered - self.first_sent
+        return self.accepted / seconds if seconds > 0 else 0.0
+
+
+def quantile(values: Sequence[float], q: float) -> float:
+    """Nearest rank: the value below which a fraction q of the samples lie."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+async def _post(http: httpx.AsyncClient, call: Call, load: Load) -> None:
+    sent = time.time()
+    load.first_sent = min(load.first_sent, sent)
+    for message_id, _ in call.events:
+        load.sent_at[message_id] = sent
+    started = time.perf_counter()
+    try:
+        response = await http.post(call.path, json=call.body)
+    except httpx.HTTPError as err:
+        load.failures[type(err).__name__] += 1
+        return
+    elapsed = time.perf_counter() - started
+    load.last_answered = max(load.last_answered, time.time())
+    if response.is_success:
+        load.latencies.append(elapsed)
+        load.accepted += len(call.events)
+        load.per_lead.update(lead for _, lead in call.events)
+    else:
+        load.failures[f"HTTP {response.status_code}"] += 1
+
+
+async def drive(http: httpx.AsyncClient, calls: Sequence[Call], concurrency: int) -> Load:
+    """Keep `concurrency` requests in flight until all are sent or SEND_LIMIT has passed:
+    as fast as the API answers, the most a tracker fleet could push through."""
+    load = Load()
+    queue = iter(calls)
+    deadline = time.monotonic() + SEND_LIMIT
+
+    async def client() -> None:
+        for call in queue:  # shared iterator: each call is sent once
+            if time.monotonic() > deadline:
+                load.failures["not sent: time limit"] += len(call.events)
+                continue
+            await _post(http, call, load)
+
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    return load
+
+
+async def paced(
+    http: httpx.AsyncClient, calls: Sequence[Call], rate: float, concurrency: int
+) -> Load:
+    """Send at a steady `rate` whatever the answers take (a tracker does not wait), with no
+    more than `concurrency` in flight: trigger latency at a realistic load, not at saturation."""
+    load = Load()
+    gate = asyncio.Semaphore(concurrency)
+    start = time.monotonic()
+
+    async def one(call: Call) -> None:
+        async with gate:
+            await _post(http, call, load)
+
+    tasks = []
+    for i, call in enumerate(calls):
+        await asyncio.sleep(max(0.0, start + i / rate - time.monotonic()))
+        tasks.append(asyncio.create_task(one(call)))
+    await asyncio.gather(*tasks)
+    return load
+
+
+def track_body(message_id: str, user_id: str, name: str, n: int) -> dict[str, Any]:
+    """A Segment `track` call as analytics.js sends it (fields Nurture reads, and a few more)."""
+    return {
+        "type": "track",
+        "messageId": message_id,
+        "userId": user_id,
+        "event": name,
+        "properties": {"n": n, "plan": "pro"},
+        "context": {
+            "page": {"url": "https://bench.example.com/pricing"},
+            "library": {"name": "analytics.js", "version": "next-1.70.0"},
+        },
+        "timestamp": datetime.now(UTC).isoformat(),
+    }
+
+
+def spread(tag: str, count: int, leads: Sequence[Lead], name: str) -> list[tuple[str, Lead, dict]]:
+    """`count` events round robin over the leads (userId = the lead's external id)."""
+    events = []
+    for n in range(count):
+        lead = leads[n % len(leads)]
+        message_id = f"{tag}-{n}"
+        events.append((message_id, lead, track_body(message_id, str(lead.external_id), name, n)))
+    return events
+
+
+def singles(events: Sequence[tuple[str, Lead, dict]]) -> list[Call]:
+    return [Call("/v1/track", body, ((mid, lead.id),)) for mid, lead, body in events]
+
+
+def batches(events: Sequence[tuple[str, Lead, dict]]) -> list[Call]:
+    calls = []
+    for i in range(0, len(events), BATCH_SIZE):
+        chunk = events[i : i + BATCH_SIZE]
+        calls.append(
+            Call(
+                "/v1/batch",
+                {"batch": [body for _, _, body in chunk]},
+                tuple((mid, lead.id) for mid, lead, _ in chunk),
+            )
+        )
+    return calls
+
+
+# ---- waiting for the work to be done ------------------------------------------------------
+
+
+async def until(what: str, check: Callable[[], Awaitable[bool]], limit: float = DRAIN_LIMIT) -> bool:
+    """Poll `check` until it holds; False (and a line saying so) if it did not in time."""
+    deadline = time.monotonic() + limit
+    while not await check():
+        if time.monotonic() > deadline:
+            print(f"  ! {what}: not done after {limit:.0f} s", flush=True)
+            return False
+        await asyncio.sleep(POLL)
+    return True
+
+
+async def bounded(items: Sequence[T], call: Callable[[T], Awaitable[Any]], limit: int) -> list:
+    """Run `call` on every item with at most `limit` in flight; results in order."""
+    gate = asyncio.Semaphore(limit)
+
+    async def one(item: T) -> Any:
+        async with gate:
+            return await call(item)
+
+    return await asyncio.gather(*(one(item) for item in items))
+
+
+async def handled_by(
+    what: str,
+    ids: Sequence[str],
+    check: Callable[[str], Awaitable[datetime | None]],
+    concurrency: int,
+) -> datetime | None:
+    """Query each workflow until it has handled all its events; the latest handling time
+    (workflow time, so the polling adds no latency to the rate), or None on time-out."""
+    pending = list(ids)
+    latest: datetime | None = None
+    deadline = time.monotonic() + DRAIN_LIMIT
+    while pending:
+        results = await bounded(pending, check, concurrency)
+        for at in results:
+            if at is not None and (latest is None or at > latest):
+                latest = at
+        pending = [wid for wid, at in zip(pending, results, strict=True) if at is None]
+        if pending:
+            if time.monotonic() > deadline:
+                print(f"  ! {what}: {len(pending)} of {len(ids)} still behind", flush=True)
+                return None
+            await asyncio.sleep(POLL)
+    return latest
+
+
+# ---- delivery: the relay and its floor ----------------------------------------------------
+
+
+@dataclass
+class Delivered:
+    """Outbox rows of a phase, and when the journeys had handled them all."""
+
+    rows: int = 0
+    marked_by: datetime | None = None  # the last `delivered_at` the relays wrote
+    handled_by: datetime | None = None  # workflow time of the last event handled
+    signalled_twice: int = 0  # rows marked by both relays (attempts > 1)
+    rounds: list[int] = field(default_factory=list)  # rows per relay round (one `now` each)
+    round_gaps: list[float] = field(default_factory=list)  # seconds between rounds
+
+
+def outbox(store: Store, prefix: str) -> tuple[int, int]:
+    """(rows, rows delivered) of the events whose ids start with `prefix`."""
+    with store.session() as session:
+        total, done = session.execute(
+            select(func.count(), func.count(Delivery.delivered_at)).where(
+                Delivery.event_id.like(f"{prefix}-%")
+            )
+        ).one()
+    return int(total), int(done)
+
+
+def relay_rounds(store: Store, prefix: str, delivered: Delivered) -> None:
+    """The relay marks a round's rows with one timestamp: rows per distinct `delivered_at`
+    are its round sizes (a row both relays marked counts in the later round)."""
+    with store.session() as session:
+        rounds = session.execute(
+            select(Delivery.delivered_at, func.count())
+            .where(Delivery.event_id.like(f"{prefix}-%"), Delivery.delivered_at.is_not(None))
+            .group_by(Delivery.delivered_at)
+            .order_by(Delivery.delivered_at)
+        ).all()
+        delivered.signalled_twice = int(
+            session.scalar(
+                select(func.count()).where(
+                    Delivery.event_id.like(f"{prefix}-%"), Delivery.attempts > 1
+                )
+            )
+            or 0
+        )
+    delivered.rounds = [int(n) for _, n in rounds]
+    times = [as_utc(at).timestamp() for at, _ in rounds]
+    delivered.round_gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    if rounds:
+        delivered.marked_by = as_utc(rounds[-1][0])
+
+
+async def nurture_delivery(
+    client: Client, store: Store, prefix: str, expected: Counter[str], concurrency: int
+) -> Delivered:
+    """Wait for the outbox to empty, then for every journey's score to count its events."""
+    delivered = Delivered()
+
+    async def relayed() -> bool:
+        delivered.rows, done = await asyncio.to_thread(outbox, store, prefix)
+        return done >= delivered.rows
+
+    if not await until(f"{prefix}: outbox", relayed):
+        return delivered
+    await asyncio.to_thread(relay_rounds, store, prefix, delivered)
+
+    async def check(lead_id: str) -> datetime | None:
+        state = await journey_state(client, PRODUCT, lead_id)
+        if state.score.total < expected[lead_id]:
+            return None
+        return max(entry.at for entry in state.timeline if entry.kind == "event")
+
+    delivered.handled_by = await handled_by(
+        f"{prefix}: journeys", list(expected), check, concurrency
+    )
+    return delivered
+
+
+def behavior(key: str) -> BehaviorEvent:
+    return BehaviorEvent(event_id=key, type="bench_event", occurred_at=datetime.now(UTC))
+
+
+@dataclass
+class Floor:
+    signals: int = 0
+    seconds: float = math.nan
+    cpu: Cpu = field(default_factory=Cpu)
+
+    @property
+    def rate(self) -> float:
+        return self.signals / self.seconds
+
+
+async def floor_signals(
+    client: Client, ids: Sequence[str], per: Counter[str], tag: str, concurrency: int
+) -> Floor:
+    """Bare Temporal: the same number of signals per workflow as the journeys got, one
+    signal per event, sent from this process at the same concurrency."""
+    sends = [(wid, n) for n in range(max(per.values())) for wid in ids if n < per[wid]]
+    start = time.time()
+    await bounded(
+        sends,
+        lambda s: client.get_workflow_handle(s[0]).signal("behavior", behavior(f"{tag}-{s[1]}")),
+        concurrency,
+    )
+
+    async def check(wid: str) -> datetime | None:
+        state = await client.get_workflow_handle(wid).query("state", result_type=BareState)
+        return state.last_signal_at if state.signals >= per[wid] else None
+
+    last = await handled_by("bare signals", ids, check, concurrency)
+    return Floor(len(sends), (last.timestamp() - start) if last else math.nan)
+
+
+@dataclass
+class SignalSizes:
+    """What the relays sent a sample of journeys, from their histories."""
+
+    journeys: int = 0
+    signals: int = 0  # `behaviors` signals carrying events of the phase
+    events: int = 0  # events in them, repeats included
+    repeats: int = 0  # events a journey received more than once
+
+    @property
+    def per_signal(self) -> float:
+        return self.events / self.signals if self.signals else 0.0
+
+
+async def signal_sizes(client: Client, workflow_ids: Sequence[str], prefix: str) -> SignalSizes:
+    signaled = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+    sizes = SignalSizes(journeys=len(workflow_ids))
+    for wid in workflow_ids:
+        seen: Counter[str] = Counter()
+        for e in (await client.get_workflow_handle(wid).fetch_history()).events:
+            if e.event_type != signaled:
+                continue
+            attrs = e.workflow_execution_signaled_event_attributes
+            if attrs.signal_name != "behaviors" or not attrs.input.payloads:
+                continue
+            ids = [item["event_id"] for item in json.loads(attrs.input.payloads[0].data)]
+            ours = [i for i in ids if i.startswith(f"{prefix}-")]
+            if ours:
+                sizes.signals += 1
+                sizes.events += len(ours)
+                seen.update(ours)
+        sizes.repeats += sum(n - 1 for n in seen.values())
+    return sizes
+
+
+# ---- triggers -----------------------------------------------------------------------------
+
+
+@dataclass
+class Triggers:
+    posted: int = 0
+    emails: int = 0
+    unmatched: int = 0  # events of leads whose sends did not pair one to one (cool-down)
+    latencies: list[float] = field(default_factory=list)  # POST → sent_at
+    to_relay: list[float] = field(default_factory=list)  # POST → delivered_at (relay signalled)
+    to_send: list[float] = field(default_factory=list)  # delivered_at → sent_at
+
+
+def trigger_sends(store: Store, lead_ids: Sequence[str]) -> list[tuple[str, int, datetime]]:
+    with store.session() as session:
+        rows = session.execute(
+            select(Send.lead_id, Send.send_key, Send.sent_at).where(
+                Send.product == TRIGGER_PRODUCT,
+                Send.mail_type == "trigger",
+                Send.status == "sent",
+                Send.lead_id.in_(lead_ids),
+            )
+        ).all()
+    return [(lead, int(key.rsplit("#", 1)[1]), as_utc(at)) for lead, key, at in rows]
+
+
+def delivered_at(store: Store, prefix: str) -> dict[str, datetime]:
+    with store.session() as session:
+        rows = session.execute(
+            select(Delivery.event_id, Delivery.delivered_at).where(
+                Delivery.event_id.like(f"{prefix}-%"), Delivery.delivered_at.is_not(None)
+            )
+        ).all()
+    return {event_id: as_utc(at) for event_id, at in rows}
+
+
+async def trigger_latency(
+    http: httpx.AsyncClient,
+    store: Store,
+    leads: Sequence[Lead],
+    tag: str,
+    rate: float,
+    seconds: float,
+    concurrency: int,
+) -> Triggers:
+    """Each lead's k-th event fires its k-th trigger email (send key `#k`), as long as its
+    events are further apart than the 1 s cool-down: leads × 1/rate s apart here."""
+    events = spread(tag, round(rate * seconds), leads, "Bench Trigger")
+    load = await paced(http, singles(events), rate, concurrency)
+    result = Triggers(posted=load.accepted)
+    lead_ids = [lead.id for lead in leads]
+
+    async def sent() -> bool:
+        result.emails = len(await asyncio.to_thread(trigger_sends, store, lead_ids))
+        return result.emails >= load.accepted
+
+    await until("trigger emails", sent)
+    rows = await asyncio.to_thread(trigger_sends, store, lead_ids)
+    relayed = await asyncio.to_thread(delivered_at, store, tag)
+    posted: dict[str, list[str]] = defaultdict(list)  # lead → its message ids, in send order
+    for message_id, lead, _ in events:
+        if message_id in load.sent_at:
+            posted[lead.id].append(message_id)
+    emails: dict[str, dict[int, datetime]] = defaultdict(dict)
+    for lead_id, k, at in rows:
+        emails[lead_id][k] = at
+    for lead_id, message_ids in posted.items():
+        if len(emails[lead_id]) != len(message_ids):
+            result.unmatched += len(message_ids)
+            continue
+        for k, message_id in enumerate(message_ids, start=1):
+            post = load.sent_at[message_id]
+            at = emails[lead_id][k].timestamp()
+            result.latencies.append(at - post)
+            if message_id in relayed:
+                result.to_relay.append(relayed[message_id].timestamp() - post)
+                result.to_send.append(at - relayed[message_id].timestamp())
+    return result
+
+
+# ---- the store's work per request: an instrumented in-process pass ------------------------
+
+
+@dataclass
+class DbWork:
+    """What one request made the store do, counted by SQLAlchemy events."""
+
+    requests: int = 0
+    checkouts: int = 0  # each a pre-ping round trip (pool_pre_ping=True)
+    transactions: int = 0  # each a BEGIN and a COMMIT round trip beyond its statements
+    statements: int = 0
+    db_seconds: float = 0.0  # inside cursor.execute and commit
+    wall_seconds: float = 0.0
+
+    def per(self, value: float) -> float:
+        return value / self.requests if self.requests else 0.0
+
+
+@contextmanager
+def counted(engine: Engine) -> Iterator[DbWork]:
+    work = DbWork()
+    started: dict[str, float] = {}
+
+    def checkout(*_: Any) -> None:
+        work.checkouts += 1
+
+    def begin(_: Any) -> None:
+        work.transactions += 1
+
+    def before(*_: Any) -> None:
+        work.statements += 1
+        started["execute"] = time.perf_counter()
+
+    def after(*_: Any) -> None:
+        work.db_seconds += time.perf_counter() - started.pop("execute", time.perf_counter())
+
+    hooks: list[tuple[Any, str, Callable[..., None]]] = [
+        (engine.pool, "checkout", checkout),
+        (engine, "begin", begin),
+        (engine, "before_cursor_execute", before),
+        (engine, "after_cursor_execute", after),
+    ]
+    for target, name, hook in hooks:
+        event.listen(target, name, hook)
+    try:
+        yield work
+    finally:
+        for target, name, hook in hooks:
+            event.remove(target, name, hook)
+
+
+async def store_work(settings: Settings, key: str, leads: Sequence[Lead], tag: str) -> dict:
+    """The API's own code on the same database, one request at a time, without the relay
+    (the uvicorn relays deliver what it stores), so the counters see one request each."""
+    app = create_app(settings, relay=False)
+    results: dict[str, DbWork] = {}
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        headers = {"Authorization": f"Bearer {key}"}
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://nurture", headers=headers
+        ) as http:
+            kinds = {
+                "single": singles(spread(f"{tag}-s", PROFILE_SINGLES, leads, "Bench Event")),
+                f"batch of {BATCH_SIZE}": batches(
+                    spread(f"{tag}-b", PROFILE_BATCHES * BATCH_SIZE, leads, "Bench Event")
+                ),
+            }
+            for kind, calls in kinds.items():
+                await http.post(calls[0].path, json=calls[0].body)  # warm: compile, connect
+                with counted(app.state.store.engine) as work:
+                    for call in calls[1:]:
+                        started = time.perf_counter()
+                        response = await http.post(call.path, json=call.body)
+                        work.wall_seconds += time.perf_counter() - started
+                        response.raise_for_status()
+                        work.requests += 1
+                results[kind] = work
+    return results
+
+
+# ---- the stack ----------------------------------------------------------------------------
+
+
+@contextmanager
+def bench_database() -> Iterator[str]:
+    """A fresh database for this run, dropped whatever happens."""
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"nurture_bench_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextmanager
+def api_server(settings: Settings, log_path: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    """uvicorn with 2 workers, as `nurture api --workers 2` runs it; stopped at the end.
+
+    Its own session, so a worker left behind by a hung shutdown is stopped by group id.
+    """
+    port = free_port()
+    env = {
+        **os.environ,
+        "NURTURE_DATABASE_URL": settings.database_url,
+        "NURTURE_TEMPORAL_ADDRESS": settings.temporal_address,
+        "NURTURE_SCENARIOS_DIR": str(settings.scenarios_dir),
+        "NURTURE_TASK_QUEUE": settings.task_queue,
+    }
+    command = [
+        sys.executable, "-m", "uvicorn", "nurture.api.app:app_from_env", "--factory",
+        "--workers", "2", "--host", "127.0.0.1", "--port", str(port),
+    ]  # fmt: skip
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=Path(__file__).resolve().parent.parent,
+            start_new_session=True,
+        )
+    try:
+        yield f"http://127.0.0.1:{port}", process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+async def api_ready(base_url: str, process: subprocess.Popen, log_path: Path) -> None:
+    """/healthz answers, and both workers have a process: uvicorn is serving."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=2) as http:
+        for _ in range(300):
+            if process.poll() is not None:
+                raise RuntimeError(f"uvicorn exited; see {log_path}")
+            with suppress(httpx.HTTPError):
+                if (await http.get("/healthz")).status_code == 200 and (
+                    len(_descendants(process.pid)) >= 2
+                ):
+                    return
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"the API did not answer /healthz within 30 s; see {log_path}")
+
+
+async def start_journeys(
+    client: Client, settings: Settings, store: Store, leads: Sequence[Lead], product: str
+) -> None:
+    async def begin(lead: Lead) -> None:
+        outcome = await start_journey(client, settings, store, lead, product)
+        if not outcome.started:
+            raise RuntimeError(f"{outcome.journey_id}: {outcome.message}")
+
+    await bounded(leads, begin, 16)
+
+
+def first_emails(store: Store) -> int:
+    with store.session() as session:
+        return int(
+            session.scalar(
+                select(func.count()).where(Send.mail_type == "step", Send.status == "sent")
+            )
+            or 0
+        )
+
+
+def postgres_facts(url: str) -> str:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            show = {
+                name: connection.execute(text(f"SHOW {name}")).scalar()
+                for name in ("server_version", "synchronous_commit", "fsync", "max_connections")
+            }
+    finally:
+        engine.dispose()
+    return (
+        f"PostgreSQL {show['server_version']} · synchronous_commit={show['synchronous_commit']}"
+        f" · fsync={show['fsync']} · max_connections={show['max_connections']}"
+    )
+
+
+def server_stack() -> str:
+    """What uvicorn serves with: without uvloop/httptools it runs asyncio and h11."""
+    extras = []
+    for module in ("uvloop", "httptools"):
+        try:
+            __import__(module)
+            extras.append(f"{module} yes")
+        except ImportError:
+            extras.append(f"{module} no")
+    return (
+        f"uvicorn {uvicorn.__version__} ({', '.join(extras)}) · httpx {httpx.__version__} · "
+        f"SQLAlchemy {sqlalchemy.__version__}"
+    )
+
+
+# ---- the run ------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    events: int
+    leads: int
+    concurrency: int
+    single: Load
+    batched: Load
+    single_delivery: Delivered
+    batched_delivery: Delivered
+    floor: Floor
+    sizes: dict[str, SignalSizes]
+    triggers: Triggers
+    trigger_cpu: Cpu
+    work: dict[str, DbWork]
+    facts: list[str]
+
+
+async def measure(
+    args: argparse.Namespace, settings: Settings, store: Store, server: DevServer, tmp: Path
+) -> Run:
+    client = await connect_ready(settings)
+    tag = f"i{int(time.time())}"
+    print("leads, journeys and bare workflows …", flush=True)
+    leads = await asyncio.to_thread(upsert_leads, store, tag, args.leads)
+    trigger_leads = await asyncio.to_thread(upsert_leads, store, f"{tag}-t", args.trigger_leads)
+    warm = await asyncio.to_thread(upsert_leads, store, f"{tag}-w", WARM_LEADS)
+    warm_t = await asyncio.to_thread(upsert_leads, store, f"{tag}-wt", WARM_LEADS)
+    bare_ids = [f"bare-{tag}-{i}" for i in range(args.leads)]
+    bare = Worker(  # the same worker options build_worker gives the journey worker
+        client,
+        task_queue=BARE_QUEUE,
+        workflows=[BareStep],
+        activities=[bare_step],
+        max_cached_workflows=settings.worker_max_cached_workflows,
+        max_concurrent_workflow_task_polls=4,
+        nonsticky_to_sticky_poll_ratio=0.5,
+    )
+    api_log = tmp / "uvicorn.log"
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(build_worker_for(client, settings, store))
+        await stack.enter_async_context(bare)
+        base_url, api = stack.enter_context(api_server(settings, api_log))
+        pids = Pids(server.process.pid if server.process else None, api.pid)
+        await start_journeys(client, settings, store, [*leads, *warm], PRODUCT)
+        await start_journeys(client, settings, store, [*trigger_leads, *warm_t], TRIGGER_PRODUCT)
+        await bounded(
+            bare_ids,
+            lambda wid: client.start_workflow(BareStep.run, id=wid, task_queue=BARE_QUEUE),
+            16,
+        )
+        journeys = len(leads) + len(trigger_leads) + 2 * WARM_LEADS
+
+        async def started() -> bool:
+            return await asyncio.to_thread(first_emails, store) >= journeys
+
+        await until("first emails", started)
+        await api_ready(base_url, api, api_log)
+        key = await asyncio.to_thread(create_api_key, store, "bench", ["ingest"])
+        limits = httpx.Limits(
+            max_connections=args.concurrency, max_keepalive_connections=args.concurrency
+        )
+        async with httpx.AsyncClient(
+            base_url=base_url,
+            headers={"Authorization": f"Bearer {key}"},
+            limits=limits,
+            timeout=30,
+        ) as http:
+            print("warm-up: both API workers, the relays, the journeys …", flush=True)
+            warm_events = spread(f"{tag}-w", 40, warm, "Bench Event")
+            await drive(http, singles(warm_events[:20]), 8)
+            await drive(http, batches(warm_events[20:]), 2)
+            await drive(http, singles(spread(f"{tag}-wt", WARM_LEADS, warm_t, "Bench Trigger")), 4)
+            await nurture_delivery(
+                client, store, f"{tag}-w", Counter({w.id: 10 for w in warm}), args.concurrency
+            )
+            warm_floor = Counter({wid: 1 for wid in bare_ids[:WARM_LEADS]})
+            await floor_signals(client, bare_ids[:WARM_LEADS], warm_floor, f"{tag}-w", 8)
+
+            def line(label: str, value: str) -> None:
+                print(f"{label:<44}{value}", flush=True)
+
+            events = args.events
+            per = Counter({bare_ids[n % args.leads]: 0 for n in range(args.leads)})
+            per.update(bare_ids[n % args.leads] for n in range(events))
+            with metered(pids) as floor_cpu:
+                floor = await floor_signals(client, bare_ids, per, f"{tag}-f", args.concurrency)
+            floor.cpu = floor_cpu
+            line("floor: bare signals", f"{floor.rate:8.1f}/s  ({floor.signals} signals)")
+
+            loads: dict[str, Load] = {}
+            deliveries: dict[str, Delivered] = {}
+            expected: Counter[str] = Counter()
+            for name, prefix, shape in (
+                ("single", f"{tag}-a", singles),
+                ("batched", f"{tag}-b", batches),
+            ):
+                with metered(pids) as cpu:
+                    load = await drive(
+                        http, shape(spread(prefix, events, leads, "Bench Event")), args.concurrency
+                    )
+                    expected.update(load.per_lead)
+                    delivered = await nurture_delivery(
+                        client, store, prefix, Counter(expected), args.concurrency
+                    )
+                load.cpu = cpu
+                loads[name], deliveries[name] = load, delivered
+                failed = f", failed: {dict(load.failures)}" if load.failures else ""
+                line(
+                    f"{name}: accepted events",
+                    f"{load.rate:8.1f}/s  ({load.accepted} in "
+                    f"{load.last_answered - load.first_sent:.2f} s{failed})",
+                )
+                line(f"{name}: delivered to journeys", _delivery_text(load, delivered))
+
+            print("relay signal sizes (histories) …", flush=True)
+            step = max(1, len(leads) // SAMPLE)
+            sample = [journey_id(PRODUCT, lead.id) for lead in leads[::step][:SAMPLE]]
+            sizes = {
+                "single": await signal_sizes(client, sample, f"{tag}-a"),
+                "batched": await signal_sizes(client, sample, f"{tag}-b"),
+            }
+
+            print(
+                f"trigger emails at {args.trigger_rate:.0f} events/s for "
+                f"{args.trigger_seconds:.0f} s …",
+                flush=True,
+            )
+            with metered(pids) as trigger_cpu:
+                triggers = await trigger_latency(
+                    http,
+                    store,
+                    trigger_leads,
+                    f"{tag}-t",
+                    args.trigger_rate,
+                    args.trigger_seconds,
+                    args.concurrency,
+                )
+            line(
+                "trigger: POST → email sent",
+                f"p50 {quantile(triggers.latencies, 0.5):.3f} s · "
+                f"p99 {quantile(triggers.latencies, 0.99):.3f} s "
+                f"({len(triggers.latencies)} of {triggers.posted})",
+            )
+
+        print("store work per request (instrumented, in-process) …", flush=True)
+        work = await store_work(settings, key, leads, f"{tag}-p")
+        facts = [
+            f"API: {base_url} · 2 uvicorn workers · each its own relay · "
+            f"access log {sum(1 for _ in api_log.open('rb'))} lines",
+            server_stack(),
+            postgres_facts(settings.database_url),
+        ]
+    return Run(
+        events=args.events,
+        leads=args.leads,
+        concurrency=args.concurrency,
+        single=loads["single"],
+        batched=loads["batched"],
+        single_delivery=deliveries["single"],
+        batched_delivery=deliveries["batched"],
+        floor=floor,
+        sizes=sizes,
+        triggers=triggers,
+        trigger_cpu=trigger_cpu,
+        work=work,
+        facts=facts,
+    )
+
+
+def build_worker_for(client: Client, settings: Settings, store: Store) -> Worker:
+    from nurture.worker_setup import build_worker
+
+    return build_worker(client, settings, store)
+
+
+def delivery_seconds(load: Load, delivered: Delivered) -> float:
+    """First request sent → last event handled by its journey (workflow time)."""
+    if delivered.handled_by is None:
+        return math.nan
+    return delivered.handled_by.timestamp() - load.first_sent
+
+
+def delivery_rate(load: Load, delivered: Delivered) -> float:
+    seconds = delivery_seconds(load, delivered)
+    return load.accepted / seconds if seconds > 0 else math.nan
+
+
+def _delivery_text(load: Load, delivered: Delivered) -> str:
+    seconds = delivery_seconds(load, delivered)
+    if math.isnan(seconds):
+        return "   not done (see above)"
+    return f"{delivery_rate(load, delivered):8.1f}/s  ({load.accepted} handled {seconds:.2f} s)"
+
+
+# ---- the report ---------------------------------------------------------------------------
+
+
+def report(run: Run) -> None:
+    ms = 1000.0
+    s, b, t = run.single, run.batched, run.triggers
+    single_d = delivery_rate(s, run.single_delivery)
+    batched_d = delivery_rate(b, run.batched_delivery)
+    floor = run.floor.rate
+    trigger_p99 = quantile(t.latencies, 0.99)
+    complete_triggers = len(t.latencies) == t.posted and t.posted > 0
+
+    def met(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    print(f"\n{'measure':<46}{'result':>14}{'target':>16}{'':>3}")
+    rows = [
+        (
+            f"single /v1/track, accepted events/s (c={run.concurrency})",
+            f"{s.rate:.1f}",
+            f"≥ {TARGET_SINGLE:.0f}",
+            met(s.rate >= TARGET_SINGLE and not s.failures),
+        ),
+        (
+            "  per request p50 / p99, ms",
+            f"{quantile(s.latencies, 0.5) * ms:.0f} / {quantile(s.latencies, 0.99) * ms:.0f}",
+            "",
+            "",
+        ),
+        (
+            f"batched /v1/batch ×{BATCH_SIZE}, accepted events/s",
+            f"{b.rate:.1f}",
+            f"≥ {TARGET_BATCHED:.0f}",
+            met(b.rate >= TARGET_BATCHED and not b.failures),
+        ),
+        (
+            f"  per request p50 / p99, ms ({len(b.latencies)} requests)",
+            f"{quantile(b.latencies, 0.5) * ms:.0f} / {quantile(b.latencies, 0.99) * ms:.0f}",
+            "",
+            "",
+        ),
+        ("bare Temporal signals/s (floor)", f"{floor:.1f}", "", ""),
+        (
+            "delivery to journeys, events/s, after batched",
+            f"{batched_d:.1f}",
+            f"≥ {TARGET_DELIVERY_RATIO * floor:.1f}",
+            met(batched_d >= TARGET_DELIVERY_RATIO * floor),
+        ),
+        ("  ratio to floor", f"{batched_d / floor:.2f}", f"≥ {TARGET_DELIVERY_RATIO}", ""),
+        (
+            "delivery to journeys, events/s, after single",
+            f"{single_d:.1f}",
+            "(ingest-bound)",
+            "",
+        ),
+        (
+            f"trigger email, POST → sent p50 / p99, s ({len(t.latencies)}/{t.posted})",
+            f"{quantile(t.latencies, 0.5):.2f} / {trigger_p99:.2f}",
+            f"p99 < {TARGET_TRIGGER_P99:.0f}",
+            met(trigger_p99 < TARGET_TRIGGER_P99 and complete_triggers),
+        ),
+    ]
+    for label, value, target, verdict in rows:
+        print(f"{label:<46}{value:>14}{target:>16}   {verdict}")
+    print(
+        f"\n(N={run.events} events per phase over L={run.leads} leads, "
+        f"{run.events // run.leads} per journey; delivery: first request → the workflow time "
+        "at which the last journey handled its last event; the floor: the same signals, one "
+        "per event, to BareStep workflows from this process)"
+    )
+    where_time_goes(run)
+
+
+def where_time_goes(run: Run) -> None:
+    phases = [
+        ("floor", run.floor.cpu, run.floor.signals),
+        ("single+deliv", run.single.cpu, run.single.accepted),
+        ("batch+deliv", run.batched.cpu, run.batched.accepted),
+        ("trigger", run.trigger_cpu, run.triggers.posted),
+    ]
+    print("\nCPU by process per phase: busy cores (CPU s / wall s), and CPU ms per event")
+    print(f"{'':<30}" + "".join(f"{name:>14}" for name, _, _ in phases))
+    print(f"{'wall seconds':<30}" + "".join(f"{c.wall:>14.2f}" for _, c, _ in phases))
+    groups: list[tuple[str, Callable[[Cpu], float]]] = [
+        ("bench (load gen + workers)", lambda c: c.bench),
+        ("uvicorn (all processes)", lambda c: c.api_total),
+        ("temporal dev server", lambda c: c.temporal),
+        ("postgres (all backends)", lambda c: c.postgres),
+        ("other processes", lambda c: c.other),
+        ("machine", lambda c: c.machine),
+    ]
+    for label, pick in groups:
+        busy = "".join(f"{pick(c) / c.wall if c.wall else 0:>14.2f}" for _, c, _ in phases)
+        per = "".join(
+            f"{pick(c) / n * 1000 if n else 0:>14.2f}" for _, c, n in phases
+        )
+        print(f"{label:<30}{busy}\n{'  ms per event':<30}{per}")
+    print(f"{'uvicorn per process, busy':<30}" + "".join(
+        f"{' / '.join(f'{v / c.wall:.2f}' for v in c.api.values()) if c.wall else '-':>14}"
+        for _, c, _ in phases
+    ))  # fmt: skip
+
+    print("\nrelays (2, one per uvicorn worker)")
+    print(f"{'':<44}{'single':>12}{'batched':>12}")
+    deliveries = (run.single_delivery, run.batched_delivery)
+    sizes = (run.sizes["single"], run.sizes["batched"])
+    rows: list[tuple[str, Sequence[str]]] = [
+        ("outbox rows", [f"{d.rows}" for d in deliveries]),
+        ("relay rounds that marked rows", [f"{len(d.rounds)}" for d in deliveries]),
+        (
+            "  rows per round, mean / max",
+            [f"{_mean(d.rounds):.0f} / {max(d.rounds, default=0)}" for d in deliveries],
+        ),
+        (
+            "  seconds between rounds, mean / max",
+            [f"{_mean(d.round_gaps):.2f} / {max(d.round_gaps, default=0):.2f}" for d in deliveries],
+        ),
+        ("rows marked by both relays (attempts > 1)", [f"{d.signalled_twice}" for d in deliveries]),
+        (
+            "last event stored → last delivered_at, s",
+            [
+                f"{d.marked_by.timestamp() - load.last_answered:.2f}" if d.marked_by else "-"
+                for d, load in ((deliveries[0], run.single), (deliveries[1], run.batched))
+            ],
+        ),
+        (
+            f"behaviors signals per journey ({sizes[0].journeys} sampled)",
+            [f"{z.signals / z.journeys:.1f}" if z.journeys else "-" for z in sizes],
+        ),
+        ("  events per signal (repeats included)", [f"{z.per_signal:.2f}" for z in sizes]),
+        ("  events a journey got twice, per journey", [
+            f"{z.repeats / z.journeys:.1f}" if z.journeys else "-" for z in sizes
+        ]),  # fmt: skip
+    ]
+    for label, cells in rows:
+        print(f"{label:<44}" + "".join(f"{c:>12}" for c in cells))
+
+    print("\nstore work per request (in-process, one at a time, same database)")
+    print(f"{'':<36}" + "".join(f"{kind:>16}" for kind in run.work))
+    work_rows: list[tuple[str, Callable[[DbWork], float], str]] = [
+        ("pool checkouts (pre-ping trips)", lambda w: w.per(w.checkouts), ".1f"),
+        ("transactions (BEGIN+COMMIT trips)", lambda w: w.per(w.transactions), ".1f"),
+        ("statements", lambda w: w.per(w.statements), ".1f"),
+        ("ms in cursor.execute", lambda w: w.per(w.db_seconds) * 1000, ".2f"),
+        ("ms per request, unloaded", lambda w: w.per(w.wall_seconds) * 1000, ".2f"),
+    ]
+    for label, pick, fmt in work_rows:
+        print(f"{label:<36}" + "".join(f"{pick(w):>16{fmt}}" for w in run.work.values()))
+
+    t = run.triggers
+    print(f"\ntrigger latency split at the relay, s ({len(t.to_relay)} events)")
+    for label, values in (
+        ("POST → relay signalled (delivered_at)", t.to_relay),
+        ("relay signalled → email sent", t.to_send),
+        ("POST → email sent", t.latencies),
+    ):
+        print(
+            f"{label:<40}p50 {quantile(values, 0.5):6.3f}   p99 {quantile(values, 0.99):6.3f}"
+            f"   max {max(values, default=math.nan):6.3f}"
+        )
+    if t.unmatched:
+        print(f"  ({t.unmatched} events of leads whose emails did not pair one to one: left out)")
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+async def main(args: argparse.Namespace) -> None:
+    started = time.monotonic()
+    bench_dir = Path(__file__).resolve().parent
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="nurture-ingest-") as tmp, bench_database() as url:
+        data = Path(tmp)
+        cache_note = cache_bytecode(data / "pycache")
+        server = await start_dev_server(data, port=free_port(), ui_port=free_port())
+        try:
+            settings = Settings(
+                temporal_address=server.address,
+                database_url=url,
+                scenarios_dir=bench_dir / "scenarios",
+                outbox_dir=data / "outbox",
+                task_queue=NURTURE_QUEUE,
+                # A lead gets a trigger email every few seconds here; the default cap (3 a
+                # week) would defer all but two. A high cap keeps its check on the path.
+                frequency_cap_per_week=1000,
+            )
+            store = Store(url)
+            store.upgrade()
+            run = await measure(args, settings, store, server, data)
+            store.engine.dispose()
+        except BaseException:
+            if server.log_path.exists():
+                tail = server.log_path.read_text(errors="replace").splitlines()[-20:]
+                print("\ndev server log (last lines):\n" + "\n".join(tail), file=sys.stderr)
+            api_log = data / "uvicorn.log"
+            if api_log.exists():
+                tail = api_log.read_text(errors="replace").splitlines()[-30:]
+                print("\nuvicorn log (last lines):\n" + "\n".join(tail), file=sys.stderr)
+            raise
+        finally:
+            server.stop()
+    report(run)
+    print(f"\n{machine_facts()}")
+    for fact in run.facts:
+        print(fact)
+    print(
+        f"load average before the run: {' '.join(f'{v:.2f}' for v in load_before)} · "
+        f"{cache_note}\ntotal run {time.monotonic() - started:.0f} s"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=3000, help="events per load phase (N)")
+    parser.add_argument("--leads", type=int, default=200, help="leads with a journey (L)")
+    parser.add_argument("--concurrency", type=int, default=32, help="requests in flight")
+    parser.add_argument(
+        "--trigger-leads", type=int, default=150, help="leads with a trigger journey"
+    )
+    parser.add_argument("--trigger-rate", type=float, default=50.0, help="trigger events/s")
+    parser.add_argument("--trigger-seconds", type=float, default=10.0, help="trigger phase")
+    args = parser.parse_args()
+    if min(args.events, args.leads, args.concurrency, args.trigger_leads) < 1:
+        parser.error("--events, --leads, --concurrency and --trigger-leads must be at least 1")
+    if args.trigger_leads / args.trigger_rate <= 1.5:
+        parser.error("a trigger lead's events must be > 1.5 s apart (the cool-down is 1 s)")
+    asyncio.run(main(args))
