@@ -69,6 +69,7 @@ from nurture.events import BehaviorEvent
 from nurture.journey import journey_id
 from nurture.journeys import journey_state, start_journey
 from nurture.store import Store
+from nurture.worker_setup import build_worker
 
 ADMIN_URL = os.environ.get(
     "NURTURE_BENCH_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
@@ -93,6 +94,7 @@ TARGET_DELIVERY_RATIO = 0.8  # of the bare signal rate on the same server
 TARGET_TRIGGER_P99 = 2.0  # seconds, tracker event → trigger email sent
 
 T = TypeVar("T")
+Tracked = tuple[str, Lead, dict[str, Any]]  # message id, its lead, the Segment payload
 
 
 # ---- where the CPU goes -------------------------------------------------------------------
@@ -319,7 +321,7 @@ def track_body(message_id: str, user_id: str, name: str, n: int) -> dict[str, An
     }
 
 
-def spread(tag: str, count: int, leads: Sequence[Lead], name: str) -> list[tuple[str, Lead, dict]]:
+def spread(tag: str, count: int, leads: Sequence[Lead], name: str) -> list[Tracked]:
     """`count` events round robin over the leads (userId = the lead's external id)."""
     events = []
     for n in range(count):
@@ -329,11 +331,11 @@ def spread(tag: str, count: int, leads: Sequence[Lead], name: str) -> list[tuple
     return events
 
 
-def singles(events: Sequence[tuple[str, Lead, dict]]) -> list[Call]:
+def singles(events: Sequence[Tracked]) -> list[Call]:
     return [Call("/v1/track", body, ((mid, lead.id),)) for mid, lead, body in events]
 
 
-def batches(events: Sequence[tuple[str, Lead, dict]]) -> list[Call]:
+def batches(events: Sequence[Tracked]) -> list[Call]:
     calls = []
     for i in range(0, len(events), BATCH_SIZE):
         chunk = events[i : i + BATCH_SIZE]
@@ -350,7 +352,9 @@ def batches(events: Sequence[tuple[str, Lead, dict]]) -> list[Call]:
 # ---- waiting for the work to be done ------------------------------------------------------
 
 
-async def until(what: str, check: Callable[[], Awaitable[bool]], limit: float = DRAIN_LIMIT) -> bool:
+async def until(
+    what: str, check: Callable[[], Awaitable[bool]], limit: float = DRAIN_LIMIT
+) -> bool:
     """Poll `check` until it holds; False (and a line saying so) if it did not in time."""
     deadline = time.monotonic() + limit
     while not await check():
@@ -361,7 +365,7 @@ async def until(what: str, check: Callable[[], Awaitable[bool]], limit: float = 
     return True
 
 
-async def bounded(items: Sequence[T], call: Callable[[T], Awaitable[Any]], limit: int) -> list:
+async def bounded(items: Sequence[T], call: Callable[[T], Awaitable[Any]], limit: int) -> list[Any]:
     """Run `call` on every item with at most `limit` in flight; results in order."""
     gate = asyncio.Semaphore(limit)
 
@@ -410,6 +414,7 @@ class Delivered:
     signalled_twice: int = 0  # rows marked by both relays (attempts > 1)
     rounds: list[int] = field(default_factory=list)  # rows per relay round (one `now` each)
     round_gaps: list[float] = field(default_factory=list)  # seconds between rounds
+    cpu: Cpu = field(default_factory=Cpu)  # from the last request answered to all handled
 
 
 def outbox(store: Store, prefix: str) -> tuple[int, int]:
@@ -676,7 +681,9 @@ def counted(engine: Engine) -> Iterator[DbWork]:
             event.remove(target, name, hook)
 
 
-async def store_work(settings: Settings, key: str, leads: Sequence[Lead], tag: str) -> dict:
+async def store_work(
+    settings: Settings, key: str, leads: Sequence[Lead], tag: str
+) -> dict[str, DbWork]:
     """The API's own code on the same database, one request at a time, without the relay
     (the uvicorn relays deliver what it stores), so the counters see one request each."""
     app = create_app(settings, relay=False)
@@ -871,7 +878,7 @@ async def measure(
     )
     api_log = tmp / "uvicorn.log"
     async with AsyncExitStack() as stack:
-        await stack.enter_async_context(build_worker_for(client, settings, store))
+        await stack.enter_async_context(build_worker(client, settings, store))
         await stack.enter_async_context(bare)
         base_url, api = stack.enter_context(api_server(settings, api_log))
         pids = Pids(server.process.pid if server.process else None, api.pid)
@@ -901,23 +908,20 @@ async def measure(
         ) as http:
             print("warm-up: both API workers, the relays, the journeys …", flush=True)
             warm_events = spread(f"{tag}-w", 40, warm, "Bench Event")
-            await drive(http, singles(warm_events[:20]), 8)
-            await drive(http, batches(warm_events[20:]), 2)
+            warmed = await drive(http, singles(warm_events[:20]), 8)
+            warmed.per_lead += (await drive(http, batches(warm_events[20:]), 2)).per_lead
             await drive(http, singles(spread(f"{tag}-wt", WARM_LEADS, warm_t, "Bench Trigger")), 4)
-            await nurture_delivery(
-                client, store, f"{tag}-w", Counter({w.id: 10 for w in warm}), args.concurrency
-            )
-            warm_floor = Counter({wid: 1 for wid in bare_ids[:WARM_LEADS]})
-            await floor_signals(client, bare_ids[:WARM_LEADS], warm_floor, f"{tag}-w", 8)
+            await nurture_delivery(client, store, f"{tag}-w", warmed.per_lead, args.concurrency)
+            warm_ids = bare_ids[:WARM_LEADS]
+            await floor_signals(client, warm_ids, Counter(warm_ids), f"{tag}-w", 8)
 
             def line(label: str, value: str) -> None:
                 print(f"{label:<44}{value}", flush=True)
 
             events = args.events
-            per = Counter({bare_ids[n % args.leads]: 0 for n in range(args.leads)})
-            per.update(bare_ids[n % args.leads] for n in range(events))
+            per = Counter(bare_ids[n % args.leads] for n in range(events))
             with metered(pids) as floor_cpu:
-                floor = await floor_signals(client, bare_ids, per, f"{tag}-f", args.concurrency)
+                floor = await floor_signals(client, list(per), per, f"{tag}-f", args.concurrency)
             floor.cpu = floor_cpu
             line("floor: bare signals", f"{floor.rate:8.1f}/s  ({floor.signals} signals)")
 
@@ -928,15 +932,16 @@ async def measure(
                 ("single", f"{tag}-a", singles),
                 ("batched", f"{tag}-b", batches),
             ):
+                calls = shape(spread(prefix, events, leads, "Bench Event"))
                 with metered(pids) as cpu:
-                    load = await drive(
-                        http, shape(spread(prefix, events, leads, "Bench Event")), args.concurrency
-                    )
-                    expected.update(load.per_lead)
+                    load = await drive(http, calls, args.concurrency)
+                load.cpu = cpu
+                expected.update(load.per_lead)
+                with metered(pids) as drain_cpu:
                     delivered = await nurture_delivery(
                         client, store, prefix, Counter(expected), args.concurrency
                     )
-                load.cpu = cpu
+                delivered.cpu = drain_cpu
                 loads[name], deliveries[name] = load, delivered
                 failed = f", failed: {dict(load.failures)}" if load.failures else ""
                 line(
@@ -999,12 +1004,6 @@ async def measure(
         work=work,
         facts=facts,
     )
-
-
-def build_worker_for(client: Client, settings: Settings, store: Store) -> Worker:
-    from nurture.worker_setup import build_worker
-
-    return build_worker(client, settings, store)
 
 
 def delivery_seconds(load: Load, delivered: Delivered) -> float:
@@ -1102,13 +1101,18 @@ def report(run: Run) -> None:
 def where_time_goes(run: Run) -> None:
     phases = [
         ("floor", run.floor.cpu, run.floor.signals),
-        ("single+deliv", run.single.cpu, run.single.accepted),
-        ("batch+deliv", run.batched.cpu, run.batched.accepted),
+        ("single", run.single.cpu, run.single.accepted),
+        ("  drain", run.single_delivery.cpu, run.single.accepted),
+        ("batched", run.batched.cpu, run.batched.accepted),
+        ("  drain", run.batched_delivery.cpu, run.batched.accepted),
         ("trigger", run.trigger_cpu, run.triggers.posted),
     ]
-    print("\nCPU by process per phase: busy cores (CPU s / wall s), and CPU ms per event")
-    print(f"{'':<30}" + "".join(f"{name:>14}" for name, _, _ in phases))
-    print(f"{'wall seconds':<30}" + "".join(f"{c.wall:>14.2f}" for _, c, _ in phases))
+    print(
+        "\nCPU by process: busy cores (CPU s / wall s) and CPU ms per event; 'drain' runs "
+        "from the last answer until every journey has handled its events"
+    )
+    print(f"{'':<30}" + "".join(f"{name:>12}" for name, _, _ in phases))
+    print(f"{'wall seconds':<30}" + "".join(f"{c.wall:>12.2f}" for _, c, _ in phases))
     groups: list[tuple[str, Callable[[Cpu], float]]] = [
         ("bench (load gen + workers)", lambda c: c.bench),
         ("uvicorn (all processes)", lambda c: c.api_total),
@@ -1118,13 +1122,11 @@ def where_time_goes(run: Run) -> None:
         ("machine", lambda c: c.machine),
     ]
     for label, pick in groups:
-        busy = "".join(f"{pick(c) / c.wall if c.wall else 0:>14.2f}" for _, c, _ in phases)
-        per = "".join(
-            f"{pick(c) / n * 1000 if n else 0:>14.2f}" for _, c, n in phases
-        )
+        busy = "".join(f"{pick(c) / c.wall if c.wall else 0:>12.2f}" for _, c, _ in phases)
+        per = "".join(f"{pick(c) / n * 1000 if n else 0:>12.2f}" for _, c, n in phases)
         print(f"{label:<30}{busy}\n{'  ms per event':<30}{per}")
     print(f"{'uvicorn per process, busy':<30}" + "".join(
-        f"{' / '.join(f'{v / c.wall:.2f}' for v in c.api.values()) if c.wall else '-':>14}"
+        f"{'/'.join(f'{v / c.wall:.2f}' for v in c.api.values()) if c.wall else '-':>12}"
         for _, c, _ in phases
     ))  # fmt: skip
 
@@ -1156,9 +1158,10 @@ def where_time_goes(run: Run) -> None:
             [f"{z.signals / z.journeys:.1f}" if z.journeys else "-" for z in sizes],
         ),
         ("  events per signal (repeats included)", [f"{z.per_signal:.2f}" for z in sizes]),
-        ("  events a journey got twice, per journey", [
-            f"{z.repeats / z.journeys:.1f}" if z.journeys else "-" for z in sizes
-        ]),  # fmt: skip
+        (
+            "  events a journey got twice, per journey",
+            [f"{z.repeats / z.journeys:.1f}" if z.journeys else "-" for z in sizes],
+        ),  # fmt: skip
     ]
     for label, cells in rows:
         print(f"{label:<44}" + "".join(f"{c:>12}" for c in cells))

@@ -14,9 +14,15 @@ COMPOSE = yaml.safe_load((Path(__file__).parent.parent / "docker-compose.yml").r
 
 
 def test_stack_has_the_designed_services() -> None:
-    assert {"postgres", "temporal", "temporal-init", "temporal-ui", "mailpit", "worker"} <= set(
-        COMPOSE["services"]
-    )
+    assert {
+        "postgres",
+        "temporal",
+        "temporal-init",
+        "temporal-ui",
+        "mailpit",
+        "api",
+        "worker",
+    } <= set(COMPOSE["services"])
 
 
 def test_images_are_pinned() -> None:
@@ -33,8 +39,9 @@ def test_init_registers_exactly_the_journey_search_attributes() -> None:
     assert registered == expected
 
 
-def test_worker_environment_names_real_settings() -> None:
-    env = COMPOSE["services"]["worker"]["environment"]
+def test_worker_and_api_environment_names_real_settings() -> None:
     fields = {f"NURTURE_{name.upper()}" for name in Settings.model_fields}
-    assert set(env) <= fields, set(env) - fields
-    assert env["NURTURE_DATABASE_URL"].startswith("postgresql+psycopg2://")
+    for service in ("worker", "api"):
+        env = COMPOSE["services"][service]["environment"]
+        assert set(env) <= fields, set(env) - fields
+        assert env["NURTURE_DATABASE_URL"].startswith("postgresql+psycopg2://")
