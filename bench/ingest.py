@@ -1,9 +1,9 @@
 """Ingestion API throughput, delivery to journeys and trigger latency, end to end.
 
 House rule: performance is judged by benchmarks that print ratios against a floor measured
-in the same run on the same server, never by timed assertions in tests. The ingestion path
-has no single engine floor, so this prints the issue's absolute targets beside what the
-machine can do, and for delivery the ratio against bare Temporal signals.
+in the same run on the same server, never by timed assertions in tests. Ingestion has no
+engine floor to divide by, so this prints the issue's targets beside the measured rates,
+and for delivery the ratio against bare Temporal signals measured in the same run.
 
     .venv/bin/python bench/ingest.py [--events N] [--leads L]
 
@@ -11,30 +11,32 @@ Everything runs as deployed, on loopback: a fresh Temporal dev server (temp dir)
 PostgreSQL database (dropped at the end), the API under uvicorn with 2 worker processes
 (each runs its own outbox relay), and, in this process, a Nurture worker from
 `build_worker`, a bare worker (bench/bare.py) and an httpx load generator with at most
-`--concurrency` requests in flight.
+`--concurrency` requests in flight. On a 2-core machine they all share the cores, the load
+generator included: the CPU table says who used them.
 
+  floor: L BareStep workflows receive the signals the journeys will get, one per event,
+     from this process at the same concurrency (bench/journeys.py's floor B);
   a. single: N `POST /v1/track` events, round robin over L leads with a journey;
-  b. batched: N events as `POST /v1/batch` of 100;
-  after each, delivery: from the first request until every journey has handled its events
-     (the workflow time of the last one, from its `state` query), beside the floor: L bare
-     workflows (BareStep) receiving the same signals, one each, from this process at the
-     same concurrency;
-  d. trigger: ~50 events/s for ~10 s, each firing a trigger email (bench/scenarios/ingest):
-     POST → the `sends` row's `sent_at`.
+  b. batched: the same as `POST /v1/batch` of 100;
+     after a and b, delivery: from the first request until every journey has handled its
+     events (the workflow time of the last one, read with its `state` query);
+  d. trigger: ~50 events/s for ~10 s, each firing a trigger email (bench/scenarios/ingest),
+     POST → the `sends` row's `sent_at`; then a few one at a time, for the unloaded path.
 
-Below the table it prints where the time goes: CPU by process per phase, what the relays
-did (rounds, events per signal, events signalled twice), the store's work per request from
-an instrumented in-process pass, and the trigger latency split at the relay.
+Below the table it prints where the time goes: CPU by process (and by thread in this one)
+per phase, when the slowest requests were sent, what the relays did (rounds, events per
+signal, events signalled twice), the store's work per request from an instrumented
+in-process pass, and the trigger latency split at the relay and at the history's events.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import math
 import os
-import platform
 import signal
 import subprocess
 import sys
@@ -84,6 +86,7 @@ DRAIN_LIMIT = 60.0  # seconds to wait for deliveries, journeys or emails to catc
 POLL = 0.2  # seconds between progress checks
 WARM_LEADS = 4  # leads of each product warmed up untimed (both API workers, the worker)
 SAMPLE = 20  # journey histories read for the relay's signal sizes
+SOLO = 10  # trigger events sent one at a time, each awaited to its email
 PROFILE_SINGLES = 20  # requests of each kind in the instrumented in-process pass
 PROFILE_BATCHES = 3
 
@@ -100,10 +103,10 @@ Tracked = tuple[str, Lead, dict[str, Any]]  # message id, its lead, the Segment 
 # ---- where the CPU goes -------------------------------------------------------------------
 
 
-def _stat_fields(pid: int) -> list[str] | None:
+def _stat_fields(pid: int, stat: Path | None = None) -> list[str] | None:
     """Fields of /proc/<pid>/stat from field 3 on (the name may hold spaces)."""
     try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
+        raw = (stat or Path(f"/proc/{pid}/stat")).read_text()
     except OSError:
         return None
     return raw[raw.rfind(")") + 2 :].split()
@@ -125,6 +128,37 @@ def _descendants(pid: int) -> list[int]:
             for child in (task / "children").read_text().split():
                 found += [int(child), *_descendants(int(child))]
     return found
+
+
+THREAD_KINDS = {
+    "main": "event loop (main thread)",
+    "workflow": "workflow tasks (SDK thread)",
+    "core": "SDK core (Rust threads)",
+    "pool": "activities + to_thread pools",
+}
+
+
+def _thread_cpu() -> dict[str, float]:
+    """This process's CPU by kind of thread: the worker's workflow tasks, its activities,
+    the SDK's Rust core, or the event loop (load generator, clients, polling)."""
+    own = os.getpid()
+    kinds: dict[str, float] = defaultdict(float)
+    for task in Path("/proc/self/task").iterdir():
+        with suppress(OSError, ValueError):
+            name = (task / "comm").read_text().strip()
+            fields = _stat_fields(own, task / "stat")
+            if fields is None:
+                continue
+            if int(task.name) == own:
+                kind = "main"
+            elif name.startswith("workflow"):
+                kind = "workflow"
+            elif name.startswith(("tokio", "temporal")):
+                kind = "core"
+            else:
+                kind = "pool"
+            kinds[kind] += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return kinds
 
 
 def _postgres_cpu() -> float:
@@ -155,6 +189,7 @@ class Cpu:
 
     wall: float = 0.0
     bench: float = 0.0  # this process: load generator, Temporal client, both workers
+    threads: dict[str, float] = field(default_factory=dict)  # this process, by THREAD_KINDS
     api: dict[int, float] = field(default_factory=dict)  # per uvicorn process
     temporal: float = 0.0
     postgres: float = 0.0
@@ -182,6 +217,7 @@ def _snapshot(pids: Pids) -> Cpu:
     return Cpu(
         wall=time.monotonic(),
         bench=time.process_time(),
+        threads=_thread_cpu(),
         api={pid: _cpu_of(pid) for pid in api_pids},
         temporal=_cpu_of(pids.temporal) if pids.temporal else 0.0,
         postgres=_postgres_cpu(),
@@ -199,6 +235,7 @@ def metered(pids: Pids) -> Iterator[Cpu]:
         after = _snapshot(pids)
         usage.wall = after.wall - before.wall
         usage.bench = after.bench - before.bench
+        usage.threads = {k: v - before.threads.get(k, 0.0) for k, v in after.threads.items()}
         usage.api = {pid: cpu - before.api.get(pid, 0.0) for pid, cpu in after.api.items()}
         usage.temporal = after.temporal - before.temporal
         usage.postgres = after.postgres - before.postgres
@@ -226,6 +263,7 @@ class Load:
     last_answered: float = 0.0
     accepted: int = 0  # events in 2xx answers
     latencies: list[float] = field(default_factory=list)  # seconds, 2xx requests
+    samples: list[tuple[float, float]] = field(default_factory=list)  # (sent, latency), 2xx
     failures: Counter[str] = field(default_factory=Counter)
     per_lead: Counter[str] = field(default_factory=Counter)  # accepted events per lead
     sent_at: dict[str, float] = field(default_factory=dict)  # message id → request sent
@@ -260,6 +298,7 @@ async def _post(http: httpx.AsyncClient, call: Call, load: Load) -> None:
     load.last_answered = max(load.last_answered, time.time())
     if response.is_success:
         load.latencies.append(elapsed)
+        load.samples.append((sent, elapsed))
         load.accepted += len(call.events)
         load.per_lead.update(lead for _, lead in call.events)
     else:
@@ -347,6 +386,68 @@ def batches(events: Sequence[Tracked]) -> list[Call]:
             )
         )
     return calls
+
+
+NOOP_SERVER = """
+import asyncio, sys
+
+async def serve(reader, writer):
+    try:
+        while True:
+            head = await reader.readuntil(b"\\r\\n\\r\\n")
+            length = next((int(line.split(b":")[1]) for line in head.split(b"\\r\\n")
+                           if line.lower().startswith(b"content-length:")), 0)
+            await reader.readexactly(length)
+            writer.write(b"HTTP/1.1 200 OK\\r\\ncontent-type: application/json\\r\\n"
+                         b"content-length: 2\\r\\n\\r\\n{}")
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        writer.close()
+
+async def main():
+    server = await asyncio.start_server(serve, "127.0.0.1", int(sys.argv[1]))
+    async with server:
+        await server.serve_forever()
+
+asyncio.run(main())
+"""
+
+
+def pool_limits(concurrency: int) -> httpx.Limits:
+    """One kept-alive connection per request in flight, as a tracker fleet's proxy holds."""
+    return httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+
+
+@dataclass
+class ClientFloor:
+    """The load generator against a server that does nothing: the most it can send."""
+
+    rate: float = 0.0
+    cpu_ms: float = 0.0  # this process's CPU per request
+
+
+async def client_floor(events: Sequence[Tracked], concurrency: int) -> ClientFloor:
+    """httpx costs CPU per request too, on the same 2 cores: its ceiling bounds the single
+    rate this benchmark can show, whatever the API does."""
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-c", NOOP_SERVER, str(port)])
+    try:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", limits=pool_limits(concurrency), timeout=10
+        ) as http:
+            for _ in range(50):
+                with suppress(httpx.HTTPError):
+                    await http.post("/", json={})
+                    break
+                await asyncio.sleep(0.1)
+            await drive(http, singles(events[:100]), concurrency)
+            cpu = time.process_time()
+            load = await drive(http, singles(events), concurrency)
+            used = time.process_time() - cpu
+    finally:
+        server.terminate()
+        server.wait()
+    return ClientFloor(load.rate, used / max(1, load.accepted) * 1000)
 
 
 # ---- waiting for the work to be done ------------------------------------------------------
@@ -446,11 +547,12 @@ def relay_rounds(store: Store, prefix: str, delivered: Delivered) -> None:
             )
             or 0
         )
-    delivered.rounds = [int(n) for _, n in rounds]
-    times = [as_utc(at).timestamp() for at, _ in rounds]
-    delivered.round_gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
-    if rounds:
-        delivered.marked_by = as_utc(rounds[-1][0])
+    marked = [(as_utc(at), int(n)) for at, n in rounds if at is not None]
+    delivered.rounds = [n for _, n in marked]
+    times = [at.timestamp() for at, _ in marked]
+    delivered.round_gaps = [b - a for a, b in itertools.pairwise(times)]
+    if marked:
+        delivered.marked_by = marked[-1][0]
 
 
 async def nurture_delivery(
@@ -554,6 +656,77 @@ async def signal_sizes(client: Client, workflow_ids: Sequence[str], prefix: str)
 
 
 @dataclass
+class TriggerPath:
+    """Where a trigger's time goes after the relay's signal, from a sample of histories."""
+
+    to_task: list[float] = field(default_factory=list)  # signal → workflow task started
+    task: list[float] = field(default_factory=list)  # that task started → completed
+    to_schedule: list[float] = field(default_factory=list)  # signal → send_email scheduled
+    before: Counter[str] = field(default_factory=Counter)  # activities scheduled in between
+    queued: list[float] = field(default_factory=list)  # send_email scheduled → started
+    activity: list[float] = field(default_factory=list)  # send_email started → completed
+    signals: int = 0
+
+
+async def trigger_path(client: Client, workflow_ids: Sequence[str], prefix: str) -> TriggerPath:
+    """Split signal → email sent at the history's events: the task queue, the worker's
+    workflow task, whatever runs before the send, the activity queue, the send itself."""
+    kind = EventType
+    path = TriggerPath()
+    for wid in workflow_ids:
+        events = list((await client.get_workflow_handle(wid).fetch_history()).events)
+        at = {e.event_id: e.event_time.ToDatetime().timestamp() for e in events}
+        for i, e in enumerate(events):
+            if e.event_type != kind.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+                continue
+            attrs = e.workflow_execution_signaled_event_attributes
+            data = attrs.input.payloads[0].data if attrs.input.payloads else b"[]"
+            if attrs.signal_name != "behaviors" or not any(
+                item["event_id"].startswith(f"{prefix}-") for item in json.loads(data)
+            ):
+                continue
+            path.signals += 1
+            later = events[i + 1 :]
+            started = next(
+                (x for x in later if x.event_type == kind.EVENT_TYPE_WORKFLOW_TASK_STARTED), None
+            )
+            if started is not None:
+                path.to_task.append(at[started.event_id] - at[e.event_id])
+                done = next(
+                    (
+                        x
+                        for x in later
+                        if x.event_type == kind.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+                        and x.workflow_task_completed_event_attributes.started_event_id
+                        == started.event_id
+                    ),
+                    None,
+                )
+                if done is not None:
+                    path.task.append(at[done.event_id] - at[started.event_id])
+            for x in later:
+                if x.event_type != kind.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+                    continue
+                name = x.activity_task_scheduled_event_attributes.activity_type.name
+                if name != "send_email":
+                    path.before[name] += 1
+                    continue
+                path.to_schedule.append(at[x.event_id] - at[e.event_id])
+                for y in later:
+                    if y.event_type == kind.EVENT_TYPE_ACTIVITY_TASK_STARTED and (
+                        y.activity_task_started_event_attributes.scheduled_event_id == x.event_id
+                    ):
+                        path.queued.append(at[y.event_id] - at[x.event_id])
+                    if y.event_type == kind.EVENT_TYPE_ACTIVITY_TASK_COMPLETED and (
+                        y.activity_task_completed_event_attributes.scheduled_event_id == x.event_id
+                    ):
+                        started_id = y.activity_task_completed_event_attributes.started_event_id
+                        path.activity.append(at[y.event_id] - at[started_id])
+                break
+    return path
+
+
+@dataclass
 class Triggers:
     posted: int = 0
     emails: int = 0
@@ -561,6 +734,8 @@ class Triggers:
     latencies: list[float] = field(default_factory=list)  # POST → sent_at
     to_relay: list[float] = field(default_factory=list)  # POST → delivered_at (relay signalled)
     to_send: list[float] = field(default_factory=list)  # delivered_at → sent_at
+    path: TriggerPath = field(default_factory=TriggerPath)
+    solo: list[float] = field(default_factory=list)  # POST → sent_at, one at a time
 
 
 def trigger_sends(store: Store, lead_ids: Sequence[str]) -> list[tuple[str, int, datetime]]:
@@ -573,7 +748,7 @@ def trigger_sends(store: Store, lead_ids: Sequence[str]) -> list[tuple[str, int,
                 Send.lead_id.in_(lead_ids),
             )
         ).all()
-    return [(lead, int(key.rsplit("#", 1)[1]), as_utc(at)) for lead, key, at in rows]
+    return [(lead, int(key.rsplit("#", 1)[1]), as_utc(at)) for lead, key, at in rows if at]
 
 
 def delivered_at(store: Store, prefix: str) -> dict[str, datetime]:
@@ -583,7 +758,7 @@ def delivered_at(store: Store, prefix: str) -> dict[str, datetime]:
                 Delivery.event_id.like(f"{prefix}-%"), Delivery.delivered_at.is_not(None)
             )
         ).all()
-    return {event_id: as_utc(at) for event_id, at in rows}
+    return {event_id: as_utc(at) for event_id, at in rows if at}
 
 
 async def trigger_latency(
@@ -602,11 +777,11 @@ async def trigger_latency(
     result = Triggers(posted=load.accepted)
     lead_ids = [lead.id for lead in leads]
 
-    async def sent() -> bool:
+    async def all_sent() -> bool:
         result.emails = len(await asyncio.to_thread(trigger_sends, store, lead_ids))
         return result.emails >= load.accepted
 
-    await until("trigger emails", sent)
+    await until("trigger emails", all_sent)
     rows = await asyncio.to_thread(trigger_sends, store, lead_ids)
     relayed = await asyncio.to_thread(delivered_at, store, tag)
     posted: dict[str, list[str]] = defaultdict(list)  # lead → its message ids, in send order
@@ -622,12 +797,38 @@ async def trigger_latency(
             continue
         for k, message_id in enumerate(message_ids, start=1):
             post = load.sent_at[message_id]
-            at = emails[lead_id][k].timestamp()
-            result.latencies.append(at - post)
+            sent = emails[lead_id][k].timestamp()
+            result.latencies.append(sent - post)
             if message_id in relayed:
                 result.to_relay.append(relayed[message_id].timestamp() - post)
-                result.to_send.append(at - relayed[message_id].timestamp())
+                result.to_send.append(sent - relayed[message_id].timestamp())
     return result
+
+
+async def _new_email(store: Store, lead_id: str, known: set[int]) -> datetime | None:
+    rows = await asyncio.to_thread(trigger_sends, store, [lead_id])
+    return min((at for _, k, at in rows if k not in known), default=None)
+
+
+async def solo_triggers(
+    http: httpx.AsyncClient, store: Store, leads: Sequence[Lead], tag: str
+) -> list[float]:
+    """One trigger event at a time, each awaited to its email: the path's own latency with
+    nothing queued ahead of it, beside the latency at the steady rate."""
+    latencies = []
+    for n, lead in enumerate(leads):
+        known = {k for _, k, _ in await asyncio.to_thread(trigger_sends, store, [lead.id])}
+        message_id = f"{tag}-{n}"
+        body = track_body(message_id, str(lead.external_id), "Bench Trigger", n)
+        load = await drive(http, [Call("/v1/track", body, ((message_id, lead.id),))], 1)
+        deadline = time.monotonic() + 10
+        while load.accepted and time.monotonic() < deadline:
+            sent = await _new_email(store, lead.id, known)
+            if sent is not None:
+                latencies.append(sent.timestamp() - load.first_sent)
+                break
+            await asyncio.sleep(0.05)
+    return latencies
 
 
 # ---- the store's work per request: an instrumented in-process pass ------------------------
@@ -641,7 +842,9 @@ class DbWork:
     checkouts: int = 0  # each a pre-ping round trip (pool_pre_ping=True)
     transactions: int = 0  # each a BEGIN and a COMMIT round trip beyond its statements
     statements: int = 0
-    db_seconds: float = 0.0  # inside cursor.execute and commit
+    execute_seconds: float = 0.0  # inside cursor.execute: the statements (and implicit BEGIN)
+    commit_seconds: float = 0.0  # COMMIT round trips (and the WAL flush of writing ones)
+    ping_seconds: float = 0.0  # pre-ping `SELECT 1` round trips at checkout
     wall_seconds: float = 0.0
 
     def per(self, value: float) -> float:
@@ -664,8 +867,21 @@ def counted(engine: Engine) -> Iterator[DbWork]:
         started["execute"] = time.perf_counter()
 
     def after(*_: Any) -> None:
-        work.db_seconds += time.perf_counter() - started.pop("execute", time.perf_counter())
+        work.execute_seconds += time.perf_counter() - started.pop("execute", time.perf_counter())
 
+    def timed(name: str, call: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return call(*args, **kwargs)
+            finally:
+                setattr(work, name, getattr(work, name) + time.perf_counter() - start)
+
+        return wrapper
+
+    dialect: Any = engine.dialect  # instance attributes shadow the dialect's methods
+    dialect.do_commit = timed("commit_seconds", dialect.do_commit)
+    dialect.do_ping = timed("ping_seconds", dialect.do_ping)
     hooks: list[tuple[Any, str, Callable[..., None]]] = [
         (engine.pool, "checkout", checkout),
         (engine, "begin", begin),
@@ -679,6 +895,7 @@ def counted(engine: Engine) -> Iterator[DbWork]:
     finally:
         for target, name, hook in hooks:
             event.remove(target, name, hook)
+        del dialect.do_commit, dialect.do_ping
 
 
 async def store_work(
@@ -792,7 +1009,7 @@ async def start_journeys(
         if not outcome.started:
             raise RuntimeError(f"{outcome.journey_id}: {outcome.message}")
 
-    await bounded(leads, begin, 16)
+    await bounded(leads, begin, 8)  # as an importer would; more only queues in the worker
 
 
 def first_emails(store: Store) -> int:
@@ -849,6 +1066,7 @@ class Run:
     single_delivery: Delivered
     batched_delivery: Delivered
     floor: Floor
+    generator: ClientFloor
     sizes: dict[str, SignalSizes]
     triggers: Triggers
     trigger_cpu: Cpu
@@ -897,13 +1115,10 @@ async def measure(
         await until("first emails", started)
         await api_ready(base_url, api, api_log)
         key = await asyncio.to_thread(create_api_key, store, "bench", ["ingest"])
-        limits = httpx.Limits(
-            max_connections=args.concurrency, max_keepalive_connections=args.concurrency
-        )
         async with httpx.AsyncClient(
             base_url=base_url,
             headers={"Authorization": f"Bearer {key}"},
-            limits=limits,
+            limits=pool_limits(args.concurrency),
             timeout=30,
         ) as http:
             print("warm-up: both API workers, the relays, the journeys …", flush=True)
@@ -919,6 +1134,13 @@ async def measure(
                 print(f"{label:<44}{value}", flush=True)
 
             events = args.events
+            generator = await client_floor(
+                spread(f"{tag}-n", events, leads, "Bench Event"), args.concurrency
+            )
+            line(
+                "load generator vs a no-op server",
+                f"{generator.rate:8.1f}/s  ({generator.cpu_ms:.2f} ms CPU per request)",
+            )
             per = Counter(bare_ids[n % args.leads] for n in range(events))
             with metered(pids) as floor_cpu:
                 floor = await floor_signals(client, list(per), per, f"{tag}-f", args.concurrency)
@@ -974,11 +1196,24 @@ async def measure(
                     args.trigger_seconds,
                     args.concurrency,
                 )
+            await asyncio.sleep(1.5)  # past the 1 s cool-down of the last triggers
+            triggers.solo = await solo_triggers(http, store, trigger_leads[:SOLO], f"{tag}-s")
+            step = max(1, len(trigger_leads) // SAMPLE)
+            triggers.path = await trigger_path(
+                client,
+                [journey_id(TRIGGER_PRODUCT, x.id) for x in trigger_leads[::step][:SAMPLE]],
+                f"{tag}-t",
+            )
             line(
                 "trigger: POST → email sent",
                 f"p50 {quantile(triggers.latencies, 0.5):.3f} s · "
                 f"p99 {quantile(triggers.latencies, 0.99):.3f} s "
                 f"({len(triggers.latencies)} of {triggers.posted})",
+            )
+            line(
+                "trigger, one at a time: POST → email sent",
+                f"p50 {quantile(triggers.solo, 0.5):.3f} s · max "
+                f"{max(triggers.solo, default=math.nan):.3f} s ({len(triggers.solo)} of {SOLO})",
             )
 
         print("store work per request (instrumented, in-process) …", flush=True)
@@ -998,6 +1233,7 @@ async def measure(
         single_delivery=deliveries["single"],
         batched_delivery=deliveries["batched"],
         floor=floor,
+        generator=generator,
         sizes=sizes,
         triggers=triggers,
         trigger_cpu=trigger_cpu,
@@ -1049,6 +1285,12 @@ def report(run: Run) -> None:
             met(s.rate >= TARGET_SINGLE and not s.failures),
         ),
         (
+            "  load generator ceiling (no-op server)",
+            f"{run.generator.rate:.1f}",
+            "",
+            "",
+        ),
+        (
             "  per request p50 / p99, ms",
             f"{quantile(s.latencies, 0.5) * ms:.0f} / {quantile(s.latencies, 0.99) * ms:.0f}",
             "",
@@ -1098,6 +1340,19 @@ def report(run: Run) -> None:
     where_time_goes(run)
 
 
+def tail_when(load: Load) -> str:
+    """Whether the tail is a warm-up effect (early) or queueing all along (spread)."""
+    if not load.samples:
+        return "-"
+    slow = sorted(load.samples, key=lambda sample: sample[1])[-max(1, len(load.samples) // 100) :]
+    offsets = sorted(sent - load.first_sent for sent, _ in slow)
+    length = load.last_answered - load.first_sent
+    return (
+        f"{len(slow)} requests of {slow[0][1] * 1000:.0f} ms or more, sent "
+        f"{offsets[0]:.1f}–{offsets[-1]:.1f} s into the {length:.1f} s phase"
+    )
+
+
 def where_time_goes(run: Run) -> None:
     phases = [
         ("floor", run.floor.cpu, run.floor.signals),
@@ -1108,27 +1363,44 @@ def where_time_goes(run: Run) -> None:
         ("trigger", run.trigger_cpu, run.triggers.posted),
     ]
     print(
-        "\nCPU by process: busy cores (CPU s / wall s) and CPU ms per event; 'drain' runs "
-        "from the last answer until every journey has handled its events"
+        "\nCPU by process (the 'drain' phases run from the last answer until every journey "
+        "has handled its events)"
     )
-    print(f"{'':<30}" + "".join(f"{name:>12}" for name, _, _ in phases))
-    print(f"{'wall seconds':<30}" + "".join(f"{c.wall:>12.2f}" for _, c, _ in phases))
+    print(f"{'':<32}" + "".join(f"{name:>12}" for name, _, _ in phases))
+    print(f"{'wall seconds':<32}" + "".join(f"{c.wall:>12.2f}" for _, c, _ in phases))
+    print(f"{'events (floor: signals)':<32}" + "".join(f"{n:>12}" for _, _, n in phases))
+
+    def workers(c: Cpu) -> str:
+        """The two busiest uvicorn processes (the workers; the supervisor idles)."""
+        busiest = sorted(c.api.values(), reverse=True)[:2]
+        return " + ".join(f"{v / c.wall:.2f}" for v in busiest) if c.wall else "-"
+
     groups: list[tuple[str, Callable[[Cpu], float]]] = [
-        ("bench (load gen + workers)", lambda c: c.bench),
-        ("uvicorn (all processes)", lambda c: c.api_total),
+        ("bench process", lambda c: c.bench),
+        *[
+            (f"  {label}", lambda c, kind=kind: c.threads.get(kind, 0.0))
+            for kind, label in THREAD_KINDS.items()
+        ],
+        ("uvicorn (supervisor + workers)", lambda c: c.api_total),
         ("temporal dev server", lambda c: c.temporal),
         ("postgres (all backends)", lambda c: c.postgres),
         ("other processes", lambda c: c.other),
-        ("machine", lambda c: c.machine),
+        ("machine (2 cores)", lambda c: c.machine),
     ]
+    print("busy cores (CPU s / wall s)")
     for label, pick in groups:
-        busy = "".join(f"{pick(c) / c.wall if c.wall else 0:>12.2f}" for _, c, _ in phases)
-        per = "".join(f"{pick(c) / n * 1000 if n else 0:>12.2f}" for _, c, n in phases)
-        print(f"{label:<30}{busy}\n{'  ms per event':<30}{per}")
-    print(f"{'uvicorn per process, busy':<30}" + "".join(
-        f"{'/'.join(f'{v / c.wall:.2f}' for v in c.api.values()) if c.wall else '-':>12}"
-        for _, c, _ in phases
-    ))  # fmt: skip
+        cells = "".join(f"{pick(c) / c.wall if c.wall else 0:>12.2f}" for _, c, _ in phases)
+        print(f"{label:<32}{cells}")
+        if label.startswith("uvicorn"):
+            print(f"{'  the 2 workers':<32}" + "".join(f"{workers(c):>12}" for _, c, _ in phases))
+    print("CPU ms per event")
+    for label, pick in groups:
+        cells = "".join(f"{pick(c) / n * 1000 if n else 0:>12.2f}" for _, c, n in phases)
+        print(f"{label:<32}{cells}")
+
+    print("\nthe slowest 1% of requests: when they were sent")
+    for name, load in (("single", run.single), ("batched", run.batched)):
+        print(f"  {name:<10}{tail_when(load)}")
 
     print("\nrelays (2, one per uvicorn worker)")
     print(f"{'':<44}{'single':>12}{'batched':>12}")
@@ -1154,6 +1426,15 @@ def where_time_goes(run: Run) -> None:
             ],
         ),
         (
+            "last delivered_at → last event handled, s",
+            [
+                f"{d.handled_by.timestamp() - d.marked_by.timestamp():.2f}"
+                if d.marked_by and d.handled_by
+                else "-"
+                for d in deliveries
+            ],
+        ),
+        (
             f"behaviors signals per journey ({sizes[0].journeys} sampled)",
             [f"{z.signals / z.journeys:.1f}" if z.journeys else "-" for z in sizes],
         ),
@@ -1161,10 +1442,10 @@ def where_time_goes(run: Run) -> None:
         (
             "  events a journey got twice, per journey",
             [f"{z.repeats / z.journeys:.1f}" if z.journeys else "-" for z in sizes],
-        ),  # fmt: skip
+        ),
     ]
-    for label, cells in rows:
-        print(f"{label:<44}" + "".join(f"{c:>12}" for c in cells))
+    for label, texts in rows:
+        print(f"{label:<44}" + "".join(f"{v:>12}" for v in texts))
 
     print("\nstore work per request (in-process, one at a time, same database)")
     print(f"{'':<36}" + "".join(f"{kind:>16}" for kind in run.work))
@@ -1172,11 +1453,20 @@ def where_time_goes(run: Run) -> None:
         ("pool checkouts (pre-ping trips)", lambda w: w.per(w.checkouts), ".1f"),
         ("transactions (BEGIN+COMMIT trips)", lambda w: w.per(w.transactions), ".1f"),
         ("statements", lambda w: w.per(w.statements), ".1f"),
-        ("ms in cursor.execute", lambda w: w.per(w.db_seconds) * 1000, ".2f"),
+        ("ms in statements (cursor.execute)", lambda w: w.per(w.execute_seconds) * 1000, ".2f"),
+        ("ms in COMMITs", lambda w: w.per(w.commit_seconds) * 1000, ".2f"),
+        ("ms in pre-pings", lambda w: w.per(w.ping_seconds) * 1000, ".2f"),
+        (
+            "ms outside the driver (Python)",
+            lambda w: (
+                w.per(w.wall_seconds - w.execute_seconds - w.commit_seconds - w.ping_seconds) * 1000
+            ),
+            ".2f",
+        ),
         ("ms per request, unloaded", lambda w: w.per(w.wall_seconds) * 1000, ".2f"),
     ]
-    for label, pick, fmt in work_rows:
-        print(f"{label:<36}" + "".join(f"{pick(w):>16{fmt}}" for w in run.work.values()))
+    for label, value, fmt in work_rows:
+        print(f"{label:<36}" + "".join(f"{value(w):>16{fmt}}" for w in run.work.values()))
 
     t = run.triggers
     print(f"\ntrigger latency split at the relay, s ({len(t.to_relay)} events)")
@@ -1191,6 +1481,25 @@ def where_time_goes(run: Run) -> None:
         )
     if t.unmatched:
         print(f"  ({t.unmatched} events of leads whose emails did not pair one to one: left out)")
+    path = t.path
+    print(f"after the relay's signal, from {path.signals} signals in {SAMPLE} histories, s")
+    for label, values in (
+        ("signal → workflow task started", path.to_task),
+        ("workflow task started → completed", path.task),
+        ("signal → send_email scheduled", path.to_schedule),
+        ("send_email scheduled → started", path.queued),
+        ("send_email started → completed", path.activity),
+    ):
+        print(
+            f"{label:<40}p50 {quantile(values, 0.5):6.3f}   p99 {quantile(values, 0.99):6.3f}"
+            f"   max {max(values, default=math.nan):6.3f}"
+        )
+    if path.before:
+        print(f"  activities scheduled before the send: {dict(path.before)}")
+    print(
+        f"one at a time ({len(t.solo)} events): POST → email sent p50 "
+        f"{quantile(t.solo, 0.5):.3f} s, max {max(t.solo, default=math.nan):.3f} s"
+    )
 
 
 def _mean(values: Sequence[float]) -> float:
