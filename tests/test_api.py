@@ -3,12 +3,14 @@ sales and a lead clicking 'unsubscribe' would see."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from nurture import send_gate
+from nurture.api.app import create_app
 from nurture.config import Settings
 from nurture.db import Lead
 from nurture.journey import JourneyState
@@ -166,3 +168,15 @@ async def test_health_and_readiness(api: Api) -> None:
     assert (await api.http.get("/healthz")).json() == {"status": "ok"}
     ready = await api.http.get("/readyz")
     assert ready.status_code == 200 and ready.json() == {"store": "ok", "temporal": "ok"}
+
+
+async def test_an_unreachable_store_answers_503_so_trackers_retry(settings: Settings) -> None:
+    settings.database_url = "postgresql+psycopg2://postgres@127.0.0.1:1/nowhere"
+    app = create_app(settings, relay=False)  # no lifespan: it would refuse to start
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://nurture") as http:
+        body = {"type": "track", "messageId": "m", "userId": "u", "event": "X"}
+        response = await http.post("/v1/track", json=body, headers={"Authorization": "Bearer k"})
+    assert response.status_code == 503
+    assert "nothing was accepted" in response.json()["detail"]
+    assert response.headers["retry-after"] == "5"

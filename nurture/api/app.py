@@ -152,7 +152,7 @@ async def _store_down(_: Request, err: OperationalError) -> JSONResponse:
     log.error("store unavailable: %s", err.orig)
     return JSONResponse(
         status_code=503,
-        content={"error": "the store is unavailable; nothing was accepted, retry later"},
+        content={"detail": "the store is unavailable; nothing was accepted, retry later"},
         headers={"Retry-After": "5"},
     )
 
