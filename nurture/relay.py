@@ -133,8 +133,15 @@ def _mark(
     failed: list[tuple[list[int], str | None]],
 ) -> None:
     now = utcnow()
+    done = [i for ids, _ in delivered for i in ids]
     with store.session() as session:
-        for ids, note in [*delivered, *closed]:
+        if done:  # the common case: one statement for the whole round
+            session.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(done))
+                .values(delivered_at=now, attempts=Delivery.attempts + 1)
+            )
+        for ids, note in closed:
             session.execute(
                 update(Delivery)
                 .where(Delivery.id.in_(ids))

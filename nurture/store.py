@@ -217,7 +217,9 @@ def _engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # No pre-ping (a round trip per unit of work): a connection broken by a database restart
+    # fails one request with 503, which the pool then replaces, and the caller retries.
+    return create_engine(url, pool_recycle=1800, pool_size=10, max_overflow=20)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+import time
 from collections.abc import Callable
 from typing import Literal
 
@@ -49,6 +50,28 @@ def presented_key(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
+_KEY_TTL = 10.0
+_known: dict[str, tuple[float, list[str] | None]] = {}
+
+
+def _scopes_of(store: Store, key_hash: str) -> list[str] | None:
+    """The key's scopes (None: unknown or revoked), remembered for a few seconds so a busy
+    tracker does not cost a lookup per event; a revocation takes effect within that time."""
+    now = time.monotonic()
+    cached = _known.get(key_hash)
+    if cached is not None and now - cached[0] < _KEY_TTL:
+        return cached[1]
+    with store.session() as session:
+        row = session.scalars(
+            select(ApiKey.scopes).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
+        ).first()
+    scopes = row.split() if row else None
+    if len(_known) > 10_000:
+        _known.clear()
+    _known[key_hash] = (now, scopes)
+    return scopes
+
+
 def require(scope: Scope) -> Callable[..., None]:
     """A dependency that lets a request in only with a live key holding `scope`."""
 
@@ -61,13 +84,8 @@ def require(scope: Scope) -> Callable[..., None]:
                 "`nurture apikey create`)",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        store: Store = request.app.state.store
-        with store.session() as session:
-            row = session.scalars(
-                select(ApiKey).where(ApiKey.key_hash == _hash(key), ApiKey.revoked_at.is_(None))
-            ).first()
-            scopes = row.scopes.split() if row else []
-        if row is None:
+        scopes = _scopes_of(request.app.state.store, _hash(key))
+        if scopes is None:
             raise HTTPException(401, "unknown or revoked API key", {"WWW-Authenticate": "Bearer"})
         if scope not in scopes and "admin" not in scopes:
             raise HTTPException(403, f"this API key lacks the {scope!r} scope")

@@ -94,10 +94,11 @@ def _accept(request: Request, messages: list[SegmentMessage]) -> Accepted:
     logged: list[LoggedEvent] = []
     identifies = [m for m in messages if m.type == "identify"]
     scenarios = _scenarios(request)
+    leads = _lead_ids(store, {m.user_id for m in messages if m.user_id and m.type != "identify"})
     for message in messages:
         if message.type == "identify":
             continue
-        lead_id = _lead_id(store, message.user_id)
+        lead_id = leads.get(message.user_id) if message.user_id else None
         anonymous = message.anonymous_id or (None if lead_id else f"user:{message.user_id}")
         if message.type == "track":
             events = track_events(message, received)
@@ -109,6 +110,24 @@ def _accept(request: Request, messages: list[SegmentMessage]) -> Accepted:
     return Accepted(
         accepted=len(messages), new=len(new), duplicates=len(logged) - len(new), replayed=replayed
     )
+
+
+def _lead_ids(store: Store, user_ids: set[str | None]) -> dict[str | None, str]:
+    """userId → lead id for a whole batch in one query (userId: external id or Nurture id)."""
+    wanted = [u for u in user_ids if u]
+    if not wanted:
+        return {}
+    with store.session() as session:
+        rows = session.execute(
+            select(Lead.id, Lead.external_id).where(
+                or_(Lead.external_id.in_(wanted), Lead.id.in_(wanted))
+            )
+        )
+        found: dict[str | None, str] = {}
+        for lead_id, external_id in rows:
+            found.setdefault(external_id, lead_id)
+            found.setdefault(lead_id, lead_id)
+        return {u: found[u] for u in wanted if u in found}
 
 
 def _lead_id(store: Store, user_id: str | None) -> str | None:
