@@ -14,9 +14,16 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from nurture.durations import Duration
 from nurture.events import EVENT_TYPE_PATTERN, BehaviorEvent
@@ -39,6 +46,15 @@ def _slug(value: str, what: str) -> str:
             "starting with a letter or digit (e.g. 'case-study')"
         )
     return value
+
+
+def _check_event_type(value: str) -> str:
+    if not EVENT_TYPE_PATTERN.match(value):
+        raise ValueError(f"event type {value!r} must be snake_case, e.g. 'pricing_page'")
+    return value
+
+
+EventType = Annotated[str, AfterValidator(_check_event_type)]
 
 
 class _Strict(BaseModel):
@@ -89,16 +105,9 @@ class FitRule(_Strict):
 class EventMatch(_Strict):
     """Which events a rule reacts to: a type, optionally narrowed by URL and properties."""
 
-    event: str
+    event: EventType
     url_contains: str | None = None
     properties: dict[str, str | int | bool] = Field(default_factory=dict)
-
-    @field_validator("event")
-    @classmethod
-    def _event_type(cls, value: str) -> str:
-        if not EVENT_TYPE_PATTERN.match(value):
-            raise ValueError(f"event type {value!r} must be snake_case, e.g. 'pricing_page'")
-        return value
 
     def matches(self, event: BehaviorEvent) -> bool:
         if event.type != self.event:
@@ -136,18 +145,10 @@ class Scoring(_Strict):
     half_life: Duration | None = Field(
         default=None, description="behaviour points halve over this time; none = no decay"
     )
-    events: dict[str, EventPoints]
+    events: dict[EventType, EventPoints]
     patterns: list[Pattern] = Field(default_factory=list)
     every_email_opened: EveryEmailOpened | None = None
     max_behavior: int | None = Field(default=None, ge=0)
-
-    @field_validator("events")
-    @classmethod
-    def _event_types(cls, value: dict[str, EventPoints]) -> dict[str, EventPoints]:
-        for name in value:
-            if not EVENT_TYPE_PATTERN.match(name):
-                raise ValueError(f"event type {name!r} must be snake_case, e.g. 'pricing_page'")
-        return value
 
     @field_validator("half_life")
     @classmethod
@@ -249,7 +250,7 @@ class Trigger(_Strict):
 class Condition(_Strict):
     """Either an event (with the EventMatch narrowing) or reaching a stage."""
 
-    event: str | None = None
+    event: EventType | None = None
     url_contains: str | None = None
     properties: dict[str, str | int | bool] = Field(default_factory=dict)
     stage: Stage | None = None
@@ -258,8 +259,6 @@ class Condition(_Strict):
     def _one_kind(self) -> Condition:
         if (self.event is None) == (self.stage is None):
             raise ValueError("give exactly one of 'event' or 'stage'")
-        if self.event is not None and not EVENT_TYPE_PATTERN.match(self.event):
-            raise ValueError(f"event type {self.event!r} must be snake_case")
         return self
 
     def matches_event(self, event: BehaviorEvent) -> bool:
@@ -306,14 +305,7 @@ class PageRule(_Strict):
     """Which page views mean what for this product: '/pricing' → pricing_page."""
 
     url_contains: str = Field(min_length=1)
-    event: str
-
-    @field_validator("event")
-    @classmethod
-    def _event_type(cls, value: str) -> str:
-        if not EVENT_TYPE_PATTERN.match(value):
-            raise ValueError(f"event type {value!r} must be snake_case, e.g. 'pricing_page'")
-        return value
+    event: EventType
 
 
 class Exit(_Strict):
