@@ -11,7 +11,7 @@ from typing import Any, Literal
 import jinja2
 from pydantic import BaseModel
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -22,7 +22,6 @@ from nurture.mail.message import build_message
 from nurture.mail.providers import EmailProvider
 from nurture.mail.render import TemplateRenderer, email_context
 from nurture.scenario import Brand, MailType
-from nurture.send_gate import Decision
 from nurture.store import Store
 from nurture.template_pins import pinned_sources
 from nurture.unsubscribe import sign_unsubscribe
@@ -74,44 +73,94 @@ class EmailActivities:
         another attempt running at the same time (a timed-out attempt still alive beside
         its retry) backs off and is retried.
         """
-        lead = self.store.get_lead(input.lead_id)
-        if lead is None:
-            raise ApplicationError(
-                f"lead {input.lead_id} is not in the store; upsert it before starting its journey",
-                type="LeadNotFound",
-                non_retryable=True,
-            )
-        send = self._row(input)
-        decision = self._decide(send.id, input)
-        if decision.outcome == "busy":
-            raise ApplicationError(
-                f"send {send.id} is being delivered by another attempt; retrying later",
-                type="SendInProgress",
-            )
-        if decision.outcome == "done":
-            return self._result_of(send.id)
-        if decision.outcome != "claimed":
-            return SendEmailResult(
-                send_id=send.id, status=decision.outcome, detail=decision.detail,
-                retry_at=decision.until,
-            )  # fmt: skip
+        gate = self._gate(input)
+        if isinstance(gate, SendEmailResult):
+            return gate
+        send_id, lead = gate
         try:
-            message = self._message(input, lead, send.id)
-            message_id = self.provider.deliver(message, send_id=send.id, product=input.product)
+            message = self._message(input, lead, send_id)
+            message_id = self.provider.deliver(message, send_id=send_id, product=input.product)
         except ApplicationError as err:
-            self._release(send.id, failed=str(err) if err.non_retryable else None)
+            self._release(send_id, failed=str(err) if err.non_retryable else None)
             raise
         except BaseException:
-            self._release(send.id)  # nothing went out: the retry may try at once
+            self._release(send_id)  # nothing went out: the retry may try at once
             raise
         with self.store.session() as session:
-            row = session.get_one(Send, send.id)
-            row.status = "sent"
-            row.subject = str(message["Subject"])
-            row.provider_message_id = message_id
-            row.sent_at = utcnow()
-        activity.logger.info("sent %s (%s) for %s", input.send_key, send.id, input.journey_id)
-        return SendEmailResult(send_id=send.id, status="sent", provider_message_id=message_id)
+            session.execute(
+                update(Send)
+                .where(Send.id == send_id)
+                .values(
+                    status="sent",
+                    subject=str(message["Subject"]),
+                    provider_message_id=message_id,
+                    sent_at=utcnow(),
+                )
+            )
+        activity.logger.info("sent %s (%s) for %s", input.send_key, send_id, input.journey_id)
+        return SendEmailResult(send_id=send_id, status="sent", provider_message_id=message_id)
+
+    def _gate(self, input: SendEmailInput) -> SendEmailResult | tuple[str, Lead]:
+        """One transaction under the lead's row lock: find or create the send row, then
+        decide it. Returns the final result, or (send id, lead) when this attempt delivers."""
+        with self.store.session() as session:
+            lead = session.scalars(
+                select(Lead).where(Lead.id == input.lead_id).with_for_update()
+            ).first()
+            if lead is None:
+                raise ApplicationError(
+                    f"lead {input.lead_id} is not in the store; upsert it before starting "
+                    "its journey",
+                    type="LeadNotFound",
+                    non_retryable=True,
+                )
+            send = session.scalars(
+                select(Send).where(
+                    Send.journey_id == input.journey_id, Send.send_key == input.send_key
+                )
+            ).first() or self._new_row(session, input)
+            decision = send_gate.claim(
+                session,
+                send,
+                journey_now=input.journey_time,
+                wall_now=utcnow(),
+                lease=CLAIM_LEASE,
+                weekly_cap=self.settings.frequency_cap_per_week,
+                defer=input.mail_type != "trigger",
+                lead=lead,
+            )
+            if decision.outcome == "busy":
+                raise ApplicationError(
+                    f"send {send.id} is being delivered by another attempt; retrying later",
+                    type="SendInProgress",
+                )
+            if decision.outcome == "done":
+                return self._result_of(send)
+            if decision.outcome != "claimed":
+                return SendEmailResult(
+                    send_id=send.id, status=decision.outcome, detail=decision.detail,
+                    retry_at=decision.until,
+                )  # fmt: skip
+            session.expunge(lead)
+            return send.id, lead
+
+    def _new_row(self, session: Session, input: SendEmailInput) -> Send:
+        send = Send(
+            id=_send_id(input),
+            journey_id=input.journey_id,
+            send_key=input.send_key,
+            lead_id=input.lead_id,
+            product=input.product,
+            mail_type=input.mail_type,
+            template=input.template,
+            subject=input.subject,
+            variant=input.variant,
+            provider=self.provider.name,
+            journey_time=input.journey_time,
+        )
+        session.add(send)
+        session.flush()
+        return send
 
     def _message(self, input: SendEmailInput, lead: Lead, send_id: str) -> EmailMessage:
         """Render the pinned version's template for this lead; template errors are final."""
@@ -164,60 +213,16 @@ class EmailActivities:
                 self._renderers[key] = renderer
         return renderer
 
-    def _decide(self, send_id: str, input: SendEmailInput) -> Decision:
-        with self.store.session() as session:
-            return send_gate.claim(
-                session,
-                session.get_one(Send, send_id),
-                journey_now=input.journey_time,
-                wall_now=utcnow(),
-                lease=CLAIM_LEASE,
-                weekly_cap=self.settings.frequency_cap_per_week,
-                defer=input.mail_type != "trigger",
-            )
-
-    def _result_of(self, send_id: str) -> SendEmailResult:
+    @staticmethod
+    def _result_of(row: Send) -> SendEmailResult:
         """What an earlier attempt decided, for a retry that finds the work done."""
-        with self.store.session() as session:
-            row = session.get_one(Send, send_id)
-            if row.status == "failed":
-                raise ApplicationError(
-                    row.detail or "failed", type="SendFailed", non_retryable=True
-                )
-            status = "suppressed" if row.status == "suppressed" else "sent"
-            return SendEmailResult(
-                send_id=row.id, status=status, provider_message_id=row.provider_message_id,
-                detail=row.detail,
-            )  # fmt: skip
-
-    def _row(self, input: SendEmailInput) -> Send:
-        """The one row for this (journey, send key), created queued if it is new."""
-        query = select(Send).where(
-            Send.journey_id == input.journey_id, Send.send_key == input.send_key
-        )
-        try:
-            with self.store.session() as session:
-                existing = session.scalars(query).first()
-                if existing is not None:
-                    return existing
-                send = Send(
-                    id=_send_id(input),
-                    journey_id=input.journey_id,
-                    send_key=input.send_key,
-                    lead_id=input.lead_id,
-                    product=input.product,
-                    mail_type=input.mail_type,
-                    template=input.template,
-                    subject=input.subject,
-                    variant=input.variant,
-                    provider=self.provider.name,
-                    journey_time=input.journey_time,
-                )
-                session.add(send)
-                return send
-        except IntegrityError:
-            with self.store.session() as session:
-                return session.scalars(query).one()
+        if row.status == "failed":
+            raise ApplicationError(row.detail or "failed", type="SendFailed", non_retryable=True)
+        status = "suppressed" if row.status == "suppressed" else "sent"
+        return SendEmailResult(
+            send_id=row.id, status=status, provider_message_id=row.provider_message_id,
+            detail=row.detail,
+        )  # fmt: skip
 
     def _release(self, send_id: str, failed: str | None = None) -> None:
         """Give the claim back (queued, for a retry), or record a failure no retry can fix."""

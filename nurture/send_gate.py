@@ -133,6 +133,11 @@ def has_consent(session: Session, lead_id: str, product: str) -> bool:
     )
 
 
+def lock_lead(session: Session, lead_id: str) -> Lead:
+    """The lead's row, locked until the transaction ends: the send gate's serialisation point."""
+    return session.scalars(select(Lead).where(Lead.id == lead_id).with_for_update()).one()
+
+
 def claim(
     session: Session,
     send: Send,
@@ -142,10 +147,13 @@ def claim(
     lease: timedelta,
     weekly_cap: int,
     defer: bool,
+    lead: Lead | None = None,
 ) -> Decision:
-    """Decide this send under the lead's row lock; mutate the row to record the decision."""
-    lead = session.scalars(select(Lead).where(Lead.id == send.lead_id).with_for_update()).one()
-    session.refresh(send)
+    """Decide this send under the lead's row lock (pass `lead` if the caller locked it);
+    mutate the row to record the decision."""
+    if lead is None:
+        lead = lock_lead(session, send.lead_id)
+        session.refresh(send)
     if send.status in FINAL_STATUSES:
         return Decision("done")
     if send.status == "sending" and send.claimed_at and send.claimed_at > wall_now - lease:
