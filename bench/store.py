@@ -661,9 +661,7 @@ def _measure(store: Store, server: Server, tmp: Path, events: int, batch: int, s
         ),
     }
     parts = [  # a label that starts with a space is a part of the line above it
-        ("load the lead: get_lead", store, "get_lead"),
-        ("create the send row: _row", sender.emails, "_row"),
-        ("gate checks + claim: _decide", sender.emails, "_decide"),
+        ("lock lead, row, gate checks, claim: _gate", sender.emails, "_gate"),
         ("the message: _message", sender.emails, "_message"),
         ("  of which render (jinja2)", email_module.TemplateRenderer, "render"),
         ("  of which MIME: build_message", email_module, "build_message"),
