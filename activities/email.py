@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import jinja2
 from pydantic import BaseModel
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -87,12 +87,14 @@ class EmailActivities:
             self._release(send_id)  # nothing went out: the retry may try at once
             raise
         with self.store.session() as session:
+            erased = select(Lead.erased_at).where(Lead.id == input.lead_id).scalar_subquery()
             session.execute(
                 update(Send)
-                .where(Send.id == send_id)
+                .where(Send.id == send_id, Send.status == "sending")
                 .values(
                     status="sent",
-                    subject=str(message["Subject"]),
+                    # an erasure that ran while the email went out keeps the subject blank
+                    subject=case((erased.is_(None), str(message["Subject"])), else_=""),
                     provider_message_id=message_id,
                     sent_at=utcnow(),
                 )

@@ -174,6 +174,9 @@ class Journey(Base):
     lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id"), index=True)
     product: Mapped[str] = mapped_column(String(64))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, doc="set once Temporal has the workflow; before that NOT_FOUND means 'not yet'"
+    )
 
 
 class Delivery(Base):

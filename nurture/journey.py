@@ -24,8 +24,16 @@ LEAD_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 TIMELINE_LENGTH = 50
 
 
+PRODUCT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
 def journey_id(product: str, lead_id: str) -> str:
     """`journey:{product}:{lead_id}`; the lead id is opaque, never an email address."""
+    if not PRODUCT_PATTERN.match(product):
+        raise ValueError(
+            f"product {product!r} must be a scenario's slug: lowercase letters, digits, "
+            "'-' or '_' (e.g. 'cloudbook')"
+        )
     if not LEAD_ID_PATTERN.match(lead_id) or "@" in lead_id:
         raise ValueError(
             f"lead id {lead_id!r} must be an opaque id (letters, digits, '_', '-', '.'), "

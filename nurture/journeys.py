@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
@@ -20,7 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from nurture import search_attributes as sa
 from nurture import send_gate
 from nurture.config import Settings
-from nurture.db import Journey, Lead
+from nurture.db import Journey, Lead, utcnow
 from nurture.events import BehaviorEvent
 from nurture.journey import (
     WORKFLOW_TYPE,
@@ -83,8 +84,20 @@ async def start_journey(
             static_summary=f"{product} journey of lead {lead.id}",
         )
     except WorkflowAlreadyStartedError:
+        _confirm(store, workflow_id)
         return StartOutcome(workflow_id, False, "journey already exists; nothing started")
+    _confirm(store, workflow_id)
     return StartOutcome(workflow_id, True, "journey started")
+
+
+def _confirm(store: Store, workflow_id: str) -> None:
+    """Temporal has the journey: from now on 'not found' means it has closed."""
+    with store.session() as session:
+        session.execute(
+            update(Journey)
+            .where(Journey.workflow_id == workflow_id, Journey.confirmed_at.is_(None))
+            .values(confirmed_at=utcnow())
+        )
 
 
 def handle(client: Client, product: str, lead_id: str) -> WorkflowHandle:
@@ -113,6 +126,18 @@ async def journey_state(client: Client, product: str, lead_id: str) -> JourneySt
     return await handle(client, product, lead_id).query("state", result_type=JourneyState)
 
 
+async def _run_ids(client: Client, workflow_id: str) -> list[str]:
+    """Every run of a journey (continue-as-new makes several; each holds lead data).
+    Without visibility (the test server) only the latest run can be named: ''."""
+    try:
+        runs = [e.run_id async for e in client.list_workflows(f'WorkflowId = "{workflow_id}"')]
+    except RPCError as err:
+        if err.status != RPCStatusCode.UNIMPLEMENTED:
+            raise
+        runs = []
+    return runs or [""]
+
+
 async def forget_journeys(client: Client, lead_id: str, products: list[str]) -> list[str]:
     """Terminate and delete the lead's journeys (their histories hold its events).
 
@@ -129,12 +154,15 @@ async def forget_journeys(client: Client, lead_id: str, products: list[str]) -> 
             if err.status != RPCStatusCode.NOT_FOUND:
                 raise
         try:
-            await client.workflow_service.delete_workflow_execution(
-                DeleteWorkflowExecutionRequest(
-                    namespace=client.namespace,
-                    workflow_execution=WorkflowExecution(workflow_id=workflow_id),
+            for run_id in await _run_ids(client, workflow_id):
+                await client.workflow_service.delete_workflow_execution(
+                    DeleteWorkflowExecutionRequest(
+                        namespace=client.namespace,
+                        workflow_execution=WorkflowExecution(
+                            workflow_id=workflow_id, run_id=run_id
+                        ),
+                    )
                 )
-            )
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
                 continue

@@ -19,7 +19,7 @@ from sqlalchemy import or_, select, update
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from nurture.db import Delivery, Event, utcnow
+from nurture.db import Delivery, Event, Journey, utcnow
 from nurture.event_log import event_of
 from nurture.events import BehaviorEvent
 from nurture.store import Store
@@ -43,11 +43,20 @@ async def relay_once(store: Store, client: Client, limit: int = BATCH) -> RelayR
     by_journey: dict[str, list[tuple[int, BehaviorEvent]]] = defaultdict(list)
     for delivery_id, workflow_id, event in pending:
         by_journey[workflow_id].append((delivery_id, event))
-    results = await asyncio.gather(
-        *(_signal(client, wid, rows) for wid, rows in by_journey.items())
-    )
+    # A signal carries at most PER_SIGNAL events, well inside Temporal's payload limit.
+    chunks = [
+        (workflow_id, rows[i : i + PER_SIGNAL])
+        for workflow_id, rows in by_journey.items()
+        for i in range(0, len(rows), PER_SIGNAL)
+    ]
+    results = await asyncio.gather(*(_signal(client, wid, rows) for wid, rows in chunks))
+    not_found = {wid for (wid, _), (outcome, _) in zip(chunks, results, strict=True)
+                 if outcome == "closed"}  # fmt: skip
+    confirmed = await asyncio.to_thread(_confirmed, store, not_found) if not_found else set()
     outcomes: dict[str, list[tuple[list[int], str | None]]] = defaultdict(list)
-    for (workflow_id, rows), (outcome, note) in zip(by_journey.items(), results, strict=True):
+    for (workflow_id, rows), (outcome, note) in zip(chunks, results, strict=True):
+        if outcome == "closed" and workflow_id not in confirmed:
+            outcome, note = "failed", "journey not started yet"  # keep the events for it
         outcomes[outcome].append(([delivery_id for delivery_id, _ in rows], note))
         if outcome == "failed":
             log.warning("relay: %s not reachable yet: %s", workflow_id, note)
@@ -58,6 +67,19 @@ async def relay_once(store: Store, client: Client, limit: int = BATCH) -> RelayR
 
 
 _KINDS = ("delivered", "closed", "failed")
+PER_SIGNAL = 100
+
+
+def _confirmed(store: Store, workflow_ids: set[str]) -> set[str]:
+    """The journeys Temporal is known to have had: for them 'not found' means closed."""
+    with store.session() as session:
+        return set(
+            session.scalars(
+                select(Journey.workflow_id).where(
+                    Journey.workflow_id.in_(workflow_ids), Journey.confirmed_at.is_not(None)
+                )
+            )
+        )
 
 
 async def run_relay(store: Store, client: Client, idle: float = 0.2) -> None:

@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from nurture.mail.render import SAMPLE_JOURNEY, SAMPLE_LEADS, TemplateRenderer, email_context
-from nurture.scenario import Scenario, reference_problems
+from nurture.scenario import SLUG, Scenario, reference_problems
 
 SCENARIO_FILE = "scenario.yaml"
 Path_ = tuple[str | int, ...]
@@ -64,7 +64,7 @@ def load_scenario(root: Path, product: str) -> Scenario:
     thousand journeys reads the files' bytes a thousand times, and parses them once.
     """
     folder = root / product
-    if not (folder / SCENARIO_FILE).exists():
+    if not SLUG.match(product) or not (folder / SCENARIO_FILE).exists():
         known = ", ".join(p.name for p in scenario_dirs(root)) if root.is_dir() else "none"
         raise ScenarioError(
             [

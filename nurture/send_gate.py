@@ -13,9 +13,10 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from nurture.db import Consent, Lead, Send, Suppression
+from nurture.db import Consent, Lead, Send, Suppression, utcnow
 
 CAP_WINDOW = timedelta(days=7)
 # Mail the frequency cap counts and limits; sales mail is a person writing, not nurture.
@@ -62,23 +63,24 @@ def suppress(
             + (" and a mail type" if scope == "mail_type" else "")
         )
     key = email_hash(email)
-    existing = session.scalars(
+    # ON CONFLICT DO NOTHING: two processes suppressing the same address at once both succeed.
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    session.execute(
+        insert(Suppression)
+        .values(
+            email_hash=key, lead_id=lead_id, scope=scope, product=product,
+            mail_type=mail_type, reason=reason, created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["email_hash", "scope", "product", "mail_type"])
+    )  # fmt: skip
+    return session.scalars(
         select(Suppression).where(
             Suppression.email_hash == key,
             Suppression.scope == scope,
             Suppression.product == product,
             Suppression.mail_type == mail_type,
         )
-    ).first()
-    if existing is not None:
-        return existing
-    record = Suppression(
-        email_hash=key, lead_id=lead_id, scope=scope, product=product, mail_type=mail_type,
-        reason=reason,
-    )  # fmt: skip
-    session.add(record)
-    session.flush()
-    return record
+    ).one()
 
 
 def find_suppression(

@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
@@ -113,6 +113,7 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(OperationalError, _store_down)  # type: ignore[arg-type]
+    app.add_exception_handler(DataError, _does_not_fit)  # type: ignore[arg-type]
     return app
 
 
@@ -145,6 +146,18 @@ async def _invalid(_: Request, err: RequestValidationError) -> JSONResponse:
         where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
         problems.append({"where": where or "body", "problem": str(e.get("msg", ""))})
     return JSONResponse(status_code=422, content={"error": "invalid input", "problems": problems})
+
+
+async def _does_not_fit(_: Request, err: DataError) -> JSONResponse:
+    """A value the store cannot hold (too long, a NUL): the input's fault, said without
+    echoing it (the parameters may be personal data)."""
+    log.warning("input refused by the store: %s", type(err.orig).__name__)
+    return JSONResponse(
+        status_code=422,
+        content={"error": "invalid input", "problems": [
+            {"where": "body", "problem": "a value is too long or holds characters the store "
+                                         "cannot keep"}]},
+    )  # fmt: skip
 
 
 async def _store_down(_: Request, err: OperationalError) -> JSONResponse:

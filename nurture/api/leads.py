@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
@@ -19,12 +20,13 @@ from nurture.scenario_loader import ScenarioError
 from nurture.store import LeadConflict, LeadIn, Store
 
 router = APIRouter(tags=["leads"])
+Product = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="a slug")]
 
 
 class LeadRequest(LeadIn):
     """A lead, and the products whose journeys it should be in."""
 
-    products: list[str] = Field(default_factory=list, max_length=20)
+    products: list[Product] = Field(default_factory=list, max_length=20)
 
 
 class JourneyStart(BaseModel):
@@ -53,7 +55,7 @@ class LeadView(BaseModel):
 
 
 class FeedbackRequest(BaseModel):
-    product: str = Field(min_length=1, max_length=64)
+    product: Product
     outcome: FeedbackOutcome
     reason: str = Field(default="", max_length=2000)
     by: str = Field(default="sales", max_length=200)
@@ -87,7 +89,7 @@ async def _upsert(request: Request, body: LeadRequest) -> LeadResponse:
             outcome = await start_journey(client, request.app.state.settings, store, lead, product)
         except ScenarioError as err:  # the files' paths stay on the server
             raise HTTPException(422, f"product {product!r}: {err.problems[0].message}") from None
-        except (RPCError, OSError, TimeoutError, RuntimeError) as err:
+        except (RPCError, TimeoutError, RuntimeError) as err:
             raise HTTPException(
                 503, f"lead {lead.id} stored, but Temporal is unreachable ({err}); repeat the call"
             ) from None

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from nurture.events import BehaviorEvent
-from nurture.scenario import Scenario
+from nurture.scenario import SLUG, Scenario
 
 MAX_EVENT_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
@@ -24,9 +24,10 @@ class SegmentMessage(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
     type: Literal["track", "page", "identify"] | None = None
-    message_id: str = Field(alias="messageId", min_length=1, max_length=200)
-    user_id: str | None = Field(default=None, alias="userId", max_length=200)
-    anonymous_id: str | None = Field(default=None, alias="anonymousId", max_length=200)
+    # Room is left for the suffixes stored with them ("user:" + userId, messageId + ":product").
+    message_id: str = Field(alias="messageId", min_length=1, max_length=120)
+    user_id: str | None = Field(default=None, alias="userId", max_length=120)
+    anonymous_id: str | None = Field(default=None, alias="anonymousId", max_length=120)
     event: str | None = Field(default=None, max_length=200)
     name: str | None = Field(default=None, max_length=200)
     properties: dict[str, Any] = Field(default_factory=dict)
@@ -56,7 +57,7 @@ class SegmentMessage(BaseModel):
     def url(self) -> str | None:
         page = self.context.get("page") if isinstance(self.context.get("page"), dict) else {}
         value = self.properties.get("url") or (page or {}).get("url")
-        return str(value)[:2048] if value else None
+        return _clean(str(value))[:2048] if value else None
 
 
 class TrackMessage(SegmentMessage):
@@ -95,7 +96,7 @@ def track_events(message: SegmentMessage, received: datetime) -> list[BehaviorEv
             type=event_type(message.event),
             occurred_at=message.occurred_at(received),
             url=message.url(),
-            product=str(product) if product else None,
+            product=product if isinstance(product, str) and SLUG.match(product) else None,
             properties=_scalars(message.properties),
         )
     ]
@@ -127,10 +128,15 @@ def page_events(
     ]
 
 
+def _clean(text: str) -> str:
+    """Without NUL characters, which PostgreSQL text cannot hold."""
+    return text.replace("\x00", "")
+
+
 def _scalars(properties: dict[str, Any]) -> dict[str, Any]:
     """Keep the flat, small properties scoring rules can match on."""
     kept = {
-        str(k)[:64]: (v[:256] if isinstance(v, str) else v)
+        _clean(str(k))[:64]: (_clean(v)[:256] if isinstance(v, str) else v)
         for k, v in properties.items()
         if isinstance(v, str | int | float | bool) and v is not None
     }

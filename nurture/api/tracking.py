@@ -93,6 +93,8 @@ def _accept(request: Request, messages: list[SegmentMessage]) -> Accepted:
     received = utcnow()
     logged: list[LoggedEvent] = []
     identifies = [m for m in messages if m.type == "identify"]
+    for message in identifies:
+        _lead_from_traits(message)  # a bad identify refuses the batch before anything is stored
     scenarios = _scenarios(request)
     leads = _lead_ids(store, {m.user_id for m in messages if m.user_id and m.type != "identify"})
     for message in messages:
@@ -143,22 +145,12 @@ def _identify(store: Store, message: SegmentMessage) -> int:
     """Link the visitor to a lead (found by userId or email; created from traits with an
     email) and queue its anonymous history for the lead's journeys."""
     lead_id = _lead_id(store, message.user_id)
-    email = message.traits.get("email")
-    if lead_id is None and email:
-        try:
-            lead, _ = store.upsert_lead(
-                LeadIn(
-                    email=str(email),
-                    external_id=message.user_id,
-                    first_name=_trait(message, "firstName", "first_name"),
-                    last_name=_trait(message, "lastName", "last_name"),
-                    company=_company(message),
-                    title=_trait(message, "title"),
-                )
-            )
-        except (ValidationError, ValueError) as err:
-            raise HTTPException(422, f"identify {message.message_id}: {err}") from None
-        lead_id = lead.id
+    new_lead = _lead_from_traits(message)
+    if lead_id is None and new_lead is not None:
+        lead_id = _lead_by_email(store, new_lead.email)
+        if lead_id is None:  # a new lead: known fields only; an existing one is left as it is
+            lead, _ = store.upsert_lead(new_lead)
+            lead_id = lead.id
     if lead_id is None:
         return 0
     replayed = 0
@@ -166,6 +158,33 @@ def _identify(store: Store, message: SegmentMessage) -> int:
         if anonymous:
             replayed += len(identify(store, anonymous, lead_id))
     return replayed
+
+
+def _lead_from_traits(message: SegmentMessage) -> LeadIn | None:
+    """A lead from identify traits (email required), validated before anything is stored."""
+    email = message.traits.get("email")
+    if not email:
+        return None
+    fields = {
+        "email": str(email),
+        "external_id": message.user_id,
+        "first_name": _trait(message, "firstName", "first_name"),
+        "last_name": _trait(message, "lastName", "last_name"),
+        "company": _company(message),
+        "title": _trait(message, "title"),
+    }
+    try:
+        return LeadIn(**{k: v for k, v in fields.items() if v is not None})
+    except ValidationError as err:
+        problem = err.errors()[0]
+        raise HTTPException(
+            422, f"identify {message.message_id}: traits.{problem['loc'][0]}: {problem['msg']}"
+        ) from None
+
+
+def _lead_by_email(store: Store, email: str) -> str | None:
+    with store.session() as session:
+        return session.scalars(select(Lead.id).where(Lead.email == email)).first()
 
 
 def _trait(message: SegmentMessage, *names: str) -> str | None:

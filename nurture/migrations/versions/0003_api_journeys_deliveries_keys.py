@@ -57,6 +57,7 @@ def upgrade() -> None:
         sa.Column("product", sa.String(length=64), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["lead_id"], ["leads.id"], name=op.f("fk_journeys_lead_id_leads")),
+        sa.Column("confirmed_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("workflow_id", name=op.f("pk_journeys")),
         sa.UniqueConstraint("lead_id", "product", name="uq_journeys_lead_product"),
     )
