@@ -180,3 +180,51 @@ async def test_an_unreachable_store_answers_503_so_trackers_retry(settings: Sett
     assert response.status_code == 503
     assert "nothing was accepted" in response.json()["detail"]
     assert response.headers["retry-after"] == "5"
+
+
+async def test_identify_by_email_links_but_never_rewrites_a_known_lead(
+    api: Api, store: Store, worker: Worker
+) -> None:
+    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.ingest)).json()["lead_id"]
+    body = {"type": "identify", "messageId": "i-9", "anonymousId": "a-9", "userId": "other-id",
+            "traits": {"email": "aiko@example.jp"}}  # fmt: skip
+    assert (await api.http.post("/v1/identify", json=body, headers=api.ingest)).status_code == 200
+    with store.session() as session:
+        lead = session.get_one(Lead, lead_id)
+        assert (lead.external_id, lead.first_name) == ("crm-42", "Aiko")
+
+
+@pytest.mark.parametrize("product", ["acme/", "./acme", "ACME", "x" * 300])
+async def test_product_names_are_slugs(api: Api, product: str) -> None:
+    response = await api.http.post(
+        "/v1/leads", json={**LEAD, "products": [product]}, headers=api.ingest
+    )
+    assert response.status_code == 422, response.text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"type": "track", "messageId": "m1", "userId": "u", "event": "X",
+         "properties": {"product": "p" * 100}},
+        {"type": "track", "messageId": "m2", "userId": "u" * 120, "event": "X"},
+        {"type": "page", "messageId": "m" * 120, "userId": "u",
+         "context": {"page": {"url": "https://acme.example/pricing"}}},
+        {"type": "track", "messageId": "m4", "userId": "u", "event": "X",
+         "properties": {"url": "https://acme.example/\\u0000x"}},
+    ],
+)  # fmt: skip
+async def test_long_or_odd_tracker_values_never_cause_a_5xx(api: Api, body: dict) -> None:
+    response = await api.http.post(f"/v1/{body['type']}", json=body, headers=api.ingest)
+    assert response.status_code < 500, response.text
+
+
+async def test_a_batch_with_a_bad_identify_stores_nothing(api: Api, store: Store) -> None:
+    batch = {"batch": [
+        {"type": "track", "messageId": "b1", "anonymousId": "a", "event": "X"},
+        {"type": "identify", "messageId": "b2", "anonymousId": "a", "traits": {"email": "nope"}},
+    ]}  # fmt: skip
+    response = await api.http.post("/v1/batch", json=batch, headers=api.ingest)
+    assert response.status_code == 422 and "traits.email" in response.text
+    retry = await api.http.post("/v1/track", json=batch["batch"][0], headers=api.ingest)
+    assert retry.json()["new"] == 1  # it had not been stored

@@ -12,7 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from nurture.config import Settings
-from nurture.db import Delivery, Event
+from nurture.db import Delivery, Event, Journey
 from nurture.event_log import LoggedEvent, identify, record_events
 from nurture.events import BehaviorEvent
 from nurture.journey import Unsubscribe
@@ -112,3 +112,20 @@ def test_relays_of_several_api_processes_claim_disjoint_rows(any_database_url: s
     assert len(taken) == len(set(taken)), "a row was claimed twice"
     assert len(taken) == 200  # 4 × 60 ≥ 200: every row went to exactly one relay
     store.engine.dispose()
+
+
+async def test_events_for_a_journey_not_yet_started_wait_for_it(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, worker: Worker
+) -> None:
+    """The journey is noted before Temporal starts it: 'not found' then means 'not yet'."""
+    lead = make_lead(store)
+    workflow_id = f"journey:acme:{lead.id}"
+    with store.session() as session:
+        session.add(Journey(workflow_id=workflow_id, lead_id=lead.id, product="acme"))
+    record_events(store, [LoggedEvent(await event(env, "early"), lead_id=lead.id)])
+    assert (await relay_once(store, client)).failed == 1
+    assert pending(store) == [(workflow_id, "early")]
+    await start_journey(client, settings, store, lead, "acme")
+    assert (await relay_once(store, client)).delivered == 1  # a failed round frees its claim
+    st = await eventually(client.get_workflow_handle(workflow_id), lambda s: s.score.behavior == 1)
+    assert st.score.behavior == 1
