@@ -155,3 +155,14 @@ def test_racing_journeys_cannot_break_the_cap(store: Store, lead_id: str) -> Non
         outcomes = list(pool.map(lambda sid: decide(store, sid, cap=3).outcome, sends))
     assert sorted(outcomes).count("claimed") == 3
     assert sorted(outcomes).count("deferred") == 9
+
+
+def test_two_processes_suppressing_the_same_address_both_succeed(store: Store) -> None:
+    def suppress(_: int) -> str:
+        with store.session() as session:
+            return send_gate.suppress(
+                session, email="dup@example.com", lead_id=None, scope="global", reason="bounce"
+            ).reason
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert set(pool.map(suppress, range(8))) == {"bounce"}
