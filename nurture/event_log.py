@@ -10,13 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from nurture import send_gate
 from nurture.db import Delivery, Event, Journey, Lead
 from nurture.events import DELIVERY_ENDING_TYPES, BehaviorEvent
-from nurture.store import Store
+from nurture.store import Store, upsert_insert
 
 
 @dataclass(frozen=True)
@@ -51,12 +50,10 @@ def record_events(store: Store, batch: Sequence[LoggedEvent], *, deliver: bool =
         for item in _unique(batch)
     ]
     with store.session() as session:
-        dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         # Rows passed as parameters, not baked into the statement: it compiles once per
         # process and runs as one multi-row INSERT ... RETURNING.
         statement = (
-            insert(Event)
+            upsert_insert(session, Event)
             .on_conflict_do_nothing(index_elements=["event_id"])
             .returning(Event.event_id)
         )
@@ -93,10 +90,10 @@ def route(session: Session, events: Sequence[tuple[str, BehaviorEvent]]) -> int:
         if event.product in (None, product) or event.type in DELIVERY_ENDING_TYPES
     ]
     if rows:
-        dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         session.execute(
-            insert(Delivery).on_conflict_do_nothing(index_elements=["workflow_id", "event_id"]),
+            upsert_insert(session, Delivery).on_conflict_do_nothing(
+                index_elements=["workflow_id", "event_id"]
+            ),
             rows,
         )
     return len(rows)

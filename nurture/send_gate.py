@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from nurture.db import Consent, Lead, Send, Suppression, utcnow
+from nurture.store import upsert_insert
 
 CAP_WINDOW = timedelta(days=7)
 # Mail the frequency cap counts and limits; sales mail is a person writing, not nurture.
@@ -64,9 +64,8 @@ def suppress(
         )
     key = email_hash(email)
     # ON CONFLICT DO NOTHING: two processes suppressing the same address at once both succeed.
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     session.execute(
-        insert(Suppression)
+        upsert_insert(session, Suppression)
         .values(
             email_hash=key, lead_id=lead_id, scope=scope, product=product,
             mail_type=mail_type, reason=reason, created_at=utcnow(),

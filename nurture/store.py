@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Engine, create_engine, event, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -171,6 +172,13 @@ class Store:
     def get_lead(self, lead_id: str) -> Lead | None:
         with self.session() as session:
             return session.get(Lead, lead_id)
+
+
+def upsert_insert(session: Session, table: type[Any]) -> Any:
+    """`INSERT` with `ON CONFLICT` support for the session's engine (PostgreSQL or SQLite):
+    the idempotent writes (events, deliveries, suppressions) are one statement each."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
 
 
 def record_consent(session: Session, lead_id: str, consent: ConsentIn) -> Consent:
