@@ -192,3 +192,20 @@ async def api(client: Client, settings: Settings, store: Store) -> AsyncIterator
                 {"Authorization": f"Bearer {create_api_key(store, 'tracker', ['ingest'])}"},
                 {"Authorization": f"Bearer {create_api_key(store, 'ops', ['admin'])}"},
             )
+
+
+def scenario_copy(
+    settings: Settings, tmp_path: Path, *, old: str = "", new: str = "", product: str = "acme"
+) -> Path:
+    """Copy the acme test scenario (as `product`, one text edit applied) into a scenarios
+    folder of the test's own, and point `settings` at it. Build the worker afterwards."""
+    target = tmp_path / product
+    shutil.copytree(SCENARIOS / "acme", target)
+    yaml = target / "scenario.yaml"
+    text = yaml.read_text().replace("product: acme", f"product: {product}")
+    if old:
+        assert old in text, old
+        text = text.replace(old, new)
+    yaml.write_text(text)
+    settings.scenarios_dir = tmp_path
+    return target

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,7 +29,7 @@ from nurture.journey import JourneyInput, JourneyResult, JourneyState, SalesFeed
 from nurture.journeys import give_feedback, start_journey
 from nurture.store import LeadIn, Store
 from nurture.worker_setup import build_worker
-from tests.conftest import CONSENT, CrmWebhook
+from tests.conftest import CONSENT, CrmWebhook, scenario_copy
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 
@@ -424,10 +423,7 @@ async def test_another_products_behaviour_does_not_score_here(
 async def test_a_lead_warm_by_fit_alone_starts_on_the_warm_track(
     env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, tmp_path: Path
 ) -> None:
-    shutil.copytree(settings.scenarios_dir / "acme", tmp_path / "acme")
-    yaml_path = tmp_path / "acme" / "scenario.yaml"
-    yaml_path.write_text(yaml_path.read_text().replace("warm: 25", "warm: 15"))
-    settings.scenarios_dir = tmp_path  # fit 15 (saas, 120 people) is warm on its own
+    scenario_copy(settings, tmp_path, old="warm: 25", new="warm: 15")  # fit 15 alone is warm
     await advance_to_weekday_noon_tokyo(env, 2)
     async with build_worker(client, settings, store):
         outcome = await start_journey(client, settings, store, make_lead(store), "acme")
@@ -442,10 +438,7 @@ async def test_weekly_cap_across_two_products_defers_a_step_and_the_journey_slee
     env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, tmp_path: Path
 ) -> None:
     for product in ("acme", "acme2"):
-        shutil.copytree(settings.scenarios_dir / "acme", tmp_path / product)
-    second = tmp_path / "acme2" / "scenario.yaml"
-    second.write_text(second.read_text().replace("product: acme", "product: acme2"))
-    settings.scenarios_dir = tmp_path
+        scenario_copy(settings, tmp_path, product=product)
     settings.frequency_cap_per_week = 2
     await advance_to_weekday_noon_tokyo(env, 2)
     lead = make_lead(store)
@@ -482,8 +475,7 @@ async def test_weekly_cap_across_two_products_defers_a_step_and_the_journey_slee
 async def test_emails_render_from_the_pinned_version_whatever_the_files_say_later(
     env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, tmp_path: Path
 ) -> None:
-    shutil.copytree(settings.scenarios_dir / "acme", tmp_path / "acme")
-    settings.scenarios_dir = tmp_path
+    scenario_copy(settings, tmp_path)
     await advance_to_weekday_noon_tokyo(env, 2)
     async with build_worker(client, settings, store):
         outcome = await start_journey(client, settings, store, make_lead(store), "acme")

@@ -21,7 +21,7 @@ from nurture.journey import JourneyInput, SalesFeedback, Unsubscribe
 from nurture.journeys import give_feedback, start_journey
 from nurture.store import Store
 from nurture.worker_setup import build_worker
-from tests.conftest import CrmWebhook
+from tests.conftest import CrmWebhook, scenario_copy
 from tests.test_journey import (
     _hand_off,
     advance_to_weekday_noon_tokyo,
@@ -126,13 +126,10 @@ async def test_rejecting_a_lead_that_unsubscribed_ends_the_journey_without_email
 async def test_re_entering_a_track_already_had_moves_on_to_its_then(
     env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, tmp_path: Path
 ) -> None:
-    import shutil
 
-    shutil.copytree(settings.scenarios_dir / "acme", tmp_path / "acme")
-    path = tmp_path / "acme" / "scenario.yaml"
-    text = path.read_text().replace("  recycle:\n    track: cold", "  recycle:\n    track: warm")
-    path.write_text(text)
-    settings.scenarios_dir = tmp_path
+    scenario_copy(
+        settings, tmp_path, old="  recycle:\n    track: cold", new="  recycle:\n    track: warm"
+    )
     await advance_to_weekday_noon_tokyo(env, 2)
     async with build_worker(client, settings, store):
         outcome = await start_journey(client, settings, store, make_lead(store), "acme")
