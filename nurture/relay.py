@@ -70,6 +70,10 @@ _KINDS = ("delivered", "closed", "failed")
 PER_SIGNAL = 100
 
 
+def retry_delay(attempts: int) -> timedelta:
+    return timedelta(seconds=min(60, 2 ** (attempts - 1) - 1))
+
+
 def _confirmed(store: Store, workflow_ids: set[str]) -> set[str]:
     """The journeys Temporal is known to have had: for them 'not found' means closed."""
     with store.session() as session:
@@ -91,10 +95,10 @@ async def run_relay(store: Store, client: Client, idle: float = 0.2) -> None:
         except Exception:  # the store being down must not kill the relay
             log.exception("relay round failed")
             result = RelayRound(failed=1)
-        if result.failed:
-            backoff = min(backoff * 2, 5.0)
-        elif result.delivered or result.closed:
-            backoff = 0.0
+        if result.delivered or result.closed:
+            backoff = 0.0  # keep going while there is work that goes through
+        elif result.failed:
+            backoff = min(max(backoff, idle) * 2, 5.0)
         else:
             backoff = idle
         await asyncio.sleep(backoff)
@@ -170,12 +174,20 @@ def _mark(
                 .values(delivered_at=now, attempts=Delivery.attempts + 1, last_error=note)
             )
         for ids, error in failed:
-            session.execute(
-                update(Delivery)
-                .where(Delivery.id.in_(ids))
-                .values(
-                    attempts=Delivery.attempts + 1,
-                    last_error=(error or "")[:2000],
-                    claimed_until=None,  # free for the next round
+            # Each row waits longer after each failure (0 s, 1 s, 3 s, 7 s, … 60 s), so a
+            # journey that keeps failing does not crowd out the others every round.
+            attempts = session.execute(select(Delivery.id, Delivery.attempts).where(
+                Delivery.id.in_(ids)))  # fmt: skip
+            by_attempts: dict[int, list[int]] = defaultdict(list)
+            for delivery_id, tried in attempts:
+                by_attempts[tried + 1].append(delivery_id)
+            for tried, group in by_attempts.items():
+                session.execute(
+                    update(Delivery)
+                    .where(Delivery.id.in_(group))
+                    .values(
+                        attempts=tried,
+                        last_error=(error or "")[:2000],
+                        claimed_until=now + retry_delay(tried),
+                    )
                 )
-            )

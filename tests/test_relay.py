@@ -17,7 +17,7 @@ from nurture.event_log import LoggedEvent, identify, record_events
 from nurture.events import BehaviorEvent
 from nurture.journey import Unsubscribe
 from nurture.journeys import start_journey
-from nurture.relay import _pending, relay_once
+from nurture.relay import _pending, relay_once, retry_delay
 from nurture.store import Store
 from tests.test_journey import advance_to_weekday_noon_tokyo, eventually, make_lead
 
@@ -129,3 +129,18 @@ async def test_events_for_a_journey_not_yet_started_wait_for_it(
     assert (await relay_once(store, client)).delivered == 1  # a failed round frees its claim
     st = await eventually(client.get_workflow_handle(workflow_id), lambda s: s.score.behavior == 1)
     assert st.score.behavior == 1
+
+
+async def test_a_journey_that_keeps_failing_waits_longer_each_time(
+    env: WorkflowEnvironment, store: Store
+) -> None:
+    assert [retry_delay(n).total_seconds() for n in (1, 2, 3, 4, 8)] == [0, 1, 3, 7, 60]
+    lead = make_lead(store)
+    with store.session() as session:
+        session.add(Journey(workflow_id=f"journey:acme:{lead.id}", lead_id=lead.id,
+                            product="acme"))  # fmt: skip
+    record_events(store, [LoggedEvent(await event(env, "f1"), lead_id=lead.id)])
+    down = await Client.connect("127.0.0.1:1", data_converter=pydantic_data_converter, lazy=True)
+    assert (await relay_once(store, down)).failed == 1  # 1st failure: retried at once
+    assert (await relay_once(store, down)).failed == 1  # 2nd: waits a second
+    assert _pending(store, 10) == []  # not claimable yet
