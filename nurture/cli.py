@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -146,6 +148,7 @@ def lead_erase(
     state = "was already erased" if report.already_erased else "erased"
     console.print(f"lead {lead_id} {state}; journeys: {', '.join(forgotten) or 'none'}",
                   highlight=False, soft_wrap=True)  # fmt: skip
+    _exit_after_temporal(0)
 
 
 def _scenario_products(settings: Settings) -> set[str]:
@@ -228,8 +231,7 @@ def start(
     except SchemaOutdated as err:
         err_console.print(f"[red]{err}[/red]", highlight=False)
         raise typer.Exit(2) from None
-    if failures:
-        raise typer.Exit(1)
+    _exit_after_temporal(1 if failures else 0)
 
 
 async def _start_rows(settings: Settings, rows: list[Row], products: list[str]) -> int:
@@ -287,6 +289,17 @@ def state(product: str, lead_id: str) -> None:
         return (await journey_state(client, product, lead_id)).model_dump_json(indent=2)
 
     console.print_json(asyncio.run(run()))
+    _exit_after_temporal(0)
+
+
+def _exit_after_temporal(code: int) -> None:
+    """Leave without interpreter finalisation once a Temporal client was used: the SDK's
+    native threads can call into Python while it shuts down and abort the process
+    (seen as exit -6), turning a finished command into a crash. All output is flushed
+    first; the store's connections close with the process."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 @app.command()
