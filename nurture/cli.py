@@ -312,6 +312,7 @@ def dev(
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_dev_stack(get_settings(), Path(".nurture"), port=port, ui_port=ui_port))
+    _exit_after_temporal(0)
 
 
 @app.command()
@@ -323,6 +324,7 @@ def demo(
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_demo(lead_count=leads))
+    _exit_after_temporal(0)
 
 
 if __name__ == "__main__":
