@@ -46,6 +46,20 @@ def apikey_create(
     console.print(key, highlight=False)
 
 
+@key_app.command("revoke")
+def apikey_revoke(name: Annotated[str, typer.Option(help="the name given at creation")]) -> None:
+    """Revoke the keys of that name (within 10 s in running API processes)."""
+    from nurture.api.auth import revoke_api_keys
+    from nurture.store import Store
+
+    store = Store(get_settings().database_url)
+    store.ensure_current()
+    count = revoke_api_keys(store, name)
+    console.print(f"revoked {count} key(s) named {name!r}", highlight=False)
+    if not count:
+        raise typer.Exit(1)
+
+
 @app.command()
 def api(
     host: Annotated[str, typer.Option()] = "127.0.0.1",

@@ -11,6 +11,7 @@ from temporalio.worker import Worker
 
 from nurture import send_gate
 from nurture.api.app import create_app
+from nurture.api.auth import create_api_key, revoke_api_keys
 from nurture.config import Settings
 from nurture.db import Lead
 from nurture.journey import JourneyState
@@ -228,3 +229,13 @@ async def test_a_batch_with_a_bad_identify_stores_nothing(api: Api, store: Store
     assert response.status_code == 422 and "traits.email" in response.text
     retry = await api.http.post("/v1/track", json=batch["batch"][0], headers=api.ingest)
     assert retry.json()["new"] == 1  # it had not been stored
+
+
+async def test_a_revoked_key_stops_working(api: Api, store: Store) -> None:
+    key = create_api_key(store, "old tracker", ["ingest"])
+    headers = {"Authorization": f"Bearer {key}"}
+    body = {"type": "track", "messageId": "r1", "anonymousId": "a", "event": "X"}
+    assert (await api.http.post("/v1/track", json=body, headers=headers)).status_code == 200
+    assert revoke_api_keys(store, "old tracker") == 1
+    refused = await api.http.post("/v1/track", json=body, headers=headers)
+    assert refused.status_code == 401 and "revoked" in refused.json()["detail"]

@@ -12,7 +12,7 @@ from typing import Literal
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy import select
 
-from nurture.db import ApiKey
+from nurture.db import ApiKey, utcnow
 from nurture.store import Store
 
 Scope = Literal["ingest", "admin"]
@@ -33,6 +33,19 @@ def create_api_key(store: Store, name: str, scopes: list[Scope]) -> str:
     with store.session() as session:
         session.add(ApiKey(name=name, key_hash=_hash(key), scopes=" ".join(sorted(set(scopes)))))
     return key
+
+
+def revoke_api_keys(store: Store, name: str) -> int:
+    """Revoke every live key of that name; returns how many. Processes that remembered a key
+    stop accepting it within _KEY_TTL seconds."""
+    with store.session() as session:
+        keys = list(
+            session.scalars(select(ApiKey).where(ApiKey.name == name, ApiKey.revoked_at.is_(None)))
+        )
+        for key in keys:
+            key.revoked_at = utcnow()
+    _known.clear()  # this process at once
+    return len(keys)
 
 
 def presented_key(request: Request) -> str | None:
