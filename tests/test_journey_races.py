@@ -138,20 +138,11 @@ async def test_re_entering_a_track_already_had_moves_on_to_its_then(
         await _hand_off(env, handle)  # warm by stage: the warm track
         await give_feedback(client, "acme", lead_of(handle.id), SalesFeedback(outcome="rejected"))
         await env.sleep(timedelta(days=10))  # warm's two steps go out, then → cold
-        await _hand_off_again(env, handle)
+        await _hand_off(env, handle)
         await give_feedback(client, "acme", lead_of(handle.id), SalesFeedback(outcome="rejected"))
         st = await state(handle)
     # warm was had in full: recycling onto it moves on to its `then` (cold) at once
     assert st.track == "cold" and st.next_touch_at is not None
-
-
-async def _hand_off_again(env: WorkflowEnvironment, handle) -> None:  # type: ignore[no-untyped-def]
-    from tests.test_journey import behave
-
-    for _ in range(3):
-        await behave(env, handle, "product_page")
-    await behave(env, handle, "pricing_page")
-    await eventually(handle, lambda s: s.lifecycle == "handed_off")
 
 
 async def test_next_touch_is_cleared_after_continue_as_new_while_paused(

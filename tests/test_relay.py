@@ -19,7 +19,7 @@ from nurture.journey import Unsubscribe
 from nurture.journeys import start_journey
 from nurture.relay import _pending, relay_once, retry_delay
 from nurture.store import Store
-from tests.test_journey import advance_to_weekday_noon_tokyo, eventually, make_lead
+from tests.test_journey import advance_to_weekday_noon_tokyo, eventually, make_lead, started
 
 
 async def event(env: WorkflowEnvironment, event_id: str, type: str = "page_view",
@@ -40,11 +40,9 @@ def pending(store: Store) -> list[tuple[str, str]]:
 async def test_events_wait_in_the_outbox_while_temporal_is_down_then_arrive_once(
     env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, worker: Worker
 ) -> None:
-    await advance_to_weekday_noon_tokyo(env, 2)
-    lead = make_lead(store)
-    outcome = await start_journey(client, settings, store, lead, "acme")
-    handle = client.get_workflow_handle(outcome.journey_id)
-    await eventually(handle, lambda s: s.emails_sent == 1)
+    handle = await started(env, client, settings, store)
+    lead = store.get_lead(handle.id.split(":")[-1])
+    assert lead is not None
 
     batch = [LoggedEvent(await event(env, f"pv-{i}"), lead_id=lead.id) for i in range(3)]
     record_events(store, batch)
@@ -64,11 +62,9 @@ async def test_events_wait_in_the_outbox_while_temporal_is_down_then_arrive_once
 async def test_product_events_go_to_their_journey_and_closed_journeys_take_nothing(
     env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, worker: Worker
 ) -> None:
-    await advance_to_weekday_noon_tokyo(env, 2)
-    lead = make_lead(store)
-    outcome = await start_journey(client, settings, store, lead, "acme")
-    handle = client.get_workflow_handle(outcome.journey_id)
-    await eventually(handle, lambda s: s.emails_sent == 1)
+    handle = await started(env, client, settings, store)
+    lead = store.get_lead(handle.id.split(":")[-1])
+    assert lead is not None
     record_events(store, [LoggedEvent(await event(env, "x", product="other"), lead_id=lead.id)])
     assert pending(store) == []  # no journey of that product
 
