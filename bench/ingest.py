@@ -71,7 +71,7 @@ from nurture.events import BehaviorEvent
 from nurture.journey import journey_id
 from nurture.journeys import journey_state, start_journey
 from nurture.store import Store
-from nurture.worker_setup import build_worker
+from nurture.worker_setup import build_worker, polling_options
 
 ADMIN_URL = os.environ.get(
     "NURTURE_BENCH_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
@@ -1090,9 +1090,7 @@ async def measure(
         task_queue=BARE_QUEUE,
         workflows=[BareStep],
         activities=[bare_step],
-        max_cached_workflows=settings.worker_max_cached_workflows,
-        max_concurrent_workflow_task_polls=4,
-        nonsticky_to_sticky_poll_ratio=0.5,
+        **polling_options(settings),
     )
     api_log = tmp / "uvicorn.log"
     async with AsyncExitStack() as stack:

@@ -56,7 +56,7 @@ from nurture.events import BehaviorEvent
 from nurture.journey import journey_id
 from nurture.journeys import journey_state, send_behavior, start_journey
 from nurture.store import ConsentIn, LeadIn, Store
-from nurture.worker_setup import build_worker
+from nurture.worker_setup import build_worker, polling_options
 
 PRODUCT = "bench"
 BARE_QUEUE = "bench-bare"
@@ -548,9 +548,7 @@ async def main(leads: int, per: int, bytecode_cache: bool) -> None:
                 task_queue=BARE_QUEUE,
                 workflows=[BareStep],
                 activities=[bare_step],
-                max_cached_workflows=settings.worker_max_cached_workflows,
-                max_concurrent_workflow_task_polls=4,
-                nonsticky_to_sticky_poll_ratio=0.5,
+                **polling_options(settings),
             )
             async with AsyncExitStack() as workers:
                 await workers.enter_async_context(build_worker(client, settings, store))
