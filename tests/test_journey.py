@@ -374,9 +374,10 @@ async def test_starting_twice_is_a_no_op_that_says_so(
     assert "already exists" in again.message
 
 
-async def test_continue_as_new_carries_everything(
-    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, worker: Worker
-) -> None:
+async def short_history_journey(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store
+) -> WorkflowHandle:
+    """A journey that continues as new every ~100 history events, past its welcome email."""
     await advance_to_weekday_noon_tokyo(env, 2)
     lead = make_lead(store)
     handle = await client.start_workflow(
@@ -385,8 +386,15 @@ async def test_continue_as_new_carries_everything(
         id=f"journey:acme:{lead.id}",
         task_queue=settings.task_queue,
     )
-    first_run = handle.result_run_id
     await eventually(handle, lambda s: s.emails_sent == 1)
+    return handle
+
+
+async def test_continue_as_new_carries_everything(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, worker: Worker
+) -> None:
+    handle = await short_history_journey(env, client, settings, store)
+    first_run = handle.result_run_id
     for i in range(40):
         await behave(env, handle, "page_view", event_id=f"pv-{i}")
     await behave(env, handle, "document_download", event_id="dl-1")

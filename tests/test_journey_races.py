@@ -17,7 +17,7 @@ from temporalio.worker import Worker
 from nurture import send_gate
 from nurture.config import Settings
 from nurture.db import Handoff, Lead, Transition
-from nurture.journey import JourneyInput, SalesFeedback, Unsubscribe
+from nurture.journey import SalesFeedback, Unsubscribe
 from nurture.journeys import give_feedback, start_journey
 from nurture.store import Store
 from nurture.worker_setup import build_worker
@@ -28,6 +28,7 @@ from tests.test_journey import (
     eventually,
     make_lead,
     sends,
+    short_history_journey,
     started,
     state,
 )
@@ -148,14 +149,7 @@ async def test_re_entering_a_track_already_had_moves_on_to_its_then(
 async def test_next_touch_is_cleared_after_continue_as_new_while_paused(
     env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, worker: Worker
 ) -> None:
-    await advance_to_weekday_noon_tokyo(env, 2)
-    lead = make_lead(store)
-    handle = await client.start_workflow(
-        "LeadJourney",
-        JourneyInput(product="acme", lead_id=lead.id, max_history_length=100),
-        id=f"journey:acme:{lead.id}", task_queue=settings.task_queue,
-    )  # fmt: skip
-    await eventually(handle, lambda s: s.emails_sent == 1)
+    handle = await short_history_journey(env, client, settings, store)
     assert (await search_attributes_of(client, handle.id))["NextTouchAt"] is not None
     first_run = await current_run(client, handle.id)
     await handle.signal("pause")
