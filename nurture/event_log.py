@@ -36,6 +36,16 @@ def record_events(store: Store, batch: Sequence[LoggedEvent], *, deliver: bool =
     """
     if not batch:
         return []
+    with store.session() as session:
+        return record_events_in(session, batch, deliver=deliver)
+
+
+def record_events_in(
+    session: Session, batch: Sequence[LoggedEvent], *, deliver: bool = True
+) -> list[str]:
+    """`record_events` inside the caller's transaction (the API's group commits)."""
+    if not batch:
+        return []
     rows = [
         {
             "event_id": item.event.event_id,
@@ -49,21 +59,20 @@ def record_events(store: Store, batch: Sequence[LoggedEvent], *, deliver: bool =
         }
         for item in _unique(batch)
     ]
-    with store.session() as session:
-        # Rows passed as parameters, not baked into the statement: it compiles once per
-        # process and runs as one multi-row INSERT ... RETURNING.
-        statement = (
-            upsert_insert(session, Event)
-            .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(Event.event_id)
-        )
-        new = set(session.scalars(statement, rows))
-        fresh = [item for item in _unique(batch) if item.event.event_id in new]
-        for item in fresh:
-            if item.event.type in DELIVERY_ENDING_TYPES:
-                _suppress_delivery(session, item)
-        if deliver:
-            route(session, [(item.lead_id, item.event) for item in fresh if item.lead_id])
+    # Rows passed as parameters, not baked into the statement: it compiles once per
+    # process and runs as one multi-row INSERT ... RETURNING.
+    statement = (
+        upsert_insert(session, Event)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(Event.event_id)
+    )
+    new = set(session.scalars(statement, rows))
+    fresh = [item for item in _unique(batch) if item.event.event_id in new]
+    for item in fresh:
+        if item.event.type in DELIVERY_ENDING_TYPES:
+            _suppress_delivery(session, item)
+    if deliver:
+        route(session, [(item.lead_id, item.event) for item in fresh if item.lead_id])
     return [item.event.event_id for item in _unique(batch) if item.event.event_id in new]
 
 

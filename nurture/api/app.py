@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
 from nurture.api import health, leads, sendgrid_webhook, tracking, unsubscribe
+from nurture.api.event_writer import EventWriter
 from nurture.config import Settings, get_settings
 from nurture.relay import run_relay
 from nurture.store import Store
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
         lifespan=lifespan,
     )
     app.state.store = store
+    app.state.event_writer = EventWriter(store)
     app.state.settings = settings
     app.state.temporal = Temporal(settings)
     for router in (leads.router, tracking.router, unsubscribe.router, sendgrid_webhook.router):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from fastapi import Depends, HTTPException, Request
@@ -65,15 +66,21 @@ def presented_key(request: Request) -> str | None:
 
 _KEY_TTL = 10.0
 _known: dict[str, tuple[float, list[str] | None]] = {}
+_UNKNOWN: list[str] = ["<not remembered>"]  # a sentinel: the store must be asked
+
+
+def _remembered(key_hash: str) -> list[str] | None:
+    """The key's scopes as seen within the last few seconds (None: unknown or revoked), or
+    _UNKNOWN; a busy tracker does not cost a lookup per event, and a revocation takes
+    effect within that time."""
+    cached = _known.get(key_hash)
+    if cached is not None and time.monotonic() - cached[0] < _KEY_TTL:
+        return cached[1]
+    return _UNKNOWN
 
 
 def _scopes_of(store: Store, key_hash: str) -> list[str] | None:
-    """The key's scopes (None: unknown or revoked), remembered for a few seconds so a busy
-    tracker does not cost a lookup per event; a revocation takes effect within that time."""
-    now = time.monotonic()
-    cached = _known.get(key_hash)
-    if cached is not None and now - cached[0] < _KEY_TTL:
-        return cached[1]
+    """The key's scopes from the store (None: unknown or revoked), remembered."""
     with store.session() as session:
         row = session.scalars(
             select(ApiKey.scopes).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
@@ -81,14 +88,14 @@ def _scopes_of(store: Store, key_hash: str) -> list[str] | None:
     scopes = row.split() if row else None
     if len(_known) > 10_000:
         _known.clear()
-    _known[key_hash] = (now, scopes)
+    _known[key_hash] = (time.monotonic(), scopes)
     return scopes
 
 
-def require(scope: Scope) -> Callable[..., None]:
+def require(scope: Scope) -> Callable[[Request], Awaitable[None]]:
     """A dependency that lets a request in only with a live key holding `scope`."""
 
-    def check(request: Request) -> None:
+    async def check(request: Request) -> None:
         key = presented_key(request)
         if not key:
             raise HTTPException(
@@ -97,7 +104,10 @@ def require(scope: Scope) -> Callable[..., None]:
                 "`nurture apikey create`)",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        scopes = _scopes_of(request.app.state.store, _hash(key))
+        key_hash = _hash(key)
+        scopes = _remembered(key_hash)
+        if scopes is _UNKNOWN:
+            scopes = await asyncio.to_thread(_scopes_of, request.app.state.store, key_hash)
         if scopes is None:
             raise HTTPException(401, "unknown or revoked API key", {"WWW-Authenticate": "Bearer"})
         if scope not in scopes and "admin" not in scopes:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -15,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import or_, select
 
 from nurture.api.auth import require
+from nurture.api.event_writer import EventWriter, Write, Written
 from nurture.api.limits import max_body
 from nurture.api.segment import (
     MAX_BATCH_BYTES,
@@ -28,7 +32,7 @@ from nurture.api.segment import (
     track_events,
 )
 from nurture.db import Lead, utcnow
-from nurture.event_log import LoggedEvent, identify, record_events
+from nurture.event_log import LoggedEvent, identify
 from nurture.scenario import Scenario
 from nurture.scenario_loader import ScenarioError, load_scenario, scenario_dirs
 from nurture.store import LeadIn, Store
@@ -57,17 +61,17 @@ def _ingest(limit: int) -> list[Any]:
 
 @router.post("/track", dependencies=_ingest(MAX_EVENT_BYTES))
 async def track(message: TrackMessage, request: Request) -> Accepted:
-    return await asyncio.to_thread(_accept, request, [message])
+    return await _accept(request, [message])
 
 
 @router.post("/page", dependencies=_ingest(MAX_EVENT_BYTES))
 async def page(message: PageMessage, request: Request) -> Accepted:
-    return await asyncio.to_thread(_accept, request, [message])
+    return await _accept(request, [message])
 
 
 @router.post("/identify", dependencies=_ingest(MAX_EVENT_BYTES))
 async def identify_(message: IdentifyMessage, request: Request) -> Accepted:
-    return await asyncio.to_thread(_accept, request, [message])
+    return await _accept(request, [message])
 
 
 @router.post("/batch", dependencies=_ingest(MAX_BATCH_BYTES))
@@ -85,21 +89,47 @@ async def batch(body: Batch, request: Request) -> Accepted:
             first = err.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
             raise HTTPException(422, f"batch[{i}].{where}: {first['msg']}") from None
-    return await asyncio.to_thread(_accept, request, messages)
+    return await _accept(request, messages)
 
 
-def _accept(request: Request, messages: list[SegmentMessage]) -> Accepted:
-    store: Store = request.app.state.store
-    received = utcnow()
-    logged: list[LoggedEvent] = []
+async def _accept(request: Request, messages: list[SegmentMessage]) -> Accepted:
+    """Store the events (in the process's next group commit), then run the identifies."""
     identifies = [m for m in messages if m.type == "identify"]
     for message in identifies:
         _lead_from_traits(message)  # a bad identify refuses the batch before anything is stored
-    scenarios = _scenarios(request)
-    leads = _lead_ids(store, {m.user_id for m in messages if m.user_id and m.type != "identify"})
+    behaviour = [m for m in messages if m.type != "identify"]
+    written = Written(logged=0, new=0)
+    if behaviour:
+        scenarios = await _scenarios(request)
+        received = utcnow()
+        writer: EventWriter = request.app.state.event_writer
+        written = await writer.write(
+            Write(
+                user_ids=frozenset(m.user_id for m in behaviour if m.user_id),
+                events=lambda leads: _logged(behaviour, leads, scenarios, received),
+            )
+        )
+    replayed = 0
+    if identifies:
+        store: Store = request.app.state.store
+        replayed = await asyncio.to_thread(lambda: sum(_identify(store, m) for m in identifies))
+    return Accepted(
+        accepted=len(messages),
+        new=written.new,
+        duplicates=written.logged - written.new,
+        replayed=replayed,
+    )
+
+
+def _logged(
+    messages: list[SegmentMessage],
+    leads: Mapping[str, str],
+    scenarios: list[Scenario],
+    received: datetime,
+) -> list[LoggedEvent]:
+    """Each message's behaviour events, owned by its lead, else by its anonymous visitor."""
+    logged: list[LoggedEvent] = []
     for message in messages:
-        if message.type == "identify":
-            continue
         lead_id = leads.get(message.user_id) if message.user_id else None
         anonymous = message.anonymous_id or (None if lead_id else f"user:{message.user_id}")
         if message.type == "track":
@@ -107,29 +137,7 @@ def _accept(request: Request, messages: list[SegmentMessage]) -> Accepted:
         else:
             events = page_events(message, received, scenarios)
         logged += [LoggedEvent(e, lead_id=lead_id, anonymous_id=anonymous) for e in events]
-    new = record_events(store, logged)
-    replayed = sum(_identify(store, m) for m in identifies)
-    return Accepted(
-        accepted=len(messages), new=len(new), duplicates=len(logged) - len(new), replayed=replayed
-    )
-
-
-def _lead_ids(store: Store, user_ids: set[str | None]) -> dict[str | None, str]:
-    """userId → lead id for a whole batch in one query (userId: external id or Nurture id)."""
-    wanted = [u for u in user_ids if u]
-    if not wanted:
-        return {}
-    with store.session() as session:
-        rows = session.execute(
-            select(Lead.id, Lead.external_id).where(
-                or_(Lead.external_id.in_(wanted), Lead.id.in_(wanted))
-            )
-        )
-        found: dict[str | None, str] = {}
-        for lead_id, external_id in rows:
-            found.setdefault(external_id, lead_id)
-            found.setdefault(lead_id, lead_id)
-        return {u: found[u] for u in wanted if u in found}
+    return logged
 
 
 def _lead_id(store: Store, user_id: str | None) -> str | None:
@@ -202,18 +210,22 @@ def _company(message: SegmentMessage) -> str | None:
     return str(company)[:300] if company else None
 
 
-def _scenarios(request: Request) -> list[Scenario]:
+async def _scenarios(request: Request) -> list[Scenario]:
     """Every product's scenario (for page rules), re-read at most every few seconds."""
     state = request.app.state
     cached = getattr(state, "scenarios", None)
     if cached is not None and time.monotonic() - cached[0] < SCENARIO_TTL:
         return list(cached[1])
-    root = state.settings.scenarios_dir
+    scenarios = await asyncio.to_thread(_read_scenarios, state.settings.scenarios_dir)
+    state.scenarios = (time.monotonic(), scenarios)
+    return scenarios
+
+
+def _read_scenarios(root: Path) -> list[Scenario]:
     scenarios = []
     for folder in scenario_dirs(root) if root.is_dir() else []:
         try:
             scenarios.append(load_scenario(root, folder.name))
         except ScenarioError:
             continue  # a broken scenario maps no pages; `nurture validate` says why
-    state.scenarios = (time.monotonic(), scenarios)
     return scenarios
