@@ -9,10 +9,10 @@ from nurture.config import get_settings
 from nurture.schema import SchemaOutdated
 from nurture.store import Store
 from nurture.temporal import connect
-from nurture.worker_setup import build_worker
+from nurture.worker_setup import WorkerRole, build_worker
 
 
-async def main() -> None:
+async def main(role: WorkerRole = "all") -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = get_settings()
     store = Store(settings.database_url)
@@ -21,9 +21,12 @@ async def main() -> None:
     except SchemaOutdated as err:
         raise SystemExit(f"nurture worker: {err}") from None
     client = await connect(settings)
-    worker = build_worker(client, settings, store)
+    worker = build_worker(client, settings, store, role)
     logging.info(
-        "worker polling task queue %r at %s", settings.task_queue, settings.temporal_address
+        "worker (%s) polling task queue %r at %s",
+        role,
+        settings.task_queue,
+        settings.temporal_address,
     )
     await worker.run()
 

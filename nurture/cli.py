@@ -7,7 +7,7 @@ import contextlib
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.console import Console
@@ -17,6 +17,9 @@ from nurture.config import Settings, get_settings
 from nurture.lead_import import Row
 from nurture.scenario_loader import ScenarioError, load_scenario_dir, scenario_dirs
 from nurture.schema import SchemaOutdated
+
+if TYPE_CHECKING:
+    from nurture.worker_setup import WorkerRole
 
 app = typer.Typer(help="Nurture: durable lead journeys on Temporal.", no_args_is_help=True)
 db_app = typer.Typer(help="The store's schema (Alembic migrations).", no_args_is_help=True)
@@ -178,11 +181,22 @@ async def _forget(settings: Settings, lead_id: str, products: list[str]) -> list
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    role: Annotated[
+        str,
+        typer.Option(
+            help="all: journeys and emails in this process; workflows or activities: run "
+            "one process of each (on different cores) on the same task queue"
+        ),
+    ] = "all",
+) -> None:
     """Run the journey worker (same as `python worker.py`)."""
     import worker as worker_module
+    from nurture.worker_setup import ROLES
 
-    asyncio.run(worker_module.main())
+    if role not in ROLES:
+        raise typer.BadParameter(f"--role must be one of {', '.join(ROLES)}, not {role!r}")
+    asyncio.run(worker_module.main(cast("WorkerRole", role)))
 
 
 @app.command()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Literal, get_args
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -18,28 +19,40 @@ from nurture.mail.outbox import OutboxProvider
 from nurture.store import Store
 from workflows.lead_journey import LeadJourney
 
+WorkerRole = Literal["all", "workflows", "activities"]
+ROLES: tuple[WorkerRole, ...] = get_args(WorkerRole)
 
-def build_worker(client: Client, settings: Settings, store: Store) -> Worker:
-    """Activities are sync (SQLAlchemy, file and HTTP I/O) and run on a thread pool."""
+
+def build_worker(
+    client: Client, settings: Settings, store: Store, role: WorkerRole = "all"
+) -> Worker:
+    """Activities are sync (SQLAlchemy, file and HTTP I/O) and run on a thread pool.
+
+    One process may run everything (`all`), or journeys and emails may run in separate
+    processes on the same task queue, each with its own interpreter and so its own core:
+    `workflows` runs the journeys and their local activities (the store bookkeeping),
+    `activities` sends the emails and posts the hand-offs.
+    """
     email = EmailActivities(store, settings, OutboxProvider(settings.outbox_dir))
     handoff = HandoffActivities(store, settings)
     transitions = TransitionActivities(store)
     suppressions = SuppressionActivities(store)
     scenarios = ScenarioActivities(settings.scenarios_dir, store)
+    local: list[Callable[..., Any]] = [
+        scenarios.load_scenario,
+        handoff.hand_off,
+        transitions.record_transition,
+        suppressions.record_suppression,
+    ]
+    remote: list[Callable[..., Any]] = [email.send_email, handoff.post_handoff]
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[LeadJourney],
-        activities=[
-            scenarios.load_scenario,
-            email.send_email,
-            handoff.hand_off,
-            handoff.post_handoff,
-            transitions.record_transition,
-            suppressions.record_suppression,
-        ],
+        workflows=[] if role == "activities" else [LeadJourney],
+        activities=remote if role == "activities" else [*local, *remote],
+        no_remote_activities=role == "workflows",
         activity_executor=ThreadPoolExecutor(max_workers=16),
-        **polling_options(settings),
+        **(polling_options(settings) if role != "activities" else {}),
     )
 
 
