@@ -19,6 +19,7 @@ from nurture.scenario_loader import ScenarioError, load_scenario_dir, scenario_d
 from nurture.schema import SchemaOutdated
 
 if TYPE_CHECKING:
+    from nurture.store import Store
     from nurture.worker_setup import WorkerRole
 
 app = typer.Typer(help="Nurture: durable lead journeys on Temporal.", no_args_is_help=True)
@@ -28,6 +29,55 @@ lead_app = typer.Typer(help="Leads in the store.", no_args_is_help=True)
 app.add_typer(lead_app, name="lead")
 key_app = typer.Typer(help="API keys for the HTTP API.", no_args_is_help=True)
 app.add_typer(key_app, name="apikey")
+deliveries_app = typer.Typer(
+    help="Accepted events on their way to journeys: the ones a journey kept refusing.",
+    invoke_without_command=True,
+)
+app.add_typer(deliveries_app, name="deliveries")
+
+
+def _store() -> Store:
+    """The configured store, refusing an outdated schema with the command that fixes it."""
+    from nurture.store import Store
+
+    store = Store(get_settings().database_url)
+    try:
+        store.ensure_current()
+    except SchemaOutdated as err:
+        err_console.print(f"[red]{err}[/red]", highlight=False)
+        raise typer.Exit(2) from None
+    return store
+
+
+@deliveries_app.callback()
+def deliveries_parked(context: typer.Context) -> None:
+    """List the journeys with parked events (refused for over an hour), and why."""
+    if context.invoked_subcommand is not None:
+        return
+    from nurture.relay import parked_deliveries
+
+    parked = parked_deliveries(_store())
+    if not parked:
+        console.print("no parked events: every accepted event reached its journey or is on its way")
+        return
+    for journey in parked:
+        console.print(
+            f"{journey.workflow_id}  {journey.events} event(s) parked since "
+            f"{journey.first_parked:%Y-%m-%d %H:%M} UTC: {journey.last_error}",
+            highlight=False,
+        )
+    console.print("fix the cause (start the journey, ...), then: nurture deliveries retry")
+
+
+@deliveries_app.command("retry")
+def deliveries_retry(
+    journey: Annotated[str | None, typer.Option(help="one journey's workflow id")] = None,
+) -> None:
+    """Put parked events back on their way (of one journey, or all)."""
+    from nurture.relay import retry_parked
+
+    count = retry_parked(_store(), journey)
+    console.print(f"{count} parked event(s) back in the outbox", highlight=False)
 
 
 @key_app.command("create")
@@ -37,10 +87,8 @@ def apikey_create(
 ) -> None:
     """Create an API key and print it once (only its hash is stored)."""
     from nurture.api.auth import create_api_key
-    from nurture.store import Store
 
-    store = Store(get_settings().database_url)
-    store.ensure_current()
+    store = _store()
     try:
         key = create_api_key(store, name, scope)  # type: ignore[arg-type]
     except ValueError as err:
@@ -53,11 +101,8 @@ def apikey_create(
 def apikey_revoke(name: Annotated[str, typer.Option(help="the name given at creation")]) -> None:
     """Revoke the keys of that name (within 10 s in running API processes)."""
     from nurture.api.auth import revoke_api_keys
-    from nurture.store import Store
 
-    store = Store(get_settings().database_url)
-    store.ensure_current()
-    count = revoke_api_keys(store, name)
+    count = revoke_api_keys(_store(), name)
     console.print(f"revoked {count} key(s) named {name!r}", highlight=False)
     if not count:
         raise typer.Exit(1)
@@ -148,13 +193,11 @@ def lead_erase(
 ) -> None:
     """Erase a lead's personal data and its journeys; anonymised counts stay."""
     from nurture.erasure import erase_lead
-    from nurture.store import Store
 
     settings = get_settings()
     if not yes:
         typer.confirm(f"Erase lead {lead_id} and delete its journeys?", abort=True)
-    store = Store(settings.database_url)
-    store.ensure_current()
+    store = _store()
     try:
         report = erase_lead(store, lead_id)
     except LookupError as err:

@@ -202,6 +202,9 @@ class Delivery(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    parked_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, doc="set when this journey kept refusing it; `nurture deliveries retry`"
+    )
 
 
 class ApiKey(Base):

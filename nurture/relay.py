@@ -3,8 +3,13 @@
 The API writes an event and one `deliveries` row per journey of the lead in one
 transaction, then answers 2xx. The relay signals them, grouped per journey (one
 `behaviors` signal carries all pending events of a journey), and marks them delivered.
-While Temporal is unreachable rows stay pending and go out once it is back; a journey
-that has closed takes nothing and its rows are marked delivered with the reason.
+While Temporal is unreachable rows stay pending and go out once it is back, however long
+that takes; a journey that has closed takes nothing and its rows are marked delivered with
+the reason. A journey that keeps refusing its events while Temporal is up (it was noted
+but never started, or Temporal rejects the signal) has them parked after PARK_AFTER, so
+they stop costing a retry every minute (after PARK_ATTEMPTS refusals, the event accepted
+more than PARK_AFTER ago); `nurture deliveries` lists them and
+`nurture deliveries retry` puts them back.
 """
 
 from __future__ import annotations
@@ -13,9 +18,10 @@ import asyncio
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -28,13 +34,21 @@ log = logging.getLogger("nurture.relay")
 BATCH = 500
 CLAIM = timedelta(seconds=30)
 CLOSED = {RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION}
+# Temporal itself is unreachable or busy: retried for as long as it takes, never parked.
+TRANSIENT = {
+    RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED,
+    RPCStatusCode.CANCELLED, RPCStatusCode.ABORTED, RPCStatusCode.UNKNOWN, RPCStatusCode.INTERNAL,
+}  # fmt: skip
+PARK_AFTER = timedelta(hours=1)
+PARK_ATTEMPTS = 20  # with the back-off, about 15 minutes of refusals
 
 
 @dataclass(frozen=True)
 class RelayRound:
     delivered: int = 0
     closed: int = 0
-    failed: int = 0
+    failed: int = 0  # Temporal unreachable, or the journey refused them (retried later)
+    parked: int = 0  # of the failed: refused for longer than PARK_AFTER, set aside
 
 
 async def relay_once(store: Store, client: Client, limit: int = BATCH) -> RelayRound:
@@ -56,17 +70,17 @@ async def relay_once(store: Store, client: Client, limit: int = BATCH) -> RelayR
     outcomes: dict[str, list[tuple[list[int], str | None]]] = defaultdict(list)
     for (workflow_id, rows), (outcome, note) in zip(chunks, results, strict=True):
         if outcome == "closed" and workflow_id not in confirmed:
-            outcome, note = "failed", "journey not started yet"  # keep the events for it
+            outcome, note = "refused", "journey not started yet"  # keep the events for it
         outcomes[outcome].append(([delivery_id for delivery_id, _ in rows], note))
-        if outcome == "failed":
+        if outcome in ("failed", "refused"):
             log.warning("relay: %s not reachable yet: %s", workflow_id, note)
-    await asyncio.to_thread(
-        _mark, store, outcomes["delivered"], outcomes["closed"], outcomes["failed"]
-    )
-    return RelayRound(**{key: sum(len(ids) for ids, _ in outcomes[key]) for key in _KINDS})
+    parked = await asyncio.to_thread(_mark, store, outcomes)
+    counts = {key: sum(len(ids) for ids, _ in outcomes[key]) for key in _KINDS}
+    counts["failed"] += counts.pop("refused")
+    return RelayRound(**counts, parked=parked)
 
 
-_KINDS = ("delivered", "closed", "failed")
+_KINDS = ("delivered", "closed", "failed", "refused")
 PER_SIGNAL = 100
 
 
@@ -114,6 +128,7 @@ def _pending(store: Store, limit: int) -> list[tuple[int, str, BehaviorEvent]]:
             select(Delivery.id)
             .where(
                 Delivery.delivered_at.is_(None),
+                Delivery.parked_at.is_(None),
                 or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now),
             )
             .order_by(Delivery.id)
@@ -146,20 +161,17 @@ async def _signal(
     except RPCError as err:
         if err.status in CLOSED:
             return "closed", f"journey not running: {err.message}"
-        return "failed", str(err)
+        return ("failed" if err.status in TRANSIENT else "refused"), str(err)
     except Exception as err:  # connection refused and the like: Temporal is down
         return "failed", str(err)
     return "delivered", None
 
 
-def _mark(
-    store: Store,
-    delivered: list[tuple[list[int], str | None]],
-    closed: list[tuple[list[int], str | None]],
-    failed: list[tuple[list[int], str | None]],
-) -> None:
+def _mark(store: Store, outcomes: dict[str, list[tuple[list[int], str | None]]]) -> int:
+    """Record a round; returns how many rows were parked."""
     now = utcnow()
-    done = [i for ids, _ in delivered for i in ids]
+    done = [i for ids, _ in outcomes["delivered"] for i in ids]
+    parked = 0
     with store.session() as session:
         if done:  # the common case: one statement for the whole round
             session.execute(
@@ -167,27 +179,91 @@ def _mark(
                 .where(Delivery.id.in_(done))
                 .values(delivered_at=now, attempts=Delivery.attempts + 1)
             )
-        for ids, note in closed:
+        for ids, note in outcomes["closed"]:
             session.execute(
                 update(Delivery)
                 .where(Delivery.id.in_(ids))
                 .values(delivered_at=now, attempts=Delivery.attempts + 1, last_error=note)
             )
-        for ids, error in failed:
-            # Each row waits longer after each failure (0 s, 1 s, 3 s, 7 s, … 60 s), so a
-            # journey that keeps failing does not crowd out the others every round.
-            attempts = session.execute(select(Delivery.id, Delivery.attempts).where(
-                Delivery.id.in_(ids)))  # fmt: skip
-            by_attempts: dict[int, list[int]] = defaultdict(list)
-            for delivery_id, tried in attempts:
-                by_attempts[tried + 1].append(delivery_id)
-            for tried, group in by_attempts.items():
-                session.execute(
-                    update(Delivery)
-                    .where(Delivery.id.in_(group))
-                    .values(
-                        attempts=tried,
-                        last_error=(error or "")[:2000],
-                        claimed_until=now + retry_delay(tried),
-                    )
-                )
+        for kind in ("failed", "refused"):
+            for ids, error in outcomes[kind]:
+                _retry_later(session, ids, error, now)
+                if kind == "refused":
+                    parked += _park(session, ids, now)
+    return parked
+
+
+def _retry_later(session: Session, ids: list[int], error: str | None, now: datetime) -> None:
+    """Each row waits longer after each failure (0 s, 1 s, 3 s, 7 s, … 60 s), so a journey
+    that keeps failing does not crowd out the others every round."""
+    attempts = session.execute(select(Delivery.id, Delivery.attempts).where(Delivery.id.in_(ids)))
+    by_attempts: dict[int, list[int]] = defaultdict(list)
+    for delivery_id, tried in attempts:
+        by_attempts[tried + 1].append(delivery_id)
+    for tried, group in by_attempts.items():
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(group))
+            .values(
+                attempts=tried,
+                last_error=(error or "")[:2000],
+                claimed_until=now + retry_delay(tried),
+            )
+        )
+
+
+def _park(session: Session, ids: list[int], now: datetime) -> int:
+    """Set aside the rows this journey has refused PARK_ATTEMPTS times, the first of them
+    more than PARK_AFTER ago (a retry from `nurture deliveries retry` counts afresh)."""
+    result = session.execute(
+        update(Delivery)
+        .where(
+            Delivery.id.in_(ids),
+            Delivery.attempts >= PARK_ATTEMPTS,
+            Delivery.created_at < now - PARK_AFTER,
+        )
+        .values(parked_at=now)
+    )
+    count = int(result.rowcount)  # type: ignore[attr-defined]
+    if count:
+        log.error("relay: parked %d events a journey kept refusing (`nurture deliveries`)", count)
+    return count
+
+
+@dataclass(frozen=True)
+class ParkedJourney:
+    """A journey with parked events: how many, since when, and why."""
+
+    workflow_id: str
+    events: int
+    first_parked: datetime | None
+    last_error: str | None
+
+
+def parked_deliveries(store: Store) -> list[ParkedJourney]:
+    """The journeys whose events are parked, most events first."""
+    with store.session() as session:
+        rows = session.execute(
+            select(
+                Delivery.workflow_id,
+                func.count(),
+                func.min(Delivery.parked_at),
+                func.max(Delivery.last_error),
+            )
+            .where(Delivery.parked_at.is_not(None), Delivery.delivered_at.is_(None))
+            .group_by(Delivery.workflow_id)
+            .order_by(func.count().desc(), Delivery.workflow_id)
+        )
+        return [ParkedJourney(w, n, first, error) for w, n, first, error in rows]
+
+
+def retry_parked(store: Store, workflow_id: str | None = None) -> int:
+    """Put parked events back in the outbox (of one journey, or all); returns how many."""
+    with store.session() as session:
+        statement = update(Delivery).where(
+            Delivery.parked_at.is_not(None), Delivery.delivered_at.is_(None)
+        )
+        if workflow_id is not None:
+            statement = statement.where(Delivery.workflow_id == workflow_id)
+        result = session.execute(statement.values(parked_at=None, attempts=0, claimed_until=None))
+        return int(result.rowcount)  # type: ignore[attr-defined]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -17,9 +17,17 @@ from nurture.event_log import LoggedEvent, identify, record_events
 from nurture.events import BehaviorEvent
 from nurture.journey import Unsubscribe
 from nurture.journeys import start_journey
-from nurture.relay import _pending, relay_once, retry_delay
+from nurture.relay import (
+    PARK_ATTEMPTS,
+    _pending,
+    parked_deliveries,
+    relay_once,
+    retry_delay,
+    retry_parked,
+)
 from nurture.store import Store
 from tests.test_journey import advance_to_weekday_noon_tokyo, eventually, make_lead, started
+from tests.test_starter import run_starter
 
 
 async def event(env: WorkflowEnvironment, event_id: str, type: str = "page_view",
@@ -140,3 +148,66 @@ async def test_a_journey_that_keeps_failing_waits_longer_each_time(
     assert (await relay_once(store, down)).failed == 1  # 1st failure: retried at once
     assert (await relay_once(store, down)).failed == 1  # 2nd: waits a second
     assert _pending(store, 10) == []  # not claimable yet
+
+
+def age(store: Store, *, attempts: int, hours: float) -> None:
+    """The outbox as it would be after `attempts` refusals over `hours`."""
+    with store.session() as session:
+        session.execute(
+            update(Delivery).values(
+                attempts=attempts, claimed_until=None,
+                created_at=datetime.now(UTC) - timedelta(hours=hours),
+            )
+        )  # fmt: skip
+
+
+async def test_events_a_journey_keeps_refusing_are_parked_listed_and_can_be_retried(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, worker: Worker
+) -> None:
+    lead = make_lead(store)
+    workflow_id = f"journey:acme:{lead.id}"
+    with store.session() as session:  # noted, but its start never happened
+        session.add(Journey(workflow_id=workflow_id, lead_id=lead.id, product="acme"))
+    record_events(store, [LoggedEvent(await event(env, "lost"), lead_id=lead.id)])
+
+    age(store, attempts=PARK_ATTEMPTS - 1, hours=0.5)  # refused often, but not for long
+    assert (await relay_once(store, client)).parked == 0
+    age(store, attempts=PARK_ATTEMPTS - 1, hours=2)
+    round_ = await relay_once(store, client)
+    assert (round_.failed, round_.parked) == (1, 1)
+    age(store, attempts=0, hours=2)
+    assert _pending(store, 10) == []  # set aside: no retry every minute any more
+    [parked] = parked_deliveries(store)
+    assert (parked.workflow_id, parked.events, parked.last_error) == (
+        workflow_id, 1, "journey not started yet",
+    )  # fmt: skip
+
+    code, listing = await run_starter(settings, "deliveries", script="-m nurture.cli")
+    assert code == 0 and f"{workflow_id}  1 event(s) parked since" in listing, listing
+    assert "journey not started yet" in listing
+
+    await start_journey(client, settings, store, lead, "acme")
+    code, output = await run_starter(
+        settings, "deliveries", "retry", "--journey", workflow_id, script="-m nurture.cli"
+    )
+    assert code == 0 and "1 parked event(s) back in the outbox" in output, output
+    assert parked_deliveries(store) == []
+    assert retry_parked(store) == 0
+    assert (await relay_once(store, client)).delivered == 1
+    st = await eventually(client.get_workflow_handle(workflow_id), lambda s: s.score.behavior == 1)
+    assert st.score.behavior == 1
+
+
+async def test_while_temporal_is_down_events_are_never_parked(
+    env: WorkflowEnvironment, store: Store
+) -> None:
+    lead = make_lead(store)
+    with store.session() as session:
+        session.add(Journey(workflow_id=f"journey:acme:{lead.id}", lead_id=lead.id,
+                            product="acme"))  # fmt: skip
+    record_events(store, [LoggedEvent(await event(env, "wait"), lead_id=lead.id)])
+    age(store, attempts=10 * PARK_ATTEMPTS, hours=48)
+    down = await Client.connect("127.0.0.1:1", data_converter=pydantic_data_converter, lazy=True)
+    round_ = await relay_once(store, down)
+    assert (round_.failed, round_.parked) == (1, 0)
+    assert parked_deliveries(store) == []
