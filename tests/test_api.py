@@ -239,3 +239,27 @@ async def test_a_revoked_key_stops_working(api: Api, store: Store) -> None:
     assert revoke_api_keys(store, "old tracker") == 1
     refused = await api.http.post("/v1/track", json=body, headers=headers)
     assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
+
+
+async def test_events_tracked_before_the_backend_creates_the_lead_reach_its_journey(
+    env: WorkflowEnvironment, client: Client, api: Api, store: Store, worker: Worker
+) -> None:
+    """The site knows the CRM id (userId) before the CRM sync calls /v1/leads."""
+    early = [
+        {"type": "page", "messageId": f"e-{i}", "userId": "crm-42",
+         "context": {"page": {"url": "https://acme.example/product/tour"}}}
+        for i in range(3)
+    ]  # fmt: skip
+    stored = await api.http.post("/v1/batch", json={"batch": early}, headers=api.ingest)
+    assert stored.json()["new"] == 3, stored.text
+    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.ingest)).json()["lead_id"]
+
+    assert (await relay_once(store, client)).delivered == 3
+    st = await eventually(
+        client.get_workflow_handle(f"journey:acme:{lead_id}"),
+        lambda s: any(r.rule == "product page 3+ times in 14 days" for r in s.score.rules),
+    )
+    assert st.score.behavior >= 30
+    # repeating the call neither re-delivers nor restarts anything
+    await api.http.post("/v1/leads", json=LEAD, headers=api.ingest)
+    assert (await relay_once(store, client)).delivered == 0

@@ -13,6 +13,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from nurture.api.auth import require
 from nurture.db import Journey, Lead
+from nurture.event_log import identify
 from nurture.journey import JourneyState, SalesFeedback, journey_id
 from nurture.journeys import give_feedback, journey_state, start_journey
 from nurture.lifecycle import FeedbackOutcome
@@ -94,6 +95,9 @@ async def _upsert(request: Request, body: LeadRequest) -> LeadResponse:
                 503, f"lead {lead.id} stored, but Temporal is unreachable ({err}); repeat the call"
             ) from None
         starts.append(JourneyStart(**outcome.__dict__))
+    if lead.external_id and starts:
+        # What the tracker sent under this userId before the lead existed reaches its journeys.
+        await asyncio.to_thread(identify, store, f"user:{lead.external_id}", lead.id)
     return LeadResponse(lead_id=lead.id, created=created, journeys=starts)
 
 
