@@ -10,6 +10,7 @@ from temporalio.exceptions import ApplicationError
 
 from nurture.scenario import Scenario
 from nurture.scenario_loader import ScenarioError, load_scenario
+from nurture.send_time import role_send_hours
 from nurture.store import Store
 from nurture.template_pins import pin_templates
 
@@ -39,4 +40,8 @@ class ScenarioActivities:
             folder = self.scenarios_dir / scenario.product
             pin_templates(self.store, folder, scenario.product, scenario.version)
             self._pinned.add(key)
+        window = scenario.send_window
+        if window is not None and window.optimise_send_time is not None:
+            hours = role_send_hours(self.store, scenario.product, window.timezone)
+            scenario = scenario.model_copy(update={"role_send_hours": hours})
         return scenario

@@ -85,6 +85,9 @@ class JourneyMemory(BaseModel):
     sent_ids: list[str] = Field(default_factory=list)
     emails_sent: int = 0
     variants: dict[str, int] = Field(default_factory=dict)
+    open_hours: dict[int, int] = Field(
+        default_factory=dict, description="human opens and clicks by local hour (send time)"
+    )
     trigger_fired_at: dict[str, datetime] = Field(default_factory=dict)
     trigger_counts: dict[str, int] = Field(default_factory=dict)
     handoffs: int = 0
@@ -145,6 +148,9 @@ class JourneyState(BaseModel):
     step_index: int
     step_key: str | None
     next_touch_at: datetime | None
+    send_hour: int | None = Field(
+        default=None, description="the local hour send-time optimisation chose, if it is on"
+    )
     scenario_version: str
     paused: bool
     emails_sent: int

@@ -278,6 +278,15 @@ class Branch(_Strict):
     to: str
 
 
+class SendTimeOptimisation(_Strict):
+    """Send each lead's email in the hour its own human opens and clicks cluster in (seed
+    000: mail read at the desk in the morning is mail answered), once it has `min_events` of
+    them; before that, the best hour of leads with its role; before that, `default_hour`."""
+
+    min_events: int = Field(default=3, ge=1)
+    default_hour: int | None = Field(default=None, ge=0, le=23, description="else the opening")
+
+
 class SendWindow(_Strict):
     """When email may go out, in the lead's timezone (default the scenario's)."""
 
@@ -285,6 +294,27 @@ class SendWindow(_Strict):
     hours: tuple[int, int] = (9, 18)
     weekdays: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS[:5]), min_length=1)
     holidays: list[date] = Field(default_factory=list)
+    country_holidays: str | None = Field(
+        default=None,
+        description="ISO 3166 code (JP, US, DE, ...): its public holidays are skipped too, "
+        "from the `holidays` package, resolved when the scenario loads",
+    )
+    quiet_hours: list[tuple[int, int]] = Field(
+        default_factory=list,
+        description="[start, end) hours inside the window when nothing goes out, e.g. [[12, 13]]",
+    )
+    optimise_send_time: SendTimeOptimisation | None = None
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, value: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        for start, end in value:
+            if not (0 <= start <= 23 and 0 <= end <= 24 and start != end):
+                raise ValueError(
+                    "quiet hours are [start, end) with hours 0-24, e.g. [12, 13] for lunch "
+                    "or [22, 7] across midnight"
+                )
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -341,6 +371,11 @@ class Scenario(_Strict):
     )
     exit: Exit = Field(default_factory=Exit)
     version: str = Field(default="", description="set by the loader: a hash of files")
+    role_send_hours: dict[str, int] = Field(
+        default_factory=dict,
+        description="set when a journey loads the scenario, from the store: the local hour "
+        "the human opens and clicks of leads with each role cluster in",
+    )
 
     @field_validator("product")
     @classmethod

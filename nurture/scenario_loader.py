@@ -11,9 +11,11 @@ import hashlib
 import types
 import typing
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+import holidays
 import jinja2
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -109,11 +111,43 @@ def load_scenario_dir(folder: Path, *, check_templates: bool = True) -> Scenario
                 f"product {scenario.product!r} must match its folder name {folder.name!r}",
             )
         )
+    problems += _country_problems(scenario, file, lines)
     if check_templates:
         problems += template_problems(folder, scenario, file, lines)
     if problems:
         raise ScenarioError(problems)
-    return scenario.model_copy(update={"version": scenario_version(folder)})
+    return _with_country_holidays(scenario).model_copy(update={"version": scenario_version(folder)})
+
+
+def _country_problems(scenario: Scenario, file: Path, lines: dict[Path_, int]) -> list[Problem]:
+    window = scenario.send_window
+    if window is None or window.country_holidays is None:
+        return []
+    if window.country_holidays in holidays.list_supported_countries():
+        return []
+    path: Path_ = ("send_window", "country_holidays")
+    return [
+        Problem(
+            file,
+            _line_for(lines, path),
+            _dotted(path),
+            f"no public holidays known for {window.country_holidays!r}: use an ISO 3166 "
+            "country code such as JP, US, GB or DE",
+        )
+    ]
+
+
+def _with_country_holidays(scenario: Scenario) -> Scenario:
+    """The country's public holidays from last year to two years ahead, added to the
+    window's own list: resolved here, so a journey's history records the dates it used."""
+    window = scenario.send_window
+    if window is None or window.country_holidays is None:
+        return scenario
+    this_year = date.today().year
+    years = range(this_year - 1, this_year + 3)
+    public = holidays.country_holidays(window.country_holidays, years=years)
+    days = sorted(set(window.holidays) | set(public))
+    return scenario.model_copy(update={"send_window": window.model_copy(update={"holidays": days})})
 
 
 def scenario_version(folder: Path) -> str:

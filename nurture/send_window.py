@@ -1,41 +1,100 @@
-"""When an email may go out: the scenario's hours, weekdays and holidays in the lead's timezone.
+"""When an email may go out: the scenario's hours, weekdays, holidays and quiet hours in the
+lead's timezone, and, with send-time optimisation, the lead's own best hour.
 
 Pure and deterministic so the workflow can call it with `workflow.now()`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from nurture.events import EMAIL_CLICK, EMAIL_OPEN, BehaviorEvent
 from nurture.scenario import WEEKDAYS, SendWindow
 
 _SEARCH_DAYS = 400
+Interval = tuple[datetime, datetime]
 
 
 def next_send_time(
-    due: datetime, window: SendWindow | None, timezone: str | None = None
+    due: datetime,
+    window: SendWindow | None,
+    timezone: str | None = None,
+    send_hour: int | None = None,
 ) -> datetime:
-    """The first moment at or after `due` inside the window (`due` itself when it is inside)."""
+    """The first moment at or after `due` inside the window (`due` itself when it is inside).
+
+    With `send_hour`, the first such moment within that local hour; a send hour the window
+    never allows is ignored, so optimisation can only choose among allowed times.
+    """
     if window is None:
         return due
     zone = ZoneInfo(timezone or window.timezone)
     local = due.astimezone(zone)
-    start_hour, end_hour = window.hours
+    if send_hour is not None and not _hour_ever_open(window, send_hour):
+        send_hour = None
     allowed_days = {WEEKDAYS.index(d) for d in window.weekdays}
     holidays = set(window.holidays)
     for _ in range(_SEARCH_DAYS):
         day = local.date()
         if day.weekday() in allowed_days and day not in holidays:
-            opening = datetime.combine(day, time(start_hour), tzinfo=zone)
-            closing = (
-                datetime.combine(day, time(end_hour), tzinfo=zone)
-                if end_hour < 24
-                else datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
-            )
-            if local < opening:
-                return opening.astimezone(due.tzinfo)
-            if local < closing:
-                return local.astimezone(due.tzinfo)
+            for start, end in _open_intervals(day, window, zone, send_hour):
+                if local < end:
+                    return max(local, start).astimezone(due.tzinfo)
         local = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
     raise ValueError("the send window never opens in the next 400 days: check weekdays/holidays")
+
+
+def _open_intervals(
+    day: date, window: SendWindow, zone: ZoneInfo, send_hour: int | None
+) -> list[Interval]:
+    """The day's open hours minus its quiet hours (and outside `send_hour`), in order."""
+    hours = [h for h in range(*window.hours) if not _quiet(window, h)]
+    if send_hour is not None:
+        hours = [h for h in hours if h == send_hour]
+    intervals: list[Interval] = []
+    for hour in hours:
+        start = _at(day, hour, zone)
+        end = _at(day, hour + 1, zone)
+        if intervals and intervals[-1][1] == start:
+            intervals[-1] = (intervals[-1][0], end)
+        else:
+            intervals.append((start, end))
+    return intervals
+
+
+def _at(day: date, hour: int, zone: ZoneInfo) -> datetime:
+    if hour == 24:
+        return datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+    return datetime.combine(day, time(hour), tzinfo=zone)
+
+
+def _quiet(window: SendWindow, hour: int) -> bool:
+    for start, end in window.quiet_hours:
+        if (start <= hour < end) if start < end else (hour >= start or hour < end):
+            return True
+    return False
+
+
+def _hour_ever_open(window: SendWindow, hour: int) -> bool:
+    return window.hours[0] <= hour < window.hours[1] and not _quiet(window, hour)
+
+
+def preferred_send_hour(open_hours: Mapping[int, int], min_events: int) -> int | None:
+    """The local hour a lead's human opens and clicks cluster in, once there are
+    `min_events` of them; ties go to the earlier hour."""
+    if sum(open_hours.values()) < min_events:
+        return None
+    return min(open_hours, key=lambda hour: (-open_hours[hour], hour))
+
+
+def open_hours(events: Iterable[BehaviorEvent], timezone: str) -> Counter[int]:
+    """Human opens and clicks (machine opens excluded) counted by their local hour."""
+    zone = ZoneInfo(timezone)
+    return Counter(
+        e.occurred_at.astimezone(zone).hour
+        for e in events
+        if e.type in (EMAIL_OPEN, EMAIL_CLICK) and not e.machine_open
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,31 @@ def test_validate_command_exits_1_and_prints_each_problem(acme: Path) -> None:
     result = CliRunner().invoke(app, ["validate", str(acme.parent)])
     assert result.exit_code == 1
     assert "warm (25) must be below hot (20)" in result.output
+
+
+def test_a_country_adds_its_public_holidays_to_the_send_window(acme: Path) -> None:
+    extra = "  country_holidays: JP\n  holidays: [2026-12-29]\n  quiet_hours: [[12, 13]]\n"
+    weekdays = "  weekdays: [mon, tue, wed, thu, fri]\n"
+    edit(acme, weekdays, weekdays + extra)
+    window = load_scenario_dir(acme).send_window
+    assert window is not None
+    next_year = date.today().year + 1
+    assert date(next_year, 1, 1) in window.holidays  # 元日, resolved for the years ahead
+    assert date(2026, 12, 29) in window.holidays  # the company's own days stay
+    assert date(2026, 11, 23) in window.holidays  # 勤労感謝の日
+    assert window.quiet_hours == [(12, 13)]
+
+
+def test_an_unknown_country_is_an_error_that_names_the_fix(acme: Path) -> None:
+    edit(acme, "  weekdays: [mon, tue, wed, thu, fri]\n",
+         "  weekdays: [mon, tue, wed, thu, fri]\n  country_holidays: Japan\n")  # fmt: skip
+    [problem] = problems(acme)
+    assert f":{line_of(acme, 'country_holidays')}: send_window.country_holidays" in problem
+    assert "ISO 3166" in problem
+
+
+def test_quiet_hours_must_be_hour_ranges(acme: Path) -> None:
+    edit(acme, "  weekdays: [mon, tue, wed, thu, fri]\n",
+         "  weekdays: [mon, tue, wed, thu, fri]\n  quiet_hours: [[12, 12]]\n")  # fmt: skip
+    [problem] = problems(acme)
+    assert "send_window.quiet_hours" in problem and "[12, 13] for lunch" in problem

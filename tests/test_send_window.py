@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from nurture.events import BehaviorEvent
 from nurture.scenario import SendWindow
-from nurture.send_window import next_send_time
+from nurture.send_window import next_send_time, open_hours, preferred_send_hour
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 WINDOW = SendWindow(timezone="Asia/Tokyo", hours=(9, 18), holidays=[date(2026, 11, 23)])
@@ -40,3 +41,49 @@ def test_lead_timezone_overrides_the_scenario() -> None:
 
 def test_no_window_means_any_time() -> None:
     assert next_send_time(at(2026, 11, 22, 3), None) == at(2026, 11, 22, 3)
+
+
+LUNCH = WINDOW.model_copy(update={"quiet_hours": [(12, 13)]})
+
+
+def test_quiet_hours_inside_the_window_are_skipped() -> None:
+    assert next_send_time(at(2026, 11, 25, 12, 10), LUNCH) == at(2026, 11, 25, 13)
+    assert next_send_time(at(2026, 11, 25, 11, 59), LUNCH) == at(2026, 11, 25, 11, 59)
+
+
+def test_quiet_hours_may_wrap_midnight() -> None:
+    late = WINDOW.model_copy(update={"hours": (0, 24), "quiet_hours": [(22, 7)]})
+    assert next_send_time(at(2026, 11, 25, 23), late) == at(2026, 11, 26, 7)
+    assert next_send_time(at(2026, 11, 25, 3), late) == at(2026, 11, 25, 7)
+
+
+def test_a_send_hour_picks_that_hour_of_the_next_allowed_day() -> None:
+    assert next_send_time(at(2026, 11, 25, 10), WINDOW, send_hour=15) == at(2026, 11, 25, 15)
+    inside = at(2026, 11, 25, 15, 40)
+    assert next_send_time(inside, WINDOW, send_hour=15) == inside
+    assert next_send_time(at(2026, 11, 27, 16), WINDOW, send_hour=15) == at(2026, 11, 30, 15)
+
+
+def test_a_send_hour_the_window_never_allows_is_ignored() -> None:
+    assert next_send_time(at(2026, 11, 25, 10), WINDOW, send_hour=21) == at(2026, 11, 25, 10)
+    assert next_send_time(at(2026, 11, 25, 10), LUNCH, send_hour=12) == at(2026, 11, 25, 10)
+
+
+def opened(hour: int, *, machine: bool = False, day: int = 25) -> BehaviorEvent:
+    return BehaviorEvent(
+        event_id=f"o-{day}-{hour}-{machine}",
+        type="email_open",
+        occurred_at=at(2026, 11, day, hour, 5),
+        properties={"machine_open": machine},
+    )
+
+
+def test_the_preferred_hour_is_where_human_opens_cluster() -> None:
+    events = [opened(15, day=d) for d in (23, 24, 25)] + [opened(9, machine=True, day=d)
+                                                          for d in (23, 24, 25, 26)]  # fmt: skip
+    counts = open_hours(events, "Asia/Tokyo")
+    assert counts == {15: 3}  # machine opens (privacy proxies, scanners) count for nothing
+    assert preferred_send_hour(counts, min_events=3) == 15
+    assert preferred_send_hour(counts, min_events=4) is None  # not enough history yet
+    assert open_hours(events, "UTC") == {6: 3}  # the lead's own clock
+    assert preferred_send_hour({10: 2, 14: 2, 16: 1}, min_events=3) == 10  # ties: earlier

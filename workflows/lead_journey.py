@@ -41,7 +41,7 @@ with workflow.unsafe.imports_passed_through():
     from nurture.lifecycle import NURTURING, SALES_OWNED, TERMINAL, Lifecycle, feedback_target
     from nurture.scenario import TRACK_END, TRACK_LISTEN, MailType, Scenario, Step, Trigger
     from nurture.scoring import Discount, ScoreBreakdown, relevant_events, score_lead, stage_for
-    from nurture.send_window import next_send_time
+    from nurture.send_window import next_send_time, open_hours, preferred_send_hour
 
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
 RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
@@ -61,6 +61,7 @@ class LeadJourney:
         self._m: JourneyMemory | None = input.memory
         self._inbox: list[BehaviorEvent] = list(input.pending_events)
         self._woken = False
+        self._optimise_send_time = False
         self._score = ScoreBreakdown()
         self._background: list[asyncio.Task[None]] = []
         # Continue-as-new carries search attributes over: start from what the server has.
@@ -89,6 +90,7 @@ class LeadJourney:
             if m.lifecycle in NURTURING and now >= self._exit_deadline:
                 self._end(f"journey reached its maximum age ({self._exit_after})")
                 break
+            self._optimise_send_time = self._send_time_optimised()
             due = self._next_touch(now)
             if due is not None and due <= now:
                 await self._send_step()
@@ -189,7 +191,35 @@ class LeadJourney:
         if step is None or m.paused or m.email_stopped or m.lifecycle not in NURTURING:
             return None
         due = max(m.step_anchor + step.wait, now, m.deferred_until or now)
-        return next_send_time(due, self._scenario.send_window, self._input.profile.timezone)
+        return next_send_time(
+            due, self._scenario.send_window, self._input.profile.timezone, self._send_hour()
+        )
+
+    def _send_time_optimised(self) -> bool:
+        """Whether this journey's steps go out at the lead's best hour. Called from the run
+        loop only (a query must not add the version marker)."""
+        window = self._scenario.send_window
+        return bool(window and window.optimise_send_time) and workflow.patched(
+            "send-time-optimisation"
+        )
+
+    def _send_hour(self) -> int | None:
+        """The lead's own best hour, else its role's, else the scenario's default (None: any
+        time the window allows)."""
+        window = self._scenario.send_window
+        if not self._optimise_send_time or window is None or window.optimise_send_time is None:
+            return None
+        settings = window.optimise_send_time
+        own = preferred_send_hour(self._mem.open_hours, settings.min_events)
+        if own is not None:
+            return own
+        role = self._input.profile.role or "other"
+        return self._scenario.role_send_hours.get(role, settings.default_hour)
+
+    @property
+    def _timezone(self) -> str:
+        window = self._scenario.send_window
+        return self._input.profile.timezone or (window.timezone if window else "UTC")
 
     def _step_wait_summary(self, due: datetime) -> str:
         m = self._mem
@@ -342,6 +372,8 @@ class LeadJourney:
                 continue
             m.events.append(event)
             self._note("event", _describe(event))
+            for hour, count in open_hours([event], self._timezone).items():
+                m.open_hours[hour] = m.open_hours.get(hour, 0) + count
             if event.type in DELIVERY_ENDING_TYPES:
                 await self._stop_email("bounced", actor="provider", reason=event.type)
                 if m.ended_reason is not None:
@@ -670,6 +702,7 @@ class LeadJourney:
             step_index=m.step_index,
             step_key=step.key if step else None,
             next_touch_at=None if m.ended_reason else self._next_touch(workflow.now()),
+            send_hour=self._send_hour(),
             scenario_version=m.scenario.version,
             paused=m.paused,
             emails_sent=m.emails_sent,

@@ -1,0 +1,92 @@
+"""Send-time optimisation in a journey: each lead's steps go out in the hour its own human
+opens cluster in; before it has enough, its role's hour; machine opens never count."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from nurture.config import Settings
+from nurture.event_log import LoggedEvent, record_events
+from nurture.events import BehaviorEvent
+from nurture.journey import JourneyResult
+from nurture.journeys import start_journey
+from nurture.store import LeadIn, Store
+from nurture.worker_setup import build_worker
+from tests.conftest import CONSENT, scenario_copy
+from tests.test_journey import (
+    TOKYO,
+    advance_to_weekday_noon_tokyo,
+    eventually,
+    make_lead,
+    sends,
+    utc,
+)
+
+WEEKDAYS = "  weekdays: [mon, tue, wed, thu, fri]\n"
+OPTIMISED = WEEKDAYS + "  optimise_send_time: {min_events: 3, default_hour: 11}\n"
+
+
+def opened(event_id: str, at, *, machine: bool = False) -> BehaviorEvent:
+    return BehaviorEvent(
+        event_id=event_id, type="email_open", product="acme", occurred_at=at,
+        properties={"machine_open": machine},
+    )  # fmt: skip
+
+
+async def wednesday_noon(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, **lead: object
+) -> WorkflowHandle:
+    await advance_to_weekday_noon_tokyo(env, 2)
+    outcome = await start_journey(client, settings, store, make_lead(store, **lead), "acme")
+    return client.get_workflow_handle(outcome.journey_id, result_type=JourneyResult)
+
+
+def local_hours(store: Store) -> list[int]:
+    return [utc(s.journey_time).astimezone(TOKYO).hour for s in sends(store)]
+
+
+async def test_steps_go_out_in_the_hour_the_lead_opens_its_email(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, tmp_path: Path
+) -> None:
+    scenario_copy(settings, tmp_path, old=WEEKDAYS, new=OPTIMISED)
+    async with build_worker(client, settings, store):
+        handle = await wednesday_noon(env, client, settings, store)
+        st = await eventually(handle, lambda s: s.step_key == "welcome")
+        assert st.send_hour == 11  # no history yet: the scenario's default hour
+        await env.sleep(timedelta(days=1))  # the welcome goes at 11:00, not at once at noon
+        await eventually(handle, lambda s: s.emails_sent == 1)
+        assert local_hours(store) == [11]
+        noon = await env.get_current_time()
+        for days in (1, 2, 3):  # read at 15:xx on three days; a privacy proxy at 12:xx
+            day = noon - timedelta(days=days)
+            await handle.signal("behavior", opened(f"h{days}", day + timedelta(hours=3)))
+            await handle.signal("behavior", opened(f"m{days}", day, machine=True))
+        st = await eventually(handle, lambda s: s.send_hour == 15)
+        await env.sleep(timedelta(days=34))  # 30 days, a weekend, the hour
+        await eventually(handle, lambda s: s.emails_sent == 2)
+    assert local_hours(store)[1] == 15
+
+
+async def test_without_its_own_history_a_lead_gets_its_roles_hour(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, tmp_path: Path
+) -> None:
+    scenario_copy(settings, tmp_path, old=WEEKDAYS, new=OPTIMISED)
+    peer, _ = store.upsert_lead(
+        LeadIn(email="peer@example.com", role="executive", timezone="Asia/Tokyo", consent=CONSENT)
+    )
+    now = (await env.get_current_time()).astimezone(TOKYO)
+    reads = [  # executives of this product read at 10:xx Tokyo time
+        opened(f"p{i}", (now - timedelta(days=i)).replace(hour=10, minute=30)) for i in range(1, 25)
+    ]
+    record_events(store, [LoggedEvent(e, lead_id=peer.id) for e in reads], deliver=False)
+    async with build_worker(client, settings, store):
+        handle = await wednesday_noon(env, client, settings, store, role="executive")
+        st = await eventually(handle, lambda s: s.step_key == "welcome")
+        assert st.send_hour == 10
+        await env.sleep(timedelta(days=34))  # 30 days, a weekend, the hour
+        await eventually(handle, lambda s: s.emails_sent == 2)
+    assert local_hours(store) == [10, 10]
