@@ -14,14 +14,20 @@ from activities.scenario import ScenarioActivities
 from activities.suppression import SuppressionActivities
 from activities.transitions import TransitionActivities
 from nurture.config import Settings
-from nurture.mail.outbox import OutboxProvider
+from nurture.mail.provider_factory import build_provider
+from nurture.mail.providers import EmailProvider
 from nurture.store import Store
 from workflows.lead_journey import LeadJourney
 
 
-def build_worker(client: Client, settings: Settings, store: Store) -> Worker:
-    """Activities are sync (SQLAlchemy, file and HTTP I/O) and run on a thread pool."""
-    email = EmailActivities(store, settings, OutboxProvider(settings.outbox_dir))
+def build_worker(
+    client: Client, settings: Settings, store: Store, provider: EmailProvider | None = None
+) -> Worker:
+    """Activities are sync (SQLAlchemy, file, SMTP and HTTP I/O) and run on a thread pool.
+
+    The email provider is the configured one (NURTURE_EMAIL_PROVIDER) unless given;
+    `ProviderNotConfigured` names the setting it lacks."""
+    email = EmailActivities(store, settings, provider or build_provider(settings))
     handoff = HandoffActivities(store, settings)
     transitions = TransitionActivities(store)
     suppressions = SuppressionActivities(store)
