@@ -81,7 +81,7 @@ class EmailActivities:
             message = self._message(input, lead, send_id)
             message_id = self.provider.deliver(message, _delivery(input, send_id))
         except ApplicationError as err:
-            self._release(send_id, _final_status(err), str(err))
+            self._release(send_id, _final_status(err), err.message)
             raise
         except BaseException:
             self._release(send_id)  # nothing went out: the retry may try at once

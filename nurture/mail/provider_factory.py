@@ -60,6 +60,11 @@ def _smtp(settings: Settings) -> SmtpProvider:
         raise ProviderNotConfigured(
             "NURTURE_SMTP_PASSWORD is set without a user: set NURTURE_SMTP_USERNAME"
         )
+    if not (settings.smtp_username or "").isascii() or not (password or "").isascii():
+        raise ProviderNotConfigured(
+            "NURTURE_SMTP_USERNAME and NURTURE_SMTP_PASSWORD must be ASCII (smtplib sends "
+            "credentials as ASCII only): choose an ASCII password on the server"
+        )
     return SmtpProvider(
         settings.smtp_host,
         settings.smtp_port,

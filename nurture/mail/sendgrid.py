@@ -20,7 +20,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
 from email.message import EmailMessage, Message
 from email.utils import parsedate_to_datetime
@@ -77,13 +77,11 @@ class SendGridProvider:
         sandbox: bool = False,
         unsubscribe_groups: Mapping[str, int] | None = None,
         timeout: float = TIMEOUT,
-        clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = SendGridAPIClient(api_key=api_key, host=host.rstrip("/"))
         self.sandbox = sandbox
         self.unsubscribe_groups = dict(unsubscribe_groups or {})
         self.timeout = timeout
-        self._clock = clock
 
     def deliver(self, message: EmailMessage, delivery: Delivery) -> str:
         group = self.unsubscribe_groups.get(f"{delivery.product}/{delivery.mail_type}")
@@ -110,7 +108,7 @@ class SendGridProvider:
         status = int(err.status_code)
         reason = without_recipient(error_messages(err.body), message)
         if status in RETRYABLE_STATUSES or status >= 500:
-            wait = rate_limit_wait(err.headers, self._clock())
+            wait = rate_limit_wait(err.headers, time.time())
             return retry_later(
                 f"SendGrid answered {status} ({reason}); nothing was sent, retrying"
                 + (f" in {wait.total_seconds():.0f} s" if wait else ""),

@@ -48,6 +48,8 @@ class SmtpProvider:
     ) -> None:
         if starttls and implicit_tls:
             raise ValueError("choose STARTTLS or implicit TLS, not both")
+        if not (username or "").isascii() or not (password or "").isascii():
+            raise ValueError("smtplib sends user names and passwords as ASCII only")
         self.host = host
         self.port = port or (465 if implicit_tls else 587 if starttls else 25)
         self.username, self.password = username, password
@@ -106,7 +108,9 @@ class SmtpProvider:
             if code not in (250, 251):
                 raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
             stage = "DATA"
-            smtp.data(data)
+            code, reply = smtp.data(data)  # smtplib returns, not raises, a refused end of DATA
+            if code != 250:
+                raise smtplib.SMTPDataError(code, reply)
         except smtplib.SMTPRecipientsRefused as err:
             code, reply = next(iter(err.recipients.values()))
             raise _refused(code, reply, message, "recipient") from None
