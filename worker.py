@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from nurture.config import get_settings
+from nurture.mail.provider_factory import ProviderNotConfigured, build_provider
 from nurture.schema import SchemaOutdated
 from nurture.store import Store
 from nurture.temporal import connect
@@ -15,18 +16,23 @@ from nurture.worker_setup import WorkerRole, build_worker
 async def main(role: WorkerRole = "all") -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = get_settings()
+    try:
+        provider = build_provider(settings)  # before connecting: a missing setting fails fast
+    except ProviderNotConfigured as err:
+        raise SystemExit(f"nurture worker: {err}") from None
     store = Store(settings.database_url)
     try:
         store.ensure_current()
     except SchemaOutdated as err:
         raise SystemExit(f"nurture worker: {err}") from None
     client = await connect(settings)
-    worker = build_worker(client, settings, store, role)
+    worker = build_worker(client, settings, store, role, provider)
     logging.info(
-        "worker (%s) polling task queue %r at %s",
+        "worker (%s) polling task queue %r at %s, sending email by %s",
         role,
         settings.task_queue,
         settings.temporal_address,
+        provider.name,
     )
     await worker.run()
 

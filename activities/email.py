@@ -19,7 +19,7 @@ from nurture import send_gate
 from nurture.config import Settings
 from nurture.db import Lead, Send, utcnow
 from nurture.mail.message import build_message
-from nurture.mail.providers import EmailProvider
+from nurture.mail.providers import DELIVERY_UNCERTAIN, Delivery, EmailProvider
 from nurture.mail.render import TemplateRenderer, email_context
 from nurture.scenario import Brand, MailType
 from nurture.store import Store
@@ -79,9 +79,9 @@ class EmailActivities:
         send_id, lead = gate
         try:
             message = self._message(input, lead, send_id)
-            message_id = self.provider.deliver(message, send_id=send_id, product=input.product)
+            message_id = self.provider.deliver(message, _delivery(input, send_id))
         except ApplicationError as err:
-            self._release(send_id, failed=str(err) if err.non_retryable else None)
+            self._release(send_id, _final_status(err), err.message)
             raise
         except BaseException:
             self._release(send_id)  # nothing went out: the retry may try at once
@@ -220,15 +220,20 @@ class EmailActivities:
         """What an earlier attempt decided, for a retry that finds the work done."""
         if row.status == "failed":
             raise ApplicationError(row.detail or "failed", type="SendFailed", non_retryable=True)
+        if row.status == "uncertain":
+            raise ApplicationError(
+                row.detail or "uncertain", type=DELIVERY_UNCERTAIN, non_retryable=True
+            )
         status = "suppressed" if row.status == "suppressed" else "sent"
         return SendEmailResult(
             send_id=row.id, status=status, provider_message_id=row.provider_message_id,
             detail=row.detail,
         )  # fmt: skip
 
-    def _release(self, send_id: str, failed: str | None = None) -> None:
-        """Give the claim back (queued, for a retry), or record a failure no retry can fix."""
-        values = {"status": "failed", "detail": failed} if failed else {"status": "queued"}
+    def _release(self, send_id: str, final: str | None = None, detail: str = "") -> None:
+        """Give the claim back (queued, for a retry), or record why no retry may follow:
+        `failed` (no retry can fix it) or `uncertain` (the provider may have the message)."""
+        values = {"status": final, "detail": detail} if final else {"status": "queued"}
         with self.store.session() as session:
             session.execute(
                 update(Send)
@@ -241,6 +246,25 @@ def _send_id(input: SendEmailInput) -> str:
     """Derived from the journey and key, so the outbox file and provider id are stable on retry."""
     digest = hashlib.sha256(f"{input.journey_id}\0{input.send_key}".encode()).hexdigest()
     return "snd_" + digest[:24]
+
+
+def _delivery(input: SendEmailInput, send_id: str) -> Delivery:
+    return Delivery(
+        send_id=send_id,
+        journey_id=input.journey_id,
+        lead_id=input.lead_id,
+        product=input.product,
+        mail_type=input.mail_type,
+        send_key=input.send_key,
+        variant=input.variant,
+    )
+
+
+def _final_status(err: ApplicationError) -> str | None:
+    """None for a retryable error (the claim goes back to `queued`)."""
+    if not err.non_retryable:
+        return None
+    return "uncertain" if err.type == DELIVERY_UNCERTAIN else "failed"
 
 
 def _lead_fields(lead: Lead) -> dict[str, Any]:

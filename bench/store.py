@@ -61,6 +61,7 @@ from nurture.config import Settings
 from nurture.db import Send
 from nurture.event_log import LoggedEvent, record_events
 from nurture.events import BehaviorEvent
+from nurture.mail.providers import Delivery
 from nurture.scenario import Scenario
 from nurture.scenario_loader import load_scenario
 from nurture.store import ConsentIn, LeadIn, Store
@@ -400,8 +401,8 @@ class NullProvider:
 
     name = "bench"
 
-    def deliver(self, message: EmailMessage, *, send_id: str, product: str) -> str:
-        return send_id
+    def deliver(self, message: EmailMessage, delivery: Delivery) -> str:
+        return delivery.send_id
 
 
 def make_leads(store: Store, tag: str, count: int) -> list[str]:

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal, get_args
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from nurture.scenario import SLUG, MailType
+
+EmailProviderName = Literal["outbox", "sendgrid", "smtp"]
 
 
 class Settings(BaseSettings):
@@ -34,6 +39,42 @@ class Settings(BaseSettings):
     frequency_cap_per_week: int = Field(
         default=3, ge=0, description="nurture emails per lead per rolling 7 days; 0: no cap"
     )
+    # Email delivery (README "Email providers"); nurture/mail/provider_factory.py checks that
+    # the chosen provider has what it needs when the worker starts.
+    email_provider: EmailProviderName = "outbox"
+    sendgrid_api_key: SecretStr | None = None
+    sendgrid_host: str = Field(
+        default="https://api.sendgrid.com", description="base URL of the v3 API (tests, EU)"
+    )
+    sendgrid_sandbox: bool = Field(
+        default=False, description="SendGrid validates each send and delivers nothing"
+    )
+    sendgrid_unsubscribe_groups: dict[str, int] = Field(
+        default_factory=dict,
+        description='JSON: "product/mail_type" → SendGrid unsubscribe (ASM) group id, '
+        'e.g. {"cloudbook/newsletter": 123}',
+    )
+    smtp_host: str | None = None
+    smtp_port: int | None = Field(
+        default=None, description="default: 465 with smtp_ssl, 587 with smtp_starttls, else 25"
+    )
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_ssl: bool = Field(default=False, description="implicit TLS (SMTPS), usually port 465")
+
+    @field_validator("sendgrid_unsubscribe_groups")
+    @classmethod
+    def _group_keys(cls, groups: dict[str, int]) -> dict[str, int]:
+        mail_types = get_args(MailType)
+        for key in groups:
+            product, _, mail_type = key.partition("/")
+            if not SLUG.match(product) or mail_type not in mail_types:
+                raise ValueError(
+                    f"unsubscribe group key {key!r} must be 'product/mail_type' with a mail "
+                    f"type among {', '.join(mail_types)}, e.g. 'cloudbook/newsletter'"
+                )
+        return groups
 
 
 @lru_cache

@@ -238,7 +238,8 @@ class Send(Base):
     template: Mapped[str] = mapped_column(String(100))
     subject: Mapped[str] = mapped_column(Text)
     variant: Mapped[int] = mapped_column(Integer, default=0)
-    # queued → sending → sent → delivered | bounced | opened | clicked; or suppressed, deferred
+    # queued → sending → sent → delivered | bounced | opened | clicked; or suppressed, deferred,
+    # failed (refused), uncertain (the provider may have it: never retried, see README)
     status: Mapped[str] = mapped_column(String(20), default="queued")
     detail: Mapped[str | None] = mapped_column(Text, doc="why suppressed, deferred or failed")
     deferred_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -244,6 +244,7 @@ async def run_demo(
         temporal_ui_url=server.ui_url,
         database_url=f"sqlite:///{data_dir}/demo.db",
         scenarios_dir=DEMO_SCENARIOS,
+        email_provider="outbox",  # sample leads: their emails land in .eml files, never out
         outbox_dir=data_dir / "outbox",
         task_queue="nurture-demo",
         public_base_url=f"http://localhost:{api_port}",

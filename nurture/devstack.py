@@ -107,9 +107,14 @@ async def connect_ready(settings: Settings, attempts: int = 100) -> Client:
 
 async def run_dev_stack(settings: Settings, data_dir: Path, *, port: int, ui_port: int) -> None:
     """The dev server and a worker for the configured scenarios, until Ctrl-C."""
+    from nurture.mail.provider_factory import ProviderNotConfigured, build_provider
     from nurture.store import Store
     from nurture.worker_setup import build_worker
 
+    try:
+        provider = build_provider(settings)  # before the server starts: fail fast
+    except ProviderNotConfigured as err:
+        raise SystemExit(f"nurture dev: {err}") from None
     server = await start_dev_server(data_dir, port=port, ui_port=ui_port)
     try:
         settings = settings.model_copy(update={"temporal_address": server.address})
@@ -120,6 +125,6 @@ async def run_dev_stack(settings: Settings, data_dir: Path, *, port: int, ui_por
             f"Temporal at {server.address} · Web UI {server.ui_url} · worker on task queue "
             f"{settings.task_queue!r} with scenarios from {settings.scenarios_dir}/ · Ctrl-C stops"
         )
-        await build_worker(client, settings, store).run()
+        await build_worker(client, settings, store, provider=provider).run()
     finally:
         server.stop()

@@ -21,10 +21,10 @@ from nurture.store import upsert_insert
 CAP_WINDOW = timedelta(days=7)
 # Mail the frequency cap counts and limits; sales mail is a person writing, not nurture.
 CAPPED_MAIL_TYPES = frozenset({"step", "newsletter", "trigger"})
-# A send in any of these states took a slot of the cap.
-COUNTED_STATUSES = ("sending", "sent", "delivered", "opened", "clicked", "bounced")
+# A send in any of these states took a slot of the cap; `uncertain` may have gone out.
+COUNTED_STATUSES = ("sending", "sent", "delivered", "opened", "clicked", "bounced", "uncertain")
 FINAL_STATUSES = frozenset(
-    {"sent", "delivered", "opened", "clicked", "bounced", "suppressed", "failed"}
+    {"sent", "delivered", "opened", "clicked", "bounced", "suppressed", "failed", "uncertain"}
 )
 Scope = Literal["global", "product", "mail_type"]
 

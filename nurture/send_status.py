@@ -2,7 +2,8 @@
 
 Events arrive out of order and more than once; the status only moves forward:
 sent → delivered → opened → clicked, and bounced from sent or delivered. A late
-'delivered' after an 'opened' changes nothing.
+'delivered' after an 'opened' changes nothing. A send left `uncertain` (the provider may or
+may not have accepted it) is settled by any of these events: it did go out.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from nurture.db import Send
 from nurture.store import Store
 
 DeliveryStatus = Literal["delivered", "opened", "clicked", "bounced"]
-_RANK = {"sent": 0, "delivered": 1, "opened": 2, "clicked": 3}
+_RANK = {"uncertain": 0, "sent": 0, "delivered": 1, "opened": 2, "clicked": 3}
 # What each status may follow.
 _FROM: dict[str, tuple[str, ...]] = {
     status: tuple(s for s, rank in _RANK.items() if rank < _RANK[status])
     for status in ("delivered", "opened", "clicked")
 }
-_FROM["bounced"] = ("sent", "delivered")
+_FROM["bounced"] = ("uncertain", "sent", "delivered")
 
 
 def advance_send_status(store: Store, send_id: str, status: DeliveryStatus) -> bool:

@@ -15,7 +15,8 @@ from activities.scenario import ScenarioActivities
 from activities.suppression import SuppressionActivities
 from activities.transitions import TransitionActivities
 from nurture.config import Settings
-from nurture.mail.outbox import OutboxProvider
+from nurture.mail.provider_factory import build_provider
+from nurture.mail.providers import EmailProvider
 from nurture.store import Store
 from workflows.lead_journey import LeadJourney
 
@@ -24,16 +25,22 @@ ROLES: tuple[WorkerRole, ...] = get_args(WorkerRole)
 
 
 def build_worker(
-    client: Client, settings: Settings, store: Store, role: WorkerRole = "all"
+    client: Client,
+    settings: Settings,
+    store: Store,
+    role: WorkerRole = "all",
+    provider: EmailProvider | None = None,
 ) -> Worker:
-    """Activities are sync (SQLAlchemy, file and HTTP I/O) and run on a thread pool.
+    """Activities are sync (SQLAlchemy, file, SMTP and HTTP I/O) and run on a thread pool.
 
     One process may run everything (`all`), or journeys and emails may run in separate
     processes on the same task queue, each with its own interpreter and so its own core:
     `workflows` runs the journeys and their local activities (the store bookkeeping),
-    `activities` sends the emails and posts the hand-offs.
+    `activities` sends the emails and posts the hand-offs. The email provider is the
+    configured one (NURTURE_EMAIL_PROVIDER) unless given; `ProviderNotConfigured` names the
+    setting it lacks.
     """
-    email = EmailActivities(store, settings, OutboxProvider(settings.outbox_dir))
+    email = EmailActivities(store, settings, provider or build_provider(settings))
     handoff = HandoffActivities(store, settings)
     transitions = TransitionActivities(store)
     suppressions = SuppressionActivities(store)

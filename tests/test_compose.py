@@ -9,6 +9,8 @@ import yaml
 
 from nurture import search_attributes
 from nurture.config import Settings
+from nurture.mail.provider_factory import build_provider
+from nurture.mail.smtp import SmtpProvider
 
 COMPOSE = yaml.safe_load((Path(__file__).parent.parent / "docker-compose.yml").read_text())
 
@@ -45,3 +47,16 @@ def test_worker_and_api_environment_names_real_settings() -> None:
         env = COMPOSE["services"][service]["environment"]
         assert set(env) <= fields, set(env) - fields
         assert env["NURTURE_DATABASE_URL"].startswith("postgresql+psycopg2://")
+
+
+def test_worker_sends_email_by_smtp_to_mailpit() -> None:
+    worker = COMPOSE["services"]["worker"]
+    env = worker["environment"]
+    assert env["NURTURE_EMAIL_PROVIDER"] == "smtp"
+    assert env["NURTURE_SMTP_HOST"] == "mailpit" and "mailpit" in worker["depends_on"]
+    smtp_ports = [p.split(":")[1] for p in COMPOSE["services"]["mailpit"]["ports"]]
+    assert env["NURTURE_SMTP_PORT"] in smtp_ports and env["NURTURE_SMTP_PORT"] == "1025"
+    email = {k.removeprefix("NURTURE_").lower(): v for k, v in env.items() if "SMTP" in k}
+    provider = build_provider(Settings(email_provider=env["NURTURE_EMAIL_PROVIDER"], **email))
+    assert isinstance(provider, SmtpProvider)
+    assert (provider.host, provider.port, provider.starttls) == ("mailpit", 1025, False)

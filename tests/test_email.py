@@ -16,6 +16,7 @@ from activities.email import EmailActivities, SendEmailInput
 from nurture.config import Settings
 from nurture.db import Send
 from nurture.mail.outbox import OutboxProvider
+from nurture.mail.providers import Delivery
 from nurture.scenario_loader import load_scenario
 from nurture.store import LeadIn, Store
 from nurture.unsubscribe import verify_unsubscribe
@@ -122,7 +123,7 @@ def test_a_send_interrupted_after_claiming_resumes_without_a_second_row(
 class _FailingProvider:
     name = "outbox"
 
-    def deliver(self, message: EmailMessage, *, send_id: str, product: str) -> str:
+    def deliver(self, message: EmailMessage, delivery: Delivery) -> str:
         raise RuntimeError("provider unavailable")
 
 

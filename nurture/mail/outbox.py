@@ -7,6 +7,8 @@ import tempfile
 from email.message import EmailMessage
 from pathlib import Path
 
+from nurture.mail.providers import Delivery
+
 
 class OutboxProvider:
     """Writes `<outbox>/<product>/<send_id>.eml`; writing it twice leaves one identical file."""
@@ -19,10 +21,10 @@ class OutboxProvider:
     def path_for(self, product: str, send_id: str) -> Path:
         return self.directory / product / f"{send_id}.eml"
 
-    def deliver(self, message: EmailMessage, *, send_id: str, product: str) -> str:
-        path = self.path_for(product, send_id)
+    def deliver(self, message: EmailMessage, delivery: Delivery) -> str:
+        path = self.path_for(delivery.product, delivery.send_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".partial", delete=False) as f:
             f.write(bytes(message))
         os.replace(f.name, path)  # atomic: a reader never sees half a message
-        return send_id
+        return delivery.send_id

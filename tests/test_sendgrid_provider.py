@@ -1,0 +1,376 @@
+"""The SendGrid provider: the real `sendgrid` client against a local v3 mail-send endpoint that
+checks each request the way SendGrid documents it, through the real send_email activity."""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.email import EmailActivities, SendEmailInput
+from nurture.config import Settings
+from nurture.db import Send
+from nurture.mail.providers import DELIVERY_UNCERTAIN, PROVIDER_REJECTED, PROVIDER_UNAVAILABLE
+from nurture.mail.sendgrid import SendGridProvider
+from nurture.send_status import advance_send_status
+from nurture.store import LeadIn, Store
+from tests.conftest import CONSENT, pinned
+from tests.test_email import ACME, send_input
+
+API_KEY = "SG.test-key"
+# SendGrid sets these itself; a request naming them in `headers` is refused.
+RESERVED_HEADERS = {
+    "x-sg-id", "x-sg-eid", "received", "dkim-signature", "content-type",
+    "content-transfer-encoding", "to", "from", "subject", "reply-to", "cc", "bcc",
+}  # fmt: skip
+
+
+@dataclass
+class Reply:
+    """What the endpoint does with the next request: answer `status`, or `reset` the
+    connection after reading the whole request, or `hang` without answering."""
+
+    status: int = 202
+    headers: dict[str, str] = field(default_factory=dict)
+    body: dict[str, Any] | None = None
+    reset: bool = False
+    hang: bool = False
+
+
+def problems_with(payload: dict[str, Any]) -> list[str]:
+    """What SendGrid's v3 mail-send reference requires of a request body."""
+    found = []
+    personalizations = payload.get("personalizations")
+    if not personalizations or not all(p.get("to") for p in personalizations):
+        found.append("personalizations[].to is required")
+    for p in personalizations or []:
+        for to in p.get("to", []):
+            if "@" not in to.get("email", ""):
+                found.append(f"personalizations[].to[].email invalid: {to}")
+    if "@" not in payload.get("from", {}).get("email", ""):
+        found.append("from.email is required")
+    if not isinstance(payload.get("subject"), str) or not payload["subject"]:
+        found.append("subject is required")
+    types = [c.get("type") for c in payload.get("content", [])]
+    if types != ["text/plain", "text/html"]:
+        found.append(f"content must be text/plain then text/html, got {types}")
+    if not all(isinstance(c.get("value"), str) and c["value"] for c in payload["content"]):
+        found.append("content[].value must be non-empty strings")
+    custom_args = payload.get("custom_args", {})
+    if not all(isinstance(v, str) for v in custom_args.values()):
+        found.append(f"custom_args values must be strings: {custom_args}")
+    if len(json.dumps(custom_args).encode()) >= 10_000:
+        found.append("custom_args must stay under 10,000 bytes")
+    categories = payload.get("categories", [])
+    if len(categories) > 10 or not all(isinstance(c, str) and len(c) <= 255 for c in categories):
+        found.append(f"categories: at most 10 strings of at most 255 characters: {categories}")
+    headers = payload.get("headers", {})
+    if not all(isinstance(v, str) for v in headers.values()):
+        found.append("headers values must be strings")
+    if reserved := {h.lower() for h in headers} & RESERVED_HEADERS:
+        found.append(f"headers may not set {reserved}")
+    if "asm" in payload and type(payload["asm"].get("group_id")) is not int:
+        found.append("asm.group_id must be an integer")
+    sandbox = payload.get("mail_settings", {}).get("sandbox_mode", {"enable": False})
+    if not isinstance(sandbox.get("enable"), bool):
+        found.append("mail_settings.sandbox_mode.enable must be a boolean")
+    return found
+
+
+class FakeSendGrid:
+    """POST /v3/mail/send on 127.0.0.1: records every request it received in full, then does
+    what the next queued `Reply` says (202 with an X-Message-Id by default)."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[dict[str, str], dict[str, Any]]] = []
+        self.replies: list[Reply] = []
+        self.release = threading.Event()  # ends a hanging reply
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                fake.requests.append((dict(self.headers), body))
+                reply = fake.replies.pop(0) if fake.replies else Reply()
+                if reply.reset:  # RST after the whole request arrived: the answer is lost
+                    linger = struct.pack("ii", 1, 0)
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+                    self.connection.close()
+                    self.close_connection = True
+                    return
+                if reply.hang:
+                    fake.release.wait()
+                    return
+                if reply.status == 202:
+                    reply = fake._checked(self.path, dict(self.headers), body)
+                self._answer(reply)
+
+            def _answer(self, reply: Reply) -> None:
+                data = json.dumps(reply.body).encode() if reply.body else b""
+                self.send_response(reply.status)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, args=(0.01,), daemon=True).start()
+
+    def _checked(self, path: str, headers: dict[str, str], body: dict[str, Any]) -> Reply:
+        if headers.get("Authorization") != f"Bearer {API_KEY}":
+            return Reply(401, body={"errors": [{"message": "authorization required"}]})
+        found = problems_with(body) if path == "/v3/mail/send" else [f"no route {path}"]
+        if found:
+            return Reply(400, body={"errors": [{"message": m} for m in found]})
+        return Reply(202, headers={"X-Message-Id": f"sg-{len(self.requests)}"})
+
+    @property
+    def payloads(self) -> list[dict[str, Any]]:
+        return [body for _, body in self.requests]
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def sendgrid() -> Iterator[FakeSendGrid]:
+    fake = FakeSendGrid()
+    yield fake
+    fake.close()
+
+
+def activities(
+    settings: Settings, store: Store, sendgrid: FakeSendGrid, **options: Any
+) -> EmailActivities:
+    pinned(store)
+    provider = SendGridProvider(API_KEY, host=sendgrid.url, **options)
+    return EmailActivities(store, settings, provider)
+
+
+def japanese_input(lead_id: str, **update: Any) -> SendEmailInput:
+    sender = ACME.brand.sender.model_copy(update={"from_name": "アクメ分析 営業部"})
+    brand = ACME.brand.model_copy(update={"sender": sender})
+    return send_input(lead_id).model_copy(
+        update={"brand": brand, "subject": "{{ lead.last_name }}様、ようこそ", **update}
+    )
+
+
+def new_lead(store: Store, email: str = "aiko@example.com") -> str:
+    lead, _ = store.upsert_lead(
+        LeadIn(email=email, first_name="愛子", last_name="佐藤", consent=CONSENT)
+    )
+    return lead.id
+
+
+def rows(store: Store) -> list[Send]:
+    with store.session() as session:
+        return list(session.scalars(select(Send)))
+
+
+def run(emails: EmailActivities, input: SendEmailInput) -> Any:
+    return ActivityEnvironment().run(emails.send_email, input)
+
+
+def test_payload_is_what_sendgrid_documents_and_the_message_id_is_recorded(
+    settings: Settings, store: Store, sendgrid: FakeSendGrid
+) -> None:
+    lead_id = new_lead(store)
+    emails = activities(settings, store, sendgrid, unsubscribe_groups={"acme/step": 4242})
+    result = run(emails, japanese_input(lead_id))
+
+    assert result.status == "sent" and result.provider_message_id == "sg-1"
+    [(headers, payload)] = sendgrid.requests
+    assert headers["Authorization"] == f"Bearer {API_KEY}"
+    assert problems_with(payload) == []
+    assert payload["from"] == {"email": "hello@acme.example", "name": "アクメ分析 営業部"}
+    assert payload["reply_to"] == {"email": "team@acme.example"}
+    assert payload["personalizations"] == [
+        {"to": [{"email": "aiko@example.com", "name": "愛子 佐藤"}]}
+    ]
+    assert payload["subject"] == "佐藤様、ようこそ"
+    text, html = (c["value"] for c in payload["content"])
+    assert "1 Example Street, Springfield" in text and "<" in html and "<" not in text
+    assert payload["custom_args"] == {
+        "journey_id": f"journey:acme:{lead_id}",
+        "lead_id": lead_id,
+        "product": "acme",
+        "send_id": result.send_id,
+        "mail_type": "step",
+        "send_key": "cold#1/welcome",
+        "variant": "0",
+    }
+    assert sorted(payload["categories"]) == ["acme", "cold/welcome", "step"]
+    assert payload["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert payload["headers"]["List-Unsubscribe"].startswith(
+        "<http://localhost:8000/v1/unsubscribe/"
+    )
+    assert payload["headers"]["X-Nurture-Send-Id"] == result.send_id
+    assert payload["asm"] == {"group_id": 4242}
+    assert "mail_settings" not in payload  # not sandboxed: SendGrid delivers
+
+    [row] = rows(store)
+    assert (row.status, row.provider, row.provider_message_id) == ("sent", "sendgrid", "sg-1")
+    assert row.subject == "佐藤様、ようこそ"
+    assert run(emails, japanese_input(lead_id)).provider_message_id == "sg-1"
+    assert len(sendgrid.requests) == 1  # a repeat finds it sent
+
+
+def test_unsubscribe_group_is_per_product_and_mail_type(
+    settings: Settings, store: Store, sendgrid: FakeSendGrid
+) -> None:
+    emails = activities(settings, store, sendgrid, unsubscribe_groups={"acme/newsletter": 7})
+    run(emails, japanese_input(new_lead(store)))
+    assert "asm" not in sendgrid.payloads[0]  # a step: no group configured for it
+
+
+def test_sandbox_mode_is_requested(
+    settings: Settings, store: Store, sendgrid: FakeSendGrid
+) -> None:
+    emails = activities(settings, store, sendgrid, sandbox=True)
+    assert run(emails, japanese_input(new_lead(store))).status == "sent"
+    assert sendgrid.payloads[0]["mail_settings"] == {"sandbox_mode": {"enable": True}}
+
+
+@pytest.mark.parametrize(
+    ("headers", "at_least"),
+    [
+        ({"X-RateLimit-Limit": "600", "X-RateLimit-Remaining": "0"}, "reset"),
+        ({"Retry-After": "120"}, 120),
+    ],
+)
+def test_rate_limited_send_is_retried_after_the_named_wait(
+    settings: Settings,
+    store: Store,
+    sendgrid: FakeSendGrid,
+    headers: dict[str, str],
+    at_least: str | int,
+) -> None:
+    reset = int(time.time()) + 90
+    if at_least == "reset":
+        headers = {**headers, "X-RateLimit-Reset": str(reset)}
+    too_many = {"errors": [{"field": None, "message": "too many requests"}]}
+    sendgrid.replies.append(Reply(429, headers=headers, body=too_many))
+    emails = activities(settings, store, sendgrid)
+    lead_id = new_lead(store)
+    with pytest.raises(ApplicationError) as limited:
+        run(emails, japanese_input(lead_id))
+    err = limited.value
+    assert err.type == PROVIDER_UNAVAILABLE and not err.non_retryable
+    assert "429" in str(err) and "too many requests" in str(err)
+    assert err.next_retry_delay is not None
+    wanted = reset - time.time() if at_least == "reset" else float(at_least)
+    assert err.next_retry_delay.total_seconds() >= wanted
+    assert [(r.status, r.claimed_at) for r in rows(store)] == [("queued", None)]
+
+    assert run(emails, japanese_input(lead_id)).status == "sent"  # the retry
+    assert len(sendgrid.requests) == 2 and rows(store)[0].provider_message_id == "sg-2"
+
+
+def test_server_error_is_retried_on_the_activity_backoff(
+    settings: Settings, store: Store, sendgrid: FakeSendGrid
+) -> None:
+    sendgrid.replies.append(Reply(503, body={"errors": [{"message": "service unavailable"}]}))
+    with pytest.raises(ApplicationError) as unavailable:
+        run(activities(settings, store, sendgrid), japanese_input(new_lead(store)))
+    assert not unavailable.value.non_retryable and unavailable.value.next_retry_delay is None
+    assert rows(store)[0].status == "queued"
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 413])
+def test_refused_send_fails_with_sendgrids_message_and_is_not_retried(
+    settings: Settings, store: Store, sendgrid: FakeSendGrid, status: int
+) -> None:
+    message = "The from address does not match a verified Sender Identity."
+    sendgrid.replies.append(Reply(status, body={"errors": [{"field": "from", "message": message}]}))
+    emails = activities(settings, store, sendgrid)
+    lead_id = new_lead(store)
+    with pytest.raises(ApplicationError) as refused:
+        run(emails, japanese_input(lead_id))
+    assert refused.value.type == PROVIDER_REJECTED and refused.value.non_retryable
+    [row] = rows(store)
+    assert row.status == "failed" and row.provider_message_id is None
+    assert row.detail == f"SendGrid refused the message ({status}): from: {message}"
+
+    with pytest.raises(ApplicationError) as again:  # a later attempt does not call SendGrid
+        run(emails, japanese_input(lead_id))
+    assert again.value.non_retryable and message in str(again.value)
+    assert len(sendgrid.requests) == 1
+
+
+def test_recipient_address_in_an_error_stays_out_of_the_detail(
+    settings: Settings, store: Store, sendgrid: FakeSendGrid
+) -> None:
+    said = "Does not contain a valid address: Aiko@Example.com"
+    sendgrid.replies.append(Reply(400, body={"errors": [{"message": said}]}))
+    with pytest.raises(ApplicationError) as refused:
+        run(activities(settings, store, sendgrid), japanese_input(new_lead(store)))
+    assert "example.com" not in str(refused.value).lower()
+    assert rows(store)[0].detail.endswith("Does not contain a valid address: <recipient>")
+
+
+@pytest.mark.parametrize("lost", ["reset", "timeout"])
+def test_lost_answer_after_sendgrid_received_the_message_is_not_retried(
+    settings: Settings, store: Store, sendgrid: FakeSendGrid, lost: str
+) -> None:
+    sendgrid.replies.append(Reply(reset=lost == "reset", hang=lost == "timeout"))
+    emails = activities(settings, store, sendgrid, timeout=0.5)
+    lead_id = new_lead(store)
+    with pytest.raises(ApplicationError) as unsure:
+        run(emails, japanese_input(lead_id))
+    assert unsure.value.type == DELIVERY_UNCERTAIN and unsure.value.non_retryable
+    [row] = rows(store)
+    assert row.status == "uncertain" and "not retried" in (row.detail or "")
+    assert len(sendgrid.requests) == 1  # SendGrid had the whole request
+
+    with pytest.raises(ApplicationError) as again:  # the next attempt does not send again
+        run(emails, japanese_input(lead_id))
+    assert again.value.type == DELIVERY_UNCERTAIN and again.value.non_retryable
+    assert len(sendgrid.requests) == 1
+
+    # SendGrid's Event Webhook settles it: the message did go out.
+    assert advance_send_status(store, row.id, "delivered")
+    assert rows(store)[0].status == "delivered"
+
+
+def test_sendgrid_not_reached_is_retried(settings: Settings, store: Store) -> None:
+    with socket.socket() as placeholder:  # a port nothing listens on
+        placeholder.bind(("127.0.0.1", 0))
+        port = placeholder.getsockname()[1]
+    pinned(store)
+    provider = SendGridProvider(API_KEY, host=f"http://127.0.0.1:{port}")
+    with pytest.raises(ApplicationError) as unreached:
+        run(EmailActivities(store, settings, provider), japanese_input(new_lead(store)))
+    assert unreached.value.type == PROVIDER_UNAVAILABLE and not unreached.value.non_retryable
+    assert "nothing was sent" in str(unreached.value)
+    assert rows(store)[0].status == "queued"
+
+
+def test_uncertain_send_takes_its_slot_of_the_weekly_cap(
+    settings: Settings, store: Store, sendgrid: FakeSendGrid
+) -> None:
+    settings.frequency_cap_per_week = 1
+    sendgrid.replies.append(Reply(reset=True))
+    emails = activities(settings, store, sendgrid)
+    lead_id = new_lead(store)
+    with pytest.raises(ApplicationError):
+        run(emails, japanese_input(lead_id))
+    nxt = run(emails, japanese_input(lead_id, send_key="cold#2/case-study"))
+    assert nxt.status == "deferred" and len(sendgrid.requests) == 1
