@@ -16,6 +16,7 @@ is what these hand-offs would have been at the moment they were made.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Literal
 
@@ -65,27 +66,33 @@ def threshold_rows(
 ) -> list[ThresholdRow]:
     """One row per distinct hand-off score, ascending. Volume counts open hand-offs too
     (sales follows them up as well); precision counts only decided ones."""
+    at_score: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])  # hand-offs, decided, won
+    for o in outcomes:
+        tally = at_score[o.score]
+        tally[0] += 1
+        tally[1] += o.decided
+        tally[2] += o.outcome == "won"
     rows = []
-    for threshold in sorted({o.score for o in outcomes}):
-        passed = [o for o in outcomes if o.score >= threshold]
-        decided = [o for o in passed if o.decided]
-        won = sum(o.outcome == "won" for o in decided)
-        precision = won / len(decided) if decided else None
-        per_day = len(passed) / days
+    passed = decided = won = 0
+    for threshold in sorted(at_score, reverse=True):  # running totals from the top score down
+        here, here_decided, here_won = at_score[threshold]
+        passed, decided, won = passed + here, decided + here_decided, won + here_won
+        precision = won / decided if decided else None
+        per_day = passed / days
         rows.append(
             ThresholdRow(
                 threshold=threshold,
-                handoffs=len(passed),
+                handoffs=passed,
                 per_day=round(per_day, 3),
-                decided=len(decided),
+                decided=decided,
                 won=won,
                 precision=precision,
-                enough_data=len(decided) >= min_decided,
+                enough_data=decided >= min_decided,
                 meets_target=precision is not None and precision >= target - _EPSILON,
                 within_capacity=capacity is None or per_day <= capacity + _EPSILON,
             )
         )
-    return rows
+    return rows[::-1]
 
 
 def calibrate(

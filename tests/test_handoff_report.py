@@ -15,6 +15,7 @@ change acme's figures.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from itertools import count
 from pathlib import Path
@@ -26,7 +27,7 @@ from sqlalchemy import insert
 from nurture.config import Settings
 from nurture.db import Handoff, Lead, Transition
 from nurture.handoff_calibration import calibrate
-from nurture.handoff_outcomes import Move, classify, load_outcomes
+from nurture.handoff_outcomes import SYSTEM_ACTORS, Move, classify, load_outcomes
 from nurture.handoff_report import Policy, UnknownProduct, build_report, product_report
 from nurture.scenario_loader import ScenarioError, load_scenario_dir
 from nurture.store import Store
@@ -285,6 +286,14 @@ def test_too_little_data_and_each_hand_off_of_a_journey_judged_apart(store: Stor
         report.calibration.message
     )
     assert len(report.calibration.rows) == 6  # still shown, to read with care
+
+
+def test_every_actor_the_journey_records_is_a_system_actor() -> None:
+    """First touch = first move by an actor the journey does not record itself: if the
+    journey gains an actor, SYSTEM_ACTORS must learn it or it would count as sales."""
+    source = (Path(__file__).parent.parent / "workflows" / "lead_journey.py").read_text()
+    actors = set(re.findall(r'actor="([^"]+)"', source))
+    assert actors and actors <= SYSTEM_ACTORS, actors - SYSTEM_ACTORS
 
 
 def test_classify_open_withdrawn_and_first_touch() -> None:
