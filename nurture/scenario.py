@@ -183,6 +183,19 @@ class Handoff(_Strict):
     fit_at_least: int | None = None
     requires_any: list[EventMatch] = Field(default_factory=list)
     recycle: Recycle
+    target_precision: float = Field(
+        default=0.30,
+        gt=0.0,
+        le=1.0,
+        description="share of decided hand-offs that should become customers; seed 002: below "
+        "~30% sales stops following marketing's leads up (read by `nurture report handoffs`)",
+    )
+    daily_capacity: int | None = Field(
+        default=None,
+        ge=1,
+        description="hand-offs per day sales can follow up; the report's threshold "
+        "recommendation stays within it (journeys do not enforce it)",
+    )
 
 
 class Step(_Strict):
