@@ -298,14 +298,16 @@ def show(preview: Preview, console: Console, *, text_part: bool) -> None:
     emoji codes or highlighting: a subject saying "[b]" or ":smile:" stays so)."""
     s, e = preview.scenario, preview.email
     console.print(
-        f"{s.product} · {s.name} · version {s.version}",
+        literal(f"{s.product} · {s.name} · version {s.version}"),
         markup=False,
         highlight=False,
         soft_wrap=True,
     )
     console.print(
-        f"{e.label} · {e.what} · mail type {e.mail_type} · template {e.template} · "
-        f"lead {preview.lead.label}",
+        literal(
+            f"{e.label} · {e.what} · mail type {e.mail_type} · template {e.template} · "
+            f"lead {preview.lead.label}"
+        ),
         markup=False,
         highlight=False,
         soft_wrap=True,
