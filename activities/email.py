@@ -18,13 +18,12 @@ from temporalio.exceptions import ApplicationError
 from nurture import send_gate
 from nurture.config import Settings
 from nurture.db import Lead, Send, utcnow
-from nurture.mail.message import build_message
+from nurture.mail.compose import Recipient, compose_email, unsubscribe_url
 from nurture.mail.providers import DELIVERY_UNCERTAIN, Delivery, EmailProvider
-from nurture.mail.render import TemplateRenderer, email_context
+from nurture.mail.render import TemplateRenderer
 from nurture.scenario import Brand, MailType
 from nurture.store import Store
 from nurture.template_pins import pinned_sources
-from nurture.unsubscribe import sign_unsubscribe
 
 # Longer than the activity's start-to-close timeout: a live attempt is never overtaken.
 CLAIM_LEASE = timedelta(minutes=5)
@@ -166,18 +165,22 @@ class EmailActivities:
 
     def _message(self, input: SendEmailInput, lead: Lead, send_id: str) -> EmailMessage:
         """Render the pinned version's template for this lead; template errors are final."""
-        token = sign_unsubscribe(input.lead_id, input.product, self.settings.secret_key)
-        unsubscribe_url = f"{self.settings.public_base_url}/v1/unsubscribe/{token}"
-        context = email_context(
-            input.brand,
-            _lead_fields(lead),
-            unsubscribe_url=unsubscribe_url,
-            preferences_url=unsubscribe_url,
-            journey=input.journey,
+        link = unsubscribe_url(
+            self.settings.public_base_url, self.settings.secret_key, input.lead_id, input.product
         )
         try:
             renderer = self._renderer(input.product, input.scenario_version)
-            content = renderer.render(input.template, input.subject, context)
+            email = compose_email(
+                renderer,
+                input.brand,
+                Recipient.of(lead),
+                template=input.template,
+                subject=input.subject,
+                journey=input.journey,
+                unsubscribe_url=link,
+                send_id=send_id,
+                sent_at=utcnow(),
+            )
         except jinja2.TemplateError as err:
             raise ApplicationError(
                 f"template {input.template!r} of {input.product} version "
@@ -185,16 +188,7 @@ class EmailActivities:
                 type="TemplateError",
                 non_retryable=True,
             ) from None
-        name = " ".join(p for p in (lead.first_name, lead.last_name) if p)
-        return build_message(
-            content,
-            sender=input.brand.sender,
-            to_email=lead.email,
-            to_name=name,
-            unsubscribe_url=unsubscribe_url,
-            send_id=send_id,
-            sent_at=utcnow(),
-        )
+        return email.message
 
     def _renderer(self, product: str, version: str) -> TemplateRenderer:
         """One renderer per pinned version, so each template compiles once per worker."""
@@ -265,15 +259,3 @@ def _final_status(err: ApplicationError) -> str | None:
     if not err.non_retryable:
         return None
     return "uncertain" if err.type == DELIVERY_UNCERTAIN else "failed"
-
-
-def _lead_fields(lead: Lead) -> dict[str, Any]:
-    return {
-        "first_name": lead.first_name,
-        "last_name": lead.last_name,
-        "company": lead.company,
-        "title": lead.title,
-        "role": lead.role,
-        "industry": lead.industry,
-        "company_size": lead.company_size,
-    }

@@ -211,6 +211,81 @@ def validate(
         raise typer.Exit(1)
 
 
+@app.command()
+def preview(
+    product: Annotated[str, typer.Argument(help="the product: its scenario folder's name")],
+    step: Annotated[
+        str,
+        typer.Argument(
+            help="TRACK/STEP, or trigger:KEY, or a bare step or trigger key that is unique"
+        ),
+    ],
+    lead: Annotated[
+        str,
+        typer.Option(
+            help="a sample lead (0 executive, 1 practitioner, 2 empty, 3 html), or a lead "
+            "id or email from the store (NURTURE_DATABASE_URL)"
+        ),
+    ] = "executive",
+    variant: Annotated[
+        str | None,
+        typer.Option(help="subject variant A, B, ... (or 0, 1, ...); default: list all, show A"),
+    ] = None,
+    html: Annotated[Path | None, typer.Option("--html", help="write the HTML part here")] = None,
+    eml: Annotated[
+        Path | None, typer.Option("--eml", help="write the whole MIME message here")
+    ] = None,
+    scenarios: Annotated[
+        Path | None, typer.Option(help="scenarios folder (default: NURTURE_SCENARIOS_DIR)")
+    ] = None,
+) -> None:
+    """Render one email of a scenario for a lead, exactly as the worker would send it.
+
+    Without --html or --eml it prints the headers and the plain-text part.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError
+
+    from nurture import preview as pv
+
+    settings = get_settings()
+    try:
+        scenario, folder = pv.load_product(scenarios or settings.scenarios_dir, product)
+        email = pv.find_email(scenario, step)
+        chosen = pv.parse_variant(variant, email)
+        recipient = pv.find_lead(lead, lambda: pv.open_store(settings.database_url))
+        shown = pv.render_preview(scenario, folder, email, recipient, chosen, settings)
+    except pv.PreviewError as err:
+        err_console.print(str(err), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    except OperationalError as err:
+        where = make_url(settings.database_url).render_as_string(hide_password=True)
+        message = " ".join(str(err.orig).split())
+        err_console.print(f"the store at {where} cannot be read: {message}",
+                          markup=False, highlight=False, soft_wrap=True)  # fmt: skip
+        raise typer.Exit(1) from None
+    pv.show(shown, console, text_part=html is None and eml is None)
+    for path, data, what in (
+        (html, shown.chosen.content.html.encode(), "HTML part"),
+        (eml, bytes(shown.chosen.message), "MIME message"),
+    ):
+        if path is None:
+            continue
+        try:
+            path.write_bytes(data)
+        except OSError as err:
+            err_console.print(f"cannot write the {what} to {path}: {err.strerror}",
+                              markup=False, highlight=False, soft_wrap=True)  # fmt: skip
+            raise typer.Exit(1) from None
+        console.print(f"wrote the {what} to {path}", markup=False, highlight=False, soft_wrap=True)
+    for missing in shown.missing_by_law():
+        err_console.print(
+            f"warning: the email lacks {missing}, which the law requires; "
+            "nurture validate refuses it and no journey would send it",
+            markup=False, highlight=False, soft_wrap=True,
+        )  # fmt: skip
+
+
 @db_app.command("upgrade")
 def db_upgrade(
     revision: Annotated[str, typer.Argument(help="target revision")] = "head",

@@ -81,6 +81,11 @@ def test_email_has_both_parts_sender_and_one_click_unsubscribe(
     )
     token = unsubscribe.split("/v1/unsubscribe/")[1].split(">")[0]
     assert verify_unsubscribe(token, "test-secret") == (lead.id, "acme")
+    # on the wire as RFC 2369 wants it, not RFC 2047-encoded: mail clients read it raw
+    raw = (settings.outbox_dir / "acme" / f"{result.send_id}.eml").read_bytes()
+    assert f"List-Unsubscribe: {unsubscribe}\r\n".encode() in raw.replace(b"\r\n", b"\n").replace(
+        b"\n", b"\r\n"
+    )
     assert "aiko" not in token.lower()
 
     text = message.get_body(("plain",)).get_content()

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 from nurture.mail.render import EmailContent
 from nurture.scenario import Sender
+
+# RFC 5322's line limit, not the default 78: folding a long List-Unsubscribe URL at 78 makes
+# the email package RFC 2047-encode it, and mail clients then cannot read the link (RFC 2369).
+POLICY = policy.default.clone(max_line_length=998)
 
 
 def build_message(
@@ -22,7 +27,7 @@ def build_message(
     sent_at: datetime,
 ) -> EmailMessage:
     """An RFC 5322 message with text and HTML parts and RFC 8058 List-Unsubscribe headers."""
-    message = EmailMessage()
+    message = EmailMessage(policy=POLICY)
     from_user, from_domain = sender.from_email.split("@", 1)
     to_user, to_domain = to_email.split("@", 1)
     message["From"] = Address(sender.from_name, from_user, from_domain)

@@ -133,4 +133,11 @@ SAMPLE_LEADS: list[dict[str, Any]] = [
         "role": "manager",
     },
 ]
-SAMPLE_JOURNEY = {"stage": "warm", "score": 42, "track": "cold", "step": "welcome"}
+# The keys the worker passes (workflows/lead_journey.py), with plausible values.
+SAMPLE_JOURNEY = {
+    "stage": "warm",
+    "score": 42,
+    "track": "cold",
+    "step": "cold#1/welcome",
+    "lifecycle": "nurturing",
+}

@@ -1,0 +1,95 @@
+"""One email for one lead, built the same way by the worker and by `nurture preview`.
+
+The send activity and the preview both call `compose_email`, so what a marketer previews
+cannot drift from what the lead receives: the same template renderer (sandboxed,
+autoescaped, StrictUndefined), the same template context, the same signed unsubscribe link
+and the same MIME message. Only where the templates come from differs (the worker reads
+the pinned version from the store, the preview reads the folder).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from typing import Any
+
+from nurture.db import Lead
+from nurture.mail.message import build_message
+from nurture.mail.render import EmailContent, TemplateRenderer, email_context
+from nurture.scenario import Brand
+from nurture.unsubscribe import sign_unsubscribe
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """The lead as an email sees it: its address, its name for the To header, and the
+    fields templates may use (nothing else of the lead reaches a template)."""
+
+    email: str
+    fields: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        parts = (self.fields.get("first_name"), self.fields.get("last_name"))
+        return " ".join(p for p in parts if p)
+
+    @classmethod
+    def of(cls, lead: Lead) -> Recipient:
+        return cls(
+            email=lead.email,
+            fields={
+                "first_name": lead.first_name,
+                "last_name": lead.last_name,
+                "company": lead.company,
+                "title": lead.title,
+                "role": lead.role,
+                "industry": lead.industry,
+                "company_size": lead.company_size,
+            },
+        )
+
+
+@dataclass(frozen=True)
+class ComposedEmail:
+    content: EmailContent
+    message: EmailMessage
+
+
+def unsubscribe_url(public_base_url: str, secret_key: str, lead_id: str, product: str) -> str:
+    """The one-click link of the API (`/v1/unsubscribe/{token}`), signed for lead × product."""
+    return f"{public_base_url}/v1/unsubscribe/{sign_unsubscribe(lead_id, product, secret_key)}"
+
+
+def compose_email(
+    renderer: TemplateRenderer,
+    brand: Brand,
+    recipient: Recipient,
+    *,
+    template: str,
+    subject: str,
+    journey: dict[str, Any],
+    unsubscribe_url: str,
+    send_id: str,
+    sent_at: datetime,
+) -> ComposedEmail:
+    """Render `template` with `subject` (one variant's Jinja source) for the recipient and
+    build the message; template errors propagate as `jinja2.TemplateError`."""
+    context = email_context(
+        brand,
+        recipient.fields,
+        unsubscribe_url=unsubscribe_url,
+        preferences_url=unsubscribe_url,
+        journey=journey,
+    )
+    content = renderer.render(template, subject, context)
+    message = build_message(
+        content,
+        sender=brand.sender,
+        to_email=recipient.email,
+        to_name=recipient.name,
+        unsubscribe_url=unsubscribe_url,
+        send_id=send_id,
+        sent_at=sent_at,
+    )
+    return ComposedEmail(content, message)
