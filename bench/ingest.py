@@ -7,26 +7,39 @@ and for delivery the ratio against bare Temporal signals measured in the same ru
 
     .venv/bin/python bench/ingest.py [--events N] [--leads L]
 
-Everything runs as deployed, on loopback: a fresh Temporal dev server (temp dir), a fresh
-PostgreSQL database (dropped at the end), the API under uvicorn with 2 worker processes
-(each runs its own outbox relay), and, in this process, a Nurture worker from
-`build_worker`, a bare worker (bench/bare.py) and an httpx load generator with at most
-`--concurrency` requests in flight. On a 2-core machine they all share the cores, the load
-generator included: the CPU table says who used them.
+Everything runs as deployed, on loopback, each part in a process of its own: a fresh
+Temporal dev server (temp dir), a fresh PostgreSQL database (dropped at the end), the API
+under uvicorn with 2 worker processes (each runs its own outbox relay), and the Nurture
+worker as two processes on one task queue, `nurture worker --role workflows` (journeys and
+their local activities) and `nurture worker --role activities` (emails, hand-offs). Single
+events come from wrk (bench/track.lua), a C load generator in its own process; batches,
+paced triggers, the floor's signals and the polling come from this process (httpx and the
+Temporal client), which runs no worker any more. On a 2-core machine all of them share the
+cores: the CPU table says who used them.
+
+The floor's worker runs in a process of its own too (bench/bare_worker.py: BareStep from
+bench/bare.py, the same poller and cache options as the journey worker). Nurture's journeys
+have an interpreter, and so a GIL, to themselves, and get their signals from other
+processes (the relays in uvicorn); the floor's workflows get the same, their signals coming
+from this process. Left in this process, the floor's worker would share a GIL with its own
+signal sender and the polling, which lowers the floor and flatters Nurture's ratio.
 
   floor: L BareStep workflows receive the signals the journeys will get, one per event,
      from this process at the same concurrency (bench/journeys.py's floor B);
-  a. single: N `POST /v1/track` events, round robin over L leads with a journey;
-  b. batched: the same as `POST /v1/batch` of 100;
+  a. single: N `POST /v1/track` events, round robin over L leads with a journey, from wrk
+     with --concurrency connections; the store must then hold one event per 2xx. Without
+     wrk, httpx in this process sends them, and the figure is that generator's ceiling as
+     much as the API's (the bench says so);
+  b. batched: the same as `POST /v1/batch` of 100, from httpx;
      after a and b, delivery: from the first request until every journey has handled its
      events (the workflow time of the last one, read with its `state` query);
   d. trigger: ~50 events/s for ~10 s, each firing a trigger email (bench/scenarios/ingest),
      POST → the `sends` row's `sent_at`; then a few one at a time, for the unloaded path.
 
-Below the table it prints where the time goes: CPU by process (and by thread in this one)
-per phase, when the slowest requests were sent, what the relays did (rounds, events per
-signal, events signalled twice), the store's work per request from an instrumented
-in-process pass, and the trigger latency split at the relay and at the history's events.
+Below the table it prints where the time goes: CPU by process per phase, when the slowest
+requests were sent, what the relays did (rounds, events per signal, events signalled
+twice), the store's work per request from an instrumented in-process pass, and the trigger
+latency split at the relay and at the history's events.
 """
 
 from __future__ import annotations
@@ -37,6 +50,8 @@ import itertools
 import json
 import math
 import os
+import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -45,7 +60,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import AsyncExitStack, contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,28 +69,29 @@ from typing import Any, TypeVar
 import httpx
 import sqlalchemy
 import uvicorn
-from bare import BareStep, bare_step
 from journeys import BareState, as_utc, cache_bytecode, free_port, machine_facts, upsert_leads
 from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, TaskQueueType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
-from temporalio.worker import Worker
 
 from nurture.api.app import create_app
 from nurture.api.auth import create_api_key
 from nurture.config import Settings
-from nurture.db import Delivery, Lead, Send
+from nurture.db import Delivery, Event, Lead, Send
 from nurture.devstack import DevServer, connect_ready, start_dev_server
 from nurture.events import BehaviorEvent
 from nurture.journey import journey_id
 from nurture.journeys import journey_state, start_journey
 from nurture.store import Store
-from nurture.worker_setup import build_worker, polling_options
 
 ADMIN_URL = os.environ.get(
     "NURTURE_BENCH_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 )
+BENCH_DIR = Path(__file__).resolve().parent
 PRODUCT = "bench"  # bench/scenarios/bench: bench_event is worth 1 point, no caps
 TRIGGER_PRODUCT = "ingest"  # bench/scenarios/ingest: bench_trigger fires an email at once
 NURTURE_QUEUE = "bench-ingest-nurture"
@@ -89,6 +105,10 @@ SAMPLE = 20  # journey histories read for the relay's signal sizes
 SOLO = 10  # trigger events sent one at a time, each awaited to its email
 PROFILE_SINGLES = 20  # requests of each kind in the instrumented in-process pass
 PROFILE_BATCHES = 3
+OTHERS_NOTICED = 0.2  # cores used by processes outside the stack that the report points out
+WRK = shutil.which("wrk")
+WRK_SCRIPT = BENCH_DIR / "track.lua"
+WRK_THREADS = 1  # one wrk thread sends ~17,000 requests/s to a no-op server on this machine
 
 # The issue's targets.
 TARGET_SINGLE = 500.0  # accepted events/s, one event per request
@@ -103,10 +123,10 @@ Tracked = tuple[str, Lead, dict[str, Any]]  # message id, its lead, the Segment 
 # ---- where the CPU goes -------------------------------------------------------------------
 
 
-def _stat_fields(pid: int, stat: Path | None = None) -> list[str] | None:
+def _stat_fields(pid: int) -> list[str] | None:
     """Fields of /proc/<pid>/stat from field 3 on (the name may hold spaces)."""
     try:
-        raw = (stat or Path(f"/proc/{pid}/stat")).read_text()
+        raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     return raw[raw.rfind(")") + 2 :].split()
@@ -130,47 +150,37 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-THREAD_KINDS = {
-    "main": "event loop (main thread)",
-    "workflow": "workflow tasks (SDK thread)",
-    "core": "SDK core (Rust threads)",
-    "pool": "activities + to_thread pools",
-}
+def _reaped_children_cpu() -> float:
+    """CPU of this process's children that have exited and been waited for: wrk, which
+    runs within a phase (a process's CPU cannot be read from /proc after it is gone)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
-def _thread_cpu() -> dict[str, float]:
-    """This process's CPU by kind of thread: the worker's workflow tasks, its activities,
-    the SDK's Rust core, or the event loop (load generator, clients, polling)."""
-    own = os.getpid()
-    kinds: dict[str, float] = defaultdict(float)
-    for task in Path("/proc/self/task").iterdir():
-        with suppress(OSError, ValueError):
-            name = (task / "comm").read_text().strip()
-            fields = _stat_fields(own, task / "stat")
-            if fields is None:
-                continue
-            if int(task.name) == own:
-                kind = "main"
-            elif name.startswith("workflow"):
-                kind = "workflow"
-            elif name.startswith(("tokio", "temporal")):
-                kind = "core"
-            else:
-                kind = "pool"
-            kinds[kind] += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return kinds
-
-
-def _postgres_cpu() -> float:
-    """Every `postgres` process, backends that exited included (their CPU moves into the
-    postmaster's cutime/cstime), as bench/store.py counts it."""
+def _postgres_cpu(database: str) -> float:
+    """Every `postgres` process but the backends of other databases (someone else's tests
+    belong under "other processes"): the postmaster, with the CPU of backends that exited
+    (in its cutime/cstime, as bench/store.py counts it), the WAL writer and its kin, and
+    this run's backends."""
     total = 0.0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with suppress(OSError, ValueError):
             raw = stat.read_text()
-            if raw[raw.find("(") + 1 : raw.rfind(")")] == "postgres":
-                total += _cpu_of(int(stat.parent.name), with_children=True)
+            if raw[raw.find("(") + 1 : raw.rfind(")")] != "postgres":
+                continue
+            if _database_of(stat.parent / "cmdline") not in (None, database):
+                continue
+            total += _cpu_of(int(stat.parent.name), with_children=True)
     return total
+
+
+def _database_of(cmdline: Path) -> str | None:
+    """A backend's database from its title, `postgres: 15/main: <user> <database> <client>
+    <state>`; None for the postmaster and the background processes."""
+    title = cmdline.read_bytes().split(b"\0")[0].decode(errors="replace")
+    words = title.rsplit(": ", 1)[-1].split() if title.startswith("postgres: ") else []
+    is_backend = len(words) >= 3 and (words[2].endswith(")") or words[2] == "[local]")
+    return words[1] if is_backend else None
 
 
 def _machine_cpu() -> float:
@@ -183,15 +193,24 @@ def _machine_cpu() -> float:
     return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
+# The stack's single processes, as the CPU table names them.
+PROCESSES = {
+    "workflows": "nurture worker --role workflows",
+    "activities": "nurture worker --role activities",
+    "bare": "bare worker (floor)",
+    "temporal": "temporal dev server",
+}
+
+
 @dataclass
 class Cpu:
     """CPU seconds by process during a phase: which side is the bottleneck on 2 cores."""
 
     wall: float = 0.0
-    bench: float = 0.0  # this process: load generator, Temporal client, both workers
-    threads: dict[str, float] = field(default_factory=dict)  # this process, by THREAD_KINDS
+    bench: float = 0.0  # this process: httpx, the Temporal client, the polling
+    wrk: float = 0.0  # child processes reaped during the phase: wrk
     api: dict[int, float] = field(default_factory=dict)  # per uvicorn process
-    temporal: float = 0.0
+    processes: dict[str, float] = field(default_factory=dict)  # by PROCESSES key
     postgres: float = 0.0
     machine: float = 0.0
 
@@ -202,14 +221,15 @@ class Cpu:
     @property
     def other(self) -> float:
         """Whatever else ran on the machine meanwhile (other people's tests, say)."""
-        known = self.bench + self.api_total + self.temporal + self.postgres
-        return max(0.0, self.machine - known)
+        known = self.bench + self.wrk + self.api_total + sum(self.processes.values())
+        return max(0.0, self.machine - known - self.postgres)
 
 
 @dataclass
 class Pids:
-    temporal: int | None
     api: int | None
+    processes: dict[str, int]  # by PROCESSES key
+    database: str  # this run's: its backends' CPU is the store's
 
 
 def _snapshot(pids: Pids) -> Cpu:
@@ -217,10 +237,10 @@ def _snapshot(pids: Pids) -> Cpu:
     return Cpu(
         wall=time.monotonic(),
         bench=time.process_time(),
-        threads=_thread_cpu(),
+        wrk=_reaped_children_cpu(),
         api={pid: _cpu_of(pid) for pid in api_pids},
-        temporal=_cpu_of(pids.temporal) if pids.temporal else 0.0,
-        postgres=_postgres_cpu(),
+        processes={name: _cpu_of(pid) for name, pid in pids.processes.items()},
+        postgres=_postgres_cpu(pids.database),
         machine=_machine_cpu(),
     )
 
@@ -235,9 +255,11 @@ def metered(pids: Pids) -> Iterator[Cpu]:
         after = _snapshot(pids)
         usage.wall = after.wall - before.wall
         usage.bench = after.bench - before.bench
-        usage.threads = {k: v - before.threads.get(k, 0.0) for k, v in after.threads.items()}
+        usage.wrk = after.wrk - before.wrk
         usage.api = {pid: cpu - before.api.get(pid, 0.0) for pid, cpu in after.api.items()}
-        usage.temporal = after.temporal - before.temporal
+        usage.processes = {
+            name: cpu - before.processes.get(name, 0.0) for name, cpu in after.processes.items()
+        }
         usage.postgres = after.postgres - before.postgres
         usage.machine = after.machine - before.machine
 
@@ -264,15 +286,22 @@ class Load:
     accepted: int = 0  # events in 2xx answers
     latencies: list[float] = field(default_factory=list)  # seconds, 2xx requests
     samples: list[tuple[float, float]] = field(default_factory=list)  # (sent, latency), 2xx
+    percentiles: dict[float, float] = field(default_factory=dict)  # q → seconds, from wrk
     failures: Counter[str] = field(default_factory=Counter)
-    per_lead: Counter[str] = field(default_factory=Counter)  # accepted events per lead
+    per_lead: Counter[str] = field(default_factory=Counter)  # events per lead (see stored)
+    stored: int | None = None  # events of the phase in the store, once counted there
     sent_at: dict[str, float] = field(default_factory=dict)  # message id → request sent
+    generator: str = "httpx"
     cpu: Cpu = field(default_factory=Cpu)
 
     @property
     def rate(self) -> float:
         seconds = self.last_answered - self.first_sent
         return self.accepted / seconds if seconds > 0 else 0.0
+
+    def latency(self, q: float) -> float:
+        """Seconds: wrk's percentile when wrk sent the phase, else from every 2xx request."""
+        return self.percentiles[q] if self.percentiles else quantile(self.latencies, q)
 
 
 def quantile(values: Sequence[float], q: float) -> float:
@@ -450,6 +479,69 @@ async def client_floor(events: Sequence[Tracked], concurrency: int) -> ClientFlo
     return ClientFloor(load.rate, used / max(1, load.accepted) * 1000)
 
 
+def _wrk_command(base_url: str, key: str, ids: Path, prefix: str, count: int, c: int) -> list[str]:
+    assert WRK is not None
+    return [
+        WRK, "-t", str(WRK_THREADS), "-c", str(c), "-d", f"{SEND_LIMIT:.0f}s", "--timeout", "30s",
+        "-H", f"Authorization: Bearer {key}", "-s", str(WRK_SCRIPT), base_url,
+        "--", str(ids), prefix, str(count), str(WRK_THREADS),
+    ]  # fmt: skip
+
+
+async def wrk_track(
+    base_url: str, key: str, leads: Sequence[Lead], prefix: str, count: int, concurrency: int
+) -> Load:
+    """`count` single events from wrk and bench/track.lua: the same messageIds and leads as
+    spread(prefix, …). A C event loop in its own process costs a fraction of a millisecond
+    per request, so the rate is the API's, not the load generator's as with httpx here.
+
+    The script stops each wrk thread at its last answer and says so on stderr; wrk's main
+    thread would sleep out -d all the same, so SIGINT wakes it to print its summary."""
+    with tempfile.NamedTemporaryFile("w", prefix="wrk-ids-", suffix=".txt") as ids:
+        ids.write("".join(f"{lead.external_id}\n" for lead in leads))
+        ids.flush()
+        command = _wrk_command(base_url, key, Path(ids.name), prefix, count, concurrency)
+        load = Load(first_sent=time.time(), generator="wrk")
+        process = await asyncio.create_subprocess_exec(
+            *command, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        assert process.stderr is not None
+        stopped, noise = 0, []
+        while stopped < WRK_THREADS and (line := await process.stderr.readline()):
+            if line.startswith(b"track.lua: thread done"):
+                stopped += 1
+            else:
+                noise.append(line.decode(errors="replace").rstrip())
+        load.last_answered = time.time()
+        with suppress(ProcessLookupError):
+            process.send_signal(signal.SIGINT)
+        out, err = await process.communicate()
+    noise += err.decode(errors="replace").splitlines()
+    summary = next(
+        (json.loads(x) for x in reversed(out.decode().splitlines()) if x[:1] == "{"), None
+    )
+    if summary is None:
+        raise RuntimeError(f"wrk printed no summary: {out.decode()} {' '.join(noise)}")
+    _wrk_into(load, summary, count)
+    return load
+
+
+def _wrk_into(load: Load, summary: dict[str, Any], count: int) -> None:
+    """wrk's summary as a Load: 2xx answers, other statuses and socket errors as failures,
+    its latency percentiles (wrk corrects them for coordinated omission)."""
+    load.accepted = summary["ok"]
+    load.percentiles = {q: summary["latency_us"][f"p{q * 100:.0f}"] / 1e6 for q in (0.5, 0.99)}
+    if summary["answered"] > summary["ok"]:
+        load.failures["HTTP non-2xx"] = summary["answered"] - summary["ok"]
+    for kind in ("connect", "read", "write", "timeout"):
+        if summary["errors"][kind]:
+            load.failures[f"wrk {kind} errors"] = summary["errors"][kind]
+    if summary["answered"] < count:
+        load.failures["not answered by the time limit"] = count - summary["answered"]
+    if summary["new"] != summary["ok"]:
+        load.failures["2xx but not new (duplicates)"] = summary["ok"] - summary["new"]
+
+
 # ---- waiting for the work to be done ------------------------------------------------------
 
 
@@ -527,6 +619,17 @@ def outbox(store: Store, prefix: str) -> tuple[int, int]:
             )
         ).one()
     return int(total), int(done)
+
+
+def stored_events(store: Store, prefix: str) -> Counter[str]:
+    """Events whose ids start with `prefix` in the store, by lead: what the API accepted."""
+    with store.session() as session:
+        rows = session.execute(
+            select(Event.lead_id, func.count())
+            .where(Event.event_id.like(f"{prefix}-%"))
+            .group_by(Event.lead_id)
+        ).all()
+    return Counter({str(lead): int(n) for lead, n in rows})
 
 
 def relay_rounds(store: Store, prefix: str, delivered: Delivered) -> None:
@@ -671,59 +774,94 @@ class TriggerPath:
 async def trigger_path(client: Client, workflow_ids: Sequence[str], prefix: str) -> TriggerPath:
     """Split signal → email sent at the history's events: the task queue, the worker's
     workflow task, whatever runs before the send, the activity queue, the send itself."""
-    kind = EventType
     path = TriggerPath()
     for wid in workflow_ids:
-        events = list((await client.get_workflow_handle(wid).fetch_history()).events)
-        at = {e.event_id: e.event_time.ToDatetime().timestamp() for e in events}
-        for i, e in enumerate(events):
-            if e.event_type != kind.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
-                continue
-            attrs = e.workflow_execution_signaled_event_attributes
-            data = attrs.input.payloads[0].data if attrs.input.payloads else b"[]"
-            if attrs.signal_name != "behaviors" or not any(
-                item["event_id"].startswith(f"{prefix}-") for item in json.loads(data)
-            ):
-                continue
-            path.signals += 1
-            later = events[i + 1 :]
-            started = next(
-                (x for x in later if x.event_type == kind.EVENT_TYPE_WORKFLOW_TASK_STARTED), None
-            )
-            if started is not None:
-                path.to_task.append(at[started.event_id] - at[e.event_id])
-                done = next(
-                    (
-                        x
-                        for x in later
-                        if x.event_type == kind.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
-                        and x.workflow_task_completed_event_attributes.started_event_id
-                        == started.event_id
-                    ),
-                    None,
-                )
-                if done is not None:
-                    path.task.append(at[done.event_id] - at[started.event_id])
-            for x in later:
-                if x.event_type != kind.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-                    continue
-                name = x.activity_task_scheduled_event_attributes.activity_type.name
-                if name != "send_email":
-                    path.before[name] += 1
-                    continue
-                path.to_schedule.append(at[x.event_id] - at[e.event_id])
-                for y in later:
-                    if y.event_type == kind.EVENT_TYPE_ACTIVITY_TASK_STARTED and (
-                        y.activity_task_started_event_attributes.scheduled_event_id == x.event_id
-                    ):
-                        path.queued.append(at[y.event_id] - at[x.event_id])
-                    if y.event_type == kind.EVENT_TYPE_ACTIVITY_TASK_COMPLETED and (
-                        y.activity_task_completed_event_attributes.scheduled_event_id == x.event_id
-                    ):
-                        started_id = y.activity_task_completed_event_attributes.started_event_id
-                        path.activity.append(at[y.event_id] - at[started_id])
-                break
+        _add_path(
+            list((await client.get_workflow_handle(wid).fetch_history()).events), prefix, path
+        )
     return path
+
+
+def _trigger_ids(event: HistoryEvent, prefix: str) -> list[str]:
+    """The ids of this phase's events in a `behaviors` signal (none for other events)."""
+    if event.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+        return []
+    attrs = event.workflow_execution_signaled_event_attributes
+    if attrs.signal_name != "behaviors" or not attrs.input.payloads:
+        return []
+    items = json.loads(attrs.input.payloads[0].data)
+    return [item["event_id"] for item in items if item["event_id"].startswith(f"{prefix}-")]
+
+
+def _add_path(events: Sequence[HistoryEvent], prefix: str, path: TriggerPath) -> None:
+    """The journey's k-th event of the phase pairs with its email `trigger:…#k`, not with the
+    next send_email scheduled: once the emails lag more than a lead's events are apart (3 s
+    here), that is the previous event's email, and the split would come out too short."""
+    kind = EventType
+    at = {e.event_id: e.event_time.ToDatetime().timestamp() for e in events}
+    sends: dict[int, HistoryEvent] = {}  # k → its send_email scheduled
+    others: list[tuple[int, str]] = []  # (event id, name) of other activities scheduled
+    started: dict[int, HistoryEvent] = {}  # scheduled event id → activity started
+    completed: dict[int, HistoryEvent] = {}  # scheduled event id → activity completed
+    for e in events:
+        if e.event_type == kind.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            attrs = e.activity_task_scheduled_event_attributes
+            key = _send_key(attrs.input.payloads)
+            if attrs.activity_type.name == "send_email" and key.startswith("trigger:"):
+                sends[int(key.rsplit("#", 1)[1])] = e
+            else:
+                others.append((e.event_id, attrs.activity_type.name))
+        elif e.event_type == kind.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            started[e.activity_task_started_event_attributes.scheduled_event_id] = e
+        elif e.event_type == kind.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            completed[e.activity_task_completed_event_attributes.scheduled_event_id] = e
+    k = 0
+    for i, e in enumerate(events):
+        ours = _trigger_ids(e, prefix)
+        if not ours:
+            continue
+        path.signals += 1
+        _add_task(events[i + 1 :], at, at[e.event_id], path)
+        for _ in ours:
+            k += 1
+            send = sends.get(k)
+            if send is None:
+                continue
+            path.to_schedule.append(at[send.event_id] - at[e.event_id])
+            path.before.update(name for n, name in others if e.event_id < n < send.event_id)
+            if send.event_id in started:
+                begun = started[send.event_id]
+                path.queued.append(at[begun.event_id] - at[send.event_id])
+                if send.event_id in completed:
+                    path.activity.append(at[completed[send.event_id].event_id] - at[begun.event_id])
+
+
+def _send_key(payloads: Sequence[Any]) -> str:
+    """send_email's send key from its input (SendEmailInput as JSON); '' for others."""
+    data = json.loads(payloads[0].data) if payloads else None
+    return str(data.get("send_key", "")) if isinstance(data, dict) else ""
+
+
+def _add_task(
+    later: Sequence[HistoryEvent], at: dict[int, float], signalled: float, path: TriggerPath
+) -> None:
+    """The first workflow task after a signal: when it started, how long it ran."""
+    kind = EventType
+    task = next((x for x in later if x.event_type == kind.EVENT_TYPE_WORKFLOW_TASK_STARTED), None)
+    if task is None:
+        return
+    path.to_task.append(at[task.event_id] - signalled)
+    done = next(
+        (
+            x
+            for x in later
+            if x.event_type == kind.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+            and x.workflow_task_completed_event_attributes.started_event_id == task.event_id
+        ),
+        None,
+    )
+    if done is not None:
+        path.task.append(at[done.event_id] - at[task.event_id])
 
 
 @dataclass
@@ -948,35 +1086,42 @@ def bench_database() -> Iterator[str]:
         admin.dispose()
 
 
-@contextmanager
-def api_server(settings: Settings, log_path: Path) -> Iterator[tuple[str, subprocess.Popen]]:
-    """uvicorn with 2 workers, as `nurture api --workers 2` runs it; stopped at the end.
-
-    Its own session, so a worker left behind by a hung shutdown is stopped by group id.
-    """
-    port = free_port()
+def service_env(settings: Settings) -> dict[str, str]:
+    """The settings as NURTURE_* variables (nurture/config.py reads them), for the API and
+    worker processes, with this run's bytecode cache as an installed image has one (the
+    sandbox re-imports the journey module for every workflow run: see cache_bytecode)."""
     env = {
         **os.environ,
         "NURTURE_DATABASE_URL": settings.database_url,
         "NURTURE_TEMPORAL_ADDRESS": settings.temporal_address,
         "NURTURE_SCENARIOS_DIR": str(settings.scenarios_dir),
+        "NURTURE_OUTBOX_DIR": str(settings.outbox_dir),
         "NURTURE_TASK_QUEUE": settings.task_queue,
+        "NURTURE_FREQUENCY_CAP_PER_WEEK": str(settings.frequency_cap_per_week),
     }
-    command = [
-        sys.executable, "-m", "uvicorn", "nurture.api.app:app_from_env", "--factory",
-        "--workers", "2", "--host", "127.0.0.1", "--port", str(port),
-    ]  # fmt: skip
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    if sys.pycache_prefix:
+        env["PYTHONPYCACHEPREFIX"] = sys.pycache_prefix
+    return env
+
+
+@contextmanager
+def service(command: Sequence[str], env: dict[str, str], log_path: Path) -> Iterator[Any]:
+    """A process of the stack, logging to `log_path`, stopped (SIGTERM) at the end.
+
+    Its own session, so a child left behind by a hung shutdown is stopped by group id.
+    """
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             command,
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
-            cwd=Path(__file__).resolve().parent.parent,
+            cwd=BENCH_DIR.parent,
             start_new_session=True,
         )
     try:
-        yield f"http://127.0.0.1:{port}", process
+        yield process
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -984,6 +1129,69 @@ def api_server(settings: Settings, log_path: Path) -> Iterator[tuple[str, subpro
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+@contextmanager
+def api_server(settings: Settings, log_path: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    """uvicorn with 2 workers, as `nurture api --workers 2` runs it."""
+    port = free_port()
+    command = [
+        sys.executable, "-m", "uvicorn", "nurture.api.app:app_from_env", "--factory",
+        "--workers", "2", "--host", "127.0.0.1", "--port", str(port),
+    ]  # fmt: skip
+    with service(command, service_env(settings), log_path) as process:
+        yield f"http://127.0.0.1:{port}", process
+
+
+def nurture_command() -> list[str]:
+    """The `nurture` console script beside this Python, as an installed worker runs."""
+    script = Path(sys.executable).with_name("nurture")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "nurture.cli"]
+
+
+@contextmanager
+def worker_processes(settings: Settings, logs: Path) -> Iterator[dict[str, subprocess.Popen]]:
+    """The Nurture worker as deployed, journeys and activities in one process each, and the
+    floor's worker in a third (see the module docstring); logs in `logs`."""
+    commands = {
+        "workflows": [*nurture_command(), "worker", "--role", "workflows"],
+        "activities": [*nurture_command(), "worker", "--role", "activities"],
+        "bare": [sys.executable, str(BENCH_DIR / "bare_worker.py"), BARE_QUEUE],
+    }
+    env = service_env(settings)
+    with ExitStack() as stack:
+        yield {
+            name: stack.enter_context(service(command, env, logs / f"worker-{name}.log"))
+            for name, command in commands.items()
+        }
+
+
+async def _pollers(client: Client, queue: str, kind: TaskQueueType.ValueType) -> int:
+    response = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=client.namespace, task_queue=TaskQueue(name=queue), task_queue_type=kind
+        )
+    )
+    return len(response.pollers)
+
+
+async def workers_ready(client: Client, processes: dict[str, subprocess.Popen], logs: Path) -> None:
+    """Each worker process polls its task queue: journeys and the floor's workflows their
+    workflow tasks, the activities process the activity tasks."""
+    polls = {
+        "workflows": (NURTURE_QUEUE, TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW),
+        "activities": (NURTURE_QUEUE, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY),
+        "bare": (BARE_QUEUE, TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW),
+    }
+    for _ in range(300):
+        for name, process in processes.items():
+            if process.poll() is not None:
+                raise RuntimeError(f"worker {name} exited; see {logs / f'worker-{name}.log'}")
+        counts = [await _pollers(client, queue, kind) for queue, kind in polls.values()]
+        if all(counts):
+            return
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"the workers did not poll within 30 s; see the logs in {logs}")
 
 
 async def api_ready(base_url: str, process: subprocess.Popen, log_path: Path) -> None:
@@ -1066,7 +1274,7 @@ class Run:
     single_delivery: Delivered
     batched_delivery: Delivered
     floor: Floor
-    generator: ClientFloor
+    generator: ClientFloor | None  # httpx's ceiling, measured when wrk is not there
     sizes: dict[str, SignalSizes]
     triggers: Triggers
     trigger_cpu: Cpu
@@ -1074,43 +1282,211 @@ class Run:
     facts: list[str]
 
 
+@dataclass
+class Cohorts:
+    """The run's leads: measured, triggered, warmed up, and the floor's workflows."""
+
+    tag: str
+    leads: list[Lead]
+    trigger_leads: list[Lead]
+    warm: list[Lead]
+    warm_t: list[Lead]
+    bare_ids: list[str]
+
+
+def _line(label: str, value: str) -> None:
+    print(f"{label:<44}{value}", flush=True)
+
+
+async def cohorts(store: Store, args: argparse.Namespace) -> Cohorts:
+    tag = f"i{int(time.time())}"
+    return Cohorts(
+        tag=tag,
+        leads=await asyncio.to_thread(upsert_leads, store, tag, args.leads),
+        trigger_leads=await asyncio.to_thread(upsert_leads, store, f"{tag}-t", args.trigger_leads),
+        warm=await asyncio.to_thread(upsert_leads, store, f"{tag}-w", WARM_LEADS),
+        warm_t=await asyncio.to_thread(upsert_leads, store, f"{tag}-wt", WARM_LEADS),
+        bare_ids=[f"bare-{tag}-{i}" for i in range(args.leads)],
+    )
+
+
+async def start_all(client: Client, settings: Settings, store: Store, who: Cohorts) -> None:
+    """Every journey and bare workflow started, and every journey past its first email."""
+    await start_journeys(client, settings, store, [*who.leads, *who.warm], PRODUCT)
+    await start_journeys(
+        client, settings, store, [*who.trigger_leads, *who.warm_t], TRIGGER_PRODUCT
+    )
+    await bounded(
+        who.bare_ids,
+        lambda wid: client.start_workflow("BareStep", id=wid, task_queue=BARE_QUEUE),
+        16,
+    )
+    journeys = len(who.leads) + len(who.trigger_leads) + 2 * WARM_LEADS
+
+    async def started() -> bool:
+        return await asyncio.to_thread(first_emails, store) >= journeys
+
+    await until("first emails", started)
+
+
+@dataclass
+class Stack:
+    """What the phases talk to: Temporal, the store, the API (httpx, or wrk at its URL)."""
+
+    client: Client
+    store: Store
+    http: httpx.AsyncClient
+    base_url: str
+    key: str
+    pids: Pids
+
+
+async def warm_up(stack: Stack, who: Cohorts, concurrency: int) -> None:
+    """Untimed: both API workers and relays, the journey and activity workers, the floor."""
+    tag, http = who.tag, stack.http
+    warm_events = spread(f"{tag}-w", 40, who.warm, "Bench Event")
+    warmed = await drive(http, singles(warm_events[:20]), 8)
+    warmed.per_lead += (await drive(http, batches(warm_events[20:]), 2)).per_lead
+    await drive(http, singles(spread(f"{tag}-wt", WARM_LEADS, who.warm_t, "Bench Trigger")), 4)
+    await nurture_delivery(stack.client, stack.store, f"{tag}-w", warmed.per_lead, concurrency)
+    warm_ids = who.bare_ids[:WARM_LEADS]
+    await floor_signals(stack.client, warm_ids, Counter(warm_ids), f"{tag}-w", 8)
+
+
+async def floor_phase(stack: Stack, who: Cohorts, args: argparse.Namespace) -> Floor:
+    per = Counter(who.bare_ids[n % args.leads] for n in range(args.events))
+    with metered(stack.pids) as cpu:
+        floor = await floor_signals(stack.client, list(per), per, f"{who.tag}-f", args.concurrency)
+    floor.cpu = cpu
+    _line("floor: bare signals", f"{floor.rate:8.1f}/s  ({floor.signals} signals)")
+    return floor
+
+
+async def send_phase(
+    name: str, prefix: str, stack: Stack, who: Cohorts, args: argparse.Namespace
+) -> Load:
+    """One load phase, then the store's count of its events by lead: what the journeys must
+    get, whoever counted the answers (wrk counts them, not which lead they were for)."""
+    events = spread(prefix, args.events, who.leads, "Bench Event")
+    calls = batches(events) if name == "batched" else singles(events)
+    with metered(stack.pids) as cpu:
+        if name == "single" and WRK:
+            load = await wrk_track(
+                stack.base_url, stack.key, who.leads, prefix, args.events, args.concurrency
+            )
+        else:
+            load = await drive(stack.http, calls, args.concurrency)
+    load.cpu = cpu
+    load.per_lead = await asyncio.to_thread(stored_events, stack.store, prefix)
+    load.stored = sum(load.per_lead.values())
+    failed = f", failed: {dict(load.failures)}" if load.failures else ""
+    _line(
+        f"{name}: accepted events ({load.generator})",
+        f"{load.rate:8.1f}/s  ({load.accepted} in "
+        f"{load.last_answered - load.first_sent:.2f} s{failed})",
+    )
+    verdict = "" if load.stored == load.accepted else "   ! they differ"
+    _line(f"{name}: events answered 2xx / stored", f"{load.accepted:>8} / {load.stored}{verdict}")
+    return load
+
+
+async def load_phases(
+    stack: Stack, who: Cohorts, args: argparse.Namespace
+) -> tuple[dict[str, Load], dict[str, Delivered]]:
+    """Single, then batched, each followed by its delivery to the journeys (whose scores
+    count the events of both phases)."""
+    loads: dict[str, Load] = {}
+    deliveries: dict[str, Delivered] = {}
+    expected: Counter[str] = Counter()
+    for name, prefix in (("single", f"{who.tag}-a"), ("batched", f"{who.tag}-b")):
+        load = await send_phase(name, prefix, stack, who, args)
+        expected.update(load.per_lead)
+        with metered(stack.pids) as drain_cpu:
+            delivered = await nurture_delivery(
+                stack.client, stack.store, prefix, Counter(expected), args.concurrency
+            )
+        delivered.cpu = drain_cpu
+        loads[name], deliveries[name] = load, delivered
+        _line(f"{name}: delivered to journeys", _delivery_text(load, delivered))
+    return loads, deliveries
+
+
+async def trigger_phase(
+    stack: Stack, who: Cohorts, args: argparse.Namespace
+) -> tuple[Triggers, Cpu]:
+    """Paced from this process: with the worker in its own processes, httpx at 50/s no
+    longer shares a GIL with the journeys or the emails."""
+    print(
+        f"trigger emails at {args.trigger_rate:.0f} events/s for {args.trigger_seconds:.0f} s …",
+        flush=True,
+    )
+    leads, tag = who.trigger_leads, f"{who.tag}-t"
+    with metered(stack.pids) as cpu:
+        triggers = await trigger_latency(
+            stack.http,
+            stack.store,
+            leads,
+            tag,
+            args.trigger_rate,
+            args.trigger_seconds,
+            args.concurrency,
+        )
+    await asyncio.sleep(1.5)  # past the 1 s cool-down of the last triggers
+    triggers.solo = await solo_triggers(stack.http, stack.store, leads[:SOLO], f"{who.tag}-s")
+    step = max(1, len(leads) // SAMPLE)
+    triggers.path = await trigger_path(
+        stack.client, [journey_id(TRIGGER_PRODUCT, x.id) for x in leads[::step][:SAMPLE]], tag
+    )
+    _line(
+        "trigger: POST → email sent",
+        f"p50 {quantile(triggers.latencies, 0.5):.3f} s · "
+        f"p99 {quantile(triggers.latencies, 0.99):.3f} s "
+        f"({len(triggers.latencies)} of {triggers.posted})",
+    )
+    _line(
+        "trigger, one at a time: POST → email sent",
+        f"p50 {quantile(triggers.solo, 0.5):.3f} s · max "
+        f"{max(triggers.solo, default=math.nan):.3f} s ({len(triggers.solo)} of {SOLO})",
+    )
+    return triggers, cpu
+
+
+async def generator_ceiling(who: Cohorts, args: argparse.Namespace) -> ClientFloor | None:
+    """Without wrk, the single phase is httpx's: measure its ceiling and say so."""
+    if WRK:
+        return None
+    spread_events = spread(f"{who.tag}-n", args.events, who.leads, "Bench Event")
+    generator = await client_floor(spread_events, args.concurrency)
+    _line(
+        "load generator (httpx) vs a no-op server",
+        f"{generator.rate:8.1f}/s  ({generator.cpu_ms:.2f} ms CPU per request)",
+    )
+    print(
+        "  ! wrk not found: httpx in this process sends the single events, so that figure is "
+        f"limited by this generator (≤ {generator.rate:.0f}/s here), not only by the API. "
+        "For the API's own rate: apt-get install wrk",
+        flush=True,
+    )
+    return generator
+
+
 async def measure(
     args: argparse.Namespace, settings: Settings, store: Store, server: DevServer, tmp: Path
 ) -> Run:
     client = await connect_ready(settings)
-    tag = f"i{int(time.time())}"
-    print("leads, journeys and bare workflows …", flush=True)
-    leads = await asyncio.to_thread(upsert_leads, store, tag, args.leads)
-    trigger_leads = await asyncio.to_thread(upsert_leads, store, f"{tag}-t", args.trigger_leads)
-    warm = await asyncio.to_thread(upsert_leads, store, f"{tag}-w", WARM_LEADS)
-    warm_t = await asyncio.to_thread(upsert_leads, store, f"{tag}-wt", WARM_LEADS)
-    bare_ids = [f"bare-{tag}-{i}" for i in range(args.leads)]
-    bare = Worker(  # the same worker options build_worker gives the journey worker
-        client,
-        task_queue=BARE_QUEUE,
-        workflows=[BareStep],
-        activities=[bare_step],
-        **polling_options(settings),
-    )
+    print("leads, workers, journeys and bare workflows …", flush=True)
+    who = await cohorts(store, args)
     api_log = tmp / "uvicorn.log"
-    async with AsyncExitStack() as stack:
-        await stack.enter_async_context(build_worker(client, settings, store))
-        await stack.enter_async_context(bare)
-        base_url, api = stack.enter_context(api_server(settings, api_log))
-        pids = Pids(server.process.pid if server.process else None, api.pid)
-        await start_journeys(client, settings, store, [*leads, *warm], PRODUCT)
-        await start_journeys(client, settings, store, [*trigger_leads, *warm_t], TRIGGER_PRODUCT)
-        await bounded(
-            bare_ids,
-            lambda wid: client.start_workflow(BareStep.run, id=wid, task_queue=BARE_QUEUE),
-            16,
-        )
-        journeys = len(leads) + len(trigger_leads) + 2 * WARM_LEADS
-
-        async def started() -> bool:
-            return await asyncio.to_thread(first_emails, store) >= journeys
-
-        await until("first emails", started)
+    with (
+        worker_processes(settings, tmp) as workers,
+        api_server(settings, api_log) as (base_url, api),
+    ):
+        await workers_ready(client, workers, tmp)
+        singles_pids = {name: process.pid for name, process in workers.items()}
+        if server.process:
+            singles_pids["temporal"] = server.process.pid
+        pids = Pids(api.pid, singles_pids, make_url(settings.database_url).database or "")
+        await start_all(client, settings, store, who)
         await api_ready(base_url, api, api_log)
         key = await asyncio.to_thread(create_api_key, store, "bench", ["ingest"])
         async with httpx.AsyncClient(
@@ -1119,106 +1495,29 @@ async def measure(
             limits=pool_limits(args.concurrency),
             timeout=30,
         ) as http:
+            stack = Stack(client, store, http, base_url, key, pids)
             print("warm-up: both API workers, the relays, the journeys …", flush=True)
-            warm_events = spread(f"{tag}-w", 40, warm, "Bench Event")
-            warmed = await drive(http, singles(warm_events[:20]), 8)
-            warmed.per_lead += (await drive(http, batches(warm_events[20:]), 2)).per_lead
-            await drive(http, singles(spread(f"{tag}-wt", WARM_LEADS, warm_t, "Bench Trigger")), 4)
-            await nurture_delivery(client, store, f"{tag}-w", warmed.per_lead, args.concurrency)
-            warm_ids = bare_ids[:WARM_LEADS]
-            await floor_signals(client, warm_ids, Counter(warm_ids), f"{tag}-w", 8)
-
-            def line(label: str, value: str) -> None:
-                print(f"{label:<44}{value}", flush=True)
-
-            events = args.events
-            generator = await client_floor(
-                spread(f"{tag}-n", events, leads, "Bench Event"), args.concurrency
-            )
-            line(
-                "load generator vs a no-op server",
-                f"{generator.rate:8.1f}/s  ({generator.cpu_ms:.2f} ms CPU per request)",
-            )
-            per = Counter(bare_ids[n % args.leads] for n in range(events))
-            with metered(pids) as floor_cpu:
-                floor = await floor_signals(client, list(per), per, f"{tag}-f", args.concurrency)
-            floor.cpu = floor_cpu
-            line("floor: bare signals", f"{floor.rate:8.1f}/s  ({floor.signals} signals)")
-
-            loads: dict[str, Load] = {}
-            deliveries: dict[str, Delivered] = {}
-            expected: Counter[str] = Counter()
-            for name, prefix, shape in (
-                ("single", f"{tag}-a", singles),
-                ("batched", f"{tag}-b", batches),
-            ):
-                calls = shape(spread(prefix, events, leads, "Bench Event"))
-                with metered(pids) as cpu:
-                    load = await drive(http, calls, args.concurrency)
-                load.cpu = cpu
-                expected.update(load.per_lead)
-                with metered(pids) as drain_cpu:
-                    delivered = await nurture_delivery(
-                        client, store, prefix, Counter(expected), args.concurrency
-                    )
-                delivered.cpu = drain_cpu
-                loads[name], deliveries[name] = load, delivered
-                failed = f", failed: {dict(load.failures)}" if load.failures else ""
-                line(
-                    f"{name}: accepted events",
-                    f"{load.rate:8.1f}/s  ({load.accepted} in "
-                    f"{load.last_answered - load.first_sent:.2f} s{failed})",
-                )
-                line(f"{name}: delivered to journeys", _delivery_text(load, delivered))
-
+            await warm_up(stack, who, args.concurrency)
+            generator = await generator_ceiling(who, args)
+            floor = await floor_phase(stack, who, args)
+            loads, deliveries = await load_phases(stack, who, args)
             print("relay signal sizes (histories) …", flush=True)
-            step = max(1, len(leads) // SAMPLE)
-            sample = [journey_id(PRODUCT, lead.id) for lead in leads[::step][:SAMPLE]]
+            step = max(1, len(who.leads) // SAMPLE)
+            sample = [journey_id(PRODUCT, lead.id) for lead in who.leads[::step][:SAMPLE]]
             sizes = {
-                "single": await signal_sizes(client, sample, f"{tag}-a"),
-                "batched": await signal_sizes(client, sample, f"{tag}-b"),
+                name: await signal_sizes(client, sample, f"{who.tag}-{letter}")
+                for name, letter in (("single", "a"), ("batched", "b"))
             }
-
-            print(
-                f"trigger emails at {args.trigger_rate:.0f} events/s for "
-                f"{args.trigger_seconds:.0f} s …",
-                flush=True,
-            )
-            with metered(pids) as trigger_cpu:
-                triggers = await trigger_latency(
-                    http,
-                    store,
-                    trigger_leads,
-                    f"{tag}-t",
-                    args.trigger_rate,
-                    args.trigger_seconds,
-                    args.concurrency,
-                )
-            await asyncio.sleep(1.5)  # past the 1 s cool-down of the last triggers
-            triggers.solo = await solo_triggers(http, store, trigger_leads[:SOLO], f"{tag}-s")
-            step = max(1, len(trigger_leads) // SAMPLE)
-            triggers.path = await trigger_path(
-                client,
-                [journey_id(TRIGGER_PRODUCT, x.id) for x in trigger_leads[::step][:SAMPLE]],
-                f"{tag}-t",
-            )
-            line(
-                "trigger: POST → email sent",
-                f"p50 {quantile(triggers.latencies, 0.5):.3f} s · "
-                f"p99 {quantile(triggers.latencies, 0.99):.3f} s "
-                f"({len(triggers.latencies)} of {triggers.posted})",
-            )
-            line(
-                "trigger, one at a time: POST → email sent",
-                f"p50 {quantile(triggers.solo, 0.5):.3f} s · max "
-                f"{max(triggers.solo, default=math.nan):.3f} s ({len(triggers.solo)} of {SOLO})",
-            )
+            triggers, trigger_cpu = await trigger_phase(stack, who, args)
 
         print("store work per request (instrumented, in-process) …", flush=True)
-        work = await store_work(settings, key, leads, f"{tag}-p")
+        work = await store_work(settings, key, who.leads, f"{who.tag}-p")
         facts = [
             f"API: {base_url} · 2 uvicorn workers · each its own relay · "
             f"access log {sum(1 for _ in api_log.open('rb'))} lines",
+            "workers: `nurture worker --role workflows` and `--role activities`, one process "
+            "each; the floor's: bench/bare_worker.py, one process",
+            load_generators(args.concurrency),
             server_stack(),
             postgres_facts(settings.database_url),
         ]
@@ -1240,6 +1539,16 @@ async def measure(
     )
 
 
+def load_generators(concurrency: int) -> str:
+    if not WRK:
+        return "load: httpx in this process for every phase (wrk not found)"
+    version = subprocess.run([WRK, "-v"], capture_output=True, text=True).stdout.split(" [")[0]
+    return (
+        f"load: {version} -t{WRK_THREADS} -c{concurrency} (single, bench/track.lua) · httpx "
+        "in this process (batched, triggers) · the Temporal client here (floor, polling)"
+    )
+
+
 def delivery_seconds(load: Load, delivered: Delivered) -> float:
     """First request sent → last event handled by its journey (workflow time)."""
     if delivered.handled_by is None:
@@ -1247,16 +1556,22 @@ def delivery_seconds(load: Load, delivered: Delivered) -> float:
     return delivered.handled_by.timestamp() - load.first_sent
 
 
+def delivered_events(load: Load) -> int:
+    """The events the journeys got: those in the store (see send_phase)."""
+    return load.stored if load.stored is not None else load.accepted
+
+
 def delivery_rate(load: Load, delivered: Delivered) -> float:
     seconds = delivery_seconds(load, delivered)
-    return load.accepted / seconds if seconds > 0 else math.nan
+    return delivered_events(load) / seconds if seconds > 0 else math.nan
 
 
 def _delivery_text(load: Load, delivered: Delivered) -> str:
     seconds = delivery_seconds(load, delivered)
     if math.isnan(seconds):
         return "   not done (see above)"
-    return f"{delivery_rate(load, delivered):8.1f}/s  ({load.accepted} handled {seconds:.2f} s)"
+    rate = delivery_rate(load, delivered)
+    return f"{rate:8.1f}/s  ({delivered_events(load)} handled {seconds:.2f} s)"
 
 
 # ---- the report ---------------------------------------------------------------------------
@@ -1282,18 +1597,14 @@ def report(run: Run) -> None:
             f"≥ {TARGET_SINGLE:.0f}",
             met(s.rate >= TARGET_SINGLE and not s.failures),
         ),
+        _generator_row(run),
         (
-            "  load generator ceiling (no-op server)",
-            f"{run.generator.rate:.1f}",
+            f"  per request p50 / p99, ms ({s.generator})",
+            f"{s.latency(0.5) * ms:.0f} / {s.latency(0.99) * ms:.0f}",
             "",
             "",
         ),
-        (
-            "  per request p50 / p99, ms",
-            f"{quantile(s.latencies, 0.5) * ms:.0f} / {quantile(s.latencies, 0.99) * ms:.0f}",
-            "",
-            "",
-        ),
+        ("  events answered 2xx / stored", f"{s.accepted} / {s.stored}", "", ""),
         (
             f"batched /v1/batch ×{BATCH_SIZE}, accepted events/s",
             f"{b.rate:.1f}",
@@ -1302,10 +1613,11 @@ def report(run: Run) -> None:
         ),
         (
             f"  per request p50 / p99, ms ({len(b.latencies)} requests)",
-            f"{quantile(b.latencies, 0.5) * ms:.0f} / {quantile(b.latencies, 0.99) * ms:.0f}",
+            f"{b.latency(0.5) * ms:.0f} / {b.latency(0.99) * ms:.0f}",
             "",
             "",
         ),
+        ("  events answered 2xx / stored", f"{b.accepted} / {b.stored}", "", ""),
         ("bare Temporal signals/s (floor)", f"{floor:.1f}", "", ""),
         (
             "delivery to journeys, events/s, after batched",
@@ -1333,13 +1645,36 @@ def report(run: Run) -> None:
         f"\n(N={run.events} events per phase over L={run.leads} leads, "
         f"{run.events // run.leads} per journey; delivery: first request → the workflow time "
         "at which the last journey handled its last event; the floor: the same signals, one "
-        "per event, to BareStep workflows from this process)"
+        "per event, from this process to BareStep workflows in a worker process of their "
+        "own; wrk's latency percentiles include its coordinated-omission correction)"
     )
     where_time_goes(run)
 
 
+def _generator_row(run: Run) -> tuple[str, str, str, str]:
+    """wrk's CPU per request, or httpx's ceiling when it sent the single events."""
+    if run.generator is not None:
+        return ("  httpx ceiling (no-op server), requests/s", f"{run.generator.rate:.1f}", "", "")
+    s = run.single
+    per = s.cpu.wrk / s.accepted * 1000 if s.accepted else math.nan
+    return ("  load generator: wrk, CPU ms per request", f"{per:.3f}", "", "")
+
+
+def shared_with_others(phases: Sequence[tuple[str, Cpu, int]]) -> None:
+    """Say so when processes outside the stack took a noticeable share of the cores."""
+    busy = {name.strip(): c.other / c.wall for name, c, _ in phases if c.wall}
+    name, cores = max(busy.items(), key=lambda item: item[1], default=("", 0.0))
+    if cores > OTHERS_NOTICED:
+        print(
+            f"  ! other processes used up to {cores:.2f} cores (in {name}): the machine was "
+            "shared, so the rates above are lower than on a quiet one"
+        )
+
+
 def tail_when(load: Load) -> str:
     """Whether the tail is a warm-up effect (early) or queueing all along (spread)."""
+    if load.generator == "wrk":
+        return "- (wrk does not report when each request was sent)"
     if not load.samples:
         return "-"
     slow = sorted(load.samples, key=lambda sample: sample[1])[-max(1, len(load.samples) // 100) :]
@@ -1374,16 +1709,16 @@ def where_time_goes(run: Run) -> None:
         return " + ".join(f"{v / c.wall:.2f}" for v in busiest) if c.wall else "-"
 
     groups: list[tuple[str, Callable[[Cpu], float]]] = [
-        ("bench process", lambda c: c.bench),
-        *[
-            (f"  {label}", lambda c, kind=kind: c.threads.get(kind, 0.0))
-            for kind, label in THREAD_KINDS.items()
-        ],
+        ("bench process (httpx, client)", lambda c: c.bench),
+        ("wrk", lambda c: c.wrk),
         ("uvicorn (supervisor + workers)", lambda c: c.api_total),
-        ("temporal dev server", lambda c: c.temporal),
+        *[
+            (label, lambda c, name=name: c.processes.get(name, 0.0))
+            for name, label in PROCESSES.items()
+        ],
         ("postgres (all backends)", lambda c: c.postgres),
         ("other processes", lambda c: c.other),
-        ("machine (2 cores)", lambda c: c.machine),
+        (f"machine ({os.cpu_count()} cores)", lambda c: c.machine),
     ]
     print("busy cores (CPU s / wall s)")
     for label, pick in groups:
@@ -1395,6 +1730,7 @@ def where_time_goes(run: Run) -> None:
     for label, pick in groups:
         cells = "".join(f"{pick(c) / n * 1000 if n else 0:>12.2f}" for _, c, n in phases)
         print(f"{label:<32}{cells}")
+    shared_with_others(phases)
 
     print("\nthe slowest 1% of requests: when they were sent")
     for name, load in (("single", run.single), ("batched", run.batched)):
@@ -1504,9 +1840,16 @@ def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
+def print_log_tails(paths: Sequence[Path], lines: int = 30) -> None:
+    """The stack's logs when a run fails: the cause is usually in one of them."""
+    for path in paths:
+        if path.exists():
+            tail = path.read_text(errors="replace").splitlines()[-lines:]
+            print(f"\n{path.name} (last lines):\n" + "\n".join(tail), file=sys.stderr)
+
+
 async def main(args: argparse.Namespace) -> None:
     started = time.monotonic()
-    bench_dir = Path(__file__).resolve().parent
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="nurture-ingest-") as tmp, bench_database() as url:
         data = Path(tmp)
@@ -1516,7 +1859,7 @@ async def main(args: argparse.Namespace) -> None:
             settings = Settings(
                 temporal_address=server.address,
                 database_url=url,
-                scenarios_dir=bench_dir / "scenarios",
+                scenarios_dir=BENCH_DIR / "scenarios",
                 outbox_dir=data / "outbox",
                 task_queue=NURTURE_QUEUE,
                 # A lead gets a trigger email every few seconds here; the default cap (3 a
@@ -1528,13 +1871,7 @@ async def main(args: argparse.Namespace) -> None:
             run = await measure(args, settings, store, server, data)
             store.engine.dispose()
         except BaseException:
-            if server.log_path.exists():
-                tail = server.log_path.read_text(errors="replace").splitlines()[-20:]
-                print("\ndev server log (last lines):\n" + "\n".join(tail), file=sys.stderr)
-            api_log = data / "uvicorn.log"
-            if api_log.exists():
-                tail = api_log.read_text(errors="replace").splitlines()[-30:]
-                print("\nuvicorn log (last lines):\n" + "\n".join(tail), file=sys.stderr)
+            print_log_tails([server.log_path, data / "uvicorn.log", *data.glob("worker-*.log")])
             raise
         finally:
             server.stop()

@@ -1,0 +1,36 @@
+"""The bare floor's worker for bench/ingest.py, in a process of its own as the journeys' is.
+
+    python bench/bare_worker.py TASK_QUEUE   (NURTURE_TEMPORAL_ADDRESS etc. from the env)
+
+BareStep stays in bench/bare.py (see there why it has a file of its own); this runs it with
+the poller and cache options the journey worker gets (polling_options), on its own GIL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from bare import BareStep, bare_step
+from temporalio.worker import Worker
+
+from nurture.config import Settings
+from nurture.temporal import connect
+from nurture.worker_setup import polling_options
+
+
+async def main(task_queue: str) -> None:
+    settings = Settings()
+    client = await connect(settings)
+    worker = Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[BareStep],
+        activities=[bare_step],
+        **polling_options(settings),
+    )
+    await worker.run()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1]))
