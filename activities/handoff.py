@@ -7,7 +7,7 @@ import hmac
 import json
 import urllib.error
 import urllib.request
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -18,6 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 from nurture.config import Settings
 from nurture.db import Handoff
+from nurture.handoff_capacity import SlotRequest, leave_queue, request_slot
 from nurture.scoring import ScoreBreakdown
 from nurture.store import Store
 
@@ -43,6 +44,27 @@ class HandoffResult(BaseModel):
     webhook_status: str
 
 
+class SlotInput(BaseModel):
+    """A hand-off asking for a place in its product's daily capacity (ids and a score)."""
+
+    journey_id: str
+    handoff_no: int
+    product: str
+    score: int
+    day: date
+    capacity: int
+
+
+class SlotResult(BaseModel):
+    granted: bool
+    position: int = 0
+
+
+class LeaveQueueInput(BaseModel):
+    journey_id: str
+    handoff_no: int
+
+
 def sign_body(body: bytes, secret: str) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
@@ -57,6 +79,16 @@ class HandoffActivities:
         """Record once per (journey, hand-off number); `pending` when a webhook awaits it."""
         handoff = self._record(input)
         return HandoffResult(handoff_id=handoff.id, webhook_status=handoff.webhook_status)
+
+    @activity.defn(name="request_handoff_slot")
+    def request_handoff_slot(self, input: SlotInput) -> SlotResult:
+        """A slot of the day's sales capacity, or the hand-off's place in the queue."""
+        slot = request_slot(self.store, SlotRequest(**input.model_dump()))
+        return SlotResult(granted=slot.granted, position=slot.position)
+
+    @activity.defn(name="leave_handoff_queue")
+    def leave_handoff_queue(self, input: LeaveQueueInput) -> None:
+        leave_queue(self.store, input.journey_id, input.handoff_no)
 
     @activity.defn(name="post_handoff")
     def post_handoff(self, input: PostHandoffInput) -> None:

@@ -6,12 +6,13 @@ outside a journey: who the lead is, what was sent, hand-offs and transitions.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -265,6 +266,25 @@ class Handoff(Base):
     webhook_status: Mapped[str] = mapped_column(String(20), default="none")
     journey_time: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class HandoffSlot(Base):
+    """A hand-off waiting for, or holding, a place in its product's daily sales capacity.
+
+    One row per (journey, hand-off number): queued while `granted_day` is empty, then the
+    day whose capacity it used, so "granted today" is a count of rows.
+    """
+
+    __tablename__ = "handoff_slots"
+    __table_args__ = (Index("ix_handoff_slots_product_day", "product", "granted_day"),)
+
+    journey_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    handoff_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product: Mapped[str] = mapped_column(String(64))
+    score: Mapped[int] = mapped_column(Integer)
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    granted_day: Mapped[date | None] = mapped_column(Date)
+    granted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Transition(Base):

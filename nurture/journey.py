@@ -91,6 +91,9 @@ class JourneyMemory(BaseModel):
     trigger_fired_at: dict[str, datetime] = Field(default_factory=dict)
     trigger_counts: dict[str, int] = Field(default_factory=dict)
     handoffs: int = 0
+    handoff_queued: bool = Field(default=False, description="waiting for sales capacity")
+    queued_from: Lifecycle | None = None
+    handoff_position: int | None = None
     transitions: int = 0
     suppressed_mail_types: list[MailType] = Field(default_factory=list)
     paused: bool = False
@@ -150,6 +153,9 @@ class JourneyState(BaseModel):
     next_touch_at: datetime | None
     send_hour: int | None = Field(
         default=None, description="the local hour send-time optimisation chose, if it is on"
+    )
+    handoff_queue_position: int | None = Field(
+        default=None, description="place in the queue for sales capacity (1: next in line)"
     )
     scenario_version: str
     paused: bool

@@ -193,8 +193,8 @@ class Handoff(_Strict):
     daily_capacity: int | None = Field(
         default=None,
         ge=1,
-        description="hand-offs per day sales can follow up; the report's threshold "
-        "recommendation stays within it (journeys do not enforce it)",
+        description="hand-offs per day sales can follow up (the product's local day); leads "
+        "over it wait in a queue by score, and the report's recommendation stays within it",
     )
 
 

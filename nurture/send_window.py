@@ -47,6 +47,18 @@ def next_send_time(
     raise ValueError("the send window never opens in the next 400 days: check weekdays/holidays")
 
 
+def local_day(moment: datetime, window: SendWindow | None) -> date:
+    """The calendar day of `moment` in the scenario's timezone (UTC without a window)."""
+    return moment.astimezone(ZoneInfo(window.timezone if window else "UTC")).date()
+
+
+def next_day_opens(moment: datetime, window: SendWindow | None) -> datetime:
+    """A minute past the next midnight in the scenario's timezone."""
+    zone = ZoneInfo(window.timezone if window else "UTC")
+    tomorrow = local_day(moment, window) + timedelta(days=1)
+    return datetime.combine(tomorrow, time(0, 1), tzinfo=zone)
+
+
 def _open_intervals(
     day: date, window: SendWindow, zone: ZoneInfo, send_hour: int | None
 ) -> list[Interval]:

@@ -48,6 +48,8 @@ def build_worker(
     local: list[Callable[..., Any]] = [
         scenarios.load_scenario,
         handoff.hand_off,
+        handoff.request_handoff_slot,
+        handoff.leave_handoff_queue,
         transitions.record_transition,
         suppressions.record_suppression,
     ]

@@ -19,7 +19,14 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.email import SendEmailInput, SendEmailResult
-    from activities.handoff import HandoffInput, HandoffResult, PostHandoffInput
+    from activities.handoff import (
+        HandoffInput,
+        HandoffResult,
+        LeaveQueueInput,
+        PostHandoffInput,
+        SlotInput,
+        SlotResult,
+    )
     from activities.scenario import LoadScenarioInput
     from activities.suppression import SuppressionInput
     from activities.transitions import TransitionInput
@@ -41,7 +48,13 @@ with workflow.unsafe.imports_passed_through():
     from nurture.lifecycle import NURTURING, SALES_OWNED, TERMINAL, Lifecycle, feedback_target
     from nurture.scenario import TRACK_END, TRACK_LISTEN, MailType, Scenario, Step, Trigger
     from nurture.scoring import Discount, ScoreBreakdown, relevant_events, score_lead, stage_for
-    from nurture.send_window import next_send_time, open_hours, preferred_send_hour
+    from nurture.send_window import (
+        local_day,
+        next_day_opens,
+        next_send_time,
+        open_hours,
+        preferred_send_hour,
+    )
 
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
 RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
@@ -133,6 +146,10 @@ class LeadJourney:
         if self._mem.lifecycle in NURTURING:
             wake_at = self._exit_deadline
             summary = f"listen for behaviour until exit on {wake_at:%Y-%m-%d}"
+        elif self._mem.handoff_queued:
+            wake_at = next_day_opens(now, self._scenario.send_window)
+            summary = (f"wait for sales capacity (#{self._mem.handoff_position} in the queue) "
+                       f"until {wake_at:%Y-%m-%d %H:%M %Z}")  # fmt: skip
         else:
             wake_at = now + SALES_WAIT
             summary = f"{self._mem.lifecycle}: sales owns the lead; listen for behaviour"
@@ -464,21 +481,94 @@ class LeadJourney:
         return seen
 
     async def _maybe_hand_off(self) -> bool:
+        """Hand the lead to sales when it qualifies; True when the hand-off rule took over."""
         m = self._mem
+        if m.handoff_queued:
+            return await self._queued_hand_off()
+        if m.lifecycle not in NURTURING:
+            return False
+        reason = self._handoff_reason()
+        if reason is None:
+            return False
+        m.handoffs += 1
+        if self._capacity_limited():
+            m.handoff_queued, m.queued_from = True, m.lifecycle
+            await self._set_lifecycle("mql", actor="journey", reason=reason)
+            return await self._queued_hand_off()
+        await self._set_lifecycle("mql", actor="journey", reason=reason)
+        await self._deliver_hand_off(reason)
+        return True
+
+    def _handoff_reason(self) -> str | None:
+        """Why the lead is ready for sales (score, fit, buying signals), or None."""
         rule = self._scenario.handoff
-        if m.lifecycle not in NURTURING or self._score.total < self._scenario.handoff_threshold:
-            return False
+        if self._score.total < self._scenario.handoff_threshold:
+            return None
         if rule.fit_at_least is not None and self._score.fit < rule.fit_at_least:
-            return False
+            return None
         signals = self._handoff_signals()
         if rule.requires_any and not signals:
-            return False
+            return None
         reason = f"score {self._score.total} ≥ {self._scenario.handoff_threshold}"
         if signals:
             reason += f"; signals: {', '.join(signals)}"
-        m.handoffs += 1
+        return reason
+
+    def _capacity_limited(self) -> bool:
+        return self._scenario.handoff.daily_capacity is not None and workflow.patched(
+            "handoff-capacity"
+        )
+
+    async def _queued_hand_off(self) -> bool:
+        """Waiting for sales capacity: ask for today's slot with the current score; leave the
+        queue (back to nurturing) when the lead no longer qualifies."""
+        m = self._mem
+        capacity = self._scenario.handoff.daily_capacity
+        assert capacity is not None
+        reason = self._handoff_reason()
+        if reason is None:
+            await workflow.execute_local_activity(
+                "leave_handoff_queue",
+                LeaveQueueInput(journey_id=self._id, handoff_no=m.handoffs),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=RETRY,
+                summary="leave the hand-off queue",
+            )
+            back = m.queued_from or "nurturing"
+            m.handoff_queued, m.queued_from, m.handoff_position = False, None, None
+            why = (f"score {self._score.total} fell below {self._scenario.handoff_threshold} "
+                   "while waiting for sales capacity")  # fmt: skip
+            await self._set_lifecycle(back, actor="journey", reason=why)
+            return False
+        slot = await workflow.execute_local_activity(
+            "request_handoff_slot",
+            SlotInput(
+                journey_id=self._id,
+                handoff_no=m.handoffs,
+                product=self._input.product,
+                score=self._score.total,
+                day=local_day(workflow.now(), self._scenario.send_window),
+                capacity=capacity,
+            ),
+            result_type=SlotResult,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+            summary=f"ask for a hand-off slot ({capacity}/day, score {self._score.total})",
+        )
+        if not slot.granted:
+            if slot.position != m.handoff_position:
+                self._note("handoff", f"waiting for sales capacity ({capacity}/day): "
+                                      f"#{slot.position} in the queue")  # fmt: skip
+            m.handoff_position = slot.position
+            return True
+        m.handoff_queued, m.queued_from, m.handoff_position = False, None, None
+        await self._deliver_hand_off(reason)
+        return True
+
+    async def _deliver_hand_off(self, reason: str) -> None:
+        """Record the hand-off, move to handed_off, and post it to the CRM in the background."""
+        m = self._mem
         handoff_no = m.handoffs
-        await self._set_lifecycle("mql", actor="journey", reason=reason)
         moments = [
             f"{r.rule}: {r.points:+d} ({r.detail})"
             for r in sorted(self._score.rules, key=lambda r: -r.points)
@@ -500,12 +590,11 @@ class LeadJourney:
             summary=f"hand off to sales (score {self._score.total})",
         )
         if m.lifecycle != "mql":
-            return True  # unsubscribed or disqualified while the hand-off was recorded
+            return  # unsubscribed or disqualified while the hand-off was recorded
         self._note("handoff", f"handed to sales (#{handoff_no}, {reason})")
         await self._set_lifecycle("handed_off", actor="journey", reason=reason)
         if result.webhook_status == "pending":
             self._background.append(asyncio.create_task(self._post_handoff(result.handoff_id)))
-        return True
 
     async def _post_handoff(self, handoff_id: int) -> None:
         """Deliver the hand-off to the CRM beside the journey: a slow CRM blocks nothing."""
@@ -703,6 +792,7 @@ class LeadJourney:
             step_key=step.key if step else None,
             next_touch_at=None if m.ended_reason else self._next_touch(workflow.now()),
             send_hour=self._send_hour(),
+            handoff_queue_position=m.handoff_position if m.handoff_queued else None,
             scenario_version=m.scenario.version,
             paused=m.paused,
             emails_sent=m.emails_sent,
