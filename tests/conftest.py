@@ -145,6 +145,15 @@ def any_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
         yield from postgres_database()
 
 
+@pytest.fixture
+def any_store(any_database_url: str) -> Iterator[Store]:
+    """A migrated store on each engine (SQLite and PostgreSQL)."""
+    store = Store(any_database_url)
+    store.upgrade()
+    yield store
+    store.engine.dispose()
+
+
 class CrmWebhook:
     """A local CRM endpoint that records each POST (body, headers) and answers `status`,
     after `delay` seconds."""

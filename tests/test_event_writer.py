@@ -4,7 +4,7 @@ own events, only after they are stored, and one bad request fails alone."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import pytest
@@ -19,11 +19,8 @@ from tests.conftest import CONSENT
 
 
 @pytest.fixture
-def db(any_database_url: str) -> Iterator[Store]:
-    store = Store(any_database_url)
-    store.upgrade()
-    yield store
-    store.engine.dispose()
+def db(any_store: Store) -> Store:
+    return any_store
 
 
 def track(message_id: str, user_id: str) -> Write:

@@ -5,7 +5,6 @@ back to nurturing if their score falls while they wait."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
@@ -34,11 +33,8 @@ DAY = date(2026, 11, 25)
 
 
 @pytest.fixture
-def db(any_database_url: str) -> Iterator[Store]:
-    store = Store(any_database_url)
-    store.upgrade()
-    yield store
-    store.engine.dispose()
+def db(any_store: Store) -> Store:
+    return any_store
 
 
 def ask(store: Store, journey: str, score: int, day: date = DAY, capacity: int = 1):
