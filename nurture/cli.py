@@ -252,8 +252,8 @@ def preview(
     try:
         scenario, folder = pv.load_product(scenarios or settings.scenarios_dir, product)
         email = pv.find_email(scenario, step)
-        chosen = pv.parse_variant(variant, email)
         recipient = pv.find_lead(lead, lambda: pv.open_store(settings.database_url))
+        chosen = pv.parse_variant(variant, email, recipient, scenario.product)
         shown = pv.render_preview(scenario, folder, email, recipient, chosen, settings)
     except pv.PreviewError as err:
         err_console.print(str(err), markup=False, highlight=False, soft_wrap=True)

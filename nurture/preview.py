@@ -31,6 +31,7 @@ from nurture.scenario import SLUG, Scenario
 from nurture.scenario_loader import SCENARIO_FILE, ScenarioError, load_scenario_dir, scenario_dirs
 from nurture.schema import SchemaOutdated
 from nurture.store import Store
+from nurture.variants import assign_variant
 
 # The shapes of real ids ("ld_" + 16 hex, "snd_" + 24 hex) with letters hex never has.
 PREVIEW_LEAD_ID = "ld_preview000000000"
@@ -49,8 +50,7 @@ class ScenarioEmail:
 
     label: str  # "cold/welcome" or "trigger:download-followup"
     what: str  # "step 1/7 of track 'cold'"
-    template: str
-    subjects: list[str]
+    variants: list[tuple[str, str]]  # (subject, template) of variant A, B, ...
     mail_type: str
     track: str  # the track the journey is on when it sends this
     send_key: str  # as the worker keys its first send: "cold#1/welcome", "trigger:key#1"
@@ -60,6 +60,7 @@ class ScenarioEmail:
 class PreviewLead:
     label: str
     recipient: Recipient
+    lead_id: str | None = None  # a lead from the store: it has a variant of its own
 
 
 @dataclass(frozen=True)
@@ -117,8 +118,7 @@ def scenario_emails(scenario: Scenario) -> list[ScenarioEmail]:
         ScenarioEmail(
             label=f"{track_name}/{step.key}",
             what=f"step {i + 1}/{len(track.steps)} of track '{track_name}'",
-            template=step.template,
-            subjects=step.subjects,
+            variants=step.variants(),
             mail_type=step.mail_type,
             track=track_name,
             send_key=f"{track_name}#1/{step.key}",
@@ -130,8 +130,7 @@ def scenario_emails(scenario: Scenario) -> list[ScenarioEmail]:
         ScenarioEmail(
             label=f"trigger:{trigger.key}",
             what=f"trigger '{trigger.key}' (on {trigger.when.event})",
-            template=trigger.template,
-            subjects=trigger.subjects,
+            variants=trigger.variants(),
             mail_type="trigger",
             track=scenario.entry_track,
             send_key=f"trigger:{trigger.key}#1",
@@ -165,16 +164,21 @@ def find_email(scenario: Scenario, wanted: str) -> ScenarioEmail:
     )
 
 
-def parse_variant(value: str | None, email: ScenarioEmail) -> int:
-    """A letter (A, B, ...) or the number the store records (0 = A); None: A."""
+def parse_variant(
+    value: str | None, email: ScenarioEmail, lead: PreviewLead | None = None, product: str = ""
+) -> int:
+    """A letter (A, B, ...) or the number the store records (0 = A); None: the variant a
+    lead from the store gets (the journey's own assignment), else A."""
     if value is None:
-        return 0
-    letters = [chr(ord("A") + i) for i in range(len(email.subjects))]
+        if lead is None or lead.lead_id is None:
+            return 0
+        return assign_variant(lead.lead_id, product, email.label, len(email.variants))
+    letters = [chr(ord("A") + i) for i in range(len(email.variants))]
     text = value.strip().upper()
     index = letters.index(text) if text in letters else int(text) if text.isdigit() else -1
     if not 0 <= index < len(letters):
         raise PreviewError(
-            f"no variant {value!r}: {email.label} has {len(letters)} subject variant(s): "
+            f"no variant {value!r}: {email.label} has {len(letters)} variant(s): "
             f"{', '.join(letters)} (or 0-{len(letters) - 1})"
         )
     return index
@@ -200,7 +204,7 @@ def find_lead(choice: str, open_store: Callable[[], Store]) -> PreviewLead:
         raise PreviewError(f"no lead {key!r} in the store at {where}: {_lead_choices()}")
     if lead.erased_at is not None:
         raise PreviewError(f"lead {lead.id} was erased: nothing of it is left to preview")
-    return PreviewLead(f"{lead.id} from the store", Recipient.of(lead))
+    return PreviewLead(f"{lead.id} from the store", Recipient.of(lead), lead.id)
 
 
 def open_store(database_url: str) -> Store:
@@ -240,13 +244,13 @@ def render_preview(
     journey: dict[str, Any] = {**SAMPLE_JOURNEY, "track": email.track, "step": email.send_key}
     sent_at = utcnow()
     variants = []
-    for subject in email.subjects:
+    for subject, template in email.variants:
         try:
             composed = compose_email(
                 renderer,
                 scenario.brand,
                 lead.recipient,
-                template=email.template,
+                template=template,
                 subject=subject,
                 journey=journey,
                 unsubscribe_url=link,
@@ -254,17 +258,24 @@ def render_preview(
                 sent_at=sent_at,
             )
         except jinja2.TemplateError as err:
-            raise PreviewError(_template_problem(err, email, subject, lead, folder)) from None
+            raise PreviewError(
+                _template_problem(err, email, (subject, template), lead, folder)
+            ) from None
         variants.append(composed)
     return Preview(scenario, email, lead, variant, variants, link)
 
 
 def _template_problem(
-    err: jinja2.TemplateError, email: ScenarioEmail, subject: str, lead: PreviewLead, folder: Path
+    err: jinja2.TemplateError,
+    email: ScenarioEmail,
+    variant: tuple[str, str],
+    lead: PreviewLead,
+    folder: Path,
 ) -> str:
+    subject, template = variant
     if isinstance(err, jinja2.TemplateNotFound):
         return (
-            f"{email.label} uses template {email.template!r}, but {err.name} is not in "
+            f"{email.label} uses template {template!r}, but {err.name} is not in "
             f"{folder / 'templates'}"
         )
     if isinstance(err, jinja2.TemplateSyntaxError):
@@ -274,7 +285,7 @@ def _template_problem(
         return f"{where}:{err.lineno}: template syntax error: {err.message}"
     message = " ".join(str(err).split())
     return (
-        f"{email.label} (template {email.template!r}, subject {subject!r}) cannot render "
+        f"{email.label} (template {template!r}, subject {subject!r}) cannot render "
         f"for lead {lead.label}: {message}"
     )
 
@@ -305,7 +316,8 @@ def show(preview: Preview, console: Console, *, text_part: bool) -> None:
     )
     console.print(
         literal(
-            f"{e.label} · {e.what} · mail type {e.mail_type} · template {e.template} · "
+            f"{e.label} · {e.what} · mail type {e.mail_type} · "
+            f"template {', '.join(dict.fromkeys(t for _, t in e.variants))} · "
             f"lead {preview.lead.label}"
         ),
         markup=False,

@@ -198,14 +198,64 @@ class Handoff(_Strict):
     )
 
 
-class Step(_Strict):
+class _Email(_Strict):
+    """An email with optional A/B variants: several subjects, several templates (content),
+    or both in pairs. A lead gets one variant, the same on every retry and replay."""
+
+    template: str | list[str] = Field(description="one template, or A/B content variants")
+    subject: str | list[str] = Field(description="one subject, or A/B variants")
+
+    @field_validator("template")
+    @classmethod
+    def _template_slugs(cls, value: str | list[str]) -> str | list[str]:
+        names = [value] if isinstance(value, str) else value
+        if not names:
+            raise ValueError("give at least one template")
+        for name in names:
+            _slug(name, "template")
+        return value
+
+    @field_validator("subject")
+    @classmethod
+    def _variants(cls, value: str | list[str]) -> str | list[str]:
+        if isinstance(value, list) and not value:
+            raise ValueError("give at least one subject")
+        return value
+
+    @model_validator(mode="after")
+    def _paired(self) -> _Email:
+        subjects, templates = len(self.subjects), len(self.templates)
+        if subjects > 1 and templates > 1 and subjects != templates:
+            raise ValueError(
+                f"{subjects} subjects and {templates} templates: give one of them, or as many "
+                "templates as subjects (variant A, B, ... pairs)"
+            )
+        return self
+
+    @property
+    def subjects(self) -> list[str]:
+        return [self.subject] if isinstance(self.subject, str) else list(self.subject)
+
+    @property
+    def templates(self) -> list[str]:
+        return [self.template] if isinstance(self.template, str) else list(self.template)
+
+    def variants(self) -> list[tuple[str, str]]:
+        """(subject, template) of variant A, B, ..."""
+        subjects, templates = self.subjects, self.templates
+        count = max(len(subjects), len(templates))
+        return [
+            (subjects[i if len(subjects) > 1 else 0], templates[i if len(templates) > 1 else 0])
+            for i in range(count)
+        ]
+
+
+class Step(_Email):
     key: str
     wait: Duration
-    template: str
-    subject: str | list[str] = Field(description="one subject, or A/B variants")
     mail_type: Literal["step", "newsletter"] = "step"
 
-    @field_validator("key", "template")
+    @field_validator("key")
     @classmethod
     def _slugs(cls, value: str) -> str:
         return _slug(value, "key")
@@ -216,17 +266,6 @@ class Step(_Strict):
         if value < timedelta(0):
             raise ValueError("wait cannot be negative")
         return value
-
-    @field_validator("subject")
-    @classmethod
-    def _variants(cls, value: str | list[str]) -> str | list[str]:
-        if isinstance(value, list) and not value:
-            raise ValueError("give at least one subject")
-        return value
-
-    @property
-    def subjects(self) -> list[str]:
-        return [self.subject] if isinstance(self.subject, str) else list(self.subject)
 
 
 class Track(_Strict):
@@ -240,24 +279,18 @@ class Track(_Strict):
     )
 
 
-class Trigger(_Strict):
+class Trigger(_Email):
     """Behaviour → an immediate email (download → follow-up), at most once per cool-down."""
 
     key: str
     when: EventMatch
-    template: str
-    subject: str | list[str]
     cooldown: Duration = timedelta(days=30)
     stages: list[Stage] | None = Field(default=None, description="only in these stages")
 
-    @field_validator("key", "template")
+    @field_validator("key")
     @classmethod
     def _slugs(cls, value: str) -> str:
         return _slug(value, "key")
-
-    @property
-    def subjects(self) -> list[str]:
-        return [self.subject] if isinstance(self.subject, str) else list(self.subject)
 
 
 class Condition(_Strict):
@@ -412,10 +445,18 @@ class Scenario(_Strict):
         refs: list[tuple[tuple[str | int, ...], str]] = []
         for track_name, track in self.tracks.items():
             for i, step in enumerate(track.steps):
-                refs.append((("tracks", track_name, "steps", i, "template"), step.template))
+                refs += _template_refs(("tracks", track_name, "steps", i), step)
         for i, trigger in enumerate(self.triggers):
-            refs.append((("triggers", i, "template"), trigger.template))
+            refs += _template_refs(("triggers", i), trigger)
         return refs
+
+
+def _template_refs(
+    where: tuple[str | int, ...], email: _Email
+) -> list[tuple[tuple[str | int, ...], str]]:
+    if isinstance(email.template, str):
+        return [((*where, "template"), email.template)]
+    return [((*where, "template", j), name) for j, name in enumerate(email.template)]
 
 
 def reference_problems(scenario: Scenario) -> list[tuple[tuple[str | int, ...], str]]:

@@ -196,11 +196,10 @@ def _html_path(folder: Path, template: str) -> Path:
 
 def _subjects_by_template(scenario: Scenario) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
-    for track in scenario.tracks.values():
-        for step in track.steps:
-            found.setdefault(step.template, []).extend(step.subjects)
-    for trigger in scenario.triggers:
-        found.setdefault(trigger.template, []).extend(trigger.subjects)
+    emails = [step for track in scenario.tracks.values() for step in track.steps]
+    for email in [*emails, *scenario.triggers]:
+        for subject, template in email.variants():
+            found.setdefault(template, []).append(subject)
     return found
 
 

@@ -108,9 +108,7 @@ def test_lists_every_subject_variant_and_renders_the_one_asked_for() -> None:
 
     wrong = preview("acme", "guide", "--variant", "C")
     assert wrong.exit_code == 1
-    assert wrong.stderr.strip() == (
-        "no variant 'C': cold/guide has 2 subject variant(s): A, B (or 0-1)"
-    )
+    assert wrong.stderr.strip() == ("no variant 'C': cold/guide has 2 variant(s): A, B (or 0-1)")
 
 
 def test_html_file_has_the_unsubscribe_link_and_postal_address(tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ Deterministic: all time is `workflow.now()`, every side effect is an activity.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import math
 from datetime import datetime, timedelta
 
@@ -55,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
         open_hours,
         preferred_send_hour,
     )
+    from nurture.variants import assign_variant
 
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
 RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
@@ -263,8 +263,7 @@ class LeadJourney:
             result = await self._send_email(
                 key=key,
                 mail_type=step.mail_type,
-                template=step.template,
-                subjects=step.subjects,
+                variants=step.variants(),
                 variant_key=f"{track}/{step.key}",
                 what=f"step {m.step_index + 1}/{total} '{step.key}' on {track}",
             )
@@ -310,14 +309,14 @@ class LeadJourney:
         *,
         key: str,
         mail_type: MailType,
-        template: str,
-        subjects: list[str],
+        variants: list[tuple[str, str]],
         variant_key: str,
         what: str,
     ) -> SendEmailResult | None:
         m = self._mem
-        variant = self._variant(variant_key, len(subjects))
+        variant = self._variant(variant_key, len(variants))
         letter = chr(ord("A") + variant)
+        subject, template = variants[variant]
         try:
             result = await workflow.execute_activity(
                 "send_email",
@@ -330,7 +329,7 @@ class LeadJourney:
                     send_key=key,
                     mail_type=mail_type,
                     template=template,
-                    subject=subjects[variant],
+                    subject=subject,
                     variant=variant,
                     journey_time=workflow.now(),
                     journey={
@@ -344,7 +343,7 @@ class LeadJourney:
                 result_type=SendEmailResult,
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 retry_policy=RETRY,
-                summary=f"send {what}" + (f" (variant {letter})" if len(subjects) > 1 else ""),
+                summary=f"send {what}" + (f" (variant {letter})" if len(variants) > 1 else ""),
             )
         except ActivityError as err:
             self._note("email", f"could not send {what}: {err.cause or err}")
@@ -361,15 +360,12 @@ class LeadJourney:
         m.emails_sent += 1
         m.sent_ids.append(result.send_id)
         m.variants[key] = variant
-        self._note("email", f"sent {what}" + (f", variant {letter}" if len(subjects) > 1 else ""))
+        self._note("email", f"sent {what}" + (f", variant {letter}" if len(variants) > 1 else ""))
         return result
 
     def _variant(self, key: str, count: int) -> int:
         """A/B assignment: stable per lead and step, so replays and retries agree."""
-        if count <= 1:
-            return 0
-        digest = hashlib.sha256(f"{self._input.lead_id}:{self._input.product}:{key}".encode())
-        return int(digest.hexdigest(), 16) % count
+        return assign_variant(self._input.lead_id, self._input.product, key, count)
 
     # ---- behaviour --------------------------------------------------------------------
 
@@ -449,8 +445,7 @@ class LeadJourney:
         await self._send_email(
             key=f"trigger:{trigger.key}#{count}",
             mail_type="trigger",
-            template=trigger.template,
-            subjects=trigger.subjects,
+            variants=trigger.variants(),
             variant_key=f"trigger:{trigger.key}",
             what=f"trigger '{trigger.key}' ← {event.type}",
         )

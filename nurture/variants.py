@@ -1,0 +1,18 @@
+"""A/B assignment: which variant of an email a lead gets.
+
+A hash of the lead, the product and the email's key: the same lead always gets the same
+variant of the same email (on retries, replays and in `nurture preview`), and leads split
+evenly between variants without any state to keep.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+
+def assign_variant(lead_id: str, product: str, key: str, count: int) -> int:
+    """0 for A, 1 for B, ... out of `count` variants."""
+    if count <= 1:
+        return 0
+    digest = hashlib.sha256(f"{lead_id}:{product}:{key}".encode())
+    return int(digest.hexdigest(), 16) % count
