@@ -147,7 +147,7 @@ class Case:
 
 def bare_render(case: Case) -> Callable[[Sequence[Item]], None]:
     environment = jinja2.Environment(loader=jinja2.DictLoader(case.sources), autoescape=True)
-    name = f"{case.email.template}.html"
+    name = f"{case.email.variants[0][1]}.html"
 
     def run(items: Sequence[Item]) -> None:
         for item in items:
@@ -160,7 +160,7 @@ def worker_path(case: Case, provider: EmailProvider) -> Callable[[Sequence[Item]
     """What `EmailActivities._message` and the provider call do, without the store."""
     renderer = TemplateRenderer.from_sources(case.sources)
     product, brand, journey = case.scenario.product, case.scenario.brand, case.journey
-    template, subject = case.email.template, case.email.subjects[0]
+    subject, template = case.email.variants[0]
 
     def run(items: Sequence[Item]) -> None:
         for item in items:
@@ -218,8 +218,8 @@ class ActivityPath:
                     product=case.scenario.product,
                     send_key=email.send_key,
                     mail_type=email.mail_type,
-                    template=email.template,
-                    subject=email.subjects[0],
+                    template=email.variants[0][1],
+                    subject=email.variants[0][0],
                     variant=0,
                     journey_time=datetime.now(UTC),
                     journey=case.journey,
@@ -357,8 +357,8 @@ def worker_path_message(case: Case) -> EmailMessage:
         TemplateRenderer.from_sources(case.sources),
         case.scenario.brand,
         item.recipient,
-        template=case.email.template,
-        subject=case.email.subjects[0],
+        template=case.email.variants[0][1],
+        subject=case.email.variants[0][0],
         journey=case.journey,
         unsubscribe_url=unsubscribe_url(BASE_URL, SECRET, item.lead_id, case.scenario.product),
         send_id=item.send_id,
@@ -371,7 +371,7 @@ def worker_path_message(case: Case) -> EmailMessage:
 
 def report(case: Case, run: Run, emails: int, sends: int, rounds: int) -> None:
     print(
-        f"\n{case.scenario.product} {case.email.label} (template {case.email.template!r}, "
+        f"\n{case.scenario.product} {case.email.label} (template {case.email.variants[0][1]!r}, "
         f"{run.html_chars:,} characters of HTML, {run.email_bytes:,} bytes as .eml); "
         f"{emails} emails per round ({sends} for the activity), median of {rounds} rounds"
     )
