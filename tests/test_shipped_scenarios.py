@@ -16,6 +16,7 @@ from temporalio.worker import Worker
 from nurture.config import Settings
 from nurture.db import Send
 from nurture.journeys import start_journey
+from nurture.mail.render import SAMPLE_JOURNEY, TemplateRenderer, email_context
 from nurture.scenario_loader import load_scenario
 from nurture.store import LeadIn, Store
 from tests.conftest import CONSENT, REPO
@@ -68,3 +69,44 @@ async def test_a_shipped_scenario_nurtures_for_two_months(
         assert "佐藤" in html and any("\u3040" <= ch <= "\u30ff" for ch in message["Subject"])
     else:
         assert "Dana" in html
+
+
+def shipped_html(product: str, template: str, *, stage: str = "warm", **lead: str) -> str:
+    scenario = load_scenario(REPO / "scenarios", product)
+    renderer = TemplateRenderer.for_folder(REPO / "scenarios" / product)
+    context = email_context(
+        scenario.brand, {"first_name": "Aiko", "role": "manager", **lead},
+        unsubscribe_url="https://x.example/u", preferences_url="https://x.example/p",
+        journey={**SAMPLE_JOURNEY, "stage": stage},
+    )  # fmt: skip
+    return renderer.render(template, "subject", context).html
+
+
+@pytest.mark.parametrize(
+    ("product", "template", "industries", "says"),
+    [
+        ("cloudbook", "cold-customer-story", ("construction", "saas"), "建設業のお客さま"),
+        (
+            "smartfactory",
+            "cold-customer-story",
+            ("automotive", "plastics"),
+            "automotive and metals",
+        ),
+    ],
+)
+def test_shipped_content_speaks_to_the_leads_industry(
+    product: str, template: str, industries: tuple[str, str], says: str
+) -> None:
+    fits, other = industries
+    assert says in shipped_html(product, template, industry=fits)
+    assert says not in shipped_html(product, template, industry=other)
+
+
+@pytest.mark.parametrize(
+    ("product", "template", "says"),
+    [("cloudbook", "warm-trial", "お見積りと導入スケジュール"),
+     ("smartfactory", "warm-pilot", "fixed-price pilot proposal")],
+)  # fmt: skip
+def test_shipped_content_offers_more_to_a_hot_lead(product: str, template: str, says: str) -> None:
+    assert says in shipped_html(product, template, stage="hot")
+    assert says not in shipped_html(product, template, stage="warm")
