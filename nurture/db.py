@@ -268,6 +268,17 @@ class Handoff(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class Identity(Base):
+    """An anonymous visitor known to be a lead (Segment `identify`): later events from that
+    visitor belong to the lead at once."""
+
+    __tablename__ = "identities"
+
+    anonymous_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id"), index=True)
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class HandoffSlot(Base):
     """A hand-off waiting for, or holding, a place in its product's daily sales capacity.
 

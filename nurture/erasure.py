@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from nurture import send_gate
-from nurture.db import Consent, Event, Handoff, Lead, Send, Transition, utcnow
+from nurture.db import Consent, Event, Handoff, Identity, Lead, Send, Transition, utcnow
 from nurture.store import Store
 
 
@@ -50,6 +50,8 @@ def erase_lead(store: Store, lead_id: str) -> ErasureReport:
             .where(Event.lead_id == lead_id)
             .values(url=None, properties={}, anonymous_id=None)
         )
+        # the visitor's browser cookie must not lead back to the lead, nor its new events
+        session.execute(delete(Identity).where(Identity.lead_id == lead_id))
         session.execute(update(Send).where(Send.lead_id == lead_id).values(subject=""))
         session.execute(update(Transition).where(Transition.lead_id == lead_id).values(reason=""))
         for handoff in session.scalars(select(Handoff).where(Handoff.lead_id == lead_id)):

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from nurture import send_gate
 from nurture.db import Delivery, Event, Journey, Lead
 from nurture.events import DELIVERY_ENDING_TYPES, BehaviorEvent
+from nurture.identities import link_visitor, lock_visitors
 from nurture.store import Store, upsert_insert
 
 
@@ -124,9 +125,12 @@ def _suppress_delivery(session: Session, item: LoggedEvent) -> None:
 
 
 def identify(store: Store, anonymous_id: str, lead_id: str) -> list[BehaviorEvent]:
-    """Attach an anonymous visitor's earlier events to a lead and queue them for its journeys
-    (their event ids keep this replay idempotent); returns them in time order."""
+    """Link an anonymous visitor to a lead: its later events belong to the lead at once, and
+    its earlier ones are attached and queued for the lead's journeys (their event ids keep
+    this replay idempotent); returns those in time order."""
     with store.session() as session:
+        lock_visitors(session, [anonymous_id], exclusive=True)
+        link_visitor(session, anonymous_id, lead_id)
         session.execute(
             update(Event)
             .where(Event.anonymous_id == anonymous_id, Event.lead_id.is_(None))

@@ -35,7 +35,7 @@ class LeadProfile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     industry: str | None = None
-    company_size: int | None = Field(default=None, ge=1, description="employees")
+    company_size: int | None = Field(default=None, ge=1, le=10_000_000, description="employees")
     role: Role | None = None
     region: str | None = None
     department: str | None = None

@@ -60,7 +60,7 @@ class LeadIn(BaseModel):
     company: str | None = Field(default=None, max_length=300)
     title: str | None = Field(default=None, max_length=300)
     industry: str | None = Field(default=None, max_length=100)
-    company_size: int | None = Field(default=None, ge=1)
+    company_size: int | None = Field(default=None, ge=1, le=10_000_000, description="employees")
     role: Role | None = None
     region: str | None = Field(default=None, max_length=100)
     department: str | None = Field(default=None, max_length=200)

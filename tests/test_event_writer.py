@@ -4,13 +4,12 @@ own events, only after they are stored, and one bad request fails alone."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
 
-from nurture.api.event_writer import EventWriter, Write, Written
+from nurture.api.event_writer import EventWriter, Owners, Write, Written
 from nurture.db import Delivery, Event, Journey
 from nurture.event_log import LoggedEvent
 from nurture.events import BehaviorEvent
@@ -24,11 +23,11 @@ def db(any_store: Store) -> Store:
 
 
 def track(message_id: str, user_id: str) -> Write:
-    def events(leads: Mapping[str, str]) -> list[LoggedEvent]:
+    def events(owners: Owners) -> list[LoggedEvent]:
         event = BehaviorEvent(
             event_id=message_id, type="webinar_attended", occurred_at=datetime.now(UTC)
         )
-        lead_id = leads.get(user_id)
+        lead_id = owners.by_user.get(user_id)
         return [LoggedEvent(event, lead_id=lead_id, anonymous_id=None if lead_id else user_id)]
 
     return Write(user_ids=frozenset({user_id}), events=events)
@@ -83,7 +82,7 @@ async def test_a_repeated_message_id_is_new_for_one_request_only(db: Store) -> N
 
 
 async def test_one_bad_request_fails_alone_and_the_rest_are_stored(db: Store) -> None:
-    def broken(_: Mapping[str, str]) -> list[LoggedEvent]:
+    def broken(_: Owners) -> list[LoggedEvent]:
         raise ValueError("this request cannot be stored")
 
     writer = EventWriter(db)

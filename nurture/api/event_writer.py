@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from nurture.db import Lead
 from nurture.event_log import LoggedEvent, record_events_in
+from nurture.identities import known_visitors, lock_visitors
 from nurture.store import Store
 
 MAX_GROUP = 256  # requests per transaction
@@ -25,11 +26,20 @@ MAX_IN_FLIGHT = 2  # transactions at once per process: one commits while the nex
 
 
 @dataclass(frozen=True)
+class Owners:
+    """Whose events they are: lead ids by userId, and by anonymousId for identified visitors."""
+
+    by_user: Mapping[str, str]
+    by_visitor: Mapping[str, str]
+
+
+@dataclass(frozen=True)
 class Write:
-    """One request's events, built once the lead ids of its userIds are known."""
+    """One request's events, built once the leads of its userIds and visitors are known."""
 
     user_ids: frozenset[str]
-    events: Callable[[Mapping[str, str]], list[LoggedEvent]]
+    events: Callable[[Owners], list[LoggedEvent]]
+    anonymous_ids: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -99,8 +109,13 @@ class EventWriter:
     def commit(self, writes: list[Write]) -> list[Written]:
         """One transaction: resolve every userId, store every event, queue the deliveries."""
         with self.store.session() as session:
-            leads = lead_ids(session, frozenset().union(*(w.user_ids for w in writes)))
-            logged = [w.events(leads) for w in writes]
+            visitors = frozenset().union(*(w.anonymous_ids for w in writes))
+            lock_visitors(session, visitors, exclusive=False)  # see nurture/identities.py
+            owners = Owners(
+                by_user=lead_ids(session, frozenset().union(*(w.user_ids for w in writes))),
+                by_visitor=known_visitors(session, visitors),
+            )
+            logged = [w.events(owners) for w in writes]
             new = set(record_events_in(session, [e for events in logged for e in events]))
         written = []
         for events in logged:

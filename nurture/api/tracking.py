@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import or_, select
 
 from nurture.api.auth import require
-from nurture.api.event_writer import EventWriter, Write, Written
+from nurture.api.event_writer import EventWriter, Owners, Write, Written
 from nurture.api.limits import max_body
 from nurture.api.segment import (
     MAX_BATCH_BYTES,
@@ -106,7 +105,8 @@ async def _accept(request: Request, messages: list[SegmentMessage]) -> Accepted:
         written = await writer.write(
             Write(
                 user_ids=frozenset(m.user_id for m in behaviour if m.user_id),
-                events=lambda leads: _logged(behaviour, leads, scenarios, received),
+                anonymous_ids=frozenset(m.anonymous_id for m in behaviour if m.anonymous_id),
+                events=lambda owners: _logged(behaviour, owners, scenarios, received),
             )
         )
     replayed = 0
@@ -123,14 +123,17 @@ async def _accept(request: Request, messages: list[SegmentMessage]) -> Accepted:
 
 def _logged(
     messages: list[SegmentMessage],
-    leads: Mapping[str, str],
+    owners: Owners,
     scenarios: list[Scenario],
     received: datetime,
 ) -> list[LoggedEvent]:
-    """Each message's behaviour events, owned by its lead, else by its anonymous visitor."""
+    """Each message's behaviour events, owned by its lead (by userId, or by a visitor that
+    `identify` linked), else by its anonymous visitor."""
     logged: list[LoggedEvent] = []
     for message in messages:
-        lead_id = leads.get(message.user_id) if message.user_id else None
+        lead_id = owners.by_user.get(message.user_id) if message.user_id else None
+        if lead_id is None and message.anonymous_id:
+            lead_id = owners.by_visitor.get(message.anonymous_id)
         anonymous = message.anonymous_id or (None if lead_id else f"user:{message.user_id}")
         if message.type == "track":
             events = track_events(message, received)
