@@ -161,7 +161,9 @@ def lead_timeline(store: Store, lead_id: str, limit: int = 100) -> list[Behavior
 
 
 def event_of(row: Event) -> BehaviorEvent:
-    return BehaviorEvent(
+    """A stored event as journeys see it. It was validated when it was accepted, so it is
+    built without validating again (the relay does this for every event it delivers)."""
+    return BehaviorEvent.model_construct(
         event_id=row.event_id,
         type=row.type,
         occurred_at=row.occurred_at,
