@@ -1,8 +1,8 @@
 """The sales SLA on a hand-off: when feedback is overdue, counted in business days.
 
 Sales works the scenario's business days: the send window's weekdays minus its holidays
-(public holidays included, resolved when the scenario loads), in the scenario's timezone;
-Monday to Friday in UTC without a window. Pure and deterministic, so the journey can plan
+(public holidays included, resolved when the scenario loads), in the scenario's timezone
+(not the lead's); Monday to Friday in UTC without a window. Pure and deterministic, so the journey can plan
 its reminder from `workflow.now()`.
 """
 
@@ -13,6 +13,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from nurture.scenario import WEEKDAYS, Scenario, SendWindow
+from nurture.send_window import next_send_time
 
 SlaNotice = Literal["remind", "escalate"]
 _SEARCH_DAYS = 400
@@ -55,13 +56,20 @@ def next_sla_notice(
 ) -> tuple[datetime, SlaNotice] | None:
     """The next SLA email of a hand-off still awaiting feedback, and when it is due: the
     reminder after `business_days`, the escalation after as many again (when there is
-    someone to escalate to); None when the SLA has nothing more to send."""
+    someone to escalate to); None when the SLA has nothing more to send.
+
+    A deadline outside the window's hours (a hand-off made at night) is met when the window
+    next opens, so sales is reminded at work, not at 5 a.m.
+    """
     sla = scenario.handoff.sla
     if sla is None:
         return None
     window = scenario.send_window
     if notices_sent == 0:
-        return add_business_days(handed_off_at, sla.business_days, window), "remind"
-    if notices_sent == 1 and sla.escalate_to is not None:
-        return add_business_days(handed_off_at, 2 * sla.business_days, window), "escalate"
-    return None
+        notice: SlaNotice = "remind"
+        days = sla.business_days
+    elif notices_sent == 1 and sla.escalate_to is not None:
+        notice, days = "escalate", 2 * sla.business_days
+    else:
+        return None
+    return next_send_time(add_business_days(handed_off_at, days, window), window), notice

@@ -247,3 +247,10 @@ def test_an_erased_leads_data_is_not_mailed_to_sales(
     result = ActivityEnvironment().run(sales_mail.notify_sales, notice(lead))
     assert result.status == "suppressed" and "erased" in (result.detail or "")
     assert not list((settings.outbox_dir).glob("**/*.eml"))
+
+
+def test_a_deadline_at_night_is_met_when_the_window_opens(tmp_path: Path) -> None:
+    folder = sla_scenario(tmp_path, "  owner: s@acme.example\n  sla: {business_days: 1}\n")
+    scenario = load_scenario_dir(folder)  # window 9-18 in Tokyo
+    assert next_sla_notice(scenario, tokyo(26, 5), 0) == (tokyo(27, 9), "remind")  # Thu → Fri
+    assert next_sla_notice(scenario, tokyo(27, 22), 0) == (tokyo(31, 9), "remind")  # Fri → Tue
