@@ -2,8 +2,8 @@
 
 Sales works the scenario's business days: the send window's weekdays minus its holidays
 (public holidays included, resolved when the scenario loads), in the scenario's timezone
-(not the lead's); Monday to Friday in UTC without a window. Pure and deterministic, so the journey can plan
-its reminder from `workflow.now()`.
+(not the lead's); Monday to Friday in UTC without a window. Pure and deterministic, so the
+journey can plan its reminder from `workflow.now()`.
 """
 
 from __future__ import annotations
