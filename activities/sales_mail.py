@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -68,8 +68,8 @@ class SalesMailActivities:
             return claimed
         send_id, payload = claimed
         notice = SalesNotice(input.kind, input.to, input.business_days, input.timezone)
-        message = sales_message(notice, payload, input.brand, send_id=send_id, sent_at=utcnow())
         try:
+            message = sales_message(notice, payload, input.brand, send_id=send_id, sent_at=utcnow())
             message_id = self.provider.deliver(message, self._delivery(input, send_id))
         except ApplicationError as err:
             release_claim(self.store, send_id, final_status(err), err.message)
@@ -78,12 +78,14 @@ class SalesMailActivities:
             release_claim(self.store, send_id)
             raise
         with self.store.session() as session:
+            erased = select(Lead.erased_at).where(Lead.id == input.lead_id).scalar_subquery()
             session.execute(
                 update(Send)
                 .where(Send.id == send_id, Send.status == "sending")
                 .values(
                     status="sent",
-                    subject=str(message["Subject"]),
+                    # an erasure that ran while the email went out keeps the subject blank
+                    subject=case((erased.is_(None), str(message["Subject"])), else_=""),
                     provider_message_id=message_id,
                     sent_at=utcnow(),
                 )

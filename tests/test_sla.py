@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.handoff import HandoffActivities, HandoffInput
@@ -23,6 +24,7 @@ from nurture.db import Lead, Send
 from nurture.erasure import erase_lead
 from nurture.events import BehaviorEvent
 from nurture.mail.outbox import OutboxProvider
+from nurture.mail.providers import retry_later
 from nurture.moments import interesting_moments
 from nurture.scenario import SendWindow
 from nurture.scenario_loader import ScenarioError, load_scenario, load_scenario_dir
@@ -254,3 +256,26 @@ def test_a_deadline_at_night_is_met_when_the_window_opens(tmp_path: Path) -> Non
     scenario = load_scenario_dir(folder)  # window 9-18 in Tokyo
     assert next_sla_notice(scenario, tokyo(26, 5), 0) == (tokyo(27, 9), "remind")  # Thu → Fri
     assert next_sla_notice(scenario, tokyo(27, 22), 0) == (tokyo(31, 9), "remind")  # Fri → Tue
+
+
+class Unavailable:
+    """A provider that is down: nothing was taken, a retry is safe."""
+
+    name = "outbox"
+
+    def deliver(self, message: EmailMessage, delivery: object) -> str:
+        raise retry_later("provider down")
+
+
+def test_sales_mail_is_retried_until_the_provider_takes_it(
+    sales_mail: SalesMailActivities, settings: Settings, store: Store
+) -> None:
+    lead = handed_off_lead(store, settings)
+    down = SalesMailActivities(store, settings, Unavailable())  # type: ignore[arg-type]
+    with pytest.raises(ApplicationError, match="provider down"):
+        ActivityEnvironment().run(down.notify_sales, notice(lead, "remind"))
+    with store.session() as session:
+        assert session.scalars(select(Send.status)).one() == "queued"
+    result = ActivityEnvironment().run(sales_mail.notify_sales, notice(lead, "remind"))
+    assert result.status == "sent"
+    assert len(list(settings.outbox_dir.glob("**/*.eml"))) == 1
