@@ -80,7 +80,7 @@ class EmailActivities:
             message = self._message(input, lead, send_id)
             message_id = self.provider.deliver(message, _delivery(input, send_id))
         except ApplicationError as err:
-            self._release(send_id, _final_status(err), err.message)
+            self._release(send_id, final_status(err), err.message)
             raise
         except BaseException:
             self._release(send_id)  # nothing went out: the retry may try at once
@@ -225,21 +225,29 @@ class EmailActivities:
         )  # fmt: skip
 
     def _release(self, send_id: str, final: str | None = None, detail: str = "") -> None:
-        """Give the claim back (queued, for a retry), or record why no retry may follow:
-        `failed` (no retry can fix it) or `uncertain` (the provider may have the message)."""
-        values = {"status": final, "detail": detail} if final else {"status": "queued"}
-        with self.store.session() as session:
-            session.execute(
-                update(Send)
-                .where(Send.id == send_id, Send.status == "sending")
-                .values(claimed_at=None, **values)
-            )
+        release_claim(self.store, send_id, final, detail)
+
+
+def release_claim(store: Store, send_id: str, final: str | None = None, detail: str = "") -> None:
+    """Give the claim back (queued, for a retry), or record why no retry may follow:
+    `failed` (no retry can fix it) or `uncertain` (the provider may have the message)."""
+    values = {"status": final, "detail": detail} if final else {"status": "queued"}
+    with store.session() as session:
+        session.execute(
+            update(Send)
+            .where(Send.id == send_id, Send.status == "sending")
+            .values(claimed_at=None, **values)
+        )
+
+
+def send_id_for(journey_id: str, send_key: str) -> str:
+    """Derived from the journey and key, so the outbox file and provider id are stable on retry."""
+    digest = hashlib.sha256(f"{journey_id}\0{send_key}".encode()).hexdigest()
+    return "snd_" + digest[:24]
 
 
 def _send_id(input: SendEmailInput) -> str:
-    """Derived from the journey and key, so the outbox file and provider id are stable on retry."""
-    digest = hashlib.sha256(f"{input.journey_id}\0{input.send_key}".encode()).hexdigest()
-    return "snd_" + digest[:24]
+    return send_id_for(input.journey_id, input.send_key)
 
 
 def _delivery(input: SendEmailInput, send_id: str) -> Delivery:
@@ -254,7 +262,7 @@ def _delivery(input: SendEmailInput, send_id: str) -> Delivery:
     )
 
 
-def _final_status(err: ApplicationError) -> str | None:
+def final_status(err: ApplicationError) -> str | None:
     """None for a retryable error (the claim goes back to `queued`)."""
     if not err.non_retryable:
         return None

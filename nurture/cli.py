@@ -8,13 +8,14 @@ import os
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated, cast, get_args
 
 import typer
 from rich.console import Console
 
 from nurture import schema
 from nurture.config import Settings, get_settings
+from nurture.journey import Origin
 from nurture.lead_import import Row
 from nurture.scenario_loader import ScenarioError, load_scenario_dir, scenario_dirs
 from nurture.schema import SchemaOutdated
@@ -389,6 +390,13 @@ def start(
     consent_wording: Annotated[
         str | None, typer.Option(help="the form's wording, or where cards were exchanged")
     ] = None,
+    origin: Annotated[
+        str,
+        typer.Option(
+            help="marketing (nurtured), or sales: leads sales created itself (SGL) start in "
+            "sql, owned by sales, with no nurture email"
+        ),
+    ] = "marketing",
 ) -> None:
     """Upsert leads and start their journeys; existing journeys are left alone and reported.
 
@@ -406,6 +414,9 @@ def start(
             err_console.print(f"[red]consent: {err}[/red]", highlight=False)
             raise typer.Exit(2) from None
 
+    if origin not in get_args(Origin):
+        err_console.print(f"[red]--origin must be marketing or sales, not {origin!r}[/red]")
+        raise typer.Exit(2)
     if (csv_file is None) == (email is None):
         err_console.print("[red]give either --csv FILE or --email ADDRESS[/red]")
         raise typer.Exit(2)
@@ -426,14 +437,16 @@ def start(
         }
         rows = [parse_row(0, fields, source, locale, consent)]
     try:
-        failures = asyncio.run(_start_rows(get_settings(), rows, product))
+        failures = asyncio.run(_start_rows(get_settings(), rows, product, cast("Origin", origin)))
     except SchemaOutdated as err:
         err_console.print(f"[red]{err}[/red]", highlight=False)
         raise typer.Exit(2) from None
     _exit_after_temporal(1 if failures else 0)
 
 
-async def _start_rows(settings: Settings, rows: list[Row], products: list[str]) -> int:
+async def _start_rows(
+    settings: Settings, rows: list[Row], products: list[str], origin: Origin = "marketing"
+) -> int:
     from nurture.journeys import start_journey
     from nurture.scenario_loader import ScenarioError as LoadError
     from nurture.store import LeadConflict, Store, has_any_consent
@@ -463,7 +476,7 @@ async def _start_rows(settings: Settings, rows: list[Row], products: list[str]) 
             )
         for product in products:
             try:
-                outcome = await start_journey(client, settings, store, lead, product)
+                outcome = await start_journey(client, settings, store, lead, product, origin)
             except LoadError as err:
                 failures += 1
                 err_console.print(f"[red]{where}: {err}[/red]", highlight=False)

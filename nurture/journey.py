@@ -22,6 +22,9 @@ WORKFLOW_TYPE = "LeadJourney"
 TASK_QUEUE = "nurture"
 LEAD_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 TIMELINE_LENGTH = 50
+# Who found the lead: marketing nurtures it; a lead sales created itself (seed 001: Sales
+# Generated Lead, SGL) starts in `sql`, owned by sales, and gets no nurture email.
+Origin = Literal["marketing", "sales"]
 
 
 PRODUCT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -94,6 +97,12 @@ class JourneyMemory(BaseModel):
     handoff_queued: bool = Field(default=False, description="waiting for sales capacity")
     queued_from: Lifecycle | None = None
     handoff_position: int | None = None
+    handed_off_at: datetime | None = Field(
+        default=None, description="when the current hand-off reached sales: the SLA's clock"
+    )
+    sla_notices: int = Field(
+        default=0, description="SLA emails sent for the current hand-off: 1 reminder, 2 escalated"
+    )
     transitions: int = 0
     suppressed_mail_types: list[MailType] = Field(default_factory=list)
     paused: bool = False
@@ -109,6 +118,7 @@ class JourneyInput(BaseModel):
     product: str
     lead_id: str
     profile: LeadProfile = Field(default_factory=LeadProfile)
+    origin: Origin = "marketing"
     memory: JourneyMemory | None = None
     pending_events: list[BehaviorEvent] = Field(default_factory=list)
     max_history_length: int = Field(default=10_000, ge=100)
@@ -184,6 +194,7 @@ __all__ = [
     "JourneyMemory",
     "JourneyResult",
     "JourneyState",
+    "Origin",
     "SalesFeedback",
     "TimelineEntry",
     "Unsubscribe",

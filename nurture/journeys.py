@@ -27,6 +27,7 @@ from nurture.journey import (
     WORKFLOW_TYPE,
     JourneyInput,
     JourneyState,
+    Origin,
     SalesFeedback,
     Unsubscribe,
     journey_id,
@@ -53,13 +54,19 @@ class StartOutcome:
 
 
 async def start_journey(
-    client: Client, settings: Settings, store: Store, lead: Lead, product: str
+    client: Client,
+    settings: Settings,
+    store: Store,
+    lead: Lead,
+    product: str,
+    origin: Origin = "marketing",
 ) -> StartOutcome:
     """Start `product`'s journey for a stored lead, unless one exists (running or closed).
 
     A closed journey is not restarted, and a lead suppressed for the product (unsubscribed,
     bounced, erased) gets none, even after Temporal has forgotten its closed journey: a list
-    imported twice must not nurture again someone who said no.
+    imported twice must not nurture again someone who said no. `origin="sales"` registers a
+    lead sales found itself (SGL): its journey starts in `sql`, owned by sales.
     """
     load_scenario(settings.scenarios_dir, product)  # a broken scenario fails here, clearly
     workflow_id = journey_id(product, lead.id)
@@ -76,12 +83,13 @@ async def start_journey(
     try:
         await client.start_workflow(
             WORKFLOW_TYPE,
-            JourneyInput(product=product, lead_id=lead.id, profile=profile_of(lead)),
+            JourneyInput(product=product, lead_id=lead.id, profile=profile_of(lead), origin=origin),
             id=workflow_id,
             task_queue=settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=TypedSearchAttributes([SearchAttributePair(sa.PRODUCT, product)]),
-            static_summary=f"{product} journey of lead {lead.id}",
+            static_summary=f"{product} journey of lead {lead.id}"
+            + (" (sales-generated)" if origin == "sales" else ""),
         )
     except WorkflowAlreadyStartedError:
         _confirm(store, workflow_id)

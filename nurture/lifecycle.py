@@ -2,7 +2,8 @@
 
 nurturing → mql (hand-off rule met) → handed_off → sal (accepted) → sql → opportunity
 → customer (won) | lost. Sales can reject (→ recycled: nurtured again) or
-disqualify; unsubscribes and bounces end emailing.
+disqualify; unsubscribes and bounces end emailing. A lead sales created itself (SGL)
+starts in sql; rejecting it from there hands it to marketing's nurturing.
 """
 
 from __future__ import annotations
@@ -36,10 +37,16 @@ TERMINAL: frozenset[str] = frozenset(
     {"customer", "lost", "disqualified", "unsubscribed", "bounced"}
 )
 
+# A Sales Generated Lead's journey starts in sql, recorded as sales' own move: it precedes
+# any hand-off, so the hand-off report's "first sales touch" never sees it.
+SGL_START: Lifecycle = "sql"
+SGL_ACTOR = "sales"
+SGL_REASON = "sales-generated lead (SGL)"
+
 # outcome → {from: to}
 FEEDBACK_MOVES: dict[str, dict[str, Lifecycle]] = {
     "accepted": {"handed_off": "sal"},
-    "rejected": {"handed_off": "recycled", "sal": "recycled"},
+    "rejected": {"handed_off": "recycled", "sal": "recycled", "sql": "recycled"},
     "contacted": {"handed_off": "sal", "sal": "sql", "sql": "sql"},
     "opportunity": {"sal": "opportunity", "sql": "opportunity"},
     "won": {"sal": "customer", "sql": "customer", "opportunity": "customer"},

@@ -35,6 +35,7 @@ MailType = Literal["newsletter", "step", "trigger", "sales"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+EMAIL_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TRACK_END = "end"
 TRACK_LISTEN = "listen"
 
@@ -176,6 +177,31 @@ class Recycle(_Strict):
     keep_behavior: float = Field(default=0.0, ge=0.0, le=1.0)
 
 
+def _email_address(value: str | None) -> str | None:
+    """A plain address (`sales@example.com`): hand-off mail goes there, so a typo must fail
+    validation, not a send months later."""
+    if value is not None and not EMAIL_ADDRESS.match(value):
+        raise ValueError(
+            f"{value!r} is not an email address; give one address such as 'sales@example.com'"
+        )
+    return value
+
+
+EmailAddress = Annotated[str, AfterValidator(_email_address)]
+
+
+class Sla(_Strict):
+    """How soon sales owes feedback on a hand-off, in business days (the send window's
+    weekdays minus its holidays, in the scenario's timezone; Mon–Fri without a window).
+
+    After `business_days` without feedback the owner is reminded; after as many again the
+    hand-off is escalated to `escalate_to`, if given.
+    """
+
+    business_days: int = Field(ge=1, le=60)
+    escalate_to: EmailAddress | None = None
+
+
 class Handoff(_Strict):
     """When a lead is ready for sales (MQL): score, fit and at least one buying signal."""
 
@@ -196,6 +222,20 @@ class Handoff(_Strict):
         description="hand-offs per day sales can follow up (the product's local day); leads "
         "over it wait in a queue by score, and the report's recommendation stays within it",
     )
+    owner: EmailAddress | None = Field(
+        default=None,
+        description="the sales owner or team inbox: gets an email with each hand-off "
+        "(who, score, interesting moments, journey link) and the SLA reminders",
+    )
+    sla: Sla | None = None
+
+    @model_validator(mode="after")
+    def _sla_needs_owner(self) -> Handoff:
+        if self.sla is not None and self.owner is None:
+            raise ValueError(
+                "'sla' reminds the hand-off's owner: set 'owner' (e.g. sales@example.com) too"
+            )
+        return self
 
 
 class _Email(_Strict):
@@ -520,6 +560,7 @@ __all__ = [
     "Pattern",
     "Scenario",
     "SendWindow",
+    "Sla",
     "Stage",
     "Step",
     "Track",

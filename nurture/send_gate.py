@@ -155,12 +155,9 @@ def claim(
     if lead is None:
         lead = lock_lead(session, send.lead_id)
         session.refresh(send)
-    if send.status in FINAL_STATUSES:
-        return Decision("done")
-    if send.status == "sending" and send.claimed_at and send.claimed_at > wall_now - lease:
-        return Decision("busy")
-    if lead.erased_at is not None:
-        return _suppress(send, "the lead's personal data was erased")
+    settled = _settled(send, lead, wall_now, lease)
+    if settled is not None:
+        return settled
     reason = suppression_reason(session, lead, send.product, send.mail_type)
     if reason:
         return _suppress(send, reason)
@@ -178,6 +175,39 @@ def claim(
                 return _suppress(send, detail)
             send.status, send.detail, send.deferred_until = "deferred", detail, until
             return Decision("deferred", detail, until)
+    return _claimed(send, journey_now, wall_now)
+
+
+def claim_sales_mail(
+    session: Session,
+    send: Send,
+    *,
+    journey_now: datetime,
+    wall_now: datetime,
+    lease: timedelta,
+    lead: Lead,
+) -> Decision:
+    """Decide an email to our own sales team about `lead` (caller holds the lead's lock).
+
+    The lead is not the recipient, so its consent, suppressions and the frequency cap do
+    not apply; only an erased lead's data may no longer travel, and still only once per
+    send row.
+    """
+    return _settled(send, lead, wall_now, lease) or _claimed(send, journey_now, wall_now)
+
+
+def _settled(send: Send, lead: Lead, wall_now: datetime, lease: timedelta) -> Decision | None:
+    """What every send decides first: already done, being delivered, or the lead erased."""
+    if send.status in FINAL_STATUSES:
+        return Decision("done")
+    if send.status == "sending" and send.claimed_at and send.claimed_at > wall_now - lease:
+        return Decision("busy")
+    if lead.erased_at is not None:
+        return _suppress(send, "the lead's personal data was erased")
+    return None
+
+
+def _claimed(send: Send, journey_now: datetime, wall_now: datetime) -> Decision:
     send.status, send.claimed_at, send.journey_time = "sending", wall_now, journey_now
     send.detail = send.deferred_until = None
     return Decision("claimed")

@@ -11,6 +11,7 @@ from temporalio.worker import Worker
 
 from activities.email import EmailActivities
 from activities.handoff import HandoffActivities
+from activities.sales_mail import SalesMailActivities
 from activities.scenario import ScenarioActivities
 from activities.suppression import SuppressionActivities
 from activities.transitions import TransitionActivities
@@ -36,11 +37,13 @@ def build_worker(
     One process may run everything (`all`), or journeys and emails may run in separate
     processes on the same task queue, each with its own interpreter and so its own core:
     `workflows` runs the journeys and their local activities (the store bookkeeping),
-    `activities` sends the emails and posts the hand-offs. The email provider is the
-    configured one (NURTURE_EMAIL_PROVIDER) unless given; `ProviderNotConfigured` names the
-    setting it lacks.
+    `activities` sends the emails (to leads and to sales) and posts the hand-offs. The
+    email provider is the configured one (NURTURE_EMAIL_PROVIDER) unless given;
+    `ProviderNotConfigured` names the setting it lacks.
     """
-    email = EmailActivities(store, settings, provider or build_provider(settings))
+    provider = provider or build_provider(settings)
+    email = EmailActivities(store, settings, provider)
+    sales_mail = SalesMailActivities(store, settings, provider)
     handoff = HandoffActivities(store, settings)
     transitions = TransitionActivities(store)
     suppressions = SuppressionActivities(store)
@@ -53,7 +56,11 @@ def build_worker(
         transitions.record_transition,
         suppressions.record_suppression,
     ]
-    remote: list[Callable[..., Any]] = [email.send_email, handoff.post_handoff]
+    remote: list[Callable[..., Any]] = [
+        email.send_email,
+        handoff.post_handoff,
+        sales_mail.notify_sales,
+    ]
     return Worker(
         client,
         task_queue=settings.task_queue,

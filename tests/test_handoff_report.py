@@ -27,7 +27,13 @@ from sqlalchemy import insert
 from nurture.config import Settings
 from nurture.db import Handoff, Lead, Transition
 from nurture.handoff_calibration import calibrate
-from nurture.handoff_outcomes import SYSTEM_ACTORS, Move, classify, load_outcomes
+from nurture.handoff_outcomes import (
+    SYSTEM_ACTORS,
+    Move,
+    classify,
+    load_outcomes,
+    split_by_handoff,
+)
 from nurture.handoff_report import Policy, UnknownProduct, build_report, product_report
 from nurture.scenario_loader import ScenarioError, load_scenario_dir
 from nurture.store import Store
@@ -294,6 +300,23 @@ def test_every_actor_the_journey_records_is_a_system_actor() -> None:
     source = (Path(__file__).parent.parent / "workflows" / "lead_journey.py").read_text()
     actors = set(re.findall(r'actor="([^"]+)"', source))
     assert actors and actors <= SYSTEM_ACTORS, actors - SYSTEM_ACTORS
+
+
+def test_a_sales_generated_leads_own_moves_before_a_handoff_are_no_handoff() -> None:
+    """An SGL journey starts with sales' move into `sql` (lifecycle.SGL_ACTOR, not a system
+    actor: it is sales'); only a later hand-off, from its first `mql`, is judged."""
+    t = SINCE
+    moves = [
+        Move(1, "sql", "sales", t),
+        Move(2, "recycled", "kato", t + HOUR),
+        Move(3, "mql", "journey", t + 50 * HOUR),
+        Move(4, "handed_off", "journey", t + 50 * HOUR),
+        Move(5, "sal", "kato", t + 53 * HOUR),
+    ]
+    segments = split_by_handoff(moves)
+    assert list(segments) == [1] and segments[1][0].to_lifecycle == "mql"
+    outcome = classify("j", 1, "acme", 60, t, segments[1])
+    assert (outcome.outcome, outcome.accepted, outcome.first_touch) == ("open", True, 3 * HOUR)
 
 
 def test_classify_open_withdrawn_and_first_touch() -> None:

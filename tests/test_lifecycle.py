@@ -13,6 +13,7 @@ from nurture.lifecycle import FEEDBACK_MOVES, InvalidTransition, feedback_target
         ("handed_off", "accepted", "sal"),
         ("handed_off", "rejected", "recycled"),
         ("sal", "rejected", "recycled"),
+        ("sql", "rejected", "recycled"),  # e.g. a sales-generated lead: not now, nurture it
         ("handed_off", "contacted", "sal"),
         ("sal", "contacted", "sql"),
         ("sql", "opportunity", "opportunity"),

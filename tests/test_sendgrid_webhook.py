@@ -115,3 +115,30 @@ async def test_group_unsubscribe_stops_that_mail_type_only(
         client.get_workflow_handle(f"journey:acme:{lead_id}"),
         lambda s: s.suppressed_mail_types == ["newsletter"],
     )
+
+
+async def test_events_of_sales_mail_move_its_status_but_are_not_the_leads_behaviour(
+    env: WorkflowEnvironment, client: Client, api: Api, store: Store, worker: Worker
+) -> None:
+    """A hand-off email goes to our sales team: their opens, clicks and unsubscribes say
+    nothing about the lead, and must neither score it nor stop its email."""
+    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.ingest)).json()["lead_id"]
+    with store.session() as session:
+        session.add(Send(
+            id="snd_s", journey_id=f"journey:acme:{lead_id}", send_key="sales:handoff#1",
+            lead_id=lead_id, product="acme", mail_type="sales", template="sales-handoff",
+            subject="s", variant=0, provider="sendgrid", journey_time=datetime.now(UTC),
+            status="sent",
+        ))  # fmt: skip
+    events = [
+        sg(kind, f"s{i}", lead_id, send_id="snd_s", mail_type="sales")
+        for i, kind in enumerate(("delivered", "open", "click", "unsubscribe", "bounce"))
+    ]
+    body, headers = signed(events)
+    result = await api.http.post("/v1/webhooks/sendgrid", content=body, headers=headers)
+    assert result.json() == {"received": 5, "new": 0, "unsubscribed": 0}
+    with store.session() as session:
+        assert session.get_one(Send, "snd_s").status == "clicked"
+        assert session.scalars(select(Event)).all() == []
+        lead = session.get_one(Lead, lead_id)
+        assert send_gate.suppression_reason(session, lead, "acme", None) is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from pathlib import Path
@@ -107,3 +108,23 @@ async def test_a_conflicting_row_is_reported_and_the_others_go_on(
     assert code == 1
     assert "row 2: skipped: email 'b@example.com' and external id 'crm-1' belong to two" in output
     assert "started journey:acme:" in output and "row 3: no consent basis on record" in output
+
+
+async def test_sales_registers_a_sales_generated_lead_from_the_command_line(
+    client: Client, settings: Settings, store: Store
+) -> None:
+    settings.temporal_address = client.service_client.config.target_host
+    code, output = await run_starter(
+        settings, "--product", "acme", "--email", "sgl@example.com", "--origin", "sales"
+    )
+    assert code == 0 and "started journey:acme:" in output, output
+    with store.session() as session:
+        lead = session.scalars(select(Lead)).one()
+    history = await client.get_workflow_handle(f"journey:acme:{lead.id}").fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes
+    assert json.loads(started.input.payloads[0].data)["origin"] == "sales"
+
+    code, output = await run_starter(
+        settings, "--product", "acme", "--email", "x@example.com", "--origin", "crm"
+    )
+    assert code == 2 and "--origin must be marketing or sales, not 'crm'" in output

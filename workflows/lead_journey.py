@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         SlotInput,
         SlotResult,
     )
+    from activities.sales_mail import SalesMailInput, SalesMailResult
     from activities.scenario import LoadScenarioInput
     from activities.suppression import SuppressionInput
     from activities.transitions import TransitionInput
@@ -44,7 +45,18 @@ with workflow.unsafe.imports_passed_through():
         Unsubscribe,
         journey_id,
     )
-    from nurture.lifecycle import NURTURING, SALES_OWNED, TERMINAL, Lifecycle, feedback_target
+    from nurture.lifecycle import (
+        NURTURING,
+        SALES_OWNED,
+        SGL_ACTOR,
+        SGL_REASON,
+        SGL_START,
+        TERMINAL,
+        Lifecycle,
+        feedback_target,
+    )
+    from nurture.mail.sales import SalesMailKind
+    from nurture.moments import interesting_moments
     from nurture.scenario import TRACK_END, TRACK_LISTEN, MailType, Scenario, Step, Trigger
     from nurture.scoring import Discount, ScoreBreakdown, relevant_events, score_lead, stage_for
     from nurture.send_window import (
@@ -54,6 +66,7 @@ with workflow.unsafe.imports_passed_through():
         open_hours,
         preferred_send_hour,
     )
+    from nurture.sla import SlaNotice, next_sla_notice
     from nurture.variants import assign_variant
 
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
@@ -63,6 +76,9 @@ MIN_WAIT = timedelta(seconds=1)
 SALES_WAIT = timedelta(days=30)
 MAX_TRACK_HOPS = 10
 SEEN_IDS_KEPT = 2000
+# Version markers (workflow.patched) of command sequences added for running journeys.
+SALES_MAIL_PATCH = "sales-notifications"
+SGL_PATCH = "sales-generated-leads"
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
@@ -137,12 +153,14 @@ class LeadJourney:
             "start",
             f"journey started on track '{scenario.entry_track}' (scenario {scenario.version})",
         )
-        await self._set_lifecycle("nurturing", actor="journey", reason="journey started")
+        await self._set_start_lifecycle()
         await self._reevaluate(None)  # a lead whose fit alone makes it warm starts on that track
 
     async def _wait(self, now: datetime, due: datetime | None) -> None:
-        """Sleep until the next touch, a decay-driven stage change, or exit; behaviour,
-        feedback and commands wake it early."""
+        """Sleep until the next touch, a decay-driven stage change, an SLA email, or exit;
+        behaviour, feedback and commands wake it early."""
+        if self._send_due_sla_notice(now):
+            return
         if self._mem.lifecycle in NURTURING:
             wake_at = self._exit_deadline
             summary = f"listen for behaviour until exit on {wake_at:%Y-%m-%d}"
@@ -156,6 +174,7 @@ class LeadJourney:
         if due is not None and due <= wake_at:
             wake_at = due
             summary = self._step_wait_summary(due)
+        wake_at, summary = self._sla_wake_up(wake_at, summary)
         stage_change = self._next_stage_change(now, wake_at)
         if stage_change is not None:
             wake_at = stage_change
@@ -564,10 +583,7 @@ class LeadJourney:
         """Record the hand-off, move to handed_off, and post it to the CRM in the background."""
         m = self._mem
         handoff_no = m.handoffs
-        moments = [
-            f"{r.rule}: {r.points:+d} ({r.detail})"
-            for r in sorted(self._score.rules, key=lambda r: -r.points)
-        ]
+        moments = self._moments()
         result = await workflow.execute_local_activity(
             "hand_off",
             HandoffInput(
@@ -590,6 +606,7 @@ class LeadJourney:
         await self._set_lifecycle("handed_off", actor="journey", reason=reason)
         if result.webhook_status == "pending":
             self._background.append(asyncio.create_task(self._post_handoff(result.handoff_id)))
+        self._tell_owner(handoff_no)
 
     async def _post_handoff(self, handoff_id: int) -> None:
         """Deliver the hand-off to the CRM beside the journey: a slow CRM blocks nothing."""
@@ -686,6 +703,136 @@ class LeadJourney:
         self._note("exit", reason)
         self._woken = True
         self._publish()
+
+    # ---- sales: the SGL start, the owner's email, the feedback SLA ----------------------
+
+    async def _set_start_lifecycle(self) -> None:
+        """Marketing's leads start nurturing; a lead sales created itself (SGL) starts in
+        `sql`, sales' own move: no nurture email, no hand-off, feedback as usual."""
+        if self._input.origin == "sales" and workflow.patched(SGL_PATCH):
+            self._note("start", "sales-generated lead (SGL): sales owns it, no nurture email")
+            await self._set_lifecycle(SGL_START, actor=SGL_ACTOR, reason=SGL_REASON)
+        else:
+            await self._set_lifecycle("nurturing", actor="journey", reason="journey started")
+
+    def _moments(self) -> list[str]:
+        """What sales should read first: the lead's recent behaviour, since its last recycling."""
+        m = self._mem
+        return interesting_moments(
+            m.events,
+            workflow.now(),
+            self._score,
+            event_types=self._scenario.scoring.events.keys(),
+            timezone=self._sales_timezone,
+            since=m.discount.before if m.discount else None,
+        )
+
+    def _tell_owner(self, handoff_no: int) -> None:
+        """The lead reached sales: email the owner beside the journey and start the SLA clock.
+        Nothing happens for a scenario without `handoff.owner` (journeys before it existed)."""
+        m = self._mem
+        owner = self._scenario.handoff.owner
+        if owner is None or not workflow.patched(SALES_MAIL_PATCH):
+            return
+        m.handed_off_at = workflow.now()
+        m.sla_notices = 0
+        self._background.append(
+            asyncio.create_task(self._notify_sales("handoff", handoff_no, owner, 0))
+        )
+
+    def _next_sla_notice(self) -> tuple[datetime, SlaNotice] | None:
+        """The SLA email due next while the current hand-off awaits sales feedback."""
+        m = self._mem
+        if m.lifecycle != "handed_off" or m.handed_off_at is None or m.ended_reason:
+            return None
+        return next_sla_notice(self._scenario, m.handed_off_at, m.sla_notices)
+
+    def _sla_wake_up(self, wake_at: datetime, summary: str) -> tuple[datetime, str]:
+        """Wake for the SLA email if it is due before `wake_at`; feedback wakes the journey
+        first, and the lifecycle it changes cancels the email."""
+        planned = self._next_sla_notice()
+        if planned is None or planned[0] > wake_at:
+            return wake_at, summary
+        due, notice = planned
+        then = "remind the owner" if notice == "remind" else "escalate"
+        return due, f"wait for sales feedback until {due:%Y-%m-%d %H:%M} UTC (SLA) → {then}"
+
+    def _send_due_sla_notice(self, now: datetime) -> bool:
+        """Send the reminder or escalation that is due, beside the journey; once per
+        hand-off each (counted before the activity starts, so the loop never repeats it)."""
+        planned = self._next_sla_notice()
+        sla = self._scenario.handoff.sla
+        owner = self._scenario.handoff.owner
+        if planned is None or planned[0] > now or sla is None or owner is None:
+            return False
+        m = self._mem
+        m.sla_notices += 1
+        notice = planned[1]
+        days = sla.business_days * m.sla_notices
+        to = owner if notice == "remind" else sla.escalate_to
+        assert to is not None
+        action = "reminding the owner" if notice == "remind" else "escalating"
+        self._note(
+            "handoff",
+            f"SLA: no sales feedback {days} business days after hand-off #{m.handoffs}; {action}",
+        )
+        self._background.append(
+            asyncio.create_task(self._notify_sales(notice, m.handoffs, to, days))
+        )
+        return True
+
+    async def _notify_sales(
+        self, kind: SalesMailKind, handoff_no: int, to: str, business_days: int
+    ) -> None:
+        """Email our sales team (ids only: the activity reads the lead from the store);
+        retried until the provider accepts it, noted in the timeline either way."""
+        sla = f"no sales feedback for {business_days} business days (SLA)"
+        what, done = {
+            "handoff": (
+                f"email hand-off #{handoff_no} to the owner",
+                f"emailed hand-off #{handoff_no} to the owner",
+            ),
+            "remind": (
+                f"remind the owner of hand-off #{handoff_no}: {sla}",
+                f"reminded the owner of hand-off #{handoff_no}: {sla}",
+            ),
+            "escalate": (
+                f"escalate hand-off #{handoff_no}: {sla}",
+                f"escalated hand-off #{handoff_no}: {sla}",
+            ),
+        }[kind]
+        try:
+            result = await workflow.execute_activity(
+                "notify_sales",
+                SalesMailInput(
+                    brand=self._scenario.brand,
+                    journey_id=self._id,
+                    lead_id=self._input.lead_id,
+                    handoff_no=handoff_no,
+                    kind=kind,
+                    to=to,
+                    business_days=business_days,
+                    timezone=self._sales_timezone,
+                    journey_time=workflow.now(),
+                ),
+                result_type=SalesMailResult,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=RETRY,
+                summary=what,
+            )
+        except ActivityError as err:
+            self._note("handoff", f"could not {what}: {err.cause or err}")
+            return
+        if result.status == "suppressed":
+            self._note("handoff", f"did not {what}: {result.detail}")
+        else:
+            self._note("handoff", done)
+
+    @property
+    def _sales_timezone(self) -> str:
+        """Sales works in the scenario's timezone (the lead's may differ)."""
+        window = self._scenario.send_window
+        return window.timezone if window else "UTC"
 
     # ---- signals, updates, query ------------------------------------------------------
 
@@ -894,6 +1041,9 @@ class LeadJourney:
             lines.append(f"- ended: {m.ended_reason}")
         elif next_touch is not None:
             lines.append(f"- next touch {next_touch:%Y-%m-%d %H:%M} UTC")
+        sla = self._next_sla_notice()
+        if sla is not None:
+            lines.append(f"- sales feedback due {sla[0]:%Y-%m-%d %H:%M} UTC (SLA, then {sla[1]})")
         if m.timeline:
             last = m.timeline[-1]
             lines.append(f"- last: {last.text} ({last.at:%Y-%m-%d %H:%M})")

@@ -14,7 +14,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from nurture.api.auth import require
 from nurture.db import Journey, Lead
 from nurture.event_log import identify
-from nurture.journey import JourneyState, SalesFeedback, journey_id
+from nurture.journey import JourneyState, Origin, SalesFeedback, journey_id
 from nurture.journeys import give_feedback, journey_state, start_journey
 from nurture.lifecycle import FeedbackOutcome
 from nurture.scenario_loader import ScenarioError
@@ -28,6 +28,11 @@ class LeadRequest(LeadIn):
     """A lead, and the products whose journeys it should be in."""
 
     products: list[Product] = Field(default_factory=list, max_length=20)
+    origin: Origin = Field(
+        default="marketing",
+        description="'sales' for a lead sales created itself (SGL): its journeys start in "
+        "`sql`, owned by sales, with no nurture email (a journey that exists is left as it is)",
+    )
 
 
 class JourneyStart(BaseModel):
@@ -78,7 +83,9 @@ async def upsert_leads(body: list[LeadRequest], request: Request) -> list[LeadRe
 
 async def _upsert(request: Request, body: LeadRequest) -> LeadResponse:
     store: Store = request.app.state.store
-    data = LeadIn.model_validate(body.model_dump(exclude={"products"}, exclude_unset=True))
+    data = LeadIn.model_validate(
+        body.model_dump(exclude={"products", "origin"}, exclude_unset=True)
+    )
     try:
         lead, created = await asyncio.to_thread(store.upsert_lead, data)
     except LeadConflict as err:
@@ -87,7 +94,9 @@ async def _upsert(request: Request, body: LeadRequest) -> LeadResponse:
     for product in body.products:
         try:
             client = await request.app.state.temporal.client()
-            outcome = await start_journey(client, request.app.state.settings, store, lead, product)
+            outcome = await start_journey(
+                client, request.app.state.settings, store, lead, product, body.origin
+            )
         except ScenarioError as err:  # the files' paths stay on the server
             raise HTTPException(422, f"product {product!r}: {err.problems[0].message}") from None
         except (RPCError, TimeoutError, RuntimeError) as err:

@@ -5,7 +5,9 @@ stale timestamps are refused. Opens, clicks, bounces and spam reports become beh
 events (machine opens are stored but score nothing); deliveries move the send's status;
 unsubscribes suppress in the store and tell the journey. Each event counts once, by
 `sg_event_id`. Our sends carry `lead_id`, `product`, `send_id` and `mail_type` as
-custom_args, which SendGrid echoes at the top level of each event.
+custom_args, which SendGrid echoes at the top level of each event. Events of `sales` mail
+(hand-off notices to our own sales team, about the lead) only move the send's status: what
+a colleague does with them is not the lead's behaviour.
 """
 
 from __future__ import annotations
@@ -100,6 +102,8 @@ async def _apply(request: Request, events: list[dict[str, Any]]) -> WebhookResul
         send_id = raw.get("send_id")
         if kind in STATUS and isinstance(send_id, str):
             await asyncio.to_thread(advance_send_status, store, send_id, STATUS[kind])
+        if raw.get("mail_type") == "sales":
+            continue  # our colleague opened, clicked or unsubscribed: not the lead's behaviour
         if kind in BEHAVIOUR:
             logged.append(LoggedEvent(_behaviour(raw, BEHAVIOUR[kind]), lead_id=lead_id))
         elif kind in ("unsubscribe", "group_unsubscribe"):

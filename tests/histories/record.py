@@ -1,4 +1,4 @@
-"""Record LeadJourney histories for the replay tests: `python -m tests.histories.record`.
+"""Record LeadJourney histories for the replay tests: `python -m tests.histories.record [NAME...]`.
 
 Re-record only when a change is deliberately incompatible *and* guarded for running
 journeys; otherwise keep the old files, so replay proves old journeys still run.
@@ -7,6 +7,8 @@ journeys; otherwise keep the old files, so replay proves old journeys still run.
 from __future__ import annotations
 
 import asyncio
+import shutil
+import sys
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -67,10 +69,45 @@ async def _pause_and_unsubscribe(
     await handle.signal("unsubscribe", Unsubscribe())
 
 
+async def _hand_off_with_sla(
+    env: WorkflowEnvironment, client: Client, handle: WorkflowHandle
+) -> None:
+    """A hand-off emailed to the owner, no feedback: the SLA reminder, the escalation, then
+    acceptance and a win."""
+    await env.sleep(timedelta(days=2))
+    for n in range(1, 4):
+        await _event(env, handle, n, "product_page")
+    await _event(env, handle, 4, "pricing_page")
+    await env.sleep(timedelta(days=10))
+    await handle.execute_update("sales_feedback", SalesFeedback(outcome="accepted"))
+    await handle.execute_update("sales_feedback", SalesFeedback(outcome="won"))
+
+
 SCRIPTS = {
     "handoff_recycle_won": _hand_off_and_recycle,
     "pause_unsubscribe": _pause_and_unsubscribe,
+    "handoff_sla": _hand_off_with_sla,
 }
+# Scripts that need more of the acme scenario than it says: (text, replacement).
+SCENARIO_EDITS = {
+    "handoff_sla": (
+        "  recycle:\n",
+        "  owner: sales@acme.example\n"
+        "  sla: {business_days: 2, escalate_to: head-of-sales@acme.example}\n"
+        "  recycle:\n",
+    ),
+}
+
+
+def _scenarios(name: str, tmp: Path) -> Path:
+    """The test scenarios, or a copy of acme with the script's edit."""
+    if name not in SCENARIO_EDITS:
+        return SCENARIOS
+    old, new = SCENARIO_EDITS[name]
+    shutil.copytree(SCENARIOS / "acme", tmp / "scenarios" / "acme")
+    yaml = tmp / "scenarios" / "acme" / "scenario.yaml"
+    yaml.write_text(yaml.read_text().replace(old, new, 1))
+    return tmp / "scenarios"
 
 
 async def record(name: str) -> Path:
@@ -81,7 +118,7 @@ async def record(name: str) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
             database_url=f"sqlite:///{tmp}/nurture.db",
-            scenarios_dir=SCENARIOS,
+            scenarios_dir=_scenarios(name, Path(tmp)),
             outbox_dir=Path(tmp) / "outbox",
             task_queue="record",
             secret_key="record",
@@ -110,10 +147,11 @@ async def record(name: str) -> Path:
     return path
 
 
-async def main() -> None:
-    for name in SCRIPTS:
+async def main(names: list[str]) -> None:
+    """Record the named scripts (default: all). Keep old files: record only new scripts."""
+    for name in names or SCRIPTS:
         print("recorded", await record(name))
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1:]))
