@@ -12,6 +12,7 @@ import sys
 import tempfile
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -27,6 +28,7 @@ from nurture.worker_setup import build_worker
 from tests.conftest import CONSENT, SCENARIOS, test_server_path
 
 HERE = Path(__file__).parent
+TOKYO = ZoneInfo("Asia/Tokyo")
 
 
 async def _event(env: WorkflowEnvironment, handle: WorkflowHandle, n: int, type: str) -> None:
@@ -83,30 +85,79 @@ async def _hand_off_with_sla(
     await handle.execute_update("sales_feedback", SalesFeedback(outcome="won"))
 
 
+async def _opened_at(env: WorkflowEnvironment, handle: WorkflowHandle, n: int, hour: int) -> None:
+    """A human open, earlier today at `hour`:05 in Tokyo."""
+    now = (await env.get_current_time()).astimezone(TOKYO)
+    at = now.replace(hour=hour, minute=5) - timedelta(days=1)
+    await handle.signal(
+        "behavior", BehaviorEvent(event_id=f"o{n}", type="email_open", occurred_at=at)
+    )
+
+
+async def _hot(env: WorkflowEnvironment, handle: WorkflowHandle, first: int) -> None:
+    for n in range(first, first + 3):
+        await _event(env, handle, n, "product_page")
+    await _event(env, handle, first + 3, "pricing_page")
+
+
+async def _capacity_send_time_variants(
+    env: WorkflowEnvironment, client: Client, handle: WorkflowHandle
+) -> None:
+    """Send-time optimisation moves a step (an A/B content variant) to the lead's hour; a
+    hand-off takes the day's one slot; recycled and hot again the same day (webinars), the lead
+    waits in the queue until the next day, then is handed off, accepted and won."""
+    for n in range(1, 4):
+        await _opened_at(env, handle, n, 15)
+    await env.sleep(timedelta(days=34))
+    await _hot(env, handle, 10)
+    await handle.execute_update(
+        "sales_feedback", SalesFeedback(outcome="rejected", reason="timing")
+    )
+    for n, kind in enumerate(("webinar_attended", "webinar_attended", "document_download"), 20):
+        await _event(env, handle, n, kind)  # hot again today: today's slot is taken
+    await env.sleep(timedelta(days=1))
+    await handle.execute_update("sales_feedback", SalesFeedback(outcome="accepted"))
+    await handle.execute_update("sales_feedback", SalesFeedback(outcome="won"))
+
+
 SCRIPTS = {
     "handoff_recycle_won": _hand_off_and_recycle,
     "pause_unsubscribe": _pause_and_unsubscribe,
     "handoff_sla": _hand_off_with_sla,
+    "capacity_send_time_variants": _capacity_send_time_variants,
 }
-# Scripts that need more of the acme scenario than it says: (text, replacement).
+# Scripts that need more of the acme scenario than it says: (text, replacement) edits.
 SCENARIO_EDITS = {
-    "handoff_sla": (
-        "  recycle:\n",
-        "  owner: sales@acme.example\n"
-        "  sla: {business_days: 2, escalate_to: head-of-sales@acme.example}\n"
-        "  recycle:\n",
-    ),
+    "handoff_sla": [
+        (
+            "  recycle:\n",
+            "  owner: sales@acme.example\n"
+            "  sla: {business_days: 2, escalate_to: head-of-sales@acme.example}\n"
+            "  recycle:\n",
+        )
+    ],
+    "capacity_send_time_variants": [
+        ("  recycle:\n", "  daily_capacity: 1\n  recycle:\n"),
+        (
+            "  weekdays: [mon, tue, wed, thu, fri]\n",
+            "  weekdays: [mon, tue, wed, thu, fri]\n  optimise_send_time: {min_events: 3}\n",
+        ),
+        ("template: note, subject: [", "template: [note, note], subject: ["),
+    ],
 }
 
 
 def _scenarios(name: str, tmp: Path) -> Path:
-    """The test scenarios, or a copy of acme with the script's edit."""
+    """The test scenarios, or a copy of acme with the script's edits."""
     if name not in SCENARIO_EDITS:
         return SCENARIOS
-    old, new = SCENARIO_EDITS[name]
     shutil.copytree(SCENARIOS / "acme", tmp / "scenarios" / "acme")
     yaml = tmp / "scenarios" / "acme" / "scenario.yaml"
-    yaml.write_text(yaml.read_text().replace(old, new, 1))
+    text = yaml.read_text()
+    for old, new in SCENARIO_EDITS[name]:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    yaml.write_text(text)
     return tmp / "scenarios"
 
 
