@@ -18,6 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 from nurture.config import Settings
 from nurture.db import Handoff
+from nurture.engagement import engaged_emails
 from nurture.handoff_capacity import SlotRequest, leave_queue, request_slot
 from nurture.scoring import ScoreBreakdown
 from nurture.store import Store
@@ -151,6 +152,7 @@ class HandoffActivities:
             },
             "score": input.score.model_dump(),
             "moments": input.moments,
+            "emails": engaged_emails(self.store, input.lead_id, input.product),
             "handoff_no": input.handoff_no,
             "journey_url": f"{ui}/namespaces/{namespace}/workflows/{input.journey_id}",
             "handed_off_at": input.journey_time.isoformat(),

@@ -55,7 +55,9 @@ def erase_lead(store: Store, lead_id: str) -> ErasureReport:
         session.execute(update(Send).where(Send.lead_id == lead_id).values(subject=""))
         session.execute(update(Transition).where(Transition.lead_id == lead_id).values(reason=""))
         for handoff in session.scalars(select(Handoff).where(Handoff.lead_id == lead_id)):
-            handoff.payload = {**handoff.payload, "lead": {"id": lead_id}, "moments": []}
+            handoff.payload = {
+                **handoff.payload, "lead": {"id": lead_id}, "moments": [], "emails": [],
+            }  # fmt: skip
         return report
 
 

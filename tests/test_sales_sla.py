@@ -20,6 +20,8 @@ from temporalio.worker import Worker
 
 from nurture.config import Settings
 from nurture.db import Handoff, Send, Transition
+from nurture.event_log import LoggedEvent, record_events
+from nurture.events import BehaviorEvent
 from nurture.journey import JourneyResult, JourneyState, SalesFeedback
 from nurture.journeys import give_feedback, start_journey
 from nurture.store import Store
@@ -121,6 +123,11 @@ async def test_the_owner_gets_the_handoff_by_email_and_the_history_no_personal_d
         email="aiko.sato@example.com", company="Example KK", title="CFO",
     )  # fmt: skip
     await behave(env, handle, "document_download", document="expense-guide")
+    [welcome] = [s for s in rows(store, Send) if s.mail_type == "step"]
+    click = BehaviorEvent(event_id="click-1", type="email_click",
+                          occurred_at=await env.get_current_time(),
+                          properties={"send_id": welcome.id})  # fmt: skip
+    record_events(store, [LoggedEvent(click, lead_id=welcome.lead_id)], deliver=False)
     await _hand_off(env, handle)
     await eventually(handle, lambda s: noted(s, "emailed hand-off #1 to the owner"))
 
@@ -135,7 +142,8 @@ async def test_the_owner_gets_the_handoff_by_email_and_the_history_no_personal_d
     score = rows(store, Handoff)[0].score
     for expected in ("Aiko Sato", "CFO", "Example KK", "aiko.sato@example.com",
                      f"Total {score} = fit 15", "pricing_page 1× this week", "expense-guide",
-                     "product page 3+ times in 14 days", f"/workflows/{handle.id}"):  # fmt: skip
+                     "product page 3+ times in 14 days", f"/workflows/{handle.id}",
+                     "clicked: Welcome, Aiko"):  # fmt: skip
         assert expected in text, (expected, text)
     # The sales email counts as no email to the lead, and nothing about the lead leaked.
     st = await state(handle)

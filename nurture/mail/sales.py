@@ -53,6 +53,7 @@ def sales_message(
         _Section("Lead", _lead_lines(payload)),
         _Section("Score", _score_lines(payload)),
         _Section("Interesting moments", list(payload.get("moments") or ["(none recorded)"])),
+        _Section("Emails opened and clicked", _email_lines(payload)),
         _Section("Journey", [str(payload.get("journey_url", ""))]),
     ]
     lead_id = (payload.get("lead") or {}).get("id", "")
@@ -154,3 +155,14 @@ def _linked(line: str) -> str:
     if line.startswith(("http://", "https://")) and " " not in line:
         return f'<a href="{html.escape(line, quote=True)}">{html.escape(line)}</a>'
     return html.escape(line)
+
+
+def _email_lines(payload: dict[str, Any]) -> list[str]:
+    emails = payload.get("emails") or []
+    if not emails:
+        return ["(no human opens or clicks recorded)"]
+    return [
+        f"{'clicked' if e.get('clicked') else 'opened'}: {e.get('subject', '')} "
+        f"({e.get('mail_type', '')}, sent {str(e.get('sent_at', ''))[:10]})"
+        for e in emails
+    ]
