@@ -294,6 +294,7 @@ class HandoffSlot(Base):
     product: Mapped[str] = mapped_column(String(64))
     score: Mapped[int] = mapped_column(Integer)
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    asked_on: Mapped[date] = mapped_column(Date, doc="the day it last asked (each waiting day)")
     granted_day: Mapped[date | None] = mapped_column(Date)
     granted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -4,7 +4,8 @@ a small sales team wants fewer, better leads, at a rate it can follow up).
 A journey whose lead qualifies asks for a slot. It gets one when fewer queued hand-offs of
 that product rank ahead of it (higher score, then earlier in the queue) than the day has
 slots left; otherwise it waits and asks again, with its current score, when the next day
-opens or its score changes. Asking again is idempotent. Requests of one product are
+opens or its score changes. Asking again is idempotent; a place nobody asked for since
+the day before is ignored (its journey ended without leaving). Requests of one product are
 serialised (an advisory lock on PostgreSQL, the write lock on SQLite), so two journeys
 never take the last slot of a day.
 """
@@ -12,7 +13,7 @@ never take the last slot of a day.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, delete, func, or_, select, text
 from sqlalchemy.orm import Session
@@ -53,9 +54,10 @@ def request_slot(store: Store, request: SlotRequest) -> Slot:
                 product=request.product,
                 score=request.score,
                 queued_at=utcnow(),
+                asked_on=request.day,
             )
             session.add(row)
-        row.score = request.score
+        row.score, row.asked_on = request.score, request.day
         session.flush()
         ahead = _ranked_ahead(session, row)
         if ahead < request.capacity - _granted_on(session, request.product, request.day):
@@ -98,6 +100,9 @@ def _ranked_ahead(session: Session, row: HandoffSlot) -> int:
             .where(
                 HandoffSlot.product == row.product,
                 HandoffSlot.granted_day.is_(None),
+                # a waiting journey asks every day; one that stopped asking (terminated, or
+                # gone without leaving) must not hold the line
+                HandoffSlot.asked_on >= row.asked_on - timedelta(days=1),
                 or_(
                     HandoffSlot.score > row.score,
                     and_(HandoffSlot.score == row.score, HandoffSlot.queued_at < queued_at),

@@ -10,12 +10,14 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from nurture.config import Settings
+from nurture.db import HandoffSlot
 from nurture.handoff_capacity import SlotRequest, leave_queue, request_slot
-from nurture.journey import JourneyResult
+from nurture.journey import JourneyResult, Unsubscribe
 from nurture.journeys import start_journey
 from nurture.store import Store
 from nurture.worker_setup import build_worker
@@ -147,3 +149,75 @@ async def test_a_lead_whose_score_falls_while_it_waits_goes_back_to_nurturing(
         await env.sleep(timedelta(days=2))
         assert (await state(second)).lifecycle == "nurturing"
     assert len(crm.calls) == 1
+
+
+def test_a_place_nobody_asks_for_any_more_stops_holding_the_line(db: Store) -> None:
+    assert ask(db, "a", 60).granted
+    assert ask(db, "gone", 99).position == 1  # its journey is terminated and never asks again
+    assert ask(db, "later", 70).position == 2
+    assert not ask(db, "later", 70, DAY + timedelta(days=1)).granted  # "gone" asked yesterday
+    assert ask(db, "later", 70, DAY + timedelta(days=2)).granted
+
+
+async def queued_second(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, **lead: object
+) -> tuple[WorkflowHandle, WorkflowHandle]:
+    """Two journeys on a 1-a-day product: the first handed off, the second waiting."""
+    handles = []
+    for name in ("aiko", "ken"):
+        outcome = await start_journey(
+            client, settings, store, make_lead(store, email=f"{name}@example.com"), "acme"
+        )
+        handles.append(client.get_workflow_handle(outcome.journey_id))
+    first, second = handles
+    await hot(env, first)
+    await eventually(first, lambda s: s.lifecycle == "handed_off")
+    await hot(env, second, **lead)  # type: ignore[arg-type]
+    await eventually(second, lambda s: s.handoff_queue_position == 1)
+    return first, second
+
+
+async def test_a_lead_that_unsubscribes_while_it_waits_leaves_the_queue_and_ends(
+    env: WorkflowEnvironment,
+    client: Client,
+    settings: Settings,
+    store: Store,
+    crm: CrmWebhook,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    scenario_copy(settings, tmp_path, old="handoff:\n", new="handoff:\n  daily_capacity: 1\n")
+    await advance_to_weekday_noon_tokyo(env, 2)
+    async with build_worker(client, settings, store):
+        _, second = await queued_second(env, client, settings, store)
+        await second.signal("unsubscribe", Unsubscribe(reason="one-click"))
+        st = await eventually(second, lambda s: s.ended_reason is not None)
+        assert st.lifecycle == "unsubscribed" and st.handoff_queue_position is None
+    with store.session() as session:
+        assert (
+            session.scalars(select(HandoffSlot).where(HandoffSlot.granted_day.is_(None))).all()
+            == []
+        )
+    assert len(crm.calls) == 1  # never handed to sales
+
+
+async def test_a_lead_whose_journey_ends_while_it_waits_frees_its_place(
+    env: WorkflowEnvironment,
+    client: Client,
+    settings: Settings,
+    store: Store,
+    crm: CrmWebhook,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    scenario_copy(settings, tmp_path, old="handoff:\n", new="handoff:\n  daily_capacity: 1\n")
+    await advance_to_weekday_noon_tokyo(env, 2)
+    async with build_worker(client, settings, store):
+        _, buyer = await queued_second(env, client, settings, store, extra=2)
+        await behave(env, buyer, "purchase")  # the exit rule, while it waits
+        await eventually(buyer, lambda s: s.ended_reason is not None)
+        await env.sleep(timedelta(days=1))
+        outcome = await start_journey(
+            client, settings, store, make_lead(store, email="mia@example.com"), "acme"
+        )
+        later = client.get_workflow_handle(outcome.journey_id)
+        await hot(env, later)
+        await eventually(later, lambda s: s.lifecycle == "handed_off")  # nobody live ahead

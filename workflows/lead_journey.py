@@ -125,6 +125,8 @@ class LeadJourney:
                 await self._send_step()
                 continue
             await self._wait(now, due)
+        if m.handoff_queued:  # ended while waiting for sales capacity (exit rule, age, ...)
+            await self._leave_queue()
         await self._finish_background()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return JourneyResult(
@@ -541,15 +543,8 @@ class LeadJourney:
         assert capacity is not None
         reason = self._handoff_reason()
         if reason is None:
-            await workflow.execute_local_activity(
-                "leave_handoff_queue",
-                LeaveQueueInput(journey_id=self._id, handoff_no=m.handoffs),
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=RETRY,
-                summary="leave the hand-off queue",
-            )
             back = m.queued_from or "nurturing"
-            m.handoff_queued, m.queued_from, m.handoff_position = False, None, None
+            await self._leave_queue()
             why = (f"score {self._score.total} fell below {self._scenario.handoff_threshold} "
                    "while waiting for sales capacity")  # fmt: skip
             await self._set_lifecycle(back, actor="journey", reason=why)
@@ -578,6 +573,18 @@ class LeadJourney:
         m.handoff_queued, m.queued_from, m.handoff_position = False, None, None
         await self._deliver_hand_off(reason)
         return True
+
+    async def _leave_queue(self) -> None:
+        """Give up the place in the hand-off queue, so it cannot block the leads behind."""
+        m = self._mem
+        await workflow.execute_local_activity(
+            "leave_handoff_queue",
+            LeaveQueueInput(journey_id=self._id, handoff_no=m.handoffs),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+            summary="leave the hand-off queue",
+        )
+        m.handoff_queued, m.queued_from, m.handoff_position = False, None, None
 
     async def _deliver_hand_off(self, reason: str) -> None:
         """Record the hand-off, move to handed_off, and post it to the CRM in the background."""
@@ -669,11 +676,12 @@ class LeadJourney:
 
     async def _stop_email(self, why: Lifecycle, *, actor: str, reason: str) -> None:
         """Unsubscribe or bounce: no more email, recorded in the store's suppressions. While
-        sales owns the lead the journey stays open for sales feedback; otherwise it ends."""
+        sales owns the lead the journey stays open for sales feedback; otherwise it ends (a
+        lead still waiting for sales capacity has not reached sales: it ends too)."""
         m = self._mem
         m.email_stopped = why
         scope = "global" if why == "bounced" else "product"
-        if m.lifecycle in SALES_OWNED:
+        if m.lifecycle in SALES_OWNED and not m.handoff_queued:
             self._note("unsubscribe", f"email stopped ({why}: {reason}); sales still owns the lead")
             transition = None
         else:

@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("product", sa.String(length=64), nullable=False),
         sa.Column("score", sa.Integer(), nullable=False),
         sa.Column("queued_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("asked_on", sa.Date(), nullable=False),
         sa.Column("granted_day", sa.Date(), nullable=True),
         sa.Column("granted_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("journey_id", "handoff_no", name=op.f("pk_handoff_slots")),
