@@ -203,6 +203,9 @@ class Delivery(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    refusals: Mapped[int] = mapped_column(
+        Integer, default=0, doc="times the journey refused it while Temporal was up"
+    )
     parked_at: Mapped[datetime | None] = mapped_column(
         UTCDateTime, doc="set when this journey kept refusing it; `nurture deliveries retry`"
     )

@@ -213,13 +213,17 @@ def _retry_later(session: Session, ids: list[int], error: str | None, now: datet
 
 
 def _park(session: Session, ids: list[int], now: datetime) -> int:
-    """Set aside the rows this journey has refused PARK_ATTEMPTS times, the first of them
-    more than PARK_AFTER ago (a retry from `nurture deliveries retry` counts afresh)."""
+    """Set aside the rows this journey has refused PARK_ATTEMPTS times (failures while
+    Temporal was down do not count), accepted more than PARK_AFTER ago; a retry from
+    `nurture deliveries retry` counts afresh."""
+    session.execute(
+        update(Delivery).where(Delivery.id.in_(ids)).values(refusals=Delivery.refusals + 1)
+    )
     result = session.execute(
         update(Delivery)
         .where(
             Delivery.id.in_(ids),
-            Delivery.attempts >= PARK_ATTEMPTS,
+            Delivery.refusals >= PARK_ATTEMPTS,
             Delivery.created_at < now - PARK_AFTER,
         )
         .values(parked_at=now)
@@ -265,5 +269,7 @@ def retry_parked(store: Store, workflow_id: str | None = None) -> int:
         )
         if workflow_id is not None:
             statement = statement.where(Delivery.workflow_id == workflow_id)
-        result = session.execute(statement.values(parked_at=None, attempts=0, claimed_until=None))
+        result = session.execute(
+            statement.values(parked_at=None, attempts=0, refusals=0, claimed_until=None)
+        )
         return int(result.rowcount)  # type: ignore[attr-defined]

@@ -150,12 +150,14 @@ async def test_a_journey_that_keeps_failing_waits_longer_each_time(
     assert _pending(store, 10) == []  # not claimable yet
 
 
-def age(store: Store, *, attempts: int, hours: float) -> None:
-    """The outbox as it would be after `attempts` refusals over `hours`."""
+def age(store: Store, *, attempts: int, hours: float, refusals: int | None = None) -> None:
+    """The outbox as it would be after `attempts` failures, `refusals` of them by the journey
+    (default: all), over `hours`."""
     with store.session() as session:
         session.execute(
             update(Delivery).values(
                 attempts=attempts, claimed_until=None,
+                refusals=attempts if refusals is None else refusals,
                 created_at=datetime.now(UTC) - timedelta(hours=hours),
             )
         )  # fmt: skip
@@ -209,5 +211,21 @@ async def test_while_temporal_is_down_events_are_never_parked(
     age(store, attempts=10 * PARK_ATTEMPTS, hours=48)
     down = await Client.connect("127.0.0.1:1", data_converter=pydantic_data_converter, lazy=True)
     round_ = await relay_once(store, down)
+    assert (round_.failed, round_.parked) == (1, 0)
+    assert parked_deliveries(store) == []
+
+
+async def test_after_a_long_outage_the_first_refusal_parks_nothing(
+    env: WorkflowEnvironment, client: Client, store: Store, worker: Worker
+) -> None:
+    """Temporal was down for hours (many failures), the journey is not started yet when it
+    comes back: one refusal is not a journey that keeps refusing."""
+    lead = make_lead(store)
+    with store.session() as session:
+        session.add(Journey(workflow_id=f"journey:acme:{lead.id}", lead_id=lead.id,
+                            product="acme"))  # fmt: skip
+    record_events(store, [LoggedEvent(await event(env, "late"), lead_id=lead.id)])
+    age(store, attempts=5 * PARK_ATTEMPTS, refusals=0, hours=6)
+    round_ = await relay_once(store, client)
     assert (round_.failed, round_.parked) == (1, 0)
     assert parked_deliveries(store) == []
