@@ -391,6 +391,22 @@ class SendWindow(_Strict):
     )
     optimise_send_time: SendTimeOptimisation | None = None
 
+    def is_quiet(self, hour: int) -> bool:
+        """Whether `hour` falls in a quiet range ([22, 7] wraps midnight)."""
+        return any(
+            (start <= hour < end) if start < end else (hour >= start or hour < end)
+            for start, end in self.quiet_hours
+        )
+
+    @model_validator(mode="after")
+    def _some_hour_open(self) -> SendWindow:
+        if all(self.is_quiet(hour) for hour in range(*self.hours)):
+            raise ValueError(
+                f"quiet_hours {self.quiet_hours} cover all of hours {list(self.hours)}: no "
+                "email could ever go out; leave at least one hour of the window open"
+            )
+        return self
+
     @field_validator("quiet_hours")
     @classmethod
     def _quiet(cls, value: list[tuple[int, int]]) -> list[tuple[int, int]]:

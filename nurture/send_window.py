@@ -63,7 +63,7 @@ def _open_intervals(
     day: date, window: SendWindow, zone: ZoneInfo, send_hour: int | None
 ) -> list[Interval]:
     """The day's open hours minus its quiet hours (and outside `send_hour`), in order."""
-    hours = [h for h in range(*window.hours) if not _quiet(window, h)]
+    hours = [h for h in range(*window.hours) if not window.is_quiet(h)]
     if send_hour is not None:
         hours = [h for h in hours if h == send_hour]
     intervals: list[Interval] = []
@@ -83,15 +83,8 @@ def _at(day: date, hour: int, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(hour), tzinfo=zone)
 
 
-def _quiet(window: SendWindow, hour: int) -> bool:
-    for start, end in window.quiet_hours:
-        if (start <= hour < end) if start < end else (hour >= start or hour < end):
-            return True
-    return False
-
-
 def _hour_ever_open(window: SendWindow, hour: int) -> bool:
-    return window.hours[0] <= hour < window.hours[1] and not _quiet(window, hour)
+    return window.hours[0] <= hour < window.hours[1] and not window.is_quiet(hour)
 
 
 def preferred_send_hour(open_hours: Mapping[int, int], min_events: int) -> int | None:

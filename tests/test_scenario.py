@@ -139,3 +139,10 @@ def test_quiet_hours_must_be_hour_ranges(acme: Path) -> None:
          "  weekdays: [mon, tue, wed, thu, fri]\n  quiet_hours: [[12, 12]]\n")  # fmt: skip
     [problem] = problems(acme)
     assert "send_window.quiet_hours" in problem and "[12, 13] for lunch" in problem
+
+
+def test_quiet_hours_may_not_close_the_whole_window(acme: Path) -> None:
+    edit(acme, "  weekdays: [mon, tue, wed, thu, fri]\n",
+         "  weekdays: [mon, tue, wed, thu, fri]\n  quiet_hours: [[8, 19]]\n")  # fmt: skip
+    [problem] = problems(acme)
+    assert "send_window" in problem and "cover all of hours [9, 18]" in problem
