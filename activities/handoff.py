@@ -64,6 +64,7 @@ class SlotResult(BaseModel):
 class LeaveQueueInput(BaseModel):
     journey_id: str
     handoff_no: int
+    release: bool = False  # a granted slot goes back too
 
 
 def sign_body(body: bytes, secret: str) -> str:
@@ -89,7 +90,7 @@ class HandoffActivities:
 
     @activity.defn(name="leave_handoff_queue")
     def leave_handoff_queue(self, input: LeaveQueueInput) -> None:
-        leave_queue(self.store, input.journey_id, input.handoff_no)
+        leave_queue(self.store, input.journey_id, input.handoff_no, release=input.release)
 
     @activity.defn(name="post_handoff")
     def post_handoff(self, input: PostHandoffInput) -> None:

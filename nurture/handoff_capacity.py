@@ -66,16 +66,16 @@ def request_slot(store: Store, request: SlotRequest) -> Slot:
         return Slot(granted=False, position=ahead + 1)
 
 
-def leave_queue(store: Store, journey_id: str, handoff_no: int) -> None:
-    """The lead no longer qualifies: its place goes to the next in line."""
+def leave_queue(store: Store, journey_id: str, handoff_no: int, *, release: bool = False) -> None:
+    """The lead no longer qualifies: its place goes to the next in line. With `release`, a
+    slot it was granted but did not use (it unsubscribed meanwhile) goes back to the day."""
     with store.session() as session:
-        session.execute(
-            delete(HandoffSlot).where(
-                HandoffSlot.journey_id == journey_id,
-                HandoffSlot.handoff_no == handoff_no,
-                HandoffSlot.granted_day.is_(None),
-            )
+        statement = delete(HandoffSlot).where(
+            HandoffSlot.journey_id == journey_id, HandoffSlot.handoff_no == handoff_no
         )
+        if not release:
+            statement = statement.where(HandoffSlot.granted_day.is_(None))
+        session.execute(statement)
 
 
 def _granted_on(session: Session, product: str, day: date) -> int:

@@ -159,6 +159,11 @@ def test_a_place_nobody_asks_for_any_more_stops_holding_the_line(db: Store) -> N
     assert ask(db, "later", 70, DAY + timedelta(days=2)).granted
 
 
+def waiting_places(store: Store) -> list[HandoffSlot]:
+    with store.session() as session:
+        return list(session.scalars(select(HandoffSlot).where(HandoffSlot.granted_day.is_(None))))
+
+
 async def queued_second(
     env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, **lead: object
 ) -> tuple[WorkflowHandle, WorkflowHandle]:
@@ -221,3 +226,34 @@ async def test_a_lead_whose_journey_ends_while_it_waits_frees_its_place(
         later = client.get_workflow_handle(outcome.journey_id)
         await hot(env, later)
         await eventually(later, lambda s: s.lifecycle == "handed_off")  # nobody live ahead
+
+
+def test_a_granted_slot_that_was_not_used_goes_back(db: Store) -> None:
+    assert ask(db, "a", 60).granted
+    leave_queue(db, "a", 1, release=True)  # it unsubscribed while the slot was granted
+    assert ask(db, "b", 50).granted
+
+
+async def test_a_lead_that_reaches_its_maximum_age_while_it_waits_ends(
+    env: WorkflowEnvironment,
+    client: Client,
+    settings: Settings,
+    store: Store,
+    crm: CrmWebhook,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    scenario_copy(settings, tmp_path, old="handoff:\n", new="handoff:\n  daily_capacity: 1\n")
+    yaml = tmp_path / "acme" / "scenario.yaml"
+    yaml.write_text(yaml.read_text().replace("  after: 365d", "  after: 12h"))
+    await advance_to_weekday_noon_tokyo(env, 2)
+    async with build_worker(client, settings, store):
+        _, second = await queued_second(env, client, settings, store)
+        await env.sleep(timedelta(days=1))
+        st = await eventually(second, lambda s: s.ended_reason is not None)
+        assert "maximum age" in (st.ended_reason or "")
+    assert len(crm.calls) == 1  # the old lead was never handed off
+    with store.session() as session:
+        assert (
+            session.scalars(select(HandoffSlot).where(HandoffSlot.granted_day.is_(None))).all()
+            == []
+        )

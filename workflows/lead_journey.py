@@ -116,7 +116,7 @@ class LeadJourney:
             if self._history_is_long():
                 await self._continue_as_new()
             now = workflow.now()
-            if m.lifecycle in NURTURING and now >= self._exit_deadline:
+            if (m.lifecycle in NURTURING or m.handoff_queued) and now >= self._exit_deadline:
                 self._end(f"journey reached its maximum age ({self._exit_after})")
                 break
             self._optimise_send_time = self._send_time_optimised()
@@ -541,6 +541,8 @@ class LeadJourney:
         m = self._mem
         capacity = self._scenario.handoff.daily_capacity
         assert capacity is not None
+        if workflow.now() >= self._exit_deadline:
+            return True  # too old to hand off now: the run loop ends the journey
         reason = self._handoff_reason()
         if reason is None:
             back = m.queued_from or "nurturing"
@@ -570,16 +572,20 @@ class LeadJourney:
                                       f"#{slot.position} in the queue")  # fmt: skip
             m.handoff_position = slot.position
             return True
+        if m.lifecycle != "mql" or m.ended_reason is not None:
+            await self._leave_queue(release=True)  # unsubscribed meanwhile: the slot goes back
+            return True
         m.handoff_queued, m.queued_from, m.handoff_position = False, None, None
         await self._deliver_hand_off(reason)
         return True
 
-    async def _leave_queue(self) -> None:
-        """Give up the place in the hand-off queue, so it cannot block the leads behind."""
+    async def _leave_queue(self, *, release: bool = False) -> None:
+        """Give up the place in the hand-off queue, so it cannot block the leads behind
+        (`release`: a slot granted to a hand-off that did not happen goes back too)."""
         m = self._mem
         await workflow.execute_local_activity(
             "leave_handoff_queue",
-            LeaveQueueInput(journey_id=self._id, handoff_no=m.handoffs),
+            LeaveQueueInput(journey_id=self._id, handoff_no=m.handoffs, release=release),
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=RETRY,
             summary="leave the hand-off queue",
