@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -14,6 +15,8 @@ from nurture.send_time import role_send_hours
 from nurture.store import Store
 from nurture.template_pins import pin_templates
 
+ROLE_HOURS_TTL = 600.0  # seconds
+
 
 class LoadScenarioInput(BaseModel):
     product: str
@@ -24,6 +27,7 @@ class ScenarioActivities:
         self.scenarios_dir = scenarios_dir
         self.store = store
         self._pinned: set[tuple[str, str]] = set()
+        self._role_hours_cache: dict[tuple[str, str], tuple[float, dict[str, int]]] = {}
 
     @activity.defn(name="load_scenario")
     def load_scenario(self, input: LoadScenarioInput) -> Scenario:
@@ -42,6 +46,17 @@ class ScenarioActivities:
             self._pinned.add(key)
         window = scenario.send_window
         if window is not None and window.optimise_send_time is not None:
-            hours = role_send_hours(self.store, scenario.product, window.timezone)
+            hours = self._role_hours(scenario.product, window.timezone)
             scenario = scenario.model_copy(update={"role_send_hours": hours})
         return scenario
+
+    def _role_hours(self, product: str, timezone: str) -> dict[str, int]:
+        """Each role's best hour, measured at most every ROLE_HOURS_TTL per product: a bulk
+        import starts thousands of journeys, and the hours move slowly."""
+        now = time.monotonic()
+        cached = self._role_hours_cache.get((product, timezone))
+        if cached is not None and now - cached[0] < ROLE_HOURS_TTL:
+            return dict(cached[1])
+        hours = role_send_hours(self.store, product, timezone)
+        self._role_hours_cache[(product, timezone)] = (now, hours)
+        return dict(hours)
