@@ -180,9 +180,10 @@ class Recycle(_Strict):
 def _email_address(value: str | None) -> str | None:
     """A plain address (`sales@example.com`): hand-off mail goes there, so a typo must fail
     validation, not a send months later."""
-    if value is not None and not EMAIL_ADDRESS.match(value):
+    if value is not None and not (value.isascii() and EMAIL_ADDRESS.match(value)):
         raise ValueError(
-            f"{value!r} is not an email address; give one address such as 'sales@example.com'"
+            f"{value!r} is not an email address; give one address such as 'sales@example.com' "
+            "(ASCII only: not every mail server accepts international addresses)"
         )
     return value
 

@@ -107,6 +107,7 @@ def test_the_reminder_comes_after_n_business_days_and_the_escalation_after_2n(
          "handoff.sla.escalate_to: 'boss' is not an email address"),
         ("  sla: {business_days: 2}\n", "'sla' reminds the hand-off's owner: set 'owner'"),
         ("  owner: s@a.example\n  sla: {days: 2}\n", "unknown key 'days'"),
+        ("  owner: 営業@example.jp\n", "ASCII only"),
     ],
 )  # fmt: skip
 def test_owner_and_sla_are_validated_with_clear_errors(
