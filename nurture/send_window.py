@@ -33,7 +33,7 @@ def next_send_time(
         return due
     zone = ZoneInfo(timezone or window.timezone)
     local = due.astimezone(zone)
-    if send_hour is not None and not _hour_ever_open(window, send_hour):
+    if send_hour is not None and not hour_ever_open(window, send_hour):
         send_hour = None
     allowed_days = {WEEKDAYS.index(d) for d in window.weekdays}
     holidays = set(window.holidays)
@@ -83,7 +83,8 @@ def _at(day: date, hour: int, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(hour), tzinfo=zone)
 
 
-def _hour_ever_open(window: SendWindow, hour: int) -> bool:
+def hour_ever_open(window: SendWindow, hour: int) -> bool:
+    """Whether email may ever go out in this local hour (inside the hours, not quiet)."""
     return window.hours[0] <= hour < window.hours[1] and not window.is_quiet(hour)
 
 

@@ -90,3 +90,18 @@ async def test_without_its_own_history_a_lead_gets_its_roles_hour(
         await env.sleep(timedelta(days=34))  # 30 days, a weekend, the hour
         await eventually(handle, lambda s: s.emails_sent == 2)
     assert local_hours(store) == [10, 10]
+
+
+async def test_a_best_hour_outside_the_window_falls_back_to_the_default(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, tmp_path: Path
+) -> None:
+    scenario_copy(settings, tmp_path, old=WEEKDAYS, new=OPTIMISED)
+    async with build_worker(client, settings, store):
+        handle = await wednesday_noon(env, client, settings, store)
+        await eventually(handle, lambda s: s.step_key == "welcome")
+        noon = await env.get_current_time()
+        for days in (1, 2, 3):  # reads mail at 22:xx, when nothing may go out
+            day = noon - timedelta(days=days)
+            await handle.signal("behavior", opened(f"late{days}", day + timedelta(hours=10)))
+        st = await eventually(handle, lambda s: len(s.timeline) >= 4)
+        assert st.send_hour == 11

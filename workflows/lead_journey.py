@@ -60,6 +60,7 @@ with workflow.unsafe.imports_passed_through():
     from nurture.scenario import TRACK_END, TRACK_LISTEN, MailType, Scenario, Step, Trigger
     from nurture.scoring import Discount, ScoreBreakdown, relevant_events, score_lead, stage_for
     from nurture.send_window import (
+        hour_ever_open,
         local_day,
         next_day_opens,
         next_send_time,
@@ -248,11 +249,13 @@ class LeadJourney:
         if not self._optimise_send_time or window is None or window.optimise_send_time is None:
             return None
         settings = window.optimise_send_time
-        own = preferred_send_hour(self._mem.open_hours, settings.min_events)
-        if own is not None:
-            return own
         role = self._input.profile.role or "other"
-        return self._scenario.role_send_hours.get(role, settings.default_hour)
+        choices = (
+            preferred_send_hour(self._mem.open_hours, settings.min_events),
+            self._scenario.role_send_hours.get(role),
+            settings.default_hour,
+        )  # the first one the window allows (a lead reading mail at 23:00 gets its role's)
+        return next((h for h in choices if h is not None and hour_ever_open(window, h)), None)
 
     @property
     def _timezone(self) -> str:
