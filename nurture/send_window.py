@@ -53,10 +53,26 @@ def local_day(moment: datetime, window: SendWindow | None) -> date:
 
 
 def next_day_opens(moment: datetime, window: SendWindow | None) -> datetime:
-    """A minute past the next midnight in the scenario's timezone."""
+    """A minute past the next midnight in the scenario's timezone (how journeys queued
+    before capacity kept to business hours ask again)."""
     zone = ZoneInfo(window.timezone if window else "UTC")
     tomorrow = local_day(moment, window) + timedelta(days=1)
     return datetime.combine(tomorrow, time(0, 1), tzinfo=zone)
+
+
+def next_capacity_check(moment: datetime, window: SendWindow | None) -> datetime:
+    """When a hand-off waiting for sales capacity asks again: hourly while the product's
+    send window is open (its business hours and days, in the scenario's timezone), else
+    when it next opens. Sales capacity is spent on business days only."""
+    zone = window.timezone if window else None
+    if next_send_time(moment, window, zone) > moment:
+        return next_send_time(moment, window, zone)
+    return next_send_time(moment + timedelta(hours=1), window, zone)
+
+
+def in_business_hours(moment: datetime, window: SendWindow | None) -> bool:
+    """Inside the product's send window (no window: always)."""
+    return next_send_time(moment, window, window.timezone if window else None) == moment
 
 
 def _open_intervals(

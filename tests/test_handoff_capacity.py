@@ -15,7 +15,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from nurture.config import Settings
-from nurture.db import HandoffSlot
+from nurture.db import Handoff, HandoffSlot
 from nurture.handoff_capacity import SlotRequest, leave_queue, request_slot
 from nurture.journey import JourneyResult, Unsubscribe
 from nurture.journeys import start_journey
@@ -23,12 +23,14 @@ from nurture.store import Store
 from nurture.worker_setup import build_worker
 from tests.conftest import CrmWebhook, scenario_copy
 from tests.test_journey import (
+    TOKYO,
     advance_to_weekday_noon_tokyo,
     behave,
     crm,  # noqa: F401 (fixture)
     eventually,
     make_lead,
     state,
+    utc,
 )
 
 DAY = date(2026, 11, 25)
@@ -257,3 +259,25 @@ async def test_a_lead_that_reaches_its_maximum_age_while_it_waits_ends(
             session.scalars(select(HandoffSlot).where(HandoffSlot.granted_day.is_(None))).all()
             == []
         )
+
+
+async def test_capacity_is_spent_on_business_days_in_the_send_window(
+    env: WorkflowEnvironment,
+    client: Client,
+    settings: Settings,
+    store: Store,
+    crm: CrmWebhook,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    scenario_copy(settings, tmp_path, old="handoff:\n", new="handoff:\n  daily_capacity: 1\n")
+    await advance_to_weekday_noon_tokyo(env, 4)  # Friday: today's one slot goes to the first
+    async with build_worker(client, settings, store):
+        _, second = await queued_second(env, client, settings, store)
+        await env.sleep(timedelta(days=2))  # Saturday and Sunday: nobody is handed off
+        assert (await state(second)).lifecycle == "mql"
+        await env.sleep(timedelta(days=1))
+        await eventually(second, lambda s: s.lifecycle == "handed_off")
+    with store.session() as session:
+        handoffs = list(session.scalars(select(Handoff).order_by(Handoff.id)))
+    monday = utc(handoffs[1].journey_time).astimezone(TOKYO)
+    assert (monday.strftime("%a"), monday.hour) == ("Mon", 9)  # when the window opens

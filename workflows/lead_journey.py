@@ -61,7 +61,9 @@ with workflow.unsafe.imports_passed_through():
     from nurture.scoring import Discount, ScoreBreakdown, relevant_events, score_lead, stage_for
     from nurture.send_window import (
         hour_ever_open,
+        in_business_hours,
         local_day,
+        next_capacity_check,
         next_day_opens,
         next_send_time,
         open_hours,
@@ -168,7 +170,12 @@ class LeadJourney:
             wake_at = self._exit_deadline
             summary = f"listen for behaviour until exit on {wake_at:%Y-%m-%d}"
         elif self._mem.handoff_queued:
-            wake_at = next_day_opens(now, self._scenario.send_window)
+            window = self._scenario.send_window
+            wake_at = (
+                next_capacity_check(now, window)
+                if self._capacity_in_business_hours()
+                else next_day_opens(now, window)
+            )
             summary = (f"wait for sales capacity (#{self._mem.handoff_position} in the queue) "
                        f"until {wake_at:%Y-%m-%d %H:%M %Z}")  # fmt: skip
         else:
@@ -538,6 +545,11 @@ class LeadJourney:
             "handoff-capacity"
         )
 
+    def _capacity_in_business_hours(self) -> bool:
+        """Waiting hand-offs ask hourly in the send window's business hours (journeys queued
+        before this asked at 00:01 every calendar day)."""
+        return workflow.patched("handoff-capacity-business-hours")
+
     async def _queued_hand_off(self) -> bool:
         """Waiting for sales capacity: ask for today's slot with the current score; leave the
         queue (back to nurturing) when the lead no longer qualifies."""
@@ -547,6 +559,12 @@ class LeadJourney:
         if workflow.now() >= self._exit_deadline:
             return True  # too old to hand off now: the run loop ends the journey
         reason = self._handoff_reason()
+        if (
+            reason is not None
+            and self._capacity_in_business_hours()
+            and not in_business_hours(workflow.now(), self._scenario.send_window)
+        ):
+            return True  # capacity is a business day's: ask when the window opens
         if reason is None:
             back = m.queued_from or "nurturing"
             await self._leave_queue()

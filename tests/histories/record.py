@@ -94,6 +94,15 @@ async def _opened_at(env: WorkflowEnvironment, handle: WorkflowHandle, n: int, h
     )
 
 
+async def _to_wednesday_noon(env: WorkflowEnvironment) -> None:
+    now = (await env.get_current_time()).astimezone(TOKYO)
+    target = now.replace(hour=12, minute=0, second=0, microsecond=0)
+    target += timedelta(days=(2 - now.weekday()) % 7)
+    if target <= now:
+        target += timedelta(days=7)
+    await env.sleep(target - now)
+
+
 async def _hot(env: WorkflowEnvironment, handle: WorkflowHandle, first: int) -> None:
     for n in range(first, first + 3):
         await _event(env, handle, n, "product_page")
@@ -109,6 +118,7 @@ async def _capacity_send_time_variants(
     for n in range(1, 4):
         await _opened_at(env, handle, n, 15)
     await env.sleep(timedelta(days=34))
+    await _to_wednesday_noon(env)  # inside the send window: the day's slot is free
     await _hot(env, handle, 10)
     await handle.execute_update(
         "sales_feedback", SalesFeedback(outcome="rejected", reason="timing")
@@ -125,6 +135,8 @@ SCRIPTS = {
     "pause_unsubscribe": _pause_and_unsubscribe,
     "handoff_sla": _hand_off_with_sla,
     "capacity_send_time_variants": _capacity_send_time_variants,
+    # the same script once waiting hand-offs ask in business hours only
+    "capacity_business_hours": _capacity_send_time_variants,
 }
 # Scripts that need more of the acme scenario than it says: (text, replacement) edits.
 SCENARIO_EDITS = {
@@ -145,6 +157,9 @@ SCENARIO_EDITS = {
         ("template: note, subject: [", "template: [note, note], subject: ["),
     ],
 }
+
+
+SCENARIO_EDITS["capacity_business_hours"] = SCENARIO_EDITS["capacity_send_time_variants"]
 
 
 def _scenarios(name: str, tmp: Path) -> Path:
