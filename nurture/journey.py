@@ -97,6 +97,7 @@ class JourneyMemory(BaseModel):
     handoff_queued: bool = Field(default=False, description="waiting for sales capacity")
     queued_from: Lifecycle | None = None
     handoff_position: int | None = None
+    queue_in_business_hours: bool = False
     handed_off_at: datetime | None = Field(
         default=None, description="when the current hand-off reached sales: the SLA's clock"
     )

@@ -173,7 +173,7 @@ class LeadJourney:
             window = self._scenario.send_window
             wake_at = (
                 next_capacity_check(now, window)
-                if self._capacity_in_business_hours()
+                if self._mem.queue_in_business_hours
                 else next_day_opens(now, window)
             )
             summary = (f"wait for sales capacity (#{self._mem.handoff_position} in the queue) "
@@ -519,6 +519,8 @@ class LeadJourney:
         m.handoffs += 1
         if self._capacity_limited():
             m.handoff_queued, m.queued_from = True, m.lifecycle
+            # waiting hand-offs ask hourly in business hours (before: 00:01 every day)
+            m.queue_in_business_hours = workflow.patched("handoff-capacity-business-hours")
             await self._set_lifecycle("mql", actor="journey", reason=reason)
             return await self._queued_hand_off()
         await self._set_lifecycle("mql", actor="journey", reason=reason)
@@ -545,11 +547,6 @@ class LeadJourney:
             "handoff-capacity"
         )
 
-    def _capacity_in_business_hours(self) -> bool:
-        """Waiting hand-offs ask hourly in the send window's business hours (journeys queued
-        before this asked at 00:01 every calendar day)."""
-        return workflow.patched("handoff-capacity-business-hours")
-
     async def _queued_hand_off(self) -> bool:
         """Waiting for sales capacity: ask for today's slot with the current score; leave the
         queue (back to nurturing) when the lead no longer qualifies."""
@@ -561,7 +558,7 @@ class LeadJourney:
         reason = self._handoff_reason()
         if (
             reason is not None
-            and self._capacity_in_business_hours()
+            and m.queue_in_business_hours
             and not in_business_hours(workflow.now(), self._scenario.send_window)
         ):
             return True  # capacity is a business day's: ask when the window opens
