@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any, Literal
@@ -76,28 +77,12 @@ class EmailActivities:
         if isinstance(gate, SendEmailResult):
             return gate
         send_id, lead = gate
-        try:
-            message = self._message(input, lead, send_id)
-            message_id = self.provider.deliver(message, _delivery(input, send_id))
-        except ApplicationError as err:
-            self._release(send_id, final_status(err), err.message)
-            raise
-        except BaseException:
-            self._release(send_id)  # nothing went out: the retry may try at once
-            raise
-        with self.store.session() as session:
-            erased = select(Lead.erased_at).where(Lead.id == input.lead_id).scalar_subquery()
-            session.execute(
-                update(Send)
-                .where(Send.id == send_id, Send.status == "sending")
-                .values(
-                    status="sent",
-                    # an erasure that ran while the email went out keeps the subject blank
-                    subject=case((erased.is_(None), str(message["Subject"])), else_=""),
-                    provider_message_id=message_id,
-                    sent_at=utcnow(),
-                )
-            )
+        message_id = deliver_claimed(
+            self.store,
+            self.provider,
+            lambda: self._message(input, lead, send_id),
+            _delivery(input, send_id),
+        )
         activity.logger.info("sent %s (%s) for %s", input.send_key, send_id, input.journey_id)
         return SendEmailResult(send_id=send_id, status="sent", provider_message_id=message_id)
 
@@ -224,8 +209,36 @@ class EmailActivities:
             detail=row.detail,
         )  # fmt: skip
 
-    def _release(self, send_id: str, final: str | None = None, detail: str = "") -> None:
-        release_claim(self.store, send_id, final, detail)
+
+def deliver_claimed(
+    store: Store, provider: EmailProvider, build: Callable[[], EmailMessage], delivery: Delivery
+) -> str:
+    """Build and deliver a send this attempt has claimed, then mark it sent; returns the
+    provider's message id. On failure the claim goes back (queued, for a retry) or records
+    why no retry may follow. Building is inside: a template error fails the send too."""
+    try:
+        message = build()
+        message_id = provider.deliver(message, delivery)
+    except ApplicationError as err:
+        release_claim(store, delivery.send_id, final_status(err), err.message)
+        raise
+    except BaseException:
+        release_claim(store, delivery.send_id)  # nothing went out: the retry may try at once
+        raise
+    with store.session() as session:
+        erased = select(Lead.erased_at).where(Lead.id == delivery.lead_id).scalar_subquery()
+        session.execute(
+            update(Send)
+            .where(Send.id == delivery.send_id, Send.status == "sending")
+            .values(
+                status="sent",
+                # an erasure that ran while the email went out keeps the subject blank
+                subject=case((erased.is_(None), str(message["Subject"])), else_=""),
+                provider_message_id=message_id,
+                sent_at=utcnow(),
+            )
+        )
+    return message_id
 
 
 def release_claim(store: Store, send_id: str, final: str | None = None, detail: str = "") -> None:

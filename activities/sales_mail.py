@@ -13,12 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import case, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.email import CLAIM_LEASE, final_status, release_claim, send_id_for
+from activities.email import CLAIM_LEASE, deliver_claimed, send_id_for
 from nurture import send_gate
 from nurture.config import Settings
 from nurture.db import Handoff, Lead, Send, utcnow
@@ -68,28 +68,12 @@ class SalesMailActivities:
             return claimed
         send_id, payload = claimed
         notice = SalesNotice(input.kind, input.to, input.business_days, input.timezone)
-        try:
-            message = sales_message(notice, payload, input.brand, send_id=send_id, sent_at=utcnow())
-            message_id = self.provider.deliver(message, self._delivery(input, send_id))
-        except ApplicationError as err:
-            release_claim(self.store, send_id, final_status(err), err.message)
-            raise
-        except BaseException:
-            release_claim(self.store, send_id)
-            raise
-        with self.store.session() as session:
-            erased = select(Lead.erased_at).where(Lead.id == input.lead_id).scalar_subquery()
-            session.execute(
-                update(Send)
-                .where(Send.id == send_id, Send.status == "sending")
-                .values(
-                    status="sent",
-                    # an erasure that ran while the email went out keeps the subject blank
-                    subject=case((erased.is_(None), str(message["Subject"])), else_=""),
-                    provider_message_id=message_id,
-                    sent_at=utcnow(),
-                )
-            )
+        deliver_claimed(
+            self.store,
+            self.provider,
+            lambda: sales_message(notice, payload, input.brand, send_id=send_id, sent_at=utcnow()),
+            self._delivery(input, send_id),
+        )
         activity.logger.info("sent %s (%s) for %s", input.send_key, send_id, input.journey_id)
         return SalesMailResult(send_id=send_id, status="sent")
 
