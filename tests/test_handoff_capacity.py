@@ -75,6 +75,12 @@ def test_concurrent_requests_never_exceed_the_capacity(db: Store) -> None:
     assert all(s.position >= 1 for s in slots if not s.granted)
 
 
+@pytest.fixture
+def one_a_day(settings: Settings, tmp_path: Path) -> None:
+    """The test product, with sales taking one hand-off a day."""
+    scenario_copy(settings, tmp_path, old="handoff:\n", new="handoff:\n  daily_capacity: 1\n")
+
+
 async def hot(env: WorkflowEnvironment, handle: WorkflowHandle, extra: int = 0) -> None:
     for _ in range(3):
         await behave(env, handle, "product_page", url="https://acme.example/product")
@@ -83,15 +89,37 @@ async def hot(env: WorkflowEnvironment, handle: WorkflowHandle, extra: int = 0) 
         await behave(env, handle, "webinar_attended")
 
 
+def waiting_places(store: Store) -> list[HandoffSlot]:
+    with store.session() as session:
+        return list(session.scalars(select(HandoffSlot).where(HandoffSlot.granted_day.is_(None))))
+
+
+async def queued_second(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, **lead: object
+) -> tuple[WorkflowHandle, WorkflowHandle]:
+    """Two journeys on a 1-a-day product: the first handed off, the second waiting."""
+    handles = []
+    for name in ("aiko", "ken"):
+        outcome = await start_journey(
+            client, settings, store, make_lead(store, email=f"{name}@example.com"), "acme"
+        )
+        handles.append(client.get_workflow_handle(outcome.journey_id))
+    first, second = handles
+    await hot(env, first)
+    await eventually(first, lambda s: s.lifecycle == "handed_off")
+    await hot(env, second, **lead)  # type: ignore[arg-type]
+    await eventually(second, lambda s: s.handoff_queue_position == 1)
+    return first, second
+
+
+@pytest.mark.usefixtures("one_a_day")
 async def test_leads_over_the_daily_capacity_wait_by_score_and_go_the_next_days(
     env: WorkflowEnvironment,
     client: Client,
     settings: Settings,
     store: Store,
     crm: CrmWebhook,  # noqa: F811
-    tmp_path: Path,
 ) -> None:
-    scenario_copy(settings, tmp_path, old="handoff:\n", new="handoff:\n  daily_capacity: 1\n")
     await advance_to_weekday_noon_tokyo(env, 2)
 
     async def journey(name: str) -> WorkflowHandle:
@@ -123,27 +151,17 @@ async def test_leads_over_the_daily_capacity_wait_by_score_and_go_the_next_days(
     assert "waiting for sales capacity (1/day): #1 in the queue" in timeline
 
 
+@pytest.mark.usefixtures("one_a_day")
 async def test_a_lead_whose_score_falls_while_it_waits_goes_back_to_nurturing(
     env: WorkflowEnvironment,
     client: Client,
     settings: Settings,
     store: Store,
     crm: CrmWebhook,  # noqa: F811
-    tmp_path: Path,
 ) -> None:
-    scenario_copy(settings, tmp_path, old="handoff:\n", new="handoff:\n  daily_capacity: 1\n")
     await advance_to_weekday_noon_tokyo(env, 2)
     async with build_worker(client, settings, store):
-        handles = []
-        for name in ("aiko", "ken"):
-            lead = make_lead(store, email=f"{name}@example.com")
-            outcome = await start_journey(client, settings, store, lead, "acme")
-            handles.append(client.get_workflow_handle(outcome.journey_id))
-        first, second = handles
-        await hot(env, first)
-        await eventually(first, lambda s: s.lifecycle == "handed_off")
-        await hot(env, second)
-        await eventually(second, lambda s: s.handoff_queue_position == 1)
+        _, second = await queued_second(env, client, settings, store)
         for _ in range(3):  # browsing the careers page: probably not a buyer
             await behave(env, second, "careers_page")
         st = await eventually(second, lambda s: s.lifecycle == "nurturing")
@@ -161,38 +179,14 @@ def test_a_place_nobody_asks_for_any_more_stops_holding_the_line(db: Store) -> N
     assert ask(db, "later", 70, DAY + timedelta(days=2)).granted
 
 
-def waiting_places(store: Store) -> list[HandoffSlot]:
-    with store.session() as session:
-        return list(session.scalars(select(HandoffSlot).where(HandoffSlot.granted_day.is_(None))))
-
-
-async def queued_second(
-    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, **lead: object
-) -> tuple[WorkflowHandle, WorkflowHandle]:
-    """Two journeys on a 1-a-day product: the first handed off, the second waiting."""
-    handles = []
-    for name in ("aiko", "ken"):
-        outcome = await start_journey(
-            client, settings, store, make_lead(store, email=f"{name}@example.com"), "acme"
-        )
-        handles.append(client.get_workflow_handle(outcome.journey_id))
-    first, second = handles
-    await hot(env, first)
-    await eventually(first, lambda s: s.lifecycle == "handed_off")
-    await hot(env, second, **lead)  # type: ignore[arg-type]
-    await eventually(second, lambda s: s.handoff_queue_position == 1)
-    return first, second
-
-
+@pytest.mark.usefixtures("one_a_day")
 async def test_a_lead_that_unsubscribes_while_it_waits_leaves_the_queue_and_ends(
     env: WorkflowEnvironment,
     client: Client,
     settings: Settings,
     store: Store,
     crm: CrmWebhook,  # noqa: F811
-    tmp_path: Path,
 ) -> None:
-    scenario_copy(settings, tmp_path, old="handoff:\n", new="handoff:\n  daily_capacity: 1\n")
     await advance_to_weekday_noon_tokyo(env, 2)
     async with build_worker(client, settings, store):
         _, second = await queued_second(env, client, settings, store)
@@ -207,15 +201,14 @@ async def test_a_lead_that_unsubscribes_while_it_waits_leaves_the_queue_and_ends
     assert len(crm.calls) == 1  # never handed to sales
 
 
+@pytest.mark.usefixtures("one_a_day")
 async def test_a_lead_whose_journey_ends_while_it_waits_frees_its_place(
     env: WorkflowEnvironment,
     client: Client,
     settings: Settings,
     store: Store,
     crm: CrmWebhook,  # noqa: F811
-    tmp_path: Path,
 ) -> None:
-    scenario_copy(settings, tmp_path, old="handoff:\n", new="handoff:\n  daily_capacity: 1\n")
     await advance_to_weekday_noon_tokyo(env, 2)
     async with build_worker(client, settings, store):
         _, buyer = await queued_second(env, client, settings, store, extra=2)
@@ -236,16 +229,15 @@ def test_a_granted_slot_that_was_not_used_goes_back(db: Store) -> None:
     assert ask(db, "b", 50).granted
 
 
+@pytest.mark.usefixtures("one_a_day")
 async def test_a_lead_that_reaches_its_maximum_age_while_it_waits_ends(
     env: WorkflowEnvironment,
     client: Client,
     settings: Settings,
     store: Store,
     crm: CrmWebhook,  # noqa: F811
-    tmp_path: Path,
 ) -> None:
-    scenario_copy(settings, tmp_path, old="handoff:\n", new="handoff:\n  daily_capacity: 1\n")
-    yaml = tmp_path / "acme" / "scenario.yaml"
+    yaml = settings.scenarios_dir / "acme" / "scenario.yaml"
     yaml.write_text(yaml.read_text().replace("  after: 365d", "  after: 12h"))
     await advance_to_weekday_noon_tokyo(env, 2)
     async with build_worker(client, settings, store):
@@ -261,15 +253,14 @@ async def test_a_lead_that_reaches_its_maximum_age_while_it_waits_ends(
         )
 
 
+@pytest.mark.usefixtures("one_a_day")
 async def test_capacity_is_spent_on_business_days_in_the_send_window(
     env: WorkflowEnvironment,
     client: Client,
     settings: Settings,
     store: Store,
     crm: CrmWebhook,  # noqa: F811
-    tmp_path: Path,
 ) -> None:
-    scenario_copy(settings, tmp_path, old="handoff:\n", new="handoff:\n  daily_capacity: 1\n")
     await advance_to_weekday_noon_tokyo(env, 4)  # Friday: today's one slot goes to the first
     async with build_worker(client, settings, store):
         _, second = await queued_second(env, client, settings, store)
