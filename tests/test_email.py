@@ -6,6 +6,7 @@ import email
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -46,6 +47,31 @@ def send_input(lead_id: str, key: str = "cold#1/welcome") -> SendEmailInput:
         journey_time=datetime(2026, 11, 25, 3, tzinfo=UTC),
         journey={"stage": "cold", "score": 10, "track": "cold", "step": key},
     )
+
+
+def japanese_input(lead_id: str, **update: Any) -> SendEmailInput:
+    """A send to a Japanese lead from a Japanese sender name: encodings must survive."""
+    sender = ACME.brand.sender.model_copy(update={"from_name": "アクメ分析 営業部"})
+    brand = ACME.brand.model_copy(update={"sender": sender})
+    return send_input(lead_id).model_copy(
+        update={"brand": brand, "subject": "{{ lead.last_name }}様、ようこそ", **update}
+    )
+
+
+def new_lead(store: Store, email: str = "aiko@example.com") -> str:
+    lead, _ = store.upsert_lead(
+        LeadIn(email=email, first_name="愛子", last_name="佐藤", consent=CONSENT)
+    )
+    return lead.id
+
+
+def rows(store: Store) -> list[Send]:
+    with store.session() as session:
+        return list(session.scalars(select(Send)))
+
+
+def run(emails: EmailActivities, input: SendEmailInput) -> Any:
+    return ActivityEnvironment().run(emails.send_email, input)
 
 
 def read(settings: Settings, send_id: str) -> EmailMessage:

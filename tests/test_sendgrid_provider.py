@@ -14,19 +14,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import ActivityEnvironment
 
-from activities.email import EmailActivities, SendEmailInput
+from activities.email import EmailActivities
 from nurture.config import Settings
-from nurture.db import Send
 from nurture.mail.providers import DELIVERY_UNCERTAIN, PROVIDER_REJECTED, PROVIDER_UNAVAILABLE
 from nurture.mail.sendgrid import SendGridProvider
 from nurture.send_status import advance_send_status
-from nurture.store import LeadIn, Store
-from tests.conftest import CONSENT, pinned
-from tests.test_email import ACME, send_input
+from nurture.store import Store
+from tests.conftest import pinned
+from tests.test_email import japanese_input, new_lead, rows, run
 
 API_KEY = "SG.test-key"
 # SendGrid sets these itself; a request naming them in `headers` is refused.
@@ -163,30 +160,6 @@ def activities(
     pinned(store)
     provider = SendGridProvider(API_KEY, host=sendgrid.url, **options)
     return EmailActivities(store, settings, provider)
-
-
-def japanese_input(lead_id: str, **update: Any) -> SendEmailInput:
-    sender = ACME.brand.sender.model_copy(update={"from_name": "アクメ分析 営業部"})
-    brand = ACME.brand.model_copy(update={"sender": sender})
-    return send_input(lead_id).model_copy(
-        update={"brand": brand, "subject": "{{ lead.last_name }}様、ようこそ", **update}
-    )
-
-
-def new_lead(store: Store, email: str = "aiko@example.com") -> str:
-    lead, _ = store.upsert_lead(
-        LeadIn(email=email, first_name="愛子", last_name="佐藤", consent=CONSENT)
-    )
-    return lead.id
-
-
-def rows(store: Store) -> list[Send]:
-    with store.session() as session:
-        return list(session.scalars(select(Send)))
-
-
-def run(emails: EmailActivities, input: SendEmailInput) -> Any:
-    return ActivityEnvironment().run(emails.send_email, input)
 
 
 def test_payload_is_what_sendgrid_documents_and_the_message_id_is_recorded(

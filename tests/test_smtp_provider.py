@@ -22,18 +22,15 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from sqlalchemy import select
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import ActivityEnvironment
 
-from activities.email import EmailActivities, SendEmailInput
+from activities.email import EmailActivities
 from nurture.config import Settings
-from nurture.db import Send
 from nurture.mail.providers import DELIVERY_UNCERTAIN, PROVIDER_REJECTED, PROVIDER_UNAVAILABLE
 from nurture.mail.smtp import SmtpProvider
-from nurture.store import LeadIn, Store
-from tests.conftest import CONSENT, pinned
-from tests.test_email import ACME, send_input
+from nurture.store import Store
+from tests.conftest import pinned
+from tests.test_email import japanese_input, new_lead, rows, run
 
 USER, PASSWORD = "nurture", "s3cret pass:word"
 
@@ -166,30 +163,6 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
 def activities(settings: Settings, store: Store, provider: SmtpProvider) -> EmailActivities:
     pinned(store)
     return EmailActivities(store, settings, provider)
-
-
-def japanese_input(lead_id: str) -> SendEmailInput:
-    sender = ACME.brand.sender.model_copy(update={"from_name": "アクメ分析 営業部"})
-    brand = ACME.brand.model_copy(update={"sender": sender})
-    return send_input(lead_id).model_copy(
-        update={"brand": brand, "subject": "{{ lead.last_name }}様、ようこそ"}
-    )
-
-
-def new_lead(store: Store) -> str:
-    lead, _ = store.upsert_lead(
-        LeadIn(email="aiko@example.com", first_name="愛子", last_name="佐藤", consent=CONSENT)
-    )
-    return lead.id
-
-
-def rows(store: Store) -> list[Send]:
-    with store.session() as session:
-        return list(session.scalars(select(Send)))
-
-
-def run(emails: EmailActivities, input: SendEmailInput) -> Any:
-    return ActivityEnvironment().run(emails.send_email, input)
 
 
 def test_message_arrives_with_its_headers_and_both_parts(
