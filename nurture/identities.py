@@ -22,11 +22,17 @@ def lock_visitors(session: Session, anonymous_ids: Iterable[str], *, exclusive: 
     """Hold the visitors' locks until the transaction ends (sorted: no deadlock)."""
     if session.get_bind().dialect.name != "postgresql":
         return
+    keys = [f"visitor:{anonymous_id}" for anonymous_id in sorted(set(anonymous_ids))]
+    if not keys:
+        return
     function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-    for anonymous_id in sorted(set(anonymous_ids)):
-        session.execute(
-            text(f"SELECT {function}(hashtext(:key))"), {"key": f"visitor:{anonymous_id}"}
-        )
+    session.execute(  # one round trip for a whole group of requests
+        text(
+            f"SELECT {function}(hashtext(key)) "
+            "FROM (SELECT unnest(CAST(:keys AS text[])) AS key ORDER BY 1) AS ordered"
+        ),
+        {"keys": keys},
+    )
 
 
 def known_visitors(session: Session, anonymous_ids: Iterable[str]) -> dict[str, str]:

@@ -187,15 +187,18 @@ def _mark(store: Store, outcomes: dict[str, list[tuple[list[int], str | None]]])
             )
         for kind in ("failed", "refused"):
             for ids, error in outcomes[kind]:
-                _retry_later(session, ids, error, now)
+                _retry_later(session, ids, error, now, refused=kind == "refused")
                 if kind == "refused":
                     parked += _park(session, ids, now)
     return parked
 
 
-def _retry_later(session: Session, ids: list[int], error: str | None, now: datetime) -> None:
+def _retry_later(
+    session: Session, ids: list[int], error: str | None, now: datetime, *, refused: bool
+) -> None:
     """Each row waits longer after each failure (0 s, 1 s, 3 s, 7 s, … 60 s), so a journey
-    that keeps failing does not crowd out the others every round."""
+    that keeps failing does not crowd out the others every round; a refusal by the journey
+    (not Temporal being down) is counted too."""
     attempts = session.execute(select(Delivery.id, Delivery.attempts).where(Delivery.id.in_(ids)))
     by_attempts: dict[int, list[int]] = defaultdict(list)
     for delivery_id, tried in attempts:
@@ -206,6 +209,7 @@ def _retry_later(session: Session, ids: list[int], error: str | None, now: datet
             .where(Delivery.id.in_(group))
             .values(
                 attempts=tried,
+                refusals=Delivery.refusals + int(refused),
                 last_error=(error or "")[:2000],
                 claimed_until=now + retry_delay(tried),
             )
@@ -216,9 +220,6 @@ def _park(session: Session, ids: list[int], now: datetime) -> int:
     """Set aside the rows this journey has refused PARK_ATTEMPTS times (failures while
     Temporal was down do not count), accepted more than PARK_AFTER ago; a retry from
     `nurture deliveries retry` counts afresh."""
-    session.execute(
-        update(Delivery).where(Delivery.id.in_(ids)).values(refusals=Delivery.refusals + 1)
-    )
     result = session.execute(
         update(Delivery)
         .where(

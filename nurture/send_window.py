@@ -65,8 +65,9 @@ def next_capacity_check(moment: datetime, window: SendWindow | None) -> datetime
     send window is open (its business hours and days, in the scenario's timezone), else
     when it next opens. Sales capacity is spent on business days only."""
     zone = window.timezone if window else None
-    if next_send_time(moment, window, zone) > moment:
-        return next_send_time(moment, window, zone)
+    opening = next_send_time(moment, window, zone)
+    if opening > moment:
+        return opening
     return next_send_time(moment + timedelta(hours=1), window, zone)
 
 

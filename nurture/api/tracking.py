@@ -14,10 +14,10 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from nurture.api.auth import require
-from nurture.api.event_writer import EventWriter, Owners, Write, Written
+from nurture.api.event_writer import EventWriter, Owners, Write, Written, lead_ids
 from nurture.api.limits import max_body
 from nurture.api.segment import (
     MAX_BATCH_BYTES,
@@ -147,9 +147,7 @@ def _lead_id(store: Store, user_id: str | None) -> str | None:
     if not user_id:
         return None
     with store.session() as session:
-        return session.scalars(
-            select(Lead.id).where(or_(Lead.external_id == user_id, Lead.id == user_id))
-        ).first()
+        return lead_ids(session, frozenset({user_id})).get(user_id)
 
 
 def _identify(store: Store, message: SegmentMessage) -> int:
