@@ -97,7 +97,16 @@ class JourneyMemory(BaseModel):
     handoff_queued: bool = Field(default=False, description="waiting for sales capacity")
     queued_from: Lifecycle | None = None
     handoff_position: int | None = None
-    queue_in_business_hours: bool = False
+    queue_in_business_hours: bool = Field(
+        default=False,
+        description="this hand-off waits in business hours (False: asks at 00:01 daily, the "
+        "behaviour of journeys queued before that version)",
+    )
+    versions: dict[str, bool] = Field(
+        default_factory=dict,
+        description="each workflow.patched() decision this journey made, by patch id: a run "
+        "that continues as new keeps the behaviour it had instead of asking again",
+    )
     handed_off_at: datetime | None = Field(
         default=None, description="when the current hand-off reached sales: the SLA's clock"
     )

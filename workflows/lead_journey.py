@@ -245,7 +245,7 @@ class LeadJourney:
         """Whether this journey's steps go out at the lead's best hour. Called from the run
         loop only (a query must not add the version marker)."""
         window = self._scenario.send_window
-        return bool(window and window.optimise_send_time) and workflow.patched(
+        return bool(window and window.optimise_send_time) and self._version(
             "send-time-optimisation"
         )
 
@@ -520,7 +520,7 @@ class LeadJourney:
         if self._capacity_limited():
             m.handoff_queued, m.queued_from = True, m.lifecycle
             # waiting hand-offs ask hourly in business hours (before: 00:01 every day)
-            m.queue_in_business_hours = workflow.patched("handoff-capacity-business-hours")
+            m.queue_in_business_hours = self._version("handoff-capacity-business-hours")
             await self._set_lifecycle("mql", actor="journey", reason=reason)
             return await self._queued_hand_off()
         await self._set_lifecycle("mql", actor="journey", reason=reason)
@@ -543,7 +543,7 @@ class LeadJourney:
         return reason
 
     def _capacity_limited(self) -> bool:
-        return self._scenario.handoff.daily_capacity is not None and workflow.patched(
+        return self._scenario.handoff.daily_capacity is not None and self._version(
             "handoff-capacity"
         )
 
@@ -764,7 +764,7 @@ class LeadJourney:
         Nothing happens for a scenario without `handoff.owner` (journeys before it existed)."""
         m = self._mem
         owner = self._scenario.handoff.owner
-        if owner is None or not workflow.patched(SALES_MAIL_PATCH):
+        if owner is None or not self._version(SALES_MAIL_PATCH):
             return
         m.handed_off_at = workflow.now()
         m.sla_notices = 0
@@ -980,6 +980,16 @@ class LeadJourney:
 
     async def _ready(self) -> None:
         await workflow.wait_condition(lambda: self._m is not None)
+
+    def _version(self, patch_id: str) -> bool:
+        """`workflow.patched(patch_id)`, asked once per journey and kept in its memory: a run
+        that continues as new keeps the behaviour the journey had (a fresh run would
+        otherwise always take the new path). Call it where the command sequence allows the
+        marker: a patched() call's place never moves once released."""
+        versions = self._mem.versions
+        if patch_id not in versions:
+            versions[patch_id] = workflow.patched(patch_id)
+        return versions[patch_id]
 
     @property
     def _mem(self) -> JourneyMemory:
