@@ -264,9 +264,7 @@ def mark_sent(store: Store, delivery: Delivery, subject: str, message_id: str) -
     for wait in (*MARK_SENT_WAITS, None):
         try:
             with store.session() as session:
-                erased = (
-                    select(Lead.erased_at).where(Lead.id == delivery.lead_id).scalar_subquery()
-                )
+                erased = select(Lead.erased_at).where(Lead.id == delivery.lead_id).scalar_subquery()
                 session.execute(
                     update(Send)
                     .where(Send.id == delivery.send_id, Send.status.in_(("sending", "uncertain")))

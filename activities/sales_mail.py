@@ -27,7 +27,7 @@ from activities.email import (
 from nurture import send_gate
 from nurture.config import Settings
 from nurture.db import Handoff, Lead, Send, utcnow
-from nurture.mail.providers import DELIVERY_UNCERTAIN, Delivery, EmailProvider
+from nurture.mail.providers import Delivery, EmailProvider
 from nurture.mail.sales import SalesMailKind, SalesNotice, sales_message
 from nurture.scenario import Brand
 from nurture.store import Store

@@ -63,7 +63,8 @@ class SmtpProvider:
         sender = message["From"].addresses[0].addr_spec
         recipient = message["To"].addresses[0].addr_spec
         international = not (sender + recipient).isascii()
-        data = message.as_bytes(policy=message.policy.clone(linesep="\r\n", utf8=international))
+        policy = message.policy.clone(linesep="\r\n", utf8=international)  # type: ignore[call-arg]
+        data = message.as_bytes(policy=policy)
         try:
             smtp = self._connect()
         except smtplib.SMTPResponseException as err:
