@@ -8,10 +8,12 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
+from typer.testing import CliRunner
 
 from nurture import send_gate
 from nurture.api.app import create_app
 from nurture.api.auth import create_api_key, revoke_api_keys
+from nurture.cli import app as cli
 from nurture.config import Settings
 from nurture.db import Lead
 from nurture.journey import JourneyState
@@ -28,23 +30,53 @@ LEAD = {
 }  # fmt: skip
 
 
-async def test_keys_are_required_and_scoped(api: Api) -> None:
+async def test_keys_are_required(api: Api) -> None:
     missing = await api.http.post("/v1/track", json={})
     assert missing.status_code == 401 and "missing API key" in missing.json()["detail"]
     wrong = await api.http.post("/v1/track", json={}, headers={"Authorization": "Bearer nk_x"})
     assert wrong.status_code == 401
-    forbidden = await api.http.get("/v1/leads/ld_x", headers=api.ingest)
-    assert forbidden.status_code == 403 and "'admin' scope" in forbidden.json()["detail"]
+
+
+SCOPED_ROUTES = [
+    ("POST", "/v1/track", "ingest"), ("POST", "/v1/page", "ingest"),
+    ("POST", "/v1/identify", "ingest"), ("POST", "/v1/batch", "ingest"),
+    ("POST", "/v1/leads", "leads"), ("POST", "/v1/leads/batch", "leads"),
+    ("POST", "/v1/leads/ld_x/feedback", "feedback"), ("GET", "/v1/leads/ld_x", "read"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("held", ["ingest", "leads", "feedback", "read", "admin"])
+async def test_each_scope_opens_only_its_own_routes(api: Api, held: str) -> None:
+    """A tracker key (in every visitor's browser) cannot disqualify or 'win' leads, record
+    consent or read journeys; admin can do everything."""
+    for method, path, needed in SCOPED_ROUTES:
+        body = None if method == "GET" else {}
+        response = await api.http.request(method, path, json=body, headers=getattr(api, held))
+        if held in (needed, "admin"):
+            assert response.status_code not in (401, 403), (path, response.text)
+        else:
+            assert response.status_code == 403, (path, response.text)
+            assert f"lacks the {needed!r} scope" in response.json()["detail"]
+
+
+def test_apikey_create_lists_the_scopes_and_refuses_unknown_ones() -> None:
+    help_text = CliRunner().invoke(cli, ["apikey", "create", "--help"], terminal_width=200)
+    refused = CliRunner().invoke(cli, ["apikey", "create", "--name", "x", "--scope", "sales"])
+    assert refused.exit_code == 2
+    for scope in ("ingest", "leads", "feedback", "read", "admin"):
+        assert f"{scope}:" in " ".join(help_text.output.split())
+        assert f"{scope}:" in " ".join(refused.output.split())
+    assert "unknown scope(s) 'sales'" in refused.output
 
 
 async def test_a_lead_is_upserted_idempotently_and_its_journey_started_once(
     env: WorkflowEnvironment, api: Api, worker: Worker
 ) -> None:
-    first = await api.http.post("/v1/leads", json=LEAD, headers=api.ingest)
+    first = await api.http.post("/v1/leads", json=LEAD, headers=api.leads)
     assert first.status_code == 200, first.text
     body = first.json()
     assert body["created"] and body["journeys"][0]["started"]
-    again = (await api.http.post("/v1/leads", json=LEAD, headers=api.ingest)).json()
+    again = (await api.http.post("/v1/leads", json=LEAD, headers=api.leads)).json()
     assert again["lead_id"] == body["lead_id"] and not again["created"]
     assert "already exists" in again["journeys"][0]["message"]
 
@@ -59,7 +91,7 @@ async def test_tracker_events_reach_the_journey_once_and_pages_map_to_products(
     env: WorkflowEnvironment, client: Client, api: Api, store: Store, worker: Worker
 ) -> None:
     await advance_to_weekday_noon_tokyo(env, 2)
-    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.ingest)).json()["lead_id"]
+    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.leads)).json()["lead_id"]
     page = {
         "type": "page", "messageId": "m-1", "userId": "crm-42",
         "context": {"page": {"url": "https://acme.example/pricing?utm=x"}},
@@ -81,7 +113,7 @@ async def test_tracker_events_reach_the_journey_once_and_pages_map_to_products(
 async def test_identify_links_earlier_anonymous_visits(
     env: WorkflowEnvironment, client: Client, api: Api, store: Store, worker: Worker
 ) -> None:
-    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.ingest)).json()["lead_id"]
+    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.leads)).json()["lead_id"]
     visits = [
         {"type": "page", "messageId": f"v-{i}", "anonymousId": "anon-1",
          "context": {"page": {"url": "https://acme.example/product/tour"}}}
@@ -128,7 +160,8 @@ async def test_identify_links_earlier_anonymous_visits(
 async def test_bad_input_gets_a_4xx_that_says_what_is_wrong(
     api: Api, path: str, body: dict, status: int, says: str
 ) -> None:
-    response = await api.http.post(path, json=body, headers=api.ingest)
+    headers = api.leads if path.startswith("/v1/leads") else api.ingest
+    response = await api.http.post(path, json=body, headers=headers)
     assert response.status_code == status, response.text
     assert says in response.text
 
@@ -136,12 +169,12 @@ async def test_bad_input_gets_a_4xx_that_says_what_is_wrong(
 async def test_feedback_that_makes_no_sense_is_a_409_with_the_reason(
     api: Api, worker: Worker
 ) -> None:
-    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.ingest)).json()["lead_id"]
+    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.leads)).json()["lead_id"]
     won = {"product": "acme", "outcome": "won"}
-    response = await api.http.post(f"/v1/leads/{lead_id}/feedback", json=won, headers=api.ingest)
+    response = await api.http.post(f"/v1/leads/{lead_id}/feedback", json=won, headers=api.feedback)
     assert response.status_code == 409
     assert "'won' applies only to leads that are" in response.json()["detail"]
-    missing = await api.http.post("/v1/leads/ld_nobody/feedback", json=won, headers=api.ingest)
+    missing = await api.http.post("/v1/leads/ld_nobody/feedback", json=won, headers=api.feedback)
     assert missing.status_code == 404
 
 
@@ -149,7 +182,7 @@ async def test_one_click_unsubscribe_suppresses_at_once_and_tells_the_journey(
     env: WorkflowEnvironment, client: Client, api: Api, settings: Settings, store: Store,
     worker: Worker,
 ) -> None:  # fmt: skip
-    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.ingest)).json()["lead_id"]
+    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.leads)).json()["lead_id"]
     token = sign_unsubscribe(lead_id, "acme", settings.secret_key)
     page = await api.http.get(f"/v1/unsubscribe/{token}")
     assert page.status_code == 200 and "stop every acme email" in page.text
@@ -187,7 +220,7 @@ async def test_an_unreachable_store_answers_503_so_trackers_retry(settings: Sett
 async def test_identify_by_email_links_but_never_rewrites_a_known_lead(
     api: Api, store: Store, worker: Worker
 ) -> None:
-    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.ingest)).json()["lead_id"]
+    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.leads)).json()["lead_id"]
     body = {"type": "identify", "messageId": "i-9", "anonymousId": "a-9", "userId": "other-id",
             "traits": {"email": "aiko@example.jp"}}  # fmt: skip
     assert (await api.http.post("/v1/identify", json=body, headers=api.ingest)).status_code == 200
@@ -199,7 +232,7 @@ async def test_identify_by_email_links_but_never_rewrites_a_known_lead(
 @pytest.mark.parametrize("product", ["acme/", "./acme", "ACME", "x" * 300])
 async def test_product_names_are_slugs(api: Api, product: str) -> None:
     response = await api.http.post(
-        "/v1/leads", json={**LEAD, "products": [product]}, headers=api.ingest
+        "/v1/leads", json={**LEAD, "products": [product]}, headers=api.leads
     )
     assert response.status_code == 422, response.text
 
@@ -253,7 +286,7 @@ async def test_events_tracked_before_the_backend_creates_the_lead_reach_its_jour
     ]  # fmt: skip
     stored = await api.http.post("/v1/batch", json={"batch": early}, headers=api.ingest)
     assert stored.json()["new"] == 3, stored.text
-    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.ingest)).json()["lead_id"]
+    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.leads)).json()["lead_id"]
 
     assert (await relay_once(store, client)).delivered == 3
     st = await eventually(
@@ -262,5 +295,5 @@ async def test_events_tracked_before_the_backend_creates_the_lead_reach_its_jour
     )
     assert st.score.behavior >= 30
     # repeating the call neither re-delivers nor restarts anything
-    await api.http.post("/v1/leads", json=LEAD, headers=api.ingest)
+    await api.http.post("/v1/leads", json=LEAD, headers=api.leads)
     assert (await relay_once(store, client)).delivered == 0
