@@ -3,6 +3,11 @@ sales and a lead clicking 'unsubscribe' would see."""
 
 from __future__ import annotations
 
+import json
+import re
+import socket
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
 from temporalio.client import Client
@@ -297,3 +302,141 @@ async def test_events_tracked_before_the_backend_creates_the_lead_reach_its_jour
     # repeating the call neither re-delivers nor restarts anything
     await api.http.post("/v1/leads", json=LEAD, headers=api.leads)
     assert (await relay_once(store, client)).delivered == 0
+
+
+class CountedBody:
+    """A streamed (chunked) request body that counts what the server pulled from it."""
+
+    def __init__(self, total: int, chunk: int = 4096) -> None:
+        self.total, self.chunk, self.sent = total, chunk, 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while self.sent < self.total:
+            self.sent += self.chunk
+            yield b" " * self.chunk
+
+
+async def post_routes(api: Api) -> list[str]:
+    """Every POST route the API publishes, path parameters filled in."""
+    paths = (await api.http.get("/openapi.json")).json()["paths"]
+    return [re.sub(r"\{[^}]+\}", "x", path) for path, ops in paths.items() if "post" in ops]
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer nk_unknown"}])
+async def test_an_unauthenticated_huge_body_is_refused_before_it_is_read(
+    api: Api, headers: dict[str, str]
+) -> None:
+    for path in ("/v1/track", "/v1/batch", "/v1/leads", "/v1/leads/batch", "/v1/leads/x/feedback"):
+        body = CountedBody(200 * 1024 * 1024)
+        response = await api.http.post(path, content=body, headers=headers)
+        assert response.status_code == 401, (path, response.text)
+        assert body.sent == 0, f"{path} read {body.sent} bytes of an unauthenticated body"
+
+
+async def test_an_oversized_content_length_is_413_on_every_post_route(api: Api) -> None:
+    routes = await post_routes(api)
+    assert len(routes) >= 10
+    for path in routes:
+        body = CountedBody(8 * 1024 * 1024)
+        headers = {**api.admin, "Content-Length": str(body.total)}
+        response = await api.http.post(path, content=body, headers=headers)
+        assert response.status_code == 413, (path, response.text)
+        assert "byte limit" in response.json()["detail"]
+        assert body.sent == 0, f"{path} read {body.sent} bytes of a body it refused"
+
+
+async def test_a_chunked_body_over_the_limit_stops_being_read_at_the_limit(api: Api) -> None:
+    """No Content-Length: the bytes are counted as they arrive, and the answer is 413 as soon
+    as they pass the route's limit (a refusal that needs no body, like the webhook's missing
+    signature, reads none of it)."""
+    for path in await post_routes(api):
+        body = CountedBody(8 * 1024 * 1024)
+        form = "application/x-www-form-urlencoded" if "unsubscribe" in path else "application/json"
+        headers = {**api.admin, "Content-Type": form}
+        response = await api.http.post(path, content=body, headers=headers)
+        if response.status_code != 413:
+            assert response.status_code == 403 and body.sent == 0, (path, response.text)
+        else:
+            assert "byte limit" in response.json()["detail"]
+            assert body.sent <= 5 * 1024 * 1024 + body.chunk, (path, body.sent)
+    track = CountedBody(8 * 1024 * 1024)
+    assert (await api.http.post("/v1/track", content=track, headers=api.ingest)).status_code == 413
+    assert track.sent <= 32 * 1024 + track.chunk
+
+
+async def test_a_body_of_exactly_the_limit_is_read(api: Api) -> None:
+    body = {"type": "track", "messageId": "big", "anonymousId": "a", "event": "X",
+            "properties": {"pad": ""}}  # fmt: skip
+    body["properties"]["pad"] = "x" * (32 * 1024 - len(json.dumps(body)))
+    content = json.dumps(body).encode()
+    assert len(content) == 32 * 1024
+    headers = {**api.ingest, "Content-Type": "application/json"}
+    response = await api.http.post("/v1/track", content=content, headers=headers)
+    assert response.status_code == 200, response.text
+    over = await api.http.post("/v1/track", content=content + b" ", headers=headers)
+    assert over.status_code == 413
+
+
+@pytest.mark.parametrize(
+    "event", ["Email Bounce", "Email Bounced", "spam_report", "Email Marked as Spam",
+              "Unsubscribed", "Email Opened", "email_click", "Dropped"],
+)  # fmt: skip
+async def test_a_tracker_cannot_claim_a_bounce_spam_report_or_unsubscribe(
+    env: WorkflowEnvironment, client: Client, api: Api, store: Store, worker: Worker, event: str
+) -> None:
+    """Any tracker key could otherwise stop all email to a lead: such facts come only from
+    the signed provider webhook or the lead's unsubscribe link."""
+    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.leads)).json()["lead_id"]
+    claim = {"type": "track", "messageId": "fake-1", "userId": "crm-42", "event": event}
+    refused = await api.http.post("/v1/track", json=claim, headers=api.ingest)
+    assert refused.status_code == 422, refused.text
+    assert repr(event) in refused.text and "SendGrid Event Webhook" in refused.text
+    real = {"type": "track", "messageId": "real-1", "userId": "crm-42", "event": "Webinar Attended"}
+    in_batch = await api.http.post("/v1/batch", json={"batch": [real, claim]}, headers=api.ingest)
+    assert in_batch.status_code == 422, in_batch.text
+
+    with store.session() as session:
+        lead = session.get_one(Lead, lead_id)
+        assert send_gate.suppression_reason(session, lead, "acme", "step") is None
+    assert (await relay_once(store, client)).delivered == 0  # the batch stored nothing either
+    state = await client.get_workflow_handle(f"journey:acme:{lead_id}").query("state")
+    assert JourneyState.model_validate(state).lifecycle == "nurturing"
+
+
+def unused_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_503_answers_never_name_the_database_or_temporal(
+    settings: Settings, store: Store
+) -> None:
+    """The detail (host, port, database URL) is logged; the caller gets a stable message."""
+    temporal = f"127.0.0.1:{unused_port()}"
+    settings.temporal_address = temporal
+    key = {"Authorization": f"Bearer {create_api_key(store, 'ops', ['admin'])}"}
+    app = create_app(settings, relay=False)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://n") as http,
+    ):
+        lead = await http.post("/v1/leads", json=LEAD, headers=key)
+        lead_id = lead.json()["detail"].split()[1]
+        won = {"product": "acme", "outcome": "won"}
+        feedback = await http.post(f"/v1/leads/{lead_id}/feedback", json=won, headers=key)
+    for response in (lead, feedback):
+        assert response.status_code == 503, response.text
+        assert "Temporal is unreachable" in response.text
+        assert temporal not in response.text and "127.0.0.1" not in response.text
+    assert "stored" in lead.json()["detail"] and "repeat the call" in lead.json()["detail"]
+
+    settings.database_url = "postgresql+psycopg2://nurture:s3cret@127.0.0.1:1/customers"
+    app = create_app(settings, relay=False)  # no lifespan: it would refuse to start
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://n") as http:
+        ready = await http.get("/readyz")
+        track = await http.post("/v1/track", json={}, headers={"Authorization": "Bearer k"})
+    for response in (ready, track):
+        assert response.status_code == 503, response.text
+        for secret in ("127.0.0.1", "s3cret", "customers", "postgresql", temporal):
+            assert secret not in response.text, (secret, response.text)
