@@ -7,6 +7,7 @@ import json
 import re
 import socket
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -55,7 +56,7 @@ async def test_each_scope_opens_only_its_own_routes(api: Api, held: str) -> None
     """A tracker key (in every visitor's browser) cannot disqualify or 'win' leads, record
     consent or read journeys; admin can do everything."""
     for method, path, needed in SCOPED_ROUTES:
-        body = None if method == "GET" else {}
+        body: dict[str, Any] | None = None if method == "GET" else {}
         response = await api.http.request(method, path, json=body, headers=getattr(api, held))
         if held in (needed, "admin"):
             assert response.status_code not in (401, 403), (path, response.text)
@@ -365,8 +366,8 @@ async def test_a_chunked_body_over_the_limit_stops_being_read_at_the_limit(api: 
 
 
 async def test_a_body_of_exactly_the_limit_is_read(api: Api) -> None:
-    body = {"type": "track", "messageId": "big", "anonymousId": "a", "event": "X",
-            "properties": {"pad": ""}}  # fmt: skip
+    body: dict[str, Any] = {"type": "track", "messageId": "big", "anonymousId": "a",
+                            "event": "X", "properties": {"pad": ""}}  # fmt: skip
     body["properties"]["pad"] = "x" * (32 * 1024 - len(json.dumps(body)))
     content = json.dumps(body).encode()
     assert len(content) == 32 * 1024
@@ -433,7 +434,9 @@ async def test_503_answers_never_name_the_database_or_temporal(
 
     settings.database_url = "postgresql+psycopg2://nurture:s3cret@127.0.0.1:1/customers"
     app = create_app(settings, relay=False)  # no lifespan: it would refuse to start
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://n") as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://n"
+    ) as http:
         ready = await http.get("/readyz")
         track = await http.post("/v1/track", json={}, headers={"Authorization": "Bearer k"})
     for response in (ready, track):
