@@ -147,7 +147,9 @@ def _route_path(scope: AsgiScope) -> str:
     """The path the routes are matched against (without a proxy's root_path)."""
     path: str = scope["path"]
     root: str = scope.get("root_path", "")
-    return path[len(root) :] if root and path.startswith(root) else path
+    if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("", "/"):
+        return path[len(root) :]
+    return path
 
 
 def _declared_too_large(scope: AsgiScope, limit: int) -> JSONResponse | None:
