@@ -115,9 +115,7 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
         app.include_router(router, prefix="/v1", responses=ERRORS)
     app.include_router(health.router)
     # Key and size are checked before any body is read (FastAPI parses it before dependencies).
-    app.add_middleware(
-        Admission, doors=doors([*(("/v1", r) for r in routers), ("", health.router)]), store=store
-    )
+    app.add_middleware(Admission, doors=doors(("/v1", r) for r in routers), store=store)
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(OperationalError, _store_down)  # type: ignore[arg-type]
