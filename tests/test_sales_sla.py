@@ -261,10 +261,10 @@ async def test_the_api_registers_a_sales_generated_lead(
     env: WorkflowEnvironment, client: Client, api: Api, worker: Worker
 ) -> None:
     sgl = {**LEAD, "origin": "sales"}
-    created = await api.http.post("/v1/leads", json=sgl, headers=api.ingest)
+    created = await api.http.post("/v1/leads", json=sgl, headers=api.leads)
     assert created.status_code == 200, created.text
     lead_id = created.json()["lead_id"]
     await eventually(client.get_workflow_handle(f"journey:acme:{lead_id}"),
                      lambda s: s.lifecycle == "sql")  # fmt: skip
-    wrong = await api.http.post("/v1/leads", json={**LEAD, "origin": "crm"}, headers=api.ingest)
+    wrong = await api.http.post("/v1/leads", json={**LEAD, "origin": "crm"}, headers=api.leads)
     assert wrong.status_code == 422 and "origin" in wrong.text

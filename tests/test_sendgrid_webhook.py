@@ -58,7 +58,7 @@ def sg(event: str, sg_id: str, lead_id: str, **extra: object) -> dict:
 async def test_signed_events_are_routed_once_and_forgeries_refused(
     env: WorkflowEnvironment, client: Client, api: Api, store: Store, worker: Worker
 ) -> None:
-    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.ingest)).json()["lead_id"]
+    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.leads)).json()["lead_id"]
     with store.session() as session:
         session.add(Send(
             id="snd_x", journey_id=f"journey:acme:{lead_id}", send_key="k", lead_id=lead_id,
@@ -103,7 +103,7 @@ async def test_signed_events_are_routed_once_and_forgeries_refused(
 async def test_group_unsubscribe_stops_that_mail_type_only(
     env: WorkflowEnvironment, client: Client, api: Api, store: Store, worker: Worker
 ) -> None:
-    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.ingest)).json()["lead_id"]
+    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.leads)).json()["lead_id"]
     body, headers = signed([sg("group_unsubscribe", "u1", lead_id, mail_type="newsletter")])
     result = await api.http.post("/v1/webhooks/sendgrid", content=body, headers=headers)
     assert result.json()["unsubscribed"] == 1
@@ -122,7 +122,7 @@ async def test_events_of_sales_mail_move_its_status_but_are_not_the_leads_behavi
 ) -> None:
     """A hand-off email goes to our sales team: their opens, clicks and unsubscribes say
     nothing about the lead, and must neither score it nor stop its email."""
-    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.ingest)).json()["lead_id"]
+    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.leads)).json()["lead_id"]
     with store.session() as session:
         session.add(Send(
             id="snd_s", journey_id=f"journey:acme:{lead_id}", send_key="sales:handoff#1",

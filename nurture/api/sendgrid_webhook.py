@@ -18,11 +18,12 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel
 from sendgrid.helpers.eventwebhook import EventWebhook, EventWebhookHeader
 
 from nurture import send_gate
+from nurture.api.limits import WEBHOOK_BYTES, max_body
 from nurture.api.unsubscribe import tell_journey_of
 from nurture.db import Lead
 from nurture.event_log import LoggedEvent, record_events
@@ -36,7 +37,6 @@ BEHAVIOUR = {"open": EMAIL_OPEN, "click": EMAIL_CLICK, "bounce": EMAIL_BOUNCE,
 STATUS: dict[str, DeliveryStatus] = {
     "delivered": "delivered", "open": "opened", "click": "clicked", "bounce": "bounced",
 }  # fmt: skip
-MAX_BODY = 5 * 1024 * 1024
 
 
 class WebhookResult(BaseModel):
@@ -47,6 +47,7 @@ class WebhookResult(BaseModel):
 
 @router.post(
     "/webhooks/sendgrid",
+    dependencies=[Depends(max_body(WEBHOOK_BYTES))],
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -57,10 +58,11 @@ class WebhookResult(BaseModel):
     },
 )
 async def sendgrid_events(request: Request) -> WebhookResult:
+    """The signature headers are checked before the body is read (so a caller without them
+    costs nothing), the signature itself once the body is in."""
+    key, signature, timestamp = _signature_headers(request)
     body = await request.body()
-    if len(body) > MAX_BODY:
-        raise HTTPException(413, f"body over {MAX_BODY} bytes")
-    _verify(request, body)
+    _verify(key, signature, timestamp, body)
     try:
         events = json.loads(body)
     except (ValueError, UnicodeDecodeError):
@@ -70,7 +72,8 @@ async def sendgrid_events(request: Request) -> WebhookResult:
     return await _apply(request, events)
 
 
-def _verify(request: Request, body: bytes) -> None:
+def _signature_headers(request: Request) -> tuple[str, str, str]:
+    """The configured public key and the request's signature and fresh timestamp."""
     settings = request.app.state.settings
     key = settings.sendgrid_webhook_public_key
     if not key:
@@ -83,6 +86,10 @@ def _verify(request: Request, body: bytes) -> None:
         raise HTTPException(403, "missing SendGrid signature or timestamp headers")
     if abs(time.time() - int(timestamp)) > settings.sendgrid_webhook_max_age:
         raise HTTPException(403, "stale timestamp: the request is too old (replay?)")
+    return key, signature, timestamp
+
+
+def _verify(key: str, signature: str, timestamp: str, body: bytes) -> None:
     try:
         verifier = EventWebhook(key)
         valid = verifier.verify_signature(body.decode("utf-8"), signature, timestamp)

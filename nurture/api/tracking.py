@@ -27,11 +27,13 @@ from nurture.api.segment import (
     PageMessage,
     SegmentMessage,
     TrackMessage,
+    event_type,
     page_events,
     track_events,
 )
 from nurture.db import Lead, utcnow
 from nurture.event_log import LoggedEvent, identify
+from nurture.events import provider_only
 from nurture.scenario import Scenario
 from nurture.scenario_loader import ScenarioError, load_scenario, scenario_dirs
 from nurture.store import LeadIn, Store
@@ -93,6 +95,7 @@ async def batch(body: Batch, request: Request) -> Accepted:
 
 async def _accept(request: Request, messages: list[SegmentMessage]) -> Accepted:
     """Store the events (in the process's next group commit), then run the identifies."""
+    _refuse_delivery_facts(messages)
     identifies = [m for m in messages if m.type == "identify"]
     for message in identifies:
         _lead_from_traits(message)  # a bad identify refuses the batch before anything is stored
@@ -119,6 +122,22 @@ async def _accept(request: Request, messages: list[SegmentMessage]) -> Accepted:
         duplicates=written.logged - written.new,
         replayed=replayed,
     )
+
+
+def _refuse_delivery_facts(messages: list[SegmentMessage]) -> None:
+    """422 for a track event named like a bounce, spam report, unsubscribe, open or click:
+    with any tracker key it would suppress a lead's email or fake engagement. Refused, not
+    stored, so the sender learns it at once; nothing of the request is stored."""
+    for message in messages:
+        if isinstance(message, TrackMessage) and provider_only(event_type(message.event)):
+            raise HTTPException(
+                422,
+                f"track event {message.event!r} (messageId {message.message_id!r}) names a "
+                "delivery fact: bounces, spam reports, unsubscribes, drops, opens and clicks "
+                "come only from the signed SendGrid Event Webhook (/v1/webhooks/sendgrid) and "
+                "the lead's unsubscribe link. Drop it at the source, or give site behaviour "
+                "another name",
+            )
 
 
 def _logged(
