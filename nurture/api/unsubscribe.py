@@ -89,7 +89,7 @@ async def save_preferences(
     stop: Annotated[list[Stop], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
 ) -> str:
     lead, product = await asyncio.to_thread(_lead, request, token)
-    mail_types = None if "all" in stop else [t for t in MAIL_TYPES if t in stop]
+    mail_types: list[str] | None = None if "all" in stop else [t for t in MAIL_TYPES if t in stop]
     if mail_types == []:
         return "<!doctype html><p>Nothing changed.</p>"
     await asyncio.to_thread(_suppress, request, lead, product, mail_types)
