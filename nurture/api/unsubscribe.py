@@ -56,7 +56,7 @@ async def one_click(
 
 @router.api_route(
     "/unsubscribe/{token}",
-    methods=["PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"],
+    methods=["HEAD", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"],
     include_in_schema=False,
 )
 async def other_methods(token: str) -> None:
