@@ -160,6 +160,8 @@ async def test_identify_links_earlier_anonymous_visits(
         ("/v1/batch", {"batch": [{"type": "alias", "messageId": "m"}]}, 422, "track, page or"),
         ("/v1/leads", {"email": "not-an-email"}, 422, "email"),
         ("/v1/leads", {"email": "a@example.com", "timezone": "Tokyo"}, 422, "IANA"),
+        ("/v1/leads", {"email": "a@example.com", "products": ["nope"]}, 404, "no scenario"),
+        ("/v1/track", {"messageId": "m", "userId": "u", "event": "X", "sentAt": 0}, 422, "RFC"),
         ("/v1/leads", {"email": "a@example.com", "company_size": 2**63}, 422, "company_size"),
     ],
 )
