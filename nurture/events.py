@@ -18,6 +18,9 @@ EMAIL_CLICK = "email_click"
 EMAIL_BOUNCE = "email_bounce"
 SPAM_REPORT = "spam_report"
 DELIVERY_ENDING_TYPES = frozenset({EMAIL_BOUNCE, SPAM_REPORT})
+# Properties that name what was downloaded or attended (trackers' usual names): the hand-off's
+# interesting moments show them to sales, so scenarios keep them by default.
+NAME_PROPERTIES = ("document", "title", "asset", "webinar", "seminar")
 
 # Facts about a send that only the email provider knows (its signed webhook) or the lead's
 # own unsubscribe link records. A tracker event must never carry them: a tracker key sits in

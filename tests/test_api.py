@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -21,12 +22,13 @@ from nurture.api.app import create_app
 from nurture.api.auth import create_api_key, revoke_api_keys
 from nurture.cli import app as cli
 from nurture.config import Settings
-from nurture.db import Lead
+from nurture.db import Event, Lead
 from nurture.journey import JourneyState
 from nurture.relay import relay_once
 from nurture.store import Store
 from nurture.unsubscribe import sign_unsubscribe
 from tests.conftest import Api
+from tests.history_text import decoded_history
 from tests.test_journey import advance_to_weekday_noon_tokyo, eventually
 
 LEAD = {
@@ -116,6 +118,40 @@ async def test_tracker_events_reach_the_journey_once_and_pages_map_to_products(
     assert {r.rule for r in st.score.rules} >= {"pricing_page", "webinar_attended"}
 
 
+async def test_personal_data_from_trackers_reaches_neither_the_store_nor_the_history(
+    env: WorkflowEnvironment, client: Client, api: Api, store: Store, worker: Worker
+) -> None:
+    """Trackers send what the page had (a form's `?email=`, `phone`): journeys' histories,
+    which every operator reads and no erasure rewrites, get only what the scenario names."""
+    await advance_to_weekday_noon_tokyo(env, 2)
+    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.ingest)).json()["lead_id"]
+    phone = "+81-90-1234-5678"
+    url = f"https://acme.example/pricing?email=aiko%40example.jp&utm_source=news&id=7#{phone}"
+    personal = {"email": "aiko@example.jp", "phone": phone, "search": "?email=aiko%40example.jp"}
+    batch = [
+        {"type": "page", "messageId": "p-1", "userId": "crm-42", "name": "Pricing",
+         "context": {"page": {"url": url}}, "properties": personal},
+        {"type": "track", "messageId": "t-1", "userId": "crm-42", "event": "Document Download",
+         "properties": {**personal, "url": url, "document": "expense-guide", "product": "acme"}},
+    ]  # fmt: skip
+    accepted = await api.http.post("/v1/batch", json={"batch": batch}, headers=api.ingest)
+    assert accepted.json()["new"] == 2, accepted.text
+    with store.session() as session:
+        stored = json.dumps([(e.url, e.properties) for e in session.scalars(select(Event))])
+    assert "example.jp" not in stored and "1234-5678" not in stored, stored
+
+    assert (await relay_once(store, client)).delivered == 2
+    handle = client.get_workflow_handle(f"journey:acme:{lead_id}")
+    await eventually(
+        handle, lambda s: {"pricing_page", "document_download"} <= {r.rule for r in s.score.rules}
+    )
+    history = decoded_history(await handle.fetch_history())
+    for leak in ("example.jp", "aiko%40", "1234-5678"):
+        assert leak not in history, f"{leak!r} leaked into the journey history"
+    assert "https://acme.example/pricing?utm_source=news" in history  # campaigns still count
+    assert "expense-guide" in history  # what sales is shown of a download
+
+
 async def test_identify_links_earlier_anonymous_visits(
     env: WorkflowEnvironment, client: Client, api: Api, store: Store, worker: Worker
 ) -> None:
@@ -160,6 +196,8 @@ async def test_identify_links_earlier_anonymous_visits(
         ("/v1/batch", {"batch": [{"type": "alias", "messageId": "m"}]}, 422, "track, page or"),
         ("/v1/leads", {"email": "not-an-email"}, 422, "email"),
         ("/v1/leads", {"email": "a@example.com", "timezone": "Tokyo"}, 422, "IANA"),
+        ("/v1/leads", {"email": "a@example.com", "products": ["nope"]}, 404, "no scenario"),
+        ("/v1/track", {"messageId": "m", "userId": "u", "event": "X", "sentAt": 0}, 422, "RFC"),
         ("/v1/leads", {"email": "a@example.com", "company_size": 2**63}, 422, "company_size"),
     ],
 )

@@ -21,6 +21,7 @@ from nurture.db import Event, Lead, Send
 from nurture.relay import relay_once
 from nurture.store import Store
 from tests.conftest import Api
+from tests.history_text import decoded_history
 from tests.test_api import LEAD
 from tests.test_journey import eventually
 
@@ -142,3 +143,22 @@ async def test_events_of_sales_mail_move_its_status_but_are_not_the_leads_behavi
         assert session.scalars(select(Event)).all() == []
         lead = session.get_one(Lead, lead_id)
         assert send_gate.suppression_reason(session, lead, "acme", None) is None
+
+
+async def test_a_clicked_link_reaches_the_journey_without_the_address(
+    env: WorkflowEnvironment, client: Client, api: Api, store: Store, worker: Worker
+) -> None:
+    """SendGrid sends the recipient's `email` with every event, and links may carry it in
+    their query (a pre-filled form): neither reaches the journey's history."""
+    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.ingest)).json()["lead_id"]
+    link = "https://acme.example/webinar?email=aiko%40example.jp&utm_campaign=nov#aiko@example.jp"
+    body, headers = signed([sg("click", "c1", lead_id, url=link)])
+    assert (await api.http.post("/v1/webhooks/sendgrid", content=body, headers=headers)).json()[
+        "new"
+    ] == 1
+    assert (await relay_once(store, client)).delivered == 1
+    handle = client.get_workflow_handle(f"journey:acme:{lead_id}")
+    await eventually(handle, lambda s: any(r.rule == "email_click" for r in s.score.rules))
+    history = decoded_history(await handle.fetch_history())
+    assert "example.jp" not in history, "the address leaked into the journey history"
+    assert "https://acme.example/webinar?utm_campaign=nov" in history

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from temporalio.client import WorkflowUpdateFailedError
@@ -16,15 +16,17 @@ from nurture.api.auth import require
 from nurture.api.limits import FEEDBACK_BYTES, LEAD_BATCH_BYTES, LEAD_BYTES, max_body
 from nurture.db import Journey, Lead
 from nurture.event_log import identify
-from nurture.journey import JourneyState, Origin, SalesFeedback, journey_id
+from nurture.journey import LEAD_ID_PATTERN, JourneyState, Origin, SalesFeedback, journey_id
 from nurture.journeys import give_feedback, journey_state, start_journey
 from nurture.lifecycle import FeedbackOutcome
-from nurture.scenario_loader import ScenarioError
+from nurture.scenario_loader import ScenarioError, has_scenario
 from nurture.store import LeadConflict, LeadIn, Store
 
 router = APIRouter(tags=["leads"])
 log = logging.getLogger("nurture.api.leads")
 Product = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="a slug")]
+# What `journey_id` accepts: an opaque id, never an email address (it has no '@').
+LeadId = Annotated[str, Path(pattern=LEAD_ID_PATTERN.pattern, description="a Nurture lead id")]
 
 
 class LeadRequest(LeadIn):
@@ -89,6 +91,7 @@ async def upsert_leads(body: list[LeadRequest], request: Request) -> list[LeadRe
 
 async def _upsert(request: Request, body: LeadRequest) -> LeadResponse:
     store: Store = request.app.state.store
+    _products_exist(request, body.products)
     data = LeadIn.model_validate(
         body.model_dump(exclude={"products", "origin"}, exclude_unset=True)
     )
@@ -112,6 +115,17 @@ async def _upsert(request: Request, body: LeadRequest) -> LeadResponse:
         # What the tracker sent under this userId before the lead existed reaches its journeys.
         await asyncio.to_thread(identify, store, f"user:{lead.external_id}", lead.id)
     return LeadResponse(lead_id=lead.id, created=created, journeys=starts)
+
+
+def _products_exist(request: Request, products: list[str]) -> None:
+    """404 before anything is stored: which products exist is the server's configuration,
+    which no schema can list, so naming another is like asking for a missing resource."""
+    root = request.app.state.settings.scenarios_dir
+    for product in products:
+        if not has_scenario(root, product):
+            raise HTTPException(
+                404, f"no scenario for product {product!r}: check the name, or add the scenario"
+            )
 
 
 @router.get("/leads/{lead_id}", dependencies=[Depends(require("read"))])
@@ -145,7 +159,7 @@ def _lead_and_products(store: Store, lead_id: str) -> tuple[Lead, list[str]]:
     "/leads/{lead_id}/feedback",
     dependencies=[Depends(require("feedback")), Depends(max_body(FEEDBACK_BYTES))],
 )
-async def feedback(lead_id: str, body: FeedbackRequest, request: Request) -> JourneyState:
+async def feedback(lead_id: LeadId, body: FeedbackRequest, request: Request) -> JourneyState:
     """Sales feedback for one product's journey; 409 with the reason when it makes no sense
     for where the lead is (e.g. 'won' before it was accepted)."""
     try:

@@ -24,12 +24,15 @@ from sendgrid.helpers.eventwebhook import EventWebhook, EventWebhookHeader
 
 from nurture import send_gate
 from nurture.api.limits import WEBHOOK_BYTES, max_body
+from nurture.api.tracking import current_scenarios
 from nurture.api.unsubscribe import tell_journey_of
 from nurture.db import Lead
 from nurture.event_log import LoggedEvent, record_events
 from nurture.events import EMAIL_BOUNCE, EMAIL_CLICK, EMAIL_OPEN, SPAM_REPORT, BehaviorEvent
+from nurture.scenario import Scenario
 from nurture.send_status import DeliveryStatus, advance_send_status
 from nurture.store import Store
+from nurture.tracking_privacy import policy_for
 
 router = APIRouter(tags=["webhooks"])
 BEHAVIOUR = {"open": EMAIL_OPEN, "click": EMAIL_CLICK, "bounce": EMAIL_BOUNCE,
@@ -101,6 +104,7 @@ def _verify(key: str, signature: str, timestamp: str, body: bytes) -> None:
 
 async def _apply(request: Request, events: list[dict[str, Any]]) -> WebhookResult:
     store: Store = request.app.state.store
+    scenarios = await current_scenarios(request)
     logged, unsubscribes = [], []
     for raw in events:
         kind, sg_id, lead_id = raw.get("event"), raw.get("sg_event_id"), raw.get("lead_id")
@@ -112,7 +116,8 @@ async def _apply(request: Request, events: list[dict[str, Any]]) -> WebhookResul
         if raw.get("mail_type") == "sales":
             continue  # our colleague opened, clicked or unsubscribed: not the lead's behaviour
         if kind in BEHAVIOUR:
-            logged.append(LoggedEvent(_behaviour(raw, BEHAVIOUR[kind]), lead_id=lead_id))
+            event = _behaviour(raw, BEHAVIOUR[kind], scenarios)
+            logged.append(LoggedEvent(event, lead_id=lead_id))
         elif kind in ("unsubscribe", "group_unsubscribe"):
             unsubscribes.append(raw)
     new = await asyncio.to_thread(record_events, store, logged)
@@ -121,7 +126,12 @@ async def _apply(request: Request, events: list[dict[str, Any]]) -> WebhookResul
     return WebhookResult(received=len(events), new=len(new), unsubscribed=len(unsubscribes))
 
 
-def _behaviour(raw: dict[str, Any], kind: str) -> BehaviorEvent:
+def _behaviour(raw: dict[str, Any], kind: str, scenarios: list[Scenario]) -> BehaviorEvent:
+    """The journey's event: ids, time, send and product; never the recipient's `email`,
+    and of a clicked link only what the product's scenario keeps (links may carry the
+    address in their query, e.g. a pre-filled form)."""
+    product = raw.get("product") if isinstance(raw.get("product"), str) else None
+    link = raw.get("url") if kind == EMAIL_CLICK else None
     stamp = raw.get("timestamp")
     occurred = (
         datetime.fromtimestamp(stamp, UTC) if isinstance(stamp, int | float) else datetime.now(UTC)
@@ -131,8 +141,8 @@ def _behaviour(raw: dict[str, Any], kind: str) -> BehaviorEvent:
         event_id=f"sg:{raw['sg_event_id']}",
         type=kind,
         occurred_at=min(occurred, datetime.now(UTC)),
-        url=str(raw["url"])[:2048] if kind == EMAIL_CLICK and raw.get("url") else None,
-        product=raw.get("product") if isinstance(raw.get("product"), str) else None,
+        url=policy_for(scenarios, product).url(str(link))[:2048] if link else None,
+        product=product,
         properties={k: v for k, v in properties.items() if v is not None},
     )
 

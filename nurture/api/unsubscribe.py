@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-from typing import Annotated
+from typing import Annotated, Literal, get_args
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
@@ -24,7 +24,9 @@ from nurture.unsubscribe import verify_unsubscribe
 
 router = APIRouter(tags=["unsubscribe"])
 log = logging.getLogger("nurture.api.unsubscribe")
-MAIL_TYPES = ("newsletter", "step", "trigger")
+MailChoice = Literal["newsletter", "step", "trigger"]
+MAIL_TYPES: tuple[MailChoice, ...] = get_args(MailChoice)
+Stop = Literal[MailChoice, "all"]
 
 
 def _lead(request: Request, token: str) -> tuple[Lead, str]:
@@ -43,15 +45,24 @@ def _lead(request: Request, token: str) -> tuple[Lead, str]:
 async def one_click(
     token: str,
     request: Request,
-    list_unsubscribe: Annotated[str, Form(alias="List-Unsubscribe")] = "",
+    list_unsubscribe: Annotated[Literal["One-Click"], Form(alias="List-Unsubscribe")],
 ) -> str:
     """RFC 8058: a POST with `List-Unsubscribe=One-Click` unsubscribes from the product."""
-    if list_unsubscribe != "One-Click":
-        raise HTTPException(400, "expected the form field List-Unsubscribe=One-Click")
     lead, product = await asyncio.to_thread(_lead, request, token)
     await asyncio.to_thread(_suppress, request, lead, product, None)
     await tell_journey_of(request, product, lead.id, None)
     return f"You are unsubscribed from {product} emails."
+
+
+@router.api_route(
+    "/unsubscribe/{token}",
+    methods=["HEAD", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"],
+    include_in_schema=False,
+)
+async def other_methods(token: str) -> None:
+    """Starlette would answer these with the first route's `Allow: POST`, hiding the GET
+    preference page the same link serves."""
+    raise HTTPException(405, "the unsubscribe link takes GET or POST", {"Allow": "GET, POST"})
 
 
 @router.get("/unsubscribe/{token}", response_class=HTMLResponse)
@@ -73,14 +84,12 @@ async def preferences(token: str, request: Request) -> str:
 
 @router.post("/unsubscribe/{token}/preferences", response_class=HTMLResponse)
 async def save_preferences(
-    token: str, request: Request, stop: Annotated[list[str] | None, Form()] = None
+    token: str,
+    request: Request,
+    stop: Annotated[list[Stop], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
 ) -> str:
-    stop = stop or []
-    unknown = set(stop) - {*MAIL_TYPES, "all"}
-    if unknown:
-        raise HTTPException(422, f"unknown mail types: {', '.join(sorted(unknown))}")
     lead, product = await asyncio.to_thread(_lead, request, token)
-    mail_types = None if "all" in stop else [t for t in MAIL_TYPES if t in stop]
+    mail_types: list[str] | None = None if "all" in stop else [t for t in MAIL_TYPES if t in stop]
     if mail_types == []:
         return "<!doctype html><p>Nothing changed.</p>"
     await asyncio.to_thread(_suppress, request, lead, product, mail_types)
