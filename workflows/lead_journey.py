@@ -16,7 +16,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, RetryState
 from temporalio.exceptions import TimeoutError as ActivityTimeout
 
 with workflow.unsafe.imports_passed_through():
@@ -399,7 +399,7 @@ class LeadJourney:
                 summary=f"send {what}" + (f" (variant {letter})" if len(variants) > 1 else ""),
             )
         except ActivityError as err:
-            if isinstance(err.cause, ActivityTimeout) and mail_type != "trigger":
+            if _outlasted(err) and mail_type != "trigger":
                 return self._provider_unavailable(what, err)
             self._note("email", f"could not send {what}: {err.cause or err}")
             return None
@@ -425,7 +425,7 @@ class LeadJourney:
         m = self._mem
         now = workflow.now()
         since = m.step_unavailable_since = m.step_unavailable_since or now
-        last = err.cause.__cause__ if err.cause is not None else None
+        last = err.cause.__cause__ if isinstance(err.cause, ActivityTimeout) else err.cause
         if now - since >= SEND_GIVE_UP:
             outage = format_duration(now - since)
             self._note("email", f"gave up on {what}: the email provider was unavailable for "
@@ -703,7 +703,7 @@ class LeadJourney:
         except ActivityError as err:
             refused = (
                 "was unreachable for " + format_duration(CRM_BOUND)
-                if isinstance(err.cause, ActivityTimeout)
+                if _outlasted(err)
                 else "refused"
             )
             self._note(
@@ -1172,6 +1172,12 @@ class LeadJourney:
             last = m.timeline[-1]
             lines.append(f"- last: {last.text} ({last.at:%Y-%m-%d %H:%M})")
         return "\n".join(lines)
+
+
+def _outlasted(err: ActivityError) -> bool:
+    """The activity kept failing in ways a retry could fix until its bound ran out (the
+    server ends it with a timeout, or with the last failure once no retry fits)."""
+    return isinstance(err.cause, ActivityTimeout) or err.retry_state == RetryState.TIMEOUT
 
 
 def _describe(event: BehaviorEvent) -> str:
