@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
+from nurture.lead_fields import one_line_problem
 from nurture.roles import role_from_title
 from nurture.store import ConsentIn, LeadIn
 
@@ -93,9 +95,11 @@ def read_leads(
                 f"{path}: unknown column(s) {', '.join(sorted(unknown))}; known columns: "
                 f"{', '.join(sorted(KNOWN_COLUMNS))}"
             )
+        line = reader.line_num + 1  # where a row starts: a quoted value may span lines
         for raw in reader:
             row = {k.strip().lower(): (v or "").strip() for k, v in raw.items() if k}
-            yield parse_row(reader.line_num, row, source, locale, consent)
+            yield parse_row(line, row, source, locale, consent)
+            line = reader.line_num + 1
 
 
 def parse_row(
@@ -107,17 +111,24 @@ def parse_row(
 ) -> Row:
     """One lead from one row; the row's own consent columns win over the import's `consent`."""
     first, last = row.get("first_name") or None, row.get("last_name") or None
+    problem = one_line_problem(row.get("name", ""), "name")  # split_name would hide a break
+    if problem:
+        return Row(line, None, f"{problem} (got {row['name']!r})")
     if not (first or last) and row.get("name"):
         first, last = split_name(row["name"], row.get("locale") or locale)
     size_text = row.get("company_size") or row.get("size") or ""
     try:
         return Row(line, _lead(row, first, last, size_text, source, locale, consent), None)
     except ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']} (got {e.get('input')!r})"
-            for e in err.errors()
-        )
-        return Row(line, None, problems)
+        return Row(line, None, "; ".join(_problem(e) for e in err.errors()))
+
+
+def _problem(error: ErrorDetails) -> str:
+    """'field: what is wrong (got value)', naming neither the field nor the value twice."""
+    where = ".".join(str(p) for p in error["loc"])
+    message = error["msg"] if error["msg"].startswith(f"{where} ") else f"{where}: {error['msg']}"
+    got = repr(error.get("input"))
+    return message if got in message else f"{message} (got {got})"
 
 
 def _lead(

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 from sqlalchemy import Engine, create_engine, event, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -23,12 +24,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from nurture import schema
 from nurture.db import Consent, Lead, utcnow
 from nurture.lead import LeadProfile, Role, check_timezone
+from nurture.lead_fields import normalised_email, one_line_problem
 from nurture.timestamps import Timestamp
 
-# No '@' and no white space in the parts, with white space spelled out so Python, Rust and
-# JavaScript (which clients validate the published pattern with) agree on it.
-_PART = r"[^@\s\x1c-\x1f\x85\ufeff]+"
-EMAIL_SHAPE = rf"^{_PART}@{_PART}\.{_PART}$"
 # Where leads come from (seed 001), plus leads sales created itself (SGL).
 Source = Literal[
     "ads", "sns", "webinar", "newsletter", "survey", "document_request", "seminar",
@@ -72,6 +70,12 @@ class ConsentIn(BaseModel):
             )
         return value
 
+    @field_validator("source", "product")
+    @classmethod
+    def _one_line(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """The wording may run over several lines; where it was obtained may not."""
+        return one_line(value, info)
+
 
 class LeadConflict(ValueError):
     """The email and the external id name two different leads."""
@@ -82,7 +86,7 @@ class LeadIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    email: str = Field(pattern=EMAIL_SHAPE, max_length=320)
+    email: str = Field(max_length=320, json_schema_extra={"format": "email"})
     external_id: str | None = Field(default=None, max_length=200)
     first_name: str | None = Field(default=None, max_length=200)
     last_name: str | None = Field(default=None, max_length=200)
@@ -110,7 +114,18 @@ class LeadIn(BaseModel):
     @field_validator("email")
     @classmethod
     def _normalise(cls, value: str) -> str:
-        return value.lower()
+        """Stored (and matched, and hashed for suppressions) in its normal form."""
+        try:
+            return normalised_email(value)
+        except ValueError as err:
+            raise PydanticCustomError("email", "{reason}", {"reason": str(err)}) from None
+
+    @field_validator("*")
+    @classmethod
+    def _one_line(cls, value: Any, info: ValidationInfo) -> Any:
+        """Every text field of a lead is one line: names, company and title reach email
+        headers and templates, where a line break made the message impossible to build."""
+        return one_line(value, info) if isinstance(value, str) else value
 
     @field_validator("external_id")
     @classmethod
@@ -122,6 +137,14 @@ class LeadIn(BaseModel):
     @classmethod
     def _timezone(cls, value: str | None) -> str | None:
         return check_timezone(value)
+
+
+def one_line(value: str | None, info: ValidationInfo) -> str | None:
+    """The field's value, or a validation error that names the field and the character."""
+    problem = one_line_problem(value, info.field_name or "value") if value else None
+    if problem:
+        raise PydanticCustomError("one_line", "{problem}", {"problem": problem})
+    return value
 
 
 def profile_of(lead: Lead) -> LeadProfile:

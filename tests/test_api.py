@@ -195,6 +195,19 @@ async def test_identify_links_earlier_anonymous_visits(
         ),
         ("/v1/batch", {"batch": [{"type": "alias", "messageId": "m"}]}, 422, "track, page or"),
         ("/v1/leads", {"email": "not-an-email"}, 422, "email"),
+        (
+            "/v1/leads",
+            {"email": "aiko@@example.com"},
+            422,
+            "email 'aiko@@example.com' is not a valid address: The part after the @-sign "
+            "contains invalid characters: '@'.",
+        ),
+        (
+            "/v1/identify",
+            {"messageId": "m", "userId": "u", "traits": {"email": "aiko@@example.com"}},
+            422,
+            "traits.email: email 'aiko@@example.com' is not a valid address: The part after",
+        ),
         ("/v1/leads", {"email": "a@example.com", "timezone": "Tokyo"}, 422, "IANA"),
         ("/v1/leads", {"email": "a@example.com", "products": ["nope"]}, 404, "no scenario"),
         ("/v1/track", {"messageId": "m", "userId": "u", "event": "X", "sentAt": 0}, 422, "RFC"),
@@ -271,6 +284,55 @@ async def test_identify_by_email_links_but_never_rewrites_a_known_lead(
     with store.session() as session:
         lead = session.get_one(Lead, lead_id)
         assert (lead.external_id, lead.first_name) == ("crm-42", "Aiko")
+
+
+@pytest.mark.parametrize(
+    ("field", "trait", "value", "says"),
+    [
+        ("first_name", "firstName", "Aiko\r\nBcc: all@example.com",
+         "first_name contains a line break (CR/LF); names must be one line of text"),
+        ("company", "company", "Example\nManufacturing",
+         "company contains a line break (CR/LF); company names must be one line of text"),
+    ],
+)  # fmt: skip
+async def test_a_line_break_in_a_lead_is_refused_on_every_way_in(
+    api: Api, store: Store, field: str, trait: str, value: str, says: str
+) -> None:
+    """Once stored, it made every email of the lead impossible to build: its journey froze."""
+    bad = {"email": "aiko@example.jp", field: value}
+    one = await api.http.post("/v1/leads", json=bad, headers=api.leads)
+    assert one.status_code == 422, one.text
+    assert one.json()["problems"] == [{"where": field, "problem": says}]
+    many = await api.http.post(
+        "/v1/leads/batch", json=[{"email": "ken@example.jp"}, bad], headers=api.leads
+    )
+    assert many.status_code == 422, many.text
+    assert many.json()["problems"] == [{"where": f"1.{field}", "problem": says}]
+    body = {"type": "identify", "messageId": "i-1", "userId": "crm-7",
+            "traits": {"email": "aiko@example.jp", trait: value}}  # fmt: skip
+    identified = await api.http.post("/v1/identify", json=body, headers=api.ingest)
+    assert identified.status_code == 422, identified.text
+    assert identified.json()["problems"][0]["problem"] == f"identify i-1: traits.{field}: {says}"
+    with store.session() as session:
+        assert session.scalars(select(Lead)).all() == []
+
+
+async def test_an_internationalised_address_is_one_lead_on_every_way_in(
+    api: Api, store: Store
+) -> None:
+    """Stored in its normal form, so the tracker's full-width spelling finds the same lead."""
+    created = await api.http.post(
+        "/v1/leads", json={"email": "愛子@Example.JP", "first_name": "愛子"}, headers=api.leads
+    )
+    assert created.status_code == 200, created.text
+    lead_id = created.json()["lead_id"]
+    body = {"type": "identify", "messageId": "i-2", "anonymousId": "a-2",
+            "traits": {"email": "愛子@ｅｘａｍｐｌｅ.jp"}}  # fmt: skip
+    assert (await api.http.post("/v1/identify", json=body, headers=api.ingest)).status_code == 200
+    with store.session() as session:
+        assert [(lead.id, lead.email) for lead in session.scalars(select(Lead))] == [
+            (lead_id, "愛子@example.jp")
+        ]
 
 
 @pytest.mark.parametrize("product", ["acme/", "./acme", "ACME", "x" * 300])

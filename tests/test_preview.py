@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from activities.email import EmailActivities, SendEmailInput
 from nurture.cli import app
 from nurture.config import Settings, get_settings
+from nurture.db import Lead
 from nurture.erasure import erase_lead
 from nurture.mail.outbox import OutboxProvider
 from nurture.mail.render import SAMPLE_JOURNEY
@@ -269,10 +270,11 @@ def test_no_store_file_is_reported_not_created(
 
 
 def test_content_is_printed_literally_never_as_markup_or_terminal_control(store: Store) -> None:
-    store.upsert_lead(
-        LeadIn(email="ken@example.com", first_name="[bold red]Ken[/] :smile:",
-               last_name="\x1b[2J\x1b]0;owned\x07Ito", consent=CONSENT)
-    )  # fmt: skip
+    lead, _ = store.upsert_lead(
+        LeadIn(email="ken@example.com", first_name="[bold red]Ken[/] :smile:", consent=CONSENT)
+    )
+    with store.session() as session:  # stored before control characters were refused
+        session.get_one(Lead, lead.id).last_name = "\x1b[2J\x1b]0;owned\x07Ito"
     result = preview("acme", "welcome", "--lead", "ken@example.com")
     assert result.exit_code == 0, result.output
     assert "Subject: Welcome, [bold red]Ken[/] :smile:" in result.stdout

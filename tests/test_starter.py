@@ -37,6 +37,38 @@ def test_csv_rows_become_leads_with_roles_and_sizes(tmp_path: Path) -> None:
     assert broken.lead is None and broken.line == 4 and "email" in (broken.error or "")
 
 
+BROKEN_ROWS = """name,email,company
+佐藤 愛子,aiko@example.jp,サンプル製作所
+"Tom
+Baker",tom@example.com,Baker Tools
+Ken Ito,ken@example.jp,"Ito\r\nBcc: all@example.com"
+Mia Chen,mia@@example.com,Chen Ltd
+Ryo Abe,ryo@example.jp,Abe Works
+"""
+LINE_BREAK_IN_NAME = "name contains a line break (CR/LF); names must be one line of text"
+LINE_BREAK_IN_COMPANY = (
+    "company contains a line break (CR/LF); company names must be one line of text"
+)
+
+
+def test_a_csv_row_with_a_line_break_or_a_bad_email_is_reported_and_the_others_go_on(
+    tmp_path: Path,
+) -> None:
+    """Each bad row names the line it starts on, the field and what is wrong."""
+    path = tmp_path / "leads.csv"
+    path.write_bytes(BROKEN_ROWS.encode())
+    rows = list(read_leads(path))
+    assert [(row.line, row.lead is not None) for row in rows] == [
+        (2, True), (3, False), (5, False), (7, False), (8, True)
+    ]  # fmt: skip
+    assert rows[1].error == f"{LINE_BREAK_IN_NAME} (got 'Tom\\nBaker')"
+    assert rows[2].error == f"{LINE_BREAK_IN_COMPANY} (got 'Ito\\r\\nBcc: all@example.com')"
+    assert rows[3].error == (
+        "email 'mia@@example.com' is not a valid address: The part after the @-sign contains "
+        "invalid characters: '@'."
+    )
+
+
 def test_split_name_handles_both_orders() -> None:
     assert split_name("Mary Ann Smith", "en") == ("Mary Ann", "Smith")
     assert split_name("田中 太郎", None) == ("太郎", "田中")
@@ -108,6 +140,27 @@ async def test_a_conflicting_row_is_reported_and_the_others_go_on(
     assert code == 1
     assert "row 2: skipped: email 'b@example.com' and external id 'crm-1' belong to two" in output
     assert "started journey:acme:" in output and "row 3: no consent basis on record" in output
+
+
+async def test_the_starter_stores_no_lead_with_a_line_break(
+    client: Client, settings: Settings, store: Store, tmp_path: Path
+) -> None:
+    settings.temporal_address = client.service_client.config.target_host
+    path = tmp_path / "leads.csv"
+    path.write_bytes(BROKEN_ROWS.encode())
+    code, output = await run_starter(settings, "--product", "acme", "--csv", str(path))
+    assert code == 1, output
+    assert output.count("started journey:acme:") == 2
+    assert f"row 3: skipped: {LINE_BREAK_IN_NAME}" in output
+    assert f"row 5: skipped: {LINE_BREAK_IN_COMPANY}" in output
+    assert "row 7: skipped: email 'mia@@example.com' is not a valid address" in output
+
+    one = ["--product", "acme", "--email", "sato@example.jp", "--company", "Sato\nTrading"]
+    code, output = await run_starter(settings, *one)
+    assert code == 1 and f"lead: skipped: {LINE_BREAK_IN_COMPANY}" in output, output
+    with store.session() as session:
+        emails = sorted(session.scalars(select(Lead.email)))
+    assert emails == ["aiko@example.jp", "ryo@example.jp"]
 
 
 async def test_sales_registers_a_sales_generated_lead_from_the_command_line(

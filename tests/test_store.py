@@ -7,12 +7,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.email import EmailActivities, SendEmailInput
 from activities.transitions import TransitionActivities, TransitionInput
+from nurture import send_gate
 from nurture.config import Settings
 from nurture.db import Lead, Send, Transition
 from nurture.mail.outbox import OutboxProvider
@@ -45,6 +47,74 @@ def test_upsert_by_external_id_follows_an_email_change(store: Store) -> None:
     lead, _ = store.upsert_lead(LeadIn(email="old@example.com", external_id="crm-1"))
     moved, created = store.upsert_lead(LeadIn(email="new@example.com", external_id="crm-1"))
     assert not created and moved.id == lead.id and moved.email == "new@example.com"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("first_name", "Aiko\r\nBcc: all@example.com",
+         "first_name contains a line break (CR/LF); names must be one line of text"),
+        ("company", "Example\nManufacturing",
+         "company contains a line break (CR/LF); company names must be one line of text"),
+        ("title", "CFO\u2028CTO",
+         "title contains a line break (U+2028 LINE SEPARATOR); titles must be one line of text"),
+        ("department", "R&D\x00",
+         "department contains a control character (U+0000 NUL); department must be printable "
+         "text only"),
+    ],
+)  # fmt: skip
+def test_a_line_break_or_control_character_in_a_lead_is_refused_naming_the_field(
+    field: str, value: str, says: str
+) -> None:
+    """Names, company and title reach email headers: a line break there once froze a journey."""
+    with pytest.raises(ValidationError) as refused:
+        LeadIn(email="aiko@example.jp", **{field: value})
+    assert [(e["loc"], e["msg"]) for e in refused.value.errors()] == [((field,), says)]
+
+
+def test_ordinary_text_in_any_script_is_accepted() -> None:
+    lead = LeadIn(email="aiko@example.jp", first_name="佐藤\u3000愛子", company="Zoë & Søn GmbH")
+    assert (lead.first_name, lead.company) == ("佐藤\u3000愛子", "Zoë & Søn GmbH")
+
+
+@pytest.mark.parametrize(
+    ("email", "reason"),
+    [
+        ("aiko@@example.com", "The part after the @-sign contains invalid characters: '@'."),
+        ("aiko..sato@example.com", "An email address cannot have two periods in a row."),
+        ("aiko@example.com.", "An email address cannot end with a period."),
+        ("aiko@localhost", "The part after the @-sign is not valid. It should have a period."),
+    ],
+)
+def test_an_invalid_email_is_refused_with_the_reason(email: str, reason: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        LeadIn(email=email)
+    assert refused.value.errors()[0]["msg"] == f"email {email!r} is not a valid address: {reason}"
+
+
+def test_an_internationalised_address_is_one_lead_however_its_domain_is_typed(
+    store: Store,
+) -> None:
+    """A Japanese form may send the domain in full-width letters (IME); it is the same domain."""
+    lead, created = store.upsert_lead(LeadIn(email="愛子@example.jp"))
+    again, created_again = store.upsert_lead(LeadIn(email="愛子@ＥＸＡＭＰＬＥ.JP"))
+    assert created and not created_again and again.id == lead.id
+    assert again.email == "愛子@example.jp" and count(store, Lead) == 1
+
+
+def test_leads_and_suppressions_stored_before_validation_still_match(store: Store) -> None:
+    """Rows from before email-validator: an ASCII address is stored, matched and hashed for
+    suppression exactly as it was (stripped and lower-cased)."""
+    old = "aiko.sato+news@example.co.jp"  # as the store kept " Aiko.Sato+News@Example.CO.JP "
+    with store.session() as session:
+        session.add(Lead(id="ld_old", email=old))
+        session.flush()
+        send_gate.suppress(session, email=old, lead_id=None, scope="global", reason="bounce")
+    lead, created = store.upsert_lead(LeadIn(email=" Aiko.Sato+News@Example.CO.JP "))
+    assert not created and lead.id == "ld_old" and lead.email == old
+    assert send_gate.email_hash(lead.email) == send_gate.email_hash(old)
+    with store.session() as session:
+        assert send_gate.suppression_reason(session, lead, "acme", "step") is not None
 
 
 def test_concurrent_upserts_of_one_lead_make_one_lead(store: Store) -> None:
