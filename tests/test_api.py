@@ -124,7 +124,7 @@ async def test_personal_data_from_trackers_reaches_neither_the_store_nor_the_his
     """Trackers send what the page had (a form's `?email=`, `phone`): journeys' histories,
     which every operator reads and no erasure rewrites, get only what the scenario names."""
     await advance_to_weekday_noon_tokyo(env, 2)
-    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.ingest)).json()["lead_id"]
+    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.leads)).json()["lead_id"]
     phone = "+81-90-1234-5678"
     url = f"https://acme.example/pricing?email=aiko%40example.jp&utm_source=news&id=7#{phone}"
     personal = {"email": "aiko@example.jp", "phone": phone, "search": "?email=aiko%40example.jp"}

@@ -150,7 +150,7 @@ async def test_a_clicked_link_reaches_the_journey_without_the_address(
 ) -> None:
     """SendGrid sends the recipient's `email` with every event, and links may carry it in
     their query (a pre-filled form): neither reaches the journey's history."""
-    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.ingest)).json()["lead_id"]
+    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.leads)).json()["lead_id"]
     link = "https://acme.example/webinar?email=aiko%40example.jp&utm_campaign=nov#aiko@example.jp"
     body, headers = signed([sg("click", "c1", lead_id, url=link)])
     assert (await api.http.post("/v1/webhooks/sendgrid", content=body, headers=headers)).json()[
