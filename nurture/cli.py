@@ -200,7 +200,9 @@ def api(
     """Serve the HTTP API (OpenAPI at /docs) with uvicorn."""
     import uvicorn
 
-    get_settings().refuse_public_default_secret()  # before any worker process starts
+    # Before uvicorn starts: its processes would report these as tracebacks.
+    get_settings().refuse_public_default_secret()
+    _store().engine.dispose()  # reachable, and at this code's schema
     uvicorn.run("nurture.api.app:app_from_env", factory=True, host=host, port=port, workers=workers)
 
 

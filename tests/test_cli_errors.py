@@ -61,3 +61,12 @@ def test_debug_shows_the_trace(tmp_path: Path) -> None:
     done = nurture(tmp_path, "--debug", "db", "current", NURTURE_DATABASE_URL="not a url")
     assert done.returncode != 0
     assert "Traceback" in done.stderr and "ArgumentError" in done.stderr
+
+
+def test_the_api_checks_its_store_before_uvicorn_starts(tmp_path: Path) -> None:
+    """Not uvicorn's lifespan traceback: the same one line as every other command."""
+    url = "postgresql://postgres@127.0.0.1:1/nowhere"
+    done = nurture(tmp_path, "api", "--port", "1", NURTURE_DATABASE_URL=url)
+    assert done.returncode != 0 and "Traceback" not in done.stderr + done.stdout
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("nurture: the store at ") and "connection to server" in line
