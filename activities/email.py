@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -12,6 +13,7 @@ from typing import Any, Literal
 import jinja2
 from pydantic import BaseModel
 from sqlalchemy import case, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -20,14 +22,15 @@ from nurture import send_gate
 from nurture.config import Settings
 from nurture.db import Lead, Send, utcnow
 from nurture.mail.compose import Recipient, compose_email, unsubscribe_url
-from nurture.mail.providers import DELIVERY_UNCERTAIN, Delivery, EmailProvider
+from nurture.mail.providers import DELIVERY_UNCERTAIN, Delivery, EmailProvider, rejected
 from nurture.mail.render import TemplateRenderer
 from nurture.scenario import Brand, MailType
 from nurture.store import Store
 from nurture.template_pins import pinned_sources
 
-# Longer than the activity's start-to-close timeout: a live attempt is never overtaken.
-CLAIM_LEASE = timedelta(minutes=5)
+# Tries and waits (seconds) for marking a send `sent` after the provider took it: a store
+# blip must not leave an accepted email looking undelivered.
+MARK_SENT_WAITS = (0.1, 0.5, 1.0, 2.0, 4.0)
 
 
 class SendEmailInput(BaseModel):
@@ -51,7 +54,7 @@ class SendEmailResult(BaseModel):
     """`sent`; `suppressed` (with the reason); or `deferred` until `retry_at` by the weekly cap."""
 
     send_id: str
-    status: Literal["sent", "suppressed", "deferred"]
+    status: Literal["sent", "suppressed", "deferred", "uncertain"]
     provider_message_id: str | None = None
     detail: str | None = None
     retry_at: datetime | None = None
@@ -74,6 +77,11 @@ class EmailActivities:
         its retry) backs off and is retried.
         """
         gate = self._gate(input)
+        if isinstance(gate, SendEmailResult) and gate.status == "uncertain":
+            # raised once the decision is committed: the row says so from now on
+            raise ApplicationError(
+                gate.detail or "uncertain", type=DELIVERY_UNCERTAIN, non_retryable=True
+            )
         if isinstance(gate, SendEmailResult):
             return gate
         send_id, lead = gate
@@ -110,10 +118,11 @@ class EmailActivities:
                 send,
                 journey_now=input.journey_time,
                 wall_now=utcnow(),
-                lease=CLAIM_LEASE,
+                lease=claim_lease(self.settings),
                 weekly_cap=self.settings.frequency_cap_per_week,
                 defer=input.mail_type != "trigger",
                 lead=lead,
+                redeliver_stale=redelivery_is_harmless(self.provider),
             )
             if decision.outcome == "busy":
                 raise ApplicationError(
@@ -215,30 +224,82 @@ def deliver_claimed(
 ) -> str:
     """Build and deliver a send this attempt has claimed, then mark it sent; returns the
     provider's message id. On failure the claim goes back (queued, for a retry) or records
-    why no retry may follow. Building is inside: a template error fails the send too."""
+    why no retry may follow. A message that cannot be built (a template error, a header a
+    lead's data made invalid) fails the send for good: no retry can fix it."""
     try:
-        message = build()
+        message = _built(build)
         message_id = provider.deliver(message, delivery)
+    except (ValueError, TypeError, LookupError) as err:  # UnicodeEncodeError of an address...
+        failure = rejected(f"the provider could not take this message: {err}")
+        release_claim(store, delivery.send_id, "failed", failure.message)
+        raise failure from None
     except ApplicationError as err:
         release_claim(store, delivery.send_id, final_status(err), err.message)
         raise
     except BaseException:
         release_claim(store, delivery.send_id)  # nothing went out: the retry may try at once
         raise
-    with store.session() as session:
-        erased = select(Lead.erased_at).where(Lead.id == delivery.lead_id).scalar_subquery()
-        session.execute(
-            update(Send)
-            .where(Send.id == delivery.send_id, Send.status == "sending")
-            .values(
-                status="sent",
-                # an erasure that ran while the email went out keeps the subject blank
-                subject=case((erased.is_(None), str(message["Subject"])), else_=""),
-                provider_message_id=message_id,
-                sent_at=utcnow(),
-            )
-        )
+    mark_sent(store, delivery, str(message["Subject"]), message_id)
     return message_id
+
+
+def _built(build: Callable[[], EmailMessage]) -> EmailMessage:
+    """The message, or a non-retryable error saying why it cannot exist."""
+    try:
+        return build()
+    except ApplicationError:
+        raise
+    except Exception as err:  # ValueError from a CR/LF in a header, an encoding error, ...
+        raise ApplicationError(
+            f"the message cannot be built: {type(err).__name__}: {err}",
+            type="MessageInvalid",
+            non_retryable=True,
+        ) from None
+
+
+def mark_sent(store: Store, delivery: Delivery, subject: str, message_id: str) -> None:
+    """Record that the provider took the message, retried through store blips: the email
+    went out, so failing here must not make it look undelivered. If the store stays away,
+    the row keeps its claim and a later attempt finds it `uncertain`, never resent."""
+    for wait in (*MARK_SENT_WAITS, None):
+        try:
+            with store.session() as session:
+                erased = select(Lead.erased_at).where(Lead.id == delivery.lead_id).scalar_subquery()
+                session.execute(
+                    update(Send)
+                    .where(Send.id == delivery.send_id, Send.status.in_(("sending", "uncertain")))
+                    .values(
+                        status="sent",
+                        # an erasure that ran while the email went out keeps the subject blank
+                        subject=case((erased.is_(None), subject), else_=""),
+                        provider_message_id=message_id,
+                        sent_at=utcnow(),
+                    )
+                )
+            return
+        except SQLAlchemyError as err:
+            if wait is None:
+                activity.logger.error(
+                    "send %s was delivered but could not be marked sent: %s",
+                    delivery.send_id, type(err).__name__,
+                )  # fmt: skip
+                raise ApplicationError(
+                    f"send {delivery.send_id} went out but the store could not record it; "
+                    "it will not be sent again",
+                    type=DELIVERY_UNCERTAIN,
+                    non_retryable=True,
+                ) from None
+            time.sleep(wait)
+
+
+def claim_lease(settings: Settings) -> timedelta:
+    """How long a claim protects an attempt that may still be delivering; longer than the
+    activity's start-to-close timeout, so a live attempt is never overtaken."""
+    return timedelta(seconds=settings.send_claim_lease_seconds)
+
+
+def redelivery_is_harmless(provider: EmailProvider) -> bool:
+    return bool(getattr(provider, "redelivery_is_harmless", False))
 
 
 def release_claim(store: Store, send_id: str, final: str | None = None, detail: str = "") -> None:

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from nurture import schema
+from nurture.api.scopes import scope_list, unknown_scopes
 from nurture.config import Settings, get_settings
 from nurture.journey import Origin
 from nurture.lead_import import Row
@@ -166,17 +167,22 @@ def report_handoffs(
 @key_app.command("create")
 def apikey_create(
     name: Annotated[str, typer.Option(help="who uses it, e.g. 'website tracker'")],
-    scope: Annotated[list[str], typer.Option(help="ingest and/or admin; repeat")] = ["ingest"],  # noqa: B006
+    scope: Annotated[
+        list[str], typer.Option(help=f"what the key may do; repeat for several. {scope_list()}")
+    ] = ["ingest"],  # noqa: B006
 ) -> None:
     """Create an API key and print it once (only its hash is stored)."""
+    unknown = unknown_scopes(scope)
+    if unknown:
+        err_console.print(
+            f"[red]unknown scope(s) {', '.join(map(repr, unknown))}; choose from "
+            f"{scope_list()}[/red]",
+            highlight=False,
+        )
+        raise typer.Exit(2)
     from nurture.api.auth import create_api_key
 
-    store = _store()
-    try:
-        key = create_api_key(store, name, scope)  # type: ignore[arg-type]
-    except ValueError as err:
-        err_console.print(f"[red]{err}[/red]", highlight=False)
-        raise typer.Exit(2) from None
+    key = create_api_key(_store(), name, scope)  # type: ignore[arg-type]
     console.print(key, highlight=False)
 
 

@@ -47,6 +47,13 @@ class Settings(BaseSettings):
         default=None, description="SendGrid Event Webhook verification key (base64 DER)"
     )
     sendgrid_webhook_max_age: int = Field(default=600, description="seconds a signature is valid")
+    send_claim_lease_seconds: int = Field(
+        default=300,
+        ge=1,
+        description="how long a send's claim protects an attempt that may still be delivering "
+        "(longer than the send activity's 60 s start-to-close); an older claim is an attempt "
+        "that never finished, and its send becomes `uncertain`, never sent again",
+    )
     frequency_cap_per_week: int = Field(
         default=3, ge=0, description="nurture emails per lead per rolling 7 days; 0: no cap"
     )

@@ -20,6 +20,28 @@ EMAIL_BOUNCE = "email_bounce"
 EMAIL_BLOCKED = "email_blocked"
 SPAM_REPORT = "spam_report"
 DELIVERY_ENDING_TYPES = frozenset({EMAIL_BOUNCE, SPAM_REPORT})
+# Properties that name what was downloaded or attended (trackers' usual names): the hand-off's
+# interesting moments show them to sales, so scenarios keep them by default.
+NAME_PROPERTIES = ("document", "title", "asset", "webinar", "seminar")
+
+# Facts about a send that only the email provider knows (its signed webhook) or the lead's
+# own unsubscribe link records. A tracker event must never carry them: a tracker key sits in
+# every visitor's browser, and a bounce suppresses all of a lead's email. The journey's own
+# types, then the names Segment's Email spec and SendGrid use for the same facts, snake-cased.
+PROVIDER_ONLY_TYPES = frozenset({
+    EMAIL_OPEN, EMAIL_CLICK, *DELIVERY_ENDING_TYPES,
+    "email_opened", "email_clicked", "email_link_clicked", "email_delivered", "email_bounced",
+    "email_dropped", "email_deferred", "email_marked_as_spam", "email_spam_report",
+    "email_spam_reported", "email_unsubscribe", "email_unsubscribed", "email_resubscribed",
+    "bounce", "bounced", "spam", "spamreport", "spam_reported", "marked_as_spam",
+    "dropped", "deferred", "delivered", "processed",
+    "unsubscribe", "unsubscribed", "group_unsubscribe", "group_resubscribe", "resubscribe",
+})  # fmt: skip
+
+
+def provider_only(event_type: str) -> bool:
+    """Whether this event type means something only the provider or the lead may say."""
+    return event_type in PROVIDER_ONLY_TYPES
 
 
 class BehaviorEvent(BaseModel):

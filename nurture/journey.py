@@ -67,6 +67,15 @@ class TimelineEntry(BaseModel):
     text: str
 
 
+class PendingSalesMail(BaseModel):
+    """An email to our sales team still on its way when the journey continued as new."""
+
+    kind: Literal["handoff", "remind", "escalate"]
+    handoff_no: int
+    to: str
+    business_days: int
+
+
 class JourneyMemory(BaseModel):
     """Everything a journey knows; carried whole across continue-as-new."""
 
@@ -97,7 +106,16 @@ class JourneyMemory(BaseModel):
     handoff_queued: bool = Field(default=False, description="waiting for sales capacity")
     queued_from: Lifecycle | None = None
     handoff_position: int | None = None
-    queue_in_business_hours: bool = False
+    queue_in_business_hours: bool = Field(
+        default=False,
+        description="this hand-off waits in business hours (False: asks at 00:01 daily, the "
+        "behaviour of journeys queued before that version)",
+    )
+    versions: dict[str, bool] = Field(
+        default_factory=dict,
+        description="each workflow.patched() decision this journey made, by patch id: a run "
+        "that continues as new keeps the behaviour it had instead of asking again",
+    )
     handed_off_at: datetime | None = Field(
         default=None, description="when the current hand-off reached sales: the SLA's clock"
     )
@@ -105,6 +123,17 @@ class JourneyMemory(BaseModel):
         default=0, description="SLA emails sent for the current hand-off: 1 reminder, 2 escalated"
     )
     transitions: int = 0
+    step_unavailable_since: datetime | None = Field(
+        default=None,
+        description="the email provider has been unavailable for the current "
+        "step since then (the step is deferred, retried with backoff, given up after a bound)",
+    )
+    step_unavailable_count: int = 0
+    deferred_why: str | None = None
+    pending_posts: list[int] = Field(
+        default_factory=list, description="hand-offs whose CRM post was still on its way"
+    )
+    pending_sales_mail: list[PendingSalesMail] = Field(default_factory=list)
     suppressed_mail_types: list[MailType] = Field(default_factory=list)
     paused: bool = False
     discount: Discount | None = None

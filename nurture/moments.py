@@ -16,15 +16,13 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from nurture.events import DELIVERY_ENDING_TYPES, BehaviorEvent
+from nurture.events import DELIVERY_ENDING_TYPES, NAME_PROPERTIES, BehaviorEvent
 from nurture.scoring import ScoreBreakdown, scoring_events
 
 WEEK = timedelta(days=7)
 RECENT = timedelta(days=30)
 MAX_MOMENTS = 10
 MAX_DETAILS = 3
-# Properties that name what was downloaded or attended (trackers' usual names).
-NAME_PROPERTIES = ("document", "title", "asset", "webinar", "seminar")
 
 
 def interesting_moments(

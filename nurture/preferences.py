@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal, get_args
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
@@ -23,7 +24,8 @@ from nurture import send_gate
 from nurture.db import Consent, Lead, Suppression, utcnow
 
 # The lead's choices; sales mail goes to our own team and is not the lead's to choose.
-MAIL_TYPES = ("newsletter", "step", "trigger")
+MailChoice = Literal["newsletter", "step", "trigger"]
+MAIL_TYPES: tuple[MailChoice, ...] = get_args(MailChoice)
 LINK_REASON = "unsubscribe link"
 PAGE_SOURCE = "preference page"
 

@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 from nurture.durations import Duration
-from nurture.events import EVENT_TYPE_PATTERN, BehaviorEvent
+from nurture.events import EVENT_TYPE_PATTERN, NAME_PROPERTIES, BehaviorEvent
 from nurture.lead import FIT_FIELDS, check_timezone
 
 Stage = Literal["cold", "warm", "hot"]
@@ -441,6 +441,46 @@ class PageRule(_Strict):
     event: EventType
 
 
+QUERY_NAME = re.compile(r"^[^\s&=#?]{1,64}$")
+
+
+def _names(values: list[str], what: str) -> list[str]:
+    for value in values:
+        if not QUERY_NAME.match(value):
+            raise ValueError(
+                f"{what} {value!r} must be a plain name (no spaces, '&', '=', '#' or '?'), "
+                "e.g. 'plan'"
+            )
+    return values
+
+
+class Tracking(_Strict):
+    """What of a tracker's data this product keeps. Trackers put addresses and tokens in
+    URL query strings and properties (`?email=...`, `phone`); events are stored and signalled
+    to journeys, whose histories every operator reads, so only named data is kept: URLs lose
+    their fragment and every query parameter but `utm_*` and `keep_query`; properties keep
+    those the scenario's rules match on and `keep_properties`."""
+
+    keep_query: list[str] = Field(
+        default_factory=list, description="query parameters kept besides utm_*"
+    )
+    keep_properties: list[str] = Field(
+        default_factory=lambda: list(NAME_PROPERTIES),
+        description="properties kept besides those rules match on; by default the names of "
+        "documents and webinars, which the hand-off shows sales",
+    )
+
+    @field_validator("keep_query")
+    @classmethod
+    def _query_names(cls, value: list[str]) -> list[str]:
+        return _names(value, "query parameter")
+
+    @field_validator("keep_properties")
+    @classmethod
+    def _property_names(cls, value: list[str]) -> list[str]:
+        return _names(value, "property")
+
+
 class Exit(_Strict):
     after: Duration = timedelta(days=365)
     when: list[Condition] = Field(default_factory=list)
@@ -473,6 +513,7 @@ class Scenario(_Strict):
         default_factory=list, description="page views that become this product's events"
     )
     exit: Exit = Field(default_factory=Exit)
+    tracking: Tracking = Field(default_factory=Tracking)
     version: str = Field(default="", description="set by the loader: a hash of files")
     role_send_hours: dict[str, int] = Field(
         default_factory=dict,
@@ -496,6 +537,23 @@ class Scenario(_Strict):
             if self.handoff.score_at_least is not None
             else self.stages.hot
         )
+
+    def event_matches(self) -> list[tuple[tuple[str | int, ...], EventMatch | Condition]]:
+        """Every rule that looks at an event's URL or properties, with its path."""
+        found: list[tuple[tuple[str | int, ...], EventMatch | Condition]] = [
+            *((("scoring", "patterns", i), p) for i, p in enumerate(self.scoring.patterns)),
+            *((("handoff", "requires_any", i), m) for i, m in enumerate(self.handoff.requires_any)),
+            *((("triggers", i, "when"), t.when) for i, t in enumerate(self.triggers)),
+            *((("branches", i, "when"), b.when) for i, b in enumerate(self.branches)),
+            *((("exit", "when", i), c) for i, c in enumerate(self.exit.when)),
+        ]
+        return found
+
+    def kept_properties(self) -> set[str]:
+        """The event properties this product keeps: what its rules match on, and
+        `tracking.keep_properties`."""
+        matched = {key for _, rule in self.event_matches() for key in rule.properties}
+        return matched | set(self.tracking.keep_properties)
 
     def template_names(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Every template the scenario references, with the path of the reference."""
@@ -543,11 +601,38 @@ def reference_problems(scenario: Scenario) -> list[tuple[tuple[str | int, ...], 
         track_ref(("branches", i, "to"), branch.to)
         for j, source in enumerate(branch.from_ or ()):
             track_ref(("branches", i, "from", j), source)
+    problems += _url_rule_problems(scenario)
     trigger_keys: set[str] = set()
     for i, trigger in enumerate(scenario.triggers):
         if trigger.key in trigger_keys:
             problems.append((("triggers", i, "key"), f"duplicate trigger key {trigger.key!r}"))
         trigger_keys.add(trigger.key)
+    return problems
+
+
+def _url_rule_problems(scenario: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
+    """A `url_contains` that looks into a query string or a fragment must name parameters
+    that are kept: stripped URLs would otherwise never match it."""
+    rules: list[tuple[tuple[str | int, ...], str | None]] = [
+        (("pages", i, "url_contains"), page.url_contains) for i, page in enumerate(scenario.pages)
+    ]
+    rules += [
+        ((*path, "url_contains"), rule.url_contains) for path, rule in scenario.event_matches()
+    ]
+    kept = set(scenario.tracking.keep_query)
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    for path, text in rules:
+        if not text:
+            continue
+        if "#" in text:
+            problems.append((path, "URL fragments ('#...') are never kept: match on the path"))
+        query = text.split("?", 1)[1] if "?" in text else ""
+        for name in (pair.split("=", 1)[0] for pair in query.split("&") if pair):
+            if not name.startswith("utm_") and name not in kept:
+                problems.append(
+                    (path, f"query parameter {name!r} is stripped from URLs: add it to "
+                           "tracking.keep_query, or match on the path")
+                )  # fmt: skip
     return problems
 
 
@@ -581,6 +666,7 @@ __all__ = [
     "Stage",
     "Step",
     "Track",
+    "Tracking",
     "Trigger",
     "reference_problems",
 ]

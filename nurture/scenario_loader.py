@@ -59,6 +59,11 @@ _validated: dict[tuple[Path, str], Scenario] = {}
 _CACHE_SIZE = 64
 
 
+def has_scenario(root: Path, product: str) -> bool:
+    """Whether `product` names a scenario under `root` (valid or not)."""
+    return bool(SLUG.match(product)) and (root / product / SCENARIO_FILE).exists()
+
+
 def load_scenario(root: Path, product: str) -> Scenario:
     """The validated scenario of `product` under the scenarios folder `root`.
 
@@ -66,7 +71,7 @@ def load_scenario(root: Path, product: str) -> Scenario:
     thousand journeys reads the files' bytes a thousand times, and parses them once.
     """
     folder = root / product
-    if not SLUG.match(product) or not (folder / SCENARIO_FILE).exists():
+    if not has_scenario(root, product):
         known = ", ".join(p.name for p in scenario_dirs(root)) if root.is_dir() else "none"
         raise ScenarioError(
             [

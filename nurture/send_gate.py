@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import or_, select
@@ -32,9 +32,11 @@ Scope = Literal["global", "product", "mail_type"]
 @dataclass(frozen=True)
 class Decision:
     """`claimed`: deliver now. `done`: already sent or suppressed. `busy`: another attempt is
-    delivering. `suppressed` / `deferred`: recorded on the send row with `detail`."""
+    delivering. `uncertain`: an earlier attempt claimed it and never finished, so it may have
+    gone out (never delivered again). `suppressed` / `deferred`: recorded on the send row
+    with `detail`."""
 
-    outcome: Literal["claimed", "done", "busy", "suppressed", "deferred"]
+    outcome: Literal["claimed", "done", "busy", "uncertain", "suppressed", "deferred"]
     detail: str | None = None
     until: datetime | None = None
 
@@ -166,13 +168,15 @@ def claim(
     weekly_cap: int,
     defer: bool,
     lead: Lead | None = None,
+    redeliver_stale: bool = False,
 ) -> Decision:
     """Decide this send under the lead's row lock (pass `lead` if the caller locked it);
-    mutate the row to record the decision."""
+    mutate the row to record the decision. `redeliver_stale`: the provider makes a second
+    delivery of the same send harmless (the outbox rewrites one file)."""
     if lead is None:
         lead = lock_lead(session, send.lead_id)
         session.refresh(send)
-    settled = _settled(send, lead, wall_now, lease)
+    settled = _settled(send, lead, wall_now, lease, redeliver_stale)
     if settled is not None:
         return settled
     reason = suppression_reason(session, lead, send.product, send.mail_type)
@@ -203,6 +207,7 @@ def claim_sales_mail(
     wall_now: datetime,
     lease: timedelta,
     lead: Lead,
+    redeliver_stale: bool = False,
 ) -> Decision:
     """Decide an email to our own sales team about `lead` (caller holds the lead's lock).
 
@@ -210,18 +215,43 @@ def claim_sales_mail(
     not apply; only an erased lead's data may no longer travel, and still only once per
     send row.
     """
-    return _settled(send, lead, wall_now, lease) or _claimed(send, journey_now, wall_now)
+    return _settled(send, lead, wall_now, lease, redeliver_stale) or _claimed(
+        send, journey_now, wall_now
+    )
 
 
-def _settled(send: Send, lead: Lead, wall_now: datetime, lease: timedelta) -> Decision | None:
-    """What every send decides first: already done, being delivered, or the lead erased."""
+def _settled(
+    send: Send, lead: Lead, wall_now: datetime, lease: timedelta, redeliver_stale: bool
+) -> Decision | None:
+    """What every send decides first: already done, being delivered, claimed by an attempt
+    that never finished, or the lead erased.
+
+    At most once: a claim older than its lease belongs to an attempt that died (worker
+    killed) or lost its way after handing the message over (the store failed to mark it
+    sent). Either may have delivered, so the send becomes `uncertain` and is never
+    delivered again; the provider's own events (SendGrid's webhook) settle it later.
+    """
     if send.status in FINAL_STATUSES:
         return Decision("done")
-    if send.status == "sending" and send.claimed_at and send.claimed_at > wall_now - lease:
+    if send.status == "sending" and send.claimed_at and _aware(send.claimed_at) > wall_now - lease:
         return Decision("busy")
+    if send.status == "sending" and not redeliver_stale:
+        claimed = f"{_aware(send.claimed_at):%Y-%m-%d %H:%M:%S} UTC" if send.claimed_at else "?"
+        detail = (
+            f"an earlier attempt claimed this send at {claimed} and never finished (its "
+            "worker stopped, or the store failed after the provider took it): it may have "
+            "gone out, so it is not sent again"
+        )
+        send.status, send.detail = "uncertain", detail
+        return Decision("uncertain", detail)
     if lead.erased_at is not None:
         return _suppress(send, "the lead's personal data was erased")
     return None
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; the store writes UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _claimed(send: Send, journey_now: datetime, wall_now: datetime) -> Decision:

@@ -16,13 +16,13 @@ from nurture.db import Send
 from nurture.store import Store
 
 DeliveryStatus = Literal["delivered", "opened", "clicked", "bounced"]
-_RANK = {"uncertain": 0, "sent": 0, "delivered": 1, "opened": 2, "clicked": 3}
+_RANK = {"sending": 0, "uncertain": 0, "sent": 0, "delivered": 1, "opened": 2, "clicked": 3}
 # What each status may follow.
 _FROM: dict[str, tuple[str, ...]] = {
     status: tuple(s for s, rank in _RANK.items() if rank < _RANK[status])
     for status in ("delivered", "opened", "clicked")
 }
-_FROM["bounced"] = ("uncertain", "sent", "delivered")
+_FROM["bounced"] = ("sending", "uncertain", "sent", "delivered")
 
 
 def advance_send_status(store: Store, send_id: str, status: DeliveryStatus) -> bool:

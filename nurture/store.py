@@ -7,12 +7,13 @@ production.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Engine, create_engine, event, or_, select
@@ -23,14 +24,28 @@ from sqlalchemy.orm import Session, sessionmaker
 from nurture import schema
 from nurture.db import Consent, Lead, utcnow
 from nurture.lead import LeadProfile, Role, check_timezone
+from nurture.timestamps import Timestamp
 
-EMAIL_SHAPE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+# No '@' and no white space in the parts, with white space spelled out so Python, Rust and
+# JavaScript (which clients validate the published pattern with) agree on it.
+_PART = r"[^@\s\x1c-\x1f\x85\ufeff]+"
+EMAIL_SHAPE = rf"^{_PART}@{_PART}\.{_PART}$"
 # Where leads come from (seed 001), plus leads sales created itself (SGL).
 Source = Literal[
     "ads", "sns", "webinar", "newsletter", "survey", "document_request", "seminar",
     "trade_show", "business_card", "website", "referral", "sales", "other",
 ]  # fmt: skip
 ConsentBasis = Literal["opt_in_form", "business_card", "existing_customer", "inquiry"]
+# The schema lists the IANA names a client may send (what `check_timezone` accepts), so a
+# client can offer them and knows '' or 'Tokyo' will be refused.
+TimezoneName = Annotated[
+    str, Field(max_length=64, json_schema_extra={"enum": sorted(available_timezones())})
+]
+
+
+# Three characters that are not white space: the wording is stripped before it is
+# counted, so the schema counts what stripping cannot remove.
+WORDING_SHAPE = r"^(?:[\s\x1c-\x1f\x85\ufeff]*[^\s\x1c-\x1f\x85\ufeff]){3}"
 
 
 class ConsentIn(BaseModel):
@@ -39,10 +54,24 @@ class ConsentIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     basis: ConsentBasis
-    wording: str = Field(min_length=3, max_length=4000, description="what the lead agreed to")
+    wording: str = Field(
+        max_length=4000,
+        description="what the lead agreed to (at least 3 characters besides white space)",
+        json_schema_extra={"pattern": WORDING_SHAPE},
+    )
     source: str | None = Field(default=None, max_length=300, description="form URL or event")
     product: str | None = Field(default=None, max_length=64, description="None: all products")
-    obtained_at: datetime | None = None
+    obtained_at: Timestamp | None = None
+
+    @field_validator("wording")
+    @classmethod
+    def _says_something(cls, value: str) -> str:
+        if not re.match(WORDING_SHAPE, value):
+            raise ValueError(
+                "give the wording the lead agreed to (at least 3 characters), "
+                "e.g. 'Yes, send me product news by email.'"
+            )
+        return value
 
 
 class LeadConflict(ValueError):
@@ -65,11 +94,19 @@ class LeadIn(BaseModel):
     role: Role | None = None
     region: str | None = Field(default=None, max_length=100)
     department: str | None = Field(default=None, max_length=200)
-    timezone: str | None = Field(default=None, max_length=64)
+    timezone: TimezoneName | None = None
     locale: str | None = Field(default=None, max_length=16)
     source: Source | None = None
     owner: str | None = Field(default=None, max_length=200)
     consent: ConsentIn | None = None
+
+    @field_validator("company_size", mode="before")
+    @classmethod
+    def _a_number(cls, value: object) -> object:
+        """A JSON number, as the schema says: pydantic would read `true` or "120" as one."""
+        if isinstance(value, bool | str):
+            raise ValueError(f"company_size is a number of employees, e.g. 120 (got {value!r})")
+        return value
 
     @field_validator("email")
     @classmethod

@@ -26,6 +26,7 @@ from temporalio.worker import Worker
 from nurture import search_attributes
 from nurture.api.app import create_app
 from nurture.api.auth import create_api_key
+from nurture.api.scopes import Scope
 from nurture.config import Settings
 from nurture.scenario import Scenario
 from nurture.scenario_loader import load_scenario
@@ -184,9 +185,15 @@ class CrmWebhook:
 
 @dataclass
 class Api:
+    """The app and one key per scope: `ingest` (a site tracker), `leads` (a backend or CRM
+    sync), `feedback` (sales), `read`, `admin`."""
+
     http: httpx.AsyncClient
     ingest: dict[str, str]
     admin: dict[str, str]
+    leads: dict[str, str]
+    feedback: dict[str, str]
+    read: dict[str, str]
 
 
 @pytest_asyncio.fixture
@@ -196,10 +203,17 @@ async def api(client: Client, settings: Settings, store: Store) -> AsyncIterator
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://nurture") as http:
+
+            def key(name: str, scope: Scope) -> dict[str, str]:
+                return {"Authorization": f"Bearer {create_api_key(store, name, [scope])}"}
+
             yield Api(
                 http,
-                {"Authorization": f"Bearer {create_api_key(store, 'tracker', ['ingest'])}"},
-                {"Authorization": f"Bearer {create_api_key(store, 'ops', ['admin'])}"},
+                ingest=key("tracker", "ingest"),
+                admin=key("ops", "admin"),
+                leads=key("crm", "leads"),
+                feedback=key("sales", "feedback"),
+                read=key("dashboard", "read"),
             )
 
 

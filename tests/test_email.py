@@ -10,16 +10,17 @@ from html.parser import HTMLParser
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.exc import OperationalError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.email import EmailActivities, SendEmailInput
 from nurture.config import Settings
-from nurture.db import Send
+from nurture.db import Lead, Send
 from nurture.mail.compose import Recipient, compose_email
 from nurture.mail.outbox import OutboxProvider
-from nurture.mail.providers import Delivery
+from nurture.mail.providers import DELIVERY_UNCERTAIN, Delivery
 from nurture.mail.render import SAMPLE_JOURNEY, SAMPLE_LEADS, TemplateRenderer
 from nurture.scenario_loader import load_scenario
 from nurture.store import LeadIn, Store
@@ -224,3 +225,99 @@ def test_the_html_carries_its_styles_inline_and_keeps_the_style_block() -> None:
     assert "border-bottom: 3px solid #1a73c8" in styles.styled["head"]
     assert "color: #ffffff !important" in styles.styled["button"]
     assert any(".wrap {" in block for block in styles.style_blocks)  # the block is kept
+
+
+class CountingProvider:
+    """A provider that takes every message and counts what it took, by send id."""
+
+    name = "counting"
+
+    def __init__(self) -> None:
+        self.taken: list[str] = []
+
+    def deliver(self, message: EmailMessage, delivery: Delivery) -> str:
+        bytes(message)
+        self.taken.append(delivery.send_id)
+        return f"msg-{len(self.taken)}"
+
+
+def test_a_claim_whose_attempt_never_finished_becomes_uncertain_and_is_not_resent(
+    settings: Settings, store: Store
+) -> None:
+    """A worker killed mid-send leaves its claim; the retry after the lease must not mail
+    the lead again (before: it re-claimed and delivered a second time)."""
+    pinned(store)
+    provider = CountingProvider()
+    emails = EmailActivities(store, settings, provider)
+    lead, _ = store.upsert_lead(LeadIn(email="kai@example.com", first_name="Kai", consent=CONSENT))
+    run(emails, send_input(lead.id))
+    with store.session() as session:  # as if the worker died right after the provider took it
+        row = session.scalars(select(Send)).one()
+        row.status, row.claimed_at = "sending", datetime.now(UTC) - timedelta(minutes=10)
+    with pytest.raises(ApplicationError) as stale:
+        run(emails, send_input(lead.id))
+    assert stale.value.type == DELIVERY_UNCERTAIN and stale.value.non_retryable
+    assert "never finished" in stale.value.message
+    [row] = rows(store)
+    assert row.status == "uncertain" and len(provider.taken) == 1
+
+
+@pytest.mark.parametrize("store_fails", [2, 99], ids=["blip", "outage"])
+def test_a_store_failure_after_the_provider_took_the_email_never_sends_it_again(
+    settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch, store_fails: int
+) -> None:
+    """Marking the send `sent` is retried inside the attempt; if the store stays away the
+    send is uncertain, and neither the activity's retry nor a later one delivers again."""
+    monkeypatch.setattr("activities.email.MARK_SENT_WAITS", (0.01, 0.01, 0.01))
+    pinned(store)
+    provider = CountingProvider()
+    emails = EmailActivities(store, settings, provider)
+    lead, _ = store.upsert_lead(LeadIn(email="leo@example.com", first_name="Leo", consent=CONSENT))
+    failures = {"left": 0}
+
+    @event.listens_for(store.engine, "before_cursor_execute")
+    def blip(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if failures["left"] and statement.startswith("UPDATE sends SET subject"):
+            failures["left"] -= 1
+            raise OperationalError(statement, {}, Exception("database is locked"))
+
+    original = provider.deliver
+
+    def deliver_then_fail(message: EmailMessage, delivery: Delivery) -> str:
+        failures["left"] = store_fails  # the store goes away once the provider has it
+        return original(message, delivery)
+
+    provider.deliver = deliver_then_fail  # type: ignore[method-assign]
+    if store_fails < 4:
+        assert run(emails, send_input(lead.id)).status == "sent"
+        assert [r.status for r in rows(store)] == ["sent"]
+    else:
+        with pytest.raises(ApplicationError) as lost:
+            run(emails, send_input(lead.id))
+        assert lost.value.type == DELIVERY_UNCERTAIN and lost.value.non_retryable
+        failures["left"] = 0
+        settings.send_claim_lease_seconds = 1
+        with store.session() as session:
+            session.scalars(select(Send)).one().claimed_at = datetime.now(UTC) - timedelta(
+                seconds=5
+            )
+        with pytest.raises(ApplicationError):  # the retry finds it uncertain
+            run(emails, send_input(lead.id))
+        assert [r.status for r in rows(store)] == ["uncertain"]
+    assert len(provider.taken) == 1
+
+
+def test_a_message_that_cannot_be_built_fails_the_send_for_good(
+    emails: EmailActivities, settings: Settings, store: Store
+) -> None:
+    """A CR or LF in a name stored before leads were validated made building raise
+    ValueError, which released the claim and retried forever; now the send fails, said why."""
+    lead, _ = store.upsert_lead(LeadIn(email="eve@example.com", first_name="Eve", consent=CONSENT))
+    with store.session() as session:
+        session.get(Lead, lead.id).first_name = "Eve\r\nBcc: victim@example.com"  # type: ignore[union-attr]
+    with pytest.raises(ApplicationError) as invalid:
+        run(emails, send_input(lead.id))
+    assert invalid.value.non_retryable and invalid.value.type == "MessageInvalid"
+    [row] = rows(store)
+    assert row.status == "failed" and "cannot be built" in (row.detail or "")
+    assert not list((settings.outbox_dir / "acme").glob("*.eml"))

@@ -42,7 +42,7 @@ def unlinked(store: Store) -> int:
 async def test_after_identify_a_visitors_events_reach_the_lead_without_a_user_id(
     env: WorkflowEnvironment, client: Client, api: Api, store: Store, worker: Worker
 ) -> None:
-    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.ingest)).json()["lead_id"]
+    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.leads)).json()["lead_id"]
     identified = {"type": "identify", "messageId": "i-1", "anonymousId": "anon-7",
                   "userId": "crm-42"}  # fmt: skip
     assert (await api.http.post("/v1/identify", json=identified, headers=api.ingest)).is_success

@@ -72,7 +72,7 @@ async def test_events_accepted_during_an_outage_arrive_after_restart(tmp_path: P
             app.router.lifespan_context(app),
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://n") as http,
         ):
-            lead_id = (await http.post("/v1/leads", json=LEAD, headers=ingest)).json()["lead_id"]
+            lead_id = (await http.post("/v1/leads", json=LEAD, headers=admin)).json()["lead_id"]
 
             async def track(i: int) -> int:
                 body = {"type": "track", "messageId": f"m-{i}", "userId": "crm-42",

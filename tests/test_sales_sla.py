@@ -3,7 +3,6 @@ SLA (reminder, escalation, counted in business days), and leads sales created it
 
 from __future__ import annotations
 
-import base64
 import email
 import json
 from collections.abc import AsyncIterator
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest_asyncio
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHandle, WorkflowHistory
+from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -27,6 +26,7 @@ from nurture.journeys import give_feedback, start_journey
 from nurture.store import Store
 from nurture.worker_setup import build_worker
 from tests.conftest import Api, scenario_copy
+from tests.history_text import decoded_history
 from tests.test_api import LEAD
 from tests.test_journey import (
     TOKYO,
@@ -74,27 +74,6 @@ def body_text(message: EmailMessage) -> str:
     part = message.get_body(("plain",))
     assert part is not None
     return str(part.get_content())  # type: ignore[union-attr]
-
-
-def decoded_history(history: WorkflowHistory) -> str:
-    """The history's JSON with every payload's base64 `data` decoded next to it, so a check
-    for personal data reads what the payloads say."""
-    raw = history.to_json()
-    decoded: list[str] = [raw]
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key == "data" and isinstance(value, str):
-                    decoded.append(base64.b64decode(value).decode("utf-8", "replace"))
-                else:
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(json.loads(raw))
-    return "\n".join(decoded)
 
 
 async def summaries(handle: WorkflowHandle, event_type: EventType.ValueType) -> list[str]:
@@ -261,10 +240,10 @@ async def test_the_api_registers_a_sales_generated_lead(
     env: WorkflowEnvironment, client: Client, api: Api, worker: Worker
 ) -> None:
     sgl = {**LEAD, "origin": "sales"}
-    created = await api.http.post("/v1/leads", json=sgl, headers=api.ingest)
+    created = await api.http.post("/v1/leads", json=sgl, headers=api.leads)
     assert created.status_code == 200, created.text
     lead_id = created.json()["lead_id"]
     await eventually(client.get_workflow_handle(f"journey:acme:{lead_id}"),
                      lambda s: s.lifecycle == "sql")  # fmt: skip
-    wrong = await api.http.post("/v1/leads", json={**LEAD, "origin": "crm"}, headers=api.ingest)
+    wrong = await api.http.post("/v1/leads", json={**LEAD, "origin": "crm"}, headers=api.leads)
     assert wrong.status_code == 422 and "origin" in wrong.text

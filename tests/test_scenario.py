@@ -146,3 +146,19 @@ def test_quiet_hours_may_not_close_the_whole_window(acme: Path) -> None:
          "  weekdays: [mon, tue, wed, thu, fri]\n  quiet_hours: [[8, 19]]\n")  # fmt: skip
     [problem] = problems(acme)
     assert "send_window" in problem and "cover all of hours [9, 18]" in problem
+
+
+def test_a_url_rule_on_a_stripped_query_parameter_names_the_fix(acme: Path) -> None:
+    """Query strings are stripped before rules see them: a rule on one would never match."""
+    edit(acme, "{url_contains: acme.example/pricing,", "{url_contains: 'acme.example/p?plan=pro',")
+    [problem] = problems(acme)
+    assert f":{line_of(acme, 'plan=pro')}: pages[0].url_contains" in problem
+    assert "query parameter 'plan' is stripped" in problem and "tracking.keep_query" in problem
+    edit(acme, "pages:", "tracking: {keep_query: [plan]}\npages:")
+    assert load_scenario_dir(acme).tracking.keep_query == ["plan"]
+
+
+def test_tracking_names_must_be_plain_names(acme: Path) -> None:
+    edit(acme, "pages:", "tracking: {keep_properties: ['a=b']}\npages:")
+    [problem] = problems(acme)
+    assert "tracking.keep_properties" in problem and "must be a plain name" in problem

@@ -12,9 +12,11 @@ from temporalio.testing import WorkflowEnvironment
 from nurture.config import Settings
 from nurture.event_log import LoggedEvent, record_events
 from nurture.events import BehaviorEvent
-from nurture.journey import JourneyResult
+from nurture.journey import JourneyInput, JourneyMemory, JourneyResult
 from nurture.journeys import start_journey
+from nurture.scenario_loader import load_scenario
 from nurture.store import LeadIn, Store
+from nurture.template_pins import pin_templates
 from nurture.worker_setup import build_worker
 from tests.conftest import CONSENT, scenario_copy
 from tests.test_journey import (
@@ -105,3 +107,33 @@ async def test_a_best_hour_outside_the_window_falls_back_to_the_default(
             await handle.signal("behavior", opened(f"late{days}", day + timedelta(hours=10)))
         st = await eventually(handle, lambda s: len(s.timeline) >= 4)
         assert st.send_hour == 11
+
+
+async def test_a_journey_continued_as_new_keeps_the_versions_it_ran(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, tmp_path: Path
+) -> None:
+    """A journey that replayed an old run without send-time optimisation carries that
+    decision in its memory; the run it continues as new must not switch the feature on."""
+    folder = scenario_copy(settings, tmp_path, old=WEEKDAYS, new=OPTIMISED)
+    scenario = load_scenario(folder.parent, "acme")
+    pin_templates(store, folder, "acme", scenario.version)
+    lead = make_lead(store)
+    now = await env.get_current_time()
+
+    def carried(versions: dict[str, bool]) -> JourneyInput:
+        memory = JourneyMemory(
+            started_at=now, scenario=scenario, track=scenario.entry_track, step_anchor=now,
+            transitions=1, versions=versions,
+        )  # fmt: skip
+        return JourneyInput(product="acme", lead_id=lead.id, memory=memory)
+
+    async with build_worker(client, settings, store):
+        old = await client.start_workflow(
+            "LeadJourney", carried({"send-time-optimisation": False}),
+            id="journey:acme:old", task_queue=settings.task_queue,
+        )  # fmt: skip
+        new = await client.start_workflow(
+            "LeadJourney", carried({}), id="journey:acme:new", task_queue=settings.task_queue
+        )
+        assert (await eventually(new, lambda s: s.step_key == "welcome")).send_hour == 11
+        assert (await eventually(old, lambda s: s.step_key == "welcome")).send_hour is None

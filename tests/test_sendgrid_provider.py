@@ -267,6 +267,22 @@ def test_server_error_is_retried_on_the_activity_backoff(
     assert rows(store)[0].status == "queued"
 
 
+@pytest.mark.parametrize("status", [502, 504])
+def test_a_gateway_error_may_hide_an_accepted_send_and_is_not_retried(
+    settings: Settings, store: Store, sendgrid: FakeSendGrid, status: int
+) -> None:
+    sendgrid.replies.append(Reply(status, body={"errors": [{"message": "upstream timed out"}]}))
+    emails = activities(settings, store, sendgrid)
+    lead_id = new_lead(store)
+    with pytest.raises(ApplicationError) as unsure:
+        run(emails, japanese_input(lead_id))
+    assert unsure.value.type == DELIVERY_UNCERTAIN and unsure.value.non_retryable
+    assert rows(store)[0].status == "uncertain"
+    with pytest.raises(ApplicationError):
+        run(emails, japanese_input(lead_id))
+    assert len(sendgrid.requests) == 1
+
+
 @pytest.mark.parametrize("status", [400, 401, 403, 413])
 def test_refused_send_fails_with_sendgrids_message_and_is_not_retried(
     settings: Settings, store: Store, sendgrid: FakeSendGrid, status: int

@@ -21,6 +21,7 @@ from nurture.db import Consent, Event, Lead, Send
 from nurture.relay import relay_once
 from nurture.store import Store
 from tests.conftest import Api
+from tests.history_text import decoded_history
 from tests.test_api import LEAD
 from tests.test_journey import eventually
 
@@ -58,7 +59,7 @@ def sg(event: str, sg_id: str, lead_id: str, **extra: object) -> dict:
 async def test_signed_events_are_routed_once_and_forgeries_refused(
     env: WorkflowEnvironment, client: Client, api: Api, store: Store, worker: Worker
 ) -> None:
-    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.ingest)).json()["lead_id"]
+    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.leads)).json()["lead_id"]
     with store.session() as session:
         session.add(Send(
             id="snd_x", journey_id=f"journey:acme:{lead_id}", send_key="k", lead_id=lead_id,
@@ -103,7 +104,7 @@ async def test_signed_events_are_routed_once_and_forgeries_refused(
 async def test_group_unsubscribe_stops_that_mail_type_only(
     env: WorkflowEnvironment, client: Client, api: Api, store: Store, worker: Worker
 ) -> None:
-    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.ingest)).json()["lead_id"]
+    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.leads)).json()["lead_id"]
     body, headers = signed([sg("group_unsubscribe", "u1", lead_id, mail_type="newsletter")])
     result = await api.http.post("/v1/webhooks/sendgrid", content=body, headers=headers)
     assert result.json()["unsubscribed"] == 1
@@ -122,7 +123,7 @@ async def test_events_of_sales_mail_move_its_status_but_are_not_the_leads_behavi
 ) -> None:
     """A hand-off email goes to our sales team: their opens, clicks and unsubscribes say
     nothing about the lead, and must neither score it nor stop its email."""
-    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.ingest)).json()["lead_id"]
+    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.leads)).json()["lead_id"]
     with store.session() as session:
         session.add(Send(
             id="snd_s", journey_id=f"journey:acme:{lead_id}", send_key="sales:handoff#1",
@@ -150,7 +151,7 @@ async def test_a_blocked_bounce_is_recorded_but_suppresses_nothing_and_a_hard_on
     """SendGrid's `bounce` with `type: blocked` is the receiving server refusing for now
     (reputation, content): the address is fine, so neither the lead nor the journey may be
     treated as bounced. `type: bounce` is the dead address and still ends everything."""
-    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.ingest)).json()["lead_id"]
+    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.leads)).json()["lead_id"]
     with store.session() as session:
         session.add(Send(
             id="snd_b", journey_id=f"journey:acme:{lead_id}", send_key="k", lead_id=lead_id,
@@ -191,7 +192,7 @@ async def test_a_blocked_bounce_is_recorded_but_suppresses_nothing_and_a_hard_on
 async def test_an_unsubscribe_at_sendgrid_withdraws_the_consent_to_that_product(
     api: Api, store: Store
 ) -> None:
-    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.ingest)).json()["lead_id"]
+    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.leads)).json()["lead_id"]
     body, headers = signed([sg("unsubscribe", "u9", lead_id)])
     assert (await api.http.post("/v1/webhooks/sendgrid", content=body, headers=headers)).json()[
         "unsubscribed"
@@ -200,3 +201,22 @@ async def test_an_unsubscribe_at_sendgrid_withdraws_the_consent_to_that_product(
         assert not send_gate.has_consent(session, lead_id, "acme")
         withdrawn = session.scalars(select(Consent).where(Consent.product == "acme")).one()
         assert withdrawn.withdrawn_at is not None
+
+
+async def test_a_clicked_link_reaches_the_journey_without_the_address(
+    env: WorkflowEnvironment, client: Client, api: Api, store: Store, worker: Worker
+) -> None:
+    """SendGrid sends the recipient's `email` with every event, and links may carry it in
+    their query (a pre-filled form): neither reaches the journey's history."""
+    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.leads)).json()["lead_id"]
+    link = "https://acme.example/webinar?email=aiko%40example.jp&utm_campaign=nov#aiko@example.jp"
+    body, headers = signed([sg("click", "c1", lead_id, url=link)])
+    assert (await api.http.post("/v1/webhooks/sendgrid", content=body, headers=headers)).json()[
+        "new"
+    ] == 1
+    assert (await relay_once(store, client)).delivered == 1
+    handle = client.get_workflow_handle(f"journey:acme:{lead_id}")
+    await eventually(handle, lambda s: any(r.rule == "email_click" for r in s.score.rules))
+    history = decoded_history(await handle.fetch_history())
+    assert "example.jp" not in history, "the address leaked into the journey history"
+    assert "https://acme.example/webinar?utm_campaign=nov" in history

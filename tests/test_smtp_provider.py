@@ -327,3 +327,27 @@ def test_connection_lost_during_data_is_uncertain_and_not_retried(
     with pytest.raises(ApplicationError):
         run(emails, japanese_input(lead_id))
     assert len(inbox.received) == 1  # the server has it once; no second attempt
+
+
+@pytest.mark.parametrize("smtputf8", [False, True], ids=["plain", "smtputf8"])
+def test_an_address_that_is_not_ascii_is_sent_with_smtputf8_or_refused_for_good(
+    settings: Settings, store: Store, inbox: Inbox, smtputf8: bool
+) -> None:
+    """smtplib cannot encode such an address without SMTPUTF8: before, the send failed with
+    UnicodeEncodeError, counted as "nothing went out" and was retried forever."""
+    server = LocalController(inbox, hostname="127.0.0.1", port=0, enable_SMTPUTF8=smtputf8)
+    server.start()
+    try:
+        emails = activities(settings, store, SmtpProvider("127.0.0.1", server.port))
+        lead_id = new_lead(store, email="愛子@example.jp")
+        if smtputf8:
+            assert run(emails, japanese_input(lead_id)).status == "sent"
+            assert inbox.received[0].rcpt_tos == ["愛子@example.jp"]
+            return
+        with pytest.raises(ApplicationError) as refused:
+            run(emails, japanese_input(lead_id))
+    finally:
+        server.stop()
+    assert refused.value.non_retryable and "SMTPUTF8" in refused.value.message
+    [row] = rows(store)
+    assert row.status == "failed" and "SMTPUTF8" in (row.detail or "")

@@ -109,7 +109,7 @@ async def test_unsubscribing_withdraws_consent_and_coming_back_records_it_again(
     env: WorkflowEnvironment, client: Client, api: Api, store: Store, settings: Settings,
     worker: Worker,
 ) -> None:  # fmt: skip
-    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.ingest)).json()["lead_id"]
+    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.leads)).json()["lead_id"]
     token = sign_unsubscribe(lead_id, "acme", settings.secret_key)
     form = f"/v1/unsubscribe/{token}/preferences"
     [agreed] = consents(store, lead_id)  # for every product ('')

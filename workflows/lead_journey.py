@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Coroutine
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError
+from temporalio.exceptions import TimeoutError as ActivityTimeout
 
 with workflow.unsafe.imports_passed_through():
     from activities.email import SendEmailInput, SendEmailResult
@@ -40,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         JourneyMemory,
         JourneyResult,
         JourneyState,
+        PendingSalesMail,
         SalesFeedback,
         TimelineEntry,
         Unsubscribe,
@@ -74,6 +78,16 @@ with workflow.unsafe.imports_passed_through():
 
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
 RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
+# Bounds on activity calls: no outage may hold a journey forever (README "A journey never
+# stops moving"). Local activities (load_scenario, record_transition, hand_off,
+# record_suppression, the hand-off queue) have none, for a reason: they write the journey's
+# own records to the store, and moving on without them would lose them; a store outage
+# stops the API as well, and every journey resumes where it was once the store is back.
+SEND_BOUND = timedelta(minutes=3)  # then the step is deferred and the loop takes behaviour
+SEND_BACKOFF = (timedelta(minutes=15), timedelta(hours=1), timedelta(hours=4), timedelta(hours=12))
+SEND_GIVE_UP = timedelta(days=3)  # of provider outage for one step: skipped, recorded
+CRM_BOUND = timedelta(days=3)  # a hand-off post beside the journey, carried across runs
+SALES_MAIL_BOUND = timedelta(days=1)
 STAGE_PRECISION = timedelta(minutes=1)
 MIN_WAIT = timedelta(seconds=1)
 SALES_WAIT = timedelta(days=30)
@@ -82,6 +96,7 @@ SEEN_IDS_KEPT = 2000
 # Version markers (workflow.patched) of command sequences added for running journeys.
 SALES_MAIL_PATCH = "sales-notifications"
 SGL_PATCH = "sales-generated-leads"
+CARRY_BACKGROUND_PATCH = "carry-background-across-runs"
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
@@ -111,6 +126,7 @@ class LeadJourney:
         else:
             self._m.runs += 1
             self._score = self._compute_score()
+            self._resume_background()
         m = self._mem
         while m.ended_reason is None:
             if self._inbox:
@@ -245,7 +261,7 @@ class LeadJourney:
         """Whether this journey's steps go out at the lead's best hour. Called from the run
         loop only (a query must not add the version marker)."""
         window = self._scenario.send_window
-        return bool(window and window.optimise_send_time) and workflow.patched(
+        return bool(window and window.optimise_send_time) and self._version(
             "send-time-optimisation"
         )
 
@@ -276,7 +292,10 @@ class LeadJourney:
         total = len(self._scenario.tracks[m.track].steps)
         text = f"wait {format_duration(step.wait)} → step {m.step_index + 1}/{total} '{step.key}'"
         if m.deferred_until is not None and due >= m.deferred_until:
-            text += f" (deferred by the weekly frequency cap to {due:%Y-%m-%d %H:%M} UTC)"
+            if m.deferred_why:
+                text += f" (deferred to {due:%Y-%m-%d %H:%M} UTC: {m.deferred_why})"
+            else:
+                text += f" (deferred by the weekly frequency cap to {due:%Y-%m-%d %H:%M} UTC)"
         elif due > m.step_anchor + step.wait:
             text += f" (send window opens {due:%a %H:%M} UTC)"
         return text
@@ -299,14 +318,16 @@ class LeadJourney:
                 what=f"step {m.step_index + 1}/{total} '{step.key}' on {track}",
             )
             if result is not None and result.status == "deferred":
-                m.deferred_until = result.retry_at  # the weekly cap: same step, later
+                m.deferred_until = result.retry_at  # the weekly cap or an outage: same step
+                m.deferred_why = None if result.send_id else result.detail  # "": an outage
                 return
         m.steps_sent.setdefault(track, []).append(step.key)
         if m.track != track:
             return  # sales feedback moved the lead while the email was going out
         m.step_index += 1
         m.step_anchor = workflow.now()
-        m.deferred_until = None
+        m.deferred_until = m.deferred_why = m.step_unavailable_since = None
+        m.step_unavailable_count = 0
         if self._current_step() is None:
             self._track_complete()
 
@@ -373,10 +394,13 @@ class LeadJourney:
                 ),
                 result_type=SendEmailResult,
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
+                schedule_to_close_timeout=SEND_BOUND,
                 retry_policy=RETRY,
                 summary=f"send {what}" + (f" (variant {letter})" if len(variants) > 1 else ""),
             )
         except ActivityError as err:
+            if isinstance(err.cause, ActivityTimeout) and mail_type != "trigger":
+                return self._provider_unavailable(what, err)
             self._note("email", f"could not send {what}: {err.cause or err}")
             return None
         if result.status == "suppressed":
@@ -393,6 +417,26 @@ class LeadJourney:
         m.variants[key] = variant
         self._note("email", f"sent {what}" + (f", variant {letter}" if len(variants) > 1 else ""))
         return result
+
+    def _provider_unavailable(self, what: str, err: ActivityError) -> SendEmailResult | None:
+        """The provider stayed away for the whole send bound: defer the step with backoff
+        (behaviour is handled meanwhile), and skip it once the outage outlasts the give-up
+        bound. A trigger is not deferred: it is timely or pointless."""
+        m = self._mem
+        now = workflow.now()
+        since = m.step_unavailable_since = m.step_unavailable_since or now
+        last = err.cause.__cause__ if err.cause is not None else None
+        if now - since >= SEND_GIVE_UP:
+            outage = format_duration(now - since)
+            self._note("email", f"gave up on {what}: the email provider was unavailable for "
+                                f"{outage} ({last or err.cause})")  # fmt: skip
+            return None
+        wait = SEND_BACKOFF[min(m.step_unavailable_count, len(SEND_BACKOFF) - 1)]
+        m.step_unavailable_count += 1
+        retry_at = now + wait
+        detail = f"email provider unavailable ({last or err.cause})"
+        self._note("email", f"deferred {what} to {retry_at:%Y-%m-%d %H:%M}: {detail}")
+        return SendEmailResult(send_id="", status="deferred", retry_at=retry_at, detail=detail)
 
     def _variant(self, key: str, count: int) -> int:
         """A/B assignment: stable per lead and step, so replays and retries agree."""
@@ -520,7 +564,7 @@ class LeadJourney:
         if self._capacity_limited():
             m.handoff_queued, m.queued_from = True, m.lifecycle
             # waiting hand-offs ask hourly in business hours (before: 00:01 every day)
-            m.queue_in_business_hours = workflow.patched("handoff-capacity-business-hours")
+            m.queue_in_business_hours = self._version("handoff-capacity-business-hours")
             await self._set_lifecycle("mql", actor="journey", reason=reason)
             return await self._queued_hand_off()
         await self._set_lifecycle("mql", actor="journey", reason=reason)
@@ -543,7 +587,7 @@ class LeadJourney:
         return reason
 
     def _capacity_limited(self) -> bool:
-        return self._scenario.handoff.daily_capacity is not None and workflow.patched(
+        return self._scenario.handoff.daily_capacity is not None and self._version(
             "handoff-capacity"
         )
 
@@ -636,23 +680,52 @@ class LeadJourney:
         self._note("handoff", f"handed to sales (#{handoff_no}, {reason})")
         await self._set_lifecycle("handed_off", actor="journey", reason=reason)
         if result.webhook_status == "pending":
-            self._background.append(asyncio.create_task(self._post_handoff(result.handoff_id)))
+            self._beside(self._post_handoff(result.handoff_id))
         self._tell_owner(handoff_no)
 
     async def _post_handoff(self, handoff_id: int) -> None:
-        """Deliver the hand-off to the CRM beside the journey: a slow CRM blocks nothing."""
+        """Deliver the hand-off to the CRM beside the journey: a slow CRM blocks nothing.
+        Kept in memory until it ends, so a run that continues as new posts it again (the
+        CRM sees the same Idempotency-Key)."""
+        m = self._mem
+        if handoff_id not in m.pending_posts:
+            m.pending_posts.append(handoff_id)
         try:
             await workflow.execute_activity(
                 "post_handoff",
                 PostHandoffInput(handoff_id=handoff_id),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
+                schedule_to_close_timeout=CRM_BOUND,
                 retry_policy=RETRY,
                 summary=f"post hand-off #{handoff_id} to the CRM webhook",
             )
             self._note("handoff", f"hand-off #{handoff_id} delivered to the CRM webhook")
         except ActivityError as err:
+            refused = (
+                "was unreachable for " + format_duration(CRM_BOUND)
+                if isinstance(err.cause, ActivityTimeout)
+                else "refused"
+            )
             self._note(
-                "handoff", f"the CRM webhook refused hand-off #{handoff_id}: {err.cause or err}"
+                "handoff", f"the CRM webhook {refused} hand-off #{handoff_id}: {err.cause or err}"
+            )
+        finally:
+            if handoff_id in m.pending_posts:
+                m.pending_posts.remove(handoff_id)
+
+    def _beside(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` beside the journey (the CRM post, the owner's email)."""
+        self._background.append(asyncio.create_task(work))
+
+    def _resume_background(self) -> None:
+        """A run continued as new picks up the posts and sales emails its previous run left
+        on their way; both are idempotent (Idempotency-Key; one send row per notice)."""
+        m = self._mem
+        for handoff_id in list(m.pending_posts):
+            self._beside(self._post_handoff(handoff_id))
+        for mail in list(m.pending_sales_mail):
+            self._beside(
+                self._notify_sales(mail.kind, mail.handoff_no, mail.to, mail.business_days)
             )
 
     async def _finish_background(self) -> None:
@@ -764,13 +837,11 @@ class LeadJourney:
         Nothing happens for a scenario without `handoff.owner` (journeys before it existed)."""
         m = self._mem
         owner = self._scenario.handoff.owner
-        if owner is None or not workflow.patched(SALES_MAIL_PATCH):
+        if owner is None or not self._version(SALES_MAIL_PATCH):
             return
         m.handed_off_at = workflow.now()
         m.sla_notices = 0
-        self._background.append(
-            asyncio.create_task(self._notify_sales("handoff", handoff_no, owner, 0))
-        )
+        self._beside(self._notify_sales("handoff", handoff_no, owner, 0))
 
     def _next_sla_notice(self) -> tuple[datetime, SlaNotice] | None:
         """The SLA email due next while the current hand-off awaits sales feedback."""
@@ -808,9 +879,7 @@ class LeadJourney:
             "handoff",
             f"SLA: no sales feedback {days} business days after hand-off #{m.handoffs}; {action}",
         )
-        self._background.append(
-            asyncio.create_task(self._notify_sales(notice, m.handoffs, to, days))
-        )
+        self._beside(self._notify_sales(notice, m.handoffs, to, days))
         return True
 
     async def _notify_sales(
@@ -833,6 +902,12 @@ class LeadJourney:
                 f"escalated hand-off #{handoff_no}: {sla}",
             ),
         }[kind]
+        pending = PendingSalesMail(
+            kind=kind, handoff_no=handoff_no, to=to, business_days=business_days
+        )
+        pending_mail = self._mem.pending_sales_mail
+        if pending not in pending_mail:
+            pending_mail.append(pending)
         try:
             result = await workflow.execute_activity(
                 "notify_sales",
@@ -849,13 +924,17 @@ class LeadJourney:
                 ),
                 result_type=SalesMailResult,
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
+                schedule_to_close_timeout=SALES_MAIL_BOUND,
                 retry_policy=RETRY,
                 summary=what,
             )
         except ActivityError as err:
             self._note("handoff", f"could not {what}: {err.cause or err}")
             return
-        if result.status == "suppressed":
+        finally:
+            if pending in pending_mail:
+                pending_mail.remove(pending)
+        if result.status not in ("sent", "delivered", "opened", "clicked"):
             self._note("handoff", f"did not {what}: {result.detail}")
         else:
             self._note("handoff", done)
@@ -981,6 +1060,16 @@ class LeadJourney:
     async def _ready(self) -> None:
         await workflow.wait_condition(lambda: self._m is not None)
 
+    def _version(self, patch_id: str) -> bool:
+        """`workflow.patched(patch_id)`, asked once per journey and kept in its memory: a run
+        that continues as new keeps the behaviour the journey had (a fresh run would
+        otherwise always take the new path). Call it where the command sequence allows the
+        marker: a patched() call's place never moves once released."""
+        versions = self._mem.versions
+        if patch_id not in versions:
+            versions[patch_id] = workflow.patched(patch_id)
+        return versions[patch_id]
+
     @property
     def _mem(self) -> JourneyMemory:
         assert self._m is not None
@@ -1012,8 +1101,11 @@ class LeadJourney:
         )
 
     async def _continue_as_new(self) -> None:
-        """Start a fresh history carrying everything, once no handler is mid-flight."""
-        await self._finish_background()
+        """Start a fresh history carrying everything, once no handler is mid-flight. Work
+        beside the journey (CRM posts, sales emails) is carried in memory and picked up by
+        the next run; before that version, the journey waited for it here."""
+        if not self._version(CARRY_BACKGROUND_PATCH):
+            await self._finish_background()
         await workflow.wait_condition(workflow.all_handlers_finished)
         m = self._mem
         m.events = relevant_events(m.events, workflow.now(), self._scenario.scoring)

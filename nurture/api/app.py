@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
 from nurture.api import health, leads, sendgrid_webhook, tracking, unsubscribe
+from nurture.api.admission import Admission, doors, store_unavailable
 from nurture.api.event_writer import EventWriter
 from nurture.config import Settings, get_settings
 from nurture.relay import run_relay
@@ -110,9 +111,12 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
     app.state.event_writer = EventWriter(store)
     app.state.settings = settings
     app.state.temporal = Temporal(settings)
-    for router in (leads.router, tracking.router, unsubscribe.router, sendgrid_webhook.router):
+    routers = (leads.router, tracking.router, unsubscribe.router, sendgrid_webhook.router)
+    for router in routers:
         app.include_router(router, prefix="/v1", responses=ERRORS)
     app.include_router(health.router)
+    # Key and size are checked before any body is read (FastAPI parses it before dependencies).
+    app.add_middleware(Admission, doors=doors(("/v1", r) for r in routers), store=store)
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(OperationalError, _store_down)  # type: ignore[arg-type]
@@ -165,12 +169,7 @@ async def _does_not_fit(_: Request, err: DataError) -> JSONResponse:
 
 async def _store_down(_: Request, err: OperationalError) -> JSONResponse:
     """The store is unreachable: nothing was accepted, so the sender should retry."""
-    log.error("store unavailable: %s", err.orig)
-    return JSONResponse(
-        status_code=503,
-        content={"detail": "the store is unavailable; nothing was accepted, retry later"},
-        headers={"Retry-After": "5"},
-    )
+    return store_unavailable(err)
 
 
 def app_from_env() -> FastAPI:

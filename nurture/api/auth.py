@@ -1,4 +1,9 @@
-"""API keys: shown once, stored as SHA-256 hashes, each with scopes (ingest, admin)."""
+"""API keys: shown once, stored as SHA-256 hashes, each with scopes (see `nurture.api.scopes`).
+
+The key is checked by the `Admission` middleware before the request body is read (an
+unknown caller must not make the API buffer or parse anything); the `require` dependency
+declares the scope a route needs and checks it again, cheaply, from the remembered keys.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +12,16 @@ import base64
 import hashlib
 import secrets
 import time
-from collections.abc import Awaitable, Callable
-from typing import Literal
+from dataclasses import dataclass
 
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy import select
+from starlette.requests import HTTPConnection
 
+from nurture.api.scopes import SCOPES, Scope, scope_list, unknown_scopes
 from nurture.db import ApiKey, utcnow
 from nurture.store import Store
 
-Scope = Literal["ingest", "admin"]
-SCOPES: tuple[Scope, ...] = ("ingest", "admin")
 PREFIX = "nk_"
 
 
@@ -27,9 +31,10 @@ def _hash(key: str) -> str:
 
 def create_api_key(store: Store, name: str, scopes: list[Scope]) -> str:
     """A new key; only its hash is kept, so this is the one time it can be read."""
-    unknown = set(scopes) - set(SCOPES)
+    unknown = unknown_scopes(list(scopes))
     if unknown or not scopes:
-        raise ValueError(f"scopes must be some of {', '.join(SCOPES)}; got {scopes!r}")
+        got = f"unknown scope(s) {', '.join(map(repr, unknown))}" if unknown else "no scope"
+        raise ValueError(f"{got}; choose from {scope_list()}")
     key = PREFIX + secrets.token_urlsafe(32)
     with store.session() as session:
         session.add(ApiKey(name=name, key_hash=_hash(key), scopes=" ".join(sorted(set(scopes)))))
@@ -49,7 +54,7 @@ def revoke_api_keys(store: Store, name: str) -> int:
     return len(keys)
 
 
-def presented_key(request: Request) -> str | None:
+def presented_key(request: HTTPConnection) -> str | None:
     """`Authorization: Bearer <key>`, `X-API-Key: <key>`, or Basic auth with the key as the
     user name (what Segment's and RudderStack's webhook destinations send)."""
     header = request.headers.get("authorization", "")
@@ -92,28 +97,46 @@ def _scopes_of(store: Store, key_hash: str) -> list[str] | None:
     return scopes
 
 
-def require(scope: Scope) -> Callable[[Request], Awaitable[None]]:
+async def check_key(store: Store, connection: HTTPConnection, scope: Scope) -> None:
+    """Raise 401 unless a live key was presented, 403 unless it holds `scope` (or admin).
+    Reads the headers only, never the body."""
+    key = presented_key(connection)
+    if not key:
+        raise HTTPException(
+            401,
+            "missing API key: send 'Authorization: Bearer <key>' (create one with "
+            "`nurture apikey create`)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    key_hash = _hash(key)
+    scopes = _remembered(key_hash)
+    if scopes is _UNKNOWN:
+        scopes = await asyncio.to_thread(_scopes_of, store, key_hash)
+    if scopes is None:
+        raise HTTPException(401, "unknown or revoked API key", {"WWW-Authenticate": "Bearer"})
+    if scope not in scopes and "admin" not in scopes:
+        raise HTTPException(
+            403,
+            f"this API key lacks the {scope!r} scope ({SCOPES[scope]}); it holds "
+            f"{', '.join(scopes)}. Use a key made with `nurture apikey create --scope {scope}`",
+        )
+
+
+@dataclass(frozen=True)
+class ScopeCheck:
+    """The dependency `require` makes. The Admission middleware reads `scope` from a route's
+    dependencies to check the key before the body is read; this checks it again, cheaply
+    (the key is remembered), wherever the middleware is not in front."""
+
+    scope: Scope
+
+    async def __call__(self, request: Request) -> None:
+        await check_key(request.app.state.store, request, self.scope)
+
+
+def require(scope: Scope) -> ScopeCheck:
     """A dependency that lets a request in only with a live key holding `scope`."""
-
-    async def check(request: Request) -> None:
-        key = presented_key(request)
-        if not key:
-            raise HTTPException(
-                401,
-                "missing API key: send 'Authorization: Bearer <key>' (create one with "
-                "`nurture apikey create`)",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        key_hash = _hash(key)
-        scopes = _remembered(key_hash)
-        if scopes is _UNKNOWN:
-            scopes = await asyncio.to_thread(_scopes_of, request.app.state.store, key_hash)
-        if scopes is None:
-            raise HTTPException(401, "unknown or revoked API key", {"WWW-Authenticate": "Bearer"})
-        if scope not in scopes and "admin" not in scopes:
-            raise HTTPException(403, f"this API key lacks the {scope!r} scope")
-
-    return check
+    return ScopeCheck(scope)
 
 
 def requires(scope: Scope) -> object:

@@ -1,14 +1,20 @@
-"""Liveness and readiness: is the process up; can it reach the store and Temporal."""
+"""Liveness and readiness: is the process up; can it reach the store and Temporal.
+
+A failed check answers with the kind of error only; its message (which names hosts, ports
+and database URLs) goes to the log: /readyz is often reachable by more than operators.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 router = APIRouter(tags=["health"])
+log = logging.getLogger("nurture.api.health")
 
 
 @router.get("/healthz")
@@ -22,12 +28,12 @@ async def readyz(request: Request) -> JSONResponse:
     try:
         await asyncio.to_thread(_ping_store, request)
     except Exception as err:
-        checks["store"] = f"unreachable: {type(err).__name__}"
+        checks["store"] = _unreachable("store", err)
     try:
         client = await request.app.state.temporal.client()
         await asyncio.wait_for(client.service_client.check_health(), timeout=3)
     except Exception as err:
-        checks["temporal"] = f"unreachable: {type(err).__name__}"
+        checks["temporal"] = _unreachable("Temporal", err)
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse(status_code=200 if ready else 503, content=checks)
 
@@ -35,3 +41,8 @@ async def readyz(request: Request) -> JSONResponse:
 def _ping_store(request: Request) -> None:
     with request.app.state.store.engine.connect() as connection:
         connection.execute(text("SELECT 1"))
+
+
+def _unreachable(what: str, err: Exception) -> str:
+    log.warning("readiness: %s unreachable: %s", what, err)
+    return f"unreachable: {type(err).__name__}"

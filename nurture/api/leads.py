@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from nurture.api.auth import require
+from nurture.api.limits import FEEDBACK_BYTES, LEAD_BATCH_BYTES, LEAD_BYTES, max_body
 from nurture.db import Journey, Lead
 from nurture.event_log import identify
-from nurture.journey import JourneyState, Origin, SalesFeedback, journey_id
+from nurture.journey import LEAD_ID_PATTERN, JourneyState, Origin, SalesFeedback, journey_id
 from nurture.journeys import give_feedback, journey_state, start_journey
 from nurture.lifecycle import FeedbackOutcome
-from nurture.scenario_loader import ScenarioError
+from nurture.scenario_loader import ScenarioError, has_scenario
 from nurture.store import LeadConflict, LeadIn, Store
 
 router = APIRouter(tags=["leads"])
+log = logging.getLogger("nurture.api.leads")
 Product = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="a slug")]
+# What `journey_id` accepts: an opaque id, never an email address (it has no '@').
+LeadId = Annotated[str, Path(pattern=LEAD_ID_PATTERN.pattern, description="a Nurture lead id")]
 
 
 class LeadRequest(LeadIn):
@@ -67,14 +72,17 @@ class FeedbackRequest(BaseModel):
     by: str = Field(default="sales", max_length=200)
 
 
-@router.post("/leads", dependencies=[Depends(require("ingest"))])
+@router.post("/leads", dependencies=[Depends(require("leads")), Depends(max_body(LEAD_BYTES))])
 async def upsert_lead(body: LeadRequest, request: Request) -> LeadResponse:
     """Idempotent: repeating the call neither duplicates the lead nor restarts a journey.
     503 when Temporal is down: the lead is stored; repeat the call to start its journeys."""
     return await _upsert(request, body)
 
 
-@router.post("/leads/batch", dependencies=[Depends(require("ingest"))])
+@router.post(
+    "/leads/batch",
+    dependencies=[Depends(require("leads")), Depends(max_body(LEAD_BATCH_BYTES))],
+)
 async def upsert_leads(body: list[LeadRequest], request: Request) -> list[LeadResponse]:
     if len(body) > 500:
         raise HTTPException(413, f"{len(body)} leads in one call; send at most 500")
@@ -83,6 +91,7 @@ async def upsert_leads(body: list[LeadRequest], request: Request) -> list[LeadRe
 
 async def _upsert(request: Request, body: LeadRequest) -> LeadResponse:
     store: Store = request.app.state.store
+    _products_exist(request, body.products)
     data = LeadIn.model_validate(
         body.model_dump(exclude={"products", "origin"}, exclude_unset=True)
     )
@@ -100,9 +109,7 @@ async def _upsert(request: Request, body: LeadRequest) -> LeadResponse:
         except ScenarioError as err:  # the files' paths stay on the server
             raise HTTPException(422, f"product {product!r}: {err.problems[0].message}") from None
         except (RPCError, TimeoutError, RuntimeError) as err:
-            raise HTTPException(
-                503, f"lead {lead.id} stored, but Temporal is unreachable ({err}); repeat the call"
-            ) from None
+            raise _temporal_down(err, f"lead {lead.id} stored, but ") from None
         starts.append(JourneyStart(**outcome.__dict__))
     if lead.external_id and starts:
         # What the tracker sent under this userId before the lead existed reaches its journeys.
@@ -110,7 +117,18 @@ async def _upsert(request: Request, body: LeadRequest) -> LeadResponse:
     return LeadResponse(lead_id=lead.id, created=created, journeys=starts)
 
 
-@router.get("/leads/{lead_id}", dependencies=[Depends(require("admin"))])
+def _products_exist(request: Request, products: list[str]) -> None:
+    """404 before anything is stored: which products exist is the server's configuration,
+    which no schema can list, so naming another is like asking for a missing resource."""
+    root = request.app.state.settings.scenarios_dir
+    for product in products:
+        if not has_scenario(root, product):
+            raise HTTPException(
+                404, f"no scenario for product {product!r}: check the name, or add the scenario"
+            )
+
+
+@router.get("/leads/{lead_id}", dependencies=[Depends(require("read"))])
 async def get_lead(lead_id: str, request: Request) -> LeadView:
     store: Store = request.app.state.store
     lead, products = await asyncio.to_thread(_lead_and_products, store, lead_id)
@@ -137,8 +155,11 @@ def _lead_and_products(store: Store, lead_id: str) -> tuple[Lead, list[str]]:
         return lead, sorted(products)
 
 
-@router.post("/leads/{lead_id}/feedback", dependencies=[Depends(require("ingest"))])
-async def feedback(lead_id: str, body: FeedbackRequest, request: Request) -> JourneyState:
+@router.post(
+    "/leads/{lead_id}/feedback",
+    dependencies=[Depends(require("feedback")), Depends(max_body(FEEDBACK_BYTES))],
+)
+async def feedback(lead_id: LeadId, body: FeedbackRequest, request: Request) -> JourneyState:
     """Sales feedback for one product's journey; 409 with the reason when it makes no sense
     for where the lead is (e.g. 'won' before it was accepted)."""
     try:
@@ -156,6 +177,14 @@ async def feedback(lead_id: str, body: FeedbackRequest, request: Request) -> Jou
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             raise HTTPException(404, f"no running {body.product} journey for {lead_id}") from None
-        raise HTTPException(503, f"Temporal is unreachable ({err.message}); retry") from None
+        raise _temporal_down(err) from None
     except (OSError, TimeoutError, RuntimeError) as err:
-        raise HTTPException(503, f"Temporal is unreachable ({err}); retry") from None
+        raise _temporal_down(err) from None
+
+
+def _temporal_down(err: Exception, done: str = "") -> HTTPException:
+    """503 in words that stay the same: the client's error names Temporal's address (and
+    worse), which belongs in the log, not in an answer to whoever called."""
+    log.warning("Temporal unreachable: %s: %s", type(err).__name__, err)
+    again = "repeat the call" if done else "retry"
+    return HTTPException(503, f"{done}Temporal is unreachable right now; {again}")

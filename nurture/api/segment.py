@@ -2,26 +2,46 @@
 send them, and how they become behaviour events.
 
 Only the fields Nurture uses are validated; the rest of what trackers send (integrations,
-library, ...) is accepted and ignored, as the spec expects of a destination.
+library, ...) is accepted and ignored, as the spec expects of a destination. Of URLs and
+properties only what a scenario names is kept (`nurture.tracking_privacy`).
 """
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
+from pydantic.config import JsonDict
 
 from nurture.events import BehaviorEvent
 from nurture.scenario import SLUG, Scenario
+from nurture.timestamps import Timestamp
+from nurture.tracking_privacy import TrackingPolicy, policy_for
 
 MAX_EVENT_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
+# "userId or anonymousId", as JSON Schema says it: RudderStack sends `"userId": ""` for
+# visitors it does not know, so an empty one is allowed beside a non-empty other.
+SOMEONE: JsonDict = {
+    "anyOf": [
+        {"required": [key], "properties": {key: {"type": "string", "minLength": 1}}}
+        for key in ("userId", "anonymousId")
+    ]
+}
 
 
 class SegmentMessage(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, json_schema_extra=SOMEONE)
 
     type: Literal["track", "page", "identify"] | None = None
     # Room is left for the suffixes stored with them ("user:" + userId, messageId + ":product").
@@ -33,8 +53,8 @@ class SegmentMessage(BaseModel):
     properties: dict[str, Any] = Field(default_factory=dict)
     traits: dict[str, Any] = Field(default_factory=dict)
     context: dict[str, Any] = Field(default_factory=dict)
-    timestamp: datetime | None = None
-    sent_at: datetime | None = Field(default=None, alias="sentAt")
+    timestamp: Timestamp | None = None
+    sent_at: Timestamp | None = Field(default=None, alias="sentAt")
 
     @model_validator(mode="after")
     def _someone(self) -> SegmentMessage:
@@ -54,10 +74,11 @@ class SegmentMessage(BaseModel):
         moment = self.timestamp or self.sent_at or received
         return min(moment.astimezone(UTC), received)
 
-    def url(self) -> str | None:
+    def url(self, policy: TrackingPolicy) -> str | None:
+        """The page's URL with only what `policy` keeps of its query (none of its fragment)."""
         page = self.context.get("page") if isinstance(self.context.get("page"), dict) else {}
         value = self.properties.get("url") or (page or {}).get("url")
-        return _clean(str(value))[:2048] if value else None
+        return policy.url(_clean(str(value)))[:2048] if value else None
 
 
 class TrackMessage(SegmentMessage):
@@ -73,10 +94,36 @@ class IdentifyMessage(SegmentMessage):
     type: Literal["identify"] | None = "identify"
 
 
+class BatchTrack(TrackMessage):
+    type: Literal["track"]
+
+
+class BatchPage(PageMessage):
+    type: Literal["page"]
+
+
+class BatchIdentify(IdentifyMessage):
+    type: Literal["identify"]
+
+
+BatchItem = Annotated[
+    Annotated[BatchTrack, Tag("track")]
+    | Annotated[BatchPage, Tag("page")]
+    | Annotated[BatchIdentify, Tag("identify")],
+    Discriminator(
+        lambda item: item.get("type") if isinstance(item, dict) else getattr(item, "type", None),
+        custom_error_type="batch_type",
+        custom_error_message="type must be track, page or identify",
+    ),
+]
+
+
 class Batch(BaseModel):
+    """Each item says its `type`; the schema documents each kind (a discriminated union)."""
+
     model_config = ConfigDict(extra="allow")
 
-    batch: list[dict[str, Any]] = Field(min_length=1, max_length=2000)
+    batch: list[BatchItem] = Field(min_length=1, max_length=2000)
 
 
 def event_type(name: str) -> str:
@@ -87,17 +134,22 @@ def event_type(name: str) -> str:
     return snake[:64]
 
 
-def track_events(message: SegmentMessage, received: datetime) -> list[BehaviorEvent]:
+def track_events(
+    message: SegmentMessage, received: datetime, scenarios: list[Scenario]
+) -> list[BehaviorEvent]:
+    """A track call becomes one event, with what its product's scenario keeps of it."""
     assert message.event is not None
     product = message.properties.get("product")
+    product = product if isinstance(product, str) and SLUG.match(product) else None
+    policy = policy_for(scenarios, product)
     return [
         BehaviorEvent(
             event_id=message.message_id,
             type=event_type(message.event),
             occurred_at=message.occurred_at(received),
-            url=message.url(),
-            product=product if isinstance(product, str) and SLUG.match(product) else None,
-            properties=_scalars(message.properties),
+            url=message.url(policy),
+            product=product,
+            properties=policy.properties(_scalars(message.properties)),
         )
     ]
 
@@ -105,25 +157,32 @@ def track_events(message: SegmentMessage, received: datetime) -> list[BehaviorEv
 def page_events(
     message: SegmentMessage, received: datetime, scenarios: list[Scenario]
 ) -> list[BehaviorEvent]:
-    """A page view becomes each product's event whose URL rule matches, else `page_view`."""
-    url = message.url() or ""
+    """A page view becomes each product's event whose URL rule matches, else `page_view`.
+    Rules match the URL as journeys will see it (stripped of what no product keeps)."""
+    url = message.url(policy_for(scenarios, None)) or ""
     matches = [
         (scenario.product, rule.event)
         for scenario in scenarios
         for rule in scenario.pages
         if rule.url_contains in url
     ]
-    base = {
-        "occurred_at": message.occurred_at(received),
-        "url": message.url(),
-        "properties": _scalars({"title": message.name, **message.properties}),
-    }
-    if not matches:
-        return [BehaviorEvent(event_id=message.message_id, type="page_view", **base)]
-    return [
-        BehaviorEvent(
-            event_id=f"{message.message_id}:{product}", type=kind, product=product, **base
+    properties = _scalars({"title": message.name, **message.properties})
+
+    def event(event_id: str, kind: str, product: str | None) -> BehaviorEvent:
+        policy = policy_for(scenarios, product)
+        return BehaviorEvent(
+            event_id=event_id,
+            type=kind,
+            product=product,
+            occurred_at=message.occurred_at(received),
+            url=message.url(policy),
+            properties=policy.properties(properties),
         )
+
+    if not matches:
+        return [event(message.message_id, "page_view", None)]
+    return [
+        event(f"{message.message_id}:{product}", kind, product)
         for product, kind in dict(matches).items()
     ]
 

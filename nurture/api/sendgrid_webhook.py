@@ -23,11 +23,13 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel
 from sendgrid.helpers.eventwebhook import EventWebhook, EventWebhookHeader
 
 from nurture import send_gate
+from nurture.api.limits import WEBHOOK_BYTES, max_body
+from nurture.api.tracking import current_scenarios
 from nurture.api.unsubscribe import tell_journey_of
 from nurture.db import Lead, utcnow
 from nurture.event_log import LoggedEvent, record_events_in
@@ -40,8 +42,10 @@ from nurture.events import (
     BehaviorEvent,
 )
 from nurture.preferences import withdraw_consent
+from nurture.scenario import Scenario
 from nurture.send_status import DeliveryStatus, advance_send_status
 from nurture.store import Store
+from nurture.tracking_privacy import policy_for
 
 router = APIRouter(tags=["webhooks"])
 BEHAVIOUR = {"open": EMAIL_OPEN, "click": EMAIL_CLICK, "bounce": EMAIL_BOUNCE,
@@ -49,7 +53,6 @@ BEHAVIOUR = {"open": EMAIL_OPEN, "click": EMAIL_CLICK, "bounce": EMAIL_BOUNCE,
 STATUS: dict[str, DeliveryStatus] = {
     "delivered": "delivered", "open": "opened", "click": "clicked", "bounce": "bounced",
 }  # fmt: skip
-MAX_BODY = 5 * 1024 * 1024
 
 
 class WebhookResult(BaseModel):
@@ -60,6 +63,7 @@ class WebhookResult(BaseModel):
 
 @router.post(
     "/webhooks/sendgrid",
+    dependencies=[Depends(max_body(WEBHOOK_BYTES))],
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -70,10 +74,11 @@ class WebhookResult(BaseModel):
     },
 )
 async def sendgrid_events(request: Request) -> WebhookResult:
+    """The signature headers are checked before the body is read (so a caller without them
+    costs nothing), the signature itself once the body is in."""
+    key, signature, timestamp = _signature_headers(request)
     body = await request.body()
-    if len(body) > MAX_BODY:
-        raise HTTPException(413, f"body over {MAX_BODY} bytes")
-    _verify(request, body)
+    _verify(key, signature, timestamp, body)
     try:
         events = json.loads(body)
     except (ValueError, UnicodeDecodeError):
@@ -83,7 +88,8 @@ async def sendgrid_events(request: Request) -> WebhookResult:
     return await _apply(request, events)
 
 
-def _verify(request: Request, body: bytes) -> None:
+def _signature_headers(request: Request) -> tuple[str, str, str]:
+    """The configured public key and the request's signature and fresh timestamp."""
     settings = request.app.state.settings
     key = settings.sendgrid_webhook_public_key
     if not key:
@@ -96,6 +102,10 @@ def _verify(request: Request, body: bytes) -> None:
         raise HTTPException(403, "missing SendGrid signature or timestamp headers")
     if abs(time.time() - int(timestamp)) > settings.sendgrid_webhook_max_age:
         raise HTTPException(403, "stale timestamp: the request is too old (replay?)")
+    return key, signature, timestamp
+
+
+def _verify(key: str, signature: str, timestamp: str, body: bytes) -> None:
     try:
         verifier = EventWebhook(key)
         valid = verifier.verify_signature(body.decode("utf-8"), signature, timestamp)
@@ -107,6 +117,7 @@ def _verify(request: Request, body: bytes) -> None:
 
 async def _apply(request: Request, events: list[dict[str, Any]]) -> WebhookResult:
     store: Store = request.app.state.store
+    scenarios = await current_scenarios(request)
     logged, blocked, unsubscribes = [], [], []
     for raw in events:
         kind, sg_id, lead_id = raw.get("event"), raw.get("sg_event_id"), raw.get("lead_id")
@@ -118,9 +129,11 @@ async def _apply(request: Request, events: list[dict[str, Any]]) -> WebhookResul
         if raw.get("mail_type") == "sales":
             continue  # our colleague opened, clicked or unsubscribed: not the lead's behaviour
         if _blocked(raw):
-            blocked.append(LoggedEvent(_behaviour(raw, EMAIL_BLOCKED), lead_id=lead_id))
+            event = _behaviour(raw, EMAIL_BLOCKED, scenarios)
+            blocked.append(LoggedEvent(event, lead_id=lead_id))
         elif kind in BEHAVIOUR:
-            logged.append(LoggedEvent(_behaviour(raw, BEHAVIOUR[kind]), lead_id=lead_id))
+            event = _behaviour(raw, BEHAVIOUR[kind], scenarios)
+            logged.append(LoggedEvent(event, lead_id=lead_id))
         elif kind in ("unsubscribe", "group_unsubscribe"):
             unsubscribes.append(raw)
     new = await asyncio.to_thread(_record, store, logged, blocked)
@@ -147,7 +160,12 @@ BOUNCE_FIELDS = {"type": "bounce_type", "status": "bounce_status",
                  "bounce_classification": "bounce_classification"}  # fmt: skip
 
 
-def _behaviour(raw: dict[str, Any], kind: str) -> BehaviorEvent:
+def _behaviour(raw: dict[str, Any], kind: str, scenarios: list[Scenario]) -> BehaviorEvent:
+    """The journey's event: ids, time, send and product; never the recipient's `email`,
+    and of a clicked link only what the product's scenario keeps (links may carry the
+    address in their query, e.g. a pre-filled form)."""
+    product = raw.get("product") if isinstance(raw.get("product"), str) else None
+    link = raw.get("url") if kind == EMAIL_CLICK else None
     stamp = raw.get("timestamp")
     occurred = (
         datetime.fromtimestamp(stamp, UTC) if isinstance(stamp, int | float) else datetime.now(UTC)
@@ -166,8 +184,8 @@ def _behaviour(raw: dict[str, Any], kind: str) -> BehaviorEvent:
         event_id=f"sg:{raw['sg_event_id']}",
         type=kind,
         occurred_at=min(occurred, datetime.now(UTC)),
-        url=str(raw["url"])[:2048] if kind == EMAIL_CLICK and raw.get("url") else None,
-        product=raw.get("product") if isinstance(raw.get("product"), str) else None,
+        url=policy_for(scenarios, product).url(str(link))[:2048] if link else None,
+        product=product,
         properties={k: v for k, v in properties.items() if v is not None},
     )
 

@@ -27,22 +27,19 @@ from nurture.api.segment import (
     PageMessage,
     SegmentMessage,
     TrackMessage,
+    event_type,
     page_events,
     track_events,
 )
 from nurture.db import Lead, utcnow
 from nurture.event_log import LoggedEvent, identify
+from nurture.events import provider_only
 from nurture.scenario import Scenario
 from nurture.scenario_loader import ScenarioError, load_scenario, scenario_dirs
 from nurture.store import LeadIn, Store
 
 router = APIRouter(tags=["tracking"])
 SCENARIO_TTL = 5.0
-MESSAGES: dict[str, type[SegmentMessage]] = {
-    "track": TrackMessage,
-    "page": PageMessage,
-    "identify": IdentifyMessage,
-}
 
 
 class Accepted(BaseModel):
@@ -75,31 +72,19 @@ async def identify_(message: IdentifyMessage, request: Request) -> Accepted:
 
 @router.post("/batch", dependencies=_ingest(MAX_BATCH_BYTES))
 async def batch(body: Batch, request: Request) -> Accepted:
-    messages: list[SegmentMessage] = []
-    for i, raw in enumerate(body.batch):
-        model = MESSAGES.get(str(raw.get("type")))
-        if model is None:
-            raise HTTPException(
-                422, f"batch[{i}].type must be track, page or identify (got {raw.get('type')!r})"
-            )
-        try:
-            messages.append(model.model_validate(raw))
-        except ValidationError as err:
-            first = err.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise HTTPException(422, f"batch[{i}].{where}: {first['msg']}") from None
-    return await _accept(request, messages)
+    return await _accept(request, list(body.batch))
 
 
 async def _accept(request: Request, messages: list[SegmentMessage]) -> Accepted:
     """Store the events (in the process's next group commit), then run the identifies."""
+    _refuse_delivery_facts(messages)
     identifies = [m for m in messages if m.type == "identify"]
     for message in identifies:
         _lead_from_traits(message)  # a bad identify refuses the batch before anything is stored
     behaviour = [m for m in messages if m.type != "identify"]
     written = Written(logged=0, new=0)
     if behaviour:
-        scenarios = await _scenarios(request)
+        scenarios = await current_scenarios(request)
         received = utcnow()
         writer: EventWriter = request.app.state.event_writer
         written = await writer.write(
@@ -121,6 +106,22 @@ async def _accept(request: Request, messages: list[SegmentMessage]) -> Accepted:
     )
 
 
+def _refuse_delivery_facts(messages: list[SegmentMessage]) -> None:
+    """422 for a track event named like a bounce, spam report, unsubscribe, open or click:
+    with any tracker key it would suppress a lead's email or fake engagement. Refused, not
+    stored, so the sender learns it at once; nothing of the request is stored."""
+    for message in messages:
+        if isinstance(message, TrackMessage) and provider_only(event_type(message.event)):
+            raise HTTPException(
+                422,
+                f"track event {message.event!r} (messageId {message.message_id!r}) names a "
+                "delivery fact: bounces, spam reports, unsubscribes, drops, opens and clicks "
+                "come only from the signed SendGrid Event Webhook (/v1/webhooks/sendgrid) and "
+                "the lead's unsubscribe link. Drop it at the source, or give site behaviour "
+                "another name",
+            )
+
+
 def _logged(
     messages: list[SegmentMessage],
     owners: Owners,
@@ -136,7 +137,7 @@ def _logged(
             lead_id = owners.by_visitor.get(message.anonymous_id)
         anonymous = message.anonymous_id or (None if lead_id else f"user:{message.user_id}")
         if message.type == "track":
-            events = track_events(message, received)
+            events = track_events(message, received, scenarios)
         else:
             events = page_events(message, received, scenarios)
         logged += [LoggedEvent(e, lead_id=lead_id, anonymous_id=anonymous) for e in events]
@@ -211,8 +212,9 @@ def _company(message: SegmentMessage) -> str | None:
     return str(company)[:300] if company else None
 
 
-async def _scenarios(request: Request) -> list[Scenario]:
-    """Every product's scenario (for page rules), re-read at most every few seconds."""
+async def current_scenarios(request: Request) -> list[Scenario]:
+    """Every product's scenario (for page rules and what to keep of events), re-read at
+    most every few seconds."""
     state = request.app.state
     cached = getattr(state, "scenarios", None)
     if cached is not None and time.monotonic() - cached[0] < SCENARIO_TTL:

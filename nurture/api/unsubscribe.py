@@ -14,7 +14,7 @@ import html
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
@@ -30,7 +30,11 @@ from nurture.unsubscribe import verify_unsubscribe
 
 router = APIRouter(tags=["unsubscribe"])
 log = logging.getLogger("nurture.api.unsubscribe")
+MailChoice = prefs.MailChoice
 MAIL_TYPES = prefs.MAIL_TYPES
+Stop = Literal[MailChoice, "all"]
+# `stop_listed`: what the earlier form (no `action`) asks, stop the `stop` list
+Action = Literal["save", "stop_all", "stop_listed"]
 T = TypeVar("T")
 
 
@@ -69,16 +73,25 @@ def _lead(request: Request, token: str) -> tuple[Lead, str]:
 async def one_click(
     token: str,
     request: Request,
-    list_unsubscribe: Annotated[str, Form(alias="List-Unsubscribe")] = "",
+    list_unsubscribe: Annotated[Literal["One-Click"], Form(alias="List-Unsubscribe")],
 ) -> str:
     """RFC 8058: a POST with `List-Unsubscribe=One-Click` unsubscribes from the product."""
-    if list_unsubscribe != "One-Click":
-        raise HTTPException(400, "expected the form field List-Unsubscribe=One-Click")
     lead, product = await asyncio.to_thread(_lead, request, token)
     await asyncio.to_thread(_write, request, prefs.unsubscribe_all, lead, product)
     await tell_journey_of(request, product, lead.id, None)
     shown = await asyncio.to_thread(_product, request, product)
     return t.text(shown.locale, "one_click_done", name=shown.name)
+
+
+@router.api_route(
+    "/unsubscribe/{token}",
+    methods=["HEAD", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"],
+    include_in_schema=False,
+)
+async def other_methods(token: str) -> None:
+    """Starlette would answer these with the first route's `Allow: POST`, hiding the GET
+    preference page the same link serves."""
+    raise HTTPException(405, "the unsubscribe link takes GET or POST", {"Allow": "GET, POST"})
 
 
 @router.get("/unsubscribe/{token}", response_class=HTMLResponse)
@@ -93,19 +106,17 @@ async def preferences(token: str, request: Request) -> str:
 async def save_preferences(
     token: str,
     request: Request,
-    stop: Annotated[list[str] | None, Form()] = None,
-    receive: Annotated[list[str] | None, Form()] = None,
-    action: Annotated[str, Form()] = "",
+    stop: Annotated[list[Stop], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
+    receive: Annotated[list[MailChoice], Form()] = [],  # noqa: B006
+    action: Annotated[Action, Form()] = "stop_listed",
 ) -> str:
-    """The page's form (`receive`: the mail types to get; `action=stop_all`), or the
-    earlier form's `stop` list (mail types, or `all`), which pages already open still post."""
-    chosen = set(receive or [])
-    unknown = (set(stop or []) - {*MAIL_TYPES, "all"}) | (chosen - set(MAIL_TYPES))
-    if unknown:
-        raise HTTPException(422, f"unknown mail types: {', '.join(sorted(unknown))}")
+    """The page's form (`receive`: the mail types to get; `action` `save` or `stop_all`), or
+    the earlier form's `stop` list (mail types, or `all`), which pages already open still
+    post with neither `action` nor `receive`."""
+    chosen: set[str] = set(receive)
     lead, product = await asyncio.to_thread(_lead, request, token)
     shown = await asyncio.to_thread(_product, request, product)
-    if stop is not None and receive is None and not action:
+    if action == "stop_listed" and not receive:  # the earlier form; nothing ticked, no change
         return await _save_stop_list(request, shown, lead, token, stop)
     if action == "stop_all":
         chosen = set()
@@ -122,9 +133,9 @@ async def save_preferences(
 
 
 async def _save_stop_list(
-    request: Request, shown: Product, lead: Lead, token: str, stop: list[str]
+    request: Request, shown: Product, lead: Lead, token: str, stop: list[Stop]
 ) -> str:
-    mail_types = None if "all" in stop else [m for m in MAIL_TYPES if m in stop]
+    mail_types: list[str] | None = None if "all" in stop else [m for m in MAIL_TYPES if m in stop]
     if mail_types == []:
         return _page(shown, _paragraph(t.text(shown.locale, "nothing_changed")))
     if mail_types is None:

@@ -7,6 +7,7 @@ en); they live here together so a translator sees them side by side. Placeholder
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 Locale = Literal["ja", "en"]
@@ -103,6 +104,6 @@ def text(locale: Locale, key: str, **values: str) -> str:
     return TEXTS[locale][key].format(**values)
 
 
-def mail_types(locale: Locale, types: list[str] | tuple[str, ...]) -> str:
+def mail_types(locale: Locale, types: Sequence[str]) -> str:
     """The mail types as the lead reads them, e.g. 'Newsletter, Our regular emails'."""
     return LIST_SEPARATOR[locale].join(MAIL_TYPE_LABELS[locale][t] for t in types)

@@ -14,6 +14,7 @@ class OutboxProvider:
     """Writes `<outbox>/<product>/<send_id>.eml`; writing it twice leaves one identical file."""
 
     name = "outbox"
+    redelivery_is_harmless = True  # the same send rewrites the same file
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory

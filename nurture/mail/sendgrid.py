@@ -61,6 +61,9 @@ PASSED_HEADERS = ("List-Unsubscribe", "List-Unsubscribe-Post", "X-Nurture-Send-I
 MAX_CATEGORY = 255  # characters, per SendGrid
 # Statuses after which SendGrid did not take the message and asks us to come back.
 RETRYABLE_STATUSES = frozenset({408, 429})
+# A proxy in front of SendGrid gave up waiting (Bad Gateway, Gateway Timeout): the request
+# may have reached SendGrid and been accepted, so a retry could mail the lead twice.
+GATEWAY_STATUSES = frozenset({502, 504})
 RATE_LIMIT_WAIT = (timedelta(seconds=1), timedelta(hours=1))  # bounds on a named wait
 
 
@@ -107,6 +110,11 @@ class SendGridProvider:
     def _not_taken(self, err: HTTPError, message: EmailMessage) -> ApplicationError:
         status = int(err.status_code)
         reason = without_recipient(error_messages(err.body), message)
+        if status in GATEWAY_STATUSES:
+            return uncertain(
+                f"a gateway answered {status} for SendGrid ({reason}): SendGrid may have "
+                "accepted the message behind it, so it is not retried"
+            )
         if status in RETRYABLE_STATUSES or status >= 500:
             wait = rate_limit_wait(err.headers, time.time())
             return retry_later(

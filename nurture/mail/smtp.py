@@ -62,7 +62,9 @@ class SmtpProvider:
         tag(message, delivery)
         sender = message["From"].addresses[0].addr_spec
         recipient = message["To"].addresses[0].addr_spec
-        data = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+        international = not (sender + recipient).isascii()
+        policy = message.policy.clone(linesep="\r\n", utf8=international)  # type: ignore[call-arg]
+        data = message.as_bytes(policy=policy)
         try:
             smtp = self._connect()
         except smtplib.SMTPResponseException as err:
@@ -101,6 +103,13 @@ class SmtpProvider:
             if self.username:
                 smtp.login(self.username, self.password or "")
             options = ["BODY=8BITMIME"] if smtp.has_extn("8bitmime") else []
+            if not (sender + recipient).isascii():
+                if not smtp.has_extn("smtputf8"):
+                    raise rejected(
+                        f"SMTP server {self.address} does not offer SMTPUTF8, which an address "
+                        "that is not ASCII needs; use a server that does, or another address"
+                    )
+                options.append("SMTPUTF8")  # smtplib then sends the addresses as UTF-8
             code, reply = smtp.mail(sender, options)
             if code != 250:
                 raise smtplib.SMTPSenderRefused(code, reply, sender)
