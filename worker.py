@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from nurture.config import get_settings
+from nurture.config import InsecureSecret, get_settings
 from nurture.mail.provider_factory import ProviderNotConfigured, build_provider
 from nurture.schema import SchemaOutdated
 from nurture.store import Store
@@ -17,8 +17,9 @@ async def main(role: WorkerRole = "all") -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = get_settings()
     try:
-        provider = build_provider(settings)  # before connecting: a missing setting fails fast
-    except ProviderNotConfigured as err:
+        settings.refuse_public_default_secret()  # before connecting: fails fast
+        provider = build_provider(settings)  # likewise a missing setting
+    except (InsecureSecret, ProviderNotConfigured) as err:
         raise SystemExit(f"nurture worker: {err}") from None
     store = Store(settings.database_url)
     try:

@@ -13,6 +13,9 @@ worker's email path keeps.
 Lines, each timed `--rounds` times, interleaved, median reported:
 
   floor     bare Jinja2: the step's HTML template, same sources, same context;
+  inlining  the floor, then css-inline writing the `<style>` rules onto the elements (what
+            the worker adds to every HTML part so clients that drop `<style>` keep the
+            look): the ratio prices the inlining alone;
   outbox    the worker's path without the store: sign the unsubscribe link, `compose_email`
             (context, sandboxed render of the HTML, text part and subject, MIME build) and
             the provider's `deliver` (serialise, write `<send_id>.eml`, atomic rename) —
@@ -22,9 +25,10 @@ Lines, each timed `--rounds` times, interleaved, median reported:
             sent), one distinct consenting lead per email.
 
 Below the ratios, from a second, instrumented pass (so the timers do not slow the timed
-one): where one email's time goes — context, render (of which HTML → text), MIME build,
-serialise, provider write — and CPU per email. The outbox writes into a temporary folder;
-the file system it sits on is printed with the machine facts (tmpfs and disk differ).
+one): where one email's time goes — context, render (of which CSS inlining, HTML → text),
+MIME build, serialise, provider write — and CPU per email. The outbox writes into a
+temporary folder; the file system it sits on is printed with the machine facts (tmpfs and
+disk differ).
 """
 
 from __future__ import annotations
@@ -61,7 +65,13 @@ from nurture.db import utcnow
 from nurture.mail.compose import Recipient, compose_email, unsubscribe_url
 from nurture.mail.outbox import OutboxProvider
 from nurture.mail.providers import Delivery, EmailProvider
-from nurture.mail.render import SAMPLE_JOURNEY, SAMPLE_LEADS, TemplateRenderer, email_context
+from nurture.mail.render import (
+    SAMPLE_JOURNEY,
+    SAMPLE_LEADS,
+    TemplateRenderer,
+    email_context,
+    inline_css,
+)
 from nurture.preview import ScenarioEmail, find_email, load_product
 from nurture.scenario import Scenario
 from nurture.store import ConsentIn, LeadIn, Store
@@ -145,13 +155,16 @@ class Case:
         return found
 
 
-def bare_render(case: Case) -> Callable[[Sequence[Item]], None]:
+def bare_render(case: Case, *, inline: bool = False) -> Callable[[Sequence[Item]], None]:
+    """The floor; `inline`: then the worker's CSS inlining of the rendered HTML."""
     environment = jinja2.Environment(loader=jinja2.DictLoader(case.sources), autoescape=True)
     name = f"{case.email.variants[0][1]}.html"
 
     def run(items: Sequence[Item]) -> None:
         for item in items:
-            environment.get_template(name).render(item.context)
+            html = environment.get_template(name).render(item.context)
+            if inline:
+                inline_css(html)
 
     return run
 
@@ -273,6 +286,7 @@ def where_time_goes(case: Case, provider: EmailProvider, items: Sequence[Item]) 
     targets: list[tuple[str, object, str]] = [
         ("context (email_context)", compose_module, "email_context"),
         ("render: HTML, text part, subject", TemplateRenderer, "render"),
+        ("  of which CSS inlining (css-inline)", render_module, "inline_css"),
         ("  of which HTML → text part", render_module, "html_to_text"),
         ("MIME build (build_message)", compose_module, "build_message"),
         ("provider.deliver", type(provider), "deliver"),
@@ -306,15 +320,18 @@ class Run:
 
 def measure(case: Case, tmp: Path, emails: int, sends: int, rounds: int) -> Run:
     floor = Line("floor: bare Jinja2 render (HTML only)", [])
+    inlined = Line("floor + CSS inlining (css-inline)", [])
     paths = [Line(f"{p.label}: render + MIME + deliver", []) for p in PROVIDERS]
     activity_line = Line("send_email activity, outbox, SQLite store", [])
-    floor_run = bare_render(case)
+    floor_run, inlined_run = bare_render(case), bare_render(case, inline=True)
     activity = ActivityPath(case, tmp)
     floor_run(case.items("w", WARMUP))
+    inlined_run(case.items("w", WARMUP))
     activity.send_all(activity.inputs("warm", WARMUP))
     for r in range(rounds):
         items = case.items(f"r{r}", emails)
         floor.timings.append(timed(emails, partial(floor_run, items)))
+        inlined.timings.append(timed(emails, partial(inlined_run, items)))
         for i, (provider_under_test, line) in enumerate(zip(PROVIDERS, paths, strict=True)):
             with provider_under_test.open(tmp / f"provider{i}-round{r}") as provider:
                 run = worker_path(case, provider)
@@ -338,7 +355,7 @@ def measure(case: Case, tmp: Path, emails: int, sends: int, rounds: int) -> Run:
     html_chars = len(sample.get_body(("html",)).get_content())
     activity.store.engine.dispose()
     return Run(
-        [floor, *paths, activity_line],
+        [floor, inlined, *paths, activity_line],
         breakdowns,
         1000 / floor.rate,
         overhead_ms,
@@ -390,7 +407,7 @@ def report(case: Case, run: Run, emails: int, sends: int, rounds: int) -> None:
         print(f"  {'(floor: bare Jinja2 render of the HTML)':<44}{run.floor_ms:>8.3f}")
     activity = run.lines[-1]
     per_send = 1000 / activity.rate
-    path = 1000 / run.lines[1].rate  # PROVIDERS[0], the outbox, which the activity uses
+    path = 1000 / run.lines[2].rate  # PROVIDERS[0], the outbox, which the activity uses
     print(f"\nsend_email activity: {per_send:.3f} ms per email, of which")
     print(f"  {'render + MIME + outbox (the outbox line)':<44}{path:>8.3f}")
     print(f"  {'ActivityEnvironment (a no-op run)':<44}{run.activity_overhead_ms:>8.3f}")

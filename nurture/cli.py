@@ -8,7 +8,7 @@ import os
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, cast, get_args
+from typing import TYPE_CHECKING, Annotated, Any, cast, get_args
 
 import typer
 from rich.console import Console
@@ -25,7 +25,27 @@ if TYPE_CHECKING:
     from nurture.store import Store
     from nurture.worker_setup import WorkerRole
 
-app = typer.Typer(help="Nurture: durable lead journeys on Temporal.", no_args_is_help=True)
+
+class NurtureTyper(typer.Typer):
+    """Every error a command does not handle itself ends as one line that says what to fix
+    (nurture/cli_errors.py) and a non-zero exit, not a traceback; `--debug` shows it."""
+
+    debug = False
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as err:
+            if NurtureTyper.debug:
+                raise
+            from nurture.cli_errors import one_line
+
+            Console(stderr=True).print(f"nurture: {one_line(err)}", markup=False,
+                                       highlight=False, soft_wrap=True)  # fmt: skip
+            raise SystemExit(1) from None
+
+
+app = NurtureTyper(help="Nurture: durable lead journeys on Temporal.", no_args_is_help=True)
 db_app = typer.Typer(help="The store's schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 lead_app = typer.Typer(help="Leads in the store.", no_args_is_help=True)
@@ -39,6 +59,15 @@ deliveries_app = typer.Typer(
 app.add_typer(deliveries_app, name="deliveries")
 report_app = typer.Typer(help="Reports on what nurturing gives sales.", no_args_is_help=True)
 app.add_typer(report_app, name="report")
+
+
+@app.callback()
+def _global_options(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="on an error, show the full traceback")
+    ] = False,
+) -> None:
+    NurtureTyper.debug = debug
 
 
 def _store() -> Store:
@@ -177,6 +206,9 @@ def api(
     """Serve the HTTP API (OpenAPI at /docs) with uvicorn."""
     import uvicorn
 
+    # Before uvicorn starts: its processes would report these as tracebacks.
+    get_settings().refuse_public_default_secret()
+    _store().engine.dispose()  # reachable, and at this code's schema
     uvicorn.run("nurture.api.app:app_from_env", factory=True, host=host, port=port, workers=workers)
 
 

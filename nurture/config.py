@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, get_args
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -12,6 +13,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from nurture.scenario import SLUG, MailType
 
 EmailProviderName = Literal["outbox", "sendgrid", "smtp"]
+# Published in this repository: anyone can sign unsubscribe links with it.
+DEFAULT_SECRET_KEY = "dev-only-secret-change-me"
+MIN_SECRET_LENGTH = 32
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+class InsecureSecret(ValueError):
+    """The secret that signs unsubscribe links is public or guessable while the links point
+    at a public address: anyone could unsubscribe any lead."""
 
 
 class Settings(BaseSettings):
@@ -26,8 +36,9 @@ class Settings(BaseSettings):
     outbox_dir: Path = Path(".nurture/outbox")
     public_base_url: str = "http://localhost:8000"
     secret_key: str = Field(
-        default="dev-only-secret-change-me",
-        description="signs unsubscribe tokens; set a long random value in production",
+        default=DEFAULT_SECRET_KEY,
+        description="signs unsubscribe tokens; at least 32 random characters unless "
+        "public_base_url is localhost (the API and the worker refuse to start otherwise)",
     )
     handoff_webhook_url: str | None = None
     handoff_webhook_secret: str | None = None
@@ -82,6 +93,26 @@ class Settings(BaseSettings):
                     f"type among {', '.join(mail_types)}, e.g. 'cloudbook/newsletter'"
                 )
         return groups
+
+    def refuse_public_default_secret(self) -> None:
+        """Raise `InsecureSecret` when the links this process signs reach the public (the
+        public URL is not localhost) with the shipped or a short secret: forged links
+        would unsubscribe anyone. Called where the API and the worker start."""
+        host = urlsplit(self.public_base_url).hostname or ""
+        if host in LOCAL_HOSTS:
+            return
+        if self.secret_key == DEFAULT_SECRET_KEY:
+            problem = "is the public default"
+        elif len(self.secret_key) < MIN_SECRET_LENGTH:
+            problem = f"is shorter than {MIN_SECRET_LENGTH} characters"
+        else:
+            return
+        raise InsecureSecret(
+            f"NURTURE_SECRET_KEY {problem}, and unsubscribe links point at "
+            f"{self.public_base_url}: anyone could forge them. Set NURTURE_SECRET_KEY to a "
+            "long random value, e.g. the output of "
+            "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
 
 
 @lru_cache

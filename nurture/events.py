@@ -16,6 +16,8 @@ EVENT_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 EMAIL_OPEN = "email_open"
 EMAIL_CLICK = "email_click"
 EMAIL_BOUNCE = "email_bounce"
+# A temporary refusal by the receiving server (SendGrid's `blocked`): stored, never routed.
+EMAIL_BLOCKED = "email_blocked"
 SPAM_REPORT = "spam_report"
 DELIVERY_ENDING_TYPES = frozenset({EMAIL_BOUNCE, SPAM_REPORT})
 # Properties that name what was downloaded or attended (trackers' usual names): the hand-off's

@@ -124,16 +124,33 @@ def suppression_reason(
 
 
 def has_consent(session: Session, lead_id: str, product: str) -> bool:
-    return (
-        session.scalars(
-            select(Consent.id).where(
-                Consent.lead_id == lead_id,
-                Consent.withdrawn_at.is_(None),
-                Consent.product.in_(("", product)),
-            )
-        ).first()
-        is not None
-    )
+    """Whether the lead's latest word on email from `product` is yes.
+
+    The consent history is only appended to: each record says yes when recorded and, once
+    withdrawn, no at `withdrawn_at`. Records for every product ('') and for this one both
+    speak; the latest statement wins, so withdrawing one product's email (a record of its
+    own, nurture/preferences.py) leaves the other products of an 'every product' consent
+    alone, and a later consent (a resubscribe) says yes again.
+    """
+    statements = [
+        statement
+        for record in session.scalars(
+            select(Consent).where(Consent.lead_id == lead_id, Consent.product.in_(("", product)))
+        )
+        for statement in _statements(record)
+    ]
+    return bool(statements) and max(statements)[2] == YES
+
+
+YES, NO = 0, 1
+
+
+def _statements(record: Consent) -> list[tuple[datetime, int, int]]:
+    """(when, record, YES or NO): at equal times the later record, then a withdrawal, wins."""
+    said = [(record.recorded_at, record.id, YES)]
+    if record.withdrawn_at is not None:
+        said.append((record.withdrawn_at, record.id, NO))
+    return said
 
 
 def lock_lead(session: Session, lead_id: str) -> Lead:

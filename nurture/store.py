@@ -1,7 +1,8 @@
 """The store: an engine, sessions, and the few operations the journeys and tools need.
 
 SQLite is the embedded default; set NURTURE_DATABASE_URL to a PostgreSQL URL
-(postgresql+psycopg2://...) for production.
+(postgresql://... as hosts and compose files give it, or postgresql+psycopg2://...) for
+production.
 """
 
 from __future__ import annotations
@@ -172,8 +173,23 @@ def new_lead_id() -> str:
     return "ld_" + secrets.token_hex(8)
 
 
+def normalise_database_url(url: str) -> str:
+    """The URL SQLAlchemy needs for the driver we ship (psycopg2).
+
+    Hosts, compose files and `DATABASE_URL` conventions write `postgresql://` or
+    `postgres://`; SQLAlchemy 2.1 maps the first to psycopg 3 (not installed) and does not
+    know the second. Both mean PostgreSQL through psycopg2 here; an explicit driver
+    (`postgresql+psycopg2://`) and other engines are left alone.
+    """
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg2://" + url.removeprefix(scheme)
+    return url
+
+
 class Store:
     def __init__(self, url: str) -> None:
+        url = normalise_database_url(url)
         self.url = url
         self.engine = _engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)

@@ -39,8 +39,10 @@ def build_worker(
     `workflows` runs the journeys and their local activities (the store bookkeeping),
     `activities` sends the emails (to leads and to sales) and posts the hand-offs. The
     email provider is the configured one (NURTURE_EMAIL_PROVIDER) unless given;
-    `ProviderNotConfigured` names the setting it lacks.
+    `ProviderNotConfigured` names the setting it lacks; `InsecureSecret` refuses to sign
+    public unsubscribe links with the shipped or a short secret.
     """
+    settings.refuse_public_default_secret()
     provider = provider or build_provider(settings)
     email = EmailActivities(store, settings, provider)
     sales_mail = SalesMailActivities(store, settings, provider)

@@ -242,7 +242,7 @@ async def test_one_click_unsubscribe_suppresses_at_once_and_tells_the_journey(
     lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.leads)).json()["lead_id"]
     token = sign_unsubscribe(lead_id, "acme", settings.secret_key)
     page = await api.http.get(f"/v1/unsubscribe/{token}")
-    assert page.status_code == 200 and "stop every acme email" in page.text
+    assert page.status_code == 200 and "Unsubscribe from all emails from Acme" in page.text
     done = await api.http.post(f"/v1/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
     assert done.status_code == 200 and "set-cookie" not in done.headers
     with store.session() as session:

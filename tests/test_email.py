@@ -6,6 +6,7 @@ import email
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -17,12 +18,14 @@ from temporalio.testing import ActivityEnvironment
 from activities.email import EmailActivities, SendEmailInput
 from nurture.config import Settings
 from nurture.db import Lead, Send
+from nurture.mail.compose import Recipient, compose_email
 from nurture.mail.outbox import OutboxProvider
 from nurture.mail.providers import DELIVERY_UNCERTAIN, Delivery
+from nurture.mail.render import SAMPLE_JOURNEY, SAMPLE_LEADS, TemplateRenderer
 from nurture.scenario_loader import load_scenario
 from nurture.store import LeadIn, Store
 from nurture.unsubscribe import verify_unsubscribe
-from tests.conftest import CONSENT, SCENARIOS, pinned
+from tests.conftest import CONSENT, REPO, SCENARIOS, pinned
 
 ACME = load_scenario(SCENARIOS, "acme")
 
@@ -178,6 +181,50 @@ def test_a_live_claim_blocks_a_second_attempt_and_a_stale_one_is_taken_over(
     assert busy.value.type == "SendInProgress" and not busy.value.non_retryable
     claim(timedelta(minutes=10))  # that attempt died: its lease ran out
     assert ActivityEnvironment().run(emails.send_email, send_input(lead.id)).status == "sent"
+
+
+class _Styles(HTMLParser):
+    """Each element's class and inline style, and the text of the <style> blocks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.styled: dict[str, str] = {}
+        self.style_blocks: list[str] = []
+        self._in_style = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        self._in_style = tag == "style"
+        if found.get("class"):
+            self.styled.setdefault(str(found["class"]), found.get("style") or "")
+
+    def handle_data(self, data: str) -> None:
+        if self._in_style:
+            self.style_blocks.append(data)
+            self._in_style = False
+
+
+def test_the_html_carries_its_styles_inline_and_keeps_the_style_block() -> None:
+    """Mail clients that drop <style> still show the layout the template's CSS gives."""
+    scenario = load_scenario(REPO / "scenarios", "cloudbook")
+    composed = compose_email(
+        TemplateRenderer.for_folder(REPO / "scenarios" / "cloudbook"),
+        scenario.brand,
+        Recipient(email="aiko@example.jp", fields=SAMPLE_LEADS[0]),
+        template="cold-checklist",
+        subject="経費精算チェックリスト",
+        journey=SAMPLE_JOURNEY,
+        unsubscribe_url="https://n.example/v1/unsubscribe/t",
+        send_id="snd_x",
+        sent_at=datetime.now(UTC),
+    )
+    html = composed.message.get_body(("html",)).get_content()
+    styles = _Styles()
+    styles.feed(html)
+    assert "max-width: 600px" in styles.styled["wrap"]
+    assert "border-bottom: 3px solid #1a73c8" in styles.styled["head"]
+    assert "color: #ffffff !important" in styles.styled["button"]
+    assert any(".wrap {" in block for block in styles.style_blocks)  # the block is kept
 
 
 class CountingProvider:

@@ -17,7 +17,7 @@ from temporalio.worker import Worker
 
 from nurture import send_gate
 from nurture.config import Settings
-from nurture.db import Event, Lead, Send
+from nurture.db import Consent, Event, Lead, Send
 from nurture.relay import relay_once
 from nurture.store import Store
 from tests.conftest import Api
@@ -143,6 +143,64 @@ async def test_events_of_sales_mail_move_its_status_but_are_not_the_leads_behavi
         assert session.scalars(select(Event)).all() == []
         lead = session.get_one(Lead, lead_id)
         assert send_gate.suppression_reason(session, lead, "acme", None) is None
+
+
+async def test_a_blocked_bounce_is_recorded_but_suppresses_nothing_and_a_hard_one_does(
+    env: WorkflowEnvironment, client: Client, api: Api, store: Store, worker: Worker
+) -> None:
+    """SendGrid's `bounce` with `type: blocked` is the receiving server refusing for now
+    (reputation, content): the address is fine, so neither the lead nor the journey may be
+    treated as bounced. `type: bounce` is the dead address and still ends everything."""
+    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.leads)).json()["lead_id"]
+    with store.session() as session:
+        session.add(Send(
+            id="snd_b", journey_id=f"journey:acme:{lead_id}", send_key="k", lead_id=lead_id,
+            product="acme", mail_type="step", template="t", subject="s", variant=0,
+            provider="sendgrid", journey_time=datetime.now(UTC), status="sent",
+        ))  # fmt: skip
+    blocked = sg(
+        "bounce", "b1", lead_id, send_id="snd_b", type="blocked", status="5.7.1",
+        bounce_classification="Reputation", reason="550 5.7.1 <aiko@example.jp> refused",
+    )  # fmt: skip
+    body, headers = signed([blocked])
+    result = await api.http.post("/v1/webhooks/sendgrid", content=body, headers=headers)
+    assert result.json() == {"received": 1, "new": 1, "unsubscribed": 0}
+    with store.session() as session:
+        event = session.scalars(select(Event)).one()
+        assert event.type == "email_blocked" and event.lead_id == lead_id
+        assert event.properties["bounce_type"] == "blocked"
+        assert event.properties["bounce_classification"] == "Reputation"
+        assert "aiko@example.jp" not in json.dumps(event.properties)  # not the server's text
+        assert session.get_one(Send, "snd_b").status == "sent"
+        lead = session.get_one(Lead, lead_id)
+        assert send_gate.suppression_reason(session, lead, "acme", None) is None
+    assert (await relay_once(store, client)).delivered == 0
+    handle = client.get_workflow_handle(f"journey:acme:{lead_id}")
+    assert (await eventually(handle, lambda s: s.lifecycle == "nurturing")).lifecycle
+
+    hard = sg("bounce", "b2", lead_id, send_id="snd_b", type="bounce", status="5.1.1")
+    body, headers = signed([hard])
+    await api.http.post("/v1/webhooks/sendgrid", content=body, headers=headers)
+    with store.session() as session:
+        assert session.get_one(Send, "snd_b").status == "bounced"
+        lead = session.get_one(Lead, lead_id)
+        assert "email_bounce" in (send_gate.suppression_reason(session, lead, "acme", None) or "")
+    assert (await relay_once(store, client)).delivered == 1
+    await eventually(handle, lambda s: s.lifecycle == "bounced")
+
+
+async def test_an_unsubscribe_at_sendgrid_withdraws_the_consent_to_that_product(
+    api: Api, store: Store
+) -> None:
+    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.leads)).json()["lead_id"]
+    body, headers = signed([sg("unsubscribe", "u9", lead_id)])
+    assert (await api.http.post("/v1/webhooks/sendgrid", content=body, headers=headers)).json()[
+        "unsubscribed"
+    ] == 1
+    with store.session() as session:
+        assert not send_gate.has_consent(session, lead_id, "acme")
+        withdrawn = session.scalars(select(Consent).where(Consent.product == "acme")).one()
+        assert withdrawn.withdrawn_at is not None
 
 
 async def test_a_clicked_link_reaches_the_journey_without_the_address(

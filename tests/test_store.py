@@ -20,7 +20,7 @@ from nurture.db import Lead, Send, Transition
 from nurture.mail.outbox import OutboxProvider
 from nurture.send_status import advance_send_status
 from nurture.store import LeadIn, Store
-from tests.conftest import CONSENT, pinned
+from tests.conftest import CONSENT, pinned, postgres_database
 
 
 @pytest.fixture
@@ -184,3 +184,18 @@ def test_send_status_only_moves_forward(store: Store, settings: Settings) -> Non
     assert advance_send_status(store, "snd_1", "clicked")
     with store.session() as session:
         assert session.get_one(Send, "snd_1").status == "clicked"
+
+
+@pytest.mark.parametrize("scheme", ["postgresql://", "postgres://"])
+def test_the_postgresql_url_hosts_give_works_as_it_is(scheme: str) -> None:
+    """`postgresql://` (every host and compose file) and `postgres://` (Heroku style) mean
+    PostgreSQL through the psycopg2 we ship, not a missing psycopg 3."""
+    for url in postgres_database():
+        store = Store(scheme + url.split("://", 1)[1])
+        try:
+            store.upgrade()
+            lead, created = store.upsert_lead(LeadIn(email="aiko@example.jp"))
+            assert created and store.get_lead(lead.id) is not None
+            assert store.engine.url.drivername == "postgresql+psycopg2"
+        finally:
+            store.engine.dispose()

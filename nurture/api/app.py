@@ -85,6 +85,7 @@ ERRORS[422] = {
 
 def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastAPI:
     settings = settings or get_settings()
+    settings.refuse_public_default_secret()  # InsecureSecret: forged links would unsubscribe
 
     store = Store(settings.database_url)
 

@@ -3,9 +3,14 @@
 The signature (ECDSA over timestamp + raw body) is verified with SendGrid's own helper;
 stale timestamps are refused. Opens, clicks, bounces and spam reports become behaviour
 events (machine opens are stored but score nothing); deliveries move the send's status;
-unsubscribes suppress in the store and tell the journey. Each event counts once, by
-`sg_event_id`. Our sends carry `lead_id`, `product`, `send_id` and `mail_type` as
-custom_args, which SendGrid echoes at the top level of each event. Events of `sales` mail
+unsubscribes suppress in the store (an unsubscribe from the product also withdraws the
+lead's consent to it) and tell the journey. A `bounce` of `type: blocked` is SendGrid's
+temporary refusal by the receiving server (reputation, content, a rate limit), not a dead
+address: it is stored as `email_blocked` (type, status, classification) and neither
+suppresses nor reaches the journey; only a hard bounce (`type: bounce`, or none given)
+does. Each event counts once, by `sg_event_id`. Our sends carry `lead_id`, `product`,
+`send_id` and `mail_type` as custom_args, which SendGrid echoes at the top level of each
+event. Events of `sales` mail
 (hand-off notices to our own sales team, about the lead) only move the send's status: what
 a colleague does with them is not the lead's behaviour.
 """
@@ -26,9 +31,17 @@ from nurture import send_gate
 from nurture.api.limits import WEBHOOK_BYTES, max_body
 from nurture.api.tracking import current_scenarios
 from nurture.api.unsubscribe import tell_journey_of
-from nurture.db import Lead
-from nurture.event_log import LoggedEvent, record_events
-from nurture.events import EMAIL_BOUNCE, EMAIL_CLICK, EMAIL_OPEN, SPAM_REPORT, BehaviorEvent
+from nurture.db import Lead, utcnow
+from nurture.event_log import LoggedEvent, record_events_in
+from nurture.events import (
+    EMAIL_BLOCKED,
+    EMAIL_BOUNCE,
+    EMAIL_CLICK,
+    EMAIL_OPEN,
+    SPAM_REPORT,
+    BehaviorEvent,
+)
+from nurture.preferences import withdraw_consent
 from nurture.scenario import Scenario
 from nurture.send_status import DeliveryStatus, advance_send_status
 from nurture.store import Store
@@ -105,25 +118,46 @@ def _verify(key: str, signature: str, timestamp: str, body: bytes) -> None:
 async def _apply(request: Request, events: list[dict[str, Any]]) -> WebhookResult:
     store: Store = request.app.state.store
     scenarios = await current_scenarios(request)
-    logged, unsubscribes = [], []
+    logged, blocked, unsubscribes = [], [], []
     for raw in events:
         kind, sg_id, lead_id = raw.get("event"), raw.get("sg_event_id"), raw.get("lead_id")
         if not isinstance(sg_id, str) or not isinstance(lead_id, str):
             continue  # not one of ours (no custom args) or malformed: nothing to route
         send_id = raw.get("send_id")
-        if kind in STATUS and isinstance(send_id, str):
+        if kind in STATUS and isinstance(send_id, str) and not _blocked(raw):
             await asyncio.to_thread(advance_send_status, store, send_id, STATUS[kind])
         if raw.get("mail_type") == "sales":
             continue  # our colleague opened, clicked or unsubscribed: not the lead's behaviour
-        if kind in BEHAVIOUR:
+        if _blocked(raw):
+            event = _behaviour(raw, EMAIL_BLOCKED, scenarios)
+            blocked.append(LoggedEvent(event, lead_id=lead_id))
+        elif kind in BEHAVIOUR:
             event = _behaviour(raw, BEHAVIOUR[kind], scenarios)
             logged.append(LoggedEvent(event, lead_id=lead_id))
         elif kind in ("unsubscribe", "group_unsubscribe"):
             unsubscribes.append(raw)
-    new = await asyncio.to_thread(record_events, store, logged)
+    new = await asyncio.to_thread(_record, store, logged, blocked)
     for raw in unsubscribes:
         await _unsubscribe(request, raw)
     return WebhookResult(received=len(events), new=len(new), unsubscribed=len(unsubscribes))
+
+
+def _blocked(raw: dict[str, Any]) -> bool:
+    """SendGrid's temporary bounce: `event: bounce` with `type: blocked`."""
+    return raw.get("event") == "bounce" and raw.get("type") == "blocked"
+
+
+def _record(store: Store, logged: list[LoggedEvent], blocked: list[LoggedEvent]) -> list[str]:
+    """One transaction: the behaviour for the journeys, and the blocked bounces for the
+    record only (no journey hears of them, so none ends and no suppression follows)."""
+    with store.session() as session:
+        return record_events_in(session, logged) + record_events_in(session, blocked, deliver=False)
+
+
+# What a bounce's record keeps of SendGrid's fields: codes, not the server's free-text
+# `reason` (it often quotes the address).
+BOUNCE_FIELDS = {"type": "bounce_type", "status": "bounce_status",
+                 "bounce_classification": "bounce_classification"}  # fmt: skip
 
 
 def _behaviour(raw: dict[str, Any], kind: str, scenarios: list[Scenario]) -> BehaviorEvent:
@@ -136,7 +170,16 @@ def _behaviour(raw: dict[str, Any], kind: str, scenarios: list[Scenario]) -> Beh
     occurred = (
         datetime.fromtimestamp(stamp, UTC) if isinstance(stamp, int | float) else datetime.now(UTC)
     )
-    properties = {"send_id": raw.get("send_id"), "machine_open": bool(raw.get("sg_machine_open"))}
+    properties: dict[str, Any] = {
+        "send_id": raw.get("send_id"),
+        "machine_open": bool(raw.get("sg_machine_open")),
+    }
+    if raw.get("event") == "bounce":
+        properties |= {
+            ours: str(raw[theirs])[:100]
+            for theirs, ours in BOUNCE_FIELDS.items()
+            if isinstance(raw.get(theirs), str)
+        }
     return BehaviorEvent(
         event_id=f"sg:{raw['sg_event_id']}",
         type=kind,
@@ -172,3 +215,5 @@ def _suppress(store: Store, lead: Lead, product: str, mail_type: str | None) -> 
             scope="mail_type" if mail_type else "product", product=product,
             mail_type=mail_type or "", reason="SendGrid unsubscribe",
         )  # fmt: skip
+        if mail_type is None:
+            withdraw_consent(session, lead.id, product, utcnow())

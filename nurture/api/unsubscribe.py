@@ -2,7 +2,9 @@
 
 No API key (the reader is the lead), no cookies, no redirects. The suppression is written
 to the store before answering, so the very next send is refused even if Temporal is down;
-the journey is told as well.
+the journey is told as well. The page speaks the scenario's language (ja or en, words in
+unsubscribe_texts.py), shows which mail types are on, and lets the lead turn them back on
+(nurture/preferences.py: the page's own suppressions are lifted, a new consent recorded).
 """
 
 from __future__ import annotations
@@ -10,23 +12,49 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-from typing import Annotated, Literal, get_args
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
-from nurture import send_gate
+from nurture import preferences as prefs
+from nurture.api import unsubscribe_texts as t
 from nurture.db import Lead
 from nurture.journey import Unsubscribe
 from nurture.journeys import unsubscribe as tell_journey
+from nurture.scenario_loader import ScenarioError, load_scenario
 from nurture.store import Store
 from nurture.unsubscribe import verify_unsubscribe
 
 router = APIRouter(tags=["unsubscribe"])
 log = logging.getLogger("nurture.api.unsubscribe")
-MailChoice = Literal["newsletter", "step", "trigger"]
-MAIL_TYPES: tuple[MailChoice, ...] = get_args(MailChoice)
+MailChoice = prefs.MailChoice
+MAIL_TYPES = prefs.MAIL_TYPES
 Stop = Literal[MailChoice, "all"]
+# `stop_listed`: what the earlier form (no `action`) asks, stop the `stop` list
+Action = Literal["save", "stop_all", "stop_listed"]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Product:
+    """The product as the lead knows it from its emails: name, language, who to contact."""
+
+    key: str
+    name: str
+    locale: t.Locale
+    contact: str
+
+
+def _product(request: Request, key: str) -> Product:
+    """From the product's scenario; a product whose scenario is gone is shown in English."""
+    try:
+        scenario = load_scenario(request.app.state.settings.scenarios_dir, key)
+    except ScenarioError:
+        return Product(key, key, "en", "")
+    return Product(key, scenario.name, scenario.locale, scenario.sender.contact)
 
 
 def _lead(request: Request, token: str) -> tuple[Lead, str]:
@@ -49,9 +77,10 @@ async def one_click(
 ) -> str:
     """RFC 8058: a POST with `List-Unsubscribe=One-Click` unsubscribes from the product."""
     lead, product = await asyncio.to_thread(_lead, request, token)
-    await asyncio.to_thread(_suppress, request, lead, product, None)
+    await asyncio.to_thread(_write, request, prefs.unsubscribe_all, lead, product)
     await tell_journey_of(request, product, lead.id, None)
-    return f"You are unsubscribed from {product} emails."
+    shown = await asyncio.to_thread(_product, request, product)
+    return t.text(shown.locale, "one_click_done", name=shown.name)
 
 
 @router.api_route(
@@ -67,19 +96,10 @@ async def other_methods(token: str) -> None:
 
 @router.get("/unsubscribe/{token}", response_class=HTMLResponse)
 async def preferences(token: str, request: Request) -> str:
-    _, product = await asyncio.to_thread(_lead, request, token)
-    boxes = "".join(
-        f'<label><input type="checkbox" name="stop" value="{t}"> stop {t} emails</label><br>'
-        for t in MAIL_TYPES
-    )
-    name = html.escape(product)
-    return (
-        "<!doctype html><html><body><h1>Email preferences</h1>"
-        f"<form method=post action='{html.escape(token)}/preferences'>"
-        f"<p>For {name}:</p>{boxes}"
-        f"<label><input type=checkbox name=stop value=all> stop every {name} email</label><br>"
-        "<button type=submit>Save</button></form></body></html>"
-    )
+    lead, product = await asyncio.to_thread(_lead, request, token)
+    shown = await asyncio.to_thread(_product, request, product)
+    current = await asyncio.to_thread(_read, request, lead, product)
+    return _page(shown, _preference_form(shown, current, token))
 
 
 @router.post("/unsubscribe/{token}/preferences", response_class=HTMLResponse)
@@ -87,25 +107,127 @@ async def save_preferences(
     token: str,
     request: Request,
     stop: Annotated[list[Stop], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
+    receive: Annotated[list[MailChoice], Form()] = [],  # noqa: B006
+    action: Annotated[Action, Form()] = "stop_listed",
 ) -> str:
+    """The page's form (`receive`: the mail types to get; `action` `save` or `stop_all`), or
+    the earlier form's `stop` list (mail types, or `all`), which pages already open still
+    post with neither `action` nor `receive`."""
+    chosen: set[str] = set(receive)
     lead, product = await asyncio.to_thread(_lead, request, token)
-    mail_types: list[str] | None = None if "all" in stop else [t for t in MAIL_TYPES if t in stop]
+    shown = await asyncio.to_thread(_product, request, product)
+    if action == "stop_listed" and not receive:  # the earlier form; nothing ticked, no change
+        return await _save_stop_list(request, shown, lead, token, stop)
+    if action == "stop_all":
+        chosen = set()
+    wording = t.RESUBSCRIBE_WORDING[shown.locale].format(
+        name=shown.name, types=t.mail_types(shown.locale, sorted(chosen))
+    )
+    change = await asyncio.to_thread(_write, request, prefs.choose, lead, product, chosen, wording)
+    after = await asyncio.to_thread(_read, request, lead, product)
+    if after.unsubscribed and change.stopped:
+        await tell_journey_of(request, product, lead.id, None)
+    elif change.stopped:
+        await tell_journey_of(request, product, lead.id, list(change.stopped))
+    return _page(shown, _outcome(shown, change, after, token))
+
+
+async def _save_stop_list(
+    request: Request, shown: Product, lead: Lead, token: str, stop: list[Stop]
+) -> str:
+    mail_types: list[str] | None = None if "all" in stop else [m for m in MAIL_TYPES if m in stop]
     if mail_types == []:
-        return "<!doctype html><p>Nothing changed.</p>"
-    await asyncio.to_thread(_suppress, request, lead, product, mail_types)
-    await tell_journey_of(request, product, lead.id, mail_types)
-    return "<!doctype html><p>Saved. Thank you.</p>"
+        return _page(shown, _paragraph(t.text(shown.locale, "nothing_changed")))
+    if mail_types is None:
+        await asyncio.to_thread(_write, request, prefs.unsubscribe_all, lead, shown.key)
+    else:
+        await asyncio.to_thread(_write, request, prefs.stop_mail_types, lead, shown.key, mail_types)
+    await tell_journey_of(request, shown.key, lead.id, mail_types)
+    after = await asyncio.to_thread(_read, request, lead, shown.key)
+    stopped = tuple(mail_types or MAIL_TYPES)
+    return _page(shown, _outcome(shown, prefs.Change((), stopped, False), after, token))
 
 
-def _suppress(request: Request, lead: Lead, product: str, mail_types: list[str] | None) -> None:
+def _read(request: Request, lead: Lead, product: str) -> prefs.Preferences:
     store: Store = request.app.state.store
     with store.session() as session:
-        for mail_type in mail_types or [""]:
-            send_gate.suppress(
-                session, email=lead.email, lead_id=lead.id,
-                scope="mail_type" if mail_type else "product", product=product,
-                mail_type=mail_type, reason="unsubscribe link",
-            )  # fmt: skip
+        return prefs.read_preferences(session, lead, product)
+
+
+def _write(request: Request, change: Callable[..., T], lead: Lead, *args: object) -> T:
+    """Run one of nurture/preferences.py's writes in one transaction."""
+    store: Store = request.app.state.store
+    with store.session() as session:
+        return change(session, lead, *args)
+
+
+def _page(shown: Product, body: str) -> str:
+    title = html.escape(t.text(shown.locale, "title"))
+    return (
+        f'<!doctype html><html lang="{shown.locale}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{title}</title></head><body><h1>{title}</h1>{body}</body></html>"
+    )
+
+
+def _paragraph(text: str) -> str:
+    return f"<p>{html.escape(text)}</p>"
+
+
+def _state(shown: Product, current: prefs.Preferences) -> str:
+    """One sentence on what the lead receives now."""
+    locale, name = shown.locale, shown.name
+    if current.blocked:
+        return t.text(locale, "blocked", name=name, reason=current.blocked, contact=shown.contact)
+    if current.unsubscribed:
+        return t.text(locale, "unsubscribed", name=name)
+    on = [m for m in MAIL_TYPES if m in current.receiving]
+    if not on:
+        return t.text(locale, "receiving_none", name=name)
+    return t.text(locale, "receiving", types=t.mail_types(locale, on))
+
+
+def _preference_form(shown: Product, current: prefs.Preferences, token: str) -> str:
+    locale, name = shown.locale, shown.name
+    intro = _paragraph(t.text(locale, "intro", name=name)) + _paragraph(_state(shown, current))
+    if current.blocked:
+        return intro
+    boxes = "".join(
+        f'<label><input type="checkbox" name="receive" value="{m}"'
+        f"{' checked' if m in current.receiving else ''}> "
+        f"{html.escape(t.MAIL_TYPE_LABELS[locale][m])} "
+        f"({t.text(locale, 'on' if m in current.receiving else 'off')})</label><br>"
+        for m in MAIL_TYPES
+    )
+    stop_all = (
+        ""
+        if current.unsubscribed
+        else '<button type="submit" name="action" value="stop_all">'
+        f"{html.escape(t.text(locale, 'stop_all', name=name))}</button>"
+    )
+    return (
+        f"{intro}<form method=post action='{html.escape(token)}/preferences'>{boxes}"
+        '<button type="submit" name="action" value="save">'
+        f"{html.escape(t.text(locale, 'save'))}</button> {stop_all}</form>"
+        + _paragraph(t.text(locale, "resubscribe_note"))
+    )
+
+
+def _outcome(shown: Product, change: prefs.Change, after: prefs.Preferences, token: str) -> str:
+    """What the save did, what the lead receives now, and the way back to the form."""
+    locale, name = shown.locale, shown.name
+    if after.blocked:
+        said = [_state(shown, after)]
+    elif change.resubscribed:
+        said = [t.text(locale, "resubscribed", name=name), _state(shown, after)]
+    elif after.unsubscribed and change.stopped:
+        said = [t.text(locale, "now_stopped_all", name=name)]
+    elif change.started or change.stopped:
+        said = [t.text(locale, "saved"), _state(shown, after)]
+    else:
+        said = [t.text(locale, "nothing_changed"), _state(shown, after)]
+    back = f"<p><a href='../{html.escape(token)}'>{html.escape(t.text(locale, 'back'))}</a></p>"
+    return "".join(_paragraph(line) for line in said) + back
 
 
 async def tell_journey_of(

@@ -4,6 +4,11 @@ Marketing writes the templates, leads write their own names: the sandbox keeps a
 template from reaching Python internals, autoescaping keeps a name like
 `<script>` inert, and StrictUndefined turns a misspelt variable into an error
 at `nurture validate` time instead of a blank in a sent email.
+
+Templates style their HTML in a `<style>` block; several mail clients (Gmail in some
+apps and accounts, older Outlook, many webmails) drop it, so the rendered HTML also
+carries each rule inline on the elements it matches (css-inline). The block stays, for
+the clients that honour it and its media queries.
 """
 
 from __future__ import annotations
@@ -12,12 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import css_inline
 from jinja2 import (
     BaseLoader,
     DictLoader,
     FileSystemLoader,
     StrictUndefined,
     Template,
+    TemplateError,
     TemplateNotFound,
     select_autoescape,
 )
@@ -25,6 +32,22 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from nurture.mail.text import html_to_text
 from nurture.scenario import Brand
+
+# Nothing is fetched while rendering: remote stylesheets are left as links, not loaded.
+_INLINER = css_inline.CSSInliner(
+    keep_style_tags=True, keep_link_tags=True, load_remote_stylesheets=False
+)
+
+
+def inline_css(html: str) -> str:
+    """`html` with the rules of its `<style>` blocks also written on the elements as
+    `style=` attributes; HTML without a `<style>` block is returned as it is."""
+    if "<style" not in html:
+        return html
+    try:
+        return _INLINER.inline(html)
+    except css_inline.InlineError as err:
+        raise TemplateError(f"the email's CSS cannot be inlined: {err}") from None
 
 
 @dataclass(frozen=True)
@@ -61,7 +84,7 @@ class TemplateRenderer:
         return cls(DictLoader(sources))
 
     def render(self, template: str, subject: str, context: dict[str, Any]) -> EmailContent:
-        html = self.env.get_template(f"{template}.html").render(context)
+        html = inline_css(self.env.get_template(f"{template}.html").render(context))
         try:
             text = self.env.get_template(f"{template}.txt").render(context)
         except TemplateNotFound:
