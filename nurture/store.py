@@ -46,10 +46,25 @@ TimezoneName = Annotated[
 WORDING_SHAPE = r"^(?:[\s\x1c-\x1f\x85\ufeff]*[^\s\x1c-\x1f\x85\ufeff]){3}"
 
 
+# The one-line rule (nurture/lead_fields.py) as the published schema says it: no C0 or C1
+# control character, no line or paragraph separator.
+ONE_LINE_SHAPE = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]*$"
+
+
+def _one_line_in_schema(schema: dict[str, Any]) -> None:
+    """Every free-text property of the model carries ONE_LINE_SHAPE in the OpenAPI schema."""
+    for prop in schema.get("properties", {}).values():
+        for option in prop.get("anyOf", [prop]):
+            if option.get("type") == "string" and not {"enum", "format", "pattern"} & set(option):
+                option["pattern"] = ONE_LINE_SHAPE
+
+
 class ConsentIn(BaseModel):
     """How the lead agreed to email: the form's wording, or where cards were exchanged."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, json_schema_extra=_one_line_in_schema
+    )
 
     basis: ConsentBasis
     wording: str = Field(
@@ -85,7 +100,9 @@ class LeadConflict(ValueError):
 class LeadIn(BaseModel):
     """A lead as a backend, a form or a trade-show list gives it to us."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, json_schema_extra=_one_line_in_schema
+    )
 
     email: str = Field(max_length=320, json_schema_extra={"format": "email"})
     external_id: str | None = Field(default=None, max_length=200)
