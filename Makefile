@@ -16,8 +16,15 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/nurture demo
 
+# The journey suites run a second time with the worker's sticky cache off, so every
+# activation replays its whole history: a command sequence that replay would not reproduce
+# fails here, not in production.
+JOURNEY_SUITES := tests/test_journey.py tests/test_journey_outages.py \
+	tests/test_handoff_capacity.py tests/test_sales_sla.py tests/test_send_time.py
+
 test: $(STAMP)
 	$(BIN)/python -m pytest
+	NURTURE_WORKER_MAX_CACHED_WORKFLOWS=0 $(BIN)/python -m pytest -q $(JOURNEY_SUITES)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
