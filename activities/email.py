@@ -51,7 +51,9 @@ class SendEmailInput(BaseModel):
 
 
 class SendEmailResult(BaseModel):
-    """`sent`; `suppressed` (with the reason); or `deferred` until `retry_at` by the weekly cap."""
+    """`sent`; `suppressed` (with the reason); or `deferred` until `retry_at` by the weekly cap
+    (the journey also defers a step itself when the provider stays away). `uncertain` never
+    leaves the activity: the gate records it, then the activity raises it, non-retryable."""
 
     send_id: str
     status: Literal["sent", "suppressed", "deferred", "uncertain"]
@@ -122,7 +124,7 @@ class EmailActivities:
                 weekly_cap=self.settings.frequency_cap_per_week,
                 defer=input.mail_type != "trigger",
                 lead=lead,
-                redeliver_stale=redelivery_is_harmless(self.provider),
+                redeliver_stale=self.provider.redelivery_is_harmless,
             )
             if decision.outcome == "busy":
                 raise ApplicationError(
@@ -296,10 +298,6 @@ def claim_lease(settings: Settings) -> timedelta:
     """How long a claim protects an attempt that may still be delivering; longer than the
     activity's start-to-close timeout, so a live attempt is never overtaken."""
     return timedelta(seconds=settings.send_claim_lease_seconds)
-
-
-def redelivery_is_harmless(provider: EmailProvider) -> bool:
-    return bool(getattr(provider, "redelivery_is_harmless", False))
 
 
 def release_claim(store: Store, send_id: str, final: str | None = None, detail: str = "") -> None:

@@ -18,12 +18,7 @@ from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.email import (
-    claim_lease,
-    deliver_claimed,
-    redelivery_is_harmless,
-    send_id_for,
-)
+from activities.email import claim_lease, deliver_claimed, send_id_for
 from nurture import send_gate
 from nurture.config import Settings
 from nurture.db import Handoff, Lead, Send, utcnow
@@ -103,7 +98,7 @@ class SalesMailActivities:
             decision = send_gate.claim_sales_mail(
                 session, send, journey_now=input.journey_time, wall_now=utcnow(),
                 lease=claim_lease(self.settings), lead=lead,
-                redeliver_stale=redelivery_is_harmless(self.provider),
+                redeliver_stale=self.provider.redelivery_is_harmless,
             )  # fmt: skip
             if decision.outcome == "busy":
                 raise ApplicationError(

@@ -400,6 +400,7 @@ class NullProvider:
     """
 
     name = "bench"
+    redelivery_is_harmless = False
 
     def deliver(self, message: EmailMessage, delivery: Delivery) -> str:
         return delivery.send_id

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import or_, select
@@ -233,10 +233,10 @@ def _settled(
     """
     if send.status in FINAL_STATUSES:
         return Decision("done")
-    if send.status == "sending" and send.claimed_at and _aware(send.claimed_at) > wall_now - lease:
+    if send.status == "sending" and send.claimed_at and send.claimed_at > wall_now - lease:
         return Decision("busy")
     if send.status == "sending" and not redeliver_stale:
-        claimed = f"{_aware(send.claimed_at):%Y-%m-%d %H:%M:%S} UTC" if send.claimed_at else "?"
+        claimed = f"{send.claimed_at:%Y-%m-%d %H:%M:%S} UTC" if send.claimed_at else "?"
         detail = (
             f"an earlier attempt claimed this send at {claimed} and never finished (its "
             "worker stopped, or the store failed after the provider took it): it may have "
@@ -247,11 +247,6 @@ def _settled(
     if lead.erased_at is not None:
         return _suppress(send, "the lead's personal data was erased")
     return None
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; the store writes UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _claimed(send: Send, journey_now: datetime, wall_now: datetime) -> Decision:

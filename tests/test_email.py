@@ -157,6 +157,7 @@ def test_a_send_interrupted_after_claiming_resumes_without_a_second_row(
 
 class _FailingProvider:
     name = "outbox"
+    redelivery_is_harmless = True
 
     def deliver(self, message: EmailMessage, delivery: Delivery) -> str:
         raise RuntimeError("provider unavailable")
@@ -231,6 +232,7 @@ class CountingProvider:
     """A provider that takes every message and counts what it took, by send id."""
 
     name = "counting"
+    redelivery_is_harmless = False
 
     def __init__(self) -> None:
         self.taken: list[str] = []

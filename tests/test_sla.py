@@ -263,6 +263,7 @@ class Unavailable:
     """A provider that is down: nothing was taken, a retry is safe."""
 
     name = "outbox"
+    redelivery_is_harmless = True
 
     def deliver(self, message: EmailMessage, delivery: object) -> str:
         raise retry_later("provider down")

@@ -319,17 +319,21 @@ class LeadJourney:
             )
             if result is not None and result.status == "deferred":
                 m.deferred_until = result.retry_at  # the weekly cap or an outage: same step
-                m.deferred_why = None if result.send_id else result.detail  # "": an outage
                 return
         m.steps_sent.setdefault(track, []).append(step.key)
         if m.track != track:
             return  # sales feedback moved the lead while the email was going out
         m.step_index += 1
         m.step_anchor = workflow.now()
-        m.deferred_until = m.deferred_why = m.step_unavailable_since = None
-        m.step_unavailable_count = 0
+        self._clear_deferral()
         if self._current_step() is None:
             self._track_complete()
+
+    def _clear_deferral(self) -> None:
+        """A new step starts undeferred: no cap deferral, no outage clock of the last one."""
+        m = self._mem
+        m.deferred_until = m.deferred_why = m.step_unavailable_since = None
+        m.step_unavailable_count = 0
 
     def _track_complete(self, hops: int = 0) -> None:
         then = self._scenario.tracks[self._mem.track].then
@@ -347,7 +351,7 @@ class LeadJourney:
         self._note("track", f"track '{m.track}' → '{track}': {reason}")
         m.track = track
         m.track_entries += 1
-        m.deferred_until = None
+        self._clear_deferral()
         done = m.steps_sent.get(track, [])
         steps = self._scenario.tracks[track].steps
         m.step_index = next((i for i, s in enumerate(steps) if s.key not in done), len(steps))
@@ -408,6 +412,7 @@ class LeadJourney:
             return result
         if result.status == "deferred":
             assert result.retry_at is not None
+            m.deferred_why = None  # the weekly cap (the step's summary says so)
             self._note(
                 "email", f"deferred {what} to {result.retry_at:%Y-%m-%d %H:%M}: {result.detail}"
             )
@@ -434,7 +439,7 @@ class LeadJourney:
         wait = SEND_BACKOFF[min(m.step_unavailable_count, len(SEND_BACKOFF) - 1)]
         m.step_unavailable_count += 1
         retry_at = now + wait
-        detail = f"email provider unavailable ({last or err.cause})"
+        detail = m.deferred_why = f"email provider unavailable ({last or err.cause})"
         self._note("email", f"deferred {what} to {retry_at:%Y-%m-%d %H:%M}: {detail}")
         return SendEmailResult(send_id="", status="deferred", retry_at=retry_at, detail=detail)
 
@@ -934,7 +939,7 @@ class LeadJourney:
         finally:
             if pending in pending_mail:
                 pending_mail.remove(pending)
-        if result.status not in ("sent", "delivered", "opened", "clicked"):
+        if result.status in ("suppressed", "uncertain"):
             self._note("handoff", f"did not {what}: {result.detail}")
         else:
             self._note("handoff", done)

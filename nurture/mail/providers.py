@@ -46,6 +46,10 @@ class EmailProvider(Protocol):
     """Delivers one message; must be idempotent per `delivery.send_id` where it can be."""
 
     name: str
+    # True where delivering the same send again changes nothing (the outbox rewrites one
+    # file): a claim left by an attempt that never finished may then be delivered again.
+    # Elsewhere that send becomes `uncertain`, never delivered twice.
+    redelivery_is_harmless: bool
 
     def deliver(self, message: EmailMessage, delivery: Delivery) -> str:
         """Hand the message over and return the provider's message id."""

@@ -71,6 +71,7 @@ class SendGridProvider:
     """One client per worker; the library's calls are independent, so threads share it."""
 
     name = "sendgrid"
+    redelivery_is_harmless = False
 
     def __init__(
         self,

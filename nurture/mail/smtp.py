@@ -33,6 +33,7 @@ class SmtpProvider:
     """Connects, optionally upgrades (STARTTLS) or starts in TLS, logs in, sends, quits."""
 
     name = "smtp"
+    redelivery_is_harmless = False
 
     def __init__(
         self,
