@@ -78,6 +78,17 @@ def run(emails: EmailActivities, input: SendEmailInput) -> Any:
     return ActivityEnvironment().run(emails.send_email, input)
 
 
+def left_uncertain(emails: EmailActivities, store: Store, input: SendEmailInput) -> None:
+    """The send fails as `uncertain` (the provider may have it), and a later attempt
+    fails the same way without trying the provider again."""
+    with pytest.raises(ApplicationError) as unsure:
+        run(emails, input)
+    assert unsure.value.type == DELIVERY_UNCERTAIN and unsure.value.non_retryable
+    assert rows(store)[0].status == "uncertain"
+    with pytest.raises(ApplicationError):
+        run(emails, input)
+
+
 def read(settings: Settings, send_id: str) -> EmailMessage:
     raw = (settings.outbox_dir / "acme" / f"{send_id}.eml").read_bytes()
     return email.message_from_bytes(raw, policy=policy.default)  # type: ignore[return-value]

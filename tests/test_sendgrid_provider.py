@@ -23,7 +23,7 @@ from nurture.mail.sendgrid import SendGridProvider
 from nurture.send_status import advance_send_status
 from nurture.store import Store
 from tests.conftest import pinned
-from tests.test_email import japanese_input, new_lead, rows, run
+from tests.test_email import japanese_input, left_uncertain, new_lead, rows, run
 
 API_KEY = "SG.test-key"
 # SendGrid sets these itself; a request naming them in `headers` is refused.
@@ -272,14 +272,7 @@ def test_a_gateway_error_may_hide_an_accepted_send_and_is_not_retried(
     settings: Settings, store: Store, sendgrid: FakeSendGrid, status: int
 ) -> None:
     sendgrid.replies.append(Reply(status, body={"errors": [{"message": "upstream timed out"}]}))
-    emails = activities(settings, store, sendgrid)
-    lead_id = new_lead(store)
-    with pytest.raises(ApplicationError) as unsure:
-        run(emails, japanese_input(lead_id))
-    assert unsure.value.type == DELIVERY_UNCERTAIN and unsure.value.non_retryable
-    assert rows(store)[0].status == "uncertain"
-    with pytest.raises(ApplicationError):
-        run(emails, japanese_input(lead_id))
+    left_uncertain(activities(settings, store, sendgrid), store, japanese_input(new_lead(store)))
     assert len(sendgrid.requests) == 1
 
 

@@ -56,16 +56,22 @@ def sg(event: str, sg_id: str, lead_id: str, **extra: object) -> dict:
             "email": "aiko@example.jp", "timestamp": int(time.time()) - 5, **extra}  # fmt: skip
 
 
-async def test_signed_events_are_routed_once_and_forgeries_refused(
-    env: WorkflowEnvironment, client: Client, api: Api, store: Store, worker: Worker
-) -> None:
+async def lead_with_a_sent_email(api: Api, store: Store, send_id: str) -> str:
+    """A lead created through the API, and a step email SendGrid took for it."""
     lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.leads)).json()["lead_id"]
     with store.session() as session:
         session.add(Send(
-            id="snd_x", journey_id=f"journey:acme:{lead_id}", send_key="k", lead_id=lead_id,
+            id=send_id, journey_id=f"journey:acme:{lead_id}", send_key="k", lead_id=lead_id,
             product="acme", mail_type="step", template="t", subject="s", variant=0,
             provider="sendgrid", journey_time=datetime.now(UTC), status="sent",
         ))  # fmt: skip
+    return lead_id
+
+
+async def test_signed_events_are_routed_once_and_forgeries_refused(
+    env: WorkflowEnvironment, client: Client, api: Api, store: Store, worker: Worker
+) -> None:
+    lead_id = await lead_with_a_sent_email(api, store, "snd_x")
     events = [
         sg("delivered", "e1", lead_id, send_id="snd_x"),
         sg("open", "e2", lead_id, send_id="snd_x", sg_machine_open=True),
@@ -151,13 +157,7 @@ async def test_a_blocked_bounce_is_recorded_but_suppresses_nothing_and_a_hard_on
     """SendGrid's `bounce` with `type: blocked` is the receiving server refusing for now
     (reputation, content): the address is fine, so neither the lead nor the journey may be
     treated as bounced. `type: bounce` is the dead address and still ends everything."""
-    lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.leads)).json()["lead_id"]
-    with store.session() as session:
-        session.add(Send(
-            id="snd_b", journey_id=f"journey:acme:{lead_id}", send_key="k", lead_id=lead_id,
-            product="acme", mail_type="step", template="t", subject="s", variant=0,
-            provider="sendgrid", journey_time=datetime.now(UTC), status="sent",
-        ))  # fmt: skip
+    lead_id = await lead_with_a_sent_email(api, store, "snd_b")
     blocked = sg(
         "bounce", "b1", lead_id, send_id="snd_b", type="blocked", status="5.7.1",
         bounce_classification="Reputation", reason="550 5.7.1 <aiko@example.jp> refused",
