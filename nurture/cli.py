@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 
 from nurture import schema
-from nurture.api.scopes import scope_list, unknown_scopes
+from nurture.api.scopes import scope_list, scope_problem
 from nurture.config import Settings, get_settings
 from nurture.journey import Origin
 from nurture.lead_import import Row
@@ -172,13 +172,9 @@ def apikey_create(
     ] = ["ingest"],  # noqa: B006
 ) -> None:
     """Create an API key and print it once (only its hash is stored)."""
-    unknown = unknown_scopes(scope)
-    if unknown:
-        err_console.print(
-            f"[red]unknown scope(s) {', '.join(map(repr, unknown))}; choose from "
-            f"{scope_list()}[/red]",
-            highlight=False,
-        )
+    problem = scope_problem(scope)
+    if problem:
+        err_console.print(f"[red]{problem}[/red]", highlight=False)
         raise typer.Exit(2)
     from nurture.api.auth import create_api_key
 

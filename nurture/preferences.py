@@ -49,6 +49,7 @@ class Change:
     started: tuple[str, ...]
     stopped: tuple[str, ...]
     resubscribed: bool
+    after: Preferences  # read in the transaction that made the change
 
 
 def read_preferences(session: Session, lead: Lead, product: str) -> Preferences:
@@ -64,20 +65,30 @@ def read_preferences(session: Session, lead: Lead, product: str) -> Preferences:
     return Preferences(receiving, unsubscribed and blocked is None, blocked)
 
 
-def unsubscribe_all(session: Session, lead: Lead, product: str) -> None:
-    """Every email of the product stops: suppressed at once, consent withdrawn."""
+def unsubscribe_all(
+    session: Session, lead: Lead, product: str, *, reason: str = LINK_REASON
+) -> None:
+    """Every email of the product stops: suppressed at once, consent withdrawn. `reason`:
+    who said so (the page lifts only its own suppressions on a resubscribe)."""
     send_gate.suppress(
         session, email=lead.email, lead_id=lead.id, scope="product", product=product,
-        reason=LINK_REASON,
+        reason=reason,
     )  # fmt: skip
     withdraw_consent(session, lead.id, product, utcnow())
 
 
-def stop_mail_types(session: Session, lead: Lead, product: str, mail_types: list[str]) -> None:
+def stop_mail_types(
+    session: Session,
+    lead: Lead,
+    product: str,
+    mail_types: list[str],
+    *,
+    reason: str = LINK_REASON,
+) -> None:
     for mail_type in mail_types:
         send_gate.suppress(
             session, email=lead.email, lead_id=lead.id, scope="mail_type", product=product,
-            mail_type=mail_type, reason=LINK_REASON,
+            mail_type=mail_type, reason=reason,
         )  # fmt: skip
 
 
@@ -87,7 +98,7 @@ def choose(session: Session, lead: Lead, product: str, receive: set[str], wordin
     new consent in `wording` (what the page said next to the button)."""
     before = read_preferences(session, lead, product)
     if before.blocked:
-        return Change((), (), False)
+        return Change((), (), False, before)
     if not receive:
         if not before.unsubscribed:
             unsubscribe_all(session, lead, product)
@@ -107,7 +118,20 @@ def choose(session: Session, lead: Lead, product: str, receive: set[str], wordin
         started=tuple(t for t in MAIL_TYPES if t in after.receiving - before.receiving),
         stopped=tuple(t for t in MAIL_TYPES if t in before.receiving - after.receiving),
         resubscribed=before.unsubscribed and not after.unsubscribed,
+        after=after,
     )
+
+
+def stop(session: Session, lead: Lead, product: str, mail_types: list[str] | None) -> Change:
+    """The earlier form's `stop` list: these mail types off (None: every email of the
+    product), and the preferences that result."""
+    if mail_types is None:
+        unsubscribe_all(session, lead, product)
+    else:
+        stop_mail_types(session, lead, product, mail_types)
+    session.flush()
+    stopped = tuple(mail_types or MAIL_TYPES)
+    return Change((), stopped, False, read_preferences(session, lead, product))
 
 
 def withdraw_consent(session: Session, lead_id: str, product: str, at: datetime) -> None:
@@ -148,10 +172,7 @@ def _suppressions(session: Session, lead: Lead, product: str) -> list[Suppressio
     return list(
         session.scalars(
             select(Suppression).where(
-                or_(
-                    Suppression.email_hash == send_gate.email_hash(lead.email),
-                    Suppression.lead_id == lead.id,
-                ),
+                send_gate.suppressions_of(lead),
                 or_(Suppression.scope == "global", Suppression.product == product),
             )
         )
@@ -168,10 +189,7 @@ def _lift(
 ) -> None:
     """Delete the page's own suppressions of these scopes (and mail types)."""
     statement = delete(Suppression).where(
-        or_(
-            Suppression.email_hash == send_gate.email_hash(lead.email),
-            Suppression.lead_id == lead.id,
-        ),
+        send_gate.suppressions_of(lead),
         Suppression.product == product,
         Suppression.scope.in_(scopes),
         Suppression.reason == LINK_REASON,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from nurture.db import Consent, Lead, Send, Suppression, utcnow
@@ -84,6 +84,11 @@ def suppress(
     ).one()
 
 
+def suppressions_of(lead: Lead) -> ColumnElement[bool]:
+    """The lead's suppressions: by its address's hash (they outlive an erasure) or its id."""
+    return or_(Suppression.email_hash == email_hash(lead.email), Suppression.lead_id == lead.id)
+
+
 def find_suppression(
     session: Session, lead: Lead, product: str, mail_type: str | None
 ) -> Suppression | None:
@@ -100,10 +105,7 @@ def find_suppression(
         )
     return session.scalars(
         select(Suppression)
-        .where(
-            or_(Suppression.email_hash == email_hash(lead.email), Suppression.lead_id == lead.id),
-            or_(*scopes),
-        )
+        .where(suppressions_of(lead), or_(*scopes))
         .order_by(Suppression.created_at)
     ).first()
 

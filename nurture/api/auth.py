@@ -18,7 +18,7 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy import select
 from starlette.requests import HTTPConnection
 
-from nurture.api.scopes import SCOPES, Scope, scope_list, unknown_scopes
+from nurture.api.scopes import SCOPES, Scope, scope_problem
 from nurture.db import ApiKey, utcnow
 from nurture.store import Store
 
@@ -31,10 +31,9 @@ def _hash(key: str) -> str:
 
 def create_api_key(store: Store, name: str, scopes: list[Scope]) -> str:
     """A new key; only its hash is kept, so this is the one time it can be read."""
-    unknown = unknown_scopes(list(scopes))
-    if unknown or not scopes:
-        got = f"unknown scope(s) {', '.join(map(repr, unknown))}" if unknown else "no scope"
-        raise ValueError(f"{got}; choose from {scope_list()}")
+    problem = scope_problem(list(scopes))
+    if problem:
+        raise ValueError(problem)
     key = PREFIX + secrets.token_urlsafe(32)
     with store.session() as session:
         session.add(ApiKey(name=name, key_hash=_hash(key), scopes=" ".join(sorted(set(scopes)))))

@@ -26,5 +26,10 @@ def scope_list() -> str:
     return "; ".join(f"{name}: {what}" for name, what in SCOPES.items())
 
 
-def unknown_scopes(scopes: list[str]) -> list[str]:
-    return [scope for scope in scopes if scope not in SCOPES]
+def scope_problem(scopes: list[str]) -> str | None:
+    """What is wrong with a key's requested scopes (unknown ones, or none), or None."""
+    unknown = [scope for scope in scopes if scope not in SCOPES]
+    if not unknown and scopes:
+        return None
+    got = f"unknown scope(s) {', '.join(map(repr, unknown))}" if unknown else "no scope"
+    return f"{got}; choose from {scope_list()}"

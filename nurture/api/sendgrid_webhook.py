@@ -27,11 +27,10 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel
 from sendgrid.helpers.eventwebhook import EventWebhook, EventWebhookHeader
 
-from nurture import send_gate
 from nurture.api.limits import WEBHOOK_BYTES, max_body
 from nurture.api.tracking import current_scenarios
 from nurture.api.unsubscribe import tell_journey_of
-from nurture.db import Lead, utcnow
+from nurture.db import Lead
 from nurture.event_log import LoggedEvent, record_events_in
 from nurture.events import (
     EMAIL_BLOCKED,
@@ -41,13 +40,14 @@ from nurture.events import (
     SPAM_REPORT,
     BehaviorEvent,
 )
-from nurture.preferences import withdraw_consent
+from nurture.preferences import stop_mail_types, unsubscribe_all
 from nurture.scenario import Scenario
 from nurture.send_status import DeliveryStatus, advance_send_status
 from nurture.store import Store
 from nurture.tracking_privacy import policy_for
 
 router = APIRouter(tags=["webhooks"])
+SENDGRID_REASON = "SendGrid unsubscribe"  # the suppression's reason: not the page's to lift
 BEHAVIOUR = {"open": EMAIL_OPEN, "click": EMAIL_CLICK, "bounce": EMAIL_BOUNCE,
              "spamreport": SPAM_REPORT}  # fmt: skip
 STATUS: dict[str, DeliveryStatus] = {
@@ -210,10 +210,7 @@ async def _unsubscribe(request: Request, raw: dict[str, Any]) -> None:
 
 def _suppress(store: Store, lead: Lead, product: str, mail_type: str | None) -> None:
     with store.session() as session:
-        send_gate.suppress(
-            session, email=lead.email, lead_id=lead.id,
-            scope="mail_type" if mail_type else "product", product=product,
-            mail_type=mail_type or "", reason="SendGrid unsubscribe",
-        )  # fmt: skip
         if mail_type is None:
-            withdraw_consent(session, lead.id, product, utcnow())
+            unsubscribe_all(session, lead, product, reason=SENDGRID_REASON)
+        else:
+            stop_mail_types(session, lead, product, [mail_type], reason=SENDGRID_REASON)

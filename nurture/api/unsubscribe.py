@@ -124,12 +124,11 @@ async def save_preferences(
         name=shown.name, types=t.mail_types(shown.locale, sorted(chosen))
     )
     change = await asyncio.to_thread(_write, request, prefs.choose, lead, product, chosen, wording)
-    after = await asyncio.to_thread(_read, request, lead, product)
-    if after.unsubscribed and change.stopped:
+    if change.after.unsubscribed and change.stopped:
         await tell_journey_of(request, product, lead.id, None)
     elif change.stopped:
         await tell_journey_of(request, product, lead.id, list(change.stopped))
-    return _page(shown, _outcome(shown, change, after, token))
+    return _page(shown, _outcome(shown, change, token))
 
 
 async def _save_stop_list(
@@ -138,14 +137,9 @@ async def _save_stop_list(
     mail_types: list[str] | None = None if "all" in stop else [m for m in MAIL_TYPES if m in stop]
     if mail_types == []:
         return _page(shown, _paragraph(t.text(shown.locale, "nothing_changed")))
-    if mail_types is None:
-        await asyncio.to_thread(_write, request, prefs.unsubscribe_all, lead, shown.key)
-    else:
-        await asyncio.to_thread(_write, request, prefs.stop_mail_types, lead, shown.key, mail_types)
+    change = await asyncio.to_thread(_write, request, prefs.stop, lead, shown.key, mail_types)
     await tell_journey_of(request, shown.key, lead.id, mail_types)
-    after = await asyncio.to_thread(_read, request, lead, shown.key)
-    stopped = tuple(mail_types or MAIL_TYPES)
-    return _page(shown, _outcome(shown, prefs.Change((), stopped, False), after, token))
+    return _page(shown, _outcome(shown, change, token))
 
 
 def _read(request: Request, lead: Lead, product: str) -> prefs.Preferences:
@@ -213,9 +207,9 @@ def _preference_form(shown: Product, current: prefs.Preferences, token: str) -> 
     )
 
 
-def _outcome(shown: Product, change: prefs.Change, after: prefs.Preferences, token: str) -> str:
+def _outcome(shown: Product, change: prefs.Change, token: str) -> str:
     """What the save did, what the lead receives now, and the way back to the form."""
-    locale, name = shown.locale, shown.name
+    locale, name, after = shown.locale, shown.name, change.after
     if after.blocked:
         said = [_state(shown, after)]
     elif change.resubscribed:

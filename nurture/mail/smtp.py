@@ -75,7 +75,7 @@ class SmtpProvider:
         except OSError as err:  # refused, unreachable, timed out: nothing was sent
             raise retry_later(f"SMTP server {self.address} not reached: {err}") from None
         try:
-            self._hand_over(smtp, sender, recipient, data, message)
+            self._hand_over(smtp, sender, recipient, data, message, international=international)
         finally:
             _quit(smtp)
         return str(message["Message-ID"])
@@ -92,9 +92,17 @@ class SmtpProvider:
         return smtplib.SMTP(self.host, self.port, timeout=self.timeout)
 
     def _hand_over(
-        self, smtp: smtplib.SMTP, sender: str, recipient: str, data: bytes, message: EmailMessage
+        self,
+        smtp: smtplib.SMTP,
+        sender: str,
+        recipient: str,
+        data: bytes,
+        message: EmailMessage,
+        *,
+        international: bool,
     ) -> None:
-        """Everything before DATA is safe to retry; DATA's end is where it may be taken."""
+        """Everything before DATA is safe to retry; DATA's end is where it may be taken.
+        `international`: an address is not ASCII, so the server must offer SMTPUTF8."""
         stage = "before DATA"
         try:
             smtp.ehlo()
@@ -104,7 +112,7 @@ class SmtpProvider:
             if self.username:
                 smtp.login(self.username, self.password or "")
             options = ["BODY=8BITMIME"] if smtp.has_extn("8bitmime") else []
-            if not (sender + recipient).isascii():
+            if international:
                 if not smtp.has_extn("smtputf8"):
                     raise rejected(
                         f"SMTP server {self.address} does not offer SMTPUTF8, which an address "
