@@ -68,9 +68,22 @@ class TrackingPolicy:
 
 
 def policy_for(scenarios: list[Scenario], product: str | None) -> TrackingPolicy:
-    """The product's policy; for an event of no (known) product, what any product keeps."""
+    """The product's policy; for an event of no (known) product, what any product keeps.
+
+    Called for every tracked event, so each set of scenario versions (a version is a hash
+    of the scenario's content) is walked once, not per event."""
     mine = [s for s in scenarios if s.product == product] or scenarios
-    return TrackingPolicy.merged(TrackingPolicy.of(s) for s in mine)
+    key = tuple((s.product, s.version) for s in mine)
+    policy = _policies.get(key)
+    if policy is None:
+        policy = TrackingPolicy.merged(TrackingPolicy.of(s) for s in mine)
+        if len(_policies) > 1_000:  # scenario edits: forget old versions
+            _policies.clear()
+        _policies[key] = policy
+    return policy
+
+
+_policies: dict[tuple[tuple[str, str], ...], TrackingPolicy] = {}
 
 
 def _holds_email(value: object) -> bool:

@@ -29,7 +29,7 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Send
 from starlette.types import Scope as AsgiScope
 
-from nurture.api.auth import ScopeCheck, check_key
+from nurture.api.auth import KEY_CHECKED, ScopeCheck, check_key
 from nurture.api.limits import DEFAULT_BYTES, ENFORCED, BodyLimit
 from nurture.api.scopes import Scope
 from nurture.store import Store
@@ -97,6 +97,8 @@ class Admission:
         if refusal is not None:
             await refusal(scope, receive, send)
             return
+        if door is not None and door.scope is not None:
+            scope[KEY_CHECKED] = door.scope
         scope[ENFORCED] = limit
         await self._counted(scope, receive, send, limit)
 

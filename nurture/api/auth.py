@@ -121,16 +121,21 @@ async def check_key(store: Store, connection: HTTPConnection, scope: Scope) -> N
         )
 
 
+# Where the Admission middleware notes the scope it checked the request's key for.
+KEY_CHECKED = "nurture.key_scope"
+
+
 @dataclass(frozen=True)
 class ScopeCheck:
     """The dependency `require` makes. The Admission middleware reads `scope` from a route's
-    dependencies to check the key before the body is read; this checks it again, cheaply
-    (the key is remembered), wherever the middleware is not in front."""
+    dependencies to check the key before the body is read, and notes it in the request;
+    this checks the key only where no middleware did."""
 
     scope: Scope
 
     async def __call__(self, request: Request) -> None:
-        await check_key(request.app.state.store, request, self.scope)
+        if request.scope.get(KEY_CHECKED) != self.scope:
+            await check_key(request.app.state.store, request, self.scope)
 
 
 def require(scope: Scope) -> ScopeCheck:
