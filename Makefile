@@ -16,17 +16,22 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/nurture demo
 
-# The journey suites, to run a second time with the worker's sticky cache off (every
-# activation replays its whole history): `make test-replaying`. Not yet part of `make test`:
-# one journey test still fails that way (see the issue 10 note).
-JOURNEY_SUITES := tests/test_journey.py tests/test_journey_outages.py \
+# The journey suites run a second time with the worker's sticky cache off, so every
+# activation replays its whole history: a command sequence that replay would not reproduce
+# fails here, not in production.
+JOURNEY_SUITES := tests/test_journey.py tests/test_journey_races.py tests/test_journey_outages.py \
 	tests/test_handoff_capacity.py tests/test_sales_sla.py tests/test_send_time.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+	$(MAKE) --no-print-directory test-replaying
 
+# Deselected there: with no cache at all, the time-skipping test server stopped skipping time
+# after this test's continue-as-new (the worker's completion of the old run's last task was
+# refused as "already completed"); the races suite's continue-as-new runs cache-off instead.
 test-replaying: $(STAMP)
-	NURTURE_WORKER_MAX_CACHED_WORKFLOWS=0 $(BIN)/python -m pytest -q $(JOURNEY_SUITES)
+	NURTURE_WORKER_MAX_CACHED_WORKFLOWS=0 $(BIN)/python -m pytest -q $(JOURNEY_SUITES) \
+		--deselect tests/test_journey.py::test_continue_as_new_carries_everything
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
