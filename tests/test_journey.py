@@ -403,20 +403,20 @@ async def test_continue_as_new_carries_everything(
 ) -> None:
     handle = await short_history_journey(env, client, settings, store)
     first_run = handle.result_run_id
+    latest = client.get_workflow_handle(handle.id)  # `handle` is the run it started
     # Every signal is a history event however the worker batches them into tasks: with the
     # 18 events before, 86 pass the 100-event limit even when all land in one task (the
     # worker's cache off, every activation a replay).
     for i in range(85):
-        await behave(env, handle, "page_view", event_id=f"pv-{i}")
-    await behave(env, handle, "document_download", event_id="dl-1")
-    latest = client.get_workflow_handle(handle.id)  # `handle` queries the run it started
+        await behave(env, latest, "page_view", event_id=f"pv-{i}")
+    await behave(env, latest, "document_download", event_id="dl-1")
     before = await eventually(latest, lambda s: s.emails_sent == 2)
     desc = await client.get_workflow_handle(handle.id).describe()
     assert desc.run_id != first_run, "the journey should have continued as new"
 
     # A repeat of an event seen in an earlier run is still a repeat.
-    await behave(env, handle, "document_download", event_id="dl-1")
-    await behave(env, handle, "page_view", event_id="pv-0")
+    await behave(env, latest, "document_download", event_id="dl-1")
+    await behave(env, latest, "page_view", event_id="pv-0")
     await env.sleep(timedelta(hours=1))
     after = await state(latest)
     assert after.emails_sent == before.emails_sent == 2

@@ -93,12 +93,14 @@ class FakeSendGrid:
         self.requests: list[tuple[dict[str, str], dict[str, Any]]] = []
         self.replies: list[Reply] = []
         self.release = threading.Event()  # ends a hanging reply
+        self.delay = 0.0  # seconds between taking a request and answering it
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 fake.requests.append((dict(self.headers), body))
+                time.sleep(fake.delay)  # taken: a client that dies now still sent it
                 reply = fake.replies.pop(0) if fake.replies else Reply()
                 if reply.reset:  # RST after the whole request arrived: the answer is lost
                     linger = struct.pack("ii", 1, 0)
