@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import uvicorn
 from rich.console import Console
@@ -163,8 +164,20 @@ SAMPLE_LEADS = [
     ),
 ]
 
-# (seconds after start, lead, action)
 Action = Callable[[Client, str], Awaitable[None]]
+
+
+class Cue(NamedTuple):
+    """One scripted moment: at `at` seconds, `act` on `lead`, once `ready` holds for it.
+
+    `ready` keeps the story true on a slow machine: a lead unsubscribes from an email it
+    has received, whatever the worker's pace.
+    """
+
+    at: float
+    lead: str
+    act: Action
+    ready: Callable[[JourneyState], bool] | None = None
 
 
 def _event(type: str, url: str | None = None, **properties: object) -> Action:
@@ -198,32 +211,37 @@ def _signal(name: str, arg: object | None = None) -> Action:
 
 
 PRODUCT_URL = "https://quickstart.example.com/product"
-SCRIPT: list[tuple[float, str, Action]] = [
-    (4, "aiko", _event("product_page", PRODUCT_URL)),
-    (5, "mia", _event("document_download", document="guide")),
-    (6, "aiko", _event("product_page", PRODUCT_URL)),
-    (6, "lena", _event("product_page", PRODUCT_URL)),
-    (7, "raj", _event("email_open")),
-    (7, "sofia", _event("page_view", "https://quickstart.example.com/blog")),
-    (8, "aiko", _event("product_page", PRODUCT_URL)),
-    (8, "lena", _event("product_page", PRODUCT_URL)),
-    (8, "omar", _signal("pause")),
-    (9, "lena", _event("product_page", PRODUCT_URL)),
-    (10, "tom", _signal("unsubscribe", Unsubscribe(reason="one-click unsubscribe"))),
-    (11, "raj", _event("email_click", "https://quickstart.example.com/guide")),
-    (12, "aiko", _event("pricing_page", "https://quickstart.example.com/pricing")),
-    (13, "sofia", _event("careers_page", "https://quickstart.example.com/careers")),
-    (14, "lena", _event("webinar_attended", webinar="live-demo")),
-    (15, "mia", _event("webinar_attended", webinar="live-demo")),
-    (16, "raj", _event("email_open")),
-    (17, "raj", _event("email_click", "https://quickstart.example.com/benchmark")),
-    (20, "yuki", _event("document_download", document="catalogue")),
-    (22, "yuki", _event("document_download", document="catalogue")),
-    (24, "lena", _feedback("rejected", "no budget this year")),
-    (25, "aiko", _feedback("accepted", "call booked")),
-    (30, "omar", _signal("resume")),
-    (30, "emma", _event("purchase")),
-    (35, "aiko", _feedback("contacted", "discovery call held")),
+SCRIPT: list[Cue] = [
+    Cue(4, "aiko", _event("product_page", PRODUCT_URL)),
+    Cue(5, "mia", _event("document_download", document="guide")),
+    Cue(6, "aiko", _event("product_page", PRODUCT_URL)),
+    Cue(6, "lena", _event("product_page", PRODUCT_URL)),
+    Cue(7, "raj", _event("email_open")),
+    Cue(7, "sofia", _event("page_view", "https://quickstart.example.com/blog")),
+    Cue(8, "aiko", _event("product_page", PRODUCT_URL)),
+    Cue(8, "lena", _event("product_page", PRODUCT_URL)),
+    Cue(8, "omar", _signal("pause")),
+    Cue(9, "lena", _event("product_page", PRODUCT_URL)),
+    Cue(
+        10,
+        "tom",
+        _signal("unsubscribe", Unsubscribe(reason="one-click unsubscribe")),
+        ready=lambda st: st.emails_sent >= 1,  # from the link in his welcome email
+    ),
+    Cue(11, "raj", _event("email_click", "https://quickstart.example.com/guide")),
+    Cue(12, "aiko", _event("pricing_page", "https://quickstart.example.com/pricing")),
+    Cue(13, "sofia", _event("careers_page", "https://quickstart.example.com/careers")),
+    Cue(14, "lena", _event("webinar_attended", webinar="live-demo")),
+    Cue(15, "mia", _event("webinar_attended", webinar="live-demo")),
+    Cue(16, "raj", _event("email_open")),
+    Cue(17, "raj", _event("email_click", "https://quickstart.example.com/benchmark")),
+    Cue(20, "yuki", _event("document_download", document="catalogue")),
+    Cue(22, "yuki", _event("document_download", document="catalogue")),
+    Cue(24, "lena", _feedback("rejected", "no budget this year")),
+    Cue(25, "aiko", _feedback("accepted", "call booked")),
+    Cue(30, "omar", _signal("resume")),
+    Cue(30, "emma", _event("purchase")),
+    Cue(35, "aiko", _feedback("contacted", "discovery call held")),
 ]
 DEMO_SECONDS = 45
 
@@ -341,18 +359,28 @@ async def _play(
     client: Client, leads: dict[str, tuple[SampleLead, str]]
 ) -> dict[str, JourneyState]:
     started = time.monotonic()
-    pending = sorted((t, key, act) for t, key, act in SCRIPT if key in leads)
+    pending = sorted((cue for cue in SCRIPT if cue.lead in leads), key=lambda cue: cue.at)
     states: dict[str, JourneyState] = {}
     with Live(console=console, refresh_per_second=2) as live:
         while (elapsed := time.monotonic() - started) < DEMO_SECONDS:
-            while pending and pending[0][0] <= elapsed:
-                _, key, act = pending.pop(0)
+            for cue in _due(pending, elapsed, states):
+                pending.remove(cue)
                 with contextlib.suppress(Exception):  # e.g. a lead that already left
-                    await act(client, leads[key][1])
+                    await cue.act(client, leads[cue.lead][1])
             states = await _states(client, leads)
             live.update(_table(states, leads, f"{elapsed:4.0f}s of {DEMO_SECONDS}s"))
             await asyncio.sleep(0.5)
     return await _states(client, leads)
+
+
+def _due(pending: list[Cue], elapsed: float, states: dict[str, JourneyState]) -> list[Cue]:
+    """The cues whose time has come and whose lead is ready for them, in script order."""
+    return [
+        cue
+        for cue in pending
+        if cue.at <= elapsed
+        and (cue.ready is None or (cue.lead in states and cue.ready(states[cue.lead])))
+    ]
 
 
 async def _states(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from nurture.demo import run_demo
+from nurture.demo import SCRIPT, Cue, _due, run_demo
+from nurture.journey import JourneyState
 
 
 def free_port() -> int:
@@ -36,7 +37,10 @@ async def test_demo_tells_its_stories(tmp_path: Path) -> None:
     }
     assert states["aiko"].lifecycle == "sql"  # hot → handed off → accepted → contacted
     assert any(e.kind == "handoff" for e in states["aiko"].timeline)
-    assert states["tom"].lifecycle == "unsubscribed" and states["tom"].emails_sent == 1
+    tom = states["tom"]  # unsubscribes from his welcome email; nothing is sent after that
+    assert tom.lifecycle == "unsubscribed" and tom.emails_sent >= 1
+    kinds = [e.kind for e in tom.timeline]
+    assert "email" not in kinds[kinds.index("exit") :]
     assert states["ken"].stage == "cold" and states["ken"].emails_sent >= 2
     assert states["lena"].lifecycle == "recycled"
     assert states["mia"].stage == "warm"
@@ -45,3 +49,20 @@ async def test_demo_tells_its_stories(tmp_path: Path) -> None:
     assert sum("trigger 'download-followup' fired" in e.text for e in states["yuki"].timeline) == 1
     outbox = list((tmp_path / "nurture" / "outbox" / "quickstart").glob("*.eml"))
     assert len(outbox) == sum(s.emails_sent for s in states.values())
+
+
+async def _nothing(client: object, lead_id: str) -> None:
+    return None
+
+
+def test_a_cue_waits_for_its_lead_to_be_ready() -> None:
+    """Tom unsubscribes from the email he received: on a slow worker his cue waits for it."""
+    tom = next(cue for cue in SCRIPT if cue.lead == "tom")
+    not_yet = JourneyState.model_construct(emails_sent=0)
+    mailed = JourneyState.model_construct(emails_sent=1)
+    assert _due([tom], tom.at + 5, {"tom": not_yet}) == []
+    assert _due([tom], tom.at + 5, {}) == []  # its state not read yet
+    assert _due([tom], tom.at + 5, {"tom": mailed}) == [tom]
+    assert _due([tom], tom.at - 1, {"tom": mailed}) == []
+    plain = Cue(1, "ken", _nothing)
+    assert _due([plain], 1, {}) == [plain]
