@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from nurture.cli import app
+from nurture.cli.app import app
 
 if __name__ == "__main__":
     sys.exit(app(["start", *sys.argv[1:]]))

@@ -7,8 +7,8 @@ import logging
 
 from nurture.config import InsecureSecret, get_settings
 from nurture.mail.provider_factory import ProviderNotConfigured, build_provider
-from nurture.schema import SchemaOutdated
-from nurture.store import Store
+from nurture.store.engine import Store
+from nurture.store.migrate import SchemaOutdated
 from nurture.temporal import connect
 from nurture.worker_setup import WorkerRole, build_worker
 

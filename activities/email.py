@@ -18,15 +18,15 @@ from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from nurture import send_gate
 from nurture.config import Settings
-from nurture.db import Lead, Send, utcnow
 from nurture.mail.compose import Recipient, compose_email, unsubscribe_url
 from nurture.mail.providers import DELIVERY_UNCERTAIN, Delivery, EmailProvider, rejected
 from nurture.mail.render import TemplateRenderer
-from nurture.scenario import Brand, MailType
-from nurture.store import Store
-from nurture.template_pins import pinned_sources
+from nurture.scenario.model import Brand, MailType
+from nurture.scenario.pins import pinned_sources
+from nurture.sending import gate as send_gate
+from nurture.store.engine import Store
+from nurture.store.models import Lead, Send, utcnow
 
 # Tries and waits (seconds) for marking a send `sent` after the provider took it: a store
 # blip must not leave an accepted email looking undelivered.

@@ -17,11 +17,11 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from nurture.config import Settings
-from nurture.db import Handoff
-from nurture.engagement import engaged_emails
-from nurture.handoff_capacity import SlotRequest, leave_queue, request_slot
-from nurture.scoring import ScoreBreakdown
-from nurture.store import Store
+from nurture.handoff.capacity import SlotRequest, leave_queue, request_slot
+from nurture.scoring.engagement import engaged_emails
+from nurture.scoring.score import ScoreBreakdown
+from nurture.store.engine import Store
+from nurture.store.models import Handoff
 
 SIGNATURE_HEADER = "X-Nurture-Signature"
 

@@ -19,13 +19,13 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.email import claim_lease, deliver_claimed, send_id_for
-from nurture import send_gate
 from nurture.config import Settings
-from nurture.db import Handoff, Lead, Send, utcnow
 from nurture.mail.providers import Delivery, EmailProvider
 from nurture.mail.sales import SalesMailKind, SalesNotice, sales_message
-from nurture.scenario import Brand
-from nurture.store import Store
+from nurture.scenario.model import Brand
+from nurture.sending import gate as send_gate
+from nurture.store.engine import Store
+from nurture.store.models import Handoff, Lead, Send, utcnow
 
 
 class SalesMailInput(BaseModel):

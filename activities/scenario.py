@@ -9,11 +9,11 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from nurture.scenario import Scenario
-from nurture.scenario_loader import ScenarioError, load_scenario
-from nurture.send_time import role_send_hours
-from nurture.store import Store
-from nurture.template_pins import pin_templates
+from nurture.scenario.loader import ScenarioError, load_scenario
+from nurture.scenario.model import Scenario
+from nurture.scenario.pins import pin_templates
+from nurture.schedule.send_time import role_send_hours
+from nurture.store.engine import Store
 
 ROLE_HOURS_TTL = 600.0  # seconds
 

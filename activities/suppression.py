@@ -7,8 +7,8 @@ from typing import Literal
 from pydantic import BaseModel
 from temporalio import activity
 
-from nurture import send_gate
-from nurture.store import Store
+from nurture.sending import gate as send_gate
+from nurture.store.engine import Store
 
 
 class SuppressionInput(BaseModel):

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from temporalio import activity
 
-from nurture.db import Transition
-from nurture.store import Store
+from nurture.store.engine import Store
+from nurture.store.models import Transition
 
 
 class TransitionInput(BaseModel):

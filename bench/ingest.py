@@ -80,13 +80,13 @@ from temporalio.client import Client
 
 from nurture.api.app import create_app
 from nurture.api.auth import create_api_key
+from nurture.cli.devstack import DevServer, connect_ready, start_dev_server
 from nurture.config import Settings
-from nurture.db import Delivery, Event, Lead, Send
-from nurture.devstack import DevServer, connect_ready, start_dev_server
-from nurture.events import BehaviorEvent
-from nurture.journey import journey_id
-from nurture.journeys import journey_state, start_journey
-from nurture.store import Store
+from nurture.journey.client import journey_state, start_journey
+from nurture.journey.contract import journey_id
+from nurture.leads.events import BehaviorEvent
+from nurture.store.engine import Store
+from nurture.store.models import Delivery, Event, Lead, Send
 
 ADMIN_URL = os.environ.get(
     "NURTURE_BENCH_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
@@ -1146,7 +1146,7 @@ def api_server(settings: Settings, log_path: Path) -> Iterator[tuple[str, subpro
 def nurture_command() -> list[str]:
     """The `nurture` console script beside this Python, as an installed worker runs."""
     script = Path(sys.executable).with_name("nurture")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "nurture.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "nurture.cli.app"]
 
 
 @contextmanager

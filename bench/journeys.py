@@ -49,13 +49,13 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from nurture.cli.devstack import DevServer, connect_ready, start_dev_server, temporal_cli
 from nurture.config import Settings
-from nurture.db import Lead, Send
-from nurture.devstack import DevServer, connect_ready, start_dev_server, temporal_cli
-from nurture.events import BehaviorEvent
-from nurture.journey import journey_id
-from nurture.journeys import journey_state, send_behavior, start_journey
-from nurture.store import ConsentIn, LeadIn, Store
+from nurture.journey.client import journey_state, send_behavior, start_journey
+from nurture.journey.contract import journey_id
+from nurture.leads.events import BehaviorEvent
+from nurture.store.engine import ConsentIn, LeadIn, Store
+from nurture.store.models import Lead, Send
 from nurture.worker_setup import build_worker, polling_options
 
 PRODUCT = "bench"
@@ -535,7 +535,7 @@ async def main(leads: int, per: int, bytecode_cache: bool) -> None:
         try:
             settings = Settings(
                 temporal_address=server.address,
-                database_url=f"sqlite:///{data}/nurture.db",
+                database_url=f"sqlite:///{data}/nurture.store.models",
                 scenarios_dir=bench_dir / "scenarios",
                 outbox_dir=data / "outbox",
                 task_queue=NURTURE_QUEUE,

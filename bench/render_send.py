@@ -60,8 +60,8 @@ from temporalio.testing import ActivityEnvironment
 import nurture.mail.compose as compose_module
 import nurture.mail.render as render_module
 from activities.email import EmailActivities, SendEmailInput
+from nurture.cli.preview import ScenarioEmail, find_email, load_product
 from nurture.config import Settings
-from nurture.db import utcnow
 from nurture.mail.compose import Recipient, compose_email, unsubscribe_url
 from nurture.mail.outbox import OutboxProvider
 from nurture.mail.providers import Delivery, EmailProvider
@@ -72,10 +72,10 @@ from nurture.mail.render import (
     email_context,
     inline_css,
 )
-from nurture.preview import ScenarioEmail, find_email, load_product
-from nurture.scenario import Scenario
-from nurture.store import ConsentIn, LeadIn, Store
-from nurture.template_pins import pin_templates
+from nurture.scenario.model import Scenario
+from nurture.scenario.pins import pin_templates
+from nurture.store.engine import ConsentIn, LeadIn, Store
+from nurture.store.models import utcnow
 
 REPO = Path(__file__).resolve().parent.parent
 WARMUP = 50  # emails of each kind run untimed first: Jinja's compiled templates, caches
@@ -199,7 +199,7 @@ class ActivityPath:
 
     def __init__(self, case: Case, tmp: Path) -> None:
         self.case = case
-        self.store = Store(f"sqlite:///{tmp / 'nurture.db'}")
+        self.store = Store(f"sqlite:///{tmp / 'nurture.store.models'}")
         self.store.upgrade()
         product, version = case.scenario.product, case.scenario.version
         pin_templates(self.store, case.folder, product, version)

@@ -58,14 +58,14 @@ from temporalio.testing import ActivityEnvironment
 import activities.email as email_module
 from activities.email import EmailActivities, SendEmailInput
 from nurture.config import Settings
-from nurture.db import Send
-from nurture.event_log import LoggedEvent, record_events
-from nurture.events import BehaviorEvent
+from nurture.leads.events import BehaviorEvent
 from nurture.mail.providers import Delivery
-from nurture.scenario import Scenario
-from nurture.scenario_loader import load_scenario
-from nurture.store import ConsentIn, LeadIn, Store
-from nurture.template_pins import pin_templates
+from nurture.scenario.loader import load_scenario
+from nurture.scenario.model import Scenario
+from nurture.scenario.pins import pin_templates
+from nurture.store.engine import ConsentIn, LeadIn, Store
+from nurture.store.event_log import LoggedEvent, record_events
+from nurture.store.models import Send
 
 ADMIN_URL = os.environ.get(
     "NURTURE_BENCH_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from nurture.scenario import SLUG, MailType
+from nurture.scenario.model import SLUG, MailType
 
 EmailProviderName = Literal["outbox", "sendgrid", "smtp"]
 # Published in this repository: anyone can sign unsubscribe links with it.
@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     temporal_ui_url: str = "http://localhost:8233"
     task_queue: str = "nurture"
-    database_url: str = "sqlite:///.nurture/nurture.db"
+    database_url: str = "sqlite:///.nurture/nurture.store.models"
     scenarios_dir: Path = Path("scenarios")
     outbox_dir: Path = Path(".nurture/outbox")
     public_base_url: str = "http://localhost:8000"

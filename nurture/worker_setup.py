@@ -18,7 +18,7 @@ from activities.transitions import TransitionActivities
 from nurture.config import Settings
 from nurture.mail.provider_factory import build_provider
 from nurture.mail.providers import EmailProvider
-from nurture.store import Store
+from nurture.store.engine import Store
 from workflows.lead_journey import LeadJourney
 
 WorkerRole = Literal["all", "workflows", "activities"]

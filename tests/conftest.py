@@ -23,15 +23,15 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from nurture import search_attributes
 from nurture.api.app import create_app
 from nurture.api.auth import create_api_key
 from nurture.api.scopes import Scope
 from nurture.config import Settings
-from nurture.scenario import Scenario
-from nurture.scenario_loader import load_scenario
-from nurture.store import ConsentIn, Store
-from nurture.template_pins import pin_templates
+from nurture.journey import search_attributes
+from nurture.scenario.loader import load_scenario
+from nurture.scenario.model import Scenario
+from nurture.scenario.pins import pin_templates
+from nurture.store.engine import ConsentIn, Store
 from nurture.worker_setup import build_worker
 
 # Every test lead agreed to email through a form, unless a test is about consent.
@@ -101,7 +101,7 @@ def postgres_database() -> Iterator[str]:
 @pytest.fixture
 def database_url(tmp_path: Path) -> str:
     """SQLite by default; store tests override this with both engines."""
-    return f"sqlite:///{tmp_path}/nurture.db"
+    return f"sqlite:///{tmp_path}/nurture.store.models"
 
 
 @pytest.fixture
@@ -141,7 +141,7 @@ async def worker(client: Client, settings: Settings, store: Store) -> AsyncItera
 def any_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Each store test runs on real SQLite and on the real PostgreSQL."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/nurture.db"
+        yield f"sqlite:///{tmp_path}/nurture.store.models"
     else:
         yield from postgres_database()
 

@@ -17,16 +17,16 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 from typer.testing import CliRunner
 
-from nurture import send_gate
 from nurture.api.app import create_app
 from nurture.api.auth import create_api_key, revoke_api_keys
-from nurture.cli import app as cli
+from nurture.cli.app import app as cli
 from nurture.config import Settings
-from nurture.db import Event, Lead
-from nurture.journey import JourneyState
-from nurture.relay import relay_once
-from nurture.store import Store
-from nurture.unsubscribe import sign_unsubscribe
+from nurture.journey.contract import JourneyState
+from nurture.sending import gate as send_gate
+from nurture.sending.unsubscribe_tokens import sign_unsubscribe
+from nurture.store.engine import Store
+from nurture.store.models import Event, Lead
+from nurture.store.relay import relay_once
 from tests.conftest import Api
 from tests.history_text import decoded_history
 from tests.test_journey import advance_to_weekday_noon_tokyo, eventually

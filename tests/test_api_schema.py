@@ -20,7 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 from nurture.api.app import create_app
 from nurture.api.auth import create_api_key
 from nurture.config import Settings
-from nurture.store import Store
+from nurture.store.engine import Store
 
 schema = schemathesis.openapi.from_dict(
     create_app(Settings(database_url="sqlite://"), relay=False).openapi()

@@ -17,7 +17,7 @@ def nurture(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProce
     """The real command in a process of its own, away from any .env of the repository."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("NURTURE_")}
     return subprocess.run(
-        [sys.executable, "-m", "nurture.cli", *args],
+        [sys.executable, "-m", "nurture.cli.app", *args],
         cwd=tmp_path, env=clean | {"PYTHONPATH": str(REPO)} | env,
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip

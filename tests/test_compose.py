@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from nurture import search_attributes
 from nurture.config import Settings
+from nurture.journey import search_attributes
 from nurture.mail.provider_factory import build_provider
 from nurture.mail.smtp import SmtpProvider
 

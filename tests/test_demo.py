@@ -5,8 +5,8 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from nurture.demo import SCRIPT, Cue, _due, run_demo
-from nurture.journey import JourneyState
+from nurture.cli.demo import SCRIPT, Cue, _due, run_demo
+from nurture.journey.contract import JourneyState
 
 
 def free_port() -> int:

@@ -17,14 +17,14 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.email import EmailActivities, SendEmailInput
 from nurture.config import Settings
-from nurture.db import Lead, Send
 from nurture.mail.compose import Recipient, compose_email
 from nurture.mail.outbox import OutboxProvider
 from nurture.mail.providers import DELIVERY_UNCERTAIN, Delivery
 from nurture.mail.render import SAMPLE_JOURNEY, SAMPLE_LEADS, TemplateRenderer
-from nurture.scenario_loader import load_scenario
-from nurture.store import LeadIn, Store
-from nurture.unsubscribe import verify_unsubscribe
+from nurture.scenario.loader import load_scenario
+from nurture.sending.unsubscribe_tokens import verify_unsubscribe
+from nurture.store.engine import LeadIn, Store
+from nurture.store.models import Lead, Send
 from tests.conftest import CONSENT, REPO, SCENARIOS, pinned
 
 ACME = load_scenario(SCENARIOS, "acme")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from nurture.db import Send
-from nurture.engagement import engaged_emails
-from nurture.event_log import LoggedEvent, record_events
-from nurture.events import BehaviorEvent
-from nurture.store import LeadIn, Store
+from nurture.leads.events import BehaviorEvent
+from nurture.scoring.engagement import engaged_emails
+from nurture.store.engine import LeadIn, Store
+from nurture.store.event_log import LoggedEvent, record_events
+from nurture.store.models import Send
 from tests.conftest import CONSENT
 
 T0 = datetime(2026, 11, 2, 1, tzinfo=UTC)

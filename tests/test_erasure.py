@@ -10,10 +10,10 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from nurture.config import Settings
-from nurture.db import Consent, Event, Lead, Send, Transition
-from nurture.event_log import LoggedEvent, record_events
-from nurture.journeys import start_journey
-from nurture.store import LeadIn, Store
+from nurture.journey.client import start_journey
+from nurture.store.engine import LeadIn, Store
+from nurture.store.event_log import LoggedEvent, record_events
+from nurture.store.models import Consent, Event, Lead, Send, Transition
 from tests.conftest import CONSENT
 from tests.test_journey import behave, started
 from tests.test_starter import run_starter
@@ -52,4 +52,4 @@ async def test_erasing_a_lead_scrubs_it_and_keeps_counts(
 
 async def run_starter_cli(settings: Settings, *args: str) -> tuple[int, str]:
     """The `nurture` CLI in a subprocess (starter.py is `nurture start`; this is the rest)."""
-    return await run_starter(settings, *args, script="-m nurture.cli")
+    return await run_starter(settings, *args, script="-m nurture.cli.app")

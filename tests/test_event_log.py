@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from nurture import send_gate
-from nurture.db import Event, Lead, Send
-from nurture.event_log import LoggedEvent, identify, lead_timeline, record_events
-from nurture.events import BehaviorEvent
-from nurture.store import LeadIn, Store
+from nurture.leads.events import BehaviorEvent
+from nurture.sending import gate as send_gate
+from nurture.store.engine import LeadIn, Store
+from nurture.store.event_log import LoggedEvent, identify, lead_timeline, record_events
+from nurture.store.models import Event, Lead, Send
 from tests.conftest import CONSENT
 
 T0 = datetime(2026, 11, 25, 3, tzinfo=UTC)

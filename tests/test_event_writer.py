@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import func, select
 
 from nurture.api.event_writer import EventWriter, Owners, Write, Written
-from nurture.db import Delivery, Event, Journey
-from nurture.event_log import LoggedEvent
-from nurture.events import BehaviorEvent
-from nurture.store import LeadIn, Store
+from nurture.leads.events import BehaviorEvent
+from nurture.store.engine import LeadIn, Store
+from nurture.store.event_log import LoggedEvent
+from nurture.store.models import Delivery, Event, Journey
 from tests.conftest import CONSENT
 
 

@@ -15,11 +15,11 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from nurture.config import Settings
-from nurture.db import Handoff, HandoffSlot
-from nurture.handoff_capacity import SlotRequest, leave_queue, request_slot
-from nurture.journey import JourneyResult, Unsubscribe
-from nurture.journeys import start_journey
-from nurture.store import Store
+from nurture.handoff.capacity import SlotRequest, leave_queue, request_slot
+from nurture.journey.client import start_journey
+from nurture.journey.contract import JourneyResult, Unsubscribe
+from nurture.store.engine import Store
+from nurture.store.models import Handoff, HandoffSlot
 from nurture.worker_setup import build_worker
 from tests.conftest import CrmWebhook, scenario_copy
 from tests.test_journey import (

@@ -25,18 +25,18 @@ import pytest
 from sqlalchemy import insert
 
 from nurture.config import Settings
-from nurture.db import Handoff, Lead, Transition
-from nurture.handoff_calibration import calibrate
-from nurture.handoff_outcomes import (
+from nurture.handoff.calibration import calibrate
+from nurture.handoff.outcomes import (
     SYSTEM_ACTORS,
     Move,
     classify,
     load_outcomes,
     split_by_handoff,
 )
-from nurture.handoff_report import Policy, UnknownProduct, build_report, product_report
-from nurture.scenario_loader import ScenarioError, load_scenario_dir
-from nurture.store import Store
+from nurture.handoff.report import Policy, UnknownProduct, build_report, product_report
+from nurture.scenario.loader import ScenarioError, load_scenario_dir
+from nurture.store.engine import Store
+from nurture.store.models import Handoff, Lead, Transition
 from tests.conftest import scenario_copy
 from tests.test_starter import run_starter
 
@@ -359,7 +359,7 @@ async def test_cli_prints_the_report_and_json(
     acme_scenarios(settings, tmp_path, "  daily_capacity: 5\n")
     period = ["--since", "2026-01-01", "--until", "2026-01-31"]
     code, output = await run_starter(
-        settings, "report", "handoffs", "--product", "acme", *period, script="-m nurture.cli"
+        settings, "report", "handoffs", "--product", "acme", *period, script="-m nurture.cli.app"
     )
     assert code == 0, output
     assert "precision 20.2% (won / 610 decided) · target 30% ✗ below" in output
@@ -372,7 +372,7 @@ async def test_cli_prints_the_report_and_json(
 
     code, output = await run_starter(
         settings, "report", "handoffs", "--product", "acme", *period, "--json",
-        script="-m nurture.cli",
+        script="-m nurture.cli.app",
     )  # fmt: skip
     assert code == 0, output
     data = json.loads(output)
@@ -385,10 +385,10 @@ async def test_cli_prints_the_report_and_json(
 
 async def test_cli_errors_are_clear(store: Store, settings: Settings) -> None:
     code, output = await run_starter(
-        settings, "report", "handoffs", "--since", "2026-02-30", script="-m nurture.cli"
+        settings, "report", "handoffs", "--since", "2026-02-30", script="-m nurture.cli.app"
     )
     assert code == 2 and "--since: expected a date YYYY-MM-DD, got '2026-02-30'" in output
     code, output = await run_starter(
-        settings, "report", "handoffs", "--product", "acne", script="-m nurture.cli"
+        settings, "report", "handoffs", "--product", "acne", script="-m nurture.cli.app"
     )
     assert code == 2 and "unknown product 'acne'" in output and "known products: acme" in output

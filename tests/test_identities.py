@@ -12,12 +12,12 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from nurture.api.event_writer import EventWriter, Owners, Write
-from nurture.db import Event
-from nurture.erasure import erase_lead
-from nurture.event_log import LoggedEvent, identify
-from nurture.events import BehaviorEvent
-from nurture.relay import relay_once
-from nurture.store import LeadIn, Store
+from nurture.leads.erasure import erase_lead
+from nurture.leads.events import BehaviorEvent
+from nurture.store.engine import LeadIn, Store
+from nurture.store.event_log import LoggedEvent, identify
+from nurture.store.models import Event
+from nurture.store.relay import relay_once
 from tests.conftest import CONSENT, Api
 from tests.test_api import LEAD
 from tests.test_journey import eventually

@@ -22,13 +22,19 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.handoff import SIGNATURE_HEADER, sign_body
-from nurture import send_gate
 from nurture.config import Settings
-from nurture.db import Handoff, Send, Transition
-from nurture.events import BehaviorEvent
-from nurture.journey import JourneyInput, JourneyResult, JourneyState, SalesFeedback, Unsubscribe
-from nurture.journeys import give_feedback, start_journey
-from nurture.store import LeadIn, Store
+from nurture.journey.client import give_feedback, start_journey
+from nurture.journey.contract import (
+    JourneyInput,
+    JourneyResult,
+    JourneyState,
+    SalesFeedback,
+    Unsubscribe,
+)
+from nurture.leads.events import BehaviorEvent
+from nurture.sending import gate as send_gate
+from nurture.store.engine import LeadIn, Store
+from nurture.store.models import Handoff, Send, Transition
 from nurture.worker_setup import build_worker
 from tests.conftest import CONSENT, CrmWebhook, scenario_copy
 

@@ -14,10 +14,10 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from nurture import search_attributes as sa
 from nurture.config import Settings
-from nurture.journeys import journey_id
-from nurture.store import Store
+from nurture.journey import search_attributes as sa
+from nurture.journey.client import journey_id
+from nurture.store.engine import Store
 from tests.test_journey import _hand_off, behave, eventually, started
 
 

@@ -10,11 +10,11 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from nurture.config import Settings
-from nurture.journey import JourneyInput
-from nurture.journeys import start_journey
+from nurture.journey.client import start_journey
+from nurture.journey.contract import JourneyInput
 from nurture.mail.outbox import OutboxProvider
 from nurture.mail.providers import Delivery, retry_later
-from nurture.store import Store
+from nurture.store.engine import Store
 from nurture.worker_setup import build_worker
 from tests.conftest import CrmWebhook
 from tests.test_journey import (

@@ -14,12 +14,12 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from nurture import send_gate
 from nurture.config import Settings
-from nurture.db import Handoff, Lead, Transition
-from nurture.journey import SalesFeedback, Unsubscribe
-from nurture.journeys import give_feedback, start_journey
-from nurture.store import Store
+from nurture.journey.client import give_feedback, start_journey
+from nurture.journey.contract import SalesFeedback, Unsubscribe
+from nurture.sending import gate as send_gate
+from nurture.store.engine import Store
+from nurture.store.models import Handoff, Lead, Transition
 from nurture.worker_setup import build_worker
 from tests.conftest import CrmWebhook, scenario_copy
 from tests.test_journey import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nurture.lifecycle import FEEDBACK_MOVES, InvalidTransition, feedback_target
+from nurture.journey.lifecycle import FEEDBACK_MOVES, InvalidTransition, feedback_target
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
-from nurture import schema
-from nurture.db import Base
+from nurture.store import migrate as schema
+from nurture.store.models import Base
 from tests.conftest import REPO
 
 

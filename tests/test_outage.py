@@ -13,11 +13,11 @@ from sqlalchemy import func, select
 
 from nurture.api.app import create_app
 from nurture.api.auth import create_api_key
+from nurture.cli.devstack import connect_ready, start_dev_server
 from nurture.config import Settings
-from nurture.db import Delivery
-from nurture.devstack import connect_ready, start_dev_server
-from nurture.journey import JourneyState
-from nurture.store import Store
+from nurture.journey.contract import JourneyState
+from nurture.store.engine import Store
+from nurture.store.models import Delivery
 from nurture.worker_setup import build_worker
 from tests.conftest import SCENARIOS
 from tests.test_api import LEAD
@@ -57,7 +57,7 @@ async def test_events_accepted_during_an_outage_arrive_after_restart(tmp_path: P
     data = tmp_path / "temporal"
     server = await start_dev_server(data, port=port, ui_port=ui_port)
     settings = Settings(
-        temporal_address=server.address, database_url=f"sqlite:///{tmp_path}/nurture.db",
+        temporal_address=server.address, database_url=f"sqlite:///{tmp_path}/nurture.store.models",
         scenarios_dir=SCENARIOS, outbox_dir=tmp_path / "outbox", task_queue="outage",
     )  # fmt: skip
     store = Store(settings.database_url)

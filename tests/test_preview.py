@@ -20,17 +20,17 @@ from temporalio.testing import ActivityEnvironment
 from typer.testing import CliRunner
 
 from activities.email import EmailActivities, SendEmailInput
-from nurture.cli import app
+from nurture.cli.app import app
+from nurture.cli.preview import PREVIEW_LEAD_ID, PREVIEW_SEND_ID
 from nurture.config import Settings, get_settings
-from nurture.db import Lead
-from nurture.erasure import erase_lead
+from nurture.leads.erasure import erase_lead
 from nurture.mail.outbox import OutboxProvider
 from nurture.mail.render import SAMPLE_JOURNEY
-from nurture.preview import PREVIEW_LEAD_ID, PREVIEW_SEND_ID
-from nurture.scenario_loader import load_scenario
-from nurture.store import LeadIn, Store
-from nurture.template_pins import pin_templates
-from nurture.unsubscribe import verify_unsubscribe
+from nurture.scenario.loader import load_scenario
+from nurture.scenario.pins import pin_templates
+from nurture.sending.unsubscribe_tokens import verify_unsubscribe
+from nurture.store.engine import LeadIn, Store
+from nurture.store.models import Lead
 from tests.conftest import CONSENT, REPO, SCENARIOS
 
 SHIPPED = REPO / "scenarios"
@@ -260,7 +260,7 @@ def test_a_stored_lead_by_email_or_id_in_japanese(store: Store, tmp_path: Path) 
 def test_no_store_file_is_reported_not_created(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    missing = tmp_path / "none" / "nurture.db"
+    missing = tmp_path / "none" / "nurture.store.models"
     monkeypatch.setenv("NURTURE_DATABASE_URL", f"sqlite:///{missing}")
     get_settings.cache_clear()
     result = preview("acme", "welcome", "--lead", "someone@example.com")

@@ -12,12 +12,13 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from nurture.config import Settings
-from nurture.db import Delivery, Event, Journey
-from nurture.event_log import LoggedEvent, identify, record_events
-from nurture.events import BehaviorEvent
-from nurture.journey import Unsubscribe
-from nurture.journeys import start_journey
-from nurture.relay import (
+from nurture.journey.client import start_journey
+from nurture.journey.contract import Unsubscribe
+from nurture.leads.events import BehaviorEvent
+from nurture.store.engine import Store
+from nurture.store.event_log import LoggedEvent, identify, record_events
+from nurture.store.models import Delivery, Event, Journey
+from nurture.store.relay import (
     PARK_ATTEMPTS,
     _pending,
     parked_deliveries,
@@ -25,7 +26,6 @@ from nurture.relay import (
     retry_delay,
     retry_parked,
 )
-from nurture.store import Store
 from tests.test_journey import advance_to_weekday_noon_tokyo, eventually, make_lead, started
 from tests.test_starter import run_starter
 
@@ -184,13 +184,13 @@ async def test_events_a_journey_keeps_refusing_are_parked_listed_and_can_be_retr
         workflow_id, 1, "journey not started yet",
     )  # fmt: skip
 
-    code, listing = await run_starter(settings, "deliveries", script="-m nurture.cli")
+    code, listing = await run_starter(settings, "deliveries", script="-m nurture.cli.app")
     assert code == 0 and f"{workflow_id}  1 event(s) parked since" in listing, listing
     assert "journey not started yet" in listing
 
     await start_journey(client, settings, store, lead, "acme")
     code, output = await run_starter(
-        settings, "deliveries", "retry", "--journey", workflow_id, script="-m nurture.cli"
+        settings, "deliveries", "retry", "--journey", workflow_id, script="-m nurture.cli.app"
     )
     assert code == 0 and "1 parked event(s) back in the outbox" in output, output
     assert parked_deliveries(store) == []

@@ -18,12 +18,12 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from nurture.config import Settings
-from nurture.db import Handoff, Send, Transition
-from nurture.event_log import LoggedEvent, record_events
-from nurture.events import BehaviorEvent
-from nurture.journey import JourneyResult, JourneyState, SalesFeedback
-from nurture.journeys import give_feedback, start_journey
-from nurture.store import Store
+from nurture.journey.client import give_feedback, start_journey
+from nurture.journey.contract import JourneyResult, JourneyState, SalesFeedback
+from nurture.leads.events import BehaviorEvent
+from nurture.store.engine import Store
+from nurture.store.event_log import LoggedEvent, record_events
+from nurture.store.models import Handoff, Send, Transition
 from nurture.worker_setup import build_worker
 from tests.conftest import Api, scenario_copy
 from tests.history_text import decoded_history

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from nurture.cli import app
-from nurture.scenario_loader import ScenarioError, load_scenario_dir
+from nurture.cli.app import app
+from nurture.scenario.loader import ScenarioError, load_scenario_dir
 
 ACME = Path(__file__).parent / "scenarios" / "acme"
 REPO = Path(__file__).parent.parent

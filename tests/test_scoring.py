@@ -8,11 +8,11 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nurture.events import BehaviorEvent
-from nurture.lead import LeadProfile
-from nurture.scenario import Scenario
-from nurture.scenario_loader import load_scenario
-from nurture.scoring import Discount, behavior_score, score_lead, stage_for
+from nurture.leads.events import BehaviorEvent
+from nurture.leads.profile import LeadProfile
+from nurture.scenario.loader import load_scenario
+from nurture.scenario.model import Scenario
+from nurture.scoring.score import Discount, behavior_score, score_lead, stage_for
 
 SCENARIO: Scenario = load_scenario(Path(__file__).parent / "scenarios", "acme")
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)

@@ -15,7 +15,7 @@ from temporalio.client import Client
 
 from nurture.api.app import create_app
 from nurture.config import DEFAULT_SECRET_KEY, InsecureSecret, Settings
-from nurture.store import Store
+from nurture.store.engine import Store
 from nurture.worker_setup import build_worker
 
 REPO = Path(__file__).parent.parent
@@ -38,7 +38,8 @@ def run(tmp_path: Path, *command: str, **env: str) -> subprocess.CompletedProces
     [(None, "is the public default"), ("short-but-not-default", "is shorter than 32 characters")],
 )
 @pytest.mark.parametrize(
-    "command", [["worker.py"], ["-m", "nurture.cli", "worker"], ["-m", "nurture.cli", "api"]]
+    "command",
+    [["worker.py"], ["-m", "nurture.cli.app", "worker"], ["-m", "nurture.cli.app", "api"]],
 )
 def test_worker_and_api_refuse_a_weak_secret_behind_a_public_url(
     tmp_path: Path, command: list[str], secret: str | None, problem: str

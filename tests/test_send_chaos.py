@@ -18,11 +18,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from nurture.cli.devstack import connect_ready, start_dev_server
 from nurture.config import Settings
-from nurture.db import Send
-from nurture.devstack import connect_ready, start_dev_server
-from nurture.journeys import start_journey
-from nurture.store import LeadIn, Store
+from nurture.journey.client import start_journey
+from nurture.store.engine import LeadIn, Store
+from nurture.store.models import Send
 from tests.conftest import CONSENT, REPO, SCENARIOS
 from tests.test_outage import free_port, until
 from tests.test_sendgrid_provider import API_KEY, FakeSendGrid
@@ -69,7 +69,7 @@ async def test_a_worker_killed_mid_send_never_mails_a_lead_twice(tmp_path: Path)
     sendgrid = FakeSendGrid()
     sendgrid.delay = 0.4  # each email is in flight for a while
     settings = Settings(
-        temporal_address=server.address, database_url=f"sqlite:///{tmp_path}/nurture.db",
+        temporal_address=server.address, database_url=f"sqlite:///{tmp_path}/nurture.store.models",
         scenarios_dir=scenarios, task_queue="chaos", sendgrid_host=sendgrid.url,
         send_claim_lease_seconds=2,
     )  # fmt: skip

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from nurture import send_gate
-from nurture.db import Consent, Send, utcnow
-from nurture.store import ConsentIn, LeadIn, Store
+from nurture.sending import gate as send_gate
+from nurture.store.engine import ConsentIn, LeadIn, Store
+from nurture.store.models import Consent, Send, utcnow
 from tests.conftest import CONSENT
 
 T0 = datetime(2026, 11, 25, 3, tzinfo=UTC)

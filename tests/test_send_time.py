@@ -10,13 +10,13 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from nurture.config import Settings
-from nurture.event_log import LoggedEvent, record_events
-from nurture.events import BehaviorEvent
-from nurture.journey import JourneyInput, JourneyMemory, JourneyResult
-from nurture.journeys import start_journey
-from nurture.scenario_loader import load_scenario
-from nurture.store import LeadIn, Store
-from nurture.template_pins import pin_templates
+from nurture.journey.client import start_journey
+from nurture.journey.contract import JourneyInput, JourneyMemory, JourneyResult
+from nurture.leads.events import BehaviorEvent
+from nurture.scenario.loader import load_scenario
+from nurture.scenario.pins import pin_templates
+from nurture.store.engine import LeadIn, Store
+from nurture.store.event_log import LoggedEvent, record_events
 from nurture.worker_setup import build_worker
 from tests.conftest import CONSENT, scenario_copy
 from tests.test_journey import (

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from nurture.events import BehaviorEvent
-from nurture.scenario import SendWindow
-from nurture.send_window import next_send_time, open_hours, preferred_send_hour
+from nurture.leads.events import BehaviorEvent
+from nurture.scenario.model import SendWindow
+from nurture.schedule.send_window import next_send_time, open_hours, preferred_send_hour
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 WINDOW = SendWindow(timezone="Asia/Tokyo", hours=(9, 18), holidays=[date(2026, 11, 23)])

@@ -20,8 +20,8 @@ from activities.email import EmailActivities
 from nurture.config import Settings
 from nurture.mail.providers import DELIVERY_UNCERTAIN, PROVIDER_REJECTED, PROVIDER_UNAVAILABLE
 from nurture.mail.sendgrid import SendGridProvider
-from nurture.send_status import advance_send_status
-from nurture.store import Store
+from nurture.sending.status import advance_send_status
+from nurture.store.engine import Store
 from tests.conftest import pinned
 from tests.test_email import japanese_input, left_uncertain, new_lead, rows, run
 

@@ -15,11 +15,11 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from nurture import send_gate
 from nurture.config import Settings
-from nurture.db import Consent, Event, Lead, Send
-from nurture.relay import relay_once
-from nurture.store import Store
+from nurture.sending import gate as send_gate
+from nurture.store.engine import Store
+from nurture.store.models import Consent, Event, Lead, Send
+from nurture.store.relay import relay_once
 from tests.conftest import Api
 from tests.history_text import decoded_history
 from tests.test_api import LEAD

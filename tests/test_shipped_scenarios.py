@@ -14,11 +14,11 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from nurture.config import Settings
-from nurture.db import Send
-from nurture.journeys import start_journey
+from nurture.journey.client import start_journey
 from nurture.mail.render import SAMPLE_JOURNEY, TemplateRenderer, email_context
-from nurture.scenario_loader import load_scenario
-from nurture.store import LeadIn, Store
+from nurture.scenario.loader import load_scenario
+from nurture.store.engine import LeadIn, Store
+from nurture.store.models import Send
 from tests.conftest import CONSENT, REPO
 from tests.test_journey import utc
 

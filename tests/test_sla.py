@@ -18,19 +18,19 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.handoff import HandoffActivities, HandoffInput
 from activities.sales_mail import SalesMailActivities, SalesMailInput
-from nurture import send_gate
 from nurture.config import Settings
-from nurture.db import Lead, Send
-from nurture.erasure import erase_lead
-from nurture.events import BehaviorEvent
+from nurture.handoff.sla import add_business_days, next_sla_notice
+from nurture.leads.erasure import erase_lead
+from nurture.leads.events import BehaviorEvent
 from nurture.mail.outbox import OutboxProvider
 from nurture.mail.providers import retry_later
-from nurture.moments import interesting_moments
-from nurture.scenario import SendWindow
-from nurture.scenario_loader import ScenarioError, load_scenario, load_scenario_dir
-from nurture.scoring import RuleScore, ScoreBreakdown
-from nurture.sla import add_business_days, next_sla_notice
-from nurture.store import LeadIn, Store
+from nurture.scenario.loader import ScenarioError, load_scenario, load_scenario_dir
+from nurture.scenario.model import SendWindow
+from nurture.scoring.moments import interesting_moments
+from nurture.scoring.score import RuleScore, ScoreBreakdown
+from nurture.sending import gate as send_gate
+from nurture.store.engine import LeadIn, Store
+from nurture.store.models import Lead, Send
 from tests.conftest import SCENARIOS
 
 TOKYO = ZoneInfo("Asia/Tokyo")

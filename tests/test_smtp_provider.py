@@ -28,7 +28,7 @@ from activities.email import EmailActivities
 from nurture.config import Settings
 from nurture.mail.providers import PROVIDER_REJECTED, PROVIDER_UNAVAILABLE
 from nurture.mail.smtp import SmtpProvider
-from nurture.store import Store
+from nurture.store.engine import Store
 from tests.conftest import pinned
 from tests.test_email import japanese_input, left_uncertain, new_lead, rows, run
 

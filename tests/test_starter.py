@@ -12,9 +12,9 @@ from sqlalchemy import select
 from temporalio.client import Client
 
 from nurture.config import Settings
-from nurture.db import Lead
-from nurture.lead_import import read_leads, split_name
-from nurture.store import LeadIn, Store
+from nurture.leads.csv_import import read_leads, split_name
+from nurture.store.engine import LeadIn, Store
+from nurture.store.models import Lead
 
 REPO = Path(__file__).parent.parent
 CSV = """name,email,company,industry,size,title

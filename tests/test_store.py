@@ -14,12 +14,12 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.email import EmailActivities, SendEmailInput
 from activities.transitions import TransitionActivities, TransitionInput
-from nurture import send_gate
 from nurture.config import Settings
-from nurture.db import Lead, Send, Transition
 from nurture.mail.outbox import OutboxProvider
-from nurture.send_status import advance_send_status
-from nurture.store import LeadIn, Store
+from nurture.sending import gate as send_gate
+from nurture.sending.status import advance_send_status
+from nurture.store.engine import LeadIn, Store
+from nurture.store.models import Lead, Send, Transition
 from tests.conftest import CONSENT, pinned, postgres_database
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from nurture.api.segment import PageMessage, TrackMessage, page_events, track_events
-from nurture.scenario_loader import load_scenario_dir
+from nurture.scenario.loader import load_scenario_dir
 
 ACME = Path(__file__).parent / "scenarios" / "acme"
 NOW = datetime(2026, 11, 25, 10, tzinfo=UTC)

@@ -14,12 +14,12 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from nurture import send_gate
 from nurture.config import Settings
-from nurture.db import Consent, Lead, Suppression
 from nurture.mail.compose import unsubscribe_url
-from nurture.store import LeadIn, Store
-from nurture.unsubscribe import sign_unsubscribe, verify_unsubscribe
+from nurture.sending import gate as send_gate
+from nurture.sending.unsubscribe_tokens import sign_unsubscribe, verify_unsubscribe
+from nurture.store.engine import LeadIn, Store
+from nurture.store.models import Consent, Lead, Suppression
 from tests.conftest import CONSENT, REPO, Api
 from tests.test_api import LEAD
 from tests.test_journey import eventually

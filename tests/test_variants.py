@@ -12,15 +12,15 @@ from sqlalchemy import select
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from nurture.cli.preview import PreviewLead, find_email, parse_variant
 from nurture.config import Settings
-from nurture.db import Send
-from nurture.journey import JourneyResult
-from nurture.journeys import start_journey
+from nurture.journey.client import start_journey
+from nurture.journey.contract import JourneyResult
 from nurture.mail.compose import Recipient
-from nurture.preview import PreviewLead, find_email, parse_variant
-from nurture.scenario_loader import ScenarioError, load_scenario_dir
-from nurture.store import Store
-from nurture.variants import assign_variant
+from nurture.scenario.loader import ScenarioError, load_scenario_dir
+from nurture.schedule.variants import assign_variant
+from nurture.store.engine import Store
+from nurture.store.models import Send
 from nurture.worker_setup import build_worker
 from tests.conftest import scenario_copy
 from tests.test_journey import advance_to_weekday_noon_tokyo, eventually, make_lead

@@ -9,9 +9,9 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from nurture.config import Settings
-from nurture.journey import JourneyResult
-from nurture.journeys import start_journey
-from nurture.store import Store
+from nurture.journey.client import start_journey
+from nurture.journey.contract import JourneyResult
+from nurture.store.engine import Store
 from nurture.worker_setup import build_worker
 from tests.test_journey import advance_to_weekday_noon_tokyo, eventually, make_lead, sends
 

@@ -33,10 +33,9 @@ with workflow.unsafe.imports_passed_through():
     from activities.scenario import LoadScenarioInput
     from activities.suppression import SuppressionInput
     from activities.transitions import TransitionInput
-    from nurture import search_attributes as sa
-    from nurture.durations import format_duration
-    from nurture.events import DELIVERY_ENDING_TYPES, BehaviorEvent
-    from nurture.journey import (
+    from nurture.handoff.sla import SlaNotice, next_sla_notice
+    from nurture.journey import search_attributes as sa
+    from nurture.journey.contract import (
         TIMELINE_LENGTH,
         WORKFLOW_TYPE,
         JourneyInput,
@@ -49,7 +48,7 @@ with workflow.unsafe.imports_passed_through():
         Unsubscribe,
         journey_id,
     )
-    from nurture.lifecycle import (
+    from nurture.journey.lifecycle import (
         NURTURING,
         SALES_OWNED,
         SGL_ACTOR,
@@ -59,11 +58,11 @@ with workflow.unsafe.imports_passed_through():
         Lifecycle,
         feedback_target,
     )
+    from nurture.leads.events import DELIVERY_ENDING_TYPES, BehaviorEvent
     from nurture.mail.sales import SalesMailKind
-    from nurture.moments import interesting_moments
-    from nurture.scenario import TRACK_END, TRACK_LISTEN, MailType, Scenario, Step, Trigger
-    from nurture.scoring import Discount, ScoreBreakdown, relevant_events, score_lead, stage_for
-    from nurture.send_window import (
+    from nurture.scenario.durations import format_duration
+    from nurture.scenario.model import TRACK_END, TRACK_LISTEN, MailType, Scenario, Step, Trigger
+    from nurture.schedule.send_window import (
         hour_ever_open,
         in_business_hours,
         local_day,
@@ -73,8 +72,15 @@ with workflow.unsafe.imports_passed_through():
         open_hours,
         preferred_send_hour,
     )
-    from nurture.sla import SlaNotice, next_sla_notice
-    from nurture.variants import assign_variant
+    from nurture.schedule.variants import assign_variant
+    from nurture.scoring.moments import interesting_moments
+    from nurture.scoring.score import (
+        Discount,
+        ScoreBreakdown,
+        relevant_events,
+        score_lead,
+        stage_for,
+    )
 
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
 RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))

@@ -32,7 +32,7 @@ from starlette.types import Scope as AsgiScope
 from nurture.api.auth import KEY_CHECKED, ScopeCheck, check_key
 from nurture.api.limits import DEFAULT_BYTES, ENFORCED, BodyLimit
 from nurture.api.scopes import Scope
-from nurture.store import Store
+from nurture.store.engine import Store
 
 log = logging.getLogger("nurture.api")
 STORE_DOWN = "the store is unavailable; nothing was accepted, retry later"

@@ -24,8 +24,8 @@ from nurture.api import health, leads, sendgrid_webhook, tracking, unsubscribe
 from nurture.api.admission import Admission, doors, store_unavailable
 from nurture.api.event_writer import EventWriter
 from nurture.config import Settings, get_settings
-from nurture.relay import run_relay
-from nurture.store import Store
+from nurture.store.engine import Store
+from nurture.store.relay import run_relay
 from nurture.temporal import connect
 
 log = logging.getLogger("nurture.api")

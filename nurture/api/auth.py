@@ -19,8 +19,8 @@ from sqlalchemy import select
 from starlette.requests import HTTPConnection
 
 from nurture.api.scopes import SCOPES, Scope, scope_problem
-from nurture.db import ApiKey, utcnow
-from nurture.store import Store
+from nurture.store.engine import Store
+from nurture.store.models import ApiKey, utcnow
 
 PREFIX = "nk_"
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from nurture.db import Lead
-from nurture.event_log import LoggedEvent, record_events_in
-from nurture.identities import known_visitors, lock_visitors
-from nurture.store import Store
+from nurture.leads.identities import known_visitors, lock_visitors
+from nurture.store.engine import Store
+from nurture.store.event_log import LoggedEvent, record_events_in
+from nurture.store.models import Lead
 
 MAX_GROUP = 256  # requests per transaction
 MAX_IN_FLIGHT = 2  # transactions at once per process: one commits while the next builds
@@ -110,7 +110,7 @@ class EventWriter:
         """One transaction: resolve every userId, store every event, queue the deliveries."""
         with self.store.session() as session:
             visitors = frozenset().union(*(w.anonymous_ids for w in writes))
-            lock_visitors(session, visitors, exclusive=False)  # see nurture/identities.py
+            lock_visitors(session, visitors, exclusive=False)  # see nurture/leads/identities.py
             owners = Owners(
                 by_user=lead_ids(session, frozenset().union(*(w.user_ids for w in writes))),
                 by_visitor=known_visitors(session, visitors),

@@ -14,13 +14,19 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from nurture.api.auth import require
 from nurture.api.limits import FEEDBACK_BYTES, LEAD_BATCH_BYTES, LEAD_BYTES, max_body
-from nurture.db import Journey, Lead
-from nurture.event_log import identify
-from nurture.journey import LEAD_ID_PATTERN, JourneyState, Origin, SalesFeedback, journey_id
-from nurture.journeys import give_feedback, journey_state, start_journey
-from nurture.lifecycle import FeedbackOutcome
-from nurture.scenario_loader import ScenarioError, has_scenario
-from nurture.store import LeadConflict, LeadIn, Store
+from nurture.journey.client import give_feedback, journey_state, start_journey
+from nurture.journey.contract import (
+    LEAD_ID_PATTERN,
+    JourneyState,
+    Origin,
+    SalesFeedback,
+    journey_id,
+)
+from nurture.journey.lifecycle import FeedbackOutcome
+from nurture.scenario.loader import ScenarioError, has_scenario
+from nurture.store.engine import LeadConflict, LeadIn, Store
+from nurture.store.event_log import identify
+from nurture.store.models import Journey, Lead
 
 router = APIRouter(tags=["leads"])
 log = logging.getLogger("nurture.api.leads")

@@ -3,7 +3,7 @@ send them, and how they become behaviour events.
 
 Only the fields Nurture uses are validated; the rest of what trackers send (integrations,
 library, ...) is accepted and ignored, as the spec expects of a destination. Of URLs and
-properties only what a scenario names is kept (`nurture.tracking_privacy`).
+properties only what a scenario names is kept (`nurture.leads.tracking_privacy`).
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from pydantic import (
 )
 from pydantic.config import JsonDict
 
-from nurture.events import BehaviorEvent
-from nurture.scenario import SLUG, Scenario
-from nurture.timestamps import Timestamp
-from nurture.tracking_privacy import TrackingPolicy, policy_for
+from nurture.api.timestamps import Timestamp
+from nurture.leads.events import BehaviorEvent
+from nurture.leads.tracking_privacy import TrackingPolicy, policy_for
+from nurture.scenario.model import SLUG, Scenario
 
 MAX_EVENT_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024

@@ -30,9 +30,7 @@ from sendgrid.helpers.eventwebhook import EventWebhook, EventWebhookHeader
 from nurture.api.limits import WEBHOOK_BYTES, max_body
 from nurture.api.tracking import current_scenarios
 from nurture.api.unsubscribe import tell_journey_of
-from nurture.db import Lead
-from nurture.event_log import LoggedEvent, record_events_in
-from nurture.events import (
+from nurture.leads.events import (
     EMAIL_BLOCKED,
     EMAIL_BOUNCE,
     EMAIL_CLICK,
@@ -40,11 +38,13 @@ from nurture.events import (
     SPAM_REPORT,
     BehaviorEvent,
 )
-from nurture.preferences import stop_mail_types, unsubscribe_all
-from nurture.scenario import Scenario
-from nurture.send_status import DeliveryStatus, advance_send_status
-from nurture.store import Store
-from nurture.tracking_privacy import policy_for
+from nurture.leads.preferences import stop_mail_types, unsubscribe_all
+from nurture.leads.tracking_privacy import policy_for
+from nurture.scenario.model import Scenario
+from nurture.sending.status import DeliveryStatus, advance_send_status
+from nurture.store.engine import Store
+from nurture.store.event_log import LoggedEvent, record_events_in
+from nurture.store.models import Lead
 
 router = APIRouter(tags=["webhooks"])
 SENDGRID_REASON = "SendGrid unsubscribe"  # the suppression's reason: not the page's to lift

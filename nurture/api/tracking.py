@@ -31,12 +31,12 @@ from nurture.api.segment import (
     page_events,
     track_events,
 )
-from nurture.db import Lead, utcnow
-from nurture.event_log import LoggedEvent, identify
-from nurture.events import provider_only
-from nurture.scenario import Scenario
-from nurture.scenario_loader import ScenarioError, load_scenario, scenario_dirs
-from nurture.store import LeadIn, Store
+from nurture.leads.events import provider_only
+from nurture.scenario.loader import ScenarioError, load_scenario, scenario_dirs
+from nurture.scenario.model import Scenario
+from nurture.store.engine import LeadIn, Store
+from nurture.store.event_log import LoggedEvent, identify
+from nurture.store.models import Lead, utcnow
 
 router = APIRouter(tags=["tracking"])
 SCENARIO_TTL = 5.0

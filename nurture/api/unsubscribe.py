@@ -4,7 +4,7 @@ No API key (the reader is the lead), no cookies, no redirects. The suppression i
 to the store before answering, so the very next send is refused even if Temporal is down;
 the journey is told as well. The page speaks the scenario's language (ja or en, words in
 unsubscribe_texts.py), shows which mail types are on, and lets the lead turn them back on
-(nurture/preferences.py: the page's own suppressions are lifted, a new consent recorded).
+(nurture/leads/preferences.py: the page's own suppressions are lifted, a new consent recorded).
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ from typing import Annotated, Literal, TypeVar
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
-from nurture import preferences as prefs
 from nurture.api import unsubscribe_texts as t
-from nurture.db import Lead
-from nurture.journey import Unsubscribe
-from nurture.journeys import unsubscribe as tell_journey
-from nurture.scenario_loader import ScenarioError, load_scenario
-from nurture.store import Store
-from nurture.unsubscribe import verify_unsubscribe
+from nurture.journey.client import unsubscribe as tell_journey
+from nurture.journey.contract import Unsubscribe
+from nurture.leads import preferences as prefs
+from nurture.scenario.loader import ScenarioError, load_scenario
+from nurture.sending.unsubscribe_tokens import verify_unsubscribe
+from nurture.store.engine import Store
+from nurture.store.models import Lead
 
 router = APIRouter(tags=["unsubscribe"])
 log = logging.getLogger("nurture.api.unsubscribe")
@@ -149,7 +149,7 @@ def _read(request: Request, lead: Lead, product: str) -> prefs.Preferences:
 
 
 def _write(request: Request, change: Callable[..., T], lead: Lead, *args: object) -> T:
-    """Run one of nurture/preferences.py's writes in one transaction."""
+    """Run one of nurture/leads/preferences.py's writes in one transaction."""
     store: Store = request.app.state.store
     with store.session() as session:
         return change(session, lead, *args)

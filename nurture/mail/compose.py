@@ -14,11 +14,11 @@ from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 
-from nurture.db import Lead
 from nurture.mail.message import build_message
 from nurture.mail.render import EmailContent, TemplateRenderer, email_context
-from nurture.scenario import Brand
-from nurture.unsubscribe import sign_unsubscribe
+from nurture.scenario.model import Brand
+from nurture.sending.unsubscribe_tokens import sign_unsubscribe
+from nurture.store.models import Lead
 
 
 @dataclass(frozen=True)

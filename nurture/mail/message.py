@@ -9,7 +9,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 from nurture.mail.render import EmailContent
-from nurture.scenario import Sender
+from nurture.scenario.model import Sender
 
 # RFC 5322's line limit, not the default 78: folding a long List-Unsubscribe URL at 78 makes
 # the email package RFC 2047-encode it, and mail clients then cannot read the link (RFC 2369).

@@ -31,7 +31,7 @@ from jinja2 import (
 from jinja2.sandbox import SandboxedEnvironment
 
 from nurture.mail.text import html_to_text
-from nurture.scenario import Brand
+from nurture.scenario.model import Brand
 
 # Nothing is fetched while rendering: remote stylesheets are left as links, not loaded.
 _INLINER = css_inline.CSSInliner(

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from nurture.mail.message import POLICY
-from nurture.scenario import Brand
+from nurture.scenario.model import Brand
 
 SalesMailKind = Literal["handoff", "remind", "escalate"]
 

@@ -1,0 +1,3 @@
+"""The journey: LeadJourney's contract, the client that starts and talks to journeys,
+the lead lifecycle, and the search attributes operators find journeys by.
+"""

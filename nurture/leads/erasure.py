@@ -1,0 +1,71 @@
+"""Erasing a lead: personal data leaves the store, anonymised counts stay.
+
+What goes: the address (kept only as a suppression hash, so a later import of the same
+address is not mailed again), names, company, titles, free text (consent wording, event
+URLs and properties, subjects, hand-off payloads, transition reasons). What stays: the
+rows themselves with their types, times, scores and statuses, so funnel and precision
+reports still add up. The journeys are terminated and their histories deleted by the
+caller (`nurture lead erase`), since Temporal holds events of the lead too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, select, update
+
+from nurture.sending import gate as send_gate
+from nurture.store.engine import Store
+from nurture.store.models import Consent, Event, Handoff, Identity, Lead, Send, Transition, utcnow
+
+
+@dataclass
+class ErasureReport:
+    lead_id: str
+    products: list[str] = field(default_factory=list)
+    already_erased: bool = False
+
+
+def erase_lead(store: Store, lead_id: str) -> ErasureReport:
+    """Scrub one lead in one transaction; raises LookupError for an unknown id."""
+    with store.session() as session:
+        lead = session.scalars(select(Lead).where(Lead.id == lead_id).with_for_update()).first()
+        if lead is None:
+            raise LookupError(f"no lead {lead_id!r} in the store")
+        report = ErasureReport(lead_id, sorted(_products(session, lead_id)))
+        if lead.erased_at is not None:
+            report.already_erased = True
+            return report
+        send_gate.suppress(session, email=lead.email, lead_id=None, scope="global", reason="erased")
+        for column in ("external_id", "first_name", "last_name", "company", "title",
+                       "department", "region", "timezone", "owner"):  # fmt: skip
+            setattr(lead, column, None)
+        lead.email = f"erased+{lead.id}@erased.invalid"
+        lead.erased_at = utcnow()
+        session.execute(
+            update(Consent).where(Consent.lead_id == lead_id).values(wording=None, source=None)
+        )
+        session.execute(
+            update(Event)
+            .where(Event.lead_id == lead_id)
+            .values(url=None, properties={}, anonymous_id=None)
+        )
+        # the visitor's browser cookie must not lead back to the lead, nor its new events
+        session.execute(delete(Identity).where(Identity.lead_id == lead_id))
+        session.execute(update(Send).where(Send.lead_id == lead_id).values(subject=""))
+        session.execute(update(Transition).where(Transition.lead_id == lead_id).values(reason=""))
+        for handoff in session.scalars(select(Handoff).where(Handoff.lead_id == lead_id)):
+            handoff.payload = {
+                **handoff.payload, "lead": {"id": lead_id}, "moments": [], "emails": [],
+            }  # fmt: skip
+        return report
+
+
+def _products(session, lead_id: str) -> set[str]:  # type: ignore[no-untyped-def]
+    products: set[str] = set()
+    for model in (Send, Transition, Handoff):
+        products |= set(session.scalars(select(model.product).where(model.lead_id == lead_id)))
+    products |= {
+        p for p in session.scalars(select(Event.product).where(Event.lead_id == lead_id)) if p
+    }
+    return products

@@ -1,0 +1,672 @@
+"""A product's nurturing scenario: the pydantic model of scenario.yaml.
+
+Seed 002 insists nurturing is run per product, so one scenario describes one
+product end to end: who sends, whom it wants (fit), how behaviour scores, when a
+lead is warm or hot, when sales takes over, the tracks of step emails, the
+trigger emails, the branch rules, the send window and the exit rules.
+
+The model is pure data shared by the workflow (which receives it from the
+`load_scenario` activity, so its history pins the version) and the activities.
+Loading and validating files lives in `nurture.scenario.loader`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from nurture.leads.events import EVENT_TYPE_PATTERN, NAME_PROPERTIES, BehaviorEvent
+from nurture.leads.profile import FIT_FIELDS, check_timezone
+from nurture.scenario.durations import Duration
+
+Stage = Literal["cold", "warm", "hot"]
+STAGES: tuple[Stage, ...] = ("cold", "warm", "hot")
+MailType = Literal["newsletter", "step", "trigger", "sales"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+EMAIL_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+TRACK_END = "end"
+TRACK_LISTEN = "listen"
+
+
+def _slug(value: str, what: str) -> str:
+    if not SLUG.match(value):
+        raise ValueError(
+            f"{what} {value!r} must be a slug: lowercase letters, digits, '-' or '_', "
+            "starting with a letter or digit (e.g. 'case-study')"
+        )
+    return value
+
+
+def _check_event_type(value: str) -> str:
+    if not EVENT_TYPE_PATTERN.match(value):
+        raise ValueError(f"event type {value!r} must be snake_case, e.g. 'pricing_page'")
+    return value
+
+
+EventType = Annotated[str, AfterValidator(_check_event_type)]
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors: a typo must not silently disable a rule."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Sender(_Strict):
+    """Who the mail is from; the postal address and contact are required by law in the footer."""
+
+    from_name: str = Field(min_length=1)
+    from_email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    reply_to: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    postal_address: str = Field(min_length=5)
+    contact: str = Field(min_length=3, description="phone, email or URL for enquiries")
+
+
+class FitRule(_Strict):
+    """Points for a lead whose profile matches the product's target."""
+
+    name: str = Field(min_length=1)
+    field: Literal["industry", "company_size", "role", "region", "department"]
+    in_: list[str] | None = Field(default=None, alias="in", min_length=1)
+    between: tuple[int, int] | None = None
+    points: int
+
+    @model_validator(mode="after")
+    def _one_matcher(self) -> FitRule:
+        if (self.in_ is None) == (self.between is None):
+            raise ValueError("give exactly one of 'in' (a list of values) or 'between' [min, max]")
+        if self.between is not None and self.field != "company_size":
+            raise ValueError("'between' only applies to company_size; use 'in' for other fields")
+        if self.in_ is not None and self.field == "company_size":
+            raise ValueError("company_size is a number of employees: use 'between: [min, max]'")
+        if self.between is not None and self.between[0] > self.between[1]:
+            raise ValueError("'between' must be [min, max] with min <= max")
+        return self
+
+    def matches(self, value: Any) -> bool:
+        if value is None:
+            return False
+        if self.between is not None:
+            return self.between[0] <= int(value) <= self.between[1]
+        return str(value).lower() in {v.lower() for v in self.in_ or ()}
+
+
+class EventMatch(_Strict):
+    """Which events a rule reacts to: a type, optionally narrowed by URL and properties."""
+
+    event: EventType
+    url_contains: str | None = None
+    properties: dict[str, str | int | bool] = Field(default_factory=dict)
+
+    def matches(self, event: BehaviorEvent) -> bool:
+        if event.type != self.event:
+            return False
+        if self.url_contains and self.url_contains not in (event.url or ""):
+            return False
+        return all(event.properties.get(k) == v for k, v in self.properties.items())
+
+
+class EventPoints(_Strict):
+    """Points each event of a type is worth, capped per day so one busy afternoon is not 'hot'."""
+
+    points: int
+    daily_cap: int | None = Field(default=None, ge=0)
+
+
+class Pattern(EventMatch):
+    """Repeated behaviour worth more than its parts (seed 003: product page ≥3 times)."""
+
+    name: str = Field(min_length=1)
+    at_least: int = Field(ge=2)
+    within: Duration
+    points: int
+
+
+class EveryEmailOpened(_Strict):
+    """Seed 003: a lead who opens every email is interested; the last `last` sends all opened."""
+
+    name: str = Field(min_length=1)
+    last: int = Field(ge=1)
+    points: int
+
+
+class Scoring(_Strict):
+    half_life: Duration | None = Field(
+        default=None, description="behaviour points halve over this time; none = no decay"
+    )
+    events: dict[EventType, EventPoints]
+    patterns: list[Pattern] = Field(default_factory=list)
+    every_email_opened: EveryEmailOpened | None = None
+    max_behavior: int | None = Field(default=None, ge=0)
+
+    @field_validator("half_life")
+    @classmethod
+    def _positive(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value <= timedelta(0):
+            raise ValueError("half_life must be positive, e.g. '30d'")
+        return value
+
+
+class Stages(_Strict):
+    warm: int
+    hot: int
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Stages:
+        if self.warm >= self.hot:
+            raise ValueError(f"warm ({self.warm}) must be below hot ({self.hot})")
+        return self
+
+
+class Recycle(_Strict):
+    """Where a lead goes when sales rejects it, and how much of its behaviour score it keeps."""
+
+    track: str
+    keep_behavior: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
+def _email_address(value: str | None) -> str | None:
+    """A plain address (`sales@example.com`): hand-off mail goes there, so a typo must fail
+    validation, not a send months later."""
+    if value is not None and not (value.isascii() and EMAIL_ADDRESS.match(value)):
+        raise ValueError(
+            f"{value!r} is not an email address; give one address such as 'sales@example.com' "
+            "(ASCII only: not every mail server accepts international addresses)"
+        )
+    return value
+
+
+EmailAddress = Annotated[str, AfterValidator(_email_address)]
+
+
+class Sla(_Strict):
+    """How soon sales owes feedback on a hand-off, in business days (the send window's
+    weekdays minus its holidays, in the scenario's timezone; Mon–Fri without a window).
+
+    After `business_days` without feedback the owner is reminded; after as many again the
+    hand-off is escalated to `escalate_to`, if given.
+    """
+
+    business_days: int = Field(ge=1, le=60)
+    escalate_to: EmailAddress | None = None
+
+
+class Handoff(_Strict):
+    """When a lead is ready for sales (MQL): score, fit and at least one buying signal."""
+
+    score_at_least: int | None = Field(default=None, description="defaults to the hot threshold")
+    fit_at_least: int | None = None
+    requires_any: list[EventMatch] = Field(default_factory=list)
+    recycle: Recycle
+    target_precision: float = Field(
+        default=0.30,
+        gt=0.0,
+        le=1.0,
+        description="share of decided hand-offs that should become customers; seed 002: below "
+        "~30% sales stops following marketing's leads up (read by `nurture report handoffs`)",
+    )
+    daily_capacity: int | None = Field(
+        default=None,
+        ge=1,
+        description="hand-offs per day sales can follow up (the product's local day); leads "
+        "over it wait in a queue by score, and the report's recommendation stays within it",
+    )
+    owner: EmailAddress | None = Field(
+        default=None,
+        description="the sales owner or team inbox: gets an email with each hand-off "
+        "(who, score, interesting moments, journey link) and the SLA reminders",
+    )
+    sla: Sla | None = None
+
+    @model_validator(mode="after")
+    def _sla_needs_owner(self) -> Handoff:
+        if self.sla is not None and self.owner is None:
+            raise ValueError(
+                "'sla' reminds the hand-off's owner: set 'owner' (e.g. sales@example.com) too"
+            )
+        return self
+
+
+class _Email(_Strict):
+    """An email with optional A/B variants: several subjects, several templates (content),
+    or both in pairs. A lead gets one variant, the same on every retry and replay."""
+
+    template: str | list[str] = Field(description="one template, or A/B content variants")
+    subject: str | list[str] = Field(description="one subject, or A/B variants")
+
+    @field_validator("template")
+    @classmethod
+    def _template_slugs(cls, value: str | list[str]) -> str | list[str]:
+        names = [value] if isinstance(value, str) else value
+        if not names:
+            raise ValueError("give at least one template")
+        for name in names:
+            _slug(name, "template")
+        return value
+
+    @field_validator("subject")
+    @classmethod
+    def _variants(cls, value: str | list[str]) -> str | list[str]:
+        if isinstance(value, list) and not value:
+            raise ValueError("give at least one subject")
+        return value
+
+    @model_validator(mode="after")
+    def _paired(self) -> _Email:
+        subjects, templates = len(self.subjects), len(self.templates)
+        if subjects > 1 and templates > 1 and subjects != templates:
+            raise ValueError(
+                f"{subjects} subjects and {templates} templates: give one of them, or as many "
+                "templates as subjects (variant A, B, ... pairs)"
+            )
+        return self
+
+    @property
+    def subjects(self) -> list[str]:
+        return [self.subject] if isinstance(self.subject, str) else list(self.subject)
+
+    @property
+    def templates(self) -> list[str]:
+        return [self.template] if isinstance(self.template, str) else list(self.template)
+
+    def variants(self) -> list[tuple[str, str]]:
+        """(subject, template) of variant A, B, ..."""
+        subjects, templates = self.subjects, self.templates
+        count = max(len(subjects), len(templates))
+        return [
+            (subjects[i if len(subjects) > 1 else 0], templates[i if len(templates) > 1 else 0])
+            for i in range(count)
+        ]
+
+
+class Step(_Email):
+    key: str
+    wait: Duration
+    mail_type: Literal["step", "newsletter"] = "step"
+
+    @field_validator("key")
+    @classmethod
+    def _slugs(cls, value: str) -> str:
+        return _slug(value, "key")
+
+    @field_validator("wait")
+    @classmethod
+    def _not_negative(cls, value: timedelta) -> timedelta:
+        if value < timedelta(0):
+            raise ValueError("wait cannot be negative")
+        return value
+
+
+class Track(_Strict):
+    """A sequence of step emails with a cadence (cold: monthly, warm: weekly, ...)."""
+
+    description: str = ""
+    steps: list[Step] = Field(min_length=1)
+    then: str = Field(
+        default=TRACK_LISTEN,
+        description="after the last step: 'listen' (keep scoring), 'end', or a track to enter",
+    )
+
+
+class Trigger(_Email):
+    """Behaviour → an immediate email (download → follow-up), at most once per cool-down."""
+
+    key: str
+    when: EventMatch
+    cooldown: Duration = timedelta(days=30)
+    stages: list[Stage] | None = Field(default=None, description="only in these stages")
+
+    @field_validator("key")
+    @classmethod
+    def _slugs(cls, value: str) -> str:
+        return _slug(value, "key")
+
+
+class Condition(_Strict):
+    """Either an event (with the EventMatch narrowing) or reaching a stage."""
+
+    event: EventType | None = None
+    url_contains: str | None = None
+    properties: dict[str, str | int | bool] = Field(default_factory=dict)
+    stage: Stage | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Condition:
+        if (self.event is None) == (self.stage is None):
+            raise ValueError("give exactly one of 'event' or 'stage'")
+        return self
+
+    def matches_event(self, event: BehaviorEvent) -> bool:
+        if self.event is None:
+            return False
+        match = EventMatch(
+            event=self.event, url_contains=self.url_contains, properties=self.properties
+        )
+        return match.matches(event)
+
+
+class Branch(_Strict):
+    """Switch track when something happens: webinar attended → warm track, stage hot → ..."""
+
+    when: Condition
+    from_: list[str] | None = Field(default=None, alias="from")
+    to: str
+
+
+class SendTimeOptimisation(_Strict):
+    """Send each lead's email in the hour its own human opens and clicks cluster in (seed
+    000: mail read at the desk in the morning is mail answered), once it has `min_events` of
+    them; before that, the best hour of leads with its role; before that, `default_hour`."""
+
+    min_events: int = Field(default=3, ge=1)
+    default_hour: int | None = Field(default=None, ge=0, le=23, description="else the opening")
+
+
+class SendWindow(_Strict):
+    """When email may go out, in the lead's timezone (default the scenario's)."""
+
+    timezone: str = "UTC"
+    hours: tuple[int, int] = (9, 18)
+    weekdays: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS[:5]), min_length=1)
+    holidays: list[date] = Field(default_factory=list)
+    country_holidays: str | None = Field(
+        default=None,
+        description="ISO 3166 code (JP, US, DE, ...): its public holidays are skipped too, "
+        "from the `holidays` package, resolved when the scenario loads",
+    )
+    quiet_hours: list[tuple[int, int]] = Field(
+        default_factory=list,
+        description="[start, end) hours inside the window when nothing goes out, e.g. [[12, 13]]",
+    )
+    optimise_send_time: SendTimeOptimisation | None = None
+
+    def is_quiet(self, hour: int) -> bool:
+        """Whether `hour` falls in a quiet range ([22, 7] wraps midnight)."""
+        return any(
+            (start <= hour < end) if start < end else (hour >= start or hour < end)
+            for start, end in self.quiet_hours
+        )
+
+    @model_validator(mode="after")
+    def _some_hour_open(self) -> SendWindow:
+        if all(self.is_quiet(hour) for hour in range(*self.hours)):
+            raise ValueError(
+                f"quiet_hours {self.quiet_hours} cover all of hours {list(self.hours)}: no "
+                "email could ever go out; leave at least one hour of the window open"
+            )
+        return self
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, value: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        for start, end in value:
+            if not (0 <= start <= 23 and 0 <= end <= 24 and start != end):
+                raise ValueError(
+                    "quiet hours are [start, end) with hours 0-24, e.g. [12, 13] for lunch "
+                    "or [22, 7] across midnight"
+                )
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        check_timezone(value)
+        return value
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: tuple[int, int]) -> tuple[int, int]:
+        start, end = value
+        if not (0 <= start < end <= 24):
+            raise ValueError("hours must be [start, end) with 0 <= start < end <= 24, e.g. [9, 18]")
+        return value
+
+
+class PageRule(_Strict):
+    """Which page views mean what for this product: '/pricing' → pricing_page."""
+
+    url_contains: str = Field(min_length=1)
+    event: EventType
+
+
+QUERY_NAME = re.compile(r"^[^\s&=#?]{1,64}$")
+
+
+def _names(values: list[str], what: str) -> list[str]:
+    for value in values:
+        if not QUERY_NAME.match(value):
+            raise ValueError(
+                f"{what} {value!r} must be a plain name (no spaces, '&', '=', '#' or '?'), "
+                "e.g. 'plan'"
+            )
+    return values
+
+
+class Tracking(_Strict):
+    """What of a tracker's data this product keeps. Trackers put addresses and tokens in
+    URL query strings and properties (`?email=...`, `phone`); events are stored and signalled
+    to journeys, whose histories every operator reads, so only named data is kept: URLs lose
+    their fragment and every query parameter but `utm_*` and `keep_query`; properties keep
+    those the scenario's rules match on and `keep_properties`."""
+
+    keep_query: list[str] = Field(
+        default_factory=list, description="query parameters kept besides utm_*"
+    )
+    keep_properties: list[str] = Field(
+        default_factory=lambda: list(NAME_PROPERTIES),
+        description="properties kept besides those rules match on; by default the names of "
+        "documents and webinars, which the hand-off shows sales",
+    )
+
+    @field_validator("keep_query")
+    @classmethod
+    def _query_names(cls, value: list[str]) -> list[str]:
+        return _names(value, "query parameter")
+
+    @field_validator("keep_properties")
+    @classmethod
+    def _property_names(cls, value: list[str]) -> list[str]:
+        return _names(value, "property")
+
+
+class Exit(_Strict):
+    after: Duration = timedelta(days=365)
+    when: list[Condition] = Field(default_factory=list)
+
+
+class Brand(_Strict):
+    """Who an email is from: what the send activity needs of the scenario the journey pinned."""
+
+    product: str
+    name: str
+    locale: Literal["ja", "en"]
+    sender: Sender
+
+
+class Scenario(_Strict):
+    product: str
+    name: str = Field(min_length=1)
+    locale: Literal["ja", "en"] = "en"
+    sender: Sender
+    fit: list[FitRule] = Field(default_factory=list)
+    scoring: Scoring
+    stages: Stages
+    handoff: Handoff
+    entry_track: str
+    tracks: dict[str, Track] = Field(min_length=1)
+    triggers: list[Trigger] = Field(default_factory=list)
+    branches: list[Branch] = Field(default_factory=list)
+    send_window: SendWindow | None = None
+    pages: list[PageRule] = Field(
+        default_factory=list, description="page views that become this product's events"
+    )
+    exit: Exit = Field(default_factory=Exit)
+    tracking: Tracking = Field(default_factory=Tracking)
+    version: str = Field(default="", description="set by the loader: a hash of files")
+    role_send_hours: dict[str, int] = Field(
+        default_factory=dict,
+        description="set when a journey loads the scenario, from the store: the local hour "
+        "the human opens and clicks of leads with each role cluster in",
+    )
+
+    @field_validator("product")
+    @classmethod
+    def _product_slug(cls, value: str) -> str:
+        return _slug(value, "product")
+
+    @property
+    def brand(self) -> Brand:
+        return Brand(product=self.product, name=self.name, locale=self.locale, sender=self.sender)
+
+    @property
+    def handoff_threshold(self) -> int:
+        return (
+            self.handoff.score_at_least
+            if self.handoff.score_at_least is not None
+            else self.stages.hot
+        )
+
+    def event_matches(self) -> list[tuple[tuple[str | int, ...], EventMatch | Condition]]:
+        """Every rule that looks at an event's URL or properties, with its path."""
+        found: list[tuple[tuple[str | int, ...], EventMatch | Condition]] = [
+            *((("scoring", "patterns", i), p) for i, p in enumerate(self.scoring.patterns)),
+            *((("handoff", "requires_any", i), m) for i, m in enumerate(self.handoff.requires_any)),
+            *((("triggers", i, "when"), t.when) for i, t in enumerate(self.triggers)),
+            *((("branches", i, "when"), b.when) for i, b in enumerate(self.branches)),
+            *((("exit", "when", i), c) for i, c in enumerate(self.exit.when)),
+        ]
+        return found
+
+    def kept_properties(self) -> set[str]:
+        """The event properties this product keeps: what its rules match on, and
+        `tracking.keep_properties`."""
+        matched = {key for _, rule in self.event_matches() for key in rule.properties}
+        return matched | set(self.tracking.keep_properties)
+
+    def template_names(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Every template the scenario references, with the path of the reference."""
+        refs: list[tuple[tuple[str | int, ...], str]] = []
+        for track_name, track in self.tracks.items():
+            for i, step in enumerate(track.steps):
+                refs += _template_refs(("tracks", track_name, "steps", i), step)
+        for i, trigger in enumerate(self.triggers):
+            refs += _template_refs(("triggers", i), trigger)
+        return refs
+
+
+def _template_refs(
+    where: tuple[str | int, ...], email: _Email
+) -> list[tuple[tuple[str | int, ...], str]]:
+    if isinstance(email.template, str):
+        return [((*where, "template"), email.template)]
+    return [((*where, "template", j), name) for j, name in enumerate(email.template)]
+
+
+def reference_problems(scenario: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
+    """Cross-field checks pydantic cannot express per field: every name must point somewhere."""
+    tracks = set(scenario.tracks)
+    known = ", ".join(sorted(tracks))
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+
+    def track_ref(path: tuple[str | int, ...], name: str, allow: tuple[str, ...] = ()) -> None:
+        if name not in tracks and name not in allow:
+            extra = "".join(f", '{a}'" for a in allow)
+            problems.append((path, f"unknown track {name!r}; expected one of: {known}{extra}"))
+
+    track_ref(("entry_track",), scenario.entry_track)
+    track_ref(("handoff", "recycle", "track"), scenario.handoff.recycle.track)
+    for name, track in scenario.tracks.items():
+        _slug_problem(problems, ("tracks", name), name, "track name")
+        track_ref(("tracks", name, "then"), track.then, (TRACK_LISTEN, TRACK_END))
+        seen: set[str] = set()
+        for i, step in enumerate(track.steps):
+            if step.key in seen:
+                problems.append(
+                    (("tracks", name, "steps", i, "key"), f"duplicate step key {step.key!r}")
+                )
+            seen.add(step.key)
+    for i, branch in enumerate(scenario.branches):
+        track_ref(("branches", i, "to"), branch.to)
+        for j, source in enumerate(branch.from_ or ()):
+            track_ref(("branches", i, "from", j), source)
+    problems += _url_rule_problems(scenario)
+    trigger_keys: set[str] = set()
+    for i, trigger in enumerate(scenario.triggers):
+        if trigger.key in trigger_keys:
+            problems.append((("triggers", i, "key"), f"duplicate trigger key {trigger.key!r}"))
+        trigger_keys.add(trigger.key)
+    return problems
+
+
+def _url_rule_problems(scenario: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
+    """A `url_contains` that looks into a query string or a fragment must name parameters
+    that are kept: stripped URLs would otherwise never match it."""
+    rules: list[tuple[tuple[str | int, ...], str | None]] = [
+        (("pages", i, "url_contains"), page.url_contains) for i, page in enumerate(scenario.pages)
+    ]
+    rules += [
+        ((*path, "url_contains"), rule.url_contains) for path, rule in scenario.event_matches()
+    ]
+    kept = set(scenario.tracking.keep_query)
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    for path, text in rules:
+        if not text:
+            continue
+        if "#" in text:
+            problems.append((path, "URL fragments ('#...') are never kept: match on the path"))
+        query = text.split("?", 1)[1] if "?" in text else ""
+        for name in (pair.split("=", 1)[0] for pair in query.split("&") if pair):
+            if not name.startswith("utm_") and name not in kept:
+                problems.append(
+                    (path, f"query parameter {name!r} is stripped from URLs: add it to "
+                           "tracking.keep_query, or match on the path")
+                )  # fmt: skip
+    return problems
+
+
+def _slug_problem(
+    problems: list[tuple[tuple[str | int, ...], str]],
+    path: tuple[str | int, ...],
+    value: str,
+    what: str,
+) -> None:
+    try:
+        _slug(value, what)
+    except ValueError as err:
+        problems.append((path, str(err)))
+
+
+__all__ = [
+    "FIT_FIELDS",
+    "STAGES",
+    "TRACK_END",
+    "TRACK_LISTEN",
+    "WEEKDAYS",
+    "Branch",
+    "Condition",
+    "EventMatch",
+    "Handoff",
+    "MailType",
+    "Pattern",
+    "Scenario",
+    "SendWindow",
+    "Sla",
+    "Stage",
+    "Step",
+    "Track",
+    "Tracking",
+    "Trigger",
+    "reference_problems",
+]

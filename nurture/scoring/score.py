@@ -1,0 +1,234 @@
+"""Lead scoring: pure, deterministic functions shared by the workflow and the reports.
+
+A lead's score is its fit (who it is, against the product's target) plus its
+behaviour (what it did, seed 003): points per event type with a daily cap,
+repeated-behaviour patterns, "opens every email", all decaying with a half-life
+so last quarter's interest does not make a lead hot today. Every point is
+attributed to a named rule so sales can see why a lead is hot.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from nurture.leads.events import EMAIL_OPEN, BehaviorEvent
+from nurture.leads.profile import LeadProfile
+from nurture.scenario.model import FitRule, Scenario, Scoring, Stage, Stages
+
+
+class RuleScore(BaseModel):
+    """Points one rule contributed, and a short reason a person can read."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rule: str
+    points: int
+    detail: str = ""
+
+
+class ScoreBreakdown(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    fit: int = 0
+    behavior: int = 0
+    total: int = 0
+    rules: list[RuleScore] = []
+
+
+class Discount(BaseModel):
+    """Behaviour before `before` counts only `keep` of its points (a lead recycled by sales)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    before: datetime
+    keep: float
+
+
+def fit_score(profile: LeadProfile, rules: Sequence[FitRule]) -> list[RuleScore]:
+    """One RuleScore per matching fit rule."""
+    scores = []
+    for rule in rules:
+        value = getattr(profile, rule.field)
+        if rule.matches(value):
+            scores.append(
+                RuleScore(rule=f"fit: {rule.name}", points=rule.points, detail=str(value))
+            )
+    return scores
+
+
+def unique_events(events: Iterable[BehaviorEvent]) -> list[BehaviorEvent]:
+    """Events in time order with repeats of an event id dropped (the first one wins)."""
+    seen: set[str] = set()
+    unique = []
+    for event in events:
+        if event.event_id not in seen:
+            seen.add(event.event_id)
+            unique.append(event)
+    return sorted(unique, key=lambda e: (e.occurred_at, e.event_id))
+
+
+def scoring_events(events: Iterable[BehaviorEvent], now: datetime) -> list[BehaviorEvent]:
+    """The events that may score: unique, not in the future, no machine opens."""
+    return [
+        e
+        for e in unique_events(events)
+        if e.occurred_at <= now and not (e.type == EMAIL_OPEN and e.machine_open)
+    ]
+
+
+def _weight(
+    event: BehaviorEvent, now: datetime, scoring: Scoring, discount: Discount | None
+) -> float:
+    weight = 1.0
+    if scoring.half_life is not None:
+        age = (now - event.occurred_at).total_seconds()
+        weight = math.pow(0.5, age / scoring.half_life.total_seconds())
+    if discount is not None and event.occurred_at < discount.before:
+        weight *= discount.keep
+    return weight
+
+
+def _event_points(
+    events: Sequence[BehaviorEvent], now: datetime, scoring: Scoring, discount: Discount | None
+) -> list[RuleScore]:
+    """Points per event type, capped per UTC day before decay."""
+    used: dict[tuple[str, str], int] = defaultdict(int)
+    totals: dict[str, float] = defaultdict(float)
+    counts: dict[str, int] = defaultdict(int)
+    for event in events:
+        rule = scoring.events.get(event.type)
+        if rule is None or rule.points == 0:
+            continue
+        day_key = (event.type, event.occurred_at.date().isoformat())
+        magnitude = abs(rule.points)
+        if rule.daily_cap is not None:
+            magnitude = max(0, min(magnitude, rule.daily_cap - used[day_key]))
+        used[day_key] += magnitude
+        if magnitude == 0:
+            continue
+        sign = 1 if rule.points > 0 else -1
+        totals[event.type] += sign * magnitude * _weight(event, now, scoring, discount)
+        counts[event.type] += 1
+    return [
+        RuleScore(rule=event_type, points=_round(total), detail=f"{counts[event_type]}× event")
+        for event_type, total in totals.items()
+        if _round(total) != 0
+    ]
+
+
+def _round(value: float) -> int:
+    """Round half up: a non-decreasing rounding keeps decayed scores monotone."""
+    return math.floor(value + 0.5)
+
+
+def _pattern_points(
+    events: Sequence[BehaviorEvent], now: datetime, scoring: Scoring, discount: Discount | None
+) -> list[RuleScore]:
+    scores = []
+    for pattern in scoring.patterns:
+        window_start = now - pattern.within
+        matched = [e for e in events if window_start < e.occurred_at and pattern.matches(e)]
+        if len(matched) < pattern.at_least:
+            continue
+        fresh = [e for e in matched if discount is None or e.occurred_at >= discount.before]
+        factor = 1.0 if len(fresh) >= pattern.at_least or discount is None else discount.keep
+        points = _round(pattern.points * factor)
+        if points:
+            scores.append(
+                RuleScore(rule=pattern.name, points=points, detail=f"{len(matched)}× in window")
+            )
+    return scores
+
+
+def _every_email_opened(
+    events: Sequence[BehaviorEvent], scoring: Scoring, sent_ids: Sequence[str]
+) -> list[RuleScore]:
+    rule = scoring.every_email_opened
+    if rule is None or len(sent_ids) < rule.last:
+        return []
+    opened = {e.properties.get("send_id") for e in events if e.type == EMAIL_OPEN}
+    if all(key in opened for key in sent_ids[-rule.last :]):
+        return [RuleScore(rule=rule.name, points=rule.points, detail=f"last {rule.last} opened")]
+    return []
+
+
+def behavior_score(
+    events: Iterable[BehaviorEvent],
+    now: datetime,
+    scoring: Scoring,
+    *,
+    sent_ids: Sequence[str] = (),
+    discount: Discount | None = None,
+) -> list[RuleScore]:
+    """Behaviour points by rule at `now`, decayed, capped, with repeats of an event id ignored."""
+    usable = scoring_events(events, now)
+    rules = (
+        _event_points(usable, now, scoring, discount)
+        + _pattern_points(usable, now, scoring, discount)
+        + _every_email_opened(usable, scoring, sent_ids)
+    )
+    raw = sum(r.points for r in rules)
+    if scoring.max_behavior is not None and raw > scoring.max_behavior:
+        rules.append(
+            RuleScore(
+                rule="behaviour cap",
+                points=scoring.max_behavior - raw,
+                detail=f"capped at {scoring.max_behavior}",
+            )
+        )
+    return rules
+
+
+def score_lead(
+    profile: LeadProfile,
+    events: Iterable[BehaviorEvent],
+    now: datetime,
+    scenario: Scenario,
+    *,
+    sent_ids: Sequence[str] = (),
+    discount: Discount | None = None,
+) -> ScoreBreakdown:
+    """Fit plus behaviour, with the breakdown by rule."""
+    fit_rules = fit_score(profile, scenario.fit)
+    behaviour_rules = behavior_score(
+        events, now, scenario.scoring, sent_ids=sent_ids, discount=discount
+    )
+    fit = sum(r.points for r in fit_rules)
+    behaviour = sum(r.points for r in behaviour_rules)
+    return ScoreBreakdown(
+        fit=fit, behavior=behaviour, total=fit + behaviour, rules=fit_rules + behaviour_rules
+    )
+
+
+def stage_for(total: int, stages: Stages) -> Stage:
+    """Seed 003's temperature: hot (sales now), warm (interested), cold (not now)."""
+    if total >= stages.hot:
+        return "hot"
+    if total >= stages.warm:
+        return "warm"
+    return "cold"
+
+
+def relevant_events(
+    events: Sequence[BehaviorEvent], now: datetime, scoring: Scoring, *, keep_at_most: int = 300
+) -> list[BehaviorEvent]:
+    """Bound the history a long journey carries, dropping only events that no longer count.
+
+    Nothing is dropped until there are more than `keep_at_most` events; then events
+    outside every pattern window whose decayed weight is below 0.1% go first (opens
+    stay for "every email opened"), and only then the oldest.
+    """
+    unique = unique_events(events)
+    if len(unique) <= keep_at_most:
+        return unique
+    if scoring.half_life is not None:
+        horizon = scoring.half_life * 10  # 0.5**10 < 0.1%
+        for pattern in scoring.patterns:
+            horizon = max(horizon, pattern.within)
+        unique = [e for e in unique if e.occurred_at > now - horizon or e.type == EMAIL_OPEN]
+    return unique[-keep_at_most:]
