@@ -19,8 +19,8 @@ demo: $(STAMP)
 # The journey suites run a second time with the worker's sticky cache off, so every
 # activation replays its whole history: a command sequence that replay would not reproduce
 # fails here, not in production.
-JOURNEY_SUITES := tests/test_journey.py tests/test_journey_races.py tests/test_journey_outages.py \
-	tests/test_handoff_capacity.py tests/test_sales_sla.py tests/test_send_time.py
+JOURNEY_SUITES := tests/workflows/test_lead_journey.py tests/workflows/test_lead_journey_races.py tests/workflows/test_lead_journey_outages.py \
+	tests/handoff/test_capacity.py tests/workflows/test_sales_sla.py tests/workflows/test_send_time.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -1146,7 +1146,7 @@ def api_server(settings: Settings, log_path: Path) -> Iterator[tuple[str, subpro
 def nurture_command() -> list[str]:
     """The `nurture` console script beside this Python, as an installed worker runs."""
     script = Path(sys.executable).with_name("nurture")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "nurture.cli.app"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "nurture.cli"]
 
 
 @contextmanager

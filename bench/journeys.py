@@ -535,7 +535,7 @@ async def main(leads: int, per: int, bytecode_cache: bool) -> None:
         try:
             settings = Settings(
                 temporal_address=server.address,
-                database_url=f"sqlite:///{data}/nurture.store.models",
+                database_url=f"sqlite:///{data}/nurture.db",
                 scenarios_dir=bench_dir / "scenarios",
                 outbox_dir=data / "outbox",
                 task_queue=NURTURE_QUEUE,

@@ -199,7 +199,7 @@ class ActivityPath:
 
     def __init__(self, case: Case, tmp: Path) -> None:
         self.case = case
-        self.store = Store(f"sqlite:///{tmp / 'nurture.store.models'}")
+        self.store = Store(f"sqlite:///{tmp / 'nurture.db'}")
         self.store.upgrade()
         product, version = case.scenario.product, case.scenario.version
         pin_templates(self.store, case.folder, product, version)

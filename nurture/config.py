@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     temporal_ui_url: str = "http://localhost:8233"
     task_queue: str = "nurture"
-    database_url: str = "sqlite:///.nurture/nurture.store.models"
+    database_url: str = "sqlite:///.nurture/nurture.db"
     scenarios_dir: Path = Path("scenarios")
     outbox_dir: Path = Path(".nurture/outbox")
     public_base_url: str = "http://localhost:8000"

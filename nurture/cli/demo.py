@@ -34,7 +34,7 @@ from nurture.store.engine import ConsentIn, LeadIn, Store
 from nurture.worker_setup import build_worker
 
 PRODUCT = "quickstart"
-DEMO_SCENARIOS = Path(__file__).resolve().parent.parent / "demo" / "scenarios"
+DEMO_SCENARIOS = Path(__file__).resolve().parents[2] / "demo" / "scenarios"
 console = Console()
 
 
@@ -210,6 +210,15 @@ def _signal(name: str, arg: object | None = None) -> Action:
     return act
 
 
+def _handed_off(state: JourneyState) -> bool:
+    """Sales answers a hand-off it has received."""
+    return state.lifecycle == "handed_off"
+
+
+def _accepted(state: JourneyState) -> bool:
+    return state.lifecycle == "sal"
+
+
 PRODUCT_URL = "https://quickstart.example.com/product"
 SCRIPT: list[Cue] = [
     Cue(4, "aiko", _event("product_page", PRODUCT_URL)),
@@ -237,11 +246,11 @@ SCRIPT: list[Cue] = [
     Cue(17, "raj", _event("email_click", "https://quickstart.example.com/benchmark")),
     Cue(20, "yuki", _event("document_download", document="catalogue")),
     Cue(22, "yuki", _event("document_download", document="catalogue")),
-    Cue(24, "lena", _feedback("rejected", "no budget this year")),
-    Cue(25, "aiko", _feedback("accepted", "call booked")),
+    Cue(24, "lena", _feedback("rejected", "no budget this year"), ready=_handed_off),
+    Cue(25, "aiko", _feedback("accepted", "call booked"), ready=_handed_off),
     Cue(30, "omar", _signal("resume")),
     Cue(30, "emma", _event("purchase")),
-    Cue(35, "aiko", _feedback("contacted", "discovery call held")),
+    Cue(35, "aiko", _feedback("contacted", "discovery call held"), ready=_accepted),
 ]
 DEMO_SECONDS = 45
 

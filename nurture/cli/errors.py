@@ -20,7 +20,7 @@ from nurture.scenario.loader import ScenarioError
 from nurture.store.migrate import SchemaOutdated
 
 EXAMPLE_URLS = (
-    "sqlite:///.nurture/nurture.store.models or postgresql://user:password@host:5432/nurture"
+    "sqlite:///.nurture/nurture.db or postgresql://user:password@host:5432/nurture"
 )
 DEBUG_HINT = "(nurture --debug ... shows the trace)"
 

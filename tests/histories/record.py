@@ -18,14 +18,15 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from nurture import search_attributes
 from nurture.config import Settings
-from nurture.events import BehaviorEvent
-from nurture.journey import JourneyResult, SalesFeedback, Unsubscribe
-from nurture.journeys import start_journey
-from nurture.store import LeadIn, Store
+from nurture.journey import search_attributes
+from nurture.journey.client import start_journey
+from nurture.journey.contract import JourneyResult, SalesFeedback, Unsubscribe
+from nurture.leads.events import BehaviorEvent
+from nurture.store.engine import LeadIn, Store
 from nurture.worker_setup import build_worker
-from tests.conftest import CONSENT, SCENARIOS, test_server_path
+from tests.helpers.paths import CONSENT, SCENARIOS
+from tests.helpers.temporal import test_server_path
 
 HERE = Path(__file__).parent
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -183,7 +184,7 @@ async def record(name: str) -> Path:
     await search_attributes.register(env.client)
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
-            database_url=f"sqlite:///{tmp}/nurture.db",
+            database_url=f"sqlite:///{tmp}/nurture.store.models",
             scenarios_dir=_scenarios(name, Path(tmp)),
             outbox_dir=Path(tmp) / "outbox",
             task_queue="record",

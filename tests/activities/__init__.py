@@ -1,0 +1,1 @@
+"""The send_email activity against the store and the outbox."""

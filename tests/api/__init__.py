@@ -1,0 +1,1 @@
+"""The HTTP API: leads, tracker events, webhooks, unsubscribe, and Temporal being down."""

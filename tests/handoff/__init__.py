@@ -1,0 +1,1 @@
+"""Hand-off capacity, the SLA in business days, and the precision report."""

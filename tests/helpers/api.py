@@ -1,0 +1,26 @@
+"""The HTTP API in tests: an app with its keys, and a lead body to post."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+LEAD = {
+    "email": "Aiko@Example.jp", "external_id": "crm-42", "first_name": "Aiko",
+    "industry": "saas", "company_size": 120, "products": ["acme"],
+    "consent": {"basis": "opt_in_form", "wording": "Send me news"},
+}  # fmt: skip
+
+
+@dataclass
+class Api:
+    """The app and one key per scope: `ingest` (a site tracker), `leads` (a backend or CRM
+    sync), `feedback` (sales), `read`, `admin`."""
+
+    http: httpx.AsyncClient
+    ingest: dict[str, str]
+    admin: dict[str, str]
+    leads: dict[str, str]
+    feedback: dict[str, str]
+    read: dict[str, str]

@@ -1,0 +1,45 @@
+"""Processes and ports in tests: free ports, bounded polling for real-time work."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+
+from nurture.config import Settings
+from tests.helpers.paths import REPO
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def until(check, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    """Poll a condition with a deadline: the relay backs off while Temporal is down."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await check():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.2)
+
+
+async def run_starter(
+    settings: Settings, *args: str, script: str = "starter.py"
+) -> tuple[int, str]:
+    env = os.environ | {
+        "NURTURE_TEMPORAL_ADDRESS": settings.temporal_address,
+        "NURTURE_DATABASE_URL": settings.database_url,
+        "NURTURE_SCENARIOS_DIR": str(settings.scenarios_dir),
+        "NURTURE_TASK_QUEUE": settings.task_queue,
+        "COLUMNS": "200",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, *(script.split() if script.startswith("-m") else [str(REPO / script)]),
+        *args, env=env, cwd=REPO,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    output, _ = await process.communicate()
+    return process.returncode or 0, output.decode()

@@ -1,0 +1,1 @@
+"""The journey's contract and lifecycle rules, without a worker."""

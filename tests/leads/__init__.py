@@ -1,0 +1,1 @@
+"""Identified visitors, erasure, and what of trackers' data is kept."""

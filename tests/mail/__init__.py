@@ -1,0 +1,1 @@
+"""Email providers: the real sendgrid client and aiosmtpd, against local servers."""

@@ -1,0 +1,1 @@
+"""The repository itself: code rules, docker-compose."""

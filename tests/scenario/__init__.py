@@ -1,0 +1,1 @@
+"""Scenario files: the model, validation errors, and the scenarios that ship."""

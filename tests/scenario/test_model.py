@@ -1,0 +1,164 @@
+"""Scenario validation: errors name the file, the line, what is wrong and what is expected."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from nurture.cli.app import app
+from nurture.scenario.loader import ScenarioError, load_scenario_dir
+from tests.helpers.paths import REPO, SCENARIOS
+
+ACME = SCENARIOS / "acme"
+
+
+@pytest.fixture
+def acme(tmp_path: Path) -> Path:
+    folder = tmp_path / "acme"
+    shutil.copytree(ACME, folder)
+    return folder
+
+
+def edit(folder: Path, old: str, new: str, file: str = "scenario.yaml") -> None:
+    path = folder / file if file == "scenario.yaml" else folder / "templates" / file
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+
+
+def problems(folder: Path) -> list[str]:
+    with pytest.raises(ScenarioError) as err:
+        load_scenario_dir(folder)
+    return [str(p) for p in err.value.problems]
+
+
+def line_of(folder: Path, needle: str) -> int:
+    lines = (folder / "scenario.yaml").read_text().splitlines()
+    return next(i for i, line in enumerate(lines, 1) if needle in line)
+
+
+def test_shipped_scenarios_are_valid() -> None:
+    result = CliRunner().invoke(app, ["validate", str(REPO / "scenarios")])
+    assert result.exit_code == 0, result.output
+    assert "✓ cloudbook" in result.output and "✓ smartfactory" in result.output
+
+
+def test_unknown_key_is_an_error_with_its_line_and_the_allowed_keys(acme: Path) -> None:
+    edit(acme, "    then: listen", "    then: listen\n    cadense: monthly")
+    [problem] = problems(acme)
+    assert f"scenario.yaml:{line_of(acme, 'cadense')}: tracks.cold.cadense" in problem
+    assert (
+        "unknown key 'cadense'" in problem
+        and "allowed keys here: description, steps, then" in problem
+    )
+
+
+def test_bad_duration_says_how_to_write_one(acme: Path) -> None:
+    edit(acme, "half_life: 60d", "half_life: 60 days")
+    [problem] = problems(acme)
+    assert (
+        f":{line_of(acme, 'half_life')}: scoring.half_life: invalid duration '60 days'" in problem
+    )
+    assert "'7d'" in problem
+
+
+def test_unknown_track_reference_lists_the_known_ones(acme: Path) -> None:
+    edit(
+        acme,
+        "    to: warm\n  - when: {event: webinar_attended}",
+        "    to: hot-track\n  - when: {event: webinar_attended}",
+    )
+    [problem] = problems(acme)
+    assert f":{line_of(acme, 'hot-track')}: branches[0].to: unknown track 'hot-track'" in problem
+    assert "expected one of: cold, warm" in problem
+
+
+def test_duplicate_yaml_key_is_an_error_not_an_override(acme: Path) -> None:
+    edit(acme, "  warm: 25\n", "  warm: 25\n  warm: 30\n")
+    assert any("key 'warm' appears twice" in p for p in problems(acme))
+
+
+def test_missing_template_names_the_file_to_create(acme: Path) -> None:
+    edit(acme, "template: note, subject: Case study", "template: case-study, subject: Case study")
+    [problem] = problems(acme)
+    assert "template 'case-study' not found" in problem and "case-study.html" in problem
+
+
+def test_undefined_variable_is_caught_before_any_send(acme: Path) -> None:
+    edit(acme, "Hello {{ lead.first_name", "Hello {{ lead.nickname", file="note.html")
+    [problem] = problems(acme)
+    assert "note.html" in problem and "nickname" in problem
+
+
+def test_template_syntax_error_names_the_template_line(acme: Path) -> None:
+    edit(acme, "{% endif %}", "{% endiff %}", file="note.html")
+    [problem] = problems(acme)
+    assert "note.html:" in problem and "syntax error" in problem
+
+
+def test_email_without_unsubscribe_link_is_refused(acme: Path) -> None:
+    edit(acme, '<a href="{{ unsubscribe_url }}">Unsubscribe</a>', "", file="layout.html")
+    [problem] = problems(acme)
+    assert "unsubscribe link" in problem and "law" in problem
+
+
+def test_validate_command_exits_1_and_prints_each_problem(acme: Path) -> None:
+    edit(acme, "hot: 50", "hot: 20")
+    result = CliRunner().invoke(app, ["validate", str(acme.parent)])
+    assert result.exit_code == 1
+    assert "warm (25) must be below hot (20)" in result.output
+
+
+def test_a_country_adds_its_public_holidays_to_the_send_window(acme: Path) -> None:
+    extra = "  country_holidays: JP\n  holidays: [2026-12-29]\n  quiet_hours: [[12, 13]]\n"
+    weekdays = "  weekdays: [mon, tue, wed, thu, fri]\n"
+    edit(acme, weekdays, weekdays + extra)
+    window = load_scenario_dir(acme).send_window
+    assert window is not None
+    next_year = date.today().year + 1
+    assert date(next_year, 1, 1) in window.holidays  # 元日, resolved for the years ahead
+    assert date(2026, 12, 29) in window.holidays  # the company's own days stay
+    assert date(2026, 11, 23) in window.holidays  # 勤労感謝の日
+    assert window.quiet_hours == [(12, 13)]
+
+
+def test_an_unknown_country_is_an_error_that_names_the_fix(acme: Path) -> None:
+    edit(acme, "  weekdays: [mon, tue, wed, thu, fri]\n",
+         "  weekdays: [mon, tue, wed, thu, fri]\n  country_holidays: Japan\n")  # fmt: skip
+    [problem] = problems(acme)
+    assert f":{line_of(acme, 'country_holidays')}: send_window.country_holidays" in problem
+    assert "ISO 3166" in problem
+
+
+def test_quiet_hours_must_be_hour_ranges(acme: Path) -> None:
+    edit(acme, "  weekdays: [mon, tue, wed, thu, fri]\n",
+         "  weekdays: [mon, tue, wed, thu, fri]\n  quiet_hours: [[12, 12]]\n")  # fmt: skip
+    [problem] = problems(acme)
+    assert "send_window.quiet_hours" in problem and "[12, 13] for lunch" in problem
+
+
+def test_quiet_hours_may_not_close_the_whole_window(acme: Path) -> None:
+    edit(acme, "  weekdays: [mon, tue, wed, thu, fri]\n",
+         "  weekdays: [mon, tue, wed, thu, fri]\n  quiet_hours: [[8, 19]]\n")  # fmt: skip
+    [problem] = problems(acme)
+    assert "send_window" in problem and "cover all of hours [9, 18]" in problem
+
+
+def test_a_url_rule_on_a_stripped_query_parameter_names_the_fix(acme: Path) -> None:
+    """Query strings are stripped before rules see them: a rule on one would never match."""
+    edit(acme, "{url_contains: acme.example/pricing,", "{url_contains: 'acme.example/p?plan=pro',")
+    [problem] = problems(acme)
+    assert f":{line_of(acme, 'plan=pro')}: pages[0].url_contains" in problem
+    assert "query parameter 'plan' is stripped" in problem and "tracking.keep_query" in problem
+    edit(acme, "pages:", "tracking: {keep_query: [plan]}\npages:")
+    assert load_scenario_dir(acme).tracking.keep_query == ["plan"]
+
+
+def test_tracking_names_must_be_plain_names(acme: Path) -> None:
+    edit(acme, "pages:", "tracking: {keep_properties: ['a=b']}\npages:")
+    [problem] = problems(acme)
+    assert "tracking.keep_properties" in problem and "must be a plain name" in problem

@@ -1,0 +1,1 @@
+"""Send windows, holidays and quiet hours: pure functions."""

@@ -1,0 +1,1 @@
+"""Scoring, moments and engagement: pure functions."""

@@ -1,0 +1,1 @@
+"""The worker: role processes, and the secret it refuses to start with."""

@@ -1,0 +1,1 @@
+"""LeadJourney on the time-skipping Temporal server: cadence, behaviour, races, outages, replay."""
