@@ -19,9 +19,7 @@ from nurture.config import InsecureSecret, get_settings
 from nurture.scenario.loader import ScenarioError
 from nurture.store.migrate import SchemaOutdated
 
-EXAMPLE_URLS = (
-    "sqlite:///.nurture/nurture.db or postgresql://user:password@host:5432/nurture"
-)
+EXAMPLE_URLS = "sqlite:///.nurture/nurture.db or postgresql://user:password@host:5432/nurture"
 DEBUG_HINT = "(nurture --debug ... shows the trace)"
 
 
