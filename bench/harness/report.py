@@ -27,6 +27,11 @@ def print_ratios(
         print(f"{label:<{width}}{floor.rate:>10.1f}{ours.rate:>11.1f}{ratio:>8.2f}")
 
 
+def print_line(label: str, value: str, width: int = 44) -> None:
+    """A progress line: what a phase measured, printed as soon as it is known."""
+    print(f"{label:<{width}}{value}", flush=True)
+
+
 def cell(value: float | str | None, size: int, digits: int = 2) -> str:
     """One right-aligned table cell: a number, a text, or "-" for none (None or NaN)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
