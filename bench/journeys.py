@@ -49,21 +49,22 @@ from bench.harness.databases import as_utc, sqlite_url, upgraded_store, upsert_l
 from bench.harness.report import machine_facts, mean, print_ratios, print_row
 from bench.harness.temporal import (
     bare_signals,
+    begin_journey,
     behavior_event,
     cache_bytecode,
     dev_server,
+    run_settings,
     temporal_versions,
 )
 from bench.harness.waiting import latest_handled, pool, until
 from nurture.cli.devstack import DevServer, connect_ready
 from nurture.config import Settings
-from nurture.journey.client import journey_state, send_behavior, start_journey
+from nurture.journey.client import journey_state, send_behavior
 from nurture.journey.contract import journey_id
 from nurture.store.engine import Store
 from nurture.store.models import Lead, Send
 from nurture.worker_setup import build_worker, polling_options
 
-BENCH_DIR = Path(__file__).resolve().parent
 PRODUCT = "bench"
 BARE_QUEUE = "bench-bare"
 NURTURE_QUEUE = "bench-nurture"
@@ -131,12 +132,7 @@ async def nurture_starts(
 ) -> Result:
     start = time.time()
 
-    async def begin(lead: Lead) -> None:
-        outcome = await start_journey(client, settings, store, lead, PRODUCT)
-        if not outcome.started:
-            raise RuntimeError(f"{outcome.journey_id}: {outcome.message}")
-
-    await in_batches(leads, begin)
+    await in_batches(leads, lambda lead: begin_journey(client, settings, store, lead, PRODUCT))
     lead_ids = [lead.id for lead in leads]
     last_sent: list[datetime | None] = [None]
 
@@ -402,13 +398,7 @@ async def main(leads: int, per: int, bytecode_cache: bool) -> None:
             else "bytecode cache: as this Python has it (--no-bytecode-cache)"
         )
         async with dev_server(data) as server:
-            settings = Settings(
-                temporal_address=server.address,
-                database_url=sqlite_url(data),
-                scenarios_dir=BENCH_DIR / "scenarios",
-                outbox_dir=data / "outbox",
-                task_queue=NURTURE_QUEUE,
-            )
+            settings = run_settings(server, data, sqlite_url(data), task_queue=NURTURE_QUEUE)
             client = await connect_ready(settings)
             with upgraded_store(settings.database_url) as store:
                 bare = Worker(  # the same worker options build_worker gives the journey worker

@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import temporalio
 from temporalio.client import Client
@@ -26,7 +27,13 @@ from bench.harness.cpu import Result
 from bench.harness.report import print_log_tails
 from bench.harness.waiting import latest_handled, pool
 from nurture.cli.devstack import DevServer, start_dev_server, temporal_cli
+from nurture.config import Settings
+from nurture.journey.client import start_journey
 from nurture.leads.events import BehaviorEvent
+from nurture.store.engine import Store
+from nurture.store.models import Lead
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"  # bench/scenarios
 
 
 def free_port() -> int:
@@ -47,6 +54,18 @@ async def dev_server(data: Path) -> AsyncIterator[DevServer]:
         raise
     finally:
         server.stop()
+
+
+def run_settings(server: DevServer, data: Path, database_url: str, **more: Any) -> Settings:
+    """Nurture's settings for a run on this dev server: the scenarios in bench/scenarios,
+    the outbox in the run's temp dir `data`, and whatever else the bench sets (`more`)."""
+    return Settings(
+        temporal_address=server.address,
+        database_url=database_url,
+        scenarios_dir=SCENARIOS,
+        outbox_dir=data / "outbox",
+        **more,
+    )
 
 
 def cache_bytecode(directory: Path) -> str:
@@ -72,6 +91,15 @@ def temporal_versions() -> str:
     except (OSError, RuntimeError, subprocess.SubprocessError):
         cli = "temporal CLI version unknown"
     return f"temporalio {temporalio.__version__} · {cli}"
+
+
+async def begin_journey(
+    client: Client, settings: Settings, store: Store, lead: Lead, product: str
+) -> None:
+    """Start a lead's journey as the starter does; a journey that does not start fails the run."""
+    outcome = await start_journey(client, settings, store, lead, product)
+    if not outcome.started:
+        raise RuntimeError(f"{outcome.journey_id}: {outcome.message}")
 
 
 def behavior_event(event_id: str) -> BehaviorEvent:

@@ -26,8 +26,14 @@ from bench.harness.databases import (
     url_text,
 )
 from bench.harness.report import machine_facts
-from bench.harness.temporal import bare_signals, cache_bytecode, dev_server, temporal_versions
-from bench.ingest.config import BENCH_DIR, DRAIN_LIMIT, NURTURE_QUEUE, PRODUCT, SAMPLE, WARM_LEADS
+from bench.harness.temporal import (
+    bare_signals,
+    cache_bytecode,
+    dev_server,
+    run_settings,
+    temporal_versions,
+)
+from bench.ingest.config import DRAIN_LIMIT, NURTURE_QUEUE, PRODUCT, SAMPLE, WARM_LEADS
 from bench.ingest.cpu import Pids
 from bench.ingest.load import batches, drive, pool_limits, singles, spread
 from bench.ingest.phases.accepting import load_phases
@@ -145,11 +151,10 @@ async def main(args: argparse.Namespace) -> None:
         data = Path(tmp)
         cache_note = cache_bytecode(data / "pycache")
         async with dev_server(data) as server:
-            settings = Settings(
-                temporal_address=server.address,
-                database_url=url_text(url),
-                scenarios_dir=BENCH_DIR / "scenarios",
-                outbox_dir=data / "outbox",
+            settings = run_settings(
+                server,
+                data,
+                url_text(url),
                 task_queue=NURTURE_QUEUE,
                 # A lead gets a trigger email every few seconds here; the default cap (3 a
                 # week) would defer all but two. A high cap keeps its check on the path.

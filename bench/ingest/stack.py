@@ -33,7 +33,7 @@ from temporalio.client import Client
 
 from bench.harness.cpu import descendants
 from bench.harness.databases import upsert_leads
-from bench.harness.temporal import free_port
+from bench.harness.temporal import begin_journey, free_port
 from bench.harness.waiting import pool, until
 from bench.ingest.config import (
     BARE_QUEUE,
@@ -46,7 +46,6 @@ from bench.ingest.config import (
 )
 from bench.ingest.cpu import Pids
 from nurture.config import Settings
-from nurture.journey.client import start_journey
 from nurture.store.engine import Store
 from nurture.store.models import Lead, Send
 
@@ -228,12 +227,8 @@ async def cohorts(store: Store, args: argparse.Namespace) -> Cohorts:
 async def start_journeys(
     client: Client, settings: Settings, store: Store, leads: Sequence[Lead], product: str
 ) -> None:
-    async def begin(lead: Lead) -> None:
-        outcome = await start_journey(client, settings, store, lead, product)
-        if not outcome.started:
-            raise RuntimeError(f"{outcome.journey_id}: {outcome.message}")
-
-    await pool(leads, begin, 8)  # as an importer would; more only queues in the worker
+    """8 at a time, as an importer would; more only queues in the worker."""
+    await pool(leads, lambda lead: begin_journey(client, settings, store, lead, product), 8)
 
 
 async def start_all(client: Client, settings: Settings, store: Store, who: Cohorts) -> None:
