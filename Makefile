@@ -34,7 +34,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy nurture workflows activities
+	$(BIN)/mypy nurture workflows activities bench
 
 check: lint typecheck test
 

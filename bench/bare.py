@@ -1,4 +1,4 @@
-"""The bare Temporal floor for bench/journeys.py: a journey's shape and nothing else.
+"""The bare Temporal floor of bench/journeys.py and bench/ingest: a journey's shape, no more.
 
 It lives in its own tiny file because the workflow sandbox re-imports a workflow's module
 for every run. Defined inside the ~500-line bench script, the floor paid ~5 ms more worker

@@ -1,6 +1,6 @@
-"""The bare floor's worker for bench/ingest.py, in a process of its own as the journeys' is.
+"""The bare floor's worker for bench/ingest, in a process of its own as the journeys' is.
 
-    python bench/bare_worker.py TASK_QUEUE   (NURTURE_TEMPORAL_ADDRESS etc. from the env)
+    python -m bench.bare_worker TASK_QUEUE   (NURTURE_TEMPORAL_ADDRESS etc. from the env)
 
 BareStep stays in bench/bare.py (see there why it has a file of its own); this runs it with
 the poller and cache options the journey worker gets (polling_options), on its own GIL.
@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bare import BareStep, bare_step
 from temporalio.worker import Worker
 
+from bench.bare import BareStep, bare_step
 from nurture.config import Settings
 from nurture.temporal import connect
 from nurture.worker_setup import polling_options

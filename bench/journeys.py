@@ -5,7 +5,7 @@ Temporal floor measured in the same run on the same server, never by timed asser
 in tests. Absolute rates depend on the machine (DESIGN.md, "Engine facts measured on our
 2-core machines"); the ratio says how much of the engine Nurture's own code costs.
 
-    .venv/bin/python bench/journeys.py [--leads N] [--events-per-lead K]
+    .venv/bin/python -m bench.journeys [--leads N] [--events-per-lead K] [--quick]
 
 One process, one fresh dev server (WAL pragmas, in a temp dir), two workers with the same
 settings: the Nurture worker from `build_worker`, and a bare worker (bench/bare.py) on its
@@ -25,36 +25,43 @@ and activity latencies under load and one workflow at a time.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import os
-import platform
-import socket
-import subprocess
-import sys
+import math
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import AsyncExitStack, contextmanager
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
-import temporalio
-from bare import DONE, BareStep, bare_step
 from sqlalchemy import func, select
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from nurture.cli.devstack import DevServer, connect_ready, start_dev_server, temporal_cli
+from bench.bare import DONE, BareStep, bare_step
+from bench.harness import cli
+from bench.harness.cpu import Result, metered, own_cpu, process_cpu, readable
+from bench.harness.databases import as_utc, sqlite_url, upgraded_store, upsert_leads
+from bench.harness.report import machine_facts, mean, print_ratios, print_row
+from bench.harness.temporal import (
+    bare_signals,
+    begin_journey,
+    behavior_event,
+    cache_bytecode,
+    dev_server,
+    run_settings,
+    temporal_versions,
+)
+from bench.harness.waiting import latest_handled, pool, until
+from nurture.cli.devstack import DevServer, connect_ready
 from nurture.config import Settings
-from nurture.journey.client import journey_state, send_behavior, start_journey
+from nurture.journey.client import journey_state, send_behavior
 from nurture.journey.contract import journey_id
-from nurture.leads.events import BehaviorEvent
-from nurture.store.engine import ConsentIn, LeadIn, Store
+from nurture.store.engine import Store
 from nurture.store.models import Lead, Send
 from nurture.worker_setup import build_worker, polling_options
 
@@ -62,7 +69,6 @@ PRODUCT = "bench"
 BARE_QUEUE = "bench-bare"
 NURTURE_QUEUE = "bench-nurture"
 BATCH = 50  # concurrent starts per batch, and signals/queries in flight
-POLL = 0.2  # seconds between completion checks
 TIMEOUT = 120.0  # seconds any one phase may take before the run gives up
 WARMUP = 5  # workflows of each kind run once, untimed, before measuring
 SAMPLE = 20  # histories read per kind for "where the time goes"
@@ -71,58 +77,7 @@ SOLO = 5  # workflows of each kind started one at a time, for unloaded latencies
 T = TypeVar("T")
 
 
-@dataclass
-class Usage:
-    """CPU seconds used while a phase ran: this process (worker + client) and the server."""
-
-    wall: float = 0.0
-    bench_cpu: float = 0.0
-    server_cpu: float = 0.0
-
-
-@dataclass
-class Result:
-    count: int
-    seconds: float  # first request → last item done, by the clock of the work itself
-    usage: Usage = field(default_factory=Usage)
-
-    @property
-    def rate(self) -> float:
-        return self.count / self.seconds
-
-
-@dataclass
-class BareState:
-    """What BareStep's `state` query answers."""
-
-    signals: int
-    last_signal_at: datetime | None
-
-
-# ---- measuring ----------------------------------------------------------------------------
-
-
-def server_cpu_seconds(pid: int | None) -> float:
-    """utime + stime of the dev server from /proc (0 where there is no /proc)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (OSError, TypeError):
-        return 0.0
-    fields = stat.rsplit(")", 1)[1].split()  # fields[0] is field 3 of proc(5)
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@contextmanager
-def metered(server_pid: int | None) -> Iterator[Usage]:
-    """Attribute a phase's CPU to our process or the server: which side is the bottleneck."""
-    usage = Usage()
-    wall, own, server = time.monotonic(), time.process_time(), server_cpu_seconds(server_pid)
-    try:
-        yield usage
-    finally:
-        usage.wall = time.monotonic() - wall
-        usage.bench_cpu = time.process_time() - own
-        usage.server_cpu = server_cpu_seconds(server_pid) - server
+# ---- floor and Nurture, phase by phase ----------------------------------------------------
 
 
 async def in_batches(items: Sequence[T], call: Callable[[T], Awaitable[object]]) -> None:
@@ -131,63 +86,32 @@ async def in_batches(items: Sequence[T], call: Callable[[T], Awaitable[object]])
         await asyncio.gather(*(call(item) for item in items[i : i + BATCH]))
 
 
-async def in_pool(items: Sequence[T], call: Callable[[T], Awaitable[object]]) -> None:
-    """Keep BATCH calls in flight, in the order given (no batch waits for its slowest)."""
-    queue = iter(items)
-
-    async def drain() -> None:
-        for item in queue:  # the iterator is shared: each item is taken once
-            await call(item)
-
-    await asyncio.gather(*(drain() for _ in range(BATCH)))
-
-
 async def wait_until(what: str, progress: Callable[[], Awaitable[int]], target: int) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    while (done := await progress()) < target:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: {done}/{target} after {TIMEOUT:.0f} s")
-        await asyncio.sleep(POLL)
+    """Poll `progress` until it reaches `target`; the run gives up after TIMEOUT."""
+    done = 0
+
+    async def reached() -> bool:
+        nonlocal done
+        done = await progress()
+        return done >= target
+
+    if not await until(what, reached, TIMEOUT):
+        raise TimeoutError(f"{what}: {done}/{target} after {TIMEOUT:.0f} s")
 
 
 async def wait_processed(
     what: str, ids: Sequence[str], check: Callable[[str], Awaitable[datetime | None]]
 ) -> datetime:
-    """Query each workflow until it has handled all its signals; return the latest handling time.
+    """Query each workflow until it has handled all its signals; the latest handling time.
 
     Both kinds are checked the same way, by their `state` query, BATCH at a time and each
-    only until it is done. A shared counter bumped by an activity would add an activity per
-    signal to the floor; a query writes no history and, with the rate taken from the
-    workflow time of the last signal, adds some load but no latency.
+    only until it is done: the polling adds some load but, with the rate taken from the
+    workflow time of the last signal, no latency.
     """
-    pending = list(ids)
-    finished: list[datetime] = []
-    deadline = time.monotonic() + TIMEOUT
-    while pending:
-        batch = pending[:BATCH]
-        results = await asyncio.gather(*(check(wid) for wid in batch))
-        done = {wid for wid, at in zip(batch, results, strict=True) if at is not None}
-        finished += [at for at in results if at is not None]
-        pending = [wid for wid in pending if wid not in done]
-        if len(done) < len(batch):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{what}: {len(pending)} of {len(ids)} still behind")
-            await asyncio.sleep(POLL)
-    return max(finished)
-
-
-def event(key: str, number: int) -> BehaviorEvent:
-    return BehaviorEvent(
-        event_id=f"bench-{key}-{number}", type="bench_event", occurred_at=datetime.now(UTC)
-    )
-
-
-def as_utc(moment: datetime) -> datetime:
-    """SQLite hands timezone-aware columns back naive; the store writes UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-# ---- floor and Nurture, phase by phase ----------------------------------------------------
+    last = await latest_handled(what, ids, check, concurrency=BATCH, limit=TIMEOUT, window=BATCH)
+    if last is None:
+        raise TimeoutError(f"{what}: not all handled after {TIMEOUT:.0f} s")
+    return last
 
 
 async def floor_starts(client: Client, ids: Sequence[str]) -> Result:
@@ -208,12 +132,7 @@ async def nurture_starts(
 ) -> Result:
     start = time.time()
 
-    async def begin(lead: Lead) -> None:
-        outcome = await start_journey(client, settings, store, lead, PRODUCT)
-        if not outcome.started:
-            raise RuntimeError(f"{outcome.journey_id}: {outcome.message}")
-
-    await in_batches(leads, begin)
+    await in_batches(leads, lambda lead: begin_journey(client, settings, store, lead, PRODUCT))
     lead_ids = [lead.id for lead in leads]
     last_sent: list[datetime | None] = [None]
 
@@ -234,22 +153,22 @@ async def nurture_starts(
 
 
 async def floor_signals(client: Client, ids: Sequence[str], per: int) -> Result:
-    start = time.time()
-    sends = [(wid, n) for n in range(per) for wid in ids]
-    await in_pool(sends, lambda s: client.get_workflow_handle(s[0]).signal("behavior", event(*s)))
-
-    async def check(wid: str) -> datetime | None:
-        state = await client.get_workflow_handle(wid).query("state", result_type=BareState)
-        return state.last_signal_at if state.signals >= per else None
-
-    last = await wait_processed("bare signals", ids, check)
-    return Result(len(sends), last.timestamp() - start)
+    result = await bare_signals(
+        client, dict.fromkeys(ids, per), "bench", concurrency=BATCH, limit=TIMEOUT, window=BATCH
+    )
+    if math.isnan(result.seconds):
+        raise TimeoutError(f"bare signals: not all handled after {TIMEOUT:.0f} s")
+    return result
 
 
 async def nurture_signals(client: Client, lead_ids: Sequence[str], per: int) -> Result:
     start = time.time()
     sends = [(lead_id, n) for n in range(per) for lead_id in lead_ids]
-    await in_pool(sends, lambda s: send_behavior(client, PRODUCT, s[0], event(*s)))
+    await pool(
+        sends,
+        lambda s: send_behavior(client, PRODUCT, s[0], behavior_event(f"bench-{s[0]}-{s[1]}")),
+        BATCH,
+    )
 
     async def check(lead_id: str) -> datetime | None:
         state = await journey_state(client, PRODUCT, lead_id)
@@ -279,10 +198,6 @@ class HistoryProfile:
 
 def _kind(event_type: EventType.ValueType) -> str:
     return EventType.Name(event_type).removeprefix("EVENT_TYPE_").lower()
-
-
-def _mean(values: Sequence[float]) -> float:
-    return sum(values) / len(values) if values else 0.0
 
 
 async def read_histories(client: Client, ids: Sequence[str], per: int) -> HistoryProfile:
@@ -321,9 +236,9 @@ async def read_histories(client: Client, ids: Sequence[str], per: int) -> Histor
     profile.events_before_signals = {name: n / len(ids) for name, n in before.items()}
     if per:
         profile.events_per_signal = {name: n / (len(ids) * per) for name, n in after.items()}
-    profile.start_to_last_activity_ms = _mean(first_email)
-    profile.task_ms = _mean(task_ms)
-    profile.activity_ms = {name: _mean(v) for name, v in activity_ms.items()}
+    profile.start_to_last_activity_ms = mean(first_email)
+    profile.task_ms = mean(task_ms)
+    profile.activity_ms = {name: mean(v) for name, v in activity_ms.items()}
     return profile
 
 
@@ -331,27 +246,6 @@ Line = tuple[str, Callable[[HistoryProfile], float]]  # a report row: label, val
 
 
 # ---- the run ------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def upsert_leads(store: Store, tag: str, count: int) -> list[Lead]:
-    """Leads with no profile (fit 0), so a journey's score is exactly its event count."""
-    leads = []
-    for i in range(count):
-        lead, _ = store.upsert_lead(
-            LeadIn(
-                email=f"{tag}-{i}@bench.example.com",
-                external_id=f"{tag}-{i}",
-                consent=ConsentIn(basis="opt_in_form", wording="bench lead"),
-            )
-        )
-        leads.append(lead)
-    return leads
 
 
 @dataclass
@@ -382,9 +276,13 @@ async def measure(
     await floor_signals(client, warm_ids, 1)
     await nurture_signals(client, [lead.id for lead in warm_leads], 1)
 
+    def cpu() -> dict[str, float]:
+        """This process (both workers and the client) and the dev server."""
+        return {**own_cpu(), **readable(server=process_cpu(pid))}
+
     async def phase(name: str, work: Awaitable[Result]) -> Result:
         print(f"{name:<32}", end="", flush=True)
-        with metered(pid) as usage:
+        with metered(cpu) as usage:
             result = await work
         result.usage = usage
         print(f"{result.rate:7.1f}/s  ({result.count} in {result.seconds:.2f} s)", flush=True)
@@ -424,14 +322,13 @@ async def measure(
 
 
 def report(run: Run, leads: int, per: int) -> None:
-    rows = [
-        (f"start → first email (N={leads})", run.floor_a, run.nurture_a),
-        (f"behaviour signals (N×K={leads * per})", run.floor_b, run.nurture_b),
-    ]
-    print(f"\n{'measure':<34}{'floor/s':>9}{'nurture/s':>11}{'ratio':>8}")
-    for label, floor, nurture in rows:
-        ratio = nurture.rate / floor.rate
-        print(f"{label:<34}{floor.rate:>9.1f}{nurture.rate:>11.1f}{ratio:>8.2f}")
+    print_ratios(
+        [
+            (f"start → first email (N={leads})", run.floor_a, run.nurture_a),
+            (f"behaviour signals (N×K={leads * per})", run.floor_b, run.nurture_b),
+        ],
+        width=34,
+    )
 
     print("\nCPU per item, ms (busy cores = CPU seconds / wall seconds of the phase)")
     phases = [
@@ -440,24 +337,21 @@ def report(run: Run, leads: int, per: int) -> None:
         ("floor B", run.floor_b),
         ("nurture B", run.nurture_b),
     ]
-    print(f"{'':<32}" + "".join(f"{name:>11}" for name, _ in phases))
-    for label, key in (
-        ("bench process (worker+client)", "bench_cpu"),
-        ("temporal server", "server_cpu"),
+    print_row("", [name for name, _ in phases], width=32, size=11)
+    for label, source in (
+        ("bench process (worker+client)", "bench"),
+        ("temporal server", "server"),
     ):
-        cells = "".join(f"{getattr(r.usage, key) / r.count * 1000:>11.2f}" for _, r in phases)
-        busy = "".join(f"{getattr(r.usage, key) / r.usage.wall:>11.2f}" for _, r in phases)
-        print(f"{label:<32}{cells}\n{'  busy cores':<32}{busy}")
+        print_row(label, [r.per_item_ms(source) for _, r in phases], width=32, size=11)
+        print_row("  busy cores", [r.usage.busy(source) for _, r in phases], width=32, size=11)
 
     def table(
         title: str, profiles: tuple[HistoryProfile, ...], lines: list[Line], digits: int = 1
     ) -> None:
         print(f"\n{title:<50}{'floor':>10}{'nurture':>10}")
         for label, value in lines:
-            cells = "".join(
-                f"{v:>10.{digits}f}" if v else f"{'-':>10}" for v in map(value, profiles)
-            )
-            print(f"{label:<50}{cells}")
+            values = [v or None for v in map(value, profiles)]
+            print_row(label, values, width=50, size=10, digits=digits)
 
     loaded, solo = run.loaded, run.solo
     signal_kinds = sorted({k for p in loaded for k in p.events_per_signal})
@@ -494,36 +388,8 @@ def report(run: Run, leads: int, per: int) -> None:
         )
 
 
-def machine_facts() -> str:
-    try:
-        cli = subprocess.run(
-            [temporal_cli(), "--version"], capture_output=True, text=True, timeout=10
-        ).stdout.strip()
-    except (OSError, RuntimeError, subprocess.SubprocessError):
-        cli = "temporal CLI version unknown"
-    return (
-        f"machine: {os.cpu_count()} CPUs · {platform.platform()}\n"
-        f"python {platform.python_version()} · temporalio {temporalio.__version__} · {cli}"
-    )
-
-
-def cache_bytecode(directory: Path) -> str:
-    """Let the sandbox reuse compiled workflow modules, as an installed worker does.
-
-    The sandbox re-imports a workflow's module for every run. Under PYTHONDONTWRITEBYTECODE
-    nothing is cached, so each new journey compiles workflows/lead_journey.py from source
-    (~5 ms of CPU). The image's `pip install` writes bytecode, so the benchmark measures
-    that shape, with the cache in the temp dir rather than beside the sources.
-    """
-    was = "off" if sys.dont_write_bytecode else "on"
-    sys.pycache_prefix = str(directory)
-    sys.dont_write_bytecode = False
-    return f"bytecode cache: on (in the temp dir; it was {was} for this Python)"
-
-
 async def main(leads: int, per: int, bytecode_cache: bool) -> None:
     started = time.monotonic()
-    bench_dir = Path(__file__).resolve().parent
     with tempfile.TemporaryDirectory(prefix="nurture-bench-") as tmp:
         data = Path(tmp)
         cache_note = (
@@ -531,43 +397,28 @@ async def main(leads: int, per: int, bytecode_cache: bool) -> None:
             if bytecode_cache
             else "bytecode cache: as this Python has it (--no-bytecode-cache)"
         )
-        server = await start_dev_server(data, port=free_port(), ui_port=free_port())
-        try:
-            settings = Settings(
-                temporal_address=server.address,
-                database_url=f"sqlite:///{data}/nurture.db",
-                scenarios_dir=bench_dir / "scenarios",
-                outbox_dir=data / "outbox",
-                task_queue=NURTURE_QUEUE,
-            )
+        async with dev_server(data) as server:
+            settings = run_settings(server, data, sqlite_url(data), task_queue=NURTURE_QUEUE)
             client = await connect_ready(settings)
-            store = Store(settings.database_url)
-            store.upgrade()
-            bare = Worker(  # the same worker options build_worker gives the journey worker
-                client,
-                task_queue=BARE_QUEUE,
-                workflows=[BareStep],
-                activities=[bare_step],
-                **polling_options(settings),
-            )
-            async with AsyncExitStack() as workers:
-                await workers.enter_async_context(build_worker(client, settings, store))
-                await workers.enter_async_context(bare)
-                run = await measure(client, settings, store, server, leads, per)
-            store.engine.dispose()
-        except BaseException:
-            if server.log_path.exists():
-                tail = server.log_path.read_text(errors="replace").splitlines()[-20:]
-                print("\ndev server log (last lines):\n" + "\n".join(tail), file=sys.stderr)
-            raise
-        finally:
-            server.stop()
+            with upgraded_store(settings.database_url) as store:
+                bare = Worker(  # the same worker options build_worker gives the journey worker
+                    client,
+                    task_queue=BARE_QUEUE,
+                    workflows=[BareStep],
+                    activities=[bare_step],
+                    **polling_options(settings),
+                )
+                async with AsyncExitStack() as workers:
+                    await workers.enter_async_context(build_worker(client, settings, store))
+                    await workers.enter_async_context(bare)
+                    run = await measure(client, settings, store, server, leads, per)
     report(run, leads, per)
-    print(f"\n{machine_facts()}\n{cache_note}\ntotal run {time.monotonic() - started:.0f} s")
+    facts = machine_facts([temporal_versions()], [cache_note])
+    print(f"\n{facts}\ntotal run {time.monotonic() - started:.0f} s")
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.parser(__doc__)
     parser.add_argument("--leads", type=int, default=300, help="workflows of each kind (N)")
     parser.add_argument(
         "--events-per-lead", type=int, default=3, help="behaviour signals per workflow (K)"
@@ -577,7 +428,7 @@ if __name__ == "__main__":
         action="store_true",
         help="keep PYTHONDONTWRITEBYTECODE: the sandbox then compiles each run's module",
     )
-    args = parser.parse_args()
+    args = cli.parse(parser, quick={"leads": 20, "events_per_lead": 1})
     if args.leads < 1 or args.events_per_lead < 1:
         parser.error("--leads and --events-per-lead must be at least 1")
     asyncio.run(main(args.leads, args.events_per_lead, not args.no_bytecode_cache))

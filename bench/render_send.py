@@ -7,8 +7,8 @@ same template sources with the same context (no sandbox, no StrictUndefined, no 
 no text part, no MIME, no provider). The ratio says how much of Jinja2's own speed the
 worker's email path keeps.
 
-    .venv/bin/python bench/render_send.py [--product cloudbook] [--step cold/welcome]
-        [--emails 2000] [--sends 300] [--rounds 3]
+    .venv/bin/python -m bench.render_send [--product cloudbook] [--step cold/welcome]
+        [--emails 2000] [--sends 300] [--rounds 3] [--quick]
 
 Lines, each timed `--rounds` times, interleaved, median reported:
 
@@ -33,9 +33,6 @@ disk differ).
 
 from __future__ import annotations
 
-import argparse
-import os
-import platform
 import sqlite3
 import statistics
 import subprocess
@@ -54,12 +51,15 @@ from typing import Any
 import jinja2
 import sqlalchemy
 import temporalio
-from store import step_timers
-from temporalio.testing import ActivityEnvironment
 
 import nurture.mail.compose as compose_module
 import nurture.mail.render as render_module
 from activities.email import EmailActivities, SendEmailInput
+from bench.harness import cli
+from bench.harness.cpu import Result, timed
+from bench.harness.databases import sqlite_url, upgraded_store, upsert_leads
+from bench.harness.report import machine_facts
+from bench.harness.steps import ActivitySender, step_timers
 from nurture.cli.preview import ScenarioEmail, find_email, load_product
 from nurture.config import Settings
 from nurture.mail.compose import Recipient, compose_email, unsubscribe_url
@@ -74,7 +74,7 @@ from nurture.mail.render import (
 )
 from nurture.scenario.model import Scenario
 from nurture.scenario.pins import pin_templates
-from nurture.store.engine import ConsentIn, LeadIn, Store
+from nurture.store.engine import Store
 from nurture.store.models import utcnow
 
 REPO = Path(__file__).resolve().parent.parent
@@ -197,80 +197,56 @@ def worker_path(case: Case, provider: EmailProvider) -> Callable[[Sequence[Item]
 class ActivityPath:
     """`send_email` as the worker holds it, on a SQLite store, run the way the tests run it."""
 
-    def __init__(self, case: Case, tmp: Path) -> None:
+    def __init__(self, case: Case, store: Store, tmp: Path) -> None:
         self.case = case
-        self.store = Store(f"sqlite:///{tmp / 'nurture.db'}")
-        self.store.upgrade()
+        self.store = store
         product, version = case.scenario.product, case.scenario.version
-        pin_templates(self.store, case.folder, product, version)
+        pin_templates(store, case.folder, product, version)
         settings = Settings(
-            database_url=self.store.url,
+            database_url=store.url,
             outbox_dir=tmp / "activity-outbox",
             public_base_url=BASE_URL,
             secret_key=SECRET,
         )
-        self.emails = EmailActivities(self.store, settings, OutboxProvider(settings.outbox_dir))
-        self.environment = ActivityEnvironment()
+        self.sender = ActivitySender(
+            EmailActivities(store, settings, OutboxProvider(settings.outbox_dir))
+        )
 
     def inputs(self, tag: str, count: int) -> list[SendEmailInput]:
         """Distinct consenting leads (the weekly cap never defers), created untimed."""
-        consent = ConsentIn(basis="opt_in_form", wording="bench lead")
         case, email = self.case, self.case.email
-        found = []
-        for i in range(count):
-            fields = {k: v for k, v in SAMPLE_LEADS[i % len(SAMPLE_LEADS)].items() if v}
-            lead, _ = self.store.upsert_lead(
-                LeadIn(email=f"{tag}-{i}@bench.example.com", consent=consent, **fields)
-            )
-            found.append(
-                SendEmailInput(
-                    brand=case.scenario.brand,
-                    scenario_version=case.scenario.version,
-                    journey_id=f"journey:{case.scenario.product}:{lead.id}",
-                    lead_id=lead.id,
-                    product=case.scenario.product,
-                    send_key=email.send_key,
-                    mail_type=email.mail_type,
-                    template=email.variants[0][1],
-                    subject=email.variants[0][0],
-                    variant=0,
-                    journey_time=datetime.now(UTC),
-                    journey=case.journey,
-                )
-            )
-        return found
 
-    def send_all(self, inputs: Sequence[SendEmailInput]) -> None:
-        for request in inputs:
-            result = self.environment.run(self.emails.send_email, request)
-            if result.status != "sent":
-                raise RuntimeError(f"{request.lead_id}: {result.status} ({result.detail})")
+        def fields(i: int) -> dict[str, Any]:
+            return {k: v for k, v in SAMPLE_LEADS[i % len(SAMPLE_LEADS)].items() if v}
+
+        return [
+            SendEmailInput(
+                brand=case.scenario.brand,
+                scenario_version=case.scenario.version,
+                journey_id=f"journey:{case.scenario.product}:{lead.id}",
+                lead_id=lead.id,
+                product=case.scenario.product,
+                send_key=email.send_key,
+                mail_type=email.mail_type,
+                template=email.variants[0][1],
+                subject=email.variants[0][0],
+                variant=0,
+                journey_time=datetime.now(UTC),
+                journey=case.journey,
+            )
+            for lead in upsert_leads(self.store, tag, count, fields)
+        ]
 
 
 # ---- measuring ----------------------------------------------------------------------------
 
 
 @dataclass
-class Timing:
-    count: int
-    wall: float
-    cpu: float
-
-    @property
-    def rate(self) -> float:
-        return self.count / self.wall
-
-
-def timed(count: int, work: Callable[[], None]) -> Timing:
-    wall, cpu = time.perf_counter(), time.process_time()
-    work()
-    return Timing(count, time.perf_counter() - wall, time.process_time() - cpu)
-
-
-@dataclass
 class Line:
+    """One measure, timed once a round: its median rate and CPU per email."""
+
     label: str
-    timings: list[Timing]
+    timings: list[Result]
 
     @property
     def rate(self) -> float:
@@ -278,7 +254,7 @@ class Line:
 
     @property
     def cpu_ms(self) -> float:
-        return statistics.median(t.cpu / t.count * 1000 for t in self.timings)
+        return statistics.median(t.per_item_ms("bench") or 0.0 for t in self.timings)
 
 
 def where_time_goes(case: Case, provider: EmailProvider, items: Sequence[Item]) -> dict[str, float]:
@@ -319,15 +295,21 @@ class Run:
 
 
 def measure(case: Case, tmp: Path, emails: int, sends: int, rounds: int) -> Run:
+    with upgraded_store(sqlite_url(tmp)) as store:
+        return _measure(case, ActivityPath(case, store, tmp), tmp, emails, sends, rounds)
+
+
+def _measure(
+    case: Case, activity: ActivityPath, tmp: Path, emails: int, sends: int, rounds: int
+) -> Run:
     floor = Line("floor: bare Jinja2 render (HTML only)", [])
     inlined = Line("floor + CSS inlining (css-inline)", [])
     paths = [Line(f"{p.label}: render + MIME + deliver", []) for p in PROVIDERS]
     activity_line = Line("send_email activity, outbox, SQLite store", [])
     floor_run, inlined_run = bare_render(case), bare_render(case, inline=True)
-    activity = ActivityPath(case, tmp)
     floor_run(case.items("w", WARMUP))
     inlined_run(case.items("w", WARMUP))
-    activity.send_all(activity.inputs("warm", WARMUP))
+    activity.sender.send_all(activity.inputs("warm", WARMUP))
     for r in range(rounds):
         items = case.items(f"r{r}", emails)
         floor.timings.append(timed(emails, partial(floor_run, items)))
@@ -338,7 +320,7 @@ def measure(case: Case, tmp: Path, emails: int, sends: int, rounds: int) -> Run:
                 run(case.items(f"w{r}", WARMUP))
                 line.timings.append(timed(emails, partial(run, items)))
         inputs = activity.inputs(f"round{r}", sends)
-        activity_line.timings.append(timed(sends, partial(activity.send_all, inputs)))
+        activity_line.timings.append(timed(sends, partial(activity.sender.send_all, inputs)))
         print(f"round {r + 1}/{rounds} done", file=sys.stderr, flush=True)
 
     breakdowns = {}
@@ -347,25 +329,18 @@ def measure(case: Case, tmp: Path, emails: int, sends: int, rounds: int) -> Run:
             breakdowns[provider_under_test.label] = where_time_goes(
                 case, provider, case.items("p", emails)
             )
-    start = time.perf_counter()
-    for _ in range(WARMUP * 4):
-        activity.environment.run(noop)
-    overhead_ms = (time.perf_counter() - start) / (WARMUP * 4) * 1000
+    overhead_ms = activity.sender.context_ms(WARMUP * 4)
     sample = worker_path_message(case)
-    html_chars = len(sample.get_body(("html",)).get_content())
-    activity.store.engine.dispose()
+    html = sample.get_body(("html",))
+    assert html is not None, "the step's email has no HTML part"
     return Run(
         [floor, inlined, *paths, activity_line],
         breakdowns,
         1000 / floor.rate,
         overhead_ms,
         len(bytes(sample)),
-        html_chars,
+        len(html.get_content()),
     )
-
-
-def noop() -> None:
-    """Run through ActivityEnvironment alone, to price the activity context itself."""
 
 
 def worker_path_message(case: Case) -> EmailMessage:
@@ -415,19 +390,21 @@ def report(case: Case, run: Run, emails: int, sends: int, rounds: int) -> None:
     print(f"  {'the rest: store (2 transactions), gate, claim':<44}{rest:>8.3f}")
 
 
-def machine_facts(tmp: Path) -> str:
+def facts(tmp: Path) -> str:
     try:
         fs = subprocess.run(
             ["stat", "-f", "-c", "%T", str(tmp)], capture_output=True, text=True, timeout=5
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         fs = "unknown"
-    return (
-        f"machine: {os.cpu_count()} CPUs · {platform.platform()}\n"
-        f"python {platform.python_version()} · Jinja2 {jinja2.__version__} · "
-        f"SQLAlchemy {sqlalchemy.__version__} · SQLite {sqlite3.sqlite_version} · "
-        f"temporalio {temporalio.__version__}\n"
-        f"outbox and store in {tmp} ({fs} file system; no fsync by the outbox)"
+    return machine_facts(
+        [
+            f"Jinja2 {jinja2.__version__}",
+            f"SQLAlchemy {sqlalchemy.__version__}",
+            f"SQLite {sqlite3.sqlite_version}",
+            f"temporalio {temporalio.__version__}",
+        ],
+        [f"outbox and store in {tmp} ({fs} file system; no fsync by the outbox)"],
     )
 
 
@@ -442,20 +419,20 @@ def main(product: str, step: str, scenarios: Path, emails: int, sends: int, roun
     )
     with tempfile.TemporaryDirectory(prefix="nurture-bench-") as tmp:
         run = measure(case, Path(tmp), emails, sends, rounds)
-        facts = machine_facts(Path(tmp))
+        about = facts(Path(tmp))
     report(case, run, emails, sends, rounds)
-    print(f"\n{facts}\ntotal run {time.monotonic() - started:.0f} s")
+    print(f"\n{about}\ntotal run {time.monotonic() - started:.0f} s")
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.parser(__doc__)
     parser.add_argument("--product", default="cloudbook", help="a product under --scenarios")
     parser.add_argument("--step", default="cold/welcome", help="as `nurture preview` takes it")
     parser.add_argument("--scenarios", type=Path, default=REPO / "scenarios")
     parser.add_argument("--emails", type=int, default=2000, help="emails per round and line")
     parser.add_argument("--sends", type=int, default=300, help="activity sends per round")
     parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
+    args = cli.parse(parser, quick={"emails": 200, "sends": 30, "rounds": 1})
     if min(args.emails, args.sends, args.rounds) < 1:
         parser.error("--emails, --sends and --rounds must be at least 1")
     main(args.product, args.step, args.scenarios, args.emails, args.sends, args.rounds)

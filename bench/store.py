@@ -5,7 +5,7 @@ in the same run on the same server, never by timed assertions in tests. Absolute
 depend on the machine and on how the server commits (fsync, synchronous_commit); the ratio
 says how much of the database's own speed Nurture's code paths keep.
 
-    .venv/bin/python bench/store.py [--events N] [--batch B] [--sends S]
+    .venv/bin/python -m bench.store [--events N] [--batch B] [--sends S] [--quick]
 
 One fresh database (dropped at the end) on the server of NURTURE_BENCH_POSTGRES_URL,
 upgraded by `Store.upgrade()`. The floor is pgbench, a C client sending one INSERT per
@@ -21,26 +21,22 @@ transaction into a table shaped like `events`; against it:
      without the checks, the rendering and the extra transactions.
 
 Below the ratios it prints where the time of one item goes, from a second, instrumented
-pass (SQLAlchemy events: transactions, statements, pool checkouts, time waiting on the
+pass (bench/harness/sql.py: transactions, statements, pool checkouts, time waiting on the
 server), so the instrumentation does not slow the timed pass.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
-import platform
 import re
-import resource
 import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -48,30 +44,44 @@ from typing import Any
 
 import psycopg2
 import sqlalchemy
-from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.engine.interfaces import CacheStats
+from sqlalchemy import Engine
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
-from temporalio.testing import ActivityEnvironment
 
 import activities.email as email_module
+import nurture.mail.compose as compose_module
 from activities.email import EmailActivities, SendEmailInput
+from bench.harness import cli
+from bench.harness.cpu import (
+    Result,
+    metered,
+    postgres_cpu,
+    readable,
+    reaped_children_cpu,
+    timed,
+)
+from bench.harness.databases import (
+    bench_database,
+    postgres_facts,
+    upgraded_store,
+    upsert_leads,
+)
+from bench.harness.report import machine_facts, print_ratios, print_row
+from bench.harness.sql import Profile, profiled
+from bench.harness.steps import ActivitySender, step_timers
 from nurture.config import Settings
 from nurture.leads.events import BehaviorEvent
 from nurture.mail.providers import Delivery
 from nurture.scenario.loader import load_scenario
 from nurture.scenario.model import Scenario
 from nurture.scenario.pins import pin_templates
-from nurture.store.engine import ConsentIn, LeadIn, Store
+from nurture.store.engine import Store
 from nurture.store.event_log import LoggedEvent, record_events
 from nurture.store.models import Send
 
-ADMIN_URL = os.environ.get(
-    "NURTURE_BENCH_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
-)
 PGBENCH = "/usr/bin/pgbench"
 PRODUCT = "bench"
+SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 FLOOR_TABLE = "bench_floor"  # events' columns, jsonb, and only its two unique indexes
 EVENTS_COPY = "bench_floor_events"  # `events` itself: its six indexes and its json column
 THREADS = 4  # concurrent clients: pgbench -c 4 -j 2 against 4 threads of this process
@@ -92,154 +102,15 @@ TPS_LINE = re.compile(r"^tps = ([0-9.]+) \((.*)\)$", re.MULTILINE)
 # ---- measuring ----------------------------------------------------------------------------
 
 
-@dataclass
-class Usage:
-    """Wall and CPU seconds of a phase: this process and its children (pgbench), and the
-    PostgreSQL server (None where its processes are not visible from here)."""
+def cpu_sources(server_visible: bool) -> Callable[[], dict[str, float]]:
+    """The client side (this process and its reaped children: pgbench) and the server
+    (every postgres process, when they run on this machine)."""
 
-    wall: float = 0.0
-    client_cpu: float = 0.0
-    server_cpu: float | None = None
+    def snapshot() -> dict[str, float]:
+        server = postgres_cpu() if server_visible else None
+        return readable(client=time.process_time() + reaped_children_cpu(), server=server)
 
-
-@dataclass
-class Result:
-    count: int  # rows written
-    rate: float  # rows per second
-    usage: Usage = field(default_factory=Usage)
-
-
-def server_cpu_seconds() -> float | None:
-    """CPU of every `postgres` process on this machine, backends that exited included.
-
-    A backend's CPU moves into the postmaster's cutime/cstime when it exits (pgbench's do),
-    so the sum of utime+stime+cutime+cstime over the live processes only ever grows.
-    """
-    total, found = 0, False
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            raw = stat.read_text()
-        except OSError:
-            continue
-        name = raw[raw.find("(") + 1 : raw.rfind(")")]
-        if name != "postgres":
-            continue
-        fields = raw[raw.rfind(")") + 2 :].split()  # fields[0] is field 3 of proc(5)
-        total += sum(int(value) for value in fields[11:15])
-        found = True
-    return total / os.sysconf("SC_CLK_TCK") if found else None
-
-
-def client_cpu_seconds() -> float:
-    """This process and its waited-for children (pgbench runs as one)."""
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time() + children.ru_utime + children.ru_stime
-
-
-@contextmanager
-def metered(server_visible: bool) -> Iterator[Usage]:
-    """Attribute a phase's CPU to the client side or the server: which side is the limit."""
-    usage = Usage()
-    server = server_cpu_seconds() if server_visible else None
-    wall, client = time.perf_counter(), client_cpu_seconds()
-    try:
-        yield usage
-    finally:
-        usage.wall = time.perf_counter() - wall
-        usage.client_cpu = client_cpu_seconds() - client
-        after = server_cpu_seconds() if server is not None else None
-        usage.server_cpu = after - server if after is not None and server is not None else None
-
-
-@dataclass
-class DbCounts:
-    """What the driver did for a pass, from SQLAlchemy's events."""
-
-    checkouts: int = 0  # pool checkouts: each costs a pre-ping round trip (pool_pre_ping)
-    transactions: int = 0  # each costs a BEGIN round trip (psycopg2 sends it on its own)
-    statements: int = 0
-    compiled: int = 0  # statements SQLAlchemy had to compile: its SQL cache missed or was skipped
-    commits: int = 0
-    execute_s: float = 0.0  # inside cursor.execute: the BEGIN, the statement, the server
-    commit_s: float = 0.0  # connection commit event → session after_commit: the COMMIT
-
-
-@contextmanager
-def counted(engine: Engine) -> Iterator[DbCounts]:
-    """Count and time what reaches the driver; single-threaded passes only."""
-    counts = DbCounts()
-    started: dict[str, float] = {}
-
-    def checkout(*_: Any) -> None:
-        counts.checkouts += 1
-
-    def begin(_: Any) -> None:
-        counts.transactions += 1
-
-    def before_execute(*_: Any) -> None:
-        counts.statements += 1
-        started["execute"] = time.perf_counter()
-
-    def after_execute(*args: Any) -> None:
-        counts.execute_s += time.perf_counter() - started.pop("execute")
-        context = args[4]  # (connection, cursor, statement, parameters, context, executemany)
-        if getattr(context, "cache_hit", None) is not CacheStats.CACHE_HIT:
-            counts.compiled += 1
-
-    def commit(_: Any) -> None:
-        counts.commits += 1
-        started["commit"] = time.perf_counter()
-
-    def after_commit(_: Any) -> None:
-        if "commit" in started:
-            counts.commit_s += time.perf_counter() - started.pop("commit")
-
-    hooks: list[tuple[Any, str, Callable[..., None]]] = [
-        (engine.pool, "checkout", checkout),
-        (engine, "begin", begin),
-        (engine, "before_cursor_execute", before_execute),
-        (engine, "after_cursor_execute", after_execute),
-        (engine, "commit", commit),
-        (Session, "after_commit", after_commit),
-    ]
-    for target, name, hook in hooks:
-        event.listen(target, name, hook)
-    try:
-        yield counts
-    finally:
-        for target, name, hook in hooks:
-            event.remove(target, name, hook)
-
-
-@contextmanager
-def step_timers(targets: Sequence[tuple[str, object, str]]) -> Iterator[dict[str, float]]:
-    """Time named callables of objects or modules by wrapping them for one pass.
-
-    The send path is one activity call; wrapping its parts (attributes looked up at call
-    time) shows where a send's time goes without editing the code under measurement.
-    """
-    totals = {label: 0.0 for label, _, _ in targets}
-    saved: list[tuple[object, str, Any, bool]] = []
-    for label, owner, name in targets:
-        original = getattr(owner, name)
-        saved.append((owner, name, original, name in vars(owner)))
-
-        def timed(*args: Any, _call: Any = original, _label: str = label, **kwargs: Any) -> Any:
-            start = time.perf_counter()
-            try:
-                return _call(*args, **kwargs)
-            finally:
-                totals[_label] += time.perf_counter() - start
-
-        setattr(owner, name, timed)
-    try:
-        yield totals
-    finally:
-        for owner, name, original, own in reversed(saved):
-            if own:
-                setattr(owner, name, original)
-            else:
-                delattr(owner, name)  # an instance falls back to its class's method
+    return snapshot
 
 
 def round_trip_ms(engine: Engine) -> float:
@@ -343,16 +214,17 @@ def floor(
     rows: int,
     per_transaction: int = 1,
     clients: int = 1,
-    visible: bool,
+    cpu: Callable[[], dict[str, float]],
 ) -> Result:
+    """pgbench's rate (rows per second, without connection time) over `rows` rows at least."""
     # At least MIN_FLOOR_TRANSACTIONS, so that a floor of big batches still times a while.
     transactions = max(MIN_FLOOR_TRANSACTIONS, math.ceil(rows / per_transaction / clients))
-    with metered(visible) as usage:
+    with metered(cpu) as usage:
         tps, _ = server.pgbench(
             script, clients=clients, threads=min(clients, 2), transactions=transactions
         )
     count = transactions * clients * per_transaction
-    return Result(count, tps * per_transaction, usage)
+    return Result(count, count / (tps * per_transaction), usage)
 
 
 # ---- what Nurture does --------------------------------------------------------------------
@@ -408,54 +280,30 @@ class NullProvider:
 
 def make_leads(store: Store, tag: str, count: int) -> list[str]:
     """Leads with opt-in consent, so every gate check passes and every send goes out."""
-    consent = ConsentIn(basis="opt_in_form", wording="bench lead")
-    ids = []
-    for i in range(count):
-        lead, _ = store.upsert_lead(
-            LeadIn(email=f"{tag}-{i}@bench.example.com", first_name="Bench", consent=consent)
+    return [lead.id for lead in upsert_leads(store, tag, count, lambda _: {"first_name": "Bench"})]
+
+
+def send_inputs(scenario: Scenario, lead_ids: Sequence[str]) -> list[SendEmailInput]:
+    """The first cold step's email to each lead, as the journey asks for it."""
+    step = scenario.tracks["cold"].steps[0]
+    subject = step.subject if isinstance(step.subject, str) else step.subject[0]
+    return [
+        SendEmailInput(
+            brand=scenario.brand,
+            scenario_version=scenario.version,
+            journey_id=f"journey:{PRODUCT}:{lead_id}",
+            lead_id=lead_id,
+            product=PRODUCT,
+            send_key=f"cold#1/{step.key}",
+            mail_type="step",
+            template=step.template,
+            subject=subject,
+            variant=0,
+            journey_time=datetime.now(UTC),
+            journey={"stage": "cold", "score": 0, "track": "cold", "step": step.key},
         )
-        ids.append(lead.id)
-    return ids
-
-
-@dataclass
-class Sender:
-    """The send activity as the worker holds it, run the way the tests run it."""
-
-    emails: EmailActivities
-    scenario: Scenario
-    environment: ActivityEnvironment = field(default_factory=ActivityEnvironment)
-
-    def inputs(self, lead_ids: Sequence[str]) -> list[SendEmailInput]:
-        step = self.scenario.tracks["cold"].steps[0]
-        subject = step.subject if isinstance(step.subject, str) else step.subject[0]
-        return [
-            SendEmailInput(
-                brand=self.scenario.brand,
-                scenario_version=self.scenario.version,
-                journey_id=f"journey:{PRODUCT}:{lead_id}",
-                lead_id=lead_id,
-                product=PRODUCT,
-                send_key=f"cold#1/{step.key}",
-                mail_type="step",
-                template=step.template,
-                subject=subject,
-                variant=0,
-                journey_time=datetime.now(UTC),
-                journey={"stage": "cold", "score": 0, "track": "cold", "step": step.key},
-            )
-            for lead_id in lead_ids
-        ]
-
-    def send_all(self, inputs: Sequence[SendEmailInput]) -> None:
-        for request in inputs:
-            result = self.environment.run(self.emails.send_email, request)
-            if result.status != "sent":
-                raise RuntimeError(f"{request.lead_id}: {result.status} ({result.detail})")
-
-
-def noop() -> None:
-    """Run through ActivityEnvironment alone, to price the activity context itself."""
+        for lead_id in lead_ids
+    ]
 
 
 def send_rows(tag: str, lead_ids: Sequence[str]) -> list[dict[str, Any]]:
@@ -488,39 +336,6 @@ def insert_sends(store: Store, rows: Sequence[dict[str, Any]]) -> None:
 # ---- the run ------------------------------------------------------------------------------
 
 
-@contextmanager
-def bench_database(admin_url: str) -> Iterator[URL]:
-    """A fresh database for this run, dropped whatever happens."""
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"nurture_bench_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin_url).set(database=name)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-@dataclass
-class Profile:
-    """One instrumented pass: per-item means come from dividing by `count`."""
-
-    count: int
-    wall: float
-    db: DbCounts
-    steps: dict[str, float] = field(default_factory=dict)
-
-
-def profiled(engine: Engine, count: int, work: Callable[[], None]) -> Profile:
-    with counted(engine) as db:
-        start = time.perf_counter()
-        work()
-        wall = time.perf_counter() - start
-    return Profile(count, wall, db)
-
-
 @dataclass
 class Run:
     floors: dict[str, Result]
@@ -528,7 +343,7 @@ class Run:
     profiles: dict[str, Profile]
     round_trip_ms: float
     activity_ms: float  # ActivityEnvironment.run of a function that does nothing
-    facts: dict[str, str]
+    facts: str  # the server's version and commit settings
 
 
 def checkpoint(engine: Engine) -> None:
@@ -540,41 +355,28 @@ def checkpoint(engine: Engine) -> None:
         pass  # not allowed for this role: phases then share the background writer's work
 
 
-def server_facts(engine: Engine) -> dict[str, str]:
-    with engine.connect() as connection:
-        return {
-            name: str(connection.exec_driver_sql(f"SHOW {name}").scalar())
-            for name in ("server_version", "fsync", "synchronous_commit", "wal_sync_method")
-        }
-
-
 def measure(url: URL, tmp: Path, events: int, batch: int, sends: int) -> Run:
-    store = Store(url.render_as_string(hide_password=False))
-    try:
+    with upgraded_store(url) as store:
         return _measure(store, Server(url), tmp, events, batch, sends)
-    finally:
-        store.engine.dispose()
 
 
 def _measure(store: Store, server: Server, tmp: Path, events: int, batch: int, sends: int) -> Run:
     visible = server.url.host in (None, "", "127.0.0.1", "localhost", "::1")
-    visible = visible and server_cpu_seconds() is not None
+    cpu = cpu_sources(visible and postgres_cpu() is not None)
     engine = store.engine
     tag = uuid.uuid4().hex[:8]
-    print("setup: schema, floor tables, leads, pinned templates …", flush=True)
-    store.upgrade()
+    print("setup: floor tables, leads, pinned templates …", flush=True)
     create_floor_tables(engine)
     scripts = write_scripts(tmp, batch)
-    scenarios = Path(__file__).resolve().parent / "scenarios"
-    scenario = load_scenario(scenarios, PRODUCT)
-    pin_templates(store, scenarios / PRODUCT, PRODUCT, scenario.version)  # as a journey does
+    scenario = load_scenario(SCENARIOS, PRODUCT)
+    pin_templates(store, SCENARIOS / PRODUCT, PRODUCT, scenario.version)  # as a journey does
     settings = Settings(
         database_url=store.url,
         outbox_dir=tmp / "outbox",
         secret_key="bench-secret",
         frequency_cap_per_week=0,
     )
-    sender = Sender(EmailActivities(store, settings, NullProvider()), scenario)
+    sender = ActivitySender(EmailActivities(store, settings, NullProvider()))
     send_leads = make_leads(store, f"{tag}-s", sends + 2 * WARMUP + PROFILE)
     warm_leads, send_leads = send_leads[: 2 * WARMUP], send_leads[2 * WARMUP :]
     profile_leads, send_leads = send_leads[:PROFILE], send_leads[PROFILE:]
@@ -583,7 +385,7 @@ def _measure(store: Store, server: Server, tmp: Path, events: int, batch: int, s
     log_one_by_one(store, logged_events(f"{tag}-w1", WARMUP))
     log_in_batches(store, logged_events(f"{tag}-w2", batch), batch)
     log_from_threads(store, logged_events(f"{tag}-w3", WARMUP * THREADS))
-    sender.send_all(sender.inputs(warm_leads[:WARMUP]))
+    sender.send_all(send_inputs(scenario, warm_leads[:WARMUP]))
     insert_sends(store, send_rows(f"{tag}w", warm_leads[WARMUP:]))
     rtt = round_trip_ms(engine)
 
@@ -597,53 +399,46 @@ def _measure(store: Store, server: Server, tmp: Path, events: int, batch: int, s
         print(f"{result.rate:>10.1f} rows/s  ({result.count} in {result.usage.wall:.2f} s)")
         return result
 
-    def timed(count: int, work: Callable[[], None]) -> Callable[[], Result]:
-        def run() -> Result:
-            with metered(visible) as usage:
-                work()
-            return Result(count, count / usage.wall, usage)
-
-        return run
+    def ours(count: int, work: Callable[[], None]) -> Callable[[], Result]:
+        return lambda: timed(count, work, cpu)
 
     single, batched, threaded = (logged_events(f"{tag}-{k}", events) for k in "abc")
-    send_inputs = sender.inputs(send_leads)
+    inputs = send_inputs(scenario, send_leads)
     rows = send_rows(tag, send_leads)
 
     print("timed pass (adjacent pairs, floor first):", flush=True)
     floors["single"] = phase(
         "floor: pgbench -c 1, 1 row/txn",
-        lambda: floor(server, scripts["single"], rows=events, visible=visible),
+        lambda: floor(server, scripts["single"], rows=events, cpu=cpu),
     )
     nurture["single"] = phase(
-        "nurture: record_events, 1 event/call", timed(events, lambda: log_one_by_one(store, single))
+        "nurture: record_events, 1 event/call", ours(events, lambda: log_one_by_one(store, single))
     )
     floors["events"] = phase(
         "floor: pgbench -c 1, 1 row/txn, events copy",
-        lambda: floor(server, scripts["events"], rows=events, visible=visible),
+        lambda: floor(server, scripts["events"], rows=events, cpu=cpu),
     )
     floors["batch"] = phase(
         f"floor: pgbench -c 1, {batch} rows/txn",
-        lambda: floor(
-            server, scripts["batch"], rows=events, per_transaction=batch, visible=visible
-        ),
+        lambda: floor(server, scripts["batch"], rows=events, per_transaction=batch, cpu=cpu),
     )
     nurture["batch"] = phase(
         f"nurture: record_events, {batch} events/call",
-        timed(events, lambda: log_in_batches(store, batched, batch)),
+        ours(events, lambda: log_in_batches(store, batched, batch)),
     )
     floors["threads"] = phase(
         f"floor: pgbench -c {THREADS} -j 2, 1 row/txn",
-        lambda: floor(server, scripts["single"], rows=events, clients=THREADS, visible=visible),
+        lambda: floor(server, scripts["single"], rows=events, clients=THREADS, cpu=cpu),
     )
     nurture["threads"] = phase(
         f"nurture: record_events, {THREADS} threads",
-        timed(events, lambda: log_from_threads(store, threaded)),
+        ours(events, lambda: log_from_threads(store, threaded)),
     )
     nurture["send"] = phase(
-        "nurture: send_email, whole path", timed(sends, lambda: sender.send_all(send_inputs))
+        "nurture: send_email, whole path", ours(sends, lambda: sender.send_all(inputs))
     )
     nurture["rows"] = phase(
-        "nurture: Send row via ORM, 1/txn", timed(sends, lambda: insert_sends(store, rows))
+        "nurture: Send row via ORM, 1/txn", ours(sends, lambda: insert_sends(store, rows))
     )
 
     print(f"instrumented pass ({PROFILE} items each) …", flush=True)
@@ -666,17 +461,15 @@ def _measure(store: Store, server: Server, tmp: Path, events: int, batch: int, s
         ("lock lead, row, gate checks, claim: _gate", sender.emails, "_gate"),
         ("the message: _message", sender.emails, "_message"),
         ("  of which render (jinja2)", email_module.TemplateRenderer, "render"),
-        ("  of which MIME: build_message", email_module, "build_message"),
+        ("  of which MIME: build_message", compose_module, "build_message"),
     ]
-    profile_inputs = sender.inputs(profile_leads)
+    profile_inputs = send_inputs(scenario, profile_leads)
     with step_timers(parts) as steps:
         profiles["send"] = profiled(engine, PROFILE, lambda: sender.send_all(profile_inputs))
     profiles["send"].steps = steps
-    start = time.perf_counter()
-    for _ in range(PROFILE):
-        sender.environment.run(noop)
-    activity_ms = (time.perf_counter() - start) / PROFILE * 1000
-    return Run(floors, nurture, profiles, rtt, activity_ms, server_facts(engine))
+    activity_ms = sender.context_ms(PROFILE)
+    facts = postgres_facts(server.url)
+    return Run(floors, nurture, profiles, rtt, activity_ms, facts)
 
 
 # ---- the report ---------------------------------------------------------------------------
@@ -684,26 +477,28 @@ def _measure(store: Store, server: Server, tmp: Path, events: int, batch: int, s
 
 def report(run: Run, events: int, batch: int, sends: int) -> None:
     floors, nurture = run.floors, run.nurture
-    rows = [
-        (f"event log, 1 event/call (N={events})", floors["single"], nurture["single"]),
-        (f"event log, {batch} events/call (N={events})", floors["single"], nurture["batch"]),
-        (f"event log, 1/call, {THREADS} threads", floors["threads"], nurture["threads"]),
-        (f"send_email, whole path (S={sends})", floors["single"], nurture["send"]),
-        (f"Send row via ORM, 1/txn (S={sends})", floors["single"], nurture["rows"]),
-    ]
-    print(f"\n{'measure':<42}{'floor/s':>10}{'nurture/s':>11}{'ratio':>8}")
-    for label, base, ours in rows:
-        print(f"{label:<42}{base.rate:>10.1f}{ours.rate:>11.1f}{ours.rate / base.rate:>8.2f}")
+    print_ratios(
+        [
+            (f"event log, 1 event/call (N={events})", floors["single"], nurture["single"]),
+            (f"event log, {batch} events/call (N={events})", floors["single"], nurture["batch"]),
+            (f"event log, 1/call, {THREADS} threads", floors["threads"], nurture["threads"]),
+            (f"send_email, whole path (S={sends})", floors["single"], nurture["send"]),
+            (f"Send row via ORM, 1/txn (S={sends})", floors["single"], nurture["rows"]),
+        ],
+        width=42,
+    )
     print(
         f"floor: pgbench, 1 client, one INSERT per transaction into {FLOOR_TABLE} "
         f"({THREADS} clients, -j 2, for the threads row)"
     )
-    print(f"\n{'like-for-like floors':<42}{'floor/s':>10}{'nurture/s':>11}{'ratio':>8}")
-    for label, base, ours in (
-        ("1 row/txn into a copy of `events`", floors["events"], nurture["single"]),
-        (f"{batch} rows/txn (INSERT … SELECT)", floors["batch"], nurture["batch"]),
-    ):
-        print(f"{label:<42}{base.rate:>10.1f}{ours.rate:>11.1f}{ours.rate / base.rate:>8.2f}")
+    print_ratios(
+        [
+            ("1 row/txn into a copy of `events`", floors["events"], nurture["single"]),
+            (f"{batch} rows/txn (INSERT … SELECT)", floors["batch"], nurture["batch"]),
+        ],
+        width=42,
+        title="like-for-like floors",
+    )
     where_time_goes(run, batch)
 
 
@@ -719,92 +514,84 @@ def where_time_goes(run: Run, batch: int) -> None:
         ("send_email", nurture["send"], profiles["send"]),
         ("Send row", nurture["rows"], profiles["rows"]),
     ]
-    rtt = run.round_trip_ms / 1000
     Cell = Callable[[Result, Profile | None], float | None]
 
     def line(label: str, cell: Cell) -> None:
-        values = (cell(result, profile) for _, result, profile in columns)
-        print(
-            f"{label:<44}" + "".join(f"{'-':>12}" if v is None else f"{v:>12.3f}" for v in values)
-        )
+        values = [cell(result, profile) for _, result, profile in columns]
+        print_row(label, values, width=44, size=12, digits=3)
 
-    def usage_ms(pick: Callable[[Usage], float | None]) -> Cell:
-        def cell(result: Result, _: Profile | None) -> float | None:
-            value = pick(result.usage)
-            return None if value is None else value / result.count * 1000
+    def wall_ms(result: Result, _: Profile | None) -> float | None:
+        return result.usage.wall / result.count * 1000
 
-        return cell
+    def cpu_ms(source: str) -> Cell:
+        return lambda result, _: result.per_item_ms(source)
 
     def busy(result: Result, _: Profile | None) -> float | None:
-        server = result.usage.server_cpu
-        return None if server is None else (result.usage.client_cpu + server) / result.usage.wall
+        client, server = result.usage.busy("client"), result.usage.busy("server")
+        return None if client is None or server is None else client + server
 
     def per_item(pick: Callable[[Profile], float]) -> Cell:
         def cell(_: Result, profile: Profile | None) -> float | None:
-            return None if profile is None else pick(profile) / profile.count
+            return None if profile is None else profile.per(pick(profile))
 
         return cell
 
-    def python_s(p: Profile) -> float:
-        return p.wall - p.db.execute_s - p.db.commit_s - p.db.checkouts * rtt
-
-    print(f"\n{'per row, timed pass, ms':<44}" + "".join(f"{n:>12}" for n, _, _ in columns))
-    line("wall", usage_ms(lambda u: u.wall))
-    line("client CPU: this process, or pgbench", usage_ms(lambda u: u.client_cpu))
-    line("server CPU: all postgres processes", usage_ms(lambda u: u.server_cpu))
+    print()
+    print_row("per row, timed pass, ms", [n for n, _, _ in columns], width=44, size=12)
+    line("wall", wall_ms)
+    line("client CPU: this process, or pgbench", cpu_ms("client"))
+    line("server CPU: all postgres processes", cpu_ms("server"))
     line("busy cores: (client + server CPU) / wall", busy)
     print(f"per row, instrumented pass ({PROFILE} items; {2 * batch} events for the batches)")
     line("transactions: a BEGIN round trip each", per_item(lambda p: p.db.transactions))
     line("statements", per_item(lambda p: p.db.statements))
     line("  compiled: not from SQLAlchemy's cache", per_item(lambda p: p.db.compiled))
-    line("pool checkouts: a pre-ping round trip each", per_item(lambda p: p.db.checkouts))
+    line("pool checkouts", per_item(lambda p: p.db.checkouts))
     line("wall, ms", per_item(lambda p: p.wall * 1000))
     line("  in cursor.execute (BEGIN + statement)", per_item(lambda p: p.db.execute_s * 1000))
     line("  in COMMIT", per_item(lambda p: p.db.commit_s * 1000))
-    line("  pre-ping: checkouts × bare round trip", per_item(lambda p: p.db.checkouts * rtt * 1e3))
-    line("  the rest: Python (ours, ORM, driver)", per_item(lambda p: python_s(p) * 1000))
+    line("  in pre-pings (none unless pool_pre_ping)", per_item(lambda p: p.db.ping_s * 1000))
+    line("  the rest: Python (ours, ORM, driver)", per_item(lambda p: p.python_s * 1000))
     print(f"(a bare SELECT 1 round trip: {run.round_trip_ms:.3f} ms)")
 
     send = profiles["send"]
-    per_send = send.wall / send.count * 1000
+    per_send = send.per(send.wall) * 1000
     print(f"\nsend_email, where a send's {per_send:.2f} ms go (instrumented pass), ms")
     for label, seconds in send.steps.items():
-        print(f"  {label:<42}{seconds / send.count * 1000:>8.3f}")
+        print(f"  {label:<42}{send.per(seconds) * 1000:>8.3f}")
     other = send.wall - sum(v for k, v in send.steps.items() if not k.startswith(" "))
-    print(f"  {'the rest: mark sent, activity context, …':<42}{other / send.count * 1000:>8.3f}")
+    print(f"  {'the rest: mark sent, activity context, …':<42}{send.per(other) * 1000:>8.3f}")
     print(f"  {'  of which activity context (a no-op run)':<42}{run.activity_ms:>8.3f}")
 
 
-def machine_facts(facts: dict[str, str]) -> str:
+def versions() -> list[str]:
     pgbench = subprocess.run([PGBENCH, "--version"], capture_output=True, text=True).stdout
-    return (
-        f"machine: {os.cpu_count()} CPUs · {platform.platform()}\n"
-        f"python {platform.python_version()} · SQLAlchemy {sqlalchemy.__version__} · "
-        f"psycopg2 {psycopg2.__version__.split()[0]} · {pgbench.strip()}\n"
-        f"PostgreSQL {facts['server_version']} · fsync={facts['fsync']} · "
-        f"synchronous_commit={facts['synchronous_commit']} · "
-        f"wal_sync_method={facts['wal_sync_method']}"
-    )
+    return [
+        f"SQLAlchemy {sqlalchemy.__version__}",
+        f"psycopg2 {psycopg2.__version__.split()[0]}",
+        pgbench.strip(),
+    ]
 
 
 def main(events: int, batch: int, sends: int) -> None:
     started = time.monotonic()
     with (
         tempfile.TemporaryDirectory(prefix="nurture-bench-") as tmp,
-        bench_database(ADMIN_URL) as url,
+        bench_database() as url,
     ):
         print(f"database: {url.render_as_string(hide_password=True)}", flush=True)
         run = measure(url, Path(tmp), events, batch, sends)
     report(run, events, batch, sends)
-    print(f"\n{machine_facts(run.facts)}\ntotal run {time.monotonic() - started:.0f} s")
+    facts = machine_facts(versions(), [run.facts])
+    print(f"\n{facts}\ntotal run {time.monotonic() - started:.0f} s")
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.parser(__doc__)
     parser.add_argument("--events", type=int, default=5000, help="events per event-log measure")
     parser.add_argument("--batch", type=int, default=500, help="events per batched call")
     parser.add_argument("--sends", type=int, default=1000, help="emails sent (distinct leads)")
-    args = parser.parse_args()
+    args = cli.parse(parser, quick={"events": 300, "batch": 50, "sends": 50})
     if min(args.events, args.batch, args.sends) < 1:
         parser.error("--events, --batch and --sends must be at least 1")
     main(args.events, args.batch, args.sends)

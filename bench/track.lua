@@ -1,11 +1,12 @@
--- wrk script for bench/ingest.py: N `POST /v1/track` calls, one event each, then stop.
+-- wrk script for bench/ingest (run by bench/ingest/wrk.py): N `POST /v1/track` calls, one
+-- event each, then stop.
 --
 --   wrk -t T -c C -d LIMIT -H "Authorization: Bearer KEY" -s bench/track.lua URL \
 --       -- IDS_FILE PREFIX N T
 --
 -- Event n (0 <= n < N) has messageId PREFIX-n and the userId on line n % L + 1 of IDS_FILE
--- (the leads' external ids), as bench/ingest.py's spread() builds them, so each lead gets
--- the same number of events as its bare workflow gets signals in the floor. Thread i sends
+-- (the leads' external ids), as spread() in bench/ingest/load.py builds them, so each lead
+-- gets the same number of events as its bare workflow gets signals in the floor. Thread i sends
 -- n = i, i + T, i + 2T, ...
 --
 -- Exactly N requests, so the bench can check the store holds as many events as got a 2xx:
@@ -13,7 +14,7 @@
 -- once at start-up to check the script, before any delay(), and drops what it returns); once a thread has sent
 -- its share, its connections wait instead of sending, and when the last answer is in the
 -- thread stops and says so on stderr. wrk's main thread sleeps for -d whatever its threads
--- do, so bench/ingest.py then sends it SIGINT, and done() prints one JSON line.
+-- do, so bench/ingest/wrk.py then sends it SIGINT, and done() prints one JSON line.
 
 local threads = {}
 
