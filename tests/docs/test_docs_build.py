@@ -21,7 +21,5 @@ def test_docs_build_strict(tmp_path: Path) -> None:
         env=os.environ | {"NO_MKDOCS_2_WARNING": "1"},  # Material's end-of-life banner
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
-    assert result.returncode == 0, (
-        "mkdocs build --strict failed:\n" + result.stdout + result.stderr
-    )
+    assert result.returncode == 0, "mkdocs build --strict failed:\n" + result.stdout + result.stderr
     assert (tmp_path / "site" / "index.html").exists()
