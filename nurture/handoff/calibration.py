@@ -1,7 +1,7 @@
 """Which hand-off threshold would have given sales the precision it needs, at a volume it can
 follow up.
 
-Seed 002: when fewer than ~3 in 10 handed-over leads become deals, salespeople stop
+When fewer than ~3 in 10 handed-over leads become deals, salespeople stop
 following marketing's leads up; a small team wants fewer, better leads. So for each candidate
 threshold (every distinct score hand-offs were made at) we replay the hand-offs that would
 have passed it: their precision (won / decided) and their volume (hand-offs per day). The

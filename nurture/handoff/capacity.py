@@ -1,5 +1,5 @@
-"""A product's daily hand-off capacity and the queue of leads waiting for it (seed 002:
-a small sales team wants fewer, better leads, at a rate it can follow up).
+"""A product's daily hand-off capacity and the queue of leads waiting for it: a small
+sales team wants fewer, better leads, at a rate it can follow up.
 
 A journey whose lead qualifies asks for a slot. It gets one when fewer queued hand-offs of
 that product rank ahead of it (higher score, then earlier in the queue) than the day has

@@ -1,6 +1,6 @@
 """The hand-off report: is marketing handing sales leads worth following up?
 
-Seed 002: a salesperson who gets leads of which fewer than ~30% turn into deals stops
+A salesperson who gets leads of which fewer than ~30% turn into deals stops
 following them up, and a small sales team wants fewer, better leads. So per product this
 reports how many hand-offs sales received, how many it accepted, how many it won
 (precision), how fast it first touched them, and which hand-off threshold would have met
@@ -28,7 +28,8 @@ from nurture.store.models import Handoff, utcnow
 
 DEFAULT_TARGET_PRECISION = 0.30
 
-# Shown with every report (table footnotes, `definitions` in --json) and in the README.
+# Shown with every report (table footnotes, `definitions` in --json) and in
+# docs/handoff-report.md.
 DEFINITIONS: dict[str, str] = {
     "handoffs": "hand-offs made in the period that reached sales (lifecycle handed_off); "
     "'withdrawn' ones (the lead unsubscribed, bounced or was disqualified while it was "

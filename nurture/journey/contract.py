@@ -22,8 +22,8 @@ WORKFLOW_TYPE = "LeadJourney"
 TASK_QUEUE = "nurture"
 LEAD_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 TIMELINE_LENGTH = 50
-# Who found the lead: marketing nurtures it; a lead sales created itself (seed 001: Sales
-# Generated Lead, SGL) starts in `sql`, owned by sales, and gets no nurture email.
+# Who found the lead: marketing nurtures it; a lead sales created itself (a sales-generated
+# lead, SGL) starts in `sql`, owned by sales, and gets no nurture email.
 Origin = Literal["marketing", "sales"]
 
 

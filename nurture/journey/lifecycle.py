@@ -1,4 +1,4 @@
-"""Lead lifecycle per journey (seed 001): who owns the lead, and which moves make sense.
+"""Lead lifecycle per journey: who owns the lead, and which moves make sense.
 
 nurturing → mql (hand-off rule met) → handed_off → sal (accepted) → sql → opportunity
 → customer (won) | lost. Sales can reject (→ recycled: nurtured again) or

@@ -1,4 +1,5 @@
-"""A role from a job title, so content speaks to executives or practitioners (seed 000)."""
+"""A role from a job title, so content speaks to executives (cost, ROI) or practitioners
+(ease of use, daily work) in their own terms."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ retried (after the rate limit's reset when SendGrid names it), other 4xx fail th
 SendGrid's own error message. A failure to connect or to write the request means SendGrid
 never had the whole request: retried. A failure after the request was written (a reset, no
 answer within the timeout) may follow an accepted message: the send is left `uncertain` and
-not retried, so the lead is never mailed twice (README "Email providers").
+not retried, so the lead is never mailed twice (docs/email-providers.md).
 """
 
 from __future__ import annotations

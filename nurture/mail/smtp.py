@@ -6,7 +6,7 @@ exactly when the server takes responsibility for a message: the reply to the end
 Before that, a failure means nothing was taken: 4xx replies, a refused or dropped
 connection are retried, 5xx replies fail the send with the server's words. A connection
 lost during DATA may have lost only the server's "250": the send is left `uncertain`, not
-retried, so the lead is never mailed twice (README "Email providers").
+retried, so the lead is never mailed twice (docs/email-providers.md).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A product's nurturing scenario: the pydantic model of scenario.yaml.
 
-Seed 002 insists nurturing is run per product, so one scenario describes one
+Nurturing runs per product, so one scenario describes one
 product end to end: who sends, whom it wants (fit), how behaviour scores, when a
 lead is warm or hot, when sales takes over, the tracks of step emails, the
 trigger emails, the branch rules, the send window and the exit rules.
@@ -126,7 +126,8 @@ class EventPoints(_Strict):
 
 
 class Pattern(EventMatch):
-    """Repeated behaviour worth more than its parts (seed 003: product page ≥3 times)."""
+    """Repeated behaviour worth more than its parts (a product page seen ≥3 times in two weeks
+    says more than three single visits)."""
 
     name: str = Field(min_length=1)
     at_least: int = Field(ge=2)
@@ -135,7 +136,7 @@ class Pattern(EventMatch):
 
 
 class EveryEmailOpened(_Strict):
-    """Seed 003: a lead who opens every email is interested; the last `last` sends all opened."""
+    """A lead who opens every email is interested: the last `last` sends were all opened."""
 
     name: str = Field(min_length=1)
     last: int = Field(ge=1)
@@ -366,8 +367,8 @@ class Branch(_Strict):
 
 
 class SendTimeOptimisation(_Strict):
-    """Send each lead's email in the hour its own human opens and clicks cluster in (seed
-    000: mail read at the desk in the morning is mail answered), once it has `min_events` of
+    """Send each lead's email in the hour its own human opens and clicks cluster in (mail
+    read at the desk in the morning is mail answered), once it has `min_events` of
     them; before that, the best hour of leads with its role; before that, `default_hour`."""
 
     min_events: int = Field(default=3, ge=1)

@@ -1,6 +1,6 @@
 """Send-time optimisation's fallback: the hour leads of each role open and click in.
 
-A lead with too few opens of its own borrows its role's hour (seed 000: executives and
+A lead with too few opens of its own borrows its role's hour (executives and
 practitioners read mail at different times), measured over recent human opens and clicks
 of this product's email in each lead's own timezone.
 """

@@ -1,7 +1,7 @@
 """Lead scoring: pure, deterministic functions shared by the workflow and the reports.
 
 A lead's score is its fit (who it is, against the product's target) plus its
-behaviour (what it did, seed 003): points per event type with a daily cap,
+behaviour (what it did): points per event type with a daily cap,
 repeated-behaviour patterns, "opens every email", all decaying with a half-life
 so last quarter's interest does not make a lead hot today. Every point is
 attributed to a named rule so sales can see why a lead is hot.
@@ -206,7 +206,7 @@ def score_lead(
 
 
 def stage_for(total: int, stages: Stages) -> Stage:
-    """Seed 003's temperature: hot (sales now), warm (interested), cold (not now)."""
+    """The lead's temperature: hot (sales now), warm (interested), cold (not now)."""
     if total >= stages.hot:
         return "hot"
     if total >= stages.warm:

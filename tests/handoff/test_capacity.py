@@ -1,4 +1,4 @@
-"""The daily hand-off capacity (seed 002: a small team wants fewer, better leads): leads over
+"""The daily hand-off capacity (a small team wants fewer, better leads): leads over
 the cap wait in a queue ordered by score, go out as capacity frees up the next day, and go
 back to nurturing if their score falls while they wait."""
 

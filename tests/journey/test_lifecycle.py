@@ -1,4 +1,4 @@
-"""Which sales feedback makes sense where (seed 001: MQL → SAL → SQL → opportunity → customer)."""
+"""Which sales feedback makes sense where (MQL → SAL → SQL → opportunity → customer)."""
 
 from __future__ import annotations
 

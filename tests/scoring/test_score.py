@@ -1,4 +1,5 @@
-"""Scoring rules: direct examples from seed 003, and properties that must always hold."""
+"""Scoring rules: worked examples of the rules (fit, events, patterns, decay, stages), and
+properties that must always hold."""
 
 from __future__ import annotations
 

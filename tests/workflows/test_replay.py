@@ -26,7 +26,8 @@ HISTORIES = sorted((HERE / "histories").glob("lead_journey_*.json"))
 REPO = HERE.parent
 
 # Recordings that today's code cannot replay, and why. Each was made by code that never
-# landed; no released journey has its shape (see README "Versioning running journeys").
+# landed; no released journey has its shape (docs/contracts.md, "Versioning running
+# journeys").
 CANNOT_REPLAY = {
     "lead_journey_capacity_business_hours_before_move": (
         "recorded at 182825f, where `handoff-capacity-business-hours` was checked after the "
