@@ -4,36 +4,38 @@ Sends the current track's step emails inside the send window, sleeps between
 them in a way behaviour can interrupt, rescores on every event, fires trigger
 emails, switches tracks, hands hot leads to sales and takes their feedback.
 Deterministic: all time is `workflow.now()`, every side effect is an activity.
+The decisions live in `nurture.journey.rules`, the wording in `nurture.journey.narrative`;
+this class orchestrates.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Coroutine
 from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, RetryState
 from temporalio.exceptions import TimeoutError as ActivityTimeout
 
+from workflows import calls, patches
+
 with workflow.unsafe.imports_passed_through():
-    from activities.email import SendEmailInput, SendEmailResult
+    from activities.email import EmailActivities, SendEmailInput, SendEmailResult
     from activities.handoff import (
+        HandoffActivities,
         HandoffInput,
-        HandoffResult,
         LeaveQueueInput,
         PostHandoffInput,
         SlotInput,
-        SlotResult,
     )
-    from activities.sales_mail import SalesMailInput, SalesMailResult
-    from activities.scenario import LoadScenarioInput
-    from activities.suppression import SuppressionInput
-    from activities.transitions import TransitionInput
+    from activities.sales_mail import SalesMailActivities, SalesMailInput
+    from activities.scenario import LoadScenarioInput, ScenarioActivities
+    from activities.suppression import SuppressionActivities, SuppressionInput
+    from activities.transitions import TransitionActivities, TransitionInput
     from nurture.handoff.sla import SlaNotice, next_sla_notice
+    from nurture.journey import narrative, rules
     from nurture.journey import search_attributes as sa
     from nurture.journey.contract import (
         TIMELINE_LENGTH,
@@ -63,14 +65,12 @@ with workflow.unsafe.imports_passed_through():
     from nurture.scenario.durations import format_duration
     from nurture.scenario.model import TRACK_END, TRACK_LISTEN, MailType, Scenario, Step, Trigger
     from nurture.schedule.send_window import (
-        hour_ever_open,
         in_business_hours,
         local_day,
         next_capacity_check,
         next_day_opens,
         next_send_time,
         open_hours,
-        preferred_send_hour,
     )
     from nurture.schedule.variants import assign_variant
     from nurture.scoring.moments import interesting_moments
@@ -82,27 +82,15 @@ with workflow.unsafe.imports_passed_through():
         stage_for,
     )
 
-ACTIVITY_TIMEOUT = timedelta(seconds=60)
-RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
-# Bounds on activity calls: no outage may hold a journey forever (README "A journey never
-# stops moving"). Local activities (load_scenario, record_transition, hand_off,
-# record_suppression, the hand-off queue) have none, for a reason: they write the journey's
-# own records to the store, and moving on without them would lose them; a store outage
-# stops the API as well, and every journey resumes where it was once the store is back.
+# Bounds on activity calls beyond the journey's own records (workflows/calls.py says why
+# those have none): no outage may hold a journey forever.
 SEND_BOUND = timedelta(minutes=3)  # then the step is deferred and the loop takes behaviour
-SEND_BACKOFF = (timedelta(minutes=15), timedelta(hours=1), timedelta(hours=4), timedelta(hours=12))
-SEND_GIVE_UP = timedelta(days=3)  # of provider outage for one step: skipped, recorded
 CRM_BOUND = timedelta(days=3)  # a hand-off post beside the journey, carried across runs
 SALES_MAIL_BOUND = timedelta(days=1)
-STAGE_PRECISION = timedelta(minutes=1)
 MIN_WAIT = timedelta(seconds=1)
 SALES_WAIT = timedelta(days=30)
 MAX_TRACK_HOPS = 10
 SEEN_IDS_KEPT = 2000
-# Version markers (workflow.patched) of command sequences added for running journeys.
-SALES_MAIL_PATCH = "sales-notifications"
-SGL_PATCH = "sales-generated-leads"
-CARRY_BACKGROUND_PATCH = "carry-background-across-runs"
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
@@ -163,14 +151,11 @@ class LeadJourney:
         )
 
     async def _begin(self) -> None:
-        # Local activities: quick, in the worker, no round trip through the server.
-        scenario = await workflow.execute_local_activity(
-            "load_scenario",
-            LoadScenarioInput(product=self._input.product),
-            result_type=Scenario,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=RETRY,
-            summary=f"load scenario '{self._input.product}'",
+        product = self._input.product
+        scenario = await calls.local(
+            ScenarioActivities.load_scenario,
+            LoadScenarioInput(product=product),
+            summary=f"load scenario '{product}'",
         )
         now = workflow.now()
         self._m = JourneyMemory(
@@ -188,30 +173,7 @@ class LeadJourney:
         behaviour, feedback and commands wake it early."""
         if self._send_due_sla_notice(now):
             return
-        if self._mem.lifecycle in NURTURING:
-            wake_at = self._exit_deadline
-            summary = f"listen for behaviour until exit on {wake_at:%Y-%m-%d}"
-        elif self._mem.handoff_queued:
-            window = self._scenario.send_window
-            wake_at = (
-                next_capacity_check(now, window)
-                if self._mem.queue_in_business_hours
-                else next_day_opens(now, window)
-            )
-            summary = (f"wait for sales capacity (#{self._mem.handoff_position} in the queue) "
-                       f"until {wake_at:%Y-%m-%d %H:%M %Z}")  # fmt: skip
-        else:
-            wake_at = now + SALES_WAIT
-            summary = f"{self._mem.lifecycle}: sales owns the lead; listen for behaviour"
-        if due is not None and due <= wake_at:
-            wake_at = due
-            summary = self._step_wait_summary(due)
-        wake_at, summary = self._sla_wake_up(wake_at, summary)
-        stage_change = self._next_stage_change(now, wake_at)
-        if stage_change is not None:
-            wake_at = stage_change
-            minutes = timedelta(minutes=math.ceil((wake_at - now) / timedelta(minutes=1)))
-            summary = f"wait {format_duration(minutes)} → score decays out of {self._mem.stage}"
+        wake_at, summary = self._next_wake_up(now, due)
         self._publish()
         self._woken = False
         try:
@@ -223,34 +185,40 @@ class LeadJourney:
         except TimeoutError:
             await self._reevaluate(None)
 
-    def _next_stage_change(self, now: datetime, until: datetime) -> datetime | None:
-        """When decay (or a pattern window closing) first moves the stage, if before `until`.
-
-        Without new events a score only falls, so a bisection finds the moment to the minute.
-        """
-        stage = self._mem.stage
-        stages = self._scenario.stages
-
-        def stage_at(moment: datetime) -> str:
-            return stage_for(self._compute_score(moment).total, stages)
-
-        if stage_at(until) == stage:
-            return None
-        low, high = now, until
-        while high - low > STAGE_PRECISION:
-            middle = low + (high - low) / 2
-            if stage_at(middle) == stage:
-                low = middle
-            else:
-                high = middle
-        return high
+    def _next_wake_up(self, now: datetime, due: datetime | None) -> tuple[datetime, str]:
+        """What the journey waits for next, and the timer's summary saying so."""
+        m = self._mem
+        if m.lifecycle in NURTURING:
+            wake_at = self._exit_deadline
+            summary = narrative.listen_until_exit(wake_at)
+        elif m.handoff_queued:
+            window = self._scenario.send_window
+            wake_at = (
+                next_capacity_check(now, window)
+                if m.queue_in_business_hours
+                else next_day_opens(now, window)
+            )
+            summary = narrative.wait_for_capacity(m.handoff_position, wake_at)
+        else:
+            wake_at = now + SALES_WAIT
+            summary = narrative.sales_owns(m.lifecycle)
+        if due is not None and due <= wake_at:
+            wake_at, summary = due, self._step_wait_summary(due)
+        wake_at, summary = self._sla_wake_up(wake_at, summary)
+        stage_change = rules.next_stage_change(
+            now,
+            wake_at,
+            m.stage,
+            lambda at: stage_for(self._compute_score(at).total, self._scenario.stages),
+        )
+        if stage_change is not None:
+            wake_at, summary = stage_change, narrative.decay(now, stage_change, m.stage)
+        return wake_at, summary
 
     # ---- steps and tracks -------------------------------------------------------------
 
     def _current_step(self) -> Step | None:
-        steps = self._scenario.tracks[self._mem.track].steps
-        index = self._mem.step_index
-        return steps[index] if index < len(steps) else None
+        return rules.current_step(self._scenario, self._mem)
 
     def _next_touch(self, now: datetime) -> datetime | None:
         """When the next step email goes out, or None when nurture email is off."""
@@ -258,9 +226,11 @@ class LeadJourney:
         step = self._current_step()
         if step is None or m.paused or m.email_stopped or m.lifecycle not in NURTURING:
             return None
-        due = max(m.step_anchor + step.wait, now, m.deferred_until or now)
         return next_send_time(
-            due, self._scenario.send_window, self._input.profile.timezone, self._send_hour()
+            rules.step_due(m, step, now),
+            self._scenario.send_window,
+            self._input.profile.timezone,
+            self._send_hour(),
         )
 
     def _send_time_optimised(self) -> bool:
@@ -268,23 +238,14 @@ class LeadJourney:
         loop only (a query must not add the version marker)."""
         window = self._scenario.send_window
         return bool(window and window.optimise_send_time) and self._version(
-            "send-time-optimisation"
+            patches.SEND_TIME_OPTIMISATION
         )
 
     def _send_hour(self) -> int | None:
-        """The lead's own best hour, else its role's, else the scenario's default (None: any
-        time the window allows)."""
-        window = self._scenario.send_window
-        if not self._optimise_send_time or window is None or window.optimise_send_time is None:
+        if not self._optimise_send_time:
             return None
-        settings = window.optimise_send_time
-        role = self._input.profile.role or "other"
-        choices = (
-            preferred_send_hour(self._mem.open_hours, settings.min_events),
-            self._scenario.role_send_hours.get(role),
-            settings.default_hour,
-        )  # the first one the window allows (a lead reading mail at 23:00 gets its role's)
-        return next((h for h in choices if h is not None and hour_ever_open(window, h)), None)
+        role_hour = self._scenario.role_send_hours.get(self._input.profile.role or "other")
+        return rules.send_hour(self._scenario.send_window, self._mem.open_hours, role_hour)
 
     @property
     def _timezone(self) -> str:
@@ -292,19 +253,13 @@ class LeadJourney:
         return self._input.profile.timezone or (window.timezone if window else "UTC")
 
     def _step_wait_summary(self, due: datetime) -> str:
-        m = self._mem
         step = self._current_step()
         assert step is not None
-        total = len(self._scenario.tracks[m.track].steps)
-        text = f"wait {format_duration(step.wait)} → step {m.step_index + 1}/{total} '{step.key}'"
-        if m.deferred_until is not None and due >= m.deferred_until:
-            if m.deferred_why:
-                text += f" (deferred to {due:%Y-%m-%d %H:%M} UTC: {m.deferred_why})"
-            else:
-                text += f" (deferred by the weekly frequency cap to {due:%Y-%m-%d %H:%M} UTC)"
-        elif due > m.step_anchor + step.wait:
-            text += f" (send window opens {due:%a %H:%M} UTC)"
-        return text
+        return narrative.step_wait(self._mem, step, self._steps_on_track, due)
+
+    @property
+    def _steps_on_track(self) -> int:
+        return len(self._scenario.tracks[self._mem.track].steps)
 
     async def _send_step(self) -> None:
         m = self._mem
@@ -315,13 +270,12 @@ class LeadJourney:
         if step.mail_type in m.suppressed_mail_types:
             self._note("email", f"skipped step '{step.key}': lead opted out of {step.mail_type}")
         else:
-            total = len(self._scenario.tracks[track].steps)
             result = await self._send_email(
                 key=key,
                 mail_type=step.mail_type,
                 variants=step.variants(),
                 variant_key=f"{track}/{step.key}",
-                what=f"step {m.step_index + 1}/{total} '{step.key}' on {track}",
+                what=narrative.step_what(m.step_index, self._steps_on_track, step.key, track),
             )
             if result is not None and result.status == "deferred":
                 m.deferred_until = result.retry_at  # the weekly cap or an outage: same step
@@ -358,9 +312,8 @@ class LeadJourney:
         m.track = track
         m.track_entries += 1
         self._clear_deferral()
-        done = m.steps_sent.get(track, [])
         steps = self._scenario.tracks[track].steps
-        m.step_index = next((i for i, s in enumerate(steps) if s.key not in done), len(steps))
+        m.step_index = rules.first_unsent_step(steps, m.steps_sent.get(track, []))
         m.step_anchor = workflow.now()
         self._woken = True
         if m.step_index == len(steps):
@@ -376,37 +329,15 @@ class LeadJourney:
         what: str,
     ) -> SendEmailResult | None:
         m = self._mem
-        variant = self._variant(variant_key, len(variants))
-        letter = chr(ord("A") + variant)
-        subject, template = variants[variant]
+        variant = assign_variant(self._input.lead_id, self._input.product, variant_key,
+                                 len(variants))  # fmt: skip
+        letter = f"variant {narrative.variant_letter(variant)}" if len(variants) > 1 else ""
         try:
-            result = await workflow.execute_activity(
-                "send_email",
-                SendEmailInput(
-                    brand=self._scenario.brand,
-                    scenario_version=self._scenario.version,
-                    journey_id=self._id,
-                    lead_id=self._input.lead_id,
-                    product=self._input.product,
-                    send_key=key,
-                    mail_type=mail_type,
-                    template=template,
-                    subject=subject,
-                    variant=variant,
-                    journey_time=workflow.now(),
-                    journey={
-                        "stage": m.stage,
-                        "score": self._score.total,
-                        "track": m.track,
-                        "step": key,
-                        "lifecycle": m.lifecycle,
-                    },
-                ),
-                result_type=SendEmailResult,
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                schedule_to_close_timeout=SEND_BOUND,
-                retry_policy=RETRY,
-                summary=f"send {what}" + (f" (variant {letter})" if len(variants) > 1 else ""),
+            result = await calls.bounded(
+                EmailActivities.send_email,
+                self._email_input(key, mail_type, variants[variant], variant),
+                bound=SEND_BOUND,
+                summary=f"send {what}" + (f" ({letter})" if letter else ""),
             )
         except ActivityError as err:
             if _outlasted(err) and mail_type != "trigger":
@@ -426,8 +357,34 @@ class LeadJourney:
         m.emails_sent += 1
         m.sent_ids.append(result.send_id)
         m.variants[key] = variant
-        self._note("email", f"sent {what}" + (f", variant {letter}" if len(variants) > 1 else ""))
+        self._note("email", f"sent {what}" + (f", {letter}" if letter else ""))
         return result
+
+    def _email_input(
+        self, key: str, mail_type: MailType, chosen: tuple[str, str], variant: int
+    ) -> SendEmailInput:
+        m = self._mem
+        subject, template = chosen
+        return SendEmailInput(
+            brand=self._scenario.brand,
+            scenario_version=self._scenario.version,
+            journey_id=self._id,
+            lead_id=self._input.lead_id,
+            product=self._input.product,
+            send_key=key,
+            mail_type=mail_type,
+            template=template,
+            subject=subject,
+            variant=variant,
+            journey_time=workflow.now(),
+            journey={
+                "stage": m.stage,
+                "score": self._score.total,
+                "track": m.track,
+                "step": key,
+                "lifecycle": m.lifecycle,
+            },
+        )
 
     def _provider_unavailable(self, what: str, err: ActivityError) -> SendEmailResult | None:
         """The provider stayed away for the whole send bound: defer the step with backoff
@@ -437,21 +394,17 @@ class LeadJourney:
         now = workflow.now()
         since = m.step_unavailable_since = m.step_unavailable_since or now
         last = err.cause.__cause__ if isinstance(err.cause, ActivityTimeout) else err.cause
-        if now - since >= SEND_GIVE_UP:
-            outage = format_duration(now - since)
-            self._note("email", f"gave up on {what}: the email provider was unavailable for "
-                                f"{outage} ({last or err.cause})")  # fmt: skip
+        outage = rules.step_outage(since, m.step_unavailable_count, now)
+        if outage.give_up:
+            self._note("email", narrative.provider_gave_up(what, outage.lasted, last or err.cause))
             return None
-        wait = SEND_BACKOFF[min(m.step_unavailable_count, len(SEND_BACKOFF) - 1)]
+        assert outage.retry_at is not None
         m.step_unavailable_count += 1
-        retry_at = now + wait
         detail = m.deferred_why = f"email provider unavailable ({last or err.cause})"
-        self._note("email", f"deferred {what} to {retry_at:%Y-%m-%d %H:%M}: {detail}")
-        return SendEmailResult(send_id="", status="deferred", retry_at=retry_at, detail=detail)
-
-    def _variant(self, key: str, count: int) -> int:
-        """A/B assignment: stable per lead and step, so replays and retries agree."""
-        return assign_variant(self._input.lead_id, self._input.product, key, count)
+        self._note("email", f"deferred {what} to {outage.retry_at:%Y-%m-%d %H:%M}: {detail}")
+        return SendEmailResult(
+            send_id="", status="deferred", retry_at=outage.retry_at, detail=detail
+        )
 
     # ---- behaviour --------------------------------------------------------------------
 
@@ -464,13 +417,11 @@ class LeadJourney:
             if event.event_id in m.seen_event_ids:
                 continue
             m.seen_event_ids.append(event.event_id)
-            if event.product not in (None, self._input.product) and (
-                event.type not in DELIVERY_ENDING_TYPES
-            ):
+            if rules.concerns_another_product(event, self._input.product):
                 self._note("event", f"ignored {event.type}: it concerns '{event.product}'")
                 continue
             m.events.append(event)
-            self._note("event", _describe(event))
+            self._note("event", narrative.describe(event))
             for hour, count in open_hours([event], self._timezone).items():
                 m.open_hours[hour] = m.open_hours.get(hour, 0) + count
             if event.type in DELIVERY_ENDING_TYPES:
@@ -489,38 +440,21 @@ class LeadJourney:
         m.stage = stage_for(self._score.total, scenario.stages)
         if m.stage != before:
             self._note("stage", f"{before} → {m.stage} (score {self._score.total})")
-        for rule in scenario.exit.when:
-            hit = rule.matches_event(event) if event else False
-            if hit or (rule.stage is not None and m.stage != before and rule.stage == m.stage):
-                what = f"event {rule.event}" if rule.event else f"stage {rule.stage}"
-                self._end(f"exit rule: {what}")
-                return
+        exit_reason = rules.exit_reason(scenario, event, m.stage, before)
+        if exit_reason is not None:
+            self._end(exit_reason)
+            return
         if await self._maybe_hand_off():
             return
-        for branch in scenario.branches:
-            cond = branch.when
-            hit = (event is not None and cond.matches_event(event)) or (
-                cond.stage is not None and m.stage != before and cond.stage == m.stage
-            )
-            if hit and branch.to != m.track and (branch.from_ is None or m.track in branch.from_):
-                why = f"event {event.type}" if cond.event and event else f"stage {m.stage}"
-                self._switch_track(branch.to, why)
-                break
+        branch = rules.branch_to(scenario, event, m.stage, before, m.track)
+        if branch is not None:
+            self._switch_track(*branch)
         if event is not None:
             for trigger in scenario.triggers:
-                if trigger.when.matches(event) and self._trigger_allowed(trigger):
+                if trigger.when.matches(event) and rules.trigger_allowed(
+                    m, trigger, workflow.now()
+                ):
                     await self._fire_trigger(trigger, event)
-
-    def _trigger_allowed(self, trigger: Trigger) -> bool:
-        m = self._mem
-        if m.lifecycle not in NURTURING or m.paused or m.email_stopped:
-            return False
-        if "trigger" in m.suppressed_mail_types:
-            return False
-        if trigger.stages is not None and m.stage not in trigger.stages:
-            return False
-        last = m.trigger_fired_at.get(trigger.key)
-        return last is None or workflow.now() - last >= trigger.cooldown
 
     async def _fire_trigger(self, trigger: Trigger, event: BehaviorEvent) -> None:
         m = self._mem
@@ -549,18 +483,6 @@ class LeadJourney:
 
     # ---- hand-off and lifecycle -------------------------------------------------------
 
-    def _handoff_signals(self) -> list[str]:
-        """The required buying signals seen since the lead was last recycled."""
-        m = self._mem
-        since = m.discount.before if m.discount else None
-        seen = []
-        for match in self._scenario.handoff.requires_any:
-            if any(
-                match.matches(e) and (since is None or e.occurred_at >= since) for e in m.events
-            ):
-                seen.append(match.event)
-        return seen
-
     async def _maybe_hand_off(self) -> bool:
         """Hand the lead to sales when it qualifies; True when the hand-off rule took over."""
         m = self._mem
@@ -568,38 +490,23 @@ class LeadJourney:
             return await self._queued_hand_off()
         if m.lifecycle not in NURTURING:
             return False
-        reason = self._handoff_reason()
+        reason = rules.handoff_reason(self._scenario, self._score, m)
         if reason is None:
             return False
         m.handoffs += 1
         if self._capacity_limited():
             m.handoff_queued, m.queued_from = True, m.lifecycle
             # waiting hand-offs ask hourly in business hours (before: 00:01 every day)
-            m.queue_in_business_hours = self._version("handoff-capacity-business-hours")
+            m.queue_in_business_hours = self._version(patches.HANDOFF_CAPACITY_BUSINESS_HOURS)
             await self._set_lifecycle("mql", actor="journey", reason=reason)
             return await self._queued_hand_off()
         await self._set_lifecycle("mql", actor="journey", reason=reason)
         await self._deliver_hand_off(reason)
         return True
 
-    def _handoff_reason(self) -> str | None:
-        """Why the lead is ready for sales (score, fit, buying signals), or None."""
-        rule = self._scenario.handoff
-        if self._score.total < self._scenario.handoff_threshold:
-            return None
-        if rule.fit_at_least is not None and self._score.fit < rule.fit_at_least:
-            return None
-        signals = self._handoff_signals()
-        if rule.requires_any and not signals:
-            return None
-        reason = f"score {self._score.total} ≥ {self._scenario.handoff_threshold}"
-        if signals:
-            reason += f"; signals: {', '.join(signals)}"
-        return reason
-
     def _capacity_limited(self) -> bool:
         return self._scenario.handoff.daily_capacity is not None and self._version(
-            "handoff-capacity"
+            patches.HANDOFF_CAPACITY
         )
 
     async def _queued_hand_off(self) -> bool:
@@ -610,7 +517,7 @@ class LeadJourney:
         assert capacity is not None
         if workflow.now() >= self._exit_deadline:
             return True  # too old to hand off now: the run loop ends the journey
-        reason = self._handoff_reason()
+        reason = rules.handoff_reason(self._scenario, self._score, m)
         if (
             reason is not None
             and m.queue_in_business_hours
@@ -624,8 +531,8 @@ class LeadJourney:
                    "while waiting for sales capacity")  # fmt: skip
             await self._set_lifecycle(back, actor="journey", reason=why)
             return False
-        slot = await workflow.execute_local_activity(
-            "request_handoff_slot",
+        slot = await calls.local(
+            HandoffActivities.request_handoff_slot,
             SlotInput(
                 journey_id=self._id,
                 handoff_no=m.handoffs,
@@ -634,9 +541,6 @@ class LeadJourney:
                 day=local_day(workflow.now(), self._scenario.send_window),
                 capacity=capacity,
             ),
-            result_type=SlotResult,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=RETRY,
             summary=f"ask for a hand-off slot ({capacity}/day, score {self._score.total})",
         )
         if not slot.granted:
@@ -656,11 +560,9 @@ class LeadJourney:
         """Give up the place in the hand-off queue, so it cannot block the leads behind
         (`release`: a slot granted to a hand-off that did not happen goes back too)."""
         m = self._mem
-        await workflow.execute_local_activity(
-            "leave_handoff_queue",
+        await calls.local(
+            HandoffActivities.leave_handoff_queue,
             LeaveQueueInput(journey_id=self._id, handoff_no=m.handoffs, release=release),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=RETRY,
             summary="leave the hand-off queue",
         )
         m.handoff_queued, m.queued_from, m.handoff_position = False, None, None
@@ -669,21 +571,17 @@ class LeadJourney:
         """Record the hand-off, move to handed_off, and post it to the CRM in the background."""
         m = self._mem
         handoff_no = m.handoffs
-        moments = self._moments()
-        result = await workflow.execute_local_activity(
-            "hand_off",
+        result = await calls.local(
+            HandoffActivities.hand_off,
             HandoffInput(
                 journey_id=self._id,
                 lead_id=self._input.lead_id,
                 product=self._input.product,
                 handoff_no=handoff_no,
                 score=self._score,
-                moments=moments,
+                moments=self._moments(),
                 journey_time=workflow.now(),
             ),
-            result_type=HandoffResult,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=RETRY,
             summary=f"hand off to sales (score {self._score.total})",
         )
         if m.lifecycle != "mql":
@@ -702,24 +600,16 @@ class LeadJourney:
         if handoff_id not in m.pending_posts:
             m.pending_posts.append(handoff_id)
         try:
-            await workflow.execute_activity(
-                "post_handoff",
+            await calls.bounded(
+                HandoffActivities.post_handoff,
                 PostHandoffInput(handoff_id=handoff_id),
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                schedule_to_close_timeout=CRM_BOUND,
-                retry_policy=RETRY,
+                bound=CRM_BOUND,
                 summary=f"post hand-off #{handoff_id} to the CRM webhook",
             )
             self._note("handoff", f"hand-off #{handoff_id} delivered to the CRM webhook")
         except ActivityError as err:
-            refused = (
-                "was unreachable for " + format_duration(CRM_BOUND)
-                if _outlasted(err)
-                else "refused"
-            )
-            self._note(
-                "handoff", f"the CRM webhook {refused} hand-off #{handoff_id}: {err.cause or err}"
-            )
+            outlasted = CRM_BOUND if _outlasted(err) else None
+            self._note("handoff", narrative.crm_refused(handoff_id, outlasted, err.cause or err))
         finally:
             if handoff_id in m.pending_posts:
                 m.pending_posts.remove(handoff_id)
@@ -774,11 +664,9 @@ class LeadJourney:
 
     async def _record(self, transition: TransitionInput) -> None:
         self._publish()
-        await workflow.execute_local_activity(
-            "record_transition",
+        await calls.local(
+            TransitionActivities.record_transition,
             transition,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=RETRY,
             summary=f"record {transition.from_lifecycle or 'start'} → {transition.to_lifecycle}",
         )
 
@@ -800,8 +688,8 @@ class LeadJourney:
             await self._record(transition)
 
     async def _suppress(self, scope: str, mail_types: list[str] | None, reason: str) -> None:
-        await workflow.execute_local_activity(
-            "record_suppression",
+        await calls.local(
+            SuppressionActivities.record_suppression,
             SuppressionInput(
                 lead_id=self._input.lead_id,
                 product=self._input.product,
@@ -809,8 +697,6 @@ class LeadJourney:
                 mail_types=mail_types or [],
                 reason=reason,
             ),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=RETRY,
             summary=f"suppress {scope} email: {reason}",
         )
 
@@ -825,7 +711,7 @@ class LeadJourney:
     async def _set_start_lifecycle(self) -> None:
         """Marketing's leads start nurturing; a lead sales created itself (SGL) starts in
         `sql`, sales' own move: no nurture email, no hand-off, feedback as usual."""
-        if self._input.origin == "sales" and workflow.patched(SGL_PATCH):
+        if self._input.origin == "sales" and workflow.patched(patches.SGL):
             self._note("start", "sales-generated lead (SGL): sales owns it, no nurture email")
             await self._set_lifecycle(SGL_START, actor=SGL_ACTOR, reason=SGL_REASON)
         else:
@@ -848,7 +734,7 @@ class LeadJourney:
         Nothing happens for a scenario without `handoff.owner` (journeys before it existed)."""
         m = self._mem
         owner = self._scenario.handoff.owner
-        if owner is None or not self._version(SALES_MAIL_PATCH):
+        if owner is None or not self._version(patches.SALES_MAIL):
             return
         m.handed_off_at = workflow.now()
         m.sla_notices = 0
@@ -868,8 +754,7 @@ class LeadJourney:
         if planned is None or planned[0] > wake_at:
             return wake_at, summary
         due, notice = planned
-        then = "remind the owner" if notice == "remind" else "escalate"
-        return due, f"wait for sales feedback until {due:%Y-%m-%d %H:%M} UTC (SLA) → {then}"
+        return due, narrative.sla_wait(due, notice)
 
     def _send_due_sla_notice(self, now: datetime) -> bool:
         """Send the reminder or escalation that is due, beside the journey; once per
@@ -885,11 +770,7 @@ class LeadJourney:
         days = sla.business_days * m.sla_notices
         to = owner if notice == "remind" else sla.escalate_to
         assert to is not None
-        action = "reminding the owner" if notice == "remind" else "escalating"
-        self._note(
-            "handoff",
-            f"SLA: no sales feedback {days} business days after hand-off #{m.handoffs}; {action}",
-        )
+        self._note("handoff", narrative.sla_overdue(days, m.handoffs, notice))
         self._beside(self._notify_sales(notice, m.handoffs, to, days))
         return True
 
@@ -898,21 +779,7 @@ class LeadJourney:
     ) -> None:
         """Email our sales team (ids only: the activity reads the lead from the store);
         retried until the provider accepts it, noted in the timeline either way."""
-        sla = f"no sales feedback for {business_days} business days (SLA)"
-        what, done = {
-            "handoff": (
-                f"email hand-off #{handoff_no} to the owner",
-                f"emailed hand-off #{handoff_no} to the owner",
-            ),
-            "remind": (
-                f"remind the owner of hand-off #{handoff_no}: {sla}",
-                f"reminded the owner of hand-off #{handoff_no}: {sla}",
-            ),
-            "escalate": (
-                f"escalate hand-off #{handoff_no}: {sla}",
-                f"escalated hand-off #{handoff_no}: {sla}",
-            ),
-        }[kind]
+        what, done = narrative.sales_mail(kind, handoff_no, business_days)
         pending = PendingSalesMail(
             kind=kind, handoff_no=handoff_no, to=to, business_days=business_days
         )
@@ -920,8 +787,8 @@ class LeadJourney:
         if pending not in pending_mail:
             pending_mail.append(pending)
         try:
-            result = await workflow.execute_activity(
-                "notify_sales",
+            result = await calls.bounded(
+                SalesMailActivities.notify_sales,
                 SalesMailInput(
                     brand=self._scenario.brand,
                     journey_id=self._id,
@@ -933,10 +800,7 @@ class LeadJourney:
                     timezone=self._sales_timezone,
                     journey_time=workflow.now(),
                 ),
-                result_type=SalesMailResult,
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                schedule_to_close_timeout=SALES_MAIL_BOUND,
-                retry_policy=RETRY,
+                bound=SALES_MAIL_BOUND,
                 summary=what,
             )
         except ActivityError as err:
@@ -1017,16 +881,21 @@ class LeadJourney:
             transitions.append(self._move(m.email_stopped, actor="journey", reason="no email"))
             self._end(f"sales: {reason}; email had stopped ({m.email_stopped})")
         elif target == "recycled":
-            recycle = self._scenario.handoff.recycle
-            m.discount = Discount(before=workflow.now(), keep=recycle.keep_behavior)
-            self._switch_track(recycle.track, "recycled by sales")
-            self._score = self._compute_score()
-            m.stage = stage_for(self._score.total, self._scenario.stages)
+            self._recycle()
         elif target in TERMINAL:
             self._end(f"sales: {reason}")
         for transition in transitions:
             await self._record(transition)
         return self._state()
+
+    def _recycle(self) -> None:
+        """Back to nurturing on the recycle track, behaviour before now discounted."""
+        m = self._mem
+        recycle = self._scenario.handoff.recycle
+        m.discount = Discount(before=workflow.now(), keep=recycle.keep_behavior)
+        self._switch_track(recycle.track, "recycled by sales")
+        self._score = self._compute_score()
+        m.stage = stage_for(self._score.total, self._scenario.stages)
 
     @sales_feedback.validator
     def _check_feedback(self, feedback: SalesFeedback) -> None:
@@ -1073,7 +942,7 @@ class LeadJourney:
 
     def _version(self, patch_id: str) -> bool:
         """`workflow.patched(patch_id)`, asked once per journey and kept in its memory: a run
-        that continues as new keeps the behaviour the journey had (a fresh run would
+        that continues as new keeps the behaviour it had (a fresh run would
         otherwise always take the new path). Call it where the command sequence allows the
         marker: a patched() call's place never moves once released."""
         versions = self._mem.versions
@@ -1115,7 +984,7 @@ class LeadJourney:
         """Start a fresh history carrying everything, once no handler is mid-flight. Work
         beside the journey (CRM posts, sales emails) is carried in memory and picked up by
         the next run; before that version, the journey waited for it here."""
-        if not self._version(CARRY_BACKGROUND_PATCH):
+        if not self._version(patches.CARRY_BACKGROUND):
             await self._finish_background()
         await workflow.wait_condition(workflow.all_handlers_finished)
         m = self._mem
@@ -1132,7 +1001,6 @@ class LeadJourney:
         end), not after every event: one upsert per workflow task keeps histories short.
         """
         m = self._mem
-        next_touch = None if m.ended_reason else self._next_touch(workflow.now())
         values: dict[str, object] = {
             sa.PRODUCT.name: self._input.product,
             sa.STAGE.name: m.stage,
@@ -1140,59 +1008,27 @@ class LeadJourney:
             sa.TRACK.name: m.track,
             sa.SCENARIO_VERSION.name: m.scenario.version,
             sa.SCORE.name: self._score.total,
-            sa.NEXT_TOUCH.name: next_touch,
+            sa.NEXT_TOUCH.name: None if m.ended_reason else self._next_touch(workflow.now()),
         }
-        updates: list[SearchAttributeUpdate] = []
-        for key in sa.ALL:
-            value = values[key.name]
-            if key.name in self._published and self._published[key.name] == value:
-                continue
-            if value is None:
-                if key.name not in self._published:
-                    self._published[key.name] = None
-                    continue
-                updates.append(key.value_unset())
-            else:
-                updates.append(key.value_set(value))  # type: ignore[arg-type]
-            self._published[key.name] = value
+        updates = sa.changed(values, self._published)
         if updates:
             workflow.upsert_search_attributes(updates)
         workflow.set_current_details(self._card())
 
     def _card(self) -> str:
         m = self._mem
-        next_touch = None if m.ended_reason else self._next_touch(workflow.now())
-        s = self._score
-        total = len(self._scenario.tracks[m.track].steps)
-        lines = [
-            f"**{self._scenario.name}** · lead `{self._input.lead_id}`",
-            "",
-            f"- stage **{m.stage}** · score **{s.total}** (fit {s.fit} + behaviour {s.behavior})",
-            f"- lifecycle **{m.lifecycle}**" + (" · **paused**" if m.paused else ""),
-            f"- track **{m.track}** · step {min(m.step_index + 1, total)}/{total}"
-            f" · {m.emails_sent} emails sent",
-        ]
-        if m.ended_reason:
-            lines.append(f"- ended: {m.ended_reason}")
-        elif next_touch is not None:
-            lines.append(f"- next touch {next_touch:%Y-%m-%d %H:%M} UTC")
-        sla = self._next_sla_notice()
-        if sla is not None:
-            lines.append(f"- sales feedback due {sla[0]:%Y-%m-%d %H:%M} UTC (SLA, then {sla[1]})")
-        if m.timeline:
-            last = m.timeline[-1]
-            lines.append(f"- last: {last.text} ({last.at:%Y-%m-%d %H:%M})")
-        return "\n".join(lines)
+        return narrative.card(
+            name=self._scenario.name,
+            lead_id=self._input.lead_id,
+            m=m,
+            score=self._score,
+            steps=self._steps_on_track,
+            next_touch=None if m.ended_reason else self._next_touch(workflow.now()),
+            sla=self._next_sla_notice(),
+        )
 
 
 def _outlasted(err: ActivityError) -> bool:
     """The activity kept failing in ways a retry could fix until its bound ran out (the
     server ends it with a timeout, or with the last failure once no retry fits)."""
     return isinstance(err.cause, ActivityTimeout) or err.retry_state == RetryState.TIMEOUT
-
-
-def _describe(event: BehaviorEvent) -> str:
-    """The event for the timeline and the UI card: no query string, where trackers and
-    email links put addresses and tokens."""
-    where = f" {event.url.split('?')[0].split('#')[0]}" if event.url else ""
-    return f"{event.type}{where}"

@@ -11,7 +11,7 @@ from temporalio.api.operatorservice.v1 import (
     ListSearchAttributesRequest,
 )
 from temporalio.client import Client
-from temporalio.common import SearchAttributeKey
+from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 from temporalio.service import RPCError, RPCStatusCode
 
 PRODUCT = SearchAttributeKey.for_keyword("NurtureProduct")
@@ -58,3 +58,23 @@ async def register(client: Client) -> None:
         await client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
         )
+
+
+def changed(values: dict[str, object], published: dict[str, object]) -> list[SearchAttributeUpdate]:
+    """The upserts that bring the server's attributes to `values`, noting them in
+    `published`: unchanged ones are skipped, and a None the server never had is no upsert
+    (one upsert per change keeps histories short)."""
+    updates: list[SearchAttributeUpdate] = []
+    for key in ALL:
+        value = values[key.name]
+        if key.name in published and published[key.name] == value:
+            continue
+        if value is None:
+            if key.name not in published:
+                published[key.name] = None
+                continue
+            updates.append(key.value_unset())
+        else:
+            updates.append(key.value_set(value))  # type: ignore[arg-type]
+        published[key.name] = value
+    return updates

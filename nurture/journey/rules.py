@@ -1,0 +1,166 @@
+"""The journey's decisions: which rule fires, what is due, where a lead goes next.
+
+Pure functions of the journey's memory, its scenario and the time it is given, so
+LeadJourney only orchestrates (waits, activity calls, handlers) and every decision here is
+unit-tested without a Temporal server. Nothing here reads a clock or does I/O: the
+workflow passes `workflow.now()` in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from nurture.journey.contract import JourneyMemory
+from nurture.journey.lifecycle import NURTURING
+from nurture.leads.events import DELIVERY_ENDING_TYPES, BehaviorEvent
+from nurture.scenario.model import Scenario, SendWindow, Step, Trigger
+from nurture.schedule.send_window import hour_ever_open, preferred_send_hour
+from nurture.scoring.score import Discount, ScoreBreakdown
+
+STAGE_PRECISION = timedelta(minutes=1)
+SEND_BACKOFF = (timedelta(minutes=15), timedelta(hours=1), timedelta(hours=4), timedelta(hours=12))
+SEND_GIVE_UP = timedelta(days=3)  # of provider outage for one step: skipped, recorded
+
+
+def concerns_another_product(event: BehaviorEvent, product: str) -> bool:
+    """An event about another product does not score here; a bounce or a spam report
+    ends email whichever product's send it came from."""
+    return event.product not in (None, product) and event.type not in DELIVERY_ENDING_TYPES
+
+
+def exit_reason(
+    scenario: Scenario, event: BehaviorEvent | None, stage: str, before: str
+) -> str | None:
+    """The exit rule that ends the journey now, as its reason: an event it names, or a stage
+    the lead has just entered."""
+    for rule in scenario.exit.when:
+        hit = rule.matches_event(event) if event else False
+        if hit or (rule.stage is not None and stage != before and rule.stage == stage):
+            return f"exit rule: {f'event {rule.event}' if rule.event else f'stage {rule.stage}'}"
+    return None
+
+
+def branch_to(
+    scenario: Scenario, event: BehaviorEvent | None, stage: str, before: str, track: str
+) -> tuple[str, str] | None:
+    """The first branch rule that moves the lead off `track`: (new track, why)."""
+    for branch in scenario.branches:
+        cond = branch.when
+        hit = (event is not None and cond.matches_event(event)) or (
+            cond.stage is not None and stage != before and cond.stage == stage
+        )
+        if hit and branch.to != track and (branch.from_ is None or track in branch.from_):
+            why = f"event {event.type}" if cond.event and event else f"stage {stage}"
+            return branch.to, why
+    return None
+
+
+def trigger_allowed(m: JourneyMemory, trigger: Trigger, now: datetime) -> bool:
+    """A trigger email goes to a lead marketing still nurtures, who takes email and trigger
+    mail, in the trigger's stages, once per cool-down."""
+    if m.lifecycle not in NURTURING or m.paused or m.email_stopped:
+        return False
+    if "trigger" in m.suppressed_mail_types:
+        return False
+    if trigger.stages is not None and m.stage not in trigger.stages:
+        return False
+    last = m.trigger_fired_at.get(trigger.key)
+    return last is None or now - last >= trigger.cooldown
+
+
+def handoff_signals(
+    scenario: Scenario, events: Sequence[BehaviorEvent], discount: Discount | None
+) -> list[str]:
+    """The required buying signals seen since the lead was last recycled."""
+    since = discount.before if discount else None
+    return [
+        match.event
+        for match in scenario.handoff.requires_any
+        if any(match.matches(e) and (since is None or e.occurred_at >= since) for e in events)
+    ]
+
+
+def handoff_reason(scenario: Scenario, score: ScoreBreakdown, m: JourneyMemory) -> str | None:
+    """Why the lead is ready for sales (score, fit, buying signals), or None."""
+    rule = scenario.handoff
+    if score.total < scenario.handoff_threshold:
+        return None
+    if rule.fit_at_least is not None and score.fit < rule.fit_at_least:
+        return None
+    signals = handoff_signals(scenario, m.events, m.discount)
+    if rule.requires_any and not signals:
+        return None
+    reason = f"score {score.total} ≥ {scenario.handoff_threshold}"
+    if signals:
+        reason += f"; signals: {', '.join(signals)}"
+    return reason
+
+
+def next_stage_change(
+    now: datetime, until: datetime, stage: str, stage_at: Callable[[datetime], str]
+) -> datetime | None:
+    """When decay (or a pattern window closing) first moves the stage, if before `until`.
+
+    Without new events a score only falls, so a bisection finds the moment to the minute.
+    """
+    if stage_at(until) == stage:
+        return None
+    low, high = now, until
+    while high - low > STAGE_PRECISION:
+        middle = low + (high - low) / 2
+        if stage_at(middle) == stage:
+            low = middle
+        else:
+            high = middle
+    return high
+
+
+def current_step(scenario: Scenario, m: JourneyMemory) -> Step | None:
+    steps = scenario.tracks[m.track].steps
+    return steps[m.step_index] if m.step_index < len(steps) else None
+
+
+def first_unsent_step(steps: Sequence[Step], sent: Sequence[str]) -> int:
+    """Where a lead enters a track: its first step this lead has not had (no content twice);
+    `len(steps)` when it has had them all."""
+    return next((i for i, s in enumerate(steps) if s.key not in sent), len(steps))
+
+
+def step_due(m: JourneyMemory, step: Step, now: datetime) -> datetime:
+    """The earliest moment the step may go, before the send window has its say: its wait
+    after the last step, not in the past, not before a deferral."""
+    return max(m.step_anchor + step.wait, now, m.deferred_until or now)
+
+
+def send_hour(
+    window: SendWindow | None, open_hours: dict[int, int], role_hour: int | None
+) -> int | None:
+    """The lead's own best hour, else its role's, else the scenario's default: the first
+    one the window allows (a lead reading mail at 23:00 gets its role's). None: any time
+    the window allows."""
+    if window is None or window.optimise_send_time is None:
+        return None
+    settings = window.optimise_send_time
+    choices = (preferred_send_hour(open_hours, settings.min_events), role_hour,
+               settings.default_hour)  # fmt: skip
+    return next((h for h in choices if h is not None and hour_ever_open(window, h)), None)
+
+
+@dataclass(frozen=True)
+class Outage:
+    """What a provider outage does to the current step: give up, or try again at `retry_at`."""
+
+    give_up: bool
+    retry_at: datetime | None
+    lasted: timedelta
+
+
+def step_outage(since: datetime, attempts: int, now: datetime) -> Outage:
+    """The provider stayed away for a whole send bound: back off (15 min, 1 h, 4 h, then
+    every 12 h) while behaviour is handled, and give the step up after three days."""
+    if now - since >= SEND_GIVE_UP:
+        return Outage(give_up=True, retry_at=None, lasted=now - since)
+    wait = SEND_BACKOFF[min(attempts, len(SEND_BACKOFF) - 1)]
+    return Outage(give_up=False, retry_at=now + wait, lasted=now - since)

@@ -1,0 +1,38 @@
+"""Every `workflow.patched` id LeadJourney has released, in one place.
+
+A patch id marks where a journey's command sequence changed; journeys recorded before the
+change replay the old path. A released id never moves to another place among the
+commands, and is never reused. Each may be deprecated (`workflow.deprecate_patch`, then
+removed) only once no journey that started before it can still be running or replayed:
+journeys end within their scenario's `exit.after` (at most a year in the shipped
+scenarios), but a journey carried by continue-as-new keeps its decision in
+`JourneyMemory.versions`, so check visibility for runs that still hold the id before
+removing the old path.
+"""
+
+from __future__ import annotations
+
+# Steps go out at the lead's best hour (its opens, else its role's, else a default).
+# Released 2026-11-23; deprecate once no journey started before then is open.
+SEND_TIME_OPTIMISATION = "send-time-optimisation"
+
+# A daily hand-off capacity: leads over it wait as mql in a queue.
+# Released 2026-11-23; deprecate once no journey started before then is open.
+HANDOFF_CAPACITY = "handoff-capacity"
+
+# Waiting hand-offs ask hourly in business hours (before: at 00:01 every day). Its place,
+# before the move to `mql`, is the released one (tests/workflows/test_replay.py explains).
+# Released 2026-11-23; deprecate once no hand-off queued before then is waiting.
+HANDOFF_CAPACITY_BUSINESS_HOURS = "handoff-capacity-business-hours"
+
+# The owner is emailed on hand-off, with SLA reminders and escalations.
+# Released 2026-11-23; deprecate once no journey started before then is open.
+SALES_MAIL = "sales-notifications"
+
+# A lead sales created itself (SGL) starts in `sql`, owned by sales.
+# Released 2026-11-23; deprecate once no journey started before then is open.
+SGL = "sales-generated-leads"
+
+# CRM posts and sales emails are carried across continue-as-new instead of awaited there.
+# Released 2026-12-04; deprecate once no journey started before then is open.
+CARRY_BACKGROUND = "carry-background-across-runs"
