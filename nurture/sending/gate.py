@@ -15,7 +15,7 @@ from typing import Literal
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
-from nurture.store.engine import upsert_insert
+from nurture.store.engine import lock_lead, upsert_insert
 from nurture.store.models import Consent, Lead, Send, Suppression, utcnow
 
 CAP_WINDOW = timedelta(days=7)
@@ -153,11 +153,6 @@ def _statements(record: Consent) -> list[tuple[datetime, int, int]]:
     if record.withdrawn_at is not None:
         said.append((record.withdrawn_at, record.id, NO))
     return said
-
-
-def lock_lead(session: Session, lead_id: str) -> Lead:
-    """The lead's row, locked until the transaction ends: the send gate's serialisation point."""
-    return session.scalars(select(Lead).where(Lead.id == lead_id).with_for_update()).one()
 
 
 def claim(
