@@ -15,7 +15,7 @@ from typing import Literal
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
-from nurture.store.engine import lock_lead, upsert_insert
+from nurture.store.engine import Store, lock_lead, upsert_insert
 from nurture.store.models import Consent, Lead, Send, Suppression, utcnow
 
 CAP_WINDOW = timedelta(days=7)
@@ -82,6 +82,23 @@ def suppress(
             Suppression.mail_type == mail_type,
         )
     ).one()
+
+
+def suppress_lead(
+    store: Store, lead_id: str, *, scope: Scope, product: str, mail_types: list[str], reason: str
+) -> None:
+    """Suppress a stored lead's address (an unsubscribe, a bounce) for each mail type, or
+    for all its mail in `scope` when `mail_types` is empty. Nothing for a lead that was
+    never stored: there is no address to keep from."""
+    lead = store.get_lead(lead_id)
+    if lead is None:
+        return
+    with store.session() as session:
+        for mail_type in mail_types or [""]:
+            suppress(
+                session, email=lead.email, lead_id=lead.id, scope=scope, product=product,
+                mail_type=mail_type, reason=reason,
+            )  # fmt: skip
 
 
 def suppressions_of(lead: Lead) -> ColumnElement[bool]:
