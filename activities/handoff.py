@@ -16,7 +16,7 @@ from temporalio.exceptions import ApplicationError
 
 from nurture.config import Settings
 from nurture.handoff.capacity import SlotRequest, leave_queue, request_slot
-from nurture.handoff.records import mark_posted, record_handoff, webhook_post
+from nurture.handoff.records import NewHandoff, mark_posted, record_handoff, webhook_post
 from nurture.scoring.score import ScoreBreakdown
 from nurture.store.engine import Store
 
@@ -76,11 +76,16 @@ class HandoffActivities:
     @activity.defn(name="hand_off")
     def hand_off(self, input: HandoffInput) -> HandoffResult:
         """Record once per (journey, hand-off number); `pending` when a webhook awaits it."""
-        handoff = record_handoff(
-            self.store, self.settings, journey_id=input.journey_id, handoff_no=input.handoff_no,
-            lead_id=input.lead_id, product=input.product, score=input.score,
-            moments=input.moments, journey_time=input.journey_time,
-        )  # fmt: skip
+        new = NewHandoff(
+            journey_id=input.journey_id,
+            handoff_no=input.handoff_no,
+            lead_id=input.lead_id,
+            product=input.product,
+            score=input.score,
+            moments=input.moments,
+            journey_time=input.journey_time,
+        )
+        handoff = record_handoff(self.store, self.settings, new)
         return HandoffResult(handoff_id=handoff.id, webhook_status=handoff.webhook_status)
 
     @activity.defn(name="request_handoff_slot")

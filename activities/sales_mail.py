@@ -79,7 +79,8 @@ class SalesMailActivities:
     def _claim(self, input: SalesMailInput) -> SalesMailResult | tuple[str, dict[str, Any]]:
         """Claim the send like every email (nurture/sending/claims.py), once the hand-off
         is known. Returns the final result, or (send id, hand-off payload) when this
-        attempt delivers."""
+        attempt delivers. The payload is read before the claim: an erasure in between
+        makes the claim `suppressed`, so a payload read before it never goes out."""
         payload = handoff_payload(self.store, input.journey_id, input.handoff_no)
         if payload is None:
             raise ApplicationError(

@@ -9,6 +9,7 @@ sales) reads it from here, so no personal data travels through a journey's histo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -22,76 +23,68 @@ from nurture.store.engine import Store, find_or_insert
 from nurture.store.models import Handoff
 
 
-def record_handoff(
-    store: Store,
-    settings: Settings,
-    *,
-    journey_id: str,
-    handoff_no: int,
-    lead_id: str,
-    product: str,
-    score: ScoreBreakdown,
-    moments: list[str],
-    journey_time: datetime,
-) -> Handoff:
+@dataclass(frozen=True)
+class NewHandoff:
+    """A journey's hand-off as the journey knows it: ids, the score and the moments that
+    made the lead hot, and the journey's clock when it handed the lead off."""
+
+    journey_id: str
+    handoff_no: int
+    lead_id: str
+    product: str
+    score: ScoreBreakdown
+    moments: list[str]
+    journey_time: datetime
+
+
+def record_handoff(store: Store, settings: Settings, new: NewHandoff) -> Handoff:
     """Record the hand-off once: a retry (or a second worker) gets the row the first made.
     `webhook_status` is `pending` when a CRM webhook is configured to receive it."""
-    payload = crm_payload(  # reads the lead: outside the write transaction
-        store, settings, journey_id=journey_id, handoff_no=handoff_no, lead_id=lead_id,
-        product=product, score=score, moments=moments, journey_time=journey_time,
-    )  # fmt: skip
+    payload = crm_payload(store, settings, new)  # reads the lead: outside the write transaction
 
     def insert(session: Session) -> Handoff:
         handoff = Handoff(
-            journey_id=journey_id,
-            handoff_no=handoff_no,
-            lead_id=lead_id,
-            product=product,
-            score=score.total,
+            journey_id=new.journey_id,
+            handoff_no=new.handoff_no,
+            lead_id=new.lead_id,
+            product=new.product,
+            score=new.score.total,
             payload=payload,
             webhook_status="pending" if settings.handoff_webhook_url else "none",
-            journey_time=journey_time,
+            journey_time=new.journey_time,
         )
         session.add(handoff)
         return handoff
 
-    handoff, _ = find_or_insert(store, lambda s: _handoff(s, journey_id, handoff_no), insert)
+    def recorded(session: Session) -> Handoff | None:
+        return _handoff(session, new.journey_id, new.handoff_no)
+
+    handoff, _ = find_or_insert(store, recorded, insert)
     return handoff
 
 
-def crm_payload(
-    store: Store,
-    settings: Settings,
-    *,
-    journey_id: str,
-    handoff_no: int,
-    lead_id: str,
-    product: str,
-    score: ScoreBreakdown,
-    moments: list[str],
-    journey_time: datetime,
-) -> dict[str, Any]:
+def crm_payload(store: Store, settings: Settings, new: NewHandoff) -> dict[str, Any]:
     """What sales gets for a hand-off: the lead as it is now, why it is handed off, and
     where to see its journey."""
-    lead = store.get_lead(lead_id)
+    lead = store.get_lead(new.lead_id)
     ui = settings.temporal_ui_url.rstrip("/")
     namespace = settings.temporal_namespace
     return {
-        "journey_id": journey_id,
-        "product": product,
+        "journey_id": new.journey_id,
+        "product": new.product,
         "lead": {
-            "id": lead_id,
+            "id": new.lead_id,
             "email": lead.email if lead else None,
             "name": " ".join(p for p in (lead.first_name, lead.last_name) if p) if lead else None,
             "company": lead.company if lead else None,
             "title": lead.title if lead else None,
         },
-        "score": score.model_dump(),
-        "moments": moments,
-        "emails": engaged_emails(store, lead_id, product),
-        "handoff_no": handoff_no,
-        "journey_url": f"{ui}/namespaces/{namespace}/workflows/{journey_id}",
-        "handed_off_at": journey_time.isoformat(),
+        "score": new.score.model_dump(),
+        "moments": new.moments,
+        "emails": engaged_emails(store, new.lead_id, new.product),
+        "handoff_no": new.handoff_no,
+        "journey_url": f"{ui}/namespaces/{namespace}/workflows/{new.journey_id}",
+        "handed_off_at": new.journey_time.isoformat(),
     }
 
 

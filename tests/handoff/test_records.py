@@ -9,7 +9,13 @@ import pytest
 from sqlalchemy import func, select
 
 from nurture.config import Settings
-from nurture.handoff.records import handoff_payload, mark_posted, record_handoff, webhook_post
+from nurture.handoff.records import (
+    NewHandoff,
+    handoff_payload,
+    mark_posted,
+    record_handoff,
+    webhook_post,
+)
 from nurture.scoring.score import ScoreBreakdown
 from nurture.store.engine import LeadIn, Store
 from nurture.store.models import Handoff
@@ -23,11 +29,12 @@ def database_url(any_database_url: str) -> str:
 
 
 def record(store: Store, settings: Settings, lead_id: str, handoff_no: int = 1) -> Handoff:
-    return record_handoff(
-        store, settings, journey_id=f"journey:acme:{lead_id}", handoff_no=handoff_no,
-        lead_id=lead_id, product="acme", score=ScoreBreakdown(fit=30, behavior=45, total=75),
+    new = NewHandoff(
+        journey_id=f"journey:acme:{lead_id}", handoff_no=handoff_no, lead_id=lead_id,
+        product="acme", score=ScoreBreakdown(fit=30, behavior=45, total=75),
         moments=["pricing page"], journey_time=T0,
     )  # fmt: skip
+    return record_handoff(store, settings, new)
 
 
 def test_a_hand_off_is_recorded_once_with_what_sales_needs(
