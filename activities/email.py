@@ -1,36 +1,42 @@
-"""Sending one email of a journey, at most once per (journey, send key)."""
+"""Sending one email of a journey, at most once per (journey, send key).
+
+The row, its claim and its outcome are nurture/sending/claims.py; the message is rendered
+from the journey's pinned scenario version. This module says what each outcome means to
+Temporal: a result, a retryable error, or a final one, with the error types journey
+histories record.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import threading
-import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.message import EmailMessage
 from typing import Any, Literal
 
 import jinja2
 from pydantic import BaseModel
-from sqlalchemy import case, select, update
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from nurture.config import Settings
 from nurture.mail.compose import Recipient, compose_email, unsubscribe_url
-from nurture.mail.providers import DELIVERY_UNCERTAIN, Delivery, EmailProvider, rejected
+from nurture.mail.providers import (
+    DELIVERY_UNCERTAIN,
+    PROVIDER_REJECTED,
+    PROVIDER_UNAVAILABLE,
+    Delivery,
+    DeliveryUncertain,
+    EmailProvider,
+    ProviderError,
+    ProviderUnavailable,
+)
 from nurture.mail.render import TemplateRenderer
 from nurture.scenario.model import Brand, MailType
 from nurture.scenario.pins import pinned_sources
-from nurture.sending import gate as send_gate
-from nurture.store.engine import Store
-from nurture.store.models import Lead, Send, utcnow
-
-# Tries and waits (seconds) for marking a send `sent` after the provider took it: a store
-# blip must not leave an accepted email looking undelivered.
-MARK_SENT_WAITS = (0.1, 0.5, 1.0, 2.0, 4.0)
+from nurture.sending import claims
+from nurture.store.engine import LeadNotFound, Store
+from nurture.store.models import Lead, utcnow
 
 
 class SendEmailInput(BaseModel):
@@ -97,53 +103,9 @@ class EmailActivities:
         return SendEmailResult(send_id=send_id, status="sent", provider_message_id=message_id)
 
     def _gate(self, input: SendEmailInput) -> SendEmailResult | tuple[str, Lead]:
-        """One transaction under the lead's row lock: find or create the send row, then
-        decide it. Returns the final result, or (send id, lead) when this attempt delivers."""
-        with self.store.session() as session:
-            lead = session.scalars(
-                select(Lead).where(Lead.id == input.lead_id).with_for_update()
-            ).first()
-            if lead is None:
-                raise ApplicationError(
-                    f"lead {input.lead_id} is not in the store; upsert it before starting "
-                    "its journey",
-                    type="LeadNotFound",
-                    non_retryable=True,
-                )
-            send = session.scalars(
-                select(Send).where(
-                    Send.journey_id == input.journey_id, Send.send_key == input.send_key
-                )
-            ).first() or self._new_row(session, input)
-            decision = send_gate.claim(
-                session,
-                send,
-                journey_now=input.journey_time,
-                wall_now=utcnow(),
-                lease=claim_lease(self.settings),
-                weekly_cap=self.settings.frequency_cap_per_week,
-                defer=input.mail_type != "trigger",
-                lead=lead,
-                redeliver_stale=self.provider.redelivery_is_harmless,
-            )
-            if decision.outcome == "busy":
-                raise ApplicationError(
-                    f"send {send.id} is being delivered by another attempt; retrying later",
-                    type="SendInProgress",
-                )
-            if decision.outcome == "done":
-                return self._result_of(send)
-            if decision.outcome != "claimed":
-                return SendEmailResult(
-                    send_id=send.id, status=decision.outcome, detail=decision.detail,
-                    retry_at=decision.until,
-                )  # fmt: skip
-            session.expunge(lead)
-            return send.id, lead
-
-    def _new_row(self, session: Session, input: SendEmailInput) -> Send:
-        send = Send(
-            id=_send_id(input),
+        """Claim the send (nurture/sending/claims.py). Returns the final result, or
+        (send id, lead) when this attempt delivers."""
+        new = claims.NewSend(
             journey_id=input.journey_id,
             send_key=input.send_key,
             lead_id=input.lead_id,
@@ -155,9 +117,28 @@ class EmailActivities:
             provider=self.provider.name,
             journey_time=input.journey_time,
         )
-        session.add(send)
-        session.flush()
-        return send
+        try:
+            attempt = claims.claim(
+                self.store, new, self.settings,
+                redeliver_stale=self.provider.redelivery_is_harmless,
+            )  # fmt: skip
+        except LeadNotFound:
+            raise ApplicationError(
+                f"lead {input.lead_id} is not in the store; upsert it before starting its journey",
+                type="LeadNotFound",
+                non_retryable=True,
+            ) from None
+        decision = attempt.decision
+        if decision.outcome == "claimed":
+            return attempt.send_id, attempt.lead
+        if decision.outcome == "busy":
+            raise in_progress(attempt.send_id)
+        if decision.outcome == "done":
+            return self._result_of(attempt)
+        return SendEmailResult(
+            send_id=attempt.send_id, status=decision.outcome, detail=decision.detail,
+            retry_at=decision.until,
+        )  # fmt: skip
 
     def _message(self, input: SendEmailInput, lead: Lead, send_id: str) -> EmailMessage:
         """Render the pinned version's template for this lead; template errors are final."""
@@ -206,120 +187,76 @@ class EmailActivities:
         return renderer
 
     @staticmethod
-    def _result_of(row: Send) -> SendEmailResult:
+    def _result_of(attempt: claims.Attempt) -> SendEmailResult:
         """What an earlier attempt decided, for a retry that finds the work done."""
-        if row.status == "failed":
-            raise ApplicationError(row.detail or "failed", type="SendFailed", non_retryable=True)
-        if row.status == "uncertain":
+        if attempt.status == "failed":
             raise ApplicationError(
-                row.detail or "uncertain", type=DELIVERY_UNCERTAIN, non_retryable=True
+                attempt.detail or "failed", type="SendFailed", non_retryable=True
             )
-        status = "suppressed" if row.status == "suppressed" else "sent"
+        if attempt.status == "uncertain":
+            raise ApplicationError(
+                attempt.detail or "uncertain", type=DELIVERY_UNCERTAIN, non_retryable=True
+            )
+        status = "suppressed" if attempt.status == "suppressed" else "sent"
         return SendEmailResult(
-            send_id=row.id, status=status, provider_message_id=row.provider_message_id,
-            detail=row.detail,
+            send_id=attempt.send_id, status=status,
+            provider_message_id=attempt.provider_message_id, detail=attempt.detail,
         )  # fmt: skip
+
+
+def in_progress(send_id: str) -> ApplicationError:
+    """Another attempt holds the claim and may be delivering: retry later (retryable)."""
+    return ApplicationError(
+        f"send {send_id} is being delivered by another attempt; retrying later",
+        type="SendInProgress",
+    )
 
 
 def deliver_claimed(
     store: Store, provider: EmailProvider, build: Callable[[], EmailMessage], delivery: Delivery
 ) -> str:
-    """Build and deliver a send this attempt has claimed, then mark it sent; returns the
-    provider's message id. On failure the claim goes back (queued, for a retry) or records
-    why no retry may follow. A message that cannot be built (a template error, a header a
-    lead's data made invalid) fails the send for good: no retry can fix it."""
+    """Build and deliver a send this attempt has claimed (nurture/sending/claims.py marks
+    it sent, or records why not); returns the provider's message id. The provider's errors
+    become Temporal's: retried when nothing went out, final otherwise."""
+    message = _built(store, build, delivery.send_id)
     try:
-        message = _built(build)
-        message_id = provider.deliver(message, delivery)
-    except (ValueError, TypeError, LookupError) as err:  # UnicodeEncodeError of an address...
-        failure = rejected(f"the provider could not take this message: {err}")
-        release_claim(store, delivery.send_id, "failed", failure.message)
-        raise failure from None
-    except ApplicationError as err:
-        release_claim(store, delivery.send_id, final_status(err), err.message)
-        raise
-    except BaseException:
-        release_claim(store, delivery.send_id)  # nothing went out: the retry may try at once
-        raise
-    mark_sent(store, delivery, str(message["Subject"]), message_id)
-    return message_id
+        return claims.deliver(store, provider, message, delivery)
+    except ProviderError as err:
+        raise temporal_error(err) from None
 
 
-def _built(build: Callable[[], EmailMessage]) -> EmailMessage:
-    """The message, or a non-retryable error saying why it cannot exist."""
+def _built(store: Store, build: Callable[[], EmailMessage], send_id: str) -> EmailMessage:
+    """The message, or a final error saying why it cannot exist: no retry can fix a
+    template error or a header a lead's data made invalid, so the send fails for good."""
     try:
         return build()
-    except ApplicationError:
-        raise
+    except ApplicationError as err:  # TemplateError, TemplatesMissing: said already
+        failure = err
     except Exception as err:  # ValueError from a CR/LF in a header, an encoding error, ...
-        raise ApplicationError(
+        failure = ApplicationError(
             f"the message cannot be built: {type(err).__name__}: {err}",
             type="MessageInvalid",
             non_retryable=True,
-        ) from None
-
-
-def mark_sent(store: Store, delivery: Delivery, subject: str, message_id: str) -> None:
-    """Record that the provider took the message, retried through store blips: the email
-    went out, so failing here must not make it look undelivered. If the store stays away,
-    the row keeps its claim and a later attempt finds it `uncertain`, never resent."""
-    for wait in (*MARK_SENT_WAITS, None):
-        try:
-            with store.session() as session:
-                erased = select(Lead.erased_at).where(Lead.id == delivery.lead_id).scalar_subquery()
-                session.execute(
-                    update(Send)
-                    .where(Send.id == delivery.send_id, Send.status.in_(("sending", "uncertain")))
-                    .values(
-                        status="sent",
-                        # an erasure that ran while the email went out keeps the subject blank
-                        subject=case((erased.is_(None), subject), else_=""),
-                        provider_message_id=message_id,
-                        sent_at=utcnow(),
-                    )
-                )
-            return
-        except SQLAlchemyError as err:
-            if wait is None:
-                activity.logger.error(
-                    "send %s was delivered but could not be marked sent: %s",
-                    delivery.send_id, type(err).__name__,
-                )  # fmt: skip
-                raise ApplicationError(
-                    f"send {delivery.send_id} went out but the store could not record it; "
-                    "it will not be sent again",
-                    type=DELIVERY_UNCERTAIN,
-                    non_retryable=True,
-                ) from None
-            time.sleep(wait)
-
-
-def claim_lease(settings: Settings) -> timedelta:
-    """How long a claim protects an attempt that may still be delivering; longer than the
-    activity's start-to-close timeout, so a live attempt is never overtaken."""
-    return timedelta(seconds=settings.send_claim_lease_seconds)
-
-
-def release_claim(store: Store, send_id: str, final: str | None = None, detail: str = "") -> None:
-    """Give the claim back (queued, for a retry), or record why no retry may follow:
-    `failed` (no retry can fix it) or `uncertain` (the provider may have the message)."""
-    values = {"status": final, "detail": detail} if final else {"status": "queued"}
-    with store.session() as session:
-        session.execute(
-            update(Send)
-            .where(Send.id == send_id, Send.status == "sending")
-            .values(claimed_at=None, **values)
         )
+    except BaseException:
+        claims.release(store, send_id)  # nothing went out: the retry may try at once
+        raise
+    if failure.non_retryable:
+        claims.fail(store, send_id, failure.message)
+    else:
+        claims.release(store, send_id)
+    raise failure from None
 
 
-def send_id_for(journey_id: str, send_key: str) -> str:
-    """Derived from the journey and key, so the outbox file and provider id are stable on retry."""
-    digest = hashlib.sha256(f"{journey_id}\0{send_key}".encode()).hexdigest()
-    return "snd_" + digest[:24]
-
-
-def _send_id(input: SendEmailInput) -> str:
-    return send_id_for(input.journey_id, input.send_key)
+def temporal_error(err: ProviderError) -> ApplicationError:
+    """A provider's error as the journey knows it: the error type its history records, and
+    whether and when Temporal retries the activity."""
+    if isinstance(err, ProviderUnavailable):
+        return ApplicationError(
+            err.detail, type=PROVIDER_UNAVAILABLE, next_retry_delay=err.retry_after
+        )
+    kind = DELIVERY_UNCERTAIN if isinstance(err, DeliveryUncertain) else PROVIDER_REJECTED
+    return ApplicationError(err.detail, type=kind, non_retryable=True)
 
 
 def _delivery(input: SendEmailInput, send_id: str) -> Delivery:
@@ -332,10 +269,3 @@ def _delivery(input: SendEmailInput, send_id: str) -> Delivery:
         send_key=input.send_key,
         variant=input.variant,
     )
-
-
-def final_status(err: ApplicationError) -> str | None:
-    """None for a retryable error (the claim goes back to `queued`)."""
-    if not err.non_retryable:
-        return None
-    return "uncertain" if err.type == DELIVERY_UNCERTAIN else "failed"

@@ -11,17 +11,14 @@ from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from nurture.config import Settings
 from nurture.handoff.capacity import SlotRequest, leave_queue, request_slot
-from nurture.scoring.engagement import engaged_emails
+from nurture.handoff.records import NewHandoff, mark_posted, record_handoff, webhook_post
 from nurture.scoring.score import ScoreBreakdown
 from nurture.store.engine import Store
-from nurture.store.models import Handoff
 
 SIGNATURE_HEADER = "X-Nurture-Signature"
 
@@ -79,7 +76,16 @@ class HandoffActivities:
     @activity.defn(name="hand_off")
     def hand_off(self, input: HandoffInput) -> HandoffResult:
         """Record once per (journey, hand-off number); `pending` when a webhook awaits it."""
-        handoff = self._record(input)
+        new = NewHandoff(
+            journey_id=input.journey_id,
+            handoff_no=input.handoff_no,
+            lead_id=input.lead_id,
+            product=input.product,
+            score=input.score,
+            moments=input.moments,
+            journey_time=input.journey_time,
+        )
+        handoff = record_handoff(self.store, self.settings, new)
         return HandoffResult(handoff_id=handoff.id, webhook_status=handoff.webhook_status)
 
     @activity.defn(name="request_handoff_slot")
@@ -99,65 +105,11 @@ class HandoffActivities:
         The `Idempotency-Key` header lets the CRM drop a repeat when our attempt timed out
         after it had accepted the first one.
         """
-        with self.store.session() as session:
-            handoff = session.get_one(Handoff, input.handoff_id)
-            if handoff.webhook_status == "posted" or not self.settings.handoff_webhook_url:
-                return
-            payload, key = handoff.payload, f"{handoff.journey_id}#{handoff.handoff_no}"
-        self._post(payload, key)
-        with self.store.session() as session:
-            session.get_one(Handoff, input.handoff_id).webhook_status = "posted"
-
-    def _record(self, input: HandoffInput) -> Handoff:
-        query = select(Handoff).where(
-            Handoff.journey_id == input.journey_id, Handoff.handoff_no == input.handoff_no
-        )
-        payload = self._payload(input)  # reads the lead: outside the write transaction
-        try:
-            with self.store.session() as session:
-                existing = session.scalars(query).first()
-                if existing is not None:
-                    return existing
-                handoff = Handoff(
-                    journey_id=input.journey_id,
-                    handoff_no=input.handoff_no,
-                    lead_id=input.lead_id,
-                    product=input.product,
-                    score=input.score.total,
-                    payload=payload,
-                    webhook_status="pending" if self.settings.handoff_webhook_url else "none",
-                    journey_time=input.journey_time,
-                )
-                session.add(handoff)
-                session.flush()
-                return handoff
-        except IntegrityError:
-            with self.store.session() as session:
-                return session.scalars(query).one()
-
-    def _payload(self, input: HandoffInput) -> dict[str, Any]:
-        lead = self.store.get_lead(input.lead_id)
-        ui = self.settings.temporal_ui_url.rstrip("/")
-        namespace = self.settings.temporal_namespace
-        return {
-            "journey_id": input.journey_id,
-            "product": input.product,
-            "lead": {
-                "id": input.lead_id,
-                "email": lead.email if lead else None,
-                "name": " ".join(p for p in (lead.first_name, lead.last_name) if p)
-                if lead
-                else None,
-                "company": lead.company if lead else None,
-                "title": lead.title if lead else None,
-            },
-            "score": input.score.model_dump(),
-            "moments": input.moments,
-            "emails": engaged_emails(self.store, input.lead_id, input.product),
-            "handoff_no": input.handoff_no,
-            "journey_url": f"{ui}/namespaces/{namespace}/workflows/{input.journey_id}",
-            "handed_off_at": input.journey_time.isoformat(),
-        }
+        post = webhook_post(self.store, input.handoff_id)
+        if post is None or not self.settings.handoff_webhook_url:
+            return
+        self._post(*post)
+        mark_posted(self.store, input.handoff_id)
 
     def _post(self, payload: dict[str, Any], idempotency_key: str) -> None:
         body = json.dumps(payload, ensure_ascii=False).encode()

@@ -13,19 +13,18 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.email import claim_lease, deliver_claimed, send_id_for
+from activities.email import deliver_claimed, in_progress
 from nurture.config import Settings
+from nurture.handoff.records import handoff_payload
 from nurture.mail.providers import Delivery, EmailProvider
 from nurture.mail.sales import SalesMailKind, SalesNotice, sales_message
 from nurture.scenario.model import Brand
-from nurture.sending import gate as send_gate
+from nurture.sending import claims
 from nurture.store.engine import Store
-from nurture.store.models import Handoff, Lead, Send, utcnow
+from nurture.store.models import utcnow
 
 
 class SalesMailInput(BaseModel):
@@ -78,50 +77,21 @@ class SalesMailActivities:
         return SalesMailResult(send_id=send_id, status="sent")
 
     def _claim(self, input: SalesMailInput) -> SalesMailResult | tuple[str, dict[str, Any]]:
-        """Under the lead's row lock, like every send: find or create the row, decide it.
-        Returns the final result, or (send id, hand-off payload) when this attempt delivers."""
-        with self.store.session() as session:
-            lead = send_gate.lock_lead(session, input.lead_id)
-            handoff = session.scalars(
-                select(Handoff).where(
-                    Handoff.journey_id == input.journey_id,
-                    Handoff.handoff_no == input.handoff_no,
-                )
-            ).first()
-            if handoff is None:
-                raise ApplicationError(
-                    f"hand-off #{input.handoff_no} of {input.journey_id} is not in the store",
-                    type="HandoffNotFound",
-                    non_retryable=True,
-                )
-            send = self._row(session, input, lead)
-            decision = send_gate.claim_sales_mail(
-                session, send, journey_now=input.journey_time, wall_now=utcnow(),
-                lease=claim_lease(self.settings), lead=lead,
-                redeliver_stale=self.provider.redelivery_is_harmless,
-            )  # fmt: skip
-            if decision.outcome == "busy":
-                raise ApplicationError(
-                    f"send {send.id} is being delivered by another attempt; retrying later",
-                    type="SendInProgress",
-                )
-            if decision.outcome == "done":
-                return _result_of(send)
-            if decision.outcome != "claimed":
-                return SalesMailResult(send_id=send.id, status=send.status, detail=send.detail)
-            return send.id, dict(handoff.payload)
-
-    def _row(self, session: Session, input: SalesMailInput, lead: Lead) -> Send:
-        existing = session.scalars(
-            select(Send).where(Send.journey_id == input.journey_id, Send.send_key == input.send_key)
-        ).first()
-        if existing is not None:
-            return existing
-        send = Send(
-            id=send_id_for(input.journey_id, input.send_key),
+        """Claim the send like every email (nurture/sending/claims.py), once the hand-off
+        is known. Returns the final result, or (send id, hand-off payload) when this
+        attempt delivers. The payload is read before the claim: an erasure in between
+        makes the claim `suppressed`, so a payload read before it never goes out."""
+        payload = handoff_payload(self.store, input.journey_id, input.handoff_no)
+        if payload is None:
+            raise ApplicationError(
+                f"hand-off #{input.handoff_no} of {input.journey_id} is not in the store",
+                type="HandoffNotFound",
+                non_retryable=True,
+            )
+        new = claims.NewSend(
             journey_id=input.journey_id,
             send_key=input.send_key,
-            lead_id=lead.id,
+            lead_id=input.lead_id,
             product=input.brand.product,
             mail_type="sales",
             template=f"sales-{input.kind}",
@@ -129,9 +99,18 @@ class SalesMailActivities:
             provider=self.provider.name,
             journey_time=input.journey_time,
         )
-        session.add(send)
-        session.flush()
-        return send
+        attempt = claims.claim(
+            self.store, new, self.settings, redeliver_stale=self.provider.redelivery_is_harmless
+        )
+        if attempt.decision.outcome == "claimed":
+            return attempt.send_id, payload
+        if attempt.decision.outcome == "busy":
+            raise in_progress(attempt.send_id)
+        if attempt.decision.outcome == "done":
+            return _result_of(attempt)
+        return SalesMailResult(
+            send_id=attempt.send_id, status=attempt.status, detail=attempt.detail
+        )
 
     def _delivery(self, input: SalesMailInput, send_id: str) -> Delivery:
         return Delivery(
@@ -145,10 +124,12 @@ class SalesMailActivities:
         )
 
 
-def _result_of(row: Send) -> SalesMailResult:
+def _result_of(attempt: claims.Attempt) -> SalesMailResult:
     """What an earlier attempt decided; a refusal stays final, as it was then."""
-    if row.status in ("failed", "uncertain"):
+    if attempt.status in ("failed", "uncertain"):
         raise ApplicationError(
-            row.detail or row.status, type=f"Send{row.status.title()}", non_retryable=True
+            attempt.detail or attempt.status,
+            type=f"Send{attempt.status.title()}",
+            non_retryable=True,
         )
-    return SalesMailResult(send_id=row.id, status=row.status, detail=row.detail)
+    return SalesMailResult(send_id=attempt.send_id, status=attempt.status, detail=attempt.detail)

@@ -26,17 +26,7 @@ class SuppressionActivities:
     @activity.defn(name="record_suppression")
     def record_suppression(self, input: SuppressionInput) -> None:
         """Idempotent: a suppression is unique per address, scope, product and mail type."""
-        lead = self.store.get_lead(input.lead_id)
-        if lead is None:
-            return  # erased, or never stored: nothing to send to either way
-        with self.store.session() as session:
-            for mail_type in input.mail_types or [""]:
-                send_gate.suppress(
-                    session,
-                    email=lead.email,
-                    lead_id=lead.id,
-                    scope=input.scope,
-                    product=input.product,
-                    mail_type=mail_type,
-                    reason=input.reason,
-                )
+        send_gate.suppress_lead(
+            self.store, input.lead_id, scope=input.scope, product=input.product,
+            mail_types=input.mail_types, reason=input.reason,
+        )  # fmt: skip

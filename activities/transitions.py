@@ -5,12 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import BaseModel
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from temporalio import activity
 
+from nurture.journey.transitions import record_transition
 from nurture.store.engine import Store
-from nurture.store.models import Transition
 
 
 class TransitionInput(BaseModel):
@@ -34,12 +32,4 @@ class TransitionActivities:
     @activity.defn(name="record_transition")
     def record_transition(self, input: TransitionInput) -> None:
         """Idempotent on (journey, seq): a retry after a lost reply records nothing twice."""
-        exists = select(Transition.id).where(
-            Transition.journey_id == input.journey_id, Transition.seq == input.seq
-        )
-        try:
-            with self.store.session() as session:
-                if session.scalars(exists).first() is None:
-                    session.add(Transition(**input.model_dump()))
-        except IntegrityError:
-            pass  # a concurrent retry recorded it
+        record_transition(self.store, **input.model_dump())

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowHandle
@@ -32,18 +32,20 @@ from nurture.journey.contract import (
 from nurture.leads.events import BehaviorEvent
 from nurture.scenario.loader import load_scenario
 from nurture.sending import gate as send_gate
-from nurture.store.engine import Store, profile_of
+from nurture.store.engine import Store, find_or_insert, profile_of
 from nurture.store.models import Journey, Lead, utcnow
 
 
 def _remember(store: Store, workflow_id: str, lead_id: str, product: str) -> None:
-    """Note the journey before starting it, so events accepted from now on are routed to it."""
-    try:
-        with store.session() as session:
-            if session.get(Journey, workflow_id) is None:
-                session.add(Journey(workflow_id=workflow_id, lead_id=lead_id, product=product))
-    except IntegrityError:
-        pass  # a concurrent start noted it
+    """Note the journey before starting it, so events accepted from now on are routed to it.
+    A concurrent start may note it first."""
+
+    def insert(session: Session) -> Journey:
+        journey = Journey(workflow_id=workflow_id, lead_id=lead_id, product=product)
+        session.add(journey)
+        return journey
+
+    find_or_insert(store, lambda session: session.get(Journey, workflow_id), insert)
 
 
 @dataclass(frozen=True)

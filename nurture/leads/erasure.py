@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, select, update
 
 from nurture.sending import gate as send_gate
-from nurture.store.engine import Store
-from nurture.store.models import Consent, Event, Handoff, Identity, Lead, Send, Transition, utcnow
+from nurture.store.engine import Store, lock_lead
+from nurture.store.models import Consent, Event, Handoff, Identity, Send, Transition, utcnow
 
 
 @dataclass
@@ -29,9 +29,7 @@ class ErasureReport:
 def erase_lead(store: Store, lead_id: str) -> ErasureReport:
     """Scrub one lead in one transaction; raises LookupError for an unknown id."""
     with store.session() as session:
-        lead = session.scalars(select(Lead).where(Lead.id == lead_id).with_for_update()).first()
-        if lead is None:
-            raise LookupError(f"no lead {lead_id!r} in the store")
+        lead = lock_lead(session, lead_id)  # LeadNotFound is a LookupError
         report = ErasureReport(lead_id, sorted(_products(session, lead_id)))
         if lead.erased_at is not None:
             report.already_erased = True

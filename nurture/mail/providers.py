@@ -1,13 +1,18 @@
 """Email providers: one interface, chosen by configuration (the outbox is the default).
 
-A provider hands one rendered message over and says how it went, in three ways the send
-activity understands: it returns the provider's message id (accepted); it raises a
-retryable `ApplicationError` (`retry_later`: not accepted, a retry is safe); or a
-non-retryable one, either `rejected` (the provider refused this message: retrying cannot
-help) or `uncertain` (the provider may have accepted it, and no idempotency key lets us ask:
-a retry could mail the lead twice, so we stop and say so). Any other exception counts as
-"nothing went out" and is retried, so a provider must convert every failure that happens
-after the message may have been accepted into `uncertain`.
+A provider hands one rendered message over and says how it went, in three ways: it returns
+the provider's message id (accepted); it raises `ProviderUnavailable` (not accepted, a
+retry is safe, after `retry_after` when the provider names a wait); or `ProviderRejected`
+(the provider refused this message: retrying cannot help) or `DeliveryUncertain` (the
+provider may have accepted it, and no idempotency key lets us ask: a retry could mail the
+lead twice, so we stop and say so). Any other exception counts as "nothing went out" and
+is retried (but ValueError, TypeError and LookupError, a message the provider cannot
+encode, fail the send), so a provider must convert every failure that happens after the
+message may have been accepted into `DeliveryUncertain`.
+
+These are our own errors, not Temporal's: the send activities (activities/email.py,
+activities/sales_mail.py) turn them into the error types below, which journey histories
+record and the journey matches on.
 """
 
 from __future__ import annotations
@@ -18,8 +23,7 @@ from datetime import timedelta
 from email.message import EmailMessage
 from typing import Protocol
 
-from temporalio.exceptions import ApplicationError
-
+# The error type each failure has in Temporal, as journey histories record it.
 PROVIDER_UNAVAILABLE = "EmailProviderUnavailable"
 PROVIDER_REJECTED = "EmailRejected"
 DELIVERY_UNCERTAIN = "EmailDeliveryUncertain"
@@ -56,21 +60,36 @@ class EmailProvider(Protocol):
         ...
 
 
-def retry_later(detail: str, *, after: timedelta | None = None) -> ApplicationError:
-    """Not accepted, so a retry is safe: after `after` (a rate limit's reset) or on the
-    activity's own backoff."""
-    return ApplicationError(_short(detail), type=PROVIDER_UNAVAILABLE, next_retry_delay=after)
+class ProviderError(Exception):
+    """A provider did not plainly accept the message; `detail` says why, shortened (it lands
+    in the send row and the journey's history)."""
+
+    def __init__(self, detail: str) -> None:
+        self.detail = _short(detail)
+        super().__init__(self.detail)
 
 
-def rejected(detail: str) -> ApplicationError:
+class ProviderUnavailable(ProviderError):
+    """Not accepted, so a retry is safe: after `retry_after` (a rate limit's reset) or on
+    the activity's own backoff."""
+
+    def __init__(self, detail: str, retry_after: timedelta | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class ProviderRejected(ProviderError):
     """The provider refused this message for good: the send is recorded `failed`."""
-    return ApplicationError(_short(detail), type=PROVIDER_REJECTED, non_retryable=True)
 
 
-def uncertain(detail: str) -> ApplicationError:
+class DeliveryUncertain(ProviderError):
     """The provider may have accepted the message: the send is recorded `uncertain` and not
     retried, since a second attempt could reach the lead twice."""
-    return ApplicationError(_short(detail), type=DELIVERY_UNCERTAIN, non_retryable=True)
+
+
+def retry_later(detail: str, *, after: timedelta | None = None) -> ProviderUnavailable:
+    """`ProviderUnavailable`, in the words a provider (or a test's fake one) says it with."""
+    return ProviderUnavailable(detail, retry_after=after)
 
 
 def without_recipient(text: str, message: EmailMessage) -> str:

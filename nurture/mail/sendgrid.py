@@ -43,13 +43,13 @@ from sendgrid.helpers.mail import (
     SandBoxMode,
     To,
 )
-from temporalio.exceptions import ApplicationError
 
 from nurture.mail.providers import (
     Delivery,
-    rejected,
-    retry_later,
-    uncertain,
+    DeliveryUncertain,
+    ProviderError,
+    ProviderRejected,
+    ProviderUnavailable,
     without_recipient,
 )
 
@@ -97,33 +97,33 @@ class SendGridProvider:
         except HTTPError as err:
             raise self._not_taken(err, message) from None
         except URLError as err:  # raised while connecting or writing the request
-            raise retry_later(
+            raise ProviderUnavailable(
                 f"SendGrid not reached, nothing was sent: {err.reason}; retrying"
             ) from None
         except (OSError, HTTPException) as err:  # after the whole request was written
-            raise uncertain(
+            raise DeliveryUncertain(
                 f"SendGrid's answer was lost ({type(err).__name__}: {err}) after it received "
                 "the message: it may have been sent, so it is not retried; check SendGrid's "
                 f"activity for send_id {delivery.send_id}"
             ) from None
         return str(response.headers.get("X-Message-Id") or "")
 
-    def _not_taken(self, err: HTTPError, message: EmailMessage) -> ApplicationError:
+    def _not_taken(self, err: HTTPError, message: EmailMessage) -> ProviderError:
         status = int(err.status_code)
         reason = without_recipient(error_messages(err.body), message)
         if status in GATEWAY_STATUSES:
-            return uncertain(
+            return DeliveryUncertain(
                 f"a gateway answered {status} for SendGrid ({reason}): SendGrid may have "
                 "accepted the message behind it, so it is not retried"
             )
         if status in RETRYABLE_STATUSES or status >= 500:
             wait = rate_limit_wait(err.headers, time.time())
-            return retry_later(
+            return ProviderUnavailable(
                 f"SendGrid answered {status} ({reason}); nothing was sent, retrying"
                 + (f" in {wait.total_seconds():.0f} s" if wait else ""),
-                after=wait,
+                retry_after=wait,
             )
-        return rejected(f"SendGrid refused the message ({status}): {reason}")
+        return ProviderRejected(f"SendGrid refused the message ({status}): {reason}")
 
 
 def mail_payload(

@@ -15,13 +15,12 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 
-from temporalio.exceptions import ApplicationError
-
 from nurture.mail.providers import (
     Delivery,
-    rejected,
-    retry_later,
-    uncertain,
+    DeliveryUncertain,
+    ProviderError,
+    ProviderRejected,
+    ProviderUnavailable,
     without_recipient,
 )
 
@@ -73,7 +72,7 @@ class SmtpProvider:
         except ssl.SSLCertVerificationError as err:
             raise self._untrusted(err) from None
         except OSError as err:  # refused, unreachable, timed out: nothing was sent
-            raise retry_later(f"SMTP server {self.address} not reached: {err}") from None
+            raise ProviderUnavailable(f"SMTP server {self.address} not reached: {err}") from None
         try:
             self._hand_over(smtp, sender, recipient, data, message, international=international)
         finally:
@@ -114,7 +113,7 @@ class SmtpProvider:
             options = ["BODY=8BITMIME"] if smtp.has_extn("8bitmime") else []
             if international:
                 if not smtp.has_extn("smtputf8"):
-                    raise rejected(
+                    raise ProviderRejected(
                         f"SMTP server {self.address} does not offer SMTPUTF8, which an address "
                         "that is not ASCII needs; use a server that does, or another address"
                     )
@@ -139,20 +138,22 @@ class SmtpProvider:
         except smtplib.SMTPServerDisconnected as err:
             raise self._lost(err, stage) from None
         except smtplib.SMTPException as err:  # no STARTTLS, no AUTH method we can use
-            raise rejected(f"SMTP server {self.address}: {err}; check NURTURE_SMTP_*") from None
+            raise ProviderRejected(
+                f"SMTP server {self.address}: {err}; check NURTURE_SMTP_*"
+            ) from None
         except OSError as err:  # reset, timed out
             raise self._lost(err, stage) from None
 
-    def _lost(self, err: OSError, stage: str) -> ApplicationError:
+    def _lost(self, err: OSError, stage: str) -> ProviderError:
         if stage == "DATA":
-            return uncertain(
+            return DeliveryUncertain(
                 f"SMTP connection to {self.address} lost during DATA ({err}): the server "
                 "may have taken the message, so it is not retried"
             )
-        return retry_later(f"SMTP connection to {self.address} lost: {err}")
+        return ProviderUnavailable(f"SMTP connection to {self.address} lost: {err}")
 
-    def _untrusted(self, err: ssl.SSLCertVerificationError) -> ApplicationError:
-        return rejected(
+    def _untrusted(self, err: ssl.SSLCertVerificationError) -> ProviderError:
+        return ProviderRejected(
             f"SMTP server {self.address}: its TLS certificate is not trusted "
             f"({err.verify_message}); add its CA to the trust store (SSL_CERT_FILE)"
         )
@@ -171,13 +172,13 @@ def tag(message: EmailMessage, delivery: Delivery) -> None:
         message[name] = value
 
 
-def _refused(code: int, reply: bytes | str, message: EmailMessage, stage: str) -> ApplicationError:
+def _refused(code: int, reply: bytes | str, message: EmailMessage, stage: str) -> ProviderError:
     """4xx: a transient refusal, retried; 5xx (and anything else): permanent, the send fails."""
     text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
     said = without_recipient(f"{code} {text}", message)
     if 400 <= code < 500:
-        return retry_later(f"SMTP server deferred the message ({stage}): {said}")
-    return rejected(f"SMTP server refused the message ({stage}): {said}")
+        return ProviderUnavailable(f"SMTP server deferred the message ({stage}): {said}")
+    return ProviderRejected(f"SMTP server refused the message ({stage}): {said}")
 
 
 def _quit(smtp: smtplib.SMTP) -> None:

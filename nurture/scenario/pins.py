@@ -9,15 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from nurture.store.engine import Store
+from nurture.store.engine import Store, find_or_insert
 from nurture.store.models import ScenarioTemplate
 
 
 def pin_templates(store: Store, folder: Path, product: str, version: str) -> None:
     """Copy `folder/templates/*` into the store under `version`, once."""
-    with store.session() as session:
+    files = sorted(p for p in (folder / "templates").glob("*") if p.is_file())
+
+    def missing(session: Session) -> list[Path]:
         known = set(
             session.scalars(
                 select(ScenarioTemplate.name).where(
@@ -25,23 +27,25 @@ def pin_templates(store: Store, folder: Path, product: str, version: str) -> Non
                 )
             )
         )
-    files = sorted(p for p in (folder / "templates").glob("*") if p.is_file())
-    missing = [p for p in files if p.name not in known]
-    if not missing:
-        return
-    try:
-        with store.session() as session:
-            for path in missing:
-                session.add(
-                    ScenarioTemplate(
-                        product=product,
-                        version=version,
-                        name=path.name,
-                        source=path.read_text(encoding="utf-8"),
-                    )
+        return [p for p in files if p.name not in known]
+
+    def all_pinned(session: Session) -> bool | None:
+        return None if missing(session) else True
+
+    def pin(session: Session) -> bool:
+        for path in missing(session):
+            session.add(
+                ScenarioTemplate(
+                    product=product,
+                    version=version,
+                    name=path.name,
+                    source=path.read_text(encoding="utf-8"),
                 )
-    except IntegrityError:
-        pass  # another worker pinned the same version at the same moment
+            )
+        return True
+
+    # another worker may pin the same version at the same moment: then it is pinned
+    find_or_insert(store, all_pinned, pin)
 
 
 def pinned_sources(store: Store, product: str, version: str) -> dict[str, str]:

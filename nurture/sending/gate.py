@@ -15,7 +15,7 @@ from typing import Literal
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
-from nurture.store.engine import upsert_insert
+from nurture.store.engine import Store, lock_lead, upsert_insert
 from nurture.store.models import Consent, Lead, Send, Suppression, utcnow
 
 CAP_WINDOW = timedelta(days=7)
@@ -82,6 +82,23 @@ def suppress(
             Suppression.mail_type == mail_type,
         )
     ).one()
+
+
+def suppress_lead(
+    store: Store, lead_id: str, *, scope: Scope, product: str, mail_types: list[str], reason: str
+) -> None:
+    """Suppress a stored lead's address (an unsubscribe, a bounce) for each mail type, or
+    for all its mail in `scope` when `mail_types` is empty. Nothing for a lead that was
+    never stored: there is no address to keep from."""
+    lead = store.get_lead(lead_id)
+    if lead is None:
+        return
+    with store.session() as session:
+        for mail_type in mail_types or [""]:
+            suppress(
+                session, email=lead.email, lead_id=lead.id, scope=scope, product=product,
+                mail_type=mail_type, reason=reason,
+            )  # fmt: skip
 
 
 def suppressions_of(lead: Lead) -> ColumnElement[bool]:
@@ -153,11 +170,6 @@ def _statements(record: Consent) -> list[tuple[datetime, int, int]]:
     if record.withdrawn_at is not None:
         said.append((record.withdrawn_at, record.id, NO))
     return said
-
-
-def lock_lead(session: Session, lead_id: str) -> Lead:
-    """The lead's row, locked until the transaction ends: the send gate's serialisation point."""
-    return session.scalars(select(Lead).where(Lead.id == lead_id).with_for_update()).one()
 
 
 def claim(

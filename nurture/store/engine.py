@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
@@ -95,6 +95,10 @@ class ConsentIn(BaseModel):
 
 class LeadConflict(ValueError):
     """The email and the external id name two different leads."""
+
+
+class LeadNotFound(LookupError):
+    """No lead has this id in the store."""
 
 
 class LeadIn(BaseModel):
@@ -227,19 +231,9 @@ class Store:
 
     def upsert_lead(self, data: LeadIn) -> tuple[Lead, bool]:
         """Insert or update by external id, else by email; returns (lead, created)."""
-        for _ in range(3):
-            try:
-                return self._upsert_once(data)
-            except IntegrityError:
-                continue  # a concurrent insert won; the next round updates it
-        raise LeadConflict(
-            f"could not store lead {data.email!r}: it keeps colliding with another lead's "
-            "email or external id"
-        )
-
-    def _upsert_once(self, data: LeadIn) -> tuple[Lead, bool]:
         values: dict[str, Any] = data.model_dump(exclude_unset=True, exclude={"consent"})
-        with self.session() as session:
+
+        def find_and_update(session: Session) -> Lead | None:
             match = [Lead.email == data.email]
             if data.external_id:
                 match.append(Lead.external_id == data.external_id)
@@ -249,22 +243,80 @@ class Store:
                     f"email {data.email!r} and external id {data.external_id!r} belong to two "
                     "different leads; send the lead's own email with its external id"
                 )
-            lead = found[0] if found else None
-            created = lead is None
-            if lead is None:
-                lead = Lead(id=new_lead_id(), **values)
-                session.add(lead)
-            else:
-                for key, value in values.items():
-                    setattr(lead, key, value)
+            if not found:
+                return None
+            for key, value in values.items():
+                setattr(found[0], key, value)
+            return with_consent(session, found[0])
+
+        def insert(session: Session) -> Lead:
+            lead = Lead(id=new_lead_id(), **values)
+            session.add(lead)
+            return with_consent(session, lead)
+
+        def with_consent(session: Session, lead: Lead) -> Lead:
             session.flush()
             if data.consent is not None:
                 record_consent(session, lead.id, data.consent)
-            return lead, created
+            return lead
+
+        try:
+            # Two unique keys (email, external id): a second race may follow the first.
+            return find_or_insert(self, find_and_update, insert, tries=3)
+        except IntegrityError:
+            raise LeadConflict(
+                f"could not store lead {data.email!r}: it keeps colliding with another lead's "
+                "email or external id"
+            ) from None
 
     def get_lead(self, lead_id: str) -> Lead | None:
         with self.session() as session:
             return session.get(Lead, lead_id)
+
+
+Row = TypeVar("Row")
+
+
+def find_or_insert(
+    store: Store,
+    find: Callable[[Session], Row | None],
+    insert: Callable[[Session], Row],
+    *,
+    tries: int = 2,
+) -> tuple[Row, bool]:
+    """`find` the row, else `insert` it, in one transaction; returns (row, inserted).
+
+    For rows kept once per natural key (a hand-off per journey and number, a transition
+    per journey and seq, a lead per email): two processes can both find nothing and both
+    insert, and the loser's commit fails on the unique key. The loser then runs again in a
+    fresh transaction, where `find` sees the winner's row. `find` may update what it finds
+    (an upsert). An IntegrityError on the last try is raised: it was no race, or the race
+    keeps being lost.
+    """
+    for attempt in range(1, tries + 1):
+        try:
+            with store.session() as session:
+                found = find(session)
+                if found is not None:
+                    return found, False
+                row = insert(session)
+                session.flush()
+                return row, True
+        except IntegrityError:
+            if attempt == tries:
+                raise
+    raise ValueError(f"tries must be at least 1, not {tries}")
+
+
+def lock_lead(session: Session, lead_id: str) -> Lead:
+    """The lead's row, locked until the transaction ends (PostgreSQL `FOR UPDATE`; SQLite
+    holds its write lock from BEGIN). Every write that must not interleave with another for
+    the same lead takes it: the send gate (the weekly cap's last slot, one claim per send)
+    and erasure (no email goes out with data being erased)."""
+    lead = session.scalars(select(Lead).where(Lead.id == lead_id).with_for_update()).first()
+    if lead is None:
+        raise LeadNotFound(f"no lead {lead_id!r} in the store")
+    return lead
 
 
 def upsert_insert(session: Session, table: type[Any]) -> Any:

@@ -228,7 +228,7 @@ def test_a_store_failure_after_the_provider_took_the_email_never_sends_it_again(
 ) -> None:
     """Marking the send `sent` is retried inside the attempt; if the store stays away the
     send is uncertain, and neither the activity's retry nor a later one delivers again."""
-    monkeypatch.setattr("activities.email.MARK_SENT_WAITS", (0.01, 0.01, 0.01))
+    monkeypatch.setattr("nurture.sending.claims.MARK_SENT_WAITS", (0.01, 0.01, 0.01))
     pinned(store)
     provider = CountingProvider()
     emails = EmailActivities(store, settings, provider)
