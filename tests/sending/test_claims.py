@@ -22,7 +22,7 @@ from nurture.mail.providers import (
 from nurture.sending import claims
 from nurture.store.engine import LeadIn, LeadNotFound, Store
 from nurture.store.models import Send
-from tests.conftest import CONSENT
+from tests.helpers.paths import CONSENT
 
 T0 = datetime(2026, 11, 25, 3, tzinfo=UTC)
 
