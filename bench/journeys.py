@@ -2,8 +2,9 @@
 
 House rule: performance is judged by benchmarks that print ratios against the bare
 Temporal floor measured in the same run on the same server, never by timed assertions
-in tests. Absolute rates depend on the machine (DESIGN.md, "Engine facts measured on our
-2-core machines"); the ratio says how much of the engine Nurture's own code costs.
+in tests. Absolute rates depend on the machine (docs/benchmarks.md gives the figures
+measured on our 2-core machines); the ratio says how much of the engine Nurture's own
+code costs.
 
     .venv/bin/python -m bench.journeys [--leads N] [--events-per-lead K] [--quick]
 

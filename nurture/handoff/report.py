@@ -40,8 +40,9 @@ DEFINITIONS: dict[str, str] = {
     "'awaiting answer'",
     "decided": "won (customer) + lost + rejected (recycled by sales) + disqualified",
     "precision": "won / decided hand-offs: the share of hand-offs that became deals, the "
-    "'受注確率' of seed 002; open hand-offs are left out (they may still be won) and shown "
-    "apart; 'won of all' (won / every hand-off) is the floor if none of them is won",
+    "win rate (受注確率) sales judges marketing's leads by; open hand-offs are left out "
+    "(they may still be won) and shown apart; 'won of all' (won / every hand-off) is the "
+    "floor if none of them is won",
     "first_touch": "time from handed_off to the first lifecycle move made by sales (any actor "
     "other than the journey, the email provider or the lead); median over touched hand-offs",
     "calibration": "for each distinct hand-off score t, the hand-offs with score ≥ t: their "

@@ -215,8 +215,8 @@ class Handoff(_Strict):
         default=0.30,
         gt=0.0,
         le=1.0,
-        description="share of decided hand-offs that should become customers; seed 002: below "
-        "~30% sales stops following marketing's leads up (read by `nurture report handoffs`)",
+        description="share of decided hand-offs that should become customers; below ~30% sales "
+        "stops following marketing's leads up (read by `nurture report handoffs`)",
     )
     daily_capacity: int | None = Field(
         default=None,

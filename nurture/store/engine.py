@@ -28,7 +28,7 @@ from nurture.leads.profile import LeadProfile, Role, check_timezone
 from nurture.store import migrate as schema
 from nurture.store.models import Consent, Lead, utcnow
 
-# Where leads come from (seed 001), plus leads sales created itself (SGL).
+# Where leads come from (ads, events, forms, cards...), plus leads sales created itself (SGL).
 Source = Literal[
     "ads", "sns", "webinar", "newsletter", "survey", "document_request", "seminar",
     "trade_show", "business_card", "website", "referral", "sales", "other",

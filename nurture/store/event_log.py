@@ -33,7 +33,8 @@ def record_events(store: Store, batch: Sequence[LoggedEvent], *, deliver: bool =
 
     In the same transaction: each new event of a known lead is queued for every journey of
     that lead it concerns (`deliveries`, emptied by the relay), and a bounce or spam report
-    suppresses all the lead's email (seed 000: keep the list clean).
+    suppresses all the lead's email (a clean list: never mail an address that bounced or
+    complained).
     """
     if not batch:
         return []

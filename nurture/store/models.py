@@ -243,7 +243,7 @@ class Send(Base):
     subject: Mapped[str] = mapped_column(Text)
     variant: Mapped[int] = mapped_column(Integer, default=0)
     # queued → sending → sent → delivered | bounced | opened | clicked; or suppressed, deferred,
-    # failed (refused), uncertain (the provider may have it: never retried, see README)
+    # failed (refused), uncertain (the provider may have it: never retried, docs/store.md)
     status: Mapped[str] = mapped_column(String(20), default="queued")
     detail: Mapped[str | None] = mapped_column(Text, doc="why suppressed, deferred or failed")
     deferred_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
