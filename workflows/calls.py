@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, RetryState
+from temporalio.exceptions import TimeoutError as ActivityTimeout
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -51,3 +53,9 @@ async def bounded(
         retry_policy=RETRY,
         summary=summary,
     )
+
+
+def outlasted(err: ActivityError) -> bool:
+    """The activity kept failing in ways a retry could fix until its bound ran out (the
+    server ends it with a timeout, or with the last failure once no retry fits)."""
+    return isinstance(err.cause, ActivityTimeout) or err.retry_state == RetryState.TIMEOUT
