@@ -25,11 +25,11 @@ from nurture.mail.providers import (
     DELIVERY_UNCERTAIN,
     PROVIDER_REJECTED,
     PROVIDER_UNAVAILABLE,
-    Delivery,
     DeliveryUncertain,
     EmailProvider,
     ProviderError,
     ProviderUnavailable,
+    SendTags,
 )
 from nurture.mail.render import TemplateRenderer
 from nurture.scenario.model import Brand, MailType
@@ -213,7 +213,7 @@ def in_progress(send_id: str) -> ApplicationError:
 
 
 def deliver_claimed(
-    store: Store, provider: EmailProvider, build: Callable[[], EmailMessage], delivery: Delivery
+    store: Store, provider: EmailProvider, build: Callable[[], EmailMessage], delivery: SendTags
 ) -> str:
     """Build and deliver a send this attempt has claimed (nurture/sending/claims.py marks
     it sent, or records why not); returns the provider's message id. The provider's errors
@@ -259,8 +259,8 @@ def temporal_error(err: ProviderError) -> ApplicationError:
     return ApplicationError(err.detail, type=kind, non_retryable=True)
 
 
-def _delivery(input: SendEmailInput, send_id: str) -> Delivery:
-    return Delivery(
+def _delivery(input: SendEmailInput, send_id: str) -> SendTags:
+    return SendTags(
         send_id=send_id,
         journey_id=input.journey_id,
         lead_id=input.lead_id,

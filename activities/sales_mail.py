@@ -19,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 from activities.email import deliver_claimed, in_progress
 from nurture.config import Settings
 from nurture.handoff.records import handoff_payload
-from nurture.mail.providers import Delivery, EmailProvider
+from nurture.mail.providers import EmailProvider, SendTags
 from nurture.mail.sales import SalesMailKind, SalesNotice, sales_message
 from nurture.scenario.model import Brand
 from nurture.sending import claims
@@ -112,8 +112,8 @@ class SalesMailActivities:
             send_id=attempt.send_id, status=attempt.status, detail=attempt.detail
         )
 
-    def _delivery(self, input: SalesMailInput, send_id: str) -> Delivery:
-        return Delivery(
+    def _delivery(self, input: SalesMailInput, send_id: str) -> SendTags:
+        return SendTags(
             send_id=send_id,
             journey_id=input.journey_id,
             lead_id=input.lead_id,

@@ -64,7 +64,7 @@ from nurture.cli.preview import ScenarioEmail, find_email, load_product
 from nurture.config import Settings
 from nurture.mail.compose import Recipient, compose_email, unsubscribe_url
 from nurture.mail.outbox import OutboxProvider
-from nurture.mail.providers import Delivery, EmailProvider
+from nurture.mail.providers import EmailProvider, SendTags
 from nurture.mail.render import (
     SAMPLE_JOURNEY,
     SAMPLE_LEADS,
@@ -106,7 +106,7 @@ PROVIDERS: list[ProviderUnderTest] = [
 
 def deliver(provider: EmailProvider, message: EmailMessage, send_id: str, product: str) -> str:
     """Hand one message to a provider, with the send's ids as the worker passes them."""
-    delivery = Delivery(
+    delivery = SendTags(
         send_id=send_id, journey_id=f"journey:{product}:bench", lead_id="bench",
         product=product, mail_type="step", send_key="cold#1/bench", variant=0,
     )  # fmt: skip

@@ -71,7 +71,7 @@ from bench.harness.sql import Profile, profiled
 from bench.harness.steps import ActivitySender, step_timers
 from nurture.config import Settings
 from nurture.leads.events import BehaviorEvent
-from nurture.mail.providers import Delivery
+from nurture.mail.providers import SendTags
 from nurture.scenario.loader import load_scenario
 from nurture.scenario.model import Scenario
 from nurture.scenario.pins import pin_templates
@@ -274,7 +274,7 @@ class NullProvider:
     name = "bench"
     redelivery_is_harmless = False
 
-    def deliver(self, message: EmailMessage, delivery: Delivery) -> str:
+    def deliver(self, message: EmailMessage, delivery: SendTags) -> str:
         return delivery.send_id
 
 

@@ -128,7 +128,7 @@ async def _relay_forever(app: FastAPI) -> None:
     while True:
         try:
             client = await app.state.temporal.client()
-        except Exception as err:  # Temporal down: events wait in the outbox
+        except Exception as err:  # Temporal down: events wait in `deliveries`
             log.warning("relay waiting for Temporal: %s", err)
             await asyncio.sleep(1)
             continue

@@ -7,7 +7,7 @@ import tempfile
 from email.message import EmailMessage
 from pathlib import Path
 
-from nurture.mail.providers import Delivery
+from nurture.mail.providers import SendTags
 
 
 class OutboxProvider:
@@ -22,7 +22,7 @@ class OutboxProvider:
     def path_for(self, product: str, send_id: str) -> Path:
         return self.directory / product / f"{send_id}.eml"
 
-    def deliver(self, message: EmailMessage, delivery: Delivery) -> str:
+    def deliver(self, message: EmailMessage, delivery: SendTags) -> str:
         path = self.path_for(delivery.product, delivery.send_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".partial", delete=False) as f:

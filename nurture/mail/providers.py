@@ -32,7 +32,7 @@ _MAX_DETAIL = 500
 
 
 @dataclass(frozen=True)
-class Delivery:
+class SendTags:
     """What a provider may know of the send besides the message: opaque ids and our
     labels, never personal data, so it can travel as tags (SendGrid custom_args, headers)
     that come back with the provider's events."""
@@ -55,7 +55,7 @@ class EmailProvider(Protocol):
     # Elsewhere that send becomes `uncertain`, never delivered twice.
     redelivery_is_harmless: bool
 
-    def deliver(self, message: EmailMessage, delivery: Delivery) -> str:
+    def deliver(self, message: EmailMessage, delivery: SendTags) -> str:
         """Hand the message over and return the provider's message id."""
         ...
 

@@ -45,11 +45,11 @@ from sendgrid.helpers.mail import (
 )
 
 from nurture.mail.providers import (
-    Delivery,
     DeliveryUncertain,
     ProviderError,
     ProviderRejected,
     ProviderUnavailable,
+    SendTags,
     without_recipient,
 )
 
@@ -87,7 +87,7 @@ class SendGridProvider:
         self.unsubscribe_groups = dict(unsubscribe_groups or {})
         self.timeout = timeout
 
-    def deliver(self, message: EmailMessage, delivery: Delivery) -> str:
+    def deliver(self, message: EmailMessage, delivery: SendTags) -> str:
         group = self.unsubscribe_groups.get(f"{delivery.product}/{delivery.mail_type}")
         payload = mail_payload(message, delivery, sandbox=self.sandbox, unsubscribe_group=group)
         try:
@@ -128,7 +128,7 @@ class SendGridProvider:
 
 def mail_payload(
     message: EmailMessage,
-    delivery: Delivery,
+    delivery: SendTags,
     *,
     sandbox: bool = False,
     unsubscribe_group: int | None = None,
@@ -154,7 +154,7 @@ def mail_payload(
     return cast(dict[str, Any], mail.get())
 
 
-def custom_args(delivery: Delivery) -> dict[str, str]:
+def custom_args(delivery: SendTags) -> dict[str, str]:
     """Our ids, as strings (SendGrid requires string values); echoed in every event."""
     return {
         "journey_id": delivery.journey_id,
@@ -167,7 +167,7 @@ def custom_args(delivery: Delivery) -> dict[str, str]:
     }
 
 
-def categories(delivery: Delivery) -> list[str]:
+def categories(delivery: SendTags) -> list[str]:
     """Product, mail type and the step without its repeat counter ("cold#2/welcome" →
     "cold/welcome"), so SendGrid's statistics group the same step across repeats."""
     step = re.sub(r"#\d+", "", delivery.send_key)

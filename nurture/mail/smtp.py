@@ -16,11 +16,11 @@ import ssl
 from email.message import EmailMessage
 
 from nurture.mail.providers import (
-    Delivery,
     DeliveryUncertain,
     ProviderError,
     ProviderRejected,
     ProviderUnavailable,
+    SendTags,
     without_recipient,
 )
 
@@ -58,7 +58,7 @@ class SmtpProvider:
         self.tls_context = tls_context or ssl.create_default_context()
         self.timeout = timeout
 
-    def deliver(self, message: EmailMessage, delivery: Delivery) -> str:
+    def deliver(self, message: EmailMessage, delivery: SendTags) -> str:
         tag(message, delivery)
         sender = message["From"].addresses[0].addr_spec
         recipient = message["To"].addresses[0].addr_spec
@@ -159,7 +159,7 @@ class SmtpProvider:
         )
 
 
-def tag(message: EmailMessage, delivery: Delivery) -> None:
+def tag(message: EmailMessage, delivery: SendTags) -> None:
     """Our ids as headers, for whoever reads the relay's logs or bounces: opaque ids and
     labels, no personal data. Replaces, so a message tagged twice carries each once."""
     for name, value in (

@@ -32,12 +32,12 @@ from sqlalchemy.orm import Session
 
 from nurture.config import Settings
 from nurture.mail.providers import (
-    Delivery,
     DeliveryUncertain,
     EmailProvider,
     ProviderError,
     ProviderRejected,
     ProviderUnavailable,
+    SendTags,
 )
 from nurture.sending import gate
 from nurture.store.engine import Store, lock_lead
@@ -143,7 +143,7 @@ def _row(session: Session, send: NewSend) -> Send:
 
 
 def deliver(
-    store: Store, provider: EmailProvider, message: EmailMessage, delivery: Delivery
+    store: Store, provider: EmailProvider, message: EmailMessage, delivery: SendTags
 ) -> str:
     """Deliver a send this attempt has claimed, then mark it sent; returns the provider's
     message id. On failure the claim goes back (queued, for a retry) or the row records
@@ -201,7 +201,7 @@ def _end_claim(store: Store, send_id: str, **values: str) -> None:
         )
 
 
-def mark_sent(store: Store, delivery: Delivery, subject: str, message_id: str) -> None:
+def mark_sent(store: Store, delivery: SendTags, subject: str, message_id: str) -> None:
     """Record that the provider took the message, retried through store blips: the email
     went out, so failing here must not make it look undelivered. If the store stays away,
     the row keeps its claim and a later attempt finds it `uncertain`, never resent."""

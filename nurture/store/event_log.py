@@ -16,7 +16,7 @@ from nurture.leads.events import DELIVERY_ENDING_TYPES, BehaviorEvent
 from nurture.leads.identities import link_visitor, lock_visitors
 from nurture.sending import gate as send_gate
 from nurture.store.engine import Store, upsert_insert
-from nurture.store.models import Delivery, Event, Journey, Lead
+from nurture.store.models import Event, EventDelivery, Journey, Lead
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ def route(session: Session, events: Sequence[tuple[str, BehaviorEvent]]) -> int:
     ]
     if rows:
         session.execute(
-            upsert_insert(session, Delivery).on_conflict_do_nothing(
+            upsert_insert(session, EventDelivery).on_conflict_do_nothing(
                 index_elements=["workflow_id", "event_id"]
             ),
             rows,

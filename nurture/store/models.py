@@ -180,8 +180,10 @@ class Journey(Base):
     )
 
 
-class Delivery(Base):
-    """The outbox between the API and Temporal: one row per (journey, event) until signalled.
+class EventDelivery(Base):
+    """An accepted event on its way to one journey (table `deliveries`): one row per
+    (journey, event) until the relay has signalled it (a transactional outbox; not the
+    outbox email provider, which writes .eml files).
 
     Written in the same transaction as the event, so a 2xx means the event will reach the
     journey even if Temporal is down at that moment; the relay empties it.

@@ -1,4 +1,4 @@
-"""The relay: delivers accepted events from the store's outbox to their journeys.
+"""The relay: delivers accepted events to their journeys, from the `deliveries` table.
 
 The API writes an event and one `deliveries` row per journey of the lead in one
 transaction, then answers 2xx. The relay signals them, grouped per journey (one
@@ -28,7 +28,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from nurture.leads.events import BehaviorEvent
 from nurture.store.engine import Store
 from nurture.store.event_log import event_of
-from nurture.store.models import Delivery, Event, Journey, utcnow
+from nurture.store.models import Event, EventDelivery, Journey, utcnow
 
 log = logging.getLogger("nurture.store.relay")
 BATCH = 500
@@ -125,13 +125,13 @@ def _pending(store: Store, limit: int) -> list[tuple[int, str, BehaviorEvent]]:
     now = utcnow()
     with store.session() as session:
         free = (
-            select(Delivery.id)
+            select(EventDelivery.id)
             .where(
-                Delivery.delivered_at.is_(None),
-                Delivery.parked_at.is_(None),
-                or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now),
+                EventDelivery.delivered_at.is_(None),
+                EventDelivery.parked_at.is_(None),
+                or_(EventDelivery.claimed_until.is_(None), EventDelivery.claimed_until < now),
             )
-            .order_by(Delivery.id)
+            .order_by(EventDelivery.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
@@ -139,13 +139,13 @@ def _pending(store: Store, limit: int) -> list[tuple[int, str, BehaviorEvent]]:
         if not ids:
             return []
         session.execute(
-            update(Delivery).where(Delivery.id.in_(ids)).values(claimed_until=now + CLAIM)
+            update(EventDelivery).where(EventDelivery.id.in_(ids)).values(claimed_until=now + CLAIM)
         )
         rows = session.execute(
-            select(Delivery.id, Delivery.workflow_id, Event)
-            .join(Event, Event.event_id == Delivery.event_id)
-            .where(Delivery.id.in_(ids))
-            .order_by(Delivery.id)
+            select(EventDelivery.id, EventDelivery.workflow_id, Event)
+            .join(Event, Event.event_id == EventDelivery.event_id)
+            .where(EventDelivery.id.in_(ids))
+            .order_by(EventDelivery.id)
         )
         return [
             (delivery_id, workflow_id, event_of(event)) for delivery_id, workflow_id, event in rows
@@ -175,15 +175,15 @@ def _mark(store: Store, outcomes: dict[str, list[tuple[list[int], str | None]]])
     with store.session() as session:
         if done:  # the common case: one statement for the whole round
             session.execute(
-                update(Delivery)
-                .where(Delivery.id.in_(done))
-                .values(delivered_at=now, attempts=Delivery.attempts + 1)
+                update(EventDelivery)
+                .where(EventDelivery.id.in_(done))
+                .values(delivered_at=now, attempts=EventDelivery.attempts + 1)
             )
         for ids, note in outcomes["closed"]:
             session.execute(
-                update(Delivery)
-                .where(Delivery.id.in_(ids))
-                .values(delivered_at=now, attempts=Delivery.attempts + 1, last_error=note)
+                update(EventDelivery)
+                .where(EventDelivery.id.in_(ids))
+                .values(delivered_at=now, attempts=EventDelivery.attempts + 1, last_error=note)
             )
         for kind in ("failed", "refused"):
             for ids, error in outcomes[kind]:
@@ -199,17 +199,19 @@ def _retry_later(
     """Each row waits longer after each failure (0 s, 1 s, 3 s, 7 s, … 60 s), so a journey
     that keeps failing does not crowd out the others every round; a refusal by the journey
     (not Temporal being down) is counted too."""
-    attempts = session.execute(select(Delivery.id, Delivery.attempts).where(Delivery.id.in_(ids)))
+    attempts = session.execute(
+        select(EventDelivery.id, EventDelivery.attempts).where(EventDelivery.id.in_(ids))
+    )
     by_attempts: dict[int, list[int]] = defaultdict(list)
     for delivery_id, tried in attempts:
         by_attempts[tried + 1].append(delivery_id)
     for tried, group in by_attempts.items():
         session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(group))
+            update(EventDelivery)
+            .where(EventDelivery.id.in_(group))
             .values(
                 attempts=tried,
-                refusals=Delivery.refusals + int(refused),
+                refusals=EventDelivery.refusals + int(refused),
                 last_error=(error or "")[:2000],
                 claimed_until=now + retry_delay(tried),
             )
@@ -221,11 +223,11 @@ def _park(session: Session, ids: list[int], now: datetime) -> int:
     Temporal was down do not count), accepted more than PARK_AFTER ago; a retry from
     `nurture deliveries retry` counts afresh."""
     result = session.execute(
-        update(Delivery)
+        update(EventDelivery)
         .where(
-            Delivery.id.in_(ids),
-            Delivery.refusals >= PARK_ATTEMPTS,
-            Delivery.created_at < now - PARK_AFTER,
+            EventDelivery.id.in_(ids),
+            EventDelivery.refusals >= PARK_ATTEMPTS,
+            EventDelivery.created_at < now - PARK_AFTER,
         )
         .values(parked_at=now)
     )
@@ -250,26 +252,26 @@ def parked_deliveries(store: Store) -> list[ParkedJourney]:
     with store.session() as session:
         rows = session.execute(
             select(
-                Delivery.workflow_id,
+                EventDelivery.workflow_id,
                 func.count(),
-                func.min(Delivery.parked_at),
-                func.max(Delivery.last_error),
+                func.min(EventDelivery.parked_at),
+                func.max(EventDelivery.last_error),
             )
-            .where(Delivery.parked_at.is_not(None), Delivery.delivered_at.is_(None))
-            .group_by(Delivery.workflow_id)
-            .order_by(func.count().desc(), Delivery.workflow_id)
+            .where(EventDelivery.parked_at.is_not(None), EventDelivery.delivered_at.is_(None))
+            .group_by(EventDelivery.workflow_id)
+            .order_by(func.count().desc(), EventDelivery.workflow_id)
         )
         return [ParkedJourney(w, n, first, error) for w, n, first, error in rows]
 
 
 def retry_parked(store: Store, workflow_id: str | None = None) -> int:
-    """Put parked events back in the outbox (of one journey, or all); returns how many."""
+    """Put parked events back on their way (of one journey, or all); returns how many."""
     with store.session() as session:
-        statement = update(Delivery).where(
-            Delivery.parked_at.is_not(None), Delivery.delivered_at.is_(None)
+        statement = update(EventDelivery).where(
+            EventDelivery.parked_at.is_not(None), EventDelivery.delivered_at.is_(None)
         )
         if workflow_id is not None:
-            statement = statement.where(Delivery.workflow_id == workflow_id)
+            statement = statement.where(EventDelivery.workflow_id == workflow_id)
         result = session.execute(
             statement.values(parked_at=None, attempts=0, refusals=0, claimed_until=None)
         )

@@ -19,7 +19,7 @@ from activities.email import EmailActivities
 from nurture.config import Settings
 from nurture.mail.compose import Recipient, compose_email
 from nurture.mail.outbox import OutboxProvider
-from nurture.mail.providers import DELIVERY_UNCERTAIN, Delivery
+from nurture.mail.providers import DELIVERY_UNCERTAIN, SendTags
 from nurture.mail.render import SAMPLE_JOURNEY, SAMPLE_LEADS, TemplateRenderer
 from nurture.scenario.loader import load_scenario
 from nurture.sending.unsubscribe_tokens import verify_unsubscribe
@@ -117,7 +117,7 @@ class _FailingProvider:
     name = "outbox"
     redelivery_is_harmless = True
 
-    def deliver(self, message: EmailMessage, delivery: Delivery) -> str:
+    def deliver(self, message: EmailMessage, delivery: SendTags) -> str:
         raise RuntimeError("provider unavailable")
 
 
@@ -195,7 +195,7 @@ class CountingProvider:
     def __init__(self) -> None:
         self.taken: list[str] = []
 
-    def deliver(self, message: EmailMessage, delivery: Delivery) -> str:
+    def deliver(self, message: EmailMessage, delivery: SendTags) -> str:
         bytes(message)
         self.taken.append(delivery.send_id)
         return f"msg-{len(self.taken)}"
@@ -243,7 +243,7 @@ def test_a_store_failure_after_the_provider_took_the_email_never_sends_it_again(
 
     original = provider.deliver
 
-    def deliver_then_fail(message: EmailMessage, delivery: Delivery) -> str:
+    def deliver_then_fail(message: EmailMessage, delivery: SendTags) -> str:
         failures["left"] = store_fails  # the store goes away once the provider has it
         return original(message, delivery)
 

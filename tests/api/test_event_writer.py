@@ -13,7 +13,7 @@ from nurture.api.event_writer import EventWriter, Owners, Write, Written
 from nurture.leads.events import BehaviorEvent
 from nurture.store.engine import LeadIn, Store
 from nurture.store.event_log import LoggedEvent
-from nurture.store.models import Delivery, Event, Journey
+from nurture.store.models import Event, EventDelivery, Journey
 from tests.helpers.paths import CONSENT
 
 
@@ -107,5 +107,5 @@ async def test_events_of_a_known_lead_are_queued_for_its_journeys_in_the_same_co
     await asyncio.gather(*(writer.write(track(f"k-{i}", "crm-2")) for i in range(5)))
 
     with db.session() as session:
-        queued = session.scalar(select(func.count()).select_from(Delivery))
+        queued = session.scalar(select(func.count()).select_from(EventDelivery))
     assert queued == 5

@@ -16,7 +16,7 @@ from nurture.cli.devstack import connect_ready, start_dev_server
 from nurture.config import Settings
 from nurture.journey.contract import JourneyState
 from nurture.store.engine import Store
-from nurture.store.models import Delivery
+from nurture.store.models import EventDelivery
 from nurture.worker_setup import build_worker
 from tests.helpers.api import LEAD
 from tests.helpers.paths import SCENARIOS
@@ -25,7 +25,11 @@ from tests.helpers.processes import free_port, until
 
 def pending(store: Store) -> int:
     with store.session() as session:
-        query = select(func.count()).select_from(Delivery).where(Delivery.delivered_at.is_(None))
+        query = (
+            select(func.count())
+            .select_from(EventDelivery)
+            .where(EventDelivery.delivered_at.is_(None))
+        )
         return session.scalar(query) or 0
 
 

@@ -13,11 +13,11 @@ from sqlalchemy.exc import OperationalError
 from nurture.config import Settings
 from nurture.leads.erasure import erase_lead
 from nurture.mail.providers import (
-    Delivery,
     DeliveryUncertain,
     ProviderError,
     ProviderRejected,
     ProviderUnavailable,
+    SendTags,
 )
 from nurture.sending import claims
 from nurture.store.engine import LeadIn, LeadNotFound, Store
@@ -46,8 +46,8 @@ def new_send(lead_id: str, key: str = "cold#1/welcome", mail_type: str = "step")
     )  # fmt: skip
 
 
-def delivery(send: claims.NewSend) -> Delivery:
-    return Delivery(
+def delivery(send: claims.NewSend) -> SendTags:
+    return SendTags(
         send_id=claims.send_id_for(send.journey_id, send.send_key), journey_id=send.journey_id,
         lead_id=send.lead_id, product=send.product, mail_type=send.mail_type,
         send_key=send.send_key, variant=0,
@@ -75,7 +75,7 @@ class Provider:
     def __init__(self, error: BaseException | None = None) -> None:
         self.error = error
 
-    def deliver(self, message: EmailMessage, delivery: Delivery) -> str:
+    def deliver(self, message: EmailMessage, delivery: SendTags) -> str:
         if self.error is not None:
             raise self.error
         return f"msg-{delivery.send_id}"

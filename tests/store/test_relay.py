@@ -17,7 +17,7 @@ from nurture.journey.contract import Unsubscribe
 from nurture.leads.events import BehaviorEvent
 from nurture.store.engine import Store
 from nurture.store.event_log import LoggedEvent, identify, record_events
-from nurture.store.models import Delivery, Event, Journey
+from nurture.store.models import Event, EventDelivery, Journey
 from nurture.store.relay import (
     PARK_ATTEMPTS,
     _pending,
@@ -40,7 +40,9 @@ async def event(env: WorkflowEnvironment, event_id: str, type: str = "page_view"
 def pending(store: Store) -> list[tuple[str, str]]:
     with store.session() as session:
         rows = session.execute(
-            select(Delivery.workflow_id, Delivery.event_id).where(Delivery.delivered_at.is_(None))
+            select(EventDelivery.workflow_id, EventDelivery.event_id).where(
+                EventDelivery.delivered_at.is_(None)
+            )
         )
         return [(workflow_id, event_id) for workflow_id, event_id in rows]
 
@@ -109,7 +111,7 @@ def test_relays_of_several_api_processes_claim_disjoint_rows(any_database_url: s
         for i in range(200):
             session.add(Event(event_id=f"e{i}", type="page_view", properties={},
                               occurred_at=datetime(2026, 11, 25, tzinfo=UTC)))  # fmt: skip
-            session.add(Delivery(workflow_id=f"journey:acme:ld_{i % 7}", event_id=f"e{i}"))
+            session.add(EventDelivery(workflow_id=f"journey:acme:ld_{i % 7}", event_id=f"e{i}"))
     with ThreadPoolExecutor(max_workers=4) as pool:
         claims = list(pool.map(lambda _: {d for d, _, _ in _pending(store, 60)}, range(4)))
     taken = [d for claim in claims for d in claim]
@@ -155,7 +157,7 @@ def age(store: Store, *, attempts: int, hours: float, refusals: int | None = Non
     (default: all), over `hours`."""
     with store.session() as session:
         session.execute(
-            update(Delivery).values(
+            update(EventDelivery).values(
                 attempts=attempts, claimed_until=None,
                 refusals=attempts if refusals is None else refusals,
                 created_at=datetime.now(UTC) - timedelta(hours=hours),

@@ -13,7 +13,7 @@ from nurture.config import Settings
 from nurture.journey.client import start_journey
 from nurture.journey.contract import JourneyInput
 from nurture.mail.outbox import OutboxProvider
-from nurture.mail.providers import Delivery, retry_later
+from nurture.mail.providers import SendTags, retry_later
 from nurture.store.engine import Store
 from nurture.worker_setup import build_worker
 from tests.helpers.crm import CrmWebhook
@@ -44,7 +44,7 @@ class FlakyProvider(OutboxProvider):
         self.down = True
         self.attempts = 0
 
-    def deliver(self, message: EmailMessage, delivery: Delivery) -> str:
+    def deliver(self, message: EmailMessage, delivery: SendTags) -> str:
         self.attempts += 1
         if self.down:
             raise retry_later("connection refused")

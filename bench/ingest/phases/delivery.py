@@ -28,7 +28,7 @@ from bench.ingest.config import DRAIN_LIMIT, PRODUCT
 from bench.ingest.load import Load
 from nurture.journey.client import journey_state
 from nurture.store.engine import Store
-from nurture.store.models import Delivery, Event
+from nurture.store.models import Event, EventDelivery
 
 
 @dataclass
@@ -48,8 +48,8 @@ def outbox(store: Store, prefix: str) -> tuple[int, int]:
     """(rows, rows delivered) of the events whose ids start with `prefix`."""
     with store.session() as session:
         total, done = session.execute(
-            select(func.count(), func.count(Delivery.delivered_at)).where(
-                Delivery.event_id.like(f"{prefix}-%")
+            select(func.count(), func.count(EventDelivery.delivered_at)).where(
+                EventDelivery.event_id.like(f"{prefix}-%")
             )
         ).one()
     return int(total), int(done)
@@ -71,15 +71,17 @@ def relay_rounds(store: Store, prefix: str, delivered: Delivered) -> None:
     are its round sizes (a row both relays marked counts in the later round)."""
     with store.session() as session:
         rounds = session.execute(
-            select(Delivery.delivered_at, func.count())
-            .where(Delivery.event_id.like(f"{prefix}-%"), Delivery.delivered_at.is_not(None))
-            .group_by(Delivery.delivered_at)
-            .order_by(Delivery.delivered_at)
+            select(EventDelivery.delivered_at, func.count())
+            .where(
+                EventDelivery.event_id.like(f"{prefix}-%"), EventDelivery.delivered_at.is_not(None)
+            )
+            .group_by(EventDelivery.delivered_at)
+            .order_by(EventDelivery.delivered_at)
         ).all()
         delivered.signalled_twice = int(
             session.scalar(
                 select(func.count()).where(
-                    Delivery.event_id.like(f"{prefix}-%"), Delivery.attempts > 1
+                    EventDelivery.event_id.like(f"{prefix}-%"), EventDelivery.attempts > 1
                 )
             )
             or 0

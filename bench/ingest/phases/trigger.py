@@ -30,7 +30,7 @@ from bench.ingest.phases.trigger_path import TriggerPath, trigger_path
 from bench.ingest.stack import Cohorts, Stack
 from nurture.journey.contract import journey_id
 from nurture.store.engine import Store
-from nurture.store.models import Delivery, Lead, Send
+from nurture.store.models import EventDelivery, Lead, Send
 
 
 @dataclass
@@ -61,8 +61,8 @@ def trigger_sends(store: Store, lead_ids: Sequence[str]) -> list[tuple[str, int,
 def delivered_at(store: Store, prefix: str) -> dict[str, datetime]:
     with store.session() as session:
         rows = session.execute(
-            select(Delivery.event_id, Delivery.delivered_at).where(
-                Delivery.event_id.like(f"{prefix}-%"), Delivery.delivered_at.is_not(None)
+            select(EventDelivery.event_id, EventDelivery.delivered_at).where(
+                EventDelivery.event_id.like(f"{prefix}-%"), EventDelivery.delivered_at.is_not(None)
             )
         ).all()
     return {event_id: as_utc(at) for event_id, at in rows if at}
