@@ -194,7 +194,7 @@ async def test_events_a_journey_keeps_refusing_are_parked_listed_and_can_be_retr
     code, output = await run_starter(
         settings, "deliveries", "retry", "--journey", workflow_id, script="-m nurture.cli"
     )
-    assert code == 0 and "1 parked event(s) back in the outbox" in output, output
+    assert code == 0 and "1 parked event(s) back on their way" in output, output
     assert parked_deliveries(store) == []
     assert retry_parked(store) == 0
     assert (await relay_once(store, client)).delivered == 1

@@ -1,0 +1,62 @@
+"""What every `nurture` command shares: one-line errors, the consoles, the store."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+import typer
+from rich.console import Console
+
+from nurture.config import get_settings
+from nurture.store.migrate import SchemaOutdated
+
+if TYPE_CHECKING:
+    from nurture.store.engine import Store
+
+
+class NurtureTyper(typer.Typer):
+    """Every error a command does not handle itself ends as one line that says what to fix
+    (nurture/cli/errors.py) and a non-zero exit, not a traceback; `--debug` shows it."""
+
+    debug = False
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as err:
+            if NurtureTyper.debug:
+                raise
+            from nurture.cli.errors import one_line
+
+            Console(stderr=True).print(f"nurture: {one_line(err)}", markup=False,
+                                       highlight=False, soft_wrap=True)  # fmt: skip
+            raise SystemExit(1) from None
+
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def open_store() -> Store:
+    """The configured store, refusing an outdated schema with the command that fixes it."""
+    from nurture.store.engine import Store
+
+    store = Store(get_settings().database_url)
+    try:
+        store.ensure_current()
+    except SchemaOutdated as err:
+        err_console.print(f"[red]{err}[/red]", highlight=False)
+        raise typer.Exit(2) from None
+    return store
+
+
+def exit_after_temporal(code: int) -> None:
+    """Leave without interpreter finalisation once a Temporal client was used: the SDK's
+    native threads can call into Python while it shuts down and abort the process
+    (seen as exit -6), turning a finished command into a crash. All output is flushed
+    first; the store's connections close with the process."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

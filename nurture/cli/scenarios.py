@@ -1,0 +1,119 @@
+"""`nurture validate` and `nurture preview`: a scenario before it reaches a lead."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nurture.cli.common import console, err_console
+from nurture.config import get_settings
+from nurture.scenario.loader import ScenarioError, load_scenario_dir, scenario_dirs
+
+
+def validate(
+    path: Annotated[Path, typer.Argument(help="a scenarios folder or one product's folder")] = Path(
+        "scenarios"
+    ),
+) -> None:
+    """Check every scenario and every template it references; exit 1 on any problem."""
+    if not path.exists():
+        err_console.print(f"[red]{path} does not exist[/red]")
+        raise typer.Exit(2)
+    folders = scenario_dirs(path)
+    if not folders:
+        err_console.print(f"[red]no scenario.yaml found in {path} or its sub-folders[/red]")
+        raise typer.Exit(2)
+    failed = 0
+    for folder in folders:
+        try:
+            scenario = load_scenario_dir(folder)
+        except ScenarioError as err:
+            failed += 1
+            err_console.print(f"[red]✗ {folder.name}[/red] ({len(err.problems)} problem(s))")
+            for problem in err.problems:
+                err_console.print(f"  {problem}", markup=False, highlight=False, soft_wrap=True)
+            continue
+        templates = len({name for _, name in scenario.template_names()})
+        console.print(
+            f"[green]✓ {scenario.product}[/green] {scenario.name} · version {scenario.version} · "
+            f"{len(scenario.tracks)} tracks, {templates} templates, "
+            f"{len(scenario.triggers)} triggers"
+        )
+    if failed:
+        raise typer.Exit(1)
+
+
+def preview(
+    product: Annotated[str, typer.Argument(help="the product: its scenario folder's name")],
+    step: Annotated[
+        str,
+        typer.Argument(
+            help="TRACK/STEP, or trigger:KEY, or a bare step or trigger key that is unique"
+        ),
+    ],
+    lead: Annotated[
+        str,
+        typer.Option(
+            help="a sample lead (0 executive, 1 practitioner, 2 empty, 3 html), or a lead "
+            "id or email from the store (NURTURE_DATABASE_URL)"
+        ),
+    ] = "executive",
+    variant: Annotated[
+        str | None,
+        typer.Option(help="subject variant A, B, ... (or 0, 1, ...); default: list all, show A"),
+    ] = None,
+    html: Annotated[Path | None, typer.Option("--html", help="write the HTML part here")] = None,
+    eml: Annotated[
+        Path | None, typer.Option("--eml", help="write the whole MIME message here")
+    ] = None,
+    scenarios: Annotated[
+        Path | None, typer.Option(help="scenarios folder (default: NURTURE_SCENARIOS_DIR)")
+    ] = None,
+) -> None:
+    """Render one email of a scenario for a lead, exactly as the worker would send it.
+
+    Without --html or --eml it prints the headers and the plain-text part.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError
+
+    from nurture.cli import preview as pv
+
+    settings = get_settings()
+    try:
+        scenario, folder = pv.load_product(scenarios or settings.scenarios_dir, product)
+        email = pv.find_email(scenario, step)
+        recipient = pv.find_lead(lead, lambda: pv.open_store(settings.database_url))
+        chosen = pv.parse_variant(variant, email, recipient, scenario.product)
+        shown = pv.render_preview(scenario, folder, email, recipient, chosen, settings)
+    except pv.PreviewError as err:
+        err_console.print(str(err), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    except OperationalError as err:
+        where = make_url(settings.database_url).render_as_string(hide_password=True)
+        message = " ".join(str(err.orig).split())
+        err_console.print(f"the store at {where} cannot be read: {message}",
+                          markup=False, highlight=False, soft_wrap=True)  # fmt: skip
+        raise typer.Exit(1) from None
+    pv.show(shown, console, text_part=html is None and eml is None)
+    for path, data, what in (
+        (html, shown.chosen.content.html.encode(), "HTML part"),
+        (eml, bytes(shown.chosen.message), "MIME message"),
+    ):
+        if path is None:
+            continue
+        try:
+            path.write_bytes(data)
+        except OSError as err:
+            err_console.print(f"cannot write the {what} to {path}: {err.strerror}",
+                              markup=False, highlight=False, soft_wrap=True)  # fmt: skip
+            raise typer.Exit(1) from None
+        console.print(f"wrote the {what} to {path}", markup=False, highlight=False, soft_wrap=True)
+    for missing in shown.missing_by_law():
+        err_console.print(
+            f"warning: the email lacks {missing}, which the law requires; "
+            "nurture validate refuses it and no journey would send it",
+            markup=False, highlight=False, soft_wrap=True,
+        )  # fmt: skip

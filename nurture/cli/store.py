@@ -1,0 +1,76 @@
+"""`nurture db` (the schema) and `nurture deliveries` (events a journey kept refusing)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from nurture.cli.common import console, open_store
+from nurture.config import get_settings
+from nurture.store import migrate as schema
+
+db = typer.Typer(help="The store's schema (Alembic migrations).", no_args_is_help=True)
+deliveries = typer.Typer(
+    help="Accepted events on their way to journeys: the ones a journey kept refusing.",
+    invoke_without_command=True,
+)
+
+
+@deliveries.callback()
+def deliveries_parked(context: typer.Context) -> None:
+    """List the journeys with parked events (refused for over an hour), and why."""
+    if context.invoked_subcommand is not None:
+        return
+    from nurture.store.relay import parked_deliveries
+
+    parked = parked_deliveries(open_store())
+    if not parked:
+        console.print("no parked events: every accepted event reached its journey or is on its way")
+        return
+    for journey in parked:
+        console.print(
+            f"{journey.workflow_id}  {journey.events} event(s) parked since "
+            f"{journey.first_parked:%Y-%m-%d %H:%M} UTC: {journey.last_error}",
+            highlight=False,
+        )
+    console.print("fix the cause (start the journey, ...), then: nurture deliveries retry")
+
+
+@deliveries.command("retry")
+def deliveries_retry(
+    journey: Annotated[str | None, typer.Option(help="one journey's workflow id")] = None,
+) -> None:
+    """Put parked events back on their way (of one journey, or all)."""
+    from nurture.store.relay import retry_parked
+
+    count = retry_parked(open_store(), journey)
+    console.print(f"{count} parked event(s) back on their way", highlight=False)
+
+
+@db.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="target revision")] = "head",
+) -> None:
+    """Migrate the store at NURTURE_DATABASE_URL to this code's schema."""
+    from nurture.store.engine import Store
+
+    store = Store(get_settings().database_url)
+    before = schema.current_revision(store.engine)
+    schema.upgrade(store.engine, revision)
+    after = schema.current_revision(store.engine)
+    where = store.engine.url.render_as_string(hide_password=True)
+    console.print(f"{where}: schema {before or 'empty'} → {after}", highlight=False)
+
+
+@db.command("current")
+def db_current() -> None:
+    """Print the store's schema revision and whether it is the one this code needs."""
+    from nurture.store.engine import Store
+
+    store = Store(get_settings().database_url)
+    current, head = schema.current_revision(store.engine), schema.head_revision()
+    state = "up to date" if current == head else f"outdated: run `nurture db upgrade` ({head})"
+    console.print(f"{current or 'empty'} · {state}", highlight=False)
+    if current != head:
+        raise typer.Exit(1)
