@@ -119,9 +119,11 @@ class EmailActivities:
         )
         try:
             attempt = claims.claim(
-                self.store, new, self.settings,
+                self.store,
+                new,
+                self.settings,
                 redeliver_stale=self.provider.redelivery_is_harmless,
-            )  # fmt: skip
+            )
         except LeadNotFound:
             raise ApplicationError(
                 f"lead {input.lead_id} is not in the store; upsert it before starting its journey",
@@ -136,9 +138,11 @@ class EmailActivities:
         if decision.outcome == "done":
             return self._result_of(attempt)
         return SendEmailResult(
-            send_id=attempt.send_id, status=decision.outcome, detail=decision.detail,
+            send_id=attempt.send_id,
+            status=decision.outcome,
+            detail=decision.detail,
             retry_at=decision.until,
-        )  # fmt: skip
+        )
 
     def _message(self, input: SendEmailInput, lead: Lead, send_id: str) -> EmailMessage:
         """Render the pinned version's template for this lead; template errors are final."""
@@ -199,9 +203,11 @@ class EmailActivities:
             )
         status = "suppressed" if attempt.status == "suppressed" else "sent"
         return SendEmailResult(
-            send_id=attempt.send_id, status=status,
-            provider_message_id=attempt.provider_message_id, detail=attempt.detail,
-        )  # fmt: skip
+            send_id=attempt.send_id,
+            status=status,
+            provider_message_id=attempt.provider_message_id,
+            detail=attempt.detail,
+        )
 
 
 def in_progress(send_id: str) -> ApplicationError:

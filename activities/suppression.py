@@ -27,6 +27,10 @@ class SuppressionActivities:
     def record_suppression(self, input: SuppressionInput) -> None:
         """Idempotent: a suppression is unique per address, scope, product and mail type."""
         send_gate.suppress_lead(
-            self.store, input.lead_id, scope=input.scope, product=input.product,
-            mail_types=input.mail_types, reason=input.reason,
-        )  # fmt: skip
+            self.store,
+            input.lead_id,
+            scope=input.scope,
+            product=input.product,
+            mail_types=input.mail_types,
+            reason=input.reason,
+        )

@@ -107,9 +107,14 @@ PROVIDERS: list[ProviderUnderTest] = [
 def deliver(provider: EmailProvider, message: EmailMessage, send_id: str, product: str) -> str:
     """Hand one message to a provider, with the send's ids as the worker passes them."""
     delivery = SendTags(
-        send_id=send_id, journey_id=f"journey:{product}:bench", lead_id="bench",
-        product=product, mail_type="step", send_key="cold#1/bench", variant=0,
-    )  # fmt: skip
+        send_id=send_id,
+        journey_id=f"journey:{product}:bench",
+        lead_id="bench",
+        product=product,
+        mail_type="step",
+        send_key="cold#1/bench",
+        variant=0,
+    )
     return provider.deliver(message, delivery)
 
 

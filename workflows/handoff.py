@@ -84,8 +84,10 @@ class HandOffToSales(JourneyBase):
         if reason is None:
             back = m.queued_from or "nurturing"
             await self._leave_queue()
-            why = (f"score {self._score.total} fell below {self._scenario.handoff_threshold} "
-                   "while waiting for sales capacity")  # fmt: skip
+            why = (
+                f"score {self._score.total} fell below {self._scenario.handoff_threshold} "
+                "while waiting for sales capacity"
+            )
             await self._set_lifecycle(back, actor="journey", reason=why)
             return False
         slot = await calls.local(
@@ -102,8 +104,10 @@ class HandOffToSales(JourneyBase):
         )
         if not slot.granted:
             if slot.position != m.handoff_position:
-                self._note("handoff", f"waiting for sales capacity ({capacity}/day): "
-                                      f"#{slot.position} in the queue")  # fmt: skip
+                self._note(
+                    "handoff",
+                    f"waiting for sales capacity ({capacity}/day): #{slot.position} in the queue",
+                )
             m.handoff_position = slot.position
             return True
         if m.lifecycle != "mql" or m.ended_reason is not None:

@@ -245,8 +245,9 @@ class LeadJourney(HandOffToSales):
         what: str,
     ) -> SendEmailResult | None:
         m = self._mem
-        variant = assign_variant(self._input.lead_id, self._input.product, variant_key,
-                                 len(variants))  # fmt: skip
+        variant = assign_variant(
+            self._input.lead_id, self._input.product, variant_key, len(variants)
+        )
         letter = f"variant {narrative.variant_letter(variant)}" if len(variants) > 1 else ""
         try:
             result = await calls.bounded(

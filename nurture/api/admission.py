@@ -161,8 +161,9 @@ def _declared_too_large(scope: AsgiScope, limit: int) -> JSONResponse | None:
     if not declared.strip().isdigit():
         return _problem(400, f"Content-Length must be a number of bytes, got {declared!r}")
     if int(declared) > limit:
-        return _problem(413, f"a body of {int(declared)} bytes is over this route's {limit} "
-                             "byte limit")  # fmt: skip
+        return _problem(
+            413, f"a body of {int(declared)} bytes is over this route's {limit} byte limit"
+        )
     return None
 
 

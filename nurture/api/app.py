@@ -161,10 +161,16 @@ async def _does_not_fit(_: Request, err: DataError) -> JSONResponse:
     log.warning("input refused by the store: %s", type(err.orig).__name__)
     return JSONResponse(
         status_code=422,
-        content={"error": "invalid input", "problems": [
-            {"where": "body", "problem": "a value is too long or holds characters the store "
-                                         "cannot keep"}]},
-    )  # fmt: skip
+        content={
+            "error": "invalid input",
+            "problems": [
+                {
+                    "where": "body",
+                    "problem": "a value is too long or holds characters the store cannot keep",
+                }
+            ],
+        },
+    )
 
 
 async def _store_down(_: Request, err: OperationalError) -> JSONResponse:

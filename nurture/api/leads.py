@@ -146,10 +146,17 @@ async def get_lead(lead_id: str, request: Request) -> LeadView:
         except Exception as err:  # one journey's trouble must not hide the lead
             states[product] = f"state unavailable: {type(err).__name__}"
     return LeadView(
-        lead_id=lead.id, external_id=lead.external_id, email=lead.email,
-        first_name=lead.first_name, last_name=lead.last_name, company=lead.company,
-        title=lead.title, source=lead.source, owner=lead.owner, journeys=states,
-    )  # fmt: skip
+        lead_id=lead.id,
+        external_id=lead.external_id,
+        email=lead.email,
+        first_name=lead.first_name,
+        last_name=lead.last_name,
+        company=lead.company,
+        title=lead.title,
+        source=lead.source,
+        owner=lead.owner,
+        journeys=states,
+    )
 
 
 def _lead_and_products(store: Store, lead_id: str) -> tuple[Lead, list[str]]:
@@ -175,9 +182,11 @@ async def feedback(lead_id: LeadId, body: FeedbackRequest, request: Request) -> 
     try:
         client = await request.app.state.temporal.client()
         return await give_feedback(
-            client, body.product, lead_id,
+            client,
+            body.product,
+            lead_id,
             SalesFeedback(outcome=body.outcome, reason=body.reason, by=body.by),
-        )  # fmt: skip
+        )
     except WorkflowUpdateFailedError as err:
         raise HTTPException(409, str(err.cause or err)) from None
     except RPCError as err:

@@ -48,8 +48,12 @@ from nurture.store.models import Lead
 
 router = APIRouter(tags=["webhooks"])
 SENDGRID_REASON = "SendGrid unsubscribe"  # the suppression's reason: not the page's to lift
-BEHAVIOUR = {"open": EMAIL_OPEN, "click": EMAIL_CLICK, "bounce": EMAIL_BOUNCE,
-             "spamreport": SPAM_REPORT}  # fmt: skip
+BEHAVIOUR = {
+    "open": EMAIL_OPEN,
+    "click": EMAIL_CLICK,
+    "bounce": EMAIL_BOUNCE,
+    "spamreport": SPAM_REPORT,
+}
 STATUS: dict[str, DeliveryStatus] = {
     "delivered": "delivered", "open": "opened", "click": "clicked", "bounce": "bounced",
 }  # fmt: skip
@@ -156,8 +160,11 @@ def _record(store: Store, logged: list[LoggedEvent], blocked: list[LoggedEvent])
 
 # What a bounce's record keeps of SendGrid's fields: codes, not the server's free-text
 # `reason` (it often quotes the address).
-BOUNCE_FIELDS = {"type": "bounce_type", "status": "bounce_status",
-                 "bounce_classification": "bounce_classification"}  # fmt: skip
+BOUNCE_FIELDS = {
+    "type": "bounce_type",
+    "status": "bounce_status",
+    "bounce_classification": "bounce_classification",
+}
 
 
 def _behaviour(raw: dict[str, Any], kind: str, scenarios: list[Scenario]) -> BehaviorEvent:

@@ -30,8 +30,9 @@ class NurtureTyper(typer.Typer):
                 raise
             from nurture.cli.errors import one_line
 
-            Console(stderr=True).print(f"nurture: {one_line(err)}", markup=False,
-                                       highlight=False, soft_wrap=True)  # fmt: skip
+            Console(stderr=True).print(
+                f"nurture: {one_line(err)}", markup=False, highlight=False, soft_wrap=True
+            )
             raise SystemExit(1) from None
 
 

@@ -34,8 +34,11 @@ def lead_erase(
     products = sorted(set(report.products) | _scenario_products(settings))
     forgotten = asyncio.run(_forget(settings, lead_id, products))
     state = "was already erased" if report.already_erased else "erased"
-    console.print(f"lead {lead_id} {state}; journeys: {', '.join(forgotten) or 'none'}",
-                  highlight=False, soft_wrap=True)  # fmt: skip
+    console.print(
+        f"lead {lead_id} {state}; journeys: {', '.join(forgotten) or 'none'}",
+        highlight=False,
+        soft_wrap=True,
+    )
     exit_after_temporal(0)
 
 

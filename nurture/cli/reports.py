@@ -20,8 +20,9 @@ def _day(option: str, value: str | None) -> datetime | None:
     try:
         day = date.fromisoformat(value)
     except ValueError:
-        err_console.print(f"[red]{option}: expected a date YYYY-MM-DD, got {value!r}[/red]",
-                          highlight=False)  # fmt: skip
+        err_console.print(
+            f"[red]{option}: expected a date YYYY-MM-DD, got {value!r}[/red]", highlight=False
+        )
         raise typer.Exit(2) from None
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 

@@ -94,8 +94,12 @@ def preview(
     except OperationalError as err:
         where = make_url(settings.database_url).render_as_string(hide_password=True)
         message = " ".join(str(err.orig).split())
-        err_console.print(f"the store at {where} cannot be read: {message}",
-                          markup=False, highlight=False, soft_wrap=True)  # fmt: skip
+        err_console.print(
+            f"the store at {where} cannot be read: {message}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(1) from None
     pv.show(shown, console, text_part=html is None and eml is None)
     for path, data, what in (
@@ -107,13 +111,19 @@ def preview(
         try:
             path.write_bytes(data)
         except OSError as err:
-            err_console.print(f"cannot write the {what} to {path}: {err.strerror}",
-                              markup=False, highlight=False, soft_wrap=True)  # fmt: skip
+            err_console.print(
+                f"cannot write the {what} to {path}: {err.strerror}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
             raise typer.Exit(1) from None
         console.print(f"wrote the {what} to {path}", markup=False, highlight=False, soft_wrap=True)
     for missing in shown.missing_by_law():
         err_console.print(
             f"warning: the email lacks {missing}, which the law requires; "
             "nurture validate refuses it and no journey would send it",
-            markup=False, highlight=False, soft_wrap=True,
-        )  # fmt: skip
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )

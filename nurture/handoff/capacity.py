@@ -122,5 +122,7 @@ def _lock_product(session: Session, product: str) -> None:
     """Serialise the product's slot requests until the transaction ends. SQLite needs
     nothing: the store's transactions begin with its write lock."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-                        {"key": f"handoff-capacity:{product}"})  # fmt: skip
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+            {"key": f"handoff-capacity:{product}"},
+        )

@@ -145,9 +145,12 @@ def load_outcomes(
 ) -> list[HandoffOutcome]:
     """Every hand-off made in [since, until) (of one product, or all), with its outcome."""
     handoffs = select(
-        Handoff.journey_id, Handoff.handoff_no, Handoff.product, Handoff.score,
+        Handoff.journey_id,
+        Handoff.handoff_no,
+        Handoff.product,
+        Handoff.score,
         Handoff.journey_time,
-    )  # fmt: skip
+    )
     if product is not None:
         handoffs = handoffs.where(Handoff.product == product)
     if since is not None:
@@ -156,9 +159,12 @@ def load_outcomes(
         handoffs = handoffs.where(Handoff.journey_time < until)
     journeys = handoffs.with_only_columns(Handoff.journey_id).distinct()
     moves_query = select(
-        Transition.journey_id, Transition.seq, Transition.to_lifecycle, Transition.actor,
+        Transition.journey_id,
+        Transition.seq,
+        Transition.to_lifecycle,
+        Transition.actor,
         Transition.journey_time,
-    ).where(Transition.journey_id.in_(journeys))  # fmt: skip
+    ).where(Transition.journey_id.in_(journeys))
     with store.session() as session:
         rows = session.execute(handoffs).all()
         by_journey: dict[str, list[Move]] = defaultdict(list)

@@ -126,8 +126,10 @@ def product_report(
     first = min((o.handed_off_at for o in delivered), default=None)
     start = since or (first and first.replace(hour=0, minute=0, second=0, microsecond=0))
     days = period_days(start, until)
-    count = {name: sum(o.outcome == name for o in delivered) for name in
-             ("won", "lost", "rejected", "disqualified", "open")}  # fmt: skip
+    count = {
+        name: sum(o.outcome == name for o in delivered)
+        for name in ("won", "lost", "rejected", "disqualified", "open")
+    }
     accepted = sum(o.accepted is True for o in delivered)
     not_accepted = sum(o.accepted is False for o in delivered)
     decided = sum(o.decided for o in delivered)

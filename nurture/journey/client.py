@@ -178,8 +178,10 @@ async def forget_journeys(client: Client, lead_id: str, products: list[str]) -> 
                 continue
             if err.status != RPCStatusCode.UNIMPLEMENTED:
                 raise
-            forgotten.append(f"{workflow_id} (terminated; this server cannot delete histories: "
-                             "they expire with the namespace retention)")  # fmt: skip
+            forgotten.append(
+                f"{workflow_id} (terminated; this server cannot delete histories: "
+                "they expire with the namespace retention)"
+            )
             continue
         forgotten.append(f"{workflow_id} (terminated; history deletion requested)")
     return forgotten

@@ -53,8 +53,7 @@ def listen_until_exit(exit_at: datetime) -> str:
 
 
 def wait_for_capacity(position: int | None, wake_at: datetime) -> str:
-    return (f"wait for sales capacity (#{position} in the queue) "
-            f"until {wake_at:%Y-%m-%d %H:%M %Z}")  # fmt: skip
+    return f"wait for sales capacity (#{position} in the queue) until {wake_at:%Y-%m-%d %H:%M %Z}"
 
 
 def sales_owns(lifecycle: str) -> str:
@@ -96,8 +95,10 @@ def sales_mail(kind: SalesMailKind, handoff_no: int, business_days: int) -> tupl
 
 
 def provider_gave_up(what: str, lasted: timedelta, cause: object) -> str:
-    return (f"gave up on {what}: the email provider was unavailable for "
-            f"{format_duration(lasted)} ({cause})")  # fmt: skip
+    return (
+        f"gave up on {what}: the email provider was unavailable for "
+        f"{format_duration(lasted)} ({cause})"
+    )
 
 
 def crm_refused(handoff_id: int, outlasted: timedelta | None, cause: object) -> str:

@@ -143,8 +143,11 @@ def send_hour(
     if window is None or window.optimise_send_time is None:
         return None
     settings = window.optimise_send_time
-    choices = (preferred_send_hour(open_hours, settings.min_events), role_hour,
-               settings.default_hour)  # fmt: skip
+    choices = (
+        preferred_send_hour(open_hours, settings.min_events),
+        role_hour,
+        settings.default_hour,
+    )
     return next((h for h in choices if h is not None and hour_ever_open(window, h)), None)
 
 

@@ -41,10 +41,18 @@ def record_transition(
 
     def insert(session: Session) -> int:
         row = Transition(
-            journey_id=journey_id, seq=seq, lead_id=lead_id, product=product,
-            from_lifecycle=from_lifecycle, to_lifecycle=to_lifecycle, stage=stage,
-            score=score, actor=actor, reason=reason, journey_time=journey_time,
-        )  # fmt: skip
+            journey_id=journey_id,
+            seq=seq,
+            lead_id=lead_id,
+            product=product,
+            from_lifecycle=from_lifecycle,
+            to_lifecycle=to_lifecycle,
+            stage=stage,
+            score=score,
+            actor=actor,
+            reason=reason,
+            journey_time=journey_time,
+        )
         session.add(row)
         session.flush()
         return row.id

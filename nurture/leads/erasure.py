@@ -18,6 +18,11 @@ from nurture.sending import gate as send_gate
 from nurture.store.engine import Store, lock_lead
 from nurture.store.models import Consent, Event, Handoff, Identity, Send, Transition, utcnow
 
+# What identifies the person on the lead row; the email becomes a placeholder of its own.
+PERSONAL_COLUMNS = tuple(
+    ["external_id", "first_name", "last_name", "company", "title", "department", "region", "timezone", "owner"]
+)
+
 
 @dataclass
 class ErasureReport:
@@ -35,8 +40,7 @@ def erase_lead(store: Store, lead_id: str) -> ErasureReport:
             report.already_erased = True
             return report
         send_gate.suppress(session, email=lead.email, lead_id=None, scope="global", reason="erased")
-        for column in ("external_id", "first_name", "last_name", "company", "title",
-                       "department", "region", "timezone", "owner"):  # fmt: skip
+        for column in PERSONAL_COLUMNS:
             setattr(lead, column, None)
         lead.email = f"erased+{lead.id}@erased.invalid"
         lead.erased_at = utcnow()
@@ -54,8 +58,11 @@ def erase_lead(store: Store, lead_id: str) -> ErasureReport:
         session.execute(update(Transition).where(Transition.lead_id == lead_id).values(reason=""))
         for handoff in session.scalars(select(Handoff).where(Handoff.lead_id == lead_id)):
             handoff.payload = {
-                **handoff.payload, "lead": {"id": lead_id}, "moments": [], "emails": [],
-            }  # fmt: skip
+                **handoff.payload,
+                "lead": {"id": lead_id},
+                "moments": [],
+                "emails": [],
+            }
         return report
 
 

@@ -71,9 +71,13 @@ def unsubscribe_all(
     """Every email of the product stops: suppressed at once, consent withdrawn. `reason`:
     who said so (the page lifts only its own suppressions on a resubscribe)."""
     send_gate.suppress(
-        session, email=lead.email, lead_id=lead.id, scope="product", product=product,
+        session,
+        email=lead.email,
+        lead_id=lead.id,
+        scope="product",
+        product=product,
         reason=reason,
-    )  # fmt: skip
+    )
     withdraw_consent(session, lead.id, product, utcnow())
 
 
@@ -87,9 +91,14 @@ def stop_mail_types(
 ) -> None:
     for mail_type in mail_types:
         send_gate.suppress(
-            session, email=lead.email, lead_id=lead.id, scope="mail_type", product=product,
-            mail_type=mail_type, reason=reason,
-        )  # fmt: skip
+            session,
+            email=lead.email,
+            lead_id=lead.id,
+            scope="mail_type",
+            product=product,
+            mail_type=mail_type,
+            reason=reason,
+        )
 
 
 def choose(session: Session, lead: Lead, product: str, receive: set[str], wording: str) -> Change:
@@ -106,10 +115,16 @@ def choose(session: Session, lead: Lead, product: str, receive: set[str], wordin
         if before.unsubscribed:
             _lift(session, lead, product, scopes=("product",))
             if not send_gate.has_consent(session, lead.id, product):
-                session.add(Consent(
-                    lead_id=lead.id, basis="opt_in_form", product=product, wording=wording,
-                    source=PAGE_SOURCE, obtained_at=utcnow(),
-                ))  # fmt: skip
+                session.add(
+                    Consent(
+                        lead_id=lead.id,
+                        basis="opt_in_form",
+                        product=product,
+                        wording=wording,
+                        source=PAGE_SOURCE,
+                        obtained_at=utcnow(),
+                    )
+                )
         _lift(session, lead, product, scopes=("mail_type",), mail_types=sorted(receive))
         stop_mail_types(session, lead, product, [t for t in MAIL_TYPES if t not in receive])
     session.flush()
@@ -155,11 +170,18 @@ def withdraw_consent(session: Session, lead_id: str, product: str, at: datetime)
         .order_by(Consent.recorded_at.desc())
     ).first()
     if every is not None:
-        session.add(Consent(
-            lead_id=lead_id, basis=every.basis, product=product, wording=every.wording,
-            source=every.source, obtained_at=every.obtained_at, recorded_at=at,
-            withdrawn_at=at,
-        ))  # fmt: skip
+        session.add(
+            Consent(
+                lead_id=lead_id,
+                basis=every.basis,
+                product=product,
+                wording=every.wording,
+                source=every.source,
+                obtained_at=every.obtained_at,
+                recorded_at=at,
+                withdrawn_at=at,
+            )
+        )
         session.flush()
 
 

@@ -631,9 +631,12 @@ def _url_rule_problems(scenario: Scenario) -> list[tuple[tuple[str | int, ...], 
         for name in (pair.split("=", 1)[0] for pair in query.split("&") if pair):
             if not name.startswith("utm_") and name not in kept:
                 problems.append(
-                    (path, f"query parameter {name!r} is stripped from URLs: add it to "
-                           "tracking.keep_query, or match on the path")
-                )  # fmt: skip
+                    (
+                        path,
+                        f"query parameter {name!r} is stripped from URLs: add it to "
+                        "tracking.keep_query, or match on the path",
+                    )
+                )
     return problems
 
 

@@ -102,16 +102,26 @@ def claim(store: Store, send: NewSend, settings: Settings, *, redeliver_stale: b
         row = _row(session, send)
         if send.mail_type == "sales":
             decision = gate.claim_sales_mail(
-                session, row, journey_now=send.journey_time, wall_now=utcnow(), lease=lease,
-                lead=lead, redeliver_stale=redeliver_stale,
-            )  # fmt: skip
+                session,
+                row,
+                journey_now=send.journey_time,
+                wall_now=utcnow(),
+                lease=lease,
+                lead=lead,
+                redeliver_stale=redeliver_stale,
+            )
         else:
             decision = gate.claim(
-                session, row, journey_now=send.journey_time, wall_now=utcnow(), lease=lease,
+                session,
+                row,
+                journey_now=send.journey_time,
+                wall_now=utcnow(),
+                lease=lease,
                 weekly_cap=settings.frequency_cap_per_week,
                 defer=send.mail_type != "trigger",  # a trigger is timely or pointless
-                lead=lead, redeliver_stale=redeliver_stale,
-            )  # fmt: skip
+                lead=lead,
+                redeliver_stale=redeliver_stale,
+            )
         session.expunge(lead)
         return Attempt(decision, row.id, row.status, row.detail, row.provider_message_id, lead)
 
@@ -225,8 +235,9 @@ def mark_sent(store: Store, delivery: SendTags, subject: str, message_id: str) -
             if wait is None:
                 log.error(
                     "send %s was delivered but could not be marked sent: %s",
-                    delivery.send_id, type(err).__name__,
-                )  # fmt: skip
+                    delivery.send_id,
+                    type(err).__name__,
+                )
                 raise DeliveryUncertain(
                     f"send {delivery.send_id} went out but the store could not record it; "
                     "it will not be sent again"

@@ -69,11 +69,16 @@ def suppress(
     session.execute(
         upsert_insert(session, Suppression)
         .values(
-            email_hash=key, lead_id=lead_id, scope=scope, product=product,
-            mail_type=mail_type, reason=reason, created_at=utcnow(),
+            email_hash=key,
+            lead_id=lead_id,
+            scope=scope,
+            product=product,
+            mail_type=mail_type,
+            reason=reason,
+            created_at=utcnow(),
         )
         .on_conflict_do_nothing(index_elements=["email_hash", "scope", "product", "mail_type"])
-    )  # fmt: skip
+    )
     return session.scalars(
         select(Suppression).where(
             Suppression.email_hash == key,
@@ -96,9 +101,14 @@ def suppress_lead(
     with store.session() as session:
         for mail_type in mail_types or [""]:
             suppress(
-                session, email=lead.email, lead_id=lead.id, scope=scope, product=product,
-                mail_type=mail_type, reason=reason,
-            )  # fmt: skip
+                session,
+                email=lead.email,
+                lead_id=lead.id,
+                scope=scope,
+                product=product,
+                mail_type=mail_type,
+                reason=reason,
+            )
 
 
 def suppressions_of(lead: Lead) -> ColumnElement[bool]:

@@ -64,8 +64,9 @@ async def relay_once(store: Store, client: Client, limit: int = BATCH) -> RelayR
         for i in range(0, len(rows), PER_SIGNAL)
     ]
     results = await asyncio.gather(*(_signal(client, wid, rows) for wid, rows in chunks))
-    not_found = {wid for (wid, _), (outcome, _) in zip(chunks, results, strict=True)
-                 if outcome == "closed"}  # fmt: skip
+    not_found = {
+        wid for (wid, _), (outcome, _) in zip(chunks, results, strict=True) if outcome == "closed"
+    }
     confirmed = await asyncio.to_thread(_confirmed, store, not_found) if not_found else set()
     outcomes: dict[str, list[tuple[list[int], str | None]]] = defaultdict(list)
     for (workflow_id, rows), (outcome, note) in zip(chunks, results, strict=True):
