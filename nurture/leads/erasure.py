@@ -19,8 +19,16 @@ from nurture.store.engine import Store, lock_lead
 from nurture.store.models import Consent, Event, Handoff, Identity, Send, Transition, utcnow
 
 # What identifies the person on the lead row; the email becomes a placeholder of its own.
-PERSONAL_COLUMNS = tuple(
-    ["external_id", "first_name", "last_name", "company", "title", "department", "region", "timezone", "owner"]
+PERSONAL_COLUMNS = (
+    "external_id",
+    "first_name",
+    "last_name",
+    "company",
+    "title",
+    "department",
+    "region",
+    "timezone",
+    "owner",
 )
 
 
