@@ -25,7 +25,7 @@ from nurture.scenario.loader import load_scenario
 from nurture.sending.unsubscribe_tokens import verify_unsubscribe
 from nurture.store.engine import LeadIn, Store
 from nurture.store.models import Lead, Send
-from tests.helpers.email import run, send_input, send_rows
+from tests.helpers.email import body, run, send_input, send_rows
 from tests.helpers.paths import CONSENT, REPO
 from tests.helpers.scenarios import pinned
 
@@ -76,8 +76,7 @@ def test_email_has_both_parts_sender_and_one_click_unsubscribe(
     )
     assert "aiko" not in token.lower()
 
-    text = message.get_body(("plain",)).get_content()
-    html = message.get_body(("html",)).get_content()
+    text, html = body(message, "plain"), body(message, "html")
     assert "costs and revenue" in html and "costs and revenue" in text  # executive content
     assert "&lt;script&gt;" in html and "<script>" not in html  # lead data is inert
     for part in (html, text):
@@ -177,7 +176,7 @@ def test_the_html_carries_its_styles_inline_and_keeps_the_style_block() -> None:
         send_id="snd_x",
         sent_at=datetime.now(UTC),
     )
-    html = composed.message.get_body(("html",)).get_content()
+    html = body(composed.message, "html")
     styles = _Styles()
     styles.feed(html)
     assert "max-width: 600px" in styles.styled["wrap"]

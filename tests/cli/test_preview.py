@@ -15,9 +15,8 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from click.testing import Result
 from temporalio.testing import ActivityEnvironment
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from activities.email import EmailActivities, SendEmailInput
 from nurture.cli.app import app
