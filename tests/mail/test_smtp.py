@@ -76,7 +76,7 @@ class Inbox:
         tls = session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None
         self.received.append(
             Received(
-                str(envelope.mail_from), list(envelope.rcpt_tos), parsed, raw,  # type: ignore[arg-type]
+                str(envelope.mail_from), list(envelope.rcpt_tos), parsed, raw,
                 tls=tls, authenticated=bool(session.authenticated),
             )
         )  # fmt: skip
