@@ -33,7 +33,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy nurture workflows activities bench
+	$(BIN)/mypy nurture workflows activities bench tests
 
 check: lint typecheck test
 

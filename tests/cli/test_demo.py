@@ -6,6 +6,8 @@ from pathlib import Path
 
 from nurture.cli.demo import SCRIPT, Cue, _due, run_demo
 from nurture.journey.contract import JourneyState
+from nurture.journey.lifecycle import Lifecycle
+from nurture.scoring.score import ScoreBreakdown
 from tests.helpers.processes import free_port
 
 
@@ -49,18 +51,40 @@ async def _nothing(client: object, lead_id: str) -> None:
     return None
 
 
+def _state(*, emails_sent: int = 0, lifecycle: Lifecycle = "nurturing") -> JourneyState:
+    """A whole journey state, as `state` answers it; only what the cues read varies."""
+    return JourneyState(
+        product="quickstart",
+        lead_id="lead-1",
+        stage="cold",
+        lifecycle=lifecycle,
+        score=ScoreBreakdown(),
+        track="cold",
+        step_index=0,
+        step_key="cold#1/welcome",
+        next_touch_at=None,
+        scenario_version="v1",
+        paused=False,
+        emails_sent=emails_sent,
+        variants={},
+        suppressed_mail_types=[],
+        ended_reason=None,
+        timeline=[],
+    )
+
+
 def test_a_cue_waits_for_its_lead_to_be_ready() -> None:
     """Tom unsubscribes from the email he received: on a slow worker his cue waits for it."""
     tom = next(cue for cue in SCRIPT if cue.lead == "tom")
-    not_yet = JourneyState.model_construct(emails_sent=0)
-    mailed = JourneyState.model_construct(emails_sent=1)
+    not_yet = _state(emails_sent=0)
+    mailed = _state(emails_sent=1)
     assert _due([tom], tom.at + 5, {"tom": not_yet}) == []
     assert _due([tom], tom.at + 5, {}) == []  # its state not read yet
     assert _due([tom], tom.at + 5, {"tom": mailed}) == [tom]
     assert _due([tom], tom.at - 1, {"tom": mailed}) == []
     lena = next(cue for cue in SCRIPT if cue.lead == "lena" and cue.ready is not None)
-    nurturing = JourneyState.model_construct(lifecycle="nurturing")
-    handed_off = JourneyState.model_construct(lifecycle="handed_off")
+    nurturing = _state(lifecycle="nurturing")
+    handed_off = _state(lifecycle="handed_off")
     assert _due([lena], lena.at, {"lena": nurturing}) == []  # sales answers what it received
     assert _due([lena], lena.at, {"lena": handed_off}) == [lena]
     plain = Cue(1, "ken", _nothing)

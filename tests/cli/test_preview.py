@@ -15,9 +15,8 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from click.testing import Result
 from temporalio.testing import ActivityEnvironment
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from activities.email import EmailActivities, SendEmailInput
 from nurture.cli.app import app
@@ -54,13 +53,13 @@ def preview(*args: str) -> Result:
 
 
 def read_eml(path: Path) -> EmailMessage:
-    return email.message_from_bytes(path.read_bytes(), policy=policy.default)  # type: ignore[return-value]
+    return email.message_from_bytes(path.read_bytes(), policy=policy.default)
 
 
 def part(message: EmailMessage, subtype: str) -> str:
     body = message.get_body((subtype,))
     assert body is not None
-    return str(body.get_content())  # type: ignore[attr-defined]
+    return str(body.get_content())
 
 
 def acme_copy(tmp_path: Path, old: str, new: str, file: str = "scenario.yaml") -> Path:

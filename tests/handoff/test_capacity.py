@@ -15,7 +15,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from nurture.config import Settings
-from nurture.handoff.capacity import SlotRequest, leave_queue, request_slot
+from nurture.handoff.capacity import Slot, SlotRequest, leave_queue, request_slot
 from nurture.journey.client import start_journey
 from nurture.journey.contract import JourneyResult, Unsubscribe
 from nurture.store.engine import Store
@@ -41,7 +41,7 @@ def db(any_store: Store) -> Store:
     return any_store
 
 
-def ask(store: Store, journey: str, score: int, day: date = DAY, capacity: int = 1):
+def ask(store: Store, journey: str, score: int, day: date = DAY, capacity: int = 1) -> Slot:
     return request_slot(store, SlotRequest(journey, 1, "acme", score, day, capacity))
 
 
@@ -95,9 +95,10 @@ def waiting_places(store: Store) -> list[HandoffSlot]:
 
 
 async def queued_second(
-    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, **lead: object
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, extra: int = 0
 ) -> tuple[WorkflowHandle, WorkflowHandle]:
-    """Two journeys on a 1-a-day product: the first handed off, the second waiting."""
+    """Two journeys on a 1-a-day product: the first handed off, the second waiting (with
+    `extra` webinars on top of its hot behaviour)."""
     handles = []
     for name in ("aiko", "ken"):
         outcome = await start_journey(
@@ -107,7 +108,7 @@ async def queued_second(
     first, second = handles
     await hot(env, first)
     await eventually(first, lambda s: s.lifecycle == "handed_off")
-    await hot(env, second, **lead)  # type: ignore[arg-type]
+    await hot(env, second, extra)
     await eventually(second, lambda s: s.handoff_queue_position == 1)
     return first, second
 

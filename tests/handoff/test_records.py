@@ -42,7 +42,7 @@ def test_a_hand_off_is_recorded_once_with_what_sales_needs(
 ) -> None:
     aiko = LeadIn(email="aiko@example.jp", first_name="Aiko", last_name="Sato")
     lead, _ = store.upsert_lead(aiko)
-    settings.handoff_webhook_url = "https://crm.example/hook"  # type: ignore[assignment]
+    settings.handoff_webhook_url = "https://crm.example/hook"
     first = record(store, settings, lead.id)
     with ThreadPoolExecutor(max_workers=4) as pool:  # retries, some at the same moment
         again = set(pool.map(lambda _: record(store, settings, lead.id).id, range(8)))

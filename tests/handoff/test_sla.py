@@ -31,6 +31,7 @@ from nurture.scoring.score import RuleScore, ScoreBreakdown
 from nurture.sending import gate as send_gate
 from nurture.store.engine import LeadIn, Store
 from nurture.store.models import Lead, Send
+from tests.helpers.email import body
 from tests.helpers.paths import REPO, SCENARIOS
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -88,8 +89,10 @@ def test_the_reminder_comes_after_n_business_days_and_the_escalation_after_2n(
     assert next_sla_notice(scenario, handed, 0) == (tokyo(31), "remind")
     assert next_sla_notice(scenario, handed, 1) == (tokyo(33), "escalate")
     assert next_sla_notice(scenario, handed, 2) is None
+    sla = scenario.handoff.sla
+    assert sla is not None  # the scenario above sets one
     no_escalation = scenario.handoff.model_copy(
-        update={"sla": scenario.handoff.sla.model_copy(update={"escalate_to": None})}  # type: ignore[union-attr]
+        update={"sla": sla.model_copy(update={"escalate_to": None})}
     )
     alone = scenario.model_copy(update={"handoff": no_escalation})
     assert next_sla_notice(alone, handed, 1) is None
@@ -133,7 +136,7 @@ NOW = datetime(2026, 11, 27, 3, tzinfo=UTC)
 
 
 def event(n: int, type: str, ago: timedelta, **fields: object) -> BehaviorEvent:
-    return BehaviorEvent(event_id=f"e{n}", type=type, occurred_at=NOW - ago, **fields)  # type: ignore[arg-type]
+    return BehaviorEvent(event_id=f"e{n}", type=type, occurred_at=NOW - ago, **fields)
 
 
 def test_moments_say_what_how_often_and_how_recently_without_query_strings() -> None:
@@ -181,7 +184,7 @@ def handed_off_lead(store: Store, settings: Settings, **fields: object) -> Lead:
     """A lead with no consent on record and a global suppression: it may get no email,
     but sales must still hear about its hand-off."""
     lead, _ = store.upsert_lead(LeadIn(email="kenji@example.com", first_name="Kenji",
-                                       company="Kaisha KK", **fields))  # type: ignore[arg-type]  # fmt: skip
+                                       company="Kaisha KK", **fields))  # fmt: skip
     with store.session() as session:
         send_gate.suppress(session, email=lead.email, lead_id=lead.id, scope="global",
                            reason="bounced")  # fmt: skip
@@ -196,13 +199,13 @@ def handed_off_lead(store: Store, settings: Settings, **fields: object) -> Lead:
 
 def notice(lead: Lead, kind: str = "handoff") -> SalesMailInput:
     return SalesMailInput(brand=ACME.brand, journey_id=f"journey:acme:{lead.id}",
-                          lead_id=lead.id, handoff_no=1, kind=kind, to="sales@acme.example",  # type: ignore[arg-type]
+                          lead_id=lead.id, handoff_no=1, kind=kind, to="sales@acme.example",
                           business_days=2, timezone="Asia/Tokyo", journey_time=NOW)  # fmt: skip
 
 
 def eml(settings: Settings, send_id: str) -> EmailMessage:
     raw = (settings.outbox_dir / "acme" / f"{send_id}.eml").read_bytes()
-    return email.message_from_bytes(raw, policy=policy.default)  # type: ignore[return-value]
+    return email.message_from_bytes(raw, policy=policy.default)
 
 
 def test_sales_mail_skips_the_leads_consent_and_suppressions_and_is_sent_once(
@@ -219,10 +222,10 @@ def test_sales_mail_skips_the_leads_consent_and_suppressions_and_is_sent_once(
     ]
     message = eml(settings, first.send_id)
     assert message["To"].addresses[0].addr_spec == "sales@acme.example"
-    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    text = body(message, "plain")
     assert "Kenji" in text and "Kaisha KK" in text and "kenji@example.com" in text
     assert "pricing_page 3× this week" in text and "Total 72 = fit 20 + behaviour 52" in text
-    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    html = body(message, "html")
     assert (
         f'<a href="http://localhost:8233/namespaces/default/workflows/journey:acme:{lead.id}"'
         in html
@@ -273,7 +276,7 @@ def test_sales_mail_is_retried_until_the_provider_takes_it(
     sales_mail: SalesMailActivities, settings: Settings, store: Store
 ) -> None:
     lead = handed_off_lead(store, settings)
-    down = SalesMailActivities(store, settings, Unavailable())  # type: ignore[arg-type]
+    down = SalesMailActivities(store, settings, Unavailable())
     with pytest.raises(ApplicationError, match="provider down"):
         ActivityEnvironment().run(down.notify_sales, notice(lead, "remind"))
     with store.session() as session:

@@ -1,8 +1,10 @@
-"""Sending in tests: leads with a sent email, running send_email, reading its rows."""
+"""Sending in tests: leads with a sent email, running send_email, reading its rows and the
+bodies of what it sent."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from typing import Any
 
 import pytest
@@ -10,7 +12,7 @@ from sqlalchemy import select
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.email import EmailActivities, SendEmailInput
+from activities.email import EmailActivities, SendEmailInput, SendEmailResult
 from nurture.mail.providers import DELIVERY_UNCERTAIN
 from nurture.scenario.loader import load_scenario
 from nurture.store.engine import LeadIn, Store
@@ -58,7 +60,7 @@ def send_rows(store: Store) -> list[Send]:
         return list(session.scalars(select(Send)))
 
 
-def run(emails: EmailActivities, input: SendEmailInput) -> Any:
+def run(emails: EmailActivities, input: SendEmailInput) -> SendEmailResult:
     return ActivityEnvironment().run(emails.send_email, input)
 
 
@@ -71,3 +73,12 @@ def left_uncertain(emails: EmailActivities, store: Store, input: SendEmailInput)
     assert send_rows(store)[0].status == "uncertain"
     with pytest.raises(ApplicationError):
         run(emails, input)
+
+
+def body(message: EmailMessage, subtype: str) -> str:
+    """The text of the message's text/`subtype` part; the message must have one."""
+    part = message.get_body((subtype,))
+    assert part is not None, f"the message has no text/{subtype} part"
+    content = part.get_content()
+    assert isinstance(content, str), f"text/{subtype} holds {type(content).__name__}, not text"
+    return content

@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -28,13 +29,14 @@ from nurture.journey.contract import (
 )
 from nurture.leads.events import BehaviorEvent
 from nurture.store.engine import LeadIn, Store
-from nurture.store.models import Send
+from nurture.store.models import Lead, Send
 from tests.helpers.paths import CONSENT
 
 TOKYO = ZoneInfo("Asia/Tokyo")
+Row = TypeVar("Row")
 
 
-def make_lead(store: Store, **fields):
+def make_lead(store: Store, **fields: object) -> Lead:
     data = {
         "email": "aiko@example.com",
         "first_name": "Aiko",
@@ -132,7 +134,7 @@ async def started(
     return handle
 
 
-def rows(store: Store, model: type) -> list:
+def rows(store: Store, model: type[Row]) -> list[Row]:
     with store.session() as s:
         return list(s.scalars(select(model)))
 

@@ -6,6 +6,7 @@ import asyncio
 import os
 import socket
 import sys
+from collections.abc import Awaitable, Callable
 
 from nurture.config import Settings
 from tests.helpers.paths import REPO
@@ -17,7 +18,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def until(check, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+async def until(check: Callable[[], Awaitable[bool]], timeout: float = 60.0) -> None:
     """Poll a condition with a deadline: the relay backs off while Temporal is down."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

@@ -3,7 +3,7 @@ belong to the lead, including ones written by another API process at the same mo
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
@@ -11,7 +11,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from nurture.api.event_writer import EventWriter, Owners, Write
+from nurture.api.event_writer import EventWriter, Owners, Write, Written
 from nurture.leads.erasure import erase_lead
 from nurture.leads.events import BehaviorEvent
 from nurture.store.engine import LeadIn, Store
@@ -69,6 +69,7 @@ def test_no_event_slips_between_identify_and_a_concurrent_write(any_store: Store
     for round_ in range(8):
         visitor = f"visitor-{round_}"
         with ThreadPoolExecutor(4) as pool:
+            jobs: list[Future[list[Written]] | Future[list[BehaviorEvent]]]
             jobs = [pool.submit(writer.commit, [visit(f"{visitor}-{i}", visitor)])
                     for i in range(6)]  # fmt: skip
             jobs.append(pool.submit(identify, any_store, visitor, lead.id))

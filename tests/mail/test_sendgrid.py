@@ -180,7 +180,9 @@ def test_recipient_address_in_an_error_stays_out_of_the_detail(
     with pytest.raises(ApplicationError) as refused:
         run(activities(settings, store, sendgrid), japanese_input(new_lead(store)))
     assert "example.com" not in str(refused.value).lower()
-    assert send_rows(store)[0].detail.endswith("Does not contain a valid address: <recipient>")
+    detail = send_rows(store)[0].detail
+    assert detail is not None
+    assert detail.endswith("Does not contain a valid address: <recipient>")
 
 
 @pytest.mark.parametrize("lost", ["reset", "timeout"])

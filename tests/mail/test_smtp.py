@@ -3,6 +3,7 @@ what arrives, AUTH over STARTTLS and implicit TLS, and which refusals are retrie
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import email
 import ipaddress
@@ -29,7 +30,7 @@ from nurture.config import Settings
 from nurture.mail.providers import PROVIDER_REJECTED, PROVIDER_UNAVAILABLE
 from nurture.mail.smtp import SmtpProvider
 from nurture.store.engine import Store
-from tests.helpers.email import japanese_input, left_uncertain, new_lead, run, send_rows
+from tests.helpers.email import body, japanese_input, left_uncertain, new_lead, run, send_rows
 from tests.helpers.scenarios import pinned
 
 USER, PASSWORD = "nurture", "s3cret pass:word"
@@ -70,12 +71,12 @@ class Inbox:
         if self.data_reply:
             return self.data_reply
         parsed = email.message_from_bytes(raw, policy=policy.default)
-        assert server.transport is not None
+        assert isinstance(server.transport, asyncio.Transport)  # a stream: it can be aborted
         # STARTTLS shows in the session, implicit TLS (SMTPS) in the transport
         tls = session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None
         self.received.append(
             Received(
-                str(envelope.mail_from), list(envelope.rcpt_tos), parsed, raw,  # type: ignore[arg-type]
+                str(envelope.mail_from), list(envelope.rcpt_tos), parsed, raw,
                 tls=tls, authenticated=bool(session.authenticated),
             )
         )  # fmt: skip
@@ -99,7 +100,7 @@ class LocalController(Controller):
     connection."""
 
     def _trigger_server(self) -> None:
-        assert self.server is not None
+        assert isinstance(self.server, asyncio.Server)  # what loop.create_server returns
         self.port = self.server.sockets[0].getsockname()[1]
         super()._trigger_server()
 
@@ -190,8 +191,7 @@ def test_message_arrives_with_its_headers_and_both_parts(
     assert (message["X-Nurture-Product"], message["X-Nurture-Mail-Type"]) == ("acme", "step")
     nurture_headers = " ".join(v for k, v in message.items() if k.startswith("X-Nurture"))
     assert "aiko" not in nurture_headers.lower() and "佐藤" not in nurture_headers
-    text = message.get_body(("plain",)).get_content()
-    html = message.get_body(("html",)).get_content()
+    text, html = body(message, "plain"), body(message, "html")
     for part in (text, html):
         assert "1 Example Street, Springfield" in part and "/v1/unsubscribe/" in part
 

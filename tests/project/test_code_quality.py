@@ -24,7 +24,7 @@ def test_ruff_lint_and_format() -> None:
 
 
 def test_mypy() -> None:
-    result = run(str(BIN / "mypy"), "nurture", "workflows", "activities")
+    result = run(str(BIN / "mypy"), "nurture", "workflows", "activities", "bench", "tests")
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -19,6 +19,7 @@ from nurture.mail.render import SAMPLE_JOURNEY, TemplateRenderer, email_context
 from nurture.scenario.loader import load_scenario
 from nurture.store.engine import LeadIn, Store
 from nurture.store.models import Send
+from tests.helpers.email import body
 from tests.helpers.journeys import utc
 from tests.helpers.paths import CONSENT, REPO
 
@@ -62,7 +63,7 @@ async def test_a_shipped_scenario_nurtures_for_two_months(
 
     raw = (settings.outbox_dir / product / f"{sent[0].id}.eml").read_bytes()
     message = email.message_from_bytes(raw, policy=policy.default)
-    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    html = body(message, "html")
     assert message["Subject"] == sent[0].subject
     assert scenario.sender.postal_address in html and "/v1/unsubscribe/" in html
     if product == "cloudbook":

@@ -36,8 +36,11 @@ def ev(type: str, days_ago: float = 0, id: str | None = None, **props: object) -
     )
 
 
-def points(events: list[BehaviorEvent], now: datetime = NOW, **kw: object) -> dict[str, int]:
-    return {r.rule: r.points for r in behavior_score(events, now, SCENARIO.scoring, **kw)}
+def points(
+    events: list[BehaviorEvent], now: datetime = NOW, *, discount: Discount | None = None
+) -> dict[str, int]:
+    scored = behavior_score(events, now, SCENARIO.scoring, discount=discount)
+    return {r.rule: r.points for r in scored}
 
 
 def test_fit_score_names_each_matching_rule() -> None:

@@ -67,13 +67,13 @@ def sales_sends(store: Store) -> dict[str, Send]:
 
 def read_eml(settings: Settings, send: Send) -> EmailMessage:
     raw = (settings.outbox_dir / "acme" / f"{send.id}.eml").read_bytes()
-    return email.message_from_bytes(raw, policy=policy.default)  # type: ignore[return-value]
+    return email.message_from_bytes(raw, policy=policy.default)
 
 
 def body_text(message: EmailMessage) -> str:
     part = message.get_body(("plain",))
     assert part is not None
-    return str(part.get_content())  # type: ignore[union-attr]
+    return str(part.get_content())
 
 
 async def summaries(handle: WorkflowHandle, event_type: EventType.ValueType) -> list[str]:

@@ -20,7 +20,7 @@ from nurture.mail.compose import Recipient
 from nurture.scenario.loader import ScenarioError, load_scenario_dir
 from nurture.schedule.variants import assign_variant
 from nurture.store.engine import Store
-from nurture.store.models import Send
+from nurture.store.models import Lead, Send
 from nurture.worker_setup import build_worker
 from tests.helpers.journeys import advance_to_weekday_noon_tokyo, eventually, make_lead
 from tests.helpers.scenarios import scenario_copy
@@ -67,7 +67,8 @@ async def test_each_lead_gets_one_pair_of_subject_and_content(
 ) -> None:
     content_variants(settings, tmp_path)
     await advance_to_weekday_noon_tokyo(env, 2)
-    leads, seen = [], set()
+    leads: list[Lead] = []
+    seen: set[int] = set()
     n = 0
     while len(seen) < 2 or len(leads) < 4:  # leads on both variants, known in advance
         lead = make_lead(store, email=f"lead{n}@example.com")
