@@ -32,7 +32,7 @@ async def local(activity: Callable[[Any, In], Out], arg: In, *, summary: str) ->
     well, and every journey resumes where it was once the store is back.
     """
     return await workflow.execute_local_activity_method(
-        activity,  # type: ignore[arg-type]
+        activity,
         arg,
         start_to_close_timeout=ACTIVITY_TIMEOUT,
         retry_policy=RETRY,
@@ -46,7 +46,7 @@ async def bounded(
     """An activity on the task queue, retried until `bound` (schedule to close): no
     outage of a provider or a CRM may hold a journey forever."""
     return await workflow.execute_activity_method(
-        activity,  # type: ignore[arg-type]
+        activity,
         arg,
         start_to_close_timeout=ACTIVITY_TIMEOUT,
         schedule_to_close_timeout=bound,

@@ -232,7 +232,7 @@ class JourneyBase:
 
     def _note(self, kind: str, text: str) -> None:
         timeline = self._mem.timeline
-        timeline.append(TimelineEntry(at=workflow.now(), kind=kind, text=text))  # type: ignore[arg-type]
+        timeline.append(TimelineEntry(at=workflow.now(), kind=kind, text=text))
         del timeline[:-TIMELINE_LENGTH]
         workflow.set_current_details(self._card())  # metadata, not a command: always current
 

@@ -230,7 +230,7 @@ async def tell_journey_of(
     """Best effort: the store already refuses the mail; the journey learns it now if it can."""
     try:
         client = await request.app.state.temporal.client()
-        request_ = Unsubscribe(mail_types=mail_types, reason="unsubscribe link")  # type: ignore[arg-type]
+        request_ = Unsubscribe(mail_types=mail_types, reason="unsubscribe link")
         await tell_journey(client, product, lead_id, request_)
     except Exception as err:
         log.info("journey of %s not told of the unsubscribe now: %s", lead_id, err)

@@ -196,7 +196,7 @@ def _event(type: str, url: str | None = None, **properties: object) -> Action:
 
 def _feedback(outcome: str, reason: str = "") -> Action:
     async def act(client: Client, lead_id: str) -> None:
-        feedback = SalesFeedback(outcome=outcome, reason=reason, by="demo-sales")  # type: ignore[arg-type]
+        feedback = SalesFeedback(outcome=outcome, reason=reason, by="demo-sales")
         await give_feedback(client, PRODUCT, lead_id, feedback)
 
     return act
@@ -349,7 +349,7 @@ async def _start_leads(
                 company=sample.company,
                 title=sample.title,
                 role=sample.role,
-                industry=sample.industry,  # type: ignore[arg-type]
+                industry=sample.industry,
                 company_size=sample.size,
                 source="webinar",
                 consent=ConsentIn(

@@ -52,7 +52,7 @@ def start(
     consent = None
     if consent_basis:
         try:
-            consent = ConsentIn(basis=consent_basis, wording=consent_wording or "")  # type: ignore[arg-type]
+            consent = ConsentIn(basis=consent_basis, wording=consent_wording or "")
         except ValueError as err:
             err_console.print(f"[red]consent: {err}[/red]", highlight=False)
             raise typer.Exit(2) from None

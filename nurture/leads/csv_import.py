@@ -20,7 +20,7 @@ def _consent(row: dict[str, str]) -> ConsentIn | None:
     if not row.get("consent_basis"):
         return None
     return ConsentIn(
-        basis=row["consent_basis"],  # type: ignore[arg-type]
+        basis=row["consent_basis"],
         wording=row.get("consent_wording") or "",
         source=row.get("consent_source") or None,
     )

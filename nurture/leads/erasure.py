@@ -74,7 +74,7 @@ def erase_lead(store: Store, lead_id: str) -> ErasureReport:
         return report
 
 
-def _products(session, lead_id: str) -> set[str]:  # type: ignore[no-untyped-def]
+def _products(session, lead_id: str) -> set[str]:
     products: set[str] = set()
     for model in (Send, Transition, Handoff):
         products |= set(session.scalars(select(model.product).where(model.lead_id == lead_id)))

@@ -174,7 +174,7 @@ def profile_of(lead: Lead) -> LeadProfile:
     return LeadProfile(
         industry=lead.industry,
         company_size=lead.company_size,
-        role=lead.role,  # type: ignore[arg-type]
+        role=lead.role,
         region=lead.region,
         department=lead.department,
         timezone=_valid_timezone_or_none(lead.timezone),

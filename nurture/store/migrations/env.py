@@ -33,7 +33,7 @@ def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[Fa
     return False
 
 
-def _migrate(conn) -> None:  # type: ignore[no-untyped-def]
+def _migrate(conn) -> None:
     context.configure(
         connection=conn,
         target_metadata=Base.metadata,
