@@ -17,13 +17,17 @@ from nurture.mail.providers import (
 def test_unavailable_is_retried_after_the_wait_the_provider_names() -> None:
     err = temporal_error(ProviderUnavailable("429 too many", retry_after=timedelta(seconds=90)))
     assert (err.type, err.non_retryable, err.next_retry_delay) == (
-        "EmailProviderUnavailable", False, timedelta(seconds=90),
-    )  # fmt: skip
+        "EmailProviderUnavailable",
+        False,
+        timedelta(seconds=90),
+    )
     assert err.message == "429 too many"
     later = temporal_error(retry_later("connection refused"))  # what test fakes raise
     assert (later.type, later.non_retryable, later.next_retry_delay) == (
-        "EmailProviderUnavailable", False, None,
-    )  # fmt: skip
+        "EmailProviderUnavailable",
+        False,
+        None,
+    )
 
 
 def test_rejected_and_uncertain_are_final() -> None:

@@ -40,11 +40,15 @@ async def test_keys_are_required(api: Api) -> None:
 
 
 SCOPED_ROUTES = [
-    ("POST", "/v1/track", "ingest"), ("POST", "/v1/page", "ingest"),
-    ("POST", "/v1/identify", "ingest"), ("POST", "/v1/batch", "ingest"),
-    ("POST", "/v1/leads", "leads"), ("POST", "/v1/leads/batch", "leads"),
-    ("POST", "/v1/leads/ld_x/feedback", "feedback"), ("GET", "/v1/leads/ld_x", "read"),
-]  # fmt: skip
+    ("POST", "/v1/track", "ingest"),
+    ("POST", "/v1/page", "ingest"),
+    ("POST", "/v1/identify", "ingest"),
+    ("POST", "/v1/batch", "ingest"),
+    ("POST", "/v1/leads", "leads"),
+    ("POST", "/v1/leads/batch", "leads"),
+    ("POST", "/v1/leads/ld_x/feedback", "feedback"),
+    ("GET", "/v1/leads/ld_x", "read"),
+]
 
 
 @pytest.mark.parametrize("held", ["ingest", "leads", "feedback", "read", "admin"])
@@ -95,10 +99,12 @@ async def test_tracker_events_reach_the_journey_once_and_pages_map_to_products(
     await advance_to_weekday_noon_tokyo(env, 2)
     lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.leads)).json()["lead_id"]
     page = {
-        "type": "page", "messageId": "m-1", "userId": "crm-42",
+        "type": "page",
+        "messageId": "m-1",
+        "userId": "crm-42",
         "context": {"page": {"url": "https://acme.example/pricing?utm=x"}},
         "timestamp": "2026-11-20T10:00:00Z",
-    }  # fmt: skip
+    }
     accepted = await api.http.post("/v1/page", json=page, headers=api.ingest)
     assert accepted.json() == {"accepted": 1, "new": 1, "duplicates": 0, "replayed": 0}
     retry = await api.http.post("/v1/page", json=page, headers=api.ingest)
@@ -123,11 +129,22 @@ async def test_personal_data_from_trackers_reaches_neither_the_store_nor_the_his
     url = f"https://acme.example/pricing?email=aiko%40example.jp&utm_source=news&id=7#{phone}"
     personal = {"email": "aiko@example.jp", "phone": phone, "search": "?email=aiko%40example.jp"}
     batch = [
-        {"type": "page", "messageId": "p-1", "userId": "crm-42", "name": "Pricing",
-         "context": {"page": {"url": url}}, "properties": personal},
-        {"type": "track", "messageId": "t-1", "userId": "crm-42", "event": "Document Download",
-         "properties": {**personal, "url": url, "document": "expense-guide", "product": "acme"}},
-    ]  # fmt: skip
+        {
+            "type": "page",
+            "messageId": "p-1",
+            "userId": "crm-42",
+            "name": "Pricing",
+            "context": {"page": {"url": url}},
+            "properties": personal,
+        },
+        {
+            "type": "track",
+            "messageId": "t-1",
+            "userId": "crm-42",
+            "event": "Document Download",
+            "properties": {**personal, "url": url, "document": "expense-guide", "product": "acme"},
+        },
+    ]
     accepted = await api.http.post("/v1/batch", json={"batch": batch}, headers=api.ingest)
     assert accepted.json()["new"] == 2, accepted.text
     with store.session() as session:
@@ -151,16 +168,29 @@ async def test_identify_links_earlier_anonymous_visits(
 ) -> None:
     lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.leads)).json()["lead_id"]
     visits = [
-        {"type": "page", "messageId": f"v-{i}", "anonymousId": "anon-1",
-         "context": {"page": {"url": "https://acme.example/product/tour"}}}
+        {
+            "type": "page",
+            "messageId": f"v-{i}",
+            "anonymousId": "anon-1",
+            "context": {"page": {"url": "https://acme.example/product/tour"}},
+        }
         for i in range(3)
-    ]  # fmt: skip
+    ]
     result = await api.http.post(
         "/v1/batch",
-        json={"batch": [*visits, {"type": "identify", "messageId": "i-1",
-                                  "anonymousId": "anon-1", "userId": "crm-42"}]},
+        json={
+            "batch": [
+                *visits,
+                {
+                    "type": "identify",
+                    "messageId": "i-1",
+                    "anonymousId": "anon-1",
+                    "userId": "crm-42",
+                },
+            ]
+        },
         headers=api.ingest,
-    )  # fmt: skip
+    )
     assert result.json()["replayed"] == 3, result.text
     assert (await relay_once(store, client)).delivered == 3
     st = await eventually(
@@ -230,9 +260,13 @@ async def test_feedback_that_makes_no_sense_is_a_409_with_the_reason(
 
 
 async def test_one_click_unsubscribe_suppresses_at_once_and_tells_the_journey(
-    env: WorkflowEnvironment, client: Client, api: Api, settings: Settings, store: Store,
+    env: WorkflowEnvironment,
+    client: Client,
+    api: Api,
+    settings: Settings,
+    store: Store,
     worker: Worker,
-) -> None:  # fmt: skip
+) -> None:
     lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.leads)).json()["lead_id"]
     token = sign_unsubscribe(lead_id, "acme", settings.secret_key)
     page = await api.http.get(f"/v1/unsubscribe/{token}")
@@ -272,8 +306,13 @@ async def test_identify_by_email_links_but_never_rewrites_a_known_lead(
     api: Api, store: Store, worker: Worker
 ) -> None:
     lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.leads)).json()["lead_id"]
-    body = {"type": "identify", "messageId": "i-9", "anonymousId": "a-9", "userId": "other-id",
-            "traits": {"email": "aiko@example.jp"}}  # fmt: skip
+    body = {
+        "type": "identify",
+        "messageId": "i-9",
+        "anonymousId": "a-9",
+        "userId": "other-id",
+        "traits": {"email": "aiko@example.jp"},
+    }
     assert (await api.http.post("/v1/identify", json=body, headers=api.ingest)).status_code == 200
     with store.session() as session:
         lead = session.get_one(Lead, lead_id)
@@ -283,12 +322,20 @@ async def test_identify_by_email_links_but_never_rewrites_a_known_lead(
 @pytest.mark.parametrize(
     ("field", "trait", "value", "says"),
     [
-        ("first_name", "firstName", "Aiko\r\nBcc: all@example.com",
-         "first_name contains a line break (CR/LF); names must be one line of text"),
-        ("company", "company", "Example\nManufacturing",
-         "company contains a line break (CR/LF); company names must be one line of text"),
+        (
+            "first_name",
+            "firstName",
+            "Aiko\r\nBcc: all@example.com",
+            "first_name contains a line break (CR/LF); names must be one line of text",
+        ),
+        (
+            "company",
+            "company",
+            "Example\nManufacturing",
+            "company contains a line break (CR/LF); company names must be one line of text",
+        ),
     ],
-)  # fmt: skip
+)
 async def test_a_line_break_in_a_lead_is_refused_on_every_way_in(
     api: Api, store: Store, field: str, trait: str, value: str, says: str
 ) -> None:
@@ -302,8 +349,12 @@ async def test_a_line_break_in_a_lead_is_refused_on_every_way_in(
     )
     assert many.status_code == 422, many.text
     assert many.json()["problems"] == [{"where": f"1.{field}", "problem": says}]
-    body = {"type": "identify", "messageId": "i-1", "userId": "crm-7",
-            "traits": {"email": "aiko@example.jp", trait: value}}  # fmt: skip
+    body = {
+        "type": "identify",
+        "messageId": "i-1",
+        "userId": "crm-7",
+        "traits": {"email": "aiko@example.jp", trait: value},
+    }
     identified = await api.http.post("/v1/identify", json=body, headers=api.ingest)
     assert identified.status_code == 422, identified.text
     assert identified.json()["problems"][0]["problem"] == f"identify i-1: traits.{field}: {says}"
@@ -320,8 +371,12 @@ async def test_an_internationalised_address_is_one_lead_on_every_way_in(
     )
     assert created.status_code == 200, created.text
     lead_id = created.json()["lead_id"]
-    body = {"type": "identify", "messageId": "i-2", "anonymousId": "a-2",
-            "traits": {"email": "愛子@ｅｘａｍｐｌｅ.jp"}}  # fmt: skip
+    body = {
+        "type": "identify",
+        "messageId": "i-2",
+        "anonymousId": "a-2",
+        "traits": {"email": "愛子@ｅｘａｍｐｌｅ.jp"},
+    }
     assert (await api.http.post("/v1/identify", json=body, headers=api.ingest)).status_code == 200
     with store.session() as session:
         assert [(lead.id, lead.email) for lead in session.scalars(select(Lead))] == [
@@ -340,25 +395,46 @@ async def test_product_names_are_slugs(api: Api, product: str) -> None:
 @pytest.mark.parametrize(
     "body",
     [
-        {"type": "track", "messageId": "m1", "userId": "u", "event": "X",
-         "properties": {"product": "p" * 100}},
+        {
+            "type": "track",
+            "messageId": "m1",
+            "userId": "u",
+            "event": "X",
+            "properties": {"product": "p" * 100},
+        },
         {"type": "track", "messageId": "m2", "userId": "u" * 120, "event": "X"},
-        {"type": "page", "messageId": "m" * 120, "userId": "u",
-         "context": {"page": {"url": "https://acme.example/pricing"}}},
-        {"type": "track", "messageId": "m4", "userId": "u", "event": "X",
-         "properties": {"url": "https://acme.example/\\u0000x"}},
+        {
+            "type": "page",
+            "messageId": "m" * 120,
+            "userId": "u",
+            "context": {"page": {"url": "https://acme.example/pricing"}},
+        },
+        {
+            "type": "track",
+            "messageId": "m4",
+            "userId": "u",
+            "event": "X",
+            "properties": {"url": "https://acme.example/\\u0000x"},
+        },
     ],
-)  # fmt: skip
+)
 async def test_long_or_odd_tracker_values_never_cause_a_5xx(api: Api, body: dict) -> None:
     response = await api.http.post(f"/v1/{body['type']}", json=body, headers=api.ingest)
     assert response.status_code < 500, response.text
 
 
 async def test_a_batch_with_a_bad_identify_stores_nothing(api: Api, store: Store) -> None:
-    batch = {"batch": [
-        {"type": "track", "messageId": "b1", "anonymousId": "a", "event": "X"},
-        {"type": "identify", "messageId": "b2", "anonymousId": "a", "traits": {"email": "nope"}},
-    ]}  # fmt: skip
+    batch = {
+        "batch": [
+            {"type": "track", "messageId": "b1", "anonymousId": "a", "event": "X"},
+            {
+                "type": "identify",
+                "messageId": "b2",
+                "anonymousId": "a",
+                "traits": {"email": "nope"},
+            },
+        ]
+    }
     response = await api.http.post("/v1/batch", json=batch, headers=api.ingest)
     assert response.status_code == 422 and "traits.email" in response.text
     retry = await api.http.post("/v1/track", json=batch["batch"][0], headers=api.ingest)
@@ -380,10 +456,14 @@ async def test_events_tracked_before_the_backend_creates_the_lead_reach_its_jour
 ) -> None:
     """The site knows the CRM id (userId) before the CRM sync calls /v1/leads."""
     early = [
-        {"type": "page", "messageId": f"e-{i}", "userId": "crm-42",
-         "context": {"page": {"url": "https://acme.example/product/tour"}}}
+        {
+            "type": "page",
+            "messageId": f"e-{i}",
+            "userId": "crm-42",
+            "context": {"page": {"url": "https://acme.example/product/tour"}},
+        }
         for i in range(3)
-    ]  # fmt: skip
+    ]
     stored = await api.http.post("/v1/batch", json={"batch": early}, headers=api.ingest)
     assert stored.json()["new"] == 3, stored.text
     lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.leads)).json()["lead_id"]
@@ -460,8 +540,13 @@ async def test_a_chunked_body_over_the_limit_stops_being_read_at_the_limit(api: 
 
 
 async def test_a_body_of_exactly_the_limit_is_read(api: Api) -> None:
-    body: dict[str, Any] = {"type": "track", "messageId": "big", "anonymousId": "a",
-                            "event": "X", "properties": {"pad": ""}}  # fmt: skip
+    body: dict[str, Any] = {
+        "type": "track",
+        "messageId": "big",
+        "anonymousId": "a",
+        "event": "X",
+        "properties": {"pad": ""},
+    }
     body["properties"]["pad"] = "x" * (32 * 1024 - len(json.dumps(body)))
     content = json.dumps(body).encode()
     assert len(content) == 32 * 1024
@@ -473,9 +558,18 @@ async def test_a_body_of_exactly_the_limit_is_read(api: Api) -> None:
 
 
 @pytest.mark.parametrize(
-    "event", ["Email Bounce", "Email Bounced", "spam_report", "Email Marked as Spam",
-              "Unsubscribed", "Email Opened", "email_click", "Dropped"],
-)  # fmt: skip
+    "event",
+    [
+        "Email Bounce",
+        "Email Bounced",
+        "spam_report",
+        "Email Marked as Spam",
+        "Unsubscribed",
+        "Email Opened",
+        "email_click",
+        "Dropped",
+    ],
+)
 async def test_a_tracker_cannot_claim_a_bounce_spam_report_or_unsubscribe(
     env: WorkflowEnvironment, client: Client, api: Api, store: Store, worker: Worker, event: str
 ) -> None:

@@ -46,9 +46,12 @@ async def test_events_accepted_during_an_outage_arrive_after_restart(tmp_path: P
     data = tmp_path / "temporal"
     server = await start_dev_server(data, port=port, ui_port=ui_port)
     settings = Settings(
-        temporal_address=server.address, database_url=f"sqlite:///{tmp_path}/nurture.db",
-        scenarios_dir=SCENARIOS, outbox_dir=tmp_path / "outbox", task_queue="outage",
-    )  # fmt: skip
+        temporal_address=server.address,
+        database_url=f"sqlite:///{tmp_path}/nurture.db",
+        scenarios_dir=SCENARIOS,
+        outbox_dir=tmp_path / "outbox",
+        task_queue="outage",
+    )
     store = Store(settings.database_url)
     store.upgrade()
     ingest = {"Authorization": f"Bearer {create_api_key(store, 't', ['ingest'])}"}
@@ -64,8 +67,12 @@ async def test_events_accepted_during_an_outage_arrive_after_restart(tmp_path: P
             lead_id = (await http.post("/v1/leads", json=LEAD, headers=admin)).json()["lead_id"]
 
             async def track(i: int) -> int:
-                body = {"type": "track", "messageId": f"m-{i}", "userId": "crm-42",
-                        "event": "Page View"}  # fmt: skip
+                body = {
+                    "type": "track",
+                    "messageId": f"m-{i}",
+                    "userId": "crm-42",
+                    "event": "Page View",
+                }
                 return (await http.post("/v1/track", json=body, headers=ingest)).status_code
 
             assert [await track(i) for i in range(3)] == [200, 200, 200]

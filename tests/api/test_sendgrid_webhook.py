@@ -38,8 +38,9 @@ def settings(settings: Settings) -> Settings:
     return settings
 
 
-def signed(events: list[dict], *, at: int | None = None, key: ec.EllipticCurvePrivateKey = KEY
-           ) -> tuple[bytes, dict[str, str]]:  # fmt: skip
+def signed(
+    events: list[dict], *, at: int | None = None, key: ec.EllipticCurvePrivateKey = KEY
+) -> tuple[bytes, dict[str, str]]:
     body = json.dumps(events).encode()
     stamp = str(at or int(time.time()))
     signature = key.sign(stamp.encode() + body, ec.ECDSA(hashes.SHA256()))
@@ -51,19 +52,37 @@ def signed(events: list[dict], *, at: int | None = None, key: ec.EllipticCurvePr
 
 
 def sg(event: str, sg_id: str, lead_id: str, **extra: object) -> dict:
-    return {"event": event, "sg_event_id": sg_id, "lead_id": lead_id, "product": "acme",
-            "email": "aiko@example.jp", "timestamp": int(time.time()) - 5, **extra}  # fmt: skip
+    return {
+        "event": event,
+        "sg_event_id": sg_id,
+        "lead_id": lead_id,
+        "product": "acme",
+        "email": "aiko@example.jp",
+        "timestamp": int(time.time()) - 5,
+        **extra,
+    }
 
 
 async def lead_with_a_sent_email(api: Api, store: Store, send_id: str) -> str:
     """A lead created through the API, and a step email SendGrid took for it."""
     lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.leads)).json()["lead_id"]
     with store.session() as session:
-        session.add(Send(
-            id=send_id, journey_id=f"journey:acme:{lead_id}", send_key="k", lead_id=lead_id,
-            product="acme", mail_type="step", template="t", subject="s", variant=0,
-            provider="sendgrid", journey_time=datetime.now(UTC), status="sent",
-        ))  # fmt: skip
+        session.add(
+            Send(
+                id=send_id,
+                journey_id=f"journey:acme:{lead_id}",
+                send_key="k",
+                lead_id=lead_id,
+                product="acme",
+                mail_type="step",
+                template="t",
+                subject="s",
+                variant=0,
+                provider="sendgrid",
+                journey_time=datetime.now(UTC),
+                status="sent",
+            )
+        )
     return lead_id
 
 
@@ -102,8 +121,9 @@ async def test_signed_events_are_routed_once_and_forgeries_refused(
     assert stale.status_code == 403 and "stale" in stale.text
     other_key = ec.generate_private_key(ec.SECP256R1())
     body2, headers2 = signed(events, key=other_key)
-    assert (await api.http.post("/v1/webhooks/sendgrid", content=body2, headers=headers2)
-            ).status_code == 403  # fmt: skip
+    assert (
+        await api.http.post("/v1/webhooks/sendgrid", content=body2, headers=headers2)
+    ).status_code == 403
 
 
 async def test_group_unsubscribe_stops_that_mail_type_only(
@@ -130,12 +150,22 @@ async def test_events_of_sales_mail_move_its_status_but_are_not_the_leads_behavi
     nothing about the lead, and must neither score it nor stop its email."""
     lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.leads)).json()["lead_id"]
     with store.session() as session:
-        session.add(Send(
-            id="snd_s", journey_id=f"journey:acme:{lead_id}", send_key="sales:handoff#1",
-            lead_id=lead_id, product="acme", mail_type="sales", template="sales-handoff",
-            subject="s", variant=0, provider="sendgrid", journey_time=datetime.now(UTC),
-            status="sent",
-        ))  # fmt: skip
+        session.add(
+            Send(
+                id="snd_s",
+                journey_id=f"journey:acme:{lead_id}",
+                send_key="sales:handoff#1",
+                lead_id=lead_id,
+                product="acme",
+                mail_type="sales",
+                template="sales-handoff",
+                subject="s",
+                variant=0,
+                provider="sendgrid",
+                journey_time=datetime.now(UTC),
+                status="sent",
+            )
+        )
     events = [
         sg(kind, f"s{i}", lead_id, send_id="snd_s", mail_type="sales")
         for i, kind in enumerate(("delivered", "open", "click", "unsubscribe", "bounce"))
@@ -158,9 +188,15 @@ async def test_a_blocked_bounce_is_recorded_but_suppresses_nothing_and_a_hard_on
     treated as bounced. `type: bounce` is the dead address and still ends everything."""
     lead_id = await lead_with_a_sent_email(api, store, "snd_b")
     blocked = sg(
-        "bounce", "b1", lead_id, send_id="snd_b", type="blocked", status="5.7.1",
-        bounce_classification="Reputation", reason="550 5.7.1 <aiko@example.jp> refused",
-    )  # fmt: skip
+        "bounce",
+        "b1",
+        lead_id,
+        send_id="snd_b",
+        type="blocked",
+        status="5.7.1",
+        bounce_classification="Reputation",
+        reason="550 5.7.1 <aiko@example.jp> refused",
+    )
     body, headers = signed([blocked])
     result = await api.http.post("/v1/webhooks/sendgrid", content=body, headers=headers)
     assert result.json() == {"received": 1, "new": 1, "unsubscribed": 0}

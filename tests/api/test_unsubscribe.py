@@ -106,9 +106,13 @@ async def test_the_page_speaks_the_scenarios_language_and_shows_the_choices(
 
 
 async def test_unsubscribing_withdraws_consent_and_coming_back_records_it_again(
-    env: WorkflowEnvironment, client: Client, api: Api, store: Store, settings: Settings,
+    env: WorkflowEnvironment,
+    client: Client,
+    api: Api,
+    store: Store,
+    settings: Settings,
     worker: Worker,
-) -> None:  # fmt: skip
+) -> None:
     lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.leads)).json()["lead_id"]
     token = sign_unsubscribe(lead_id, "acme", settings.secret_key)
     form = f"/v1/unsubscribe/{token}/preferences"
@@ -138,8 +142,10 @@ async def test_unsubscribing_withdraws_consent_and_coming_back_records_it_again(
     history = consents(store, lead_id)
     assert len(history) == 3 and history[1].withdrawn_at is not None  # appended, not rewritten
     assert (history[2].product, history[2].source, history[2].withdrawn_at) == (
-        "acme", "preference page", None,
-    )  # fmt: skip
+        "acme",
+        "preference page",
+        None,
+    )
     assert "Turned emails from Acme Analytics back on" in (history[2].wording or "")
     with store.session() as session:
         assert send_gate.has_consent(session, lead_id, "acme")
@@ -168,8 +174,9 @@ async def test_turning_one_mail_type_off_and_on_again(
 async def test_the_page_cannot_lift_a_bounce(api: Api, store: Store, settings: Settings) -> None:
     lead = new_lead(store)
     with store.session() as session:
-        send_gate.suppress(session, email=lead.email, lead_id=lead.id, scope="global",
-                           reason="email_bounce")  # fmt: skip
+        send_gate.suppress(
+            session, email=lead.email, lead_id=lead.id, scope="global", reason="email_bounce"
+        )
     token = sign_unsubscribe(lead.id, "acme", settings.secret_key)
     page = (await api.http.get(f"/v1/unsubscribe/{token}")).text
     assert "this page cannot change that" in page and "<form" not in page

@@ -18,9 +18,12 @@ def nurture(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProce
     clean = {k: v for k, v in os.environ.items() if not k.startswith("NURTURE_")}
     return subprocess.run(
         [sys.executable, "-m", "nurture.cli", *args],
-        cwd=tmp_path, env=clean | {"PYTHONPATH": str(REPO)} | env,
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        cwd=tmp_path,
+        env=clean | {"PYTHONPATH": str(REPO)} | env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.mark.parametrize(

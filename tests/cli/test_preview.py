@@ -223,12 +223,26 @@ def test_an_email_without_the_legal_footer_is_shown_with_a_warning(tmp_path: Pat
 
 def test_a_stored_lead_by_email_or_id_in_japanese(store: Store, tmp_path: Path) -> None:
     lead, _ = store.upsert_lead(
-        LeadIn(email="aiko@example.jp", first_name="愛子", last_name="佐藤",
-               company="株式会社サンプル製作所", role="executive", consent=CONSENT)
-    )  # fmt: skip
+        LeadIn(
+            email="aiko@example.jp",
+            first_name="愛子",
+            last_name="佐藤",
+            company="株式会社サンプル製作所",
+            role="executive",
+            consent=CONSENT,
+        )
+    )
     html = tmp_path / "welcome.html"
-    by_email = preview("cloudbook", "welcome", "--lead", "Aiko@Example.jp", "--scenarios",
-                       str(SHIPPED), "--html", str(html))  # fmt: skip
+    by_email = preview(
+        "cloudbook",
+        "welcome",
+        "--lead",
+        "Aiko@Example.jp",
+        "--scenarios",
+        str(SHIPPED),
+        "--html",
+        str(html),
+    )
     assert by_email.exit_code == 0, by_email.output
     assert f"lead {lead.id} from the store" in by_email.stdout
     assert (
@@ -240,8 +254,16 @@ def test_a_stored_lead_by_email_or_id_in_japanese(store: Store, tmp_path: Path) 
     assert "株式会社サンプル製作所<br>佐藤 愛子様" in page  # family name first in Japanese
     assert "経営の視点では" in page  # the executive's paragraph
 
-    by_id = preview("cloudbook", "case-studies", "--lead", lead.id, "--variant", "B",
-                    "--scenarios", str(SHIPPED))  # fmt: skip
+    by_id = preview(
+        "cloudbook",
+        "case-studies",
+        "--lead",
+        lead.id,
+        "--variant",
+        "B",
+        "--scenarios",
+        str(SHIPPED),
+    )
     assert by_id.exit_code == 0, by_id.output
     assert "Subject: 佐藤 愛子様へ:業種・規模が近い企業の導入事例をお届けします" in by_id.stdout
     assert "subject A: 同規模の企業はどう導入した? CloudBook 経費精算 導入事例3選" in by_id.stdout
@@ -290,26 +312,49 @@ def test_the_eml_is_the_message_the_worker_sends(
     cloudbook = load_scenario(SHIPPED, "cloudbook")
     pin_templates(store, SHIPPED / "cloudbook", "cloudbook", cloudbook.version)
     lead, _ = store.upsert_lead(
-        LeadIn(email="aiko@example.jp", first_name="愛子", last_name="佐藤",
-               company="<b>サンプル</b>", role="practitioner", consent=CONSENT)
-    )  # fmt: skip
+        LeadIn(
+            email="aiko@example.jp",
+            first_name="愛子",
+            last_name="佐藤",
+            company="<b>サンプル</b>",
+            role="practitioner",
+            consent=CONSENT,
+        )
+    )
     step = cloudbook.tracks["warm"].steps[0]
     worker = EmailActivities(store, settings, OutboxProvider(settings.outbox_dir))
     sent = ActivityEnvironment().run(
         worker.send_email,
         SendEmailInput(
-            brand=cloudbook.brand, scenario_version=cloudbook.version,
-            journey_id=f"journey:cloudbook:{lead.id}", lead_id=lead.id, product="cloudbook",
-            send_key="warm#1/case-studies", mail_type="step", template=step.template,
-            subject=step.subjects[1], variant=1, journey_time=datetime(2026, 11, 25, tzinfo=UTC),
+            brand=cloudbook.brand,
+            scenario_version=cloudbook.version,
+            journey_id=f"journey:cloudbook:{lead.id}",
+            lead_id=lead.id,
+            product="cloudbook",
+            send_key="warm#1/case-studies",
+            mail_type="step",
+            template=step.template,
+            subject=step.subjects[1],
+            variant=1,
+            journey_time=datetime(2026, 11, 25, tzinfo=UTC),
             journey={**SAMPLE_JOURNEY, "track": "warm", "step": "warm#1/case-studies"},
         ),
-    )  # fmt: skip
+    )
     real = read_eml(settings.outbox_dir / "cloudbook" / f"{sent.send_id}.eml")
 
     eml = tmp_path / "preview.eml"
-    result = preview("cloudbook", "warm/case-studies", "--variant", "B", "--lead", lead.id,
-                     "--scenarios", str(SHIPPED), "--eml", str(eml))  # fmt: skip
+    result = preview(
+        "cloudbook",
+        "warm/case-studies",
+        "--variant",
+        "B",
+        "--lead",
+        lead.id,
+        "--scenarios",
+        str(SHIPPED),
+        "--eml",
+        str(eml),
+    )
     assert result.exit_code == 0, result.output
     shown = read_eml(eml)
 
@@ -335,8 +380,13 @@ def test_the_console_script_prints_japanese_to_a_pipe(settings: Settings) -> Non
     }
     result = subprocess.run(
         [str(BIN / "nurture"), "preview", "cloudbook", "trigger:pricing-roi"],
-        capture_output=True, text=True, encoding="utf-8", env=env, cwd=REPO, timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=env,
+        cwd=REPO,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Subject: 料金のご検討に:導入効果(ROI)試算シートをお送りします" in result.stdout
     assert "Sato Aiko様" in result.stdout  # the executive sample lead, family name first

@@ -29,7 +29,10 @@ def test_csv_rows_become_leads_with_roles_and_sizes(tmp_path: Path) -> None:
     assert aiko.lead is not None and tom.lead is not None
     assert (aiko.lead.last_name, aiko.lead.first_name) == ("佐藤", "愛子")
     assert (aiko.lead.company_size, aiko.lead.role, aiko.lead.industry) == (
-        1200, "executive", "manufacturing")  # fmt: skip
+        1200,
+        "executive",
+        "manufacturing",
+    )
     assert (tom.lead.company_size, tom.lead.role) == (51, "practitioner")
     assert broken.lead is None and broken.line == 4 and "email" in (broken.error or "")
 
@@ -56,8 +59,12 @@ def test_a_csv_row_with_a_line_break_or_a_bad_email_is_reported_and_the_others_g
     path.write_bytes(BROKEN_ROWS.encode())
     rows = list(read_leads(path))
     assert [(row.line, row.lead is not None) for row in rows] == [
-        (2, True), (3, False), (5, False), (7, False), (8, True)
-    ]  # fmt: skip
+        (2, True),
+        (3, False),
+        (5, False),
+        (7, False),
+        (8, True),
+    ]
     assert rows[1].error == f"{LINE_BREAK_IN_NAME} (got 'Tom\\nBaker')"
     assert rows[2].error == f"{LINE_BREAK_IN_COMPANY} (got 'Ito\\r\\nBcc: all@example.com')"
     assert rows[3].error == (

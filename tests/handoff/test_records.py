@@ -30,10 +30,14 @@ def database_url(any_database_url: str) -> str:
 
 def record(store: Store, settings: Settings, lead_id: str, handoff_no: int = 1) -> Handoff:
     new = NewHandoff(
-        journey_id=f"journey:acme:{lead_id}", handoff_no=handoff_no, lead_id=lead_id,
-        product="acme", score=ScoreBreakdown(fit=30, behavior=45, total=75),
-        moments=["pricing page"], journey_time=T0,
-    )  # fmt: skip
+        journey_id=f"journey:acme:{lead_id}",
+        handoff_no=handoff_no,
+        lead_id=lead_id,
+        product="acme",
+        score=ScoreBreakdown(fit=30, behavior=45, total=75),
+        moments=["pricing page"],
+        journey_time=T0,
+    )
     return record_handoff(store, settings, new)
 
 
@@ -48,9 +52,12 @@ def test_a_hand_off_is_recorded_once_with_what_sales_needs(
         again = set(pool.map(lambda _: record(store, settings, lead.id).id, range(8)))
     assert again == {first.id} and first.webhook_status == "pending" and first.score == 75
     assert first.payload["lead"] == {
-        "id": lead.id, "email": "aiko@example.jp", "name": "Aiko Sato", "company": None,
+        "id": lead.id,
+        "email": "aiko@example.jp",
+        "name": "Aiko Sato",
+        "company": None,
         "title": None,
-    }  # fmt: skip
+    }
     assert first.payload["journey_url"].endswith(f"/workflows/journey:acme:{lead.id}")
     assert handoff_payload(store, f"journey:acme:{lead.id}", 1) == first.payload
     assert handoff_payload(store, f"journey:acme:{lead.id}", 2) is None

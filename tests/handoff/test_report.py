@@ -71,9 +71,11 @@ def kinds_at(score: int) -> list[str]:
     """The twelve hand-offs at `score`: the eleven answered ones first, touched after 1..11 h."""
     won = wins_at(score)
     return (
-        ["won"] * won + ["lost"] * (6 - won) + ["rejected"] * 2
+        ["won"] * won
+        + ["lost"] * (6 - won)
+        + ["rejected"] * 2
         + ["disqualified", "rejected_after_sal", "open_sal", "awaiting"]
-    )  # fmt: skip
+    )
 
 
 class Writer:
@@ -93,10 +95,20 @@ class Writer:
     def move(self, journey: tuple[str, str, count[int]], to: str, actor: str, at: datetime) -> None:
         lead_id, journey_id, seq = journey
         self.transitions.append(
-            {"journey_id": journey_id, "seq": next(seq), "lead_id": lead_id,
-             "product": journey_id.split(":")[1], "from_lifecycle": None, "to_lifecycle": to,
-             "stage": "hot", "score": 0, "actor": actor, "reason": "test", "journey_time": at}
-        )  # fmt: skip
+            {
+                "journey_id": journey_id,
+                "seq": next(seq),
+                "lead_id": lead_id,
+                "product": journey_id.split(":")[1],
+                "from_lifecycle": None,
+                "to_lifecycle": to,
+                "stage": "hot",
+                "score": 0,
+                "actor": actor,
+                "reason": "test",
+                "journey_time": at,
+            }
+        )
 
     def hand_off(
         self,
@@ -112,10 +124,16 @@ class Writer:
             self.move(journey, "nurturing", "journey", at - timedelta(days=10))
         self.move(journey, "mql", "journey", at)
         self.handoffs.append(
-            {"journey_id": journey_id, "handoff_no": handoff_no, "lead_id": lead_id,
-             "product": journey_id.split(":")[1], "score": score, "payload": {},
-             "journey_time": at}
-        )  # fmt: skip
+            {
+                "journey_id": journey_id,
+                "handoff_no": handoff_no,
+                "lead_id": lead_id,
+                "product": journey_id.split(":")[1],
+                "score": score,
+                "payload": {},
+                "journey_time": at,
+            }
+        )
         if kind == "withdrawn":
             self.move(journey, "unsubscribed", "lead", at)
             return
@@ -236,9 +254,13 @@ def test_capacity_pushes_the_recommendation_up(
 ) -> None:
     outcomes = [o for o in load_outcomes(data_set, product="acme", since=SINCE) if o.delivered]
     calibration = calibrate(
-        outcomes, days=30, target=0.30, capacity=capacity, current_threshold=50,
+        outcomes,
+        days=30,
+        target=0.30,
+        capacity=capacity,
+        current_threshold=50,
         min_decided=min_decided,
-    )  # fmt: skip
+    )
     assert (calibration.status, calibration.recommended_threshold) == (status, threshold)
     if status == "recommended":
         assert "score ≥ 70 meets the target but exceeds" in calibration.message
@@ -281,9 +303,13 @@ def test_too_little_data_and_each_hand_off_of_a_journey_judged_apart(store: Stor
 
     outcomes = sorted(load_outcomes(store, product="acme"), key=lambda o: o.score)
     assert [(o.score, o.outcome, o.accepted) for o in outcomes] == [
-        (55, "rejected", False), (60, "lost", True), (65, "open", None), (70, "lost", True),
-        (80, "won", True), (90, "lost", True),
-    ]  # fmt: skip
+        (55, "rejected", False),
+        (60, "lost", True),
+        (65, "open", None),
+        (70, "lost", True),
+        (80, "won", True),
+        (90, "lost", True),
+    ]
     report = product_report("acme", outcomes, Policy(), since=None, until=UNTIL)
     assert report.days == 29  # from the first hand-off's day, Jan 2
     assert report.precision == pytest.approx(1 / 5)
@@ -334,8 +360,10 @@ def test_classify_open_withdrawn_and_first_touch() -> None:
     handed = (("mql", "journey", 0), ("handed_off", "journey", 1))
     assert judge(*handed, ("sal", "journey", 2), ("sql", "kenji", 5)) == ("open", True, 4 * HOUR)
     assert judge(*handed, ("sal", "sales", 3), ("recycled", "sales", 9)) == (
-        "rejected", True, 2 * HOUR,
-    )  # fmt: skip
+        "rejected",
+        True,
+        2 * HOUR,
+    )
 
 
 @pytest.mark.parametrize(
@@ -372,9 +400,15 @@ async def test_cli_prints_the_report_and_json(
     assert "selection_bias: only leads that were handed off have outcomes" in output
 
     code, output = await run_starter(
-        settings, "report", "handoffs", "--product", "acme", *period, "--json",
+        settings,
+        "report",
+        "handoffs",
+        "--product",
+        "acme",
+        *period,
+        "--json",
         script="-m nurture.cli",
-    )  # fmt: skip
+    )
     assert code == 0, output
     data = json.loads(output)
     [acme] = data["products"]

@@ -106,13 +106,15 @@ def test_the_reminder_comes_after_n_business_days_and_the_escalation_after_2n(
     [
         ("  owner: sales team\n", "handoff.owner: 'sales team' is not an email address"),
         ("  owner: s@a.example\n  sla: {business_days: 0}\n", "handoff.sla.business_days"),
-        ("  owner: s@a.example\n  sla: {business_days: 2, escalate_to: boss}\n",
-         "handoff.sla.escalate_to: 'boss' is not an email address"),
+        (
+            "  owner: s@a.example\n  sla: {business_days: 2, escalate_to: boss}\n",
+            "handoff.sla.escalate_to: 'boss' is not an email address",
+        ),
         ("  sla: {business_days: 2}\n", "'sla' reminds the hand-off's owner: set 'owner'"),
         ("  owner: s@a.example\n  sla: {days: 2}\n", "unknown key 'days'"),
         ("  owner: 営業@example.jp\n", "ASCII only"),
     ],
-)  # fmt: skip
+)
 def test_owner_and_sla_are_validated_with_clear_errors(
     tmp_path: Path, sla: str, error: str
 ) -> None:
@@ -149,12 +151,14 @@ def test_moments_say_what_how_often_and_how_recently_without_query_strings() -> 
         event(6, "page_view", timedelta(days=45)),  # too old to be a moment
         event(7, "email_bounce", timedelta(days=1)),
     ]
-    score = ScoreBreakdown(rules=[
-        RuleScore(rule="fit: target industry", points=10),
-        RuleScore(rule="document_download", points=10, detail="1× event"),
-        RuleScore(rule="pricing_page", points=15, detail="3× event"),
-        RuleScore(rule="pricing 3+ times in 14 days", points=15, detail="3× in window"),
-    ])  # fmt: skip
+    score = ScoreBreakdown(
+        rules=[
+            RuleScore(rule="fit: target industry", points=10),
+            RuleScore(rule="document_download", points=10, detail="1× event"),
+            RuleScore(rule="pricing_page", points=15, detail="3× event"),
+            RuleScore(rule="pricing 3+ times in 14 days", points=15, detail="3× in window"),
+        ]
+    )
     moments = interesting_moments(
         events, NOW, score, event_types={"pricing_page", "document_download"}, timezone="Asia/Tokyo"
     )
@@ -183,24 +187,40 @@ def sales_mail(settings: Settings, store: Store) -> SalesMailActivities:
 def handed_off_lead(store: Store, settings: Settings, **fields: object) -> Lead:
     """A lead with no consent on record and a global suppression: it may get no email,
     but sales must still hear about its hand-off."""
-    lead, _ = store.upsert_lead(LeadIn(email="kenji@example.com", first_name="Kenji",
-                                       company="Kaisha KK", **fields))  # fmt: skip
+    lead, _ = store.upsert_lead(
+        LeadIn(email="kenji@example.com", first_name="Kenji", company="Kaisha KK", **fields)
+    )
     with store.session() as session:
-        send_gate.suppress(session, email=lead.email, lead_id=lead.id, scope="global",
-                           reason="bounced")  # fmt: skip
+        send_gate.suppress(
+            session, email=lead.email, lead_id=lead.id, scope="global", reason="bounced"
+        )
     ActivityEnvironment().run(
         HandoffActivities(store, settings).hand_off,
-        HandoffInput(journey_id=f"journey:acme:{lead.id}", lead_id=lead.id, product="acme",
-                     handoff_no=1, score=ScoreBreakdown(total=72, fit=20, behavior=52),
-                     moments=["pricing_page 3× this week"], journey_time=NOW),
-    )  # fmt: skip
+        HandoffInput(
+            journey_id=f"journey:acme:{lead.id}",
+            lead_id=lead.id,
+            product="acme",
+            handoff_no=1,
+            score=ScoreBreakdown(total=72, fit=20, behavior=52),
+            moments=["pricing_page 3× this week"],
+            journey_time=NOW,
+        ),
+    )
     return lead
 
 
 def notice(lead: Lead, kind: str = "handoff") -> SalesMailInput:
-    return SalesMailInput(brand=ACME.brand, journey_id=f"journey:acme:{lead.id}",
-                          lead_id=lead.id, handoff_no=1, kind=kind, to="sales@acme.example",
-                          business_days=2, timezone="Asia/Tokyo", journey_time=NOW)  # fmt: skip
+    return SalesMailInput(
+        brand=ACME.brand,
+        journey_id=f"journey:acme:{lead.id}",
+        lead_id=lead.id,
+        handoff_no=1,
+        kind=kind,
+        to="sales@acme.example",
+        business_days=2,
+        timezone="Asia/Tokyo",
+        journey_time=NOW,
+    )
 
 
 def eml(settings: Settings, send_id: str) -> EmailMessage:
@@ -239,9 +259,18 @@ def test_sales_mail_is_not_counted_by_the_frequency_cap(
     for kind in ("handoff", "remind", "escalate"):
         ActivityEnvironment().run(sales_mail.notify_sales, notice(lead, kind))
     with store.session() as session:
-        probe = Send(id="p", journey_id="j", send_key="k", lead_id=lead.id, product="acme",
-                     mail_type="step", template="t", subject="", provider="outbox",
-                     journey_time=NOW)  # fmt: skip
+        probe = Send(
+            id="p",
+            journey_id="j",
+            send_key="k",
+            lead_id=lead.id,
+            product="acme",
+            mail_type="step",
+            template="t",
+            subject="",
+            provider="outbox",
+            journey_time=NOW,
+        )
         assert send_gate._cap_frees_at(session, probe, NOW, 1) is None
 
 

@@ -7,10 +7,14 @@ from dataclasses import dataclass
 import httpx
 
 LEAD = {
-    "email": "Aiko@Example.jp", "external_id": "crm-42", "first_name": "Aiko",
-    "industry": "saas", "company_size": 120, "products": ["acme"],
+    "email": "Aiko@Example.jp",
+    "external_id": "crm-42",
+    "first_name": "Aiko",
+    "industry": "saas",
+    "company_size": 120,
+    "products": ["acme"],
     "consent": {"basis": "opt_in_form", "wording": "Send me news"},
-}  # fmt: skip
+}
 
 
 @dataclass

@@ -38,9 +38,13 @@ async def run_starter(
         "COLUMNS": "200",
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, *(script.split() if script.startswith("-m") else [str(REPO / script)]),
-        *args, env=env, cwd=REPO,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
+        sys.executable,
+        *(script.split() if script.startswith("-m") else [str(REPO / script)]),
+        *args,
+        env=env,
+        cwd=REPO,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     output, _ = await process.communicate()
     return process.returncode or 0, output.decode()

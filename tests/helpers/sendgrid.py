@@ -13,9 +13,19 @@ from typing import Any
 
 # SendGrid sets these itself; a request naming them in `headers` is refused.
 RESERVED_HEADERS = {
-    "x-sg-id", "x-sg-eid", "received", "dkim-signature", "content-type",
-    "content-transfer-encoding", "to", "from", "subject", "reply-to", "cc", "bcc",
-}  # fmt: skip
+    "x-sg-id",
+    "x-sg-eid",
+    "received",
+    "dkim-signature",
+    "content-type",
+    "content-transfer-encoding",
+    "to",
+    "from",
+    "subject",
+    "reply-to",
+    "cc",
+    "bcc",
+}
 
 
 @dataclass

@@ -28,9 +28,14 @@ def test_allowed_moves(current: str, outcome: str, target: str) -> None:
 
 @pytest.mark.parametrize(
     ("current", "outcome"),
-    [("nurturing", "accepted"), ("handed_off", "won"), ("customer", "rejected"),
-     ("unsubscribed", "accepted"), ("recycled", "opportunity")],
-)  # fmt: skip
+    [
+        ("nurturing", "accepted"),
+        ("handed_off", "won"),
+        ("customer", "rejected"),
+        ("unsubscribed", "accepted"),
+        ("recycled", "opportunity"),
+    ],
+)
 def test_nonsense_is_refused_with_what_would_be_allowed(current: str, outcome: str) -> None:
     with pytest.raises(InvalidTransition) as err:
         feedback_target(current, outcome)

@@ -17,8 +17,13 @@ GUIDE = ACME.tracks["cold"].steps[1]
 
 
 def memory(**fields: object) -> JourneyMemory:
-    base: dict[str, object] = {"started_at": NOW, "scenario": ACME, "track": "cold",
-                               "step_anchor": NOW, "step_index": 1}  # fmt: skip
+    base: dict[str, object] = {
+        "started_at": NOW,
+        "scenario": ACME,
+        "track": "cold",
+        "step_anchor": NOW,
+        "step_index": 1,
+    }
     return JourneyMemory.model_validate(base | fields)
 
 
@@ -99,9 +104,13 @@ def test_the_card_shows_where_the_lead_stands_and_what_comes_next() -> None:
         "- last: cold → warm (score 30) (2026-12-02 03:00)",
     ]
     ended = narrative.card(
-        name="Acme Analytics", lead_id="ld_1", m=memory(ended_reason="exit rule: event purchase"),
-        score=ScoreBreakdown(), steps=7, next_touch=None,
+        name="Acme Analytics",
+        lead_id="ld_1",
+        m=memory(ended_reason="exit rule: event purchase"),
+        score=ScoreBreakdown(),
+        steps=7,
+        next_touch=None,
         sla=(NOW, "remind"),
-    )  # fmt: skip
+    )
     assert "- ended: exit rule: event purchase" in ended
     assert "- sales feedback due 2026-12-02 03:00 UTC (SLA, then remind)" in ended

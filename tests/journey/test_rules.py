@@ -22,8 +22,12 @@ def event(type: str, at: datetime = NOW, product: str | None = None) -> Behavior
 
 
 def memory(**fields: object) -> JourneyMemory:
-    base: dict[str, object] = {"started_at": NOW, "scenario": ACME, "track": "cold",
-                               "step_anchor": NOW}  # fmt: skip
+    base: dict[str, object] = {
+        "started_at": NOW,
+        "scenario": ACME,
+        "track": "cold",
+        "step_anchor": NOW,
+    }
     return JourneyMemory.model_validate(base | fields)
 
 
@@ -117,8 +121,12 @@ def test_the_send_hour_is_the_leads_own_then_its_roles_then_the_default_inside_t
 def test_a_provider_outage_backs_off_then_gives_the_step_up_after_three_days() -> None:
     waits = [rules.step_outage(NOW, attempts, NOW).retry_at for attempts in range(6)]
     assert [w - NOW for w in waits if w] == [
-        timedelta(minutes=15), timedelta(hours=1), timedelta(hours=4),
-        timedelta(hours=12), timedelta(hours=12), timedelta(hours=12),
-    ]  # fmt: skip
+        timedelta(minutes=15),
+        timedelta(hours=1),
+        timedelta(hours=4),
+        timedelta(hours=12),
+        timedelta(hours=12),
+        timedelta(hours=12),
+    ]
     gave_up = rules.step_outage(NOW - timedelta(days=3), 9, NOW)
     assert gave_up.give_up and gave_up.retry_at is None and gave_up.lasted == timedelta(days=3)

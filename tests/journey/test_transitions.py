@@ -20,10 +20,19 @@ def database_url(any_database_url: str) -> str:
 def test_a_move_is_recorded_once_per_journey_and_seq(store: Store) -> None:
     def move(seq: int, reason: str) -> bool:
         return record_transition(
-            store, journey_id="journey:acme:ld_1", seq=seq, lead_id="ld_1", product="acme",
-            from_lifecycle="nurturing", to_lifecycle="mql", stage="hot", score=80,
-            actor="journey", reason=reason, journey_time=datetime(2026, 11, 25, tzinfo=UTC),
-        )  # fmt: skip
+            store,
+            journey_id="journey:acme:ld_1",
+            seq=seq,
+            lead_id="ld_1",
+            product="acme",
+            from_lifecycle="nurturing",
+            to_lifecycle="mql",
+            stage="hot",
+            score=80,
+            actor="journey",
+            reason=reason,
+            journey_time=datetime(2026, 11, 25, tzinfo=UTC),
+        )
 
     assert move(1, "score 80 ≥ 70")
     assert not move(1, "a retry")

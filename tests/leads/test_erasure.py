@@ -23,8 +23,15 @@ async def test_erasing_a_lead_scrubs_it_and_keeps_counts(
     env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, worker: Worker
 ) -> None:
     settings.temporal_address = client.service_client.config.target_host
-    handle = await started(env, client, settings, store, email="aiko@example.jp",
-                           first_name="Aiko", company="Example KK")  # fmt: skip
+    handle = await started(
+        env,
+        client,
+        settings,
+        store,
+        email="aiko@example.jp",
+        first_name="Aiko",
+        company="Example KK",
+    )
     lead_id = handle.id.split(":")[-1]
     event = await behave(env, handle, "pricing_page", url="https://x.example/pricing?email=aiko")
     record_events(store, [LoggedEvent(event, lead_id=lead_id)])

@@ -43,14 +43,22 @@ async def test_after_identify_a_visitors_events_reach_the_lead_without_a_user_id
     env: WorkflowEnvironment, client: Client, api: Api, store: Store, worker: Worker
 ) -> None:
     lead_id = (await api.http.post("/v1/leads", json=LEAD, headers=api.leads)).json()["lead_id"]
-    identified = {"type": "identify", "messageId": "i-1", "anonymousId": "anon-7",
-                  "userId": "crm-42"}  # fmt: skip
+    identified = {
+        "type": "identify",
+        "messageId": "i-1",
+        "anonymousId": "anon-7",
+        "userId": "crm-42",
+    }
     assert (await api.http.post("/v1/identify", json=identified, headers=api.ingest)).is_success
     later = [
-        {"type": "page", "messageId": f"later-{i}", "anonymousId": "anon-7",
-         "context": {"page": {"url": "https://acme.example/product/tour"}}}
+        {
+            "type": "page",
+            "messageId": f"later-{i}",
+            "anonymousId": "anon-7",
+            "context": {"page": {"url": "https://acme.example/product/tour"}},
+        }
         for i in range(3)
-    ]  # fmt: skip
+    ]
     await api.http.post("/v1/batch", json={"batch": later}, headers=api.ingest)
 
     assert unlinked(store) == 0
@@ -70,11 +78,14 @@ def test_no_event_slips_between_identify_and_a_concurrent_write(any_store: Store
         visitor = f"visitor-{round_}"
         with ThreadPoolExecutor(4) as pool:
             jobs: list[Future[list[Written]] | Future[list[BehaviorEvent]]]
-            jobs = [pool.submit(writer.commit, [visit(f"{visitor}-{i}", visitor)])
-                    for i in range(6)]  # fmt: skip
+            jobs = [
+                pool.submit(writer.commit, [visit(f"{visitor}-{i}", visitor)]) for i in range(6)
+            ]
             jobs.append(pool.submit(identify, any_store, visitor, lead.id))
-            jobs += [pool.submit(writer.commit, [visit(f"{visitor}-late-{i}", visitor)])
-                     for i in range(6)]  # fmt: skip
+            jobs += [
+                pool.submit(writer.commit, [visit(f"{visitor}-late-{i}", visitor)])
+                for i in range(6)
+            ]
             for job in jobs:
                 job.result()
     assert unlinked(any_store) == 0

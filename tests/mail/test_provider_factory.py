@@ -79,18 +79,33 @@ def test_smtp_ports_follow_the_tls_mode() -> None:
         ({"email_provider": "sendgrid", "sendgrid_api_key": " "}, "NURTURE_SENDGRID_API_KEY"),
         ({"email_provider": "smtp"}, "NURTURE_SMTP_HOST"),
         (
-            {"email_provider": "smtp", "smtp_host": "relay", "smtp_starttls": True,
-             "smtp_ssl": True},
+            {
+                "email_provider": "smtp",
+                "smtp_host": "relay",
+                "smtp_starttls": True,
+                "smtp_ssl": True,
+            },
             "NURTURE_SMTP_STARTTLS and NURTURE_SMTP_SSL",
         ),
-        ({"email_provider": "smtp", "smtp_host": "relay", "smtp_username": "u"},
-         "NURTURE_SMTP_PASSWORD"),
-        ({"email_provider": "smtp", "smtp_host": "relay", "smtp_password": "p"},
-         "NURTURE_SMTP_USERNAME"),
-        ({"email_provider": "smtp", "smtp_host": "relay", "smtp_username": "u",
-          "smtp_password": "パスワード"}, "must be ASCII"),
+        (
+            {"email_provider": "smtp", "smtp_host": "relay", "smtp_username": "u"},
+            "NURTURE_SMTP_PASSWORD",
+        ),
+        (
+            {"email_provider": "smtp", "smtp_host": "relay", "smtp_password": "p"},
+            "NURTURE_SMTP_USERNAME",
+        ),
+        (
+            {
+                "email_provider": "smtp",
+                "smtp_host": "relay",
+                "smtp_username": "u",
+                "smtp_password": "パスワード",
+            },
+            "must be ASCII",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_provider_missing_its_settings_names_what_to_set(given: MailSettings, names: str) -> None:
     with pytest.raises(ProviderNotConfigured, match=names):
         build_provider(Settings(**given))
@@ -101,8 +116,12 @@ def test_worker_refuses_to_start_naming_the_variable(tmp_path: Path) -> None:
     env |= {"NURTURE_EMAIL_PROVIDER": "smtp", "NURTURE_DATABASE_URL": f"sqlite:///{tmp_path}/x"}
     done = subprocess.run(
         [sys.executable, str(REPO / "worker.py")],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 1
     assert "nurture worker: NURTURE_EMAIL_PROVIDER=smtp needs" in done.stderr
     assert "set NURTURE_SMTP_HOST" in done.stderr and "Traceback" not in done.stderr

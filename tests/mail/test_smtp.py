@@ -76,10 +76,14 @@ class Inbox:
         tls = session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None
         self.received.append(
             Received(
-                str(envelope.mail_from), list(envelope.rcpt_tos), parsed, raw,
-                tls=tls, authenticated=bool(session.authenticated),
+                str(envelope.mail_from),
+                list(envelope.rcpt_tos),
+                parsed,
+                raw,
+                tls=tls,
+                authenticated=bool(session.authenticated),
             )
-        )  # fmt: skip
+        )
         if self.drop_in_data:
             server.transport.abort()
         return "250 2.0.0 queued as 42"
@@ -206,15 +210,24 @@ def test_auth_over_starttls(
     settings: Settings, store: Store, inbox: Inbox, certificate: Certificate
 ) -> None:
     controller = LocalController(
-        inbox, hostname="127.0.0.1", port=0, tls_context=certificate.server,
-        require_starttls=True, authenticator=check_login, auth_required=True,
-    )  # fmt: skip
+        inbox,
+        hostname="127.0.0.1",
+        port=0,
+        tls_context=certificate.server,
+        require_starttls=True,
+        authenticator=check_login,
+        auth_required=True,
+    )
     controller.start()
     try:
         provider = SmtpProvider(
-            "127.0.0.1", controller.port, username=USER, password=PASSWORD,
-            starttls=True, tls_context=certificate.client,
-        )  # fmt: skip
+            "127.0.0.1",
+            controller.port,
+            username=USER,
+            password=PASSWORD,
+            starttls=True,
+            tls_context=certificate.client,
+        )
         assert run(activities(settings, store, provider), japanese_input(new_lead(store)))
         [got] = inbox.received
         assert got.tls and got.authenticated
@@ -228,9 +241,14 @@ def test_auth_over_implicit_tls_and_a_wrong_password(
 ) -> None:
     # aiosmtpd counts only STARTTLS as TLS for AUTH: the whole connection is TLS here.
     controller = LocalController(
-        inbox, hostname="127.0.0.1", port=0, ssl_context=certificate.server,
-        authenticator=check_login, auth_required=True, auth_require_tls=False,
-    )  # fmt: skip
+        inbox,
+        hostname="127.0.0.1",
+        port=0,
+        ssl_context=certificate.server,
+        authenticator=check_login,
+        auth_required=True,
+        auth_require_tls=False,
+    )
     controller.start()
     try:
         options: dict[str, Any] = {"implicit_tls": True, "tls_context": certificate.client}
@@ -240,8 +258,9 @@ def test_auth_over_implicit_tls_and_a_wrong_password(
         assert refused.value.type == PROVIDER_REJECTED and "535" in refused.value.message
         assert send_rows(store)[0].status == "failed"
 
-        right = SmtpProvider("127.0.0.1", controller.port, username=USER, password=PASSWORD,
-                             **options)  # fmt: skip
+        right = SmtpProvider(
+            "127.0.0.1", controller.port, username=USER, password=PASSWORD, **options
+        )
         other = japanese_input(send_rows(store)[0].lead_id).model_copy(update={"send_key": "k2"})
         assert run(activities(settings, store, right), other).status == "sent"
         [got] = inbox.received
@@ -253,8 +272,9 @@ def test_auth_over_implicit_tls_and_a_wrong_password(
 def test_untrusted_certificate_fails_the_send_naming_the_cause(
     settings: Settings, store: Store, inbox: Inbox, certificate: Certificate
 ) -> None:
-    controller = LocalController(inbox, hostname="127.0.0.1", port=0,
-                                 ssl_context=certificate.server)  # fmt: skip
+    controller = LocalController(
+        inbox, hostname="127.0.0.1", port=0, ssl_context=certificate.server
+    )
     controller.start()
     try:
         provider = SmtpProvider("127.0.0.1", controller.port, implicit_tls=True)

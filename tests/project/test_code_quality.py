@@ -31,8 +31,16 @@ def test_mypy() -> None:
 # Any call of these names reads the clock or entropy, whatever the module is imported as.
 FORBIDDEN_NAMES = {"now", "utcnow", "today", "time", "monotonic", "random", "randint", "uuid4"}
 FORBIDDEN_IMPORTS = {
-    "random", "time", "uuid", "sqlalchemy", "requests", "urllib", "socket", "os", "subprocess",
-}  # fmt: skip
+    "random",
+    "time",
+    "uuid",
+    "sqlalchemy",
+    "requests",
+    "urllib",
+    "socket",
+    "os",
+    "subprocess",
+}
 
 
 def test_workflows_do_no_io_and_read_no_clock() -> None:

@@ -127,23 +127,32 @@ def test_a_country_adds_its_public_holidays_to_the_send_window(acme: Path) -> No
 
 
 def test_an_unknown_country_is_an_error_that_names_the_fix(acme: Path) -> None:
-    edit(acme, "  weekdays: [mon, tue, wed, thu, fri]\n",
-         "  weekdays: [mon, tue, wed, thu, fri]\n  country_holidays: Japan\n")  # fmt: skip
+    edit(
+        acme,
+        "  weekdays: [mon, tue, wed, thu, fri]\n",
+        "  weekdays: [mon, tue, wed, thu, fri]\n  country_holidays: Japan\n",
+    )
     [problem] = problems(acme)
     assert f":{line_of(acme, 'country_holidays')}: send_window.country_holidays" in problem
     assert "ISO 3166" in problem
 
 
 def test_quiet_hours_must_be_hour_ranges(acme: Path) -> None:
-    edit(acme, "  weekdays: [mon, tue, wed, thu, fri]\n",
-         "  weekdays: [mon, tue, wed, thu, fri]\n  quiet_hours: [[12, 12]]\n")  # fmt: skip
+    edit(
+        acme,
+        "  weekdays: [mon, tue, wed, thu, fri]\n",
+        "  weekdays: [mon, tue, wed, thu, fri]\n  quiet_hours: [[12, 12]]\n",
+    )
     [problem] = problems(acme)
     assert "send_window.quiet_hours" in problem and "[12, 13] for lunch" in problem
 
 
 def test_quiet_hours_may_not_close_the_whole_window(acme: Path) -> None:
-    edit(acme, "  weekdays: [mon, tue, wed, thu, fri]\n",
-         "  weekdays: [mon, tue, wed, thu, fri]\n  quiet_hours: [[8, 19]]\n")  # fmt: skip
+    edit(
+        acme,
+        "  weekdays: [mon, tue, wed, thu, fri]\n",
+        "  weekdays: [mon, tue, wed, thu, fri]\n  quiet_hours: [[8, 19]]\n",
+    )
     [problem] = problems(acme)
     assert "send_window" in problem and "cover all of hours [9, 18]" in problem
 

@@ -24,13 +24,30 @@ from tests.helpers.journeys import utc
 from tests.helpers.paths import CONSENT, REPO
 
 LEADS = {
-    "cloudbook": LeadIn(email="aiko@example.jp", first_name="愛子", last_name="佐藤",
-                        company="サンプル商事", title="経理部長", role="manager",
-                        industry="saas", company_size=300, department="経理", consent=CONSENT),
-    "smartfactory": LeadIn(email="dana@example.com", first_name="Dana", last_name="Miller",
-                           company="Miller Plastics", title="Plant Director", role="executive",
-                           industry="manufacturing", company_size=900, consent=CONSENT),
-}  # fmt: skip
+    "cloudbook": LeadIn(
+        email="aiko@example.jp",
+        first_name="愛子",
+        last_name="佐藤",
+        company="サンプル商事",
+        title="経理部長",
+        role="manager",
+        industry="saas",
+        company_size=300,
+        department="経理",
+        consent=CONSENT,
+    ),
+    "smartfactory": LeadIn(
+        email="dana@example.com",
+        first_name="Dana",
+        last_name="Miller",
+        company="Miller Plastics",
+        title="Plant Director",
+        role="executive",
+        industry="manufacturing",
+        company_size=900,
+        consent=CONSENT,
+    ),
+}
 
 
 @pytest.fixture
@@ -41,9 +58,13 @@ def settings(settings: Settings) -> Settings:
 
 @pytest.mark.parametrize("product", ["cloudbook", "smartfactory"])
 async def test_a_shipped_scenario_nurtures_for_two_months(
-    product: str, env: WorkflowEnvironment, client: Client, settings: Settings, store: Store,
+    product: str,
+    env: WorkflowEnvironment,
+    client: Client,
+    settings: Settings,
+    store: Store,
     worker: Worker,
-) -> None:  # fmt: skip
+) -> None:
     scenario = load_scenario(settings.scenarios_dir, product)
     lead, _ = store.upsert_lead(LEADS[product])
     await start_journey(client, settings, store, lead, product)
@@ -76,10 +97,12 @@ def shipped_html(product: str, template: str, *, stage: str = "warm", **lead: st
     scenario = load_scenario(REPO / "scenarios", product)
     renderer = TemplateRenderer.for_folder(REPO / "scenarios" / product)
     context = email_context(
-        scenario.brand, {"first_name": "Aiko", "role": "manager", **lead},
-        unsubscribe_url="https://x.example/u", preferences_url="https://x.example/p",
+        scenario.brand,
+        {"first_name": "Aiko", "role": "manager", **lead},
+        unsubscribe_url="https://x.example/u",
+        preferences_url="https://x.example/p",
         journey={**SAMPLE_JOURNEY, "stage": stage},
-    )  # fmt: skip
+    )
     return renderer.render(template, "subject", context).html
 
 
@@ -105,9 +128,11 @@ def test_shipped_content_speaks_to_the_leads_industry(
 
 @pytest.mark.parametrize(
     ("product", "template", "says"),
-    [("cloudbook", "warm-trial", "お見積りと導入スケジュール"),
-     ("smartfactory", "warm-pilot", "fixed-price pilot proposal")],
-)  # fmt: skip
+    [
+        ("cloudbook", "warm-trial", "お見積りと導入スケジュール"),
+        ("smartfactory", "warm-pilot", "fixed-price pilot proposal"),
+    ],
+)
 def test_shipped_content_offers_more_to_a_hot_lead(product: str, template: str, says: str) -> None:
     assert says in shipped_html(product, template, stage="hot")
     assert says not in shipped_html(product, template, stage="warm")

@@ -79,8 +79,9 @@ def opened(hour: int, *, machine: bool = False, day: int = 25) -> BehaviorEvent:
 
 
 def test_the_preferred_hour_is_where_human_opens_cluster() -> None:
-    events = [opened(15, day=d) for d in (23, 24, 25)] + [opened(9, machine=True, day=d)
-                                                          for d in (23, 24, 25, 26)]  # fmt: skip
+    events = [opened(15, day=d) for d in (23, 24, 25)] + [
+        opened(9, machine=True, day=d) for d in (23, 24, 25, 26)
+    ]
     counts = open_hours(events, "Asia/Tokyo")
     assert counts == {15: 3}  # machine opens (privacy proxies, scanners) count for nothing
     assert preferred_send_hour(counts, min_events=3) == 15

@@ -17,20 +17,32 @@ T0 = datetime(2026, 11, 2, 1, tzinfo=UTC)
 def sent(store: Store, lead_id: str, n: int, subject: str, product: str = "acme") -> str:
     send_id = f"snd_{product}_{n}"
     with store.session() as session:
-        session.add(Send(
-            id=send_id, journey_id=f"journey:{product}:{lead_id}", send_key=f"cold#1/s{n}",
-            lead_id=lead_id, product=product, mail_type="step", template="note",
-            subject=subject, variant=0, provider="outbox", status="sent",
-            journey_time=T0 + timedelta(days=n),
-        ))  # fmt: skip
+        session.add(
+            Send(
+                id=send_id,
+                journey_id=f"journey:{product}:{lead_id}",
+                send_key=f"cold#1/s{n}",
+                lead_id=lead_id,
+                product=product,
+                mail_type="step",
+                template="note",
+                subject=subject,
+                variant=0,
+                provider="outbox",
+                status="sent",
+                journey_time=T0 + timedelta(days=n),
+            )
+        )
     return send_id
 
 
 def engaged(store: Store, lead_id: str, kind: str, send_id: str, machine: bool = False) -> None:
     event = BehaviorEvent(
-        event_id=f"{kind}-{send_id}-{machine}", type=kind, occurred_at=T0 + timedelta(days=20),
+        event_id=f"{kind}-{send_id}-{machine}",
+        type=kind,
+        occurred_at=T0 + timedelta(days=20),
         properties={"send_id": send_id, "machine_open": machine},
-    )  # fmt: skip
+    )
     record_events(store, [LoggedEvent(event, lead_id=lead_id)], deliver=False)
 
 

@@ -40,18 +40,28 @@ def lead_id(store: Store) -> str:
 
 def new_send(lead_id: str, key: str = "cold#1/welcome", mail_type: str = "step") -> claims.NewSend:
     return claims.NewSend(
-        journey_id=f"journey:acme:{lead_id}", send_key=key, lead_id=lead_id, product="acme",
-        mail_type=mail_type, template="note", subject="Welcome", provider="test",
+        journey_id=f"journey:acme:{lead_id}",
+        send_key=key,
+        lead_id=lead_id,
+        product="acme",
+        mail_type=mail_type,
+        template="note",
+        subject="Welcome",
+        provider="test",
         journey_time=T0,
-    )  # fmt: skip
+    )
 
 
 def delivery(send: claims.NewSend) -> SendTags:
     return SendTags(
-        send_id=claims.send_id_for(send.journey_id, send.send_key), journey_id=send.journey_id,
-        lead_id=send.lead_id, product=send.product, mail_type=send.mail_type,
-        send_key=send.send_key, variant=0,
-    )  # fmt: skip
+        send_id=claims.send_id_for(send.journey_id, send.send_key),
+        journey_id=send.journey_id,
+        lead_id=send.lead_id,
+        product=send.product,
+        mail_type=send.mail_type,
+        send_key=send.send_key,
+        variant=0,
+    )
 
 
 def message(subject: str = "Welcome, Aiko") -> EmailMessage:
@@ -109,8 +119,10 @@ def test_a_delivered_send_is_sent_and_a_retry_finds_it_done(
     message_id = claims.deliver(store, Provider(), message(), delivery(send))
     stored = row(store, attempt.send_id)
     assert (stored.status, stored.subject, stored.provider_message_id) == (
-        "sent", "Welcome, Aiko", message_id,
-    )  # fmt: skip
+        "sent",
+        "Welcome, Aiko",
+        message_id,
+    )
     assert stored.claimed_at is not None and stored.sent_at is not None
     retry = claims.claim(store, send, settings, redeliver_stale=False)
     assert retry.decision.outcome == "done" and retry.status == "sent"
@@ -161,8 +173,9 @@ def test_any_other_failure_gives_the_claim_back(
     with pytest.raises(ConnectionResetError):
         claims.deliver(store, Provider(ConnectionResetError()), message(), delivery(send))
     assert (row(store, attempt.send_id).status, row(store, attempt.send_id).claimed_at) == (
-        "queued", None,
-    )  # fmt: skip
+        "queued",
+        None,
+    )
     assert claims.claim(store, send, settings, redeliver_stale=False).decision.outcome == "claimed"
 
 
@@ -201,9 +214,11 @@ def test_sales_mail_skips_consent_and_the_cap_but_not_erasure(
     assert claimed(store, settings, sales).lead.id == lead.id
     erase_lead(store, lead.id)
     later = claims.claim(
-        store, new_send(lead.id, "sales:remind#1", mail_type="sales"), settings,
+        store,
+        new_send(lead.id, "sales:remind#1", mail_type="sales"),
+        settings,
         redeliver_stale=False,
-    )  # fmt: skip
+    )
     assert later.decision.outcome == "suppressed" and later.status == "suppressed"
 
 
@@ -217,9 +232,11 @@ def test_at_the_cap_a_step_is_deferred_and_a_trigger_dropped(
     step = claims.claim(store, new_send(lead_id, "cold#2/tips"), settings, redeliver_stale=False)
     assert step.decision.outcome == "deferred" and step.decision.until == T0 + timedelta(days=7)
     trigger = claims.claim(
-        store, new_send(lead_id, "trigger:pricing", mail_type="trigger"), settings,
+        store,
+        new_send(lead_id, "trigger:pricing", mail_type="trigger"),
+        settings,
         redeliver_stale=False,
-    )  # fmt: skip
+    )
     assert trigger.decision.outcome == "suppressed" and "frequency cap" in (trigger.detail or "")
 
 

@@ -24,10 +24,18 @@ def database_url(any_database_url: str) -> str:
 def new_send(store: Store, lead_id: str, product: str, mail_type: str, key: str) -> str:
     with store.session() as session:
         send = Send(
-            id=f"snd_{product}_{key}", journey_id=f"journey:{product}:{lead_id}", send_key=key,
-            lead_id=lead_id, product=product, mail_type=mail_type, template="t", subject="s",
-            variant=0, provider="outbox", journey_time=T0,
-        )  # fmt: skip
+            id=f"snd_{product}_{key}",
+            journey_id=f"journey:{product}:{lead_id}",
+            send_key=key,
+            lead_id=lead_id,
+            product=product,
+            mail_type=mail_type,
+            template="t",
+            subject="s",
+            variant=0,
+            provider="outbox",
+            journey_time=T0,
+        )
         session.add(send)
         return send.id
 
@@ -37,9 +45,14 @@ def decide(
 ) -> send_gate.Decision:
     with store.session() as session:
         return send_gate.claim(
-            session, session.get_one(Send, send_id), journey_now=at, wall_now=utcnow(),
-            lease=timedelta(minutes=5), weekly_cap=cap, defer=defer,
-        )  # fmt: skip
+            session,
+            session.get_one(Send, send_id),
+            journey_now=at,
+            wall_now=utcnow(),
+            lease=timedelta(minutes=5),
+            weekly_cap=cap,
+            defer=defer,
+        )
 
 
 def mark_sent(store: Store, send_id: str) -> None:
@@ -141,8 +154,13 @@ def test_weekly_cap_defers_steps_and_drops_triggers(store: Store, lead_id: str) 
     fourth = new_send(store, lead_id, "cloudbook", "step", "s3")
     deferred = decide(store, fourth, at=T0 + timedelta(days=3), cap=3)
     assert deferred.outcome == "deferred" and deferred.until == T0 + timedelta(days=7)
-    trigger = decide(store, new_send(store, lead_id, "cloudbook", "trigger", "t1"),
-                     at=T0 + timedelta(days=3), cap=3, defer=False)  # fmt: skip
+    trigger = decide(
+        store,
+        new_send(store, lead_id, "cloudbook", "trigger", "t1"),
+        at=T0 + timedelta(days=3),
+        cap=3,
+        defer=False,
+    )
     assert trigger.outcome == "suppressed" and "frequency cap" in (trigger.detail or "")
     # A week after the first send a slot frees up, and the deferred step goes out.
     assert decide(store, fourth, at=T0 + timedelta(days=7, seconds=1), cap=3).outcome == "claimed"

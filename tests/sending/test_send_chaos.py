@@ -69,10 +69,13 @@ async def test_a_worker_killed_mid_send_never_mails_a_lead_twice(tmp_path: Path)
     sendgrid = FakeSendGrid()
     sendgrid.delay = 0.4  # each email is in flight for a while
     settings = Settings(
-        temporal_address=server.address, database_url=f"sqlite:///{tmp_path}/nurture.db",
-        scenarios_dir=scenarios, task_queue="chaos", sendgrid_host=sendgrid.url,
+        temporal_address=server.address,
+        database_url=f"sqlite:///{tmp_path}/nurture.db",
+        scenarios_dir=scenarios,
+        task_queue="chaos",
+        sendgrid_host=sendgrid.url,
         send_claim_lease_seconds=2,
-    )  # fmt: skip
+    )
     store = Store(settings.database_url)
     store.upgrade()
     log = tmp_path / "worker.log"

@@ -54,17 +54,29 @@ def test_upsert_by_external_id_follows_an_email_change(store: Store) -> None:
 @pytest.mark.parametrize(
     ("field", "value", "says"),
     [
-        ("first_name", "Aiko\r\nBcc: all@example.com",
-         "first_name contains a line break (CR/LF); names must be one line of text"),
-        ("company", "Example\nManufacturing",
-         "company contains a line break (CR/LF); company names must be one line of text"),
-        ("title", "CFO\u2028CTO",
-         "title contains a line break (U+2028 LINE SEPARATOR); titles must be one line of text"),
-        ("department", "R&D\x00",
-         "department contains a control character (U+0000 NUL); department must be printable "
-         "text only"),
+        (
+            "first_name",
+            "Aiko\r\nBcc: all@example.com",
+            "first_name contains a line break (CR/LF); names must be one line of text",
+        ),
+        (
+            "company",
+            "Example\nManufacturing",
+            "company contains a line break (CR/LF); company names must be one line of text",
+        ),
+        (
+            "title",
+            "CFO\u2028CTO",
+            "title contains a line break (U+2028 LINE SEPARATOR); titles must be one line of text",
+        ),
+        (
+            "department",
+            "R&D\x00",
+            "department contains a control character (U+0000 NUL); department must be printable "
+            "text only",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_line_break_or_control_character_in_a_lead_is_refused_naming_the_field(
     field: str, value: str, says: str
 ) -> None:
@@ -138,10 +150,17 @@ def test_concurrent_retries_of_one_send_make_one_email(store: Store, settings: S
     request = SendEmailInput(
         brand=scenario.brand,
         scenario_version=scenario.version,
-        journey_id=f"journey:acme:{lead.id}", lead_id=lead.id, product="acme",
-        send_key="cold#1/welcome", mail_type="step", template="note", subject="Hi", variant=0,
-        journey_time=datetime(2026, 11, 25, 3, tzinfo=UTC), journey={},
-    )  # fmt: skip
+        journey_id=f"journey:acme:{lead.id}",
+        lead_id=lead.id,
+        product="acme",
+        send_key="cold#1/welcome",
+        mail_type="step",
+        template="note",
+        subject="Hi",
+        variant=0,
+        journey_time=datetime(2026, 11, 25, 3, tzinfo=UTC),
+        journey={},
+    )
 
     def send(_: int) -> str:
         """An attempt that finds another one delivering is retried, as Temporal would."""
@@ -162,10 +181,18 @@ def test_concurrent_retries_of_one_send_make_one_email(store: Store, settings: S
 def test_recording_a_transition_twice_keeps_one_row(store: Store) -> None:
     transitions = TransitionActivities(store)
     record = TransitionInput(
-        journey_id="journey:acme:ld_1", seq=1, lead_id="ld_1", product="acme",
-        from_lifecycle=None, to_lifecycle="nurturing", stage="cold", score=0, actor="journey",
-        reason="journey started", journey_time=datetime(2026, 11, 25, tzinfo=UTC),
-    )  # fmt: skip
+        journey_id="journey:acme:ld_1",
+        seq=1,
+        lead_id="ld_1",
+        product="acme",
+        from_lifecycle=None,
+        to_lifecycle="nurturing",
+        stage="cold",
+        score=0,
+        actor="journey",
+        reason="journey started",
+        journey_time=datetime(2026, 11, 25, tzinfo=UTC),
+    )
     ActivityEnvironment().run(transitions.record_transition, record)
     ActivityEnvironment().run(transitions.record_transition, record)
     assert count(store, Transition) == 1
@@ -174,11 +201,22 @@ def test_recording_a_transition_twice_keeps_one_row(store: Store) -> None:
 def test_send_status_only_moves_forward(store: Store, settings: Settings) -> None:
     lead, _ = store.upsert_lead(LeadIn(email="st@example.com", consent=CONSENT))
     with store.session() as session:
-        session.add(Send(
-            id="snd_1", journey_id="j", send_key="k", lead_id=lead.id, product="acme",
-            mail_type="step", template="t", subject="s", variant=0, provider="outbox",
-            journey_time=datetime(2026, 11, 25, tzinfo=UTC), status="sent",
-        ))  # fmt: skip
+        session.add(
+            Send(
+                id="snd_1",
+                journey_id="j",
+                send_key="k",
+                lead_id=lead.id,
+                product="acme",
+                mail_type="step",
+                template="t",
+                subject="s",
+                variant=0,
+                provider="outbox",
+                journey_time=datetime(2026, 11, 25, tzinfo=UTC),
+                status="sent",
+            )
+        )
     assert advance_send_status(store, "snd_1", "opened")
     assert not advance_send_status(store, "snd_1", "delivered")  # late, out of order
     assert not advance_send_status(store, "snd_1", "opened")  # repeated

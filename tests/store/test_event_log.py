@@ -24,9 +24,12 @@ def database_url(any_database_url: str) -> str:
 
 def event(event_id: str, type: str = "page_view", minutes: int = 0) -> BehaviorEvent:
     return BehaviorEvent(
-        event_id=event_id, type=type, occurred_at=T0 + timedelta(minutes=minutes),
-        url="https://cloudbook.example.jp/pricing", product="cloudbook",
-    )  # fmt: skip
+        event_id=event_id,
+        type=type,
+        occurred_at=T0 + timedelta(minutes=minutes),
+        url="https://cloudbook.example.jp/pricing",
+        product="cloudbook",
+    )
 
 
 def count(store: Store) -> int:
@@ -44,8 +47,9 @@ def test_each_event_is_stored_once_even_when_retried(store: Store) -> None:
 
 def test_identify_links_earlier_anonymous_events_to_the_lead(store: Store) -> None:
     lead, _ = store.upsert_lead(LeadIn(email="aiko@example.jp"))
-    record_events(store, [LoggedEvent(event(f"a{i}", minutes=i), anonymous_id="anon-9")
-                          for i in range(3)])  # fmt: skip
+    record_events(
+        store, [LoggedEvent(event(f"a{i}", minutes=i), anonymous_id="anon-9") for i in range(3)]
+    )
     replay = identify(store, "anon-9", lead.id)
     assert [e.event_id for e in replay] == ["a0", "a1", "a2"]
     assert [e.event_id for e in lead_timeline(store, lead.id)] == ["a2", "a1", "a0"]

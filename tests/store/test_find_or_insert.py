@@ -26,10 +26,18 @@ def database_url(any_database_url: str) -> str:
 
 def transition(seq: int = 1, reason: str = "journey started") -> Transition:
     return Transition(
-        journey_id=JOURNEY, seq=seq, lead_id="ld_1", product="acme",
-        from_lifecycle=None, to_lifecycle="nurturing", stage="cold", score=0, actor="journey",
-        reason=reason, journey_time=T0,
-    )  # fmt: skip
+        journey_id=JOURNEY,
+        seq=seq,
+        lead_id="ld_1",
+        product="acme",
+        from_lifecycle=None,
+        to_lifecycle="nurturing",
+        stage="cold",
+        score=0,
+        actor="journey",
+        reason=reason,
+        journey_time=T0,
+    )
 
 
 def find(session: Session, seq: int = 1) -> Transition | None:

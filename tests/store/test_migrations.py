@@ -77,7 +77,10 @@ def test_worker_refuses_an_outdated_schema_and_names_the_command(tmp_path: Path)
     result = subprocess.run(
         [sys.executable, str(REPO / "worker.py")],
         env=os.environ | {"NURTURE_DATABASE_URL": url},
-        capture_output=True, text=True, timeout=60, cwd=REPO,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
     assert result.returncode != 0
     assert "run `nurture db upgrade`" in result.stderr

@@ -30,8 +30,9 @@ from tests.helpers.journeys import advance_to_weekday_noon_tokyo, eventually, ma
 from tests.helpers.processes import run_starter
 
 
-async def event(env: WorkflowEnvironment, event_id: str, type: str = "page_view",
-                product: str | None = None) -> BehaviorEvent:  # fmt: skip
+async def event(
+    env: WorkflowEnvironment, event_id: str, type: str = "page_view", product: str | None = None
+) -> BehaviorEvent:
     return BehaviorEvent(
         event_id=event_id, type=type, product=product, occurred_at=await env.get_current_time()
     )
@@ -92,8 +93,10 @@ async def test_identify_replays_anonymous_browsing_into_the_journey(
     lead = make_lead(store)
     outcome = await start_journey(client, settings, store, lead, "acme")
     handle = client.get_workflow_handle(outcome.journey_id)
-    visits = [LoggedEvent(await event(env, f"a{i}", "product_page"), anonymous_id="anon-7")
-              for i in range(3)]  # fmt: skip
+    visits = [
+        LoggedEvent(await event(env, f"a{i}", "product_page"), anonymous_id="anon-7")
+        for i in range(3)
+    ]
     record_events(store, visits)
     assert pending(store) == []  # nobody to deliver to yet
     assert [e.event_id for e in identify(store, "anon-7", lead.id)] == ["a0", "a1", "a2"]
@@ -109,8 +112,14 @@ def test_relays_of_several_api_processes_claim_disjoint_rows(any_database_url: s
     store.upgrade()
     with store.session() as session:
         for i in range(200):
-            session.add(Event(event_id=f"e{i}", type="page_view", properties={},
-                              occurred_at=datetime(2026, 11, 25, tzinfo=UTC)))  # fmt: skip
+            session.add(
+                Event(
+                    event_id=f"e{i}",
+                    type="page_view",
+                    properties={},
+                    occurred_at=datetime(2026, 11, 25, tzinfo=UTC),
+                )
+            )
             session.add(EventDelivery(workflow_id=f"journey:acme:ld_{i % 7}", event_id=f"e{i}"))
     with ThreadPoolExecutor(max_workers=4) as pool:
         claims = list(pool.map(lambda _: {d for d, _, _ in _pending(store, 60)}, range(4)))
@@ -143,8 +152,7 @@ async def test_a_journey_that_keeps_failing_waits_longer_each_time(
     assert [retry_delay(n).total_seconds() for n in (1, 2, 3, 4, 8)] == [0, 1, 3, 7, 60]
     lead = make_lead(store)
     with store.session() as session:
-        session.add(Journey(workflow_id=f"journey:acme:{lead.id}", lead_id=lead.id,
-                            product="acme"))  # fmt: skip
+        session.add(Journey(workflow_id=f"journey:acme:{lead.id}", lead_id=lead.id, product="acme"))
     record_events(store, [LoggedEvent(await event(env, "f1"), lead_id=lead.id)])
     down = await Client.connect("127.0.0.1:1", data_converter=pydantic_data_converter, lazy=True)
     assert (await relay_once(store, down)).failed == 1  # 1st failure: retried at once
@@ -158,11 +166,12 @@ def age(store: Store, *, attempts: int, hours: float, refusals: int | None = Non
     with store.session() as session:
         session.execute(
             update(EventDelivery).values(
-                attempts=attempts, claimed_until=None,
+                attempts=attempts,
+                claimed_until=None,
                 refusals=attempts if refusals is None else refusals,
                 created_at=datetime.now(UTC) - timedelta(hours=hours),
             )
-        )  # fmt: skip
+        )
 
 
 async def test_events_a_journey_keeps_refusing_are_parked_listed_and_can_be_retried(
@@ -183,8 +192,10 @@ async def test_events_a_journey_keeps_refusing_are_parked_listed_and_can_be_retr
     assert _pending(store, 10) == []  # set aside: no retry every minute any more
     [parked] = parked_deliveries(store)
     assert (parked.workflow_id, parked.events, parked.last_error) == (
-        workflow_id, 1, "journey not started yet",
-    )  # fmt: skip
+        workflow_id,
+        1,
+        "journey not started yet",
+    )
 
     code, listing = await run_starter(settings, "deliveries", script="-m nurture.cli")
     assert code == 0 and f"{workflow_id}  1 event(s) parked since" in listing, listing
@@ -207,8 +218,7 @@ async def test_while_temporal_is_down_events_are_never_parked(
 ) -> None:
     lead = make_lead(store)
     with store.session() as session:
-        session.add(Journey(workflow_id=f"journey:acme:{lead.id}", lead_id=lead.id,
-                            product="acme"))  # fmt: skip
+        session.add(Journey(workflow_id=f"journey:acme:{lead.id}", lead_id=lead.id, product="acme"))
     record_events(store, [LoggedEvent(await event(env, "wait"), lead_id=lead.id)])
     age(store, attempts=10 * PARK_ATTEMPTS, hours=48)
     down = await Client.connect("127.0.0.1:1", data_converter=pydantic_data_converter, lazy=True)
@@ -224,8 +234,7 @@ async def test_after_a_long_outage_the_first_refusal_parks_nothing(
     comes back: one refusal is not a journey that keeps refusing."""
     lead = make_lead(store)
     with store.session() as session:
-        session.add(Journey(workflow_id=f"journey:acme:{lead.id}", lead_id=lead.id,
-                            product="acme"))  # fmt: skip
+        session.add(Journey(workflow_id=f"journey:acme:{lead.id}", lead_id=lead.id, product="acme"))
     record_events(store, [LoggedEvent(await event(env, "late"), lead_id=lead.id)])
     age(store, attempts=5 * PARK_ATTEMPTS, refusals=0, hours=6)
     round_ = await relay_once(store, client)

@@ -27,10 +27,18 @@ def run(tmp_path: Path, *command: str, **env: str) -> subprocess.CompletedProces
     clean = {k: v for k, v in os.environ.items() if not k.startswith("NURTURE_")}
     return subprocess.run(
         [sys.executable, *command],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
-        env=clean | {"PYTHONPATH": str(REPO), "NURTURE_DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
-                     "NURTURE_TEMPORAL_ADDRESS": "127.0.0.1:1"} | env,
-    )  # fmt: skip
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean
+        | {
+            "PYTHONPATH": str(REPO),
+            "NURTURE_DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+            "NURTURE_TEMPORAL_ADDRESS": "127.0.0.1:1",
+        }
+        | env,
+    )
 
 
 @pytest.mark.parametrize(
@@ -47,8 +55,12 @@ def test_worker_and_api_refuse_a_weak_secret_behind_a_public_url(
     env = {"NURTURE_PUBLIC_BASE_URL": PUBLIC}
     if secret is not None:
         env["NURTURE_SECRET_KEY"] = secret
-    done = run(tmp_path, str(REPO / command[0]) if command == ["worker.py"] else command[0],
-               *command[1:], **env)  # fmt: skip
+    done = run(
+        tmp_path,
+        str(REPO / command[0]) if command == ["worker.py"] else command[0],
+        *command[1:],
+        **env,
+    )
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
     assert f"NURTURE_SECRET_KEY {problem}" in done.stderr and FIX in done.stderr

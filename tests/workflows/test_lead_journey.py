@@ -307,8 +307,12 @@ async def test_another_products_behaviour_does_not_score_here(
     env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, worker: Worker
 ) -> None:
     handle = await started(env, client, settings, store)
-    other = BehaviorEvent(event_id="x-1", type="pricing_page", product="other",
-                          occurred_at=await env.get_current_time())  # fmt: skip
+    other = BehaviorEvent(
+        event_id="x-1",
+        type="pricing_page",
+        product="other",
+        occurred_at=await env.get_current_time(),
+    )
     await handle.signal("behavior", other)
     await behave(env, handle, "page_view")
     st = await eventually(handle, lambda s: s.score.behavior == 1)
@@ -395,8 +399,14 @@ async def test_a_suppressed_lead_gets_no_new_journey(
 ) -> None:
     lead = make_lead(store)
     with store.session() as session:
-        send_gate.suppress(session, email=lead.email, lead_id=lead.id, scope="product",
-                           product="acme", reason="unsubscribed 2025")  # fmt: skip
+        send_gate.suppress(
+            session,
+            email=lead.email,
+            lead_id=lead.id,
+            scope="product",
+            product="acme",
+            reason="unsubscribed 2025",
+        )
     outcome = await start_journey(client, settings, store, lead, "acme")
     assert not outcome.started
     assert outcome.message == "not started: suppressed (acme email): unsubscribed 2025"

@@ -93,8 +93,9 @@ async def test_a_crm_that_keeps_failing_does_not_hold_continue_as_new(
             handle = await client.start_workflow(
                 "LeadJourney",
                 JourneyInput(product="acme", lead_id=lead.id, max_history_length=100),
-                id=f"journey:acme:{lead.id}", task_queue=settings.task_queue,
-            )  # fmt: skip
+                id=f"journey:acme:{lead.id}",
+                task_queue=settings.task_queue,
+            )
             latest = client.get_workflow_handle(handle.id)  # `handle` is the first run
             for _ in range(3):
                 await behave(env, latest, "product_page", url="https://acme.example/product")

@@ -73,9 +73,13 @@ def refusing_crm(settings: Settings) -> Iterator[CrmWebhook]:
 
 
 async def test_a_crm_that_refuses_does_not_block_the_journey(
-    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store,
-    refusing_crm: CrmWebhook, worker: Worker,
-) -> None:  # fmt: skip
+    env: WorkflowEnvironment,
+    client: Client,
+    settings: Settings,
+    store: Store,
+    refusing_crm: CrmWebhook,
+    worker: Worker,
+) -> None:
     handle = await started(env, client, settings, store)
     await hand_off(env, handle)
     st = await eventually(handle, lambda s: any("refused" in e.text for e in s.timeline))

@@ -39,9 +39,12 @@ CANNOT_REPLAY = {
 # Changes to recordings made before the rule was enforced (commit, status, path): history
 # that cannot be rewritten. Nothing may be added to this list.
 GRANDFATHERED_CHANGES = {
-    ("994d8f76b9b6ab50539cfe58bf594829acc1e44d", "M",
-     "tests/histories/lead_journey_capacity_business_hours.json"),
-}  # fmt: skip
+    (
+        "994d8f76b9b6ab50539cfe58bf594829acc1e44d",
+        "M",
+        "tests/histories/lead_journey_capacity_business_hours.json",
+    ),
+}
 RULE_SINCE = "994d8f76b9b6ab50539cfe58bf594829acc1e44d"  # older commits re-recorded pre-release
 
 
@@ -92,8 +95,9 @@ def test_recordings_are_only_added() -> None:
     assert not dirty, f"recorded histories changed in the working tree: {dirty}"
     changes = set()
     commit = ""
-    log = _git("log", "--format=@%H", "--name-status", f"{RULE_SINCE}^..HEAD", "--",
-               "tests/histories")  # fmt: skip
+    log = _git(
+        "log", "--format=@%H", "--name-status", f"{RULE_SINCE}^..HEAD", "--", "tests/histories"
+    )
     for line in log.splitlines():
         if line.startswith("@"):
             commit = line[1:]

@@ -98,14 +98,24 @@ async def test_the_owner_gets_the_handoff_by_email_and_the_history_no_personal_d
     env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, sla_worker: Worker
 ) -> None:
     handle = await started(
-        env, client, settings, store, first_name="Aiko", last_name="Sato",
-        email="aiko.sato@example.com", company="Example KK", title="CFO",
-    )  # fmt: skip
+        env,
+        client,
+        settings,
+        store,
+        first_name="Aiko",
+        last_name="Sato",
+        email="aiko.sato@example.com",
+        company="Example KK",
+        title="CFO",
+    )
     await behave(env, handle, "document_download", document="expense-guide")
     [welcome] = [s for s in rows(store, Send) if s.mail_type == "step"]
-    click = BehaviorEvent(event_id="click-1", type="email_click",
-                          occurred_at=await env.get_current_time(),
-                          properties={"send_id": welcome.id})  # fmt: skip
+    click = BehaviorEvent(
+        event_id="click-1",
+        type="email_click",
+        occurred_at=await env.get_current_time(),
+        properties={"send_id": welcome.id},
+    )
     record_events(store, [LoggedEvent(click, lead_id=welcome.lead_id)], deliver=False)
     await hand_off(env, handle)
     await eventually(handle, lambda s: noted(s, "emailed hand-off #1 to the owner"))
@@ -119,10 +129,18 @@ async def test_the_owner_gets_the_handoff_by_email_and_the_history_no_personal_d
     assert "Aiko Sato" in message["Subject"] and "List-Unsubscribe" not in message
     text = body_text(message)
     score = rows(store, Handoff)[0].score
-    for expected in ("Aiko Sato", "CFO", "Example KK", "aiko.sato@example.com",
-                     f"Total {score} = fit 15", "pricing_page 1× this week", "expense-guide",
-                     "product page 3+ times in 14 days", f"/workflows/{handle.id}",
-                     "clicked: Welcome, Aiko"):  # fmt: skip
+    for expected in (
+        "Aiko Sato",
+        "CFO",
+        "Example KK",
+        "aiko.sato@example.com",
+        f"Total {score} = fit 15",
+        "pricing_page 1× this week",
+        "expense-guide",
+        "product page 3+ times in 14 days",
+        f"/workflows/{handle.id}",
+        "clicked: Welcome, Aiko",
+    ):
         assert expected in text, (expected, text)
     # The sales email counts as no email to the lead, and nothing about the lead leaked.
     st = await state(handle)
@@ -243,7 +261,8 @@ async def test_the_api_registers_a_sales_generated_lead(
     created = await api.http.post("/v1/leads", json=sgl, headers=api.leads)
     assert created.status_code == 200, created.text
     lead_id = created.json()["lead_id"]
-    await eventually(client.get_workflow_handle(f"journey:acme:{lead_id}"),
-                     lambda s: s.lifecycle == "sql")  # fmt: skip
+    await eventually(
+        client.get_workflow_handle(f"journey:acme:{lead_id}"), lambda s: s.lifecycle == "sql"
+    )
     wrong = await api.http.post("/v1/leads", json={**LEAD, "origin": "crm"}, headers=api.leads)
     assert wrong.status_code == 422 and "origin" in wrong.text

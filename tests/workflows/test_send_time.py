@@ -35,9 +35,12 @@ OPTIMISED = WEEKDAYS + "  optimise_send_time: {min_events: 3, default_hour: 11}\
 
 def opened(event_id: str, at, *, machine: bool = False) -> BehaviorEvent:
     return BehaviorEvent(
-        event_id=event_id, type="email_open", product="acme", occurred_at=at,
+        event_id=event_id,
+        type="email_open",
+        product="acme",
+        occurred_at=at,
         properties={"machine_open": machine},
-    )  # fmt: skip
+    )
 
 
 async def wednesday_noon(
@@ -123,16 +126,22 @@ async def test_a_journey_continued_as_new_keeps_the_versions_it_ran(
 
     def carried(versions: dict[str, bool]) -> JourneyInput:
         memory = JourneyMemory(
-            started_at=now, scenario=scenario, track=scenario.entry_track, step_anchor=now,
-            transitions=1, versions=versions,
-        )  # fmt: skip
+            started_at=now,
+            scenario=scenario,
+            track=scenario.entry_track,
+            step_anchor=now,
+            transitions=1,
+            versions=versions,
+        )
         return JourneyInput(product="acme", lead_id=lead.id, memory=memory)
 
     async with build_worker(client, settings, store):
         old = await client.start_workflow(
-            "LeadJourney", carried({"send-time-optimisation": False}),
-            id="journey:acme:old", task_queue=settings.task_queue,
-        )  # fmt: skip
+            "LeadJourney",
+            carried({"send-time-optimisation": False}),
+            id="journey:acme:old",
+            task_queue=settings.task_queue,
+        )
         new = await client.start_workflow(
             "LeadJourney", carried({}), id="journey:acme:new", task_queue=settings.task_queue
         )
