@@ -97,7 +97,7 @@ class EmailActivities:
             self.store,
             self.provider,
             lambda: self._message(input, lead, send_id),
-            _delivery(input, send_id),
+            _tags(input, send_id),
         )
         activity.logger.info("sent %s (%s) for %s", input.send_key, send_id, input.journey_id)
         return SendEmailResult(send_id=send_id, status="sent", provider_message_id=message_id)
@@ -219,14 +219,14 @@ def in_progress(send_id: str) -> ApplicationError:
 
 
 def deliver_claimed(
-    store: Store, provider: EmailProvider, build: Callable[[], EmailMessage], delivery: SendTags
+    store: Store, provider: EmailProvider, build: Callable[[], EmailMessage], tags: SendTags
 ) -> str:
     """Build and deliver a send this attempt has claimed (nurture/sending/claims.py marks
     it sent, or records why not); returns the provider's message id. The provider's errors
     become Temporal's: retried when nothing went out, final otherwise."""
-    message = _built(store, build, delivery.send_id)
+    message = _built(store, build, tags.send_id)
     try:
-        return claims.deliver(store, provider, message, delivery)
+        return claims.deliver(store, provider, message, tags)
     except ProviderError as err:
         raise temporal_error(err) from None
 
@@ -265,7 +265,7 @@ def temporal_error(err: ProviderError) -> ApplicationError:
     return ApplicationError(err.detail, type=kind, non_retryable=True)
 
 
-def _delivery(input: SendEmailInput, send_id: str) -> SendTags:
+def _tags(input: SendEmailInput, send_id: str) -> SendTags:
     return SendTags(
         send_id=send_id,
         journey_id=input.journey_id,

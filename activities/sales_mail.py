@@ -71,7 +71,7 @@ class SalesMailActivities:
             self.store,
             self.provider,
             lambda: sales_message(notice, payload, input.brand, send_id=send_id, sent_at=utcnow()),
-            self._delivery(input, send_id),
+            self._tags(input, send_id),
         )
         activity.logger.info("sent %s (%s) for %s", input.send_key, send_id, input.journey_id)
         return SalesMailResult(send_id=send_id, status="sent")
@@ -100,7 +100,11 @@ class SalesMailActivities:
             journey_time=input.journey_time,
         )
         attempt = claims.claim(
-            self.store, new, self.settings, redeliver_stale=self.provider.redelivery_is_harmless
+            self.store,
+            new,
+            self.settings,
+            redeliver_stale=self.provider.redelivery_is_harmless,
+            to_sales=True,
         )
         if attempt.decision.outcome == "claimed":
             return attempt.send_id, payload
@@ -112,7 +116,7 @@ class SalesMailActivities:
             send_id=attempt.send_id, status=attempt.status, detail=attempt.detail
         )
 
-    def _delivery(self, input: SalesMailInput, send_id: str) -> SendTags:
+    def _tags(self, input: SalesMailInput, send_id: str) -> SendTags:
         return SendTags(
             send_id=send_id,
             journey_id=input.journey_id,

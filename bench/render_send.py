@@ -106,7 +106,7 @@ PROVIDERS: list[ProviderUnderTest] = [
 
 def deliver(provider: EmailProvider, message: EmailMessage, send_id: str, product: str) -> str:
     """Hand one message to a provider, with the send's ids as the worker passes them."""
-    delivery = SendTags(
+    tags = SendTags(
         send_id=send_id,
         journey_id=f"journey:{product}:bench",
         lead_id="bench",
@@ -115,7 +115,7 @@ def deliver(provider: EmailProvider, message: EmailMessage, send_id: str, produc
         send_key="cold#1/bench",
         variant=0,
     )
-    return provider.deliver(message, delivery)
+    return provider.deliver(message, tags)
 
 
 # ---- the work -----------------------------------------------------------------------------

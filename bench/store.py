@@ -274,8 +274,8 @@ class NullProvider:
     name = "bench"
     redelivery_is_harmless = False
 
-    def deliver(self, message: EmailMessage, delivery: SendTags) -> str:
-        return delivery.send_id
+    def deliver(self, message: EmailMessage, tags: SendTags) -> str:
+        return tags.send_id
 
 
 def make_leads(store: Store, tag: str, count: int) -> list[str]:

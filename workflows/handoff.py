@@ -12,6 +12,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 from workflows import calls, patches
+from workflows.journey_base import JourneyBase
 
 with workflow.unsafe.imports_passed_through():
     from activities.handoff import (
@@ -29,8 +30,6 @@ with workflow.unsafe.imports_passed_through():
     from nurture.schedule.send_window import in_business_hours, local_day
     from nurture.scoring.moments import interesting_moments
 
-
-from workflows.journey_base import JourneyBase
 
 # Work beside the journey is bounded: a CRM or a provider that stays away never holds it.
 CRM_BOUND = timedelta(days=3)  # a hand-off post, carried across continue-as-new

@@ -3,11 +3,12 @@
 A patch id marks where a journey's command sequence changed; journeys recorded before the
 change replay the old path. A released id never moves to another place among the
 commands, and is never reused. Each may be deprecated (`workflow.deprecate_patch`, then
-removed) only once no journey that started before it can still be running or replayed:
-journeys end within their scenario's `exit.after` (at most a year in the shipped
-scenarios), but a journey carried by continue-as-new keeps its decision in
-`JourneyMemory.versions`, so check visibility for runs that still hold the id before
-removing the old path.
+removed) only once no journey that started before it can still be running or replayed.
+A nurturing journey ends within its scenario's `exit.after` (at most a year in the shipped
+scenarios), but one that sales owns has no such deadline, and a journey carried by
+continue-as-new keeps its decision in `JourneyMemory.versions`: query visibility for open
+journeys started before the release (and for runs that still hold the id) before removing
+the old path.
 """
 
 from __future__ import annotations

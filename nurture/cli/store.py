@@ -8,7 +8,7 @@ import typer
 
 from nurture.cli.common import console, open_store
 from nurture.config import get_settings
-from nurture.store import migrate as schema
+from nurture.store import migrate
 
 db = typer.Typer(help="The store's schema (Alembic migrations).", no_args_is_help=True)
 deliveries = typer.Typer(
@@ -56,9 +56,9 @@ def db_upgrade(
     from nurture.store.engine import Store
 
     store = Store(get_settings().database_url)
-    before = schema.current_revision(store.engine)
-    schema.upgrade(store.engine, revision)
-    after = schema.current_revision(store.engine)
+    before = migrate.current_revision(store.engine)
+    migrate.upgrade(store.engine, revision)
+    after = migrate.current_revision(store.engine)
     where = store.engine.url.render_as_string(hide_password=True)
     console.print(f"{where}: schema {before or 'empty'} → {after}", highlight=False)
 
@@ -69,7 +69,7 @@ def db_current() -> None:
     from nurture.store.engine import Store
 
     store = Store(get_settings().database_url)
-    current, head = schema.current_revision(store.engine), schema.head_revision()
+    current, head = migrate.current_revision(store.engine), migrate.head_revision()
     state = "up to date" if current == head else f"outdated: run `nurture db upgrade` ({head})"
     console.print(f"{current or 'empty'} · {state}", highlight=False)
     if current != head:

@@ -22,10 +22,10 @@ class OutboxProvider:
     def path_for(self, product: str, send_id: str) -> Path:
         return self.directory / product / f"{send_id}.eml"
 
-    def deliver(self, message: EmailMessage, delivery: SendTags) -> str:
-        path = self.path_for(delivery.product, delivery.send_id)
+    def deliver(self, message: EmailMessage, tags: SendTags) -> str:
+        path = self.path_for(tags.product, tags.send_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".partial", delete=False) as f:
             f.write(bytes(message))
         os.replace(f.name, path)  # atomic: a reader never sees half a message
-        return delivery.send_id
+        return tags.send_id

@@ -47,7 +47,7 @@ class SendTags:
 
 
 class EmailProvider(Protocol):
-    """Delivers one message; must be idempotent per `delivery.send_id` where it can be."""
+    """Delivers one message; must be idempotent per `tags.send_id` where it can be."""
 
     name: str
     # True where delivering the same send again changes nothing (the outbox rewrites one
@@ -55,7 +55,7 @@ class EmailProvider(Protocol):
     # Elsewhere that send becomes `uncertain`, never delivered twice.
     redelivery_is_harmless: bool
 
-    def deliver(self, message: EmailMessage, delivery: SendTags) -> str:
+    def deliver(self, message: EmailMessage, tags: SendTags) -> str:
         """Hand the message over and return the provider's message id."""
         ...
 

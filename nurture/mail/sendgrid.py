@@ -87,9 +87,9 @@ class SendGridProvider:
         self.unsubscribe_groups = dict(unsubscribe_groups or {})
         self.timeout = timeout
 
-    def deliver(self, message: EmailMessage, delivery: SendTags) -> str:
-        group = self.unsubscribe_groups.get(f"{delivery.product}/{delivery.mail_type}")
-        payload = mail_payload(message, delivery, sandbox=self.sandbox, unsubscribe_group=group)
+    def deliver(self, message: EmailMessage, tags: SendTags) -> str:
+        group = self.unsubscribe_groups.get(f"{tags.product}/{tags.mail_type}")
+        payload = mail_payload(message, tags, sandbox=self.sandbox, unsubscribe_group=group)
         try:
             response = self._client.client.mail.send.post(
                 request_body=payload, timeout=self.timeout
@@ -104,7 +104,7 @@ class SendGridProvider:
             raise DeliveryUncertain(
                 f"SendGrid's answer was lost ({type(err).__name__}: {err}) after it received "
                 "the message: it may have been sent, so it is not retried; check SendGrid's "
-                f"activity for send_id {delivery.send_id}"
+                f"activity for send_id {tags.send_id}"
             ) from None
         return str(response.headers.get("X-Message-Id") or "")
 
@@ -128,7 +128,7 @@ class SendGridProvider:
 
 def mail_payload(
     message: EmailMessage,
-    delivery: SendTags,
+    tags: SendTags,
     *,
     sandbox: bool = False,
     unsubscribe_group: int | None = None,
@@ -145,8 +145,8 @@ def mail_payload(
     if message["Reply-To"]:
         mail.reply_to = ReplyTo(*_address(message, "Reply-To"))
     mail.header = [Header(name, str(message[name])) for name in PASSED_HEADERS if message[name]]
-    mail.custom_arg = [CustomArg(key, value) for key, value in custom_args(delivery).items()]
-    mail.category = [Category(name) for name in categories(delivery)]
+    mail.custom_arg = [CustomArg(key, value) for key, value in custom_args(tags).items()]
+    mail.category = [Category(name) for name in categories(tags)]
     if unsubscribe_group is not None:
         mail.asm = Asm(GroupId(unsubscribe_group))
     if sandbox:
@@ -154,24 +154,24 @@ def mail_payload(
     return cast(dict[str, Any], mail.get())
 
 
-def custom_args(delivery: SendTags) -> dict[str, str]:
+def custom_args(tags: SendTags) -> dict[str, str]:
     """Our ids, as strings (SendGrid requires string values); echoed in every event."""
     return {
-        "journey_id": delivery.journey_id,
-        "lead_id": delivery.lead_id,
-        "product": delivery.product,
-        "send_id": delivery.send_id,
-        "mail_type": delivery.mail_type,
-        "send_key": delivery.send_key,
-        "variant": str(delivery.variant),
+        "journey_id": tags.journey_id,
+        "lead_id": tags.lead_id,
+        "product": tags.product,
+        "send_id": tags.send_id,
+        "mail_type": tags.mail_type,
+        "send_key": tags.send_key,
+        "variant": str(tags.variant),
     }
 
 
-def categories(delivery: SendTags) -> list[str]:
+def categories(tags: SendTags) -> list[str]:
     """Product, mail type and the step without its repeat counter ("cold#2/welcome" →
     "cold/welcome"), so SendGrid's statistics group the same step across repeats."""
-    step = re.sub(r"#\d+", "", delivery.send_key)
-    names = (delivery.product, delivery.mail_type, step)
+    step = re.sub(r"#\d+", "", tags.send_key)
+    names = (tags.product, tags.mail_type, step)
     return list(dict.fromkeys(name[:MAX_CATEGORY] for name in names if name))
 
 

@@ -58,8 +58,8 @@ class SmtpProvider:
         self.tls_context = tls_context or ssl.create_default_context()
         self.timeout = timeout
 
-    def deliver(self, message: EmailMessage, delivery: SendTags) -> str:
-        tag(message, delivery)
+    def deliver(self, message: EmailMessage, tags: SendTags) -> str:
+        tag(message, tags)
         sender = message["From"].addresses[0].addr_spec
         recipient = message["To"].addresses[0].addr_spec
         international = not (sender + recipient).isascii()
@@ -159,14 +159,14 @@ class SmtpProvider:
         )
 
 
-def tag(message: EmailMessage, delivery: SendTags) -> None:
+def tag(message: EmailMessage, tags: SendTags) -> None:
     """Our ids as headers, for whoever reads the relay's logs or bounces: opaque ids and
     labels, no personal data. Replaces, so a message tagged twice carries each once."""
     for name, value in (
-        ("X-Nurture-Send-Id", delivery.send_id),
-        ("X-Nurture-Lead-Id", delivery.lead_id),
-        ("X-Nurture-Product", delivery.product),
-        ("X-Nurture-Mail-Type", delivery.mail_type),
+        ("X-Nurture-Send-Id", tags.send_id),
+        ("X-Nurture-Lead-Id", tags.lead_id),
+        ("X-Nurture-Product", tags.product),
+        ("X-Nurture-Mail-Type", tags.mail_type),
     ):
         del message[name]
         message[name] = value

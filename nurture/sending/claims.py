@@ -88,10 +88,19 @@ def send_id_for(journey_id: str, send_key: str) -> str:
     return "snd_" + digest[:24]
 
 
-def claim(store: Store, send: NewSend, settings: Settings, *, redeliver_stale: bool) -> Attempt:
+def claim(
+    store: Store,
+    send: NewSend,
+    settings: Settings,
+    *,
+    redeliver_stale: bool,
+    to_sales: bool = False,
+) -> Attempt:
     """Decide this attempt in one transaction under the lead's row lock: find or create the
-    send's row, then let the gate decide it (sales mail skips consent, suppressions and the
-    cap: the lead is not the recipient). Raises LeadNotFound for a lead not in the store.
+    send's row, then let the gate decide it. `to_sales`: an email to our own sales team
+    about the lead skips the lead's consent, suppressions and cap (the lead is not the
+    recipient); only the sales-mail activity says so, never a mail type a journey chose.
+    Raises LeadNotFound for a lead not in the store.
 
     `redeliver_stale`: the provider makes a second delivery of the same send harmless, so a
     claim left by an attempt that never finished may be delivered again.
@@ -100,8 +109,8 @@ def claim(store: Store, send: NewSend, settings: Settings, *, redeliver_stale: b
     with store.session() as session:
         lead = lock_lead(session, send.lead_id)
         row = _row(session, send)
-        if send.mail_type == "sales":
-            decision = gate.claim_sales_mail(
+        if to_sales:
+            decision = gate.decide_sales_mail(
                 session,
                 row,
                 journey_now=send.journey_time,
@@ -111,7 +120,7 @@ def claim(store: Store, send: NewSend, settings: Settings, *, redeliver_stale: b
                 redeliver_stale=redeliver_stale,
             )
         else:
-            decision = gate.claim(
+            decision = gate.decide(
                 session,
                 row,
                 journey_now=send.journey_time,
@@ -152,9 +161,7 @@ def _row(session: Session, send: NewSend) -> Send:
     return row
 
 
-def deliver(
-    store: Store, provider: EmailProvider, message: EmailMessage, delivery: SendTags
-) -> str:
+def deliver(store: Store, provider: EmailProvider, message: EmailMessage, tags: SendTags) -> str:
     """Deliver a send this attempt has claimed, then mark it sent; returns the provider's
     message id. On failure the claim goes back (queued, for a retry) or the row records
     why no retry may follow, and the provider's error is raised. A message the provider
@@ -165,18 +172,18 @@ def deliver(
     the store stays away: a later attempt finds the claim stale and leaves it uncertain.
     """
     try:
-        message_id = provider.deliver(message, delivery)
+        message_id = provider.deliver(message, tags)
     except ProviderError as err:
-        _record_failure(store, delivery.send_id, err)
+        _record_failure(store, tags.send_id, err)
         raise
     except (ValueError, TypeError, LookupError) as err:
         refused = ProviderRejected(f"the provider could not take this message: {err}")
-        _record_failure(store, delivery.send_id, refused)
+        _record_failure(store, tags.send_id, refused)
         raise refused from None
     except BaseException:
-        release(store, delivery.send_id)  # nothing went out: the retry may try at once
+        release(store, tags.send_id)  # nothing went out: the retry may try at once
         raise
-    mark_sent(store, delivery, str(message["Subject"]), message_id)
+    mark_sent(store, tags, str(message["Subject"]), message_id)
     return message_id
 
 
@@ -211,17 +218,17 @@ def _end_claim(store: Store, send_id: str, **values: str) -> None:
         )
 
 
-def mark_sent(store: Store, delivery: SendTags, subject: str, message_id: str) -> None:
+def mark_sent(store: Store, tags: SendTags, subject: str, message_id: str) -> None:
     """Record that the provider took the message, retried through store blips: the email
     went out, so failing here must not make it look undelivered. If the store stays away,
     the row keeps its claim and a later attempt finds it `uncertain`, never resent."""
     for wait in (*MARK_SENT_WAITS, None):
         try:
             with store.session() as session:
-                erased = select(Lead.erased_at).where(Lead.id == delivery.lead_id).scalar_subquery()
+                erased = select(Lead.erased_at).where(Lead.id == tags.lead_id).scalar_subquery()
                 session.execute(
                     update(Send)
-                    .where(Send.id == delivery.send_id, Send.status.in_(("sending", "uncertain")))
+                    .where(Send.id == tags.send_id, Send.status.in_(("sending", "uncertain")))
                     .values(
                         status="sent",
                         # an erasure that ran while the email went out keeps the subject blank
@@ -235,11 +242,11 @@ def mark_sent(store: Store, delivery: SendTags, subject: str, message_id: str) -
             if wait is None:
                 log.error(
                     "send %s was delivered but could not be marked sent: %s",
-                    delivery.send_id,
+                    tags.send_id,
                     type(err).__name__,
                 )
                 raise DeliveryUncertain(
-                    f"send {delivery.send_id} went out but the store could not record it; "
+                    f"send {tags.send_id} went out but the store could not record it; "
                     "it will not be sent again"
                 ) from None
             time.sleep(wait)

@@ -182,7 +182,7 @@ def _statements(record: Consent) -> list[tuple[datetime, int, int]]:
     return said
 
 
-def claim(
+def decide(
     session: Session,
     send: Send,
     *,
@@ -223,7 +223,7 @@ def claim(
     return _claimed(send, journey_now, wall_now)
 
 
-def claim_sales_mail(
+def decide_sales_mail(
     session: Session,
     send: Send,
     *,

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from nurture.api.timestamps import Timestamp
 from nurture.leads.fields import normalised_email, one_line_problem
 from nurture.leads.profile import LeadProfile, Role, check_timezone
-from nurture.store import migrate as schema
+from nurture.store import migrate
 from nurture.store.models import Consent, Lead, utcnow
 
 # Where leads come from (ads, events, forms, cards...), plus leads sales created itself (SGL).
@@ -217,11 +217,11 @@ class Store:
 
     def upgrade(self) -> None:
         """Bring the schema to this code's revision (what `nurture db upgrade` does)."""
-        schema.upgrade(self.engine)
+        migrate.upgrade(self.engine)
 
     def ensure_current(self) -> None:
         """Refuse to run on an outdated schema, naming the command that fixes it."""
-        schema.ensure_current(self.engine)
+        migrate.ensure_current(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -116,7 +116,7 @@ class _FailingProvider:
     name = "outbox"
     redelivery_is_harmless = True
 
-    def deliver(self, message: EmailMessage, delivery: SendTags) -> str:
+    def deliver(self, message: EmailMessage, tags: SendTags) -> str:
         raise RuntimeError("provider unavailable")
 
 
@@ -194,9 +194,9 @@ class CountingProvider:
     def __init__(self) -> None:
         self.taken: list[str] = []
 
-    def deliver(self, message: EmailMessage, delivery: SendTags) -> str:
+    def deliver(self, message: EmailMessage, tags: SendTags) -> str:
         bytes(message)
-        self.taken.append(delivery.send_id)
+        self.taken.append(tags.send_id)
         return f"msg-{len(self.taken)}"
 
 
@@ -242,9 +242,9 @@ def test_a_store_failure_after_the_provider_took_the_email_never_sends_it_again(
 
     original = provider.deliver
 
-    def deliver_then_fail(message: EmailMessage, delivery: SendTags) -> str:
+    def deliver_then_fail(message: EmailMessage, tags: SendTags) -> str:
         failures["left"] = store_fails  # the store goes away once the provider has it
-        return original(message, delivery)
+        return original(message, tags)
 
     monkeypatch.setattr(provider, "deliver", deliver_then_fail)
     if store_fails < 4:

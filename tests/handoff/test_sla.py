@@ -297,7 +297,7 @@ class Unavailable:
     name = "outbox"
     redelivery_is_harmless = True
 
-    def deliver(self, message: EmailMessage, delivery: object) -> str:
+    def deliver(self, message: EmailMessage, tags: object) -> str:
         raise retry_later("provider down")
 
 

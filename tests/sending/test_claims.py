@@ -52,7 +52,7 @@ def new_send(lead_id: str, key: str = "cold#1/welcome", mail_type: str = "step")
     )
 
 
-def delivery(send: claims.NewSend) -> SendTags:
+def tags_of(send: claims.NewSend) -> SendTags:
     return SendTags(
         send_id=claims.send_id_for(send.journey_id, send.send_key),
         journey_id=send.journey_id,
@@ -85,10 +85,10 @@ class Provider:
     def __init__(self, error: BaseException | None = None) -> None:
         self.error = error
 
-    def deliver(self, message: EmailMessage, delivery: SendTags) -> str:
+    def deliver(self, message: EmailMessage, tags: SendTags) -> str:
         if self.error is not None:
             raise self.error
-        return f"msg-{delivery.send_id}"
+        return f"msg-{tags.send_id}"
 
 
 def claimed(store: Store, settings: Settings, send: claims.NewSend) -> claims.Attempt:
@@ -116,7 +116,7 @@ def test_a_delivered_send_is_sent_and_a_retry_finds_it_done(
 ) -> None:
     send = new_send(lead_id)
     attempt = claimed(store, settings, send)
-    message_id = claims.deliver(store, Provider(), message(), delivery(send))
+    message_id = claims.deliver(store, Provider(), message(), tags_of(send))
     stored = row(store, attempt.send_id)
     assert (stored.status, stored.subject, stored.provider_message_id) == (
         "sent",
@@ -149,7 +149,7 @@ def test_a_providers_error_is_recorded_and_raised_as_it_is(
     send = new_send(lead_id)
     attempt = claimed(store, settings, send)
     with pytest.raises(type(error)) as raised:
-        claims.deliver(store, Provider(error), message(), delivery(send))
+        claims.deliver(store, Provider(error), message(), tags_of(send))
     assert raised.value is error
     stored = row(store, attempt.send_id)
     assert (stored.status, stored.detail, stored.claimed_at) == (status, detail, None)
@@ -161,7 +161,7 @@ def test_a_message_the_provider_cannot_encode_is_refused_for_good(
     send = new_send(lead_id)
     attempt = claimed(store, settings, send)
     with pytest.raises(ProviderRejected, match="could not take this message: bad address"):
-        claims.deliver(store, Provider(ValueError("bad address")), message(), delivery(send))
+        claims.deliver(store, Provider(ValueError("bad address")), message(), tags_of(send))
     assert row(store, attempt.send_id).status == "failed"
 
 
@@ -171,7 +171,7 @@ def test_any_other_failure_gives_the_claim_back(
     send = new_send(lead_id)
     attempt = claimed(store, settings, send)
     with pytest.raises(ConnectionResetError):
-        claims.deliver(store, Provider(ConnectionResetError()), message(), delivery(send))
+        claims.deliver(store, Provider(ConnectionResetError()), message(), tags_of(send))
     assert (row(store, attempt.send_id).status, row(store, attempt.send_id).claimed_at) == (
         "queued",
         None,
@@ -198,7 +198,7 @@ def test_an_erasure_while_the_email_went_out_keeps_the_subject_blank(
     send = new_send(lead_id)
     attempt = claimed(store, settings, send)
     erase_lead(store, lead_id)
-    claims.deliver(store, Provider(), message(), delivery(send))
+    claims.deliver(store, Provider(), message(), tags_of(send))
     stored = row(store, attempt.send_id)
     assert (stored.status, stored.subject) == ("sent", "")
 
@@ -211,13 +211,19 @@ def test_sales_mail_skips_consent_and_the_cap_but_not_erasure(
     step = claims.claim(store, new_send(lead.id), settings, redeliver_stale=False)
     assert step.decision.outcome == "suppressed" and "no consent" in (step.detail or "")
     sales = new_send(lead.id, "sales:handoff#1", mail_type="sales")
-    assert claimed(store, settings, sales).lead.id == lead.id
+    to_sales = claims.claim(store, sales, settings, redeliver_stale=False, to_sales=True)
+    assert to_sales.decision.outcome == "claimed" and to_sales.lead.id == lead.id
+    # A mail type alone opens no gate: only the sales-mail activity says the mail is to sales.
+    posing = new_send(lead.id, "sales:posing#1", mail_type="sales")
+    refused = claims.claim(store, posing, settings, redeliver_stale=False)
+    assert refused.decision.outcome == "suppressed" and "no consent" in (refused.detail or "")
     erase_lead(store, lead.id)
     later = claims.claim(
         store,
         new_send(lead.id, "sales:remind#1", mail_type="sales"),
         settings,
         redeliver_stale=False,
+        to_sales=True,
     )
     assert later.decision.outcome == "suppressed" and later.status == "suppressed"
 
@@ -228,7 +234,7 @@ def test_at_the_cap_a_step_is_deferred_and_a_trigger_dropped(
     settings.frequency_cap_per_week = 1
     first = new_send(lead_id)
     claimed(store, settings, first)
-    claims.deliver(store, Provider(), message(), delivery(first))
+    claims.deliver(store, Provider(), message(), tags_of(first))
     step = claims.claim(store, new_send(lead_id, "cold#2/tips"), settings, redeliver_stale=False)
     assert step.decision.outcome == "deferred" and step.decision.until == T0 + timedelta(days=7)
     trigger = claims.claim(
@@ -260,6 +266,6 @@ def test_a_store_that_stays_away_after_delivery_leaves_the_claim_and_says_uncert
             raise OperationalError(statement, {}, Exception("server closed the connection"))
 
     with pytest.raises(DeliveryUncertain, match="will not be sent again"):
-        claims.deliver(store, Provider(), message(), delivery(send))
+        claims.deliver(store, Provider(), message(), tags_of(send))
     event.remove(store.engine, "before_cursor_execute", down)
     assert row(store, attempt.send_id).status == "sending"  # a later attempt finds it stale

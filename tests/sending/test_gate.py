@@ -44,7 +44,7 @@ def decide(
     store: Store, send_id: str, *, at: datetime = T0, cap: int = 0, defer: bool = True
 ) -> send_gate.Decision:
     with store.session() as session:
-        return send_gate.claim(
+        return send_gate.decide(
             session,
             session.get_one(Send, send_id),
             journey_now=at,

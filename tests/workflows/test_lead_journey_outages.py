@@ -44,11 +44,11 @@ class FlakyProvider(OutboxProvider):
         self.down = True
         self.attempts = 0
 
-    def deliver(self, message: EmailMessage, delivery: SendTags) -> str:
+    def deliver(self, message: EmailMessage, tags: SendTags) -> str:
         self.attempts += 1
         if self.down:
             raise retry_later("connection refused")
-        return super().deliver(message, delivery)
+        return super().deliver(message, tags)
 
 
 async def test_a_provider_outage_defers_the_step_and_behaviour_still_moves_the_lead(
