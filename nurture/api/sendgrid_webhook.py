@@ -2,7 +2,9 @@
 
 The signature (ECDSA over timestamp + raw body) is verified with SendGrid's own helper;
 stale timestamps are refused. Opens, clicks, bounces and spam reports become behaviour
-events (machine opens are stored but score nothing); deliveries move the send's status;
+events (machine opens are stored but score nothing); every event about one of our sends is
+kept as an engagement fact (nurture/analytics/sendgrid_facts.py); deliveries, bounces and a
+person's opens and clicks move the send's status (a machine open never does);
 unsubscribes suppress in the store (an unsubscribe from the product also withdraws the
 lead's consent to it) and tell the journey. A `bounce` of `type: blocked` is SendGrid's
 temporary refusal by the receiving server (reputation, content, a rate limit), not a dead
@@ -20,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +30,8 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel
 from sendgrid.helpers.eventwebhook import EventWebhook, EventWebhookHeader
 
+from nurture.analytics.facts import Fact, record_facts_in
+from nurture.analytics.sendgrid_facts import fact_of
 from nurture.api.limits import WEBHOOK_BYTES, max_body
 from nurture.api.tracking import current_scenarios
 from nurture.api.unsubscribe import tell_journey_of
@@ -122,13 +127,17 @@ def _verify(key: str, signature: str, timestamp: str, body: bytes) -> None:
 async def _apply(request: Request, events: list[dict[str, Any]]) -> WebhookResult:
     store: Store = request.app.state.store
     scenarios = await current_scenarios(request)
-    logged, blocked, unsubscribes = [], [], []
+    logged, blocked, unsubscribes, facts = [], [], [], []
+    now = datetime.now(UTC)
     for raw in events:
         kind, sg_id, lead_id = raw.get("event"), raw.get("sg_event_id"), raw.get("lead_id")
         if not isinstance(sg_id, str) or not isinstance(lead_id, str):
             continue  # not one of ours (no custom args) or malformed: nothing to route
+        fact = fact_of(raw, _link_policy(raw, scenarios), now)
+        if fact is not None:
+            facts.append(fact)
         send_id = raw.get("send_id")
-        if kind in STATUS and isinstance(send_id, str) and not _blocked(raw):
+        if kind in STATUS and isinstance(send_id, str) and _moves_status(raw):
             await asyncio.to_thread(advance_send_status, store, send_id, STATUS[kind])
         if raw.get("mail_type") == "sales":
             continue  # our colleague opened, clicked or unsubscribed: not the lead's behaviour
@@ -140,10 +149,21 @@ async def _apply(request: Request, events: list[dict[str, Any]]) -> WebhookResul
             logged.append(LoggedEvent(event, lead_id=lead_id))
         elif kind in ("unsubscribe", "group_unsubscribe"):
             unsubscribes.append(raw)
-    new = await asyncio.to_thread(_record, store, logged, blocked)
+    new = await asyncio.to_thread(_record, store, logged, blocked, facts)
     for raw in unsubscribes:
         await _unsubscribe(request, raw)
     return WebhookResult(received=len(events), new=len(new), unsubscribed=len(unsubscribes))
+
+
+def _moves_status(raw: dict[str, Any]) -> bool:
+    """A soft bounce leaves the send as it was, and so does a machine fetching the pixel:
+    a person opening it later still counts."""
+    return not _blocked(raw) and not (raw.get("event") == "open" and raw.get("sg_machine_open"))
+
+
+def _link_policy(raw: dict[str, Any], scenarios: list[Scenario]) -> Callable[[str], str]:
+    product = raw.get("product") if isinstance(raw.get("product"), str) else None
+    return policy_for(scenarios, product).url
 
 
 def _blocked(raw: dict[str, Any]) -> bool:
@@ -151,10 +171,14 @@ def _blocked(raw: dict[str, Any]) -> bool:
     return raw.get("event") == "bounce" and raw.get("type") == "blocked"
 
 
-def _record(store: Store, logged: list[LoggedEvent], blocked: list[LoggedEvent]) -> list[str]:
-    """One transaction: the behaviour for the journeys, and the blocked bounces for the
-    record only (no journey hears of them, so none ends and no suppression follows)."""
+def _record(
+    store: Store, logged: list[LoggedEvent], blocked: list[LoggedEvent], facts: list[Fact]
+) -> list[str]:
+    """One transaction: the behaviour for the journeys, the blocked bounces for the record
+    only (no journey hears of them, so none ends and no suppression follows), and the
+    engagement facts for the reports."""
     with store.session() as session:
+        record_facts_in(session, facts)
         return record_events_in(session, logged) + record_events_in(session, blocked, deliver=False)
 
 

@@ -323,3 +323,38 @@ class Transition(Base):
     reason: Mapped[str] = mapped_column(Text)
     journey_time: Mapped[datetime] = mapped_column(UTCDateTime)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Engagement(Base):
+    """What happened to one send, as facts with their time: append-only, each fact once.
+
+    Fed by the providers' webhooks (and Nurture's own tracking), read by the analytics
+    reports. An open or a click says whether a person made it (`human`) and, for a machine,
+    why we think so, so no report counts Apple Mail's prefetch or a link scanner as a read.
+    """
+
+    __tablename__ = "engagements"
+    __table_args__ = (
+        Index("ix_engagements_send_kind", "send_id", "kind"),
+        Index("ix_engagements_product_time", "product", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    fact_id: Mapped[str] = mapped_column(String(200), unique=True, doc="the source's event id")
+    send_id: Mapped[str] = mapped_column(String(40))
+    lead_id: Mapped[str] = mapped_column(String(40))
+    product: Mapped[str] = mapped_column(String(64))
+    # delivered | bounced | deferred | opened | clicked | unsubscribed | spam_reported
+    kind: Mapped[str] = mapped_column(String(20))
+    human: Mapped[bool | None] = mapped_column(doc="opens and clicks: a person (False: a machine)")
+    machine_reason: Mapped[str | None] = mapped_column(String(200))
+    link: Mapped[str | None] = mapped_column(Text, doc="the clicked link, as the scenario keeps it")
+    bounce: Mapped[str | None] = mapped_column(String(10), doc="hard | soft")
+    scope: Mapped[str | None] = mapped_column(
+        String(20), doc="unsubscribed: product or a mail type"
+    )
+    source: Mapped[str] = mapped_column(String(20), doc="sendgrid | nurture (own pixel, links)")
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -18,7 +18,7 @@ from temporalio.worker import Worker
 from nurture.config import Settings
 from nurture.sending import gate as send_gate
 from nurture.store.engine import Store
-from nurture.store.models import Consent, Event, Lead, Send
+from nurture.store.models import Consent, Engagement, Event, Lead, Send
 from nurture.store.relay import relay_once
 from tests.helpers.api import LEAD, Api
 from tests.helpers.history_text import decoded_history
@@ -106,6 +106,12 @@ async def test_signed_events_are_routed_once_and_forgeries_refused(
     with store.session() as session:
         assert session.get_one(Send, "snd_x").status == "clicked"
         assert len(session.scalars(select(Event)).all()) == 3
+        facts = session.scalars(select(Engagement).order_by(Engagement.fact_id)).all()
+        assert [(f.kind, f.human) for f in facts] == [
+            ("delivered", None), ("opened", False), ("opened", True), ("clicked", True),
+        ]  # fmt: skip
+        assert "sg_machine_open" in (facts[1].machine_reason or "")
+        assert facts[3].link == "https://acme.example/guide"
     assert (await relay_once(store, client)).delivered == 3
     st = await eventually(
         client.get_workflow_handle(f"journey:acme:{lead_id}"),
@@ -255,3 +261,25 @@ async def test_a_clicked_link_reaches_the_journey_without_the_address(
     history = decoded_history(await handle.fetch_history())
     assert "example.jp" not in history, "the address leaked into the journey history"
     assert "https://acme.example/webinar?utm_campaign=nov" in history
+
+
+async def test_a_machine_open_is_no_open_until_a_person_opens(
+    env: WorkflowEnvironment, client: Client, api: Api, store: Store
+) -> None:
+    """Before: SendGrid's `open` moved the send to `opened` even when SendGrid itself said a
+    machine fetched the pixel (Apple Mail Privacy Protection opens every mail on arrival)."""
+    lead_id = await lead_with_a_sent_email(api, store, "snd_m")
+    machine = [
+        sg("delivered", "m1", lead_id, send_id="snd_m"),
+        sg("open", "m2", lead_id, send_id="snd_m", sg_machine_open=True),
+    ]
+    body, headers = signed(machine)
+    assert (await api.http.post("/v1/webhooks/sendgrid", content=body, headers=headers)).is_success
+    with store.session() as session:
+        assert session.get_one(Send, "snd_m").status == "delivered"
+    body, headers = signed([sg("open", "m3", lead_id, send_id="snd_m")])
+    assert (await api.http.post("/v1/webhooks/sendgrid", content=body, headers=headers)).is_success
+    with store.session() as session:
+        assert session.get_one(Send, "snd_m").status == "opened"
+        kinds = session.scalars(select(Engagement.kind).where(Engagement.send_id == "snd_m"))
+        assert sorted(kinds) == ["delivered", "opened", "opened"]

@@ -1,0 +1,1 @@
+"""Analytics: engagement facts and what the reports make of them."""
