@@ -20,7 +20,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from nurture.config import Settings
-from nurture.mail.compose import Recipient, compose_email, unsubscribe_url
+from nurture.mail.compose import LinkTracking, Recipient, compose_email, unsubscribe_url
 from nurture.mail.providers import (
     DELIVERY_UNCERTAIN,
     PROVIDER_REJECTED,
@@ -75,6 +75,11 @@ class EmailActivities:
         self.provider = provider
         self._renderers: dict[tuple[str, str], TemplateRenderer] = {}
         self._lock = threading.Lock()
+        self._tracking = (
+            LinkTracking(settings.public_base_url, settings.secret_key)
+            if settings.own_tracking
+            else None
+        )
 
     @activity.defn(name="send_email")
     def send_email(self, input: SendEmailInput) -> SendEmailResult:
@@ -161,6 +166,7 @@ class EmailActivities:
                 unsubscribe_url=link,
                 send_id=send_id,
                 sent_at=utcnow(),
+                tracking=self._tracking,
             )
         except jinja2.TemplateError as err:
             raise ApplicationError(

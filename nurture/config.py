@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     # Email delivery (docs/email-providers.md); nurture/mail/provider_factory.py checks that
     # the chosen provider has what it needs when the worker starts.
     email_provider: EmailProviderName = "outbox"
+    tracking: Literal["auto", "nurture", "provider", "off"] = Field(
+        default="auto",
+        description="who counts opens and clicks: `nurture` (its own pixel and click links), "
+        "`provider` (SendGrid's tracking), `off`; `auto`: the provider's with SendGrid, "
+        "Nurture's otherwise, so nothing is counted twice",
+    )
     sendgrid_api_key: SecretStr | None = None
     sendgrid_host: str = Field(
         default="https://api.sendgrid.com", description="base URL of the v3 API (tests, EU)"
@@ -93,6 +99,13 @@ class Settings(BaseSettings):
                     f"type among {', '.join(mail_types)}, e.g. 'cloudbook/newsletter'"
                 )
         return groups
+
+    @property
+    def own_tracking(self) -> bool:
+        """Whether emails carry Nurture's own open pixel and click links."""
+        if self.tracking == "auto":
+            return self.email_provider != "sendgrid"
+        return self.tracking == "nurture"
 
     def refuse_public_default_secret(self) -> None:
         """Raise `InsecureSecret` when the links this process signs reach the public (the

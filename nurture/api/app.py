@@ -20,7 +20,7 @@ from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
-from nurture.api import health, leads, sendgrid_webhook, tracking, unsubscribe
+from nurture.api import email_tracking, health, leads, sendgrid_webhook, tracking, unsubscribe
 from nurture.api.admission import Admission, doors, store_unavailable
 from nurture.api.event_writer import EventWriter
 from nurture.config import Settings, get_settings
@@ -111,7 +111,13 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
     app.state.event_writer = EventWriter(store)
     app.state.settings = settings
     app.state.temporal = Temporal(settings)
-    routers = (leads.router, tracking.router, unsubscribe.router, sendgrid_webhook.router)
+    routers = (
+        leads.router,
+        tracking.router,
+        unsubscribe.router,
+        sendgrid_webhook.router,
+        email_tracking.router,
+    )
     for router in routers:
         app.include_router(router, prefix="/v1", responses=ERRORS)
     app.include_router(health.router)

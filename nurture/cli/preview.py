@@ -24,7 +24,13 @@ from sqlalchemy import or_, select
 from sqlalchemy.engine import make_url
 
 from nurture.config import Settings
-from nurture.mail.compose import ComposedEmail, Recipient, compose_email, unsubscribe_url
+from nurture.mail.compose import (
+    ComposedEmail,
+    LinkTracking,
+    Recipient,
+    compose_email,
+    unsubscribe_url,
+)
 from nurture.mail.render import SAMPLE_JOURNEY, SAMPLE_LEADS, TemplateRenderer
 from nurture.scenario.loader import SCENARIO_FILE, ScenarioError, load_scenario_dir, scenario_dirs
 from nurture.scenario.model import SLUG, Scenario
@@ -243,6 +249,12 @@ def render_preview(
     )
     journey: dict[str, Any] = {**SAMPLE_JOURNEY, "track": email.track, "step": email.send_key}
     sent_at = utcnow()
+    # As the worker sends it: through Nurture's click links when Nurture tracks.
+    tracking = (
+        LinkTracking(settings.public_base_url, settings.secret_key)
+        if settings.own_tracking
+        else None
+    )
     variants = []
     for subject, template in email.variants:
         try:
@@ -256,6 +268,7 @@ def render_preview(
                 unsubscribe_url=link,
                 send_id=PREVIEW_SEND_ID,
                 sent_at=sent_at,
+                tracking=tracking,
             )
         except jinja2.TemplateError as err:
             raise PreviewError(

@@ -9,11 +9,12 @@ the pinned version from the store, the preview reads the folder).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 
+from nurture.mail.link_tracking import track_links
 from nurture.mail.message import build_message
 from nurture.mail.render import EmailContent, TemplateRenderer, email_context
 from nurture.scenario.model import Brand
@@ -51,6 +52,15 @@ class Recipient:
 
 
 @dataclass(frozen=True)
+class LinkTracking:
+    """Nurture's own open and click tracking: where the API answers, and the secret that
+    seals the links (None in an email: the provider tracks, or nobody does)."""
+
+    base_url: str
+    secret: str
+
+
+@dataclass(frozen=True)
 class ComposedEmail:
     content: EmailContent
     message: EmailMessage
@@ -72,9 +82,11 @@ def compose_email(
     unsubscribe_url: str,
     send_id: str,
     sent_at: datetime,
+    tracking: LinkTracking | None = None,
 ) -> ComposedEmail:
     """Render `template` with `subject` (one variant's Jinja source) for the recipient and
-    build the message; template errors propagate as `jinja2.TemplateError`."""
+    build the message; template errors propagate as `jinja2.TemplateError`. With
+    `tracking`, the HTML's links go through the API and it carries the open pixel."""
     context = email_context(
         brand,
         recipient.fields,
@@ -83,6 +95,15 @@ def compose_email(
         journey=journey,
     )
     content = renderer.render(template, subject, context)
+    if tracking is not None:
+        tracked = track_links(
+            content.html,
+            base_url=tracking.base_url,
+            send_id=send_id,
+            secret=tracking.secret,
+            keep={unsubscribe_url},
+        )
+        content = replace(content, html=tracked)
     message = build_message(
         content,
         sender=brand.sender,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nurture.cli.demo import SCRIPT, Cue, _due, run_demo
+from nurture.cli.demo import DEMO_SECONDS, DEMO_SECONDS_MAX, SCRIPT, Cue, _due, _playing, run_demo
 from nurture.journey.contract import JourneyState
 from nurture.journey.lifecycle import Lifecycle
 from nurture.scoring.score import ScoreBreakdown
@@ -89,3 +89,11 @@ def test_a_cue_waits_for_its_lead_to_be_ready() -> None:
     assert _due([lena], lena.at, {"lena": handed_off}) == [lena]
     plain = Cue(1, "ken", _nothing)
     assert _due([plain], 1, {}) == [plain]
+
+
+def test_the_demo_plays_on_until_its_story_is_told_within_a_bound() -> None:
+    tom = next(cue for cue in SCRIPT if cue.lead == "tom")
+    assert _playing(DEMO_SECONDS - 1, [])
+    assert not _playing(DEMO_SECONDS, [])  # everything played: done on time
+    assert _playing(DEMO_SECONDS + 30, [tom])  # a slow machine: the story goes on
+    assert not _playing(DEMO_SECONDS_MAX, [tom])  # but not forever

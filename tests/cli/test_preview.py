@@ -27,6 +27,7 @@ from nurture.mail.outbox import OutboxProvider
 from nurture.mail.render import SAMPLE_JOURNEY
 from nurture.scenario.loader import load_scenario
 from nurture.scenario.pins import pin_templates
+from nurture.sending.tracking_tokens import read_click, read_open
 from nurture.sending.unsubscribe_tokens import verify_unsubscribe
 from nurture.store.engine import LeadIn, Store
 from nurture.store.models import Lead
@@ -361,7 +362,22 @@ def test_the_eml_is_the_message_the_worker_sends(
     [real_link] = set(UNSUBSCRIBE.findall(part(real, "plain")))
     [shown_link] = set(UNSUBSCRIBE.findall(part(shown, "plain")))
 
+    def opened(text: str, send_id: str) -> str:
+        """Tracking tokens seal the send id: each must name this message's send, and then
+        reads as its link, so the two messages compare."""
+
+        def link(match: re.Match[str]) -> str:
+            if match.group(1) == "o":
+                assert read_open(match.group(2), settings.secret_key) == send_id
+                return "/v1/t/o/(pixel)"
+            owner, url = read_click(match.group(2), settings.secret_key)
+            assert owner == send_id
+            return f"/v1/t/c/({url})"
+
+        return re.sub(r"/v1/t/([oc])/([A-Za-z0-9_-]+)", link, text)
+
     def same(text: str) -> str:
+        text = opened(text, sent.send_id)
         return text.replace(real_link, shown_link).replace(sent.send_id, PREVIEW_SEND_ID)
 
     assert real.keys() == shown.keys()
@@ -369,7 +385,8 @@ def test_the_eml_is_the_message_the_worker_sends(
         if header not in ("Date", "Message-ID", "Content-Type"):  # Content-Type: its boundary
             assert same(str(real[header])) == str(shown[header]), header
     assert same(part(real, "plain")) == part(shown, "plain")
-    assert same(part(real, "html")) == part(shown, "html")
+    assert same(part(real, "html")) == opened(part(shown, "html"), PREVIEW_SEND_ID)
+    assert "/v1/t/c/" in part(shown, "html")  # the preview tracks its links as the worker does
     assert "&lt;b&gt;サンプル&lt;/b&gt;" in part(shown, "html")
 
 

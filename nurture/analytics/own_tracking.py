@@ -1,0 +1,168 @@
+"""Opens and clicks seen by Nurture's own pixel and click links: facts, and behaviour.
+
+Each hit becomes an engagement fact with a verdict (a person, or a machine and why), and a
+person's open or click also becomes a behaviour event on the same durable path as tracker
+events (the `events` table, then the relay to the lead's journeys), so a click moves the
+lead as SendGrid's would. A machine open is kept as behaviour too, flagged, and scores
+nothing (as SendGrid's machine opens); a machine click reaches no journey.
+
+The machine verdicts, each documented in docs/analytics.md:
+- a pixel fetched within `PREFETCH_SECONDS` of sending: the receiving server or client
+  prefetched it, no one has read the mail yet;
+- the User-Agent `Mozilla/5.0` and nothing else: Apple Mail Privacy Protection's proxy,
+  which fetches every image of every mail on arrival;
+- a User-Agent of a mail-security scanner, link checker or HTTP library (`SCANNER`);
+- a click within `SCANNER_SECONDS` of another click on a different link of the same email:
+  a scanner following every link, faster than anyone reads.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from nurture.analytics.facts import Fact, record_facts_in
+from nurture.leads.events import EMAIL_CLICK, EMAIL_OPEN, BehaviorEvent
+from nurture.sending.status import DeliveryStatus, advance_send_status
+from nurture.store.engine import Store
+from nurture.store.event_log import LoggedEvent, record_events_in
+from nurture.store.models import Engagement, Lead, Send
+
+# What of a clicked link is kept, per product (the scenario's `tracking` rules).
+Keep = Callable[[str, str], str]
+PREFETCH_SECONDS = 2
+SCANNER_SECONDS = 1
+APPLE_PROXY = "Mozilla/5.0"
+SCANNER = re.compile(
+    r"barracuda|mimecast|proofpoint|symantec|messagelabs|trend ?micro|forcepoint|zscaler|"
+    r"ironport|cisco|sophos|fortinet|bitdefender|safelinks|urlscan|linkcheck|"
+    r"bot\b|spider|crawler|python-requests|python-urllib|go-http-client|curl/|wget/|java/",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One request to the pixel or a click link, as the API saw it."""
+
+    send_id: str
+    at: datetime
+    user_agent: str
+    link: str | None = None  # a click's link, exactly as rendered
+
+
+def machine_open(sent_at: datetime | None, hit: Hit) -> str | None:
+    """Why this pixel fetch was no reader's, or None for a person."""
+    if sent_at is not None and hit.at - sent_at < timedelta(seconds=PREFETCH_SECONDS):
+        return f"fetched within {PREFETCH_SECONDS} s of sending: a prefetch, not a reader"
+    return _machine_agent(hit.user_agent)
+
+
+def machine_click(
+    sent_at: datetime | None, hit: Hit, last: tuple[datetime, str] | None
+) -> str | None:
+    """Why this click was no reader's, or None for a person. `last`: the previous click on
+    this email (its time and link)."""
+    if sent_at is not None and hit.at - sent_at < timedelta(seconds=PREFETCH_SECONDS):
+        return f"clicked within {PREFETCH_SECONDS} s of sending: a link scanner"
+    quick = last is not None and hit.at - last[0] < timedelta(seconds=SCANNER_SECONDS)
+    if quick and last is not None and last[1] != hit.link:
+        return f"within {SCANNER_SECONDS} s of a click on another link: a link scanner"
+    return _machine_agent(hit.user_agent)
+
+
+def _machine_agent(user_agent: str) -> str | None:
+    agent = user_agent.strip()
+    if agent == APPLE_PROXY:
+        return "User-Agent 'Mozilla/5.0' alone: Apple Mail Privacy Protection's prefetch"
+    if not agent:
+        return "no User-Agent: not a mail client"
+    found = SCANNER.search(agent)
+    if found:
+        return f"User-Agent of a scanner or HTTP library ({found.group(0)})"
+    return None
+
+
+def record_open(store: Store, hit: Hit) -> bool:
+    """The pixel was fetched: a fact, and the open as behaviour. False: not ours to count
+    (no such send, or its lead was erased)."""
+    return _record(store, hit, "opened", lambda sent, _, __: machine_open(sent, hit), _as_is)
+
+
+def record_click(store: Store, hit: Hit, keep: Keep) -> bool:
+    """A link was followed: a fact, and a person's click as behaviour (the link as the
+    product's `keep` keeps it). False: not ours to count."""
+    assert hit.link is not None
+
+    def verdict(sent_at: datetime | None, session: Session, product: str) -> str | None:
+        as_kept = replace(hit, link=keep(product, hit.link or ""))  # as facts keep links
+        return machine_click(sent_at, as_kept, _last_click(session, hit.send_id))
+
+    return _record(store, hit, "clicked", verdict, keep)
+
+
+def _record(
+    store: Store,
+    hit: Hit,
+    kind: str,
+    verdict: Callable[[datetime | None, Session, str], str | None],
+    keep: Keep,
+) -> bool:
+    with store.session() as session:
+        found = session.execute(
+            select(Send.product, Send.lead_id, Send.sent_at, Lead.erased_at)
+            .join(Lead, Lead.id == Send.lead_id)
+            .where(Send.id == hit.send_id)
+        ).one_or_none()
+        if found is None or found.erased_at is not None:
+            return False
+        reason = verdict(found.sent_at, session, found.product)
+        fact_id = f"nt:{uuid.uuid4().hex}"
+        link = keep(found.product, hit.link)[:2048] if hit.link else None
+        fact = Fact(
+            fact_id=fact_id,
+            send_id=hit.send_id,
+            lead_id=found.lead_id,
+            product=found.product,
+            kind="opened" if kind == "opened" else "clicked",
+            occurred_at=hit.at,
+            source="nurture",
+            human=reason is None,
+            machine_reason=reason,
+            link=link,
+        )
+        record_facts_in(session, [fact])
+        if kind == "opened" or reason is None:
+            event = BehaviorEvent(
+                event_id=fact_id,
+                type=EMAIL_OPEN if kind == "opened" else EMAIL_CLICK,
+                occurred_at=hit.at,
+                url=link,
+                product=found.product,
+                properties={"send_id": hit.send_id, "machine_open": reason is not None},
+            )
+            record_events_in(session, [LoggedEvent(event, lead_id=found.lead_id)])
+    if reason is None:
+        status: DeliveryStatus = "opened" if kind == "opened" else "clicked"
+        advance_send_status(store, hit.send_id, status)
+    return True
+
+
+def _as_is(product: str, link: str) -> str:
+    return link
+
+
+def _last_click(session: Session, send_id: str) -> tuple[datetime, str] | None:
+    last = session.execute(
+        select(Engagement.occurred_at, Engagement.link)
+        .where(Engagement.send_id == send_id, Engagement.kind == "clicked")
+        .order_by(Engagement.occurred_at.desc())
+        .limit(1)
+    ).one_or_none()
+    return None if last is None else (last.occurred_at, last.link or "")

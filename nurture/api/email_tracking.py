@@ -1,0 +1,85 @@
+"""Nurture's own open pixel and click links (`/v1/t/o/{token}`, `/v1/t/c/{token}`).
+
+They are on the reader's path, so they answer first and count second: the pixel is always
+a 1×1 GIF, a click always goes to its link, even when the token is not one we can count
+(an erased lead, a send the store no longer has) or the store is down (then the hit is
+lost and logged, never the reader). Tokens are sealed (nurture/sending/tracking_tokens.py):
+a click can only lead to a link one of our emails was rendered with. No key: these links
+are in the lead's mailbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.exc import SQLAlchemyError
+
+from nurture.analytics.own_tracking import Hit, record_click, record_open
+from nurture.api.tracking import current_scenarios
+from nurture.leads.tracking_privacy import policy_for
+from nurture.sending.tracking_tokens import read_click, read_open
+from nurture.store.engine import Store
+
+router = APIRouter(tags=["email tracking"])
+log = logging.getLogger("nurture.api.email_tracking")
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+NO_STORE = {"Cache-Control": "no-store, private", "Referrer-Policy": "no-referrer"}
+
+
+@router.get(
+    "/t/o/{token}",
+    response_class=Response,
+    responses={200: {"content": {"image/gif": {}}, "description": "a transparent 1×1 GIF"}},
+)
+async def open_pixel(token: str, request: Request) -> Response:
+    """The open pixel: a transparent 1×1 GIF, never cached, whatever the token."""
+    settings = request.app.state.settings
+    try:
+        send_id = read_open(token, settings.secret_key)
+    except ValueError:
+        send_id = None
+    if send_id is not None:
+        hit = Hit(send_id, datetime.now(UTC), request.headers.get("user-agent", ""))
+        await _count(record_open, request.app.state.store, hit)
+    return Response(PIXEL, media_type="image/gif", headers=NO_STORE)
+
+
+@router.get(
+    "/t/c/{token}",
+    response_class=RedirectResponse,
+    status_code=302,
+    responses={
+        302: {
+            "description": "to the link the email was rendered with",
+            "headers": {"Location": {"schema": {"type": "string"}}},
+        }
+    },
+)
+async def click_link(token: str, request: Request) -> Response:
+    """A click: counted, then redirected to the exact link the email was rendered with."""
+    settings = request.app.state.settings
+    try:
+        send_id, link = read_click(token, settings.secret_key)
+    except ValueError as err:
+        raise HTTPException(404, f"{err}; open the email again and use the link there") from None
+    hit = Hit(send_id, datetime.now(UTC), request.headers.get("user-agent", ""), link)
+    scenarios = await current_scenarios(request)
+
+    def keep(product: str, url: str) -> str:
+        return policy_for(scenarios, product).url(url)
+
+    await _count(lambda store, h: record_click(store, h, keep), request.app.state.store, hit)
+    return RedirectResponse(link, status_code=302, headers=NO_STORE)
+
+
+async def _count(record: Callable[[Store, Hit], bool], store: Store, hit: Hit) -> None:
+    try:
+        await asyncio.to_thread(record, store, hit)
+    except SQLAlchemyError as err:
+        log.warning("a hit on send %s was not counted: %s", hit.send_id, type(err).__name__)

@@ -1,0 +1,111 @@
+"""Nurture's own opens and clicks on real SQLite and PostgreSQL: a fact with its verdict,
+a person's hit as behaviour for the journeys, and the machines that are no readers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from nurture.analytics.own_tracking import (
+    Hit,
+    machine_click,
+    machine_open,
+    record_click,
+    record_open,
+)
+from nurture.leads.erasure import erase_lead
+from nurture.store.engine import LeadIn, Store
+from nurture.store.models import Engagement, Event, EventDelivery, Journey, Send
+from tests.helpers.paths import CONSENT
+
+SENT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+READER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 (KHTML, like Gecko)"
+LINK = "https://acme.example/guide?utm_source=nurture&email=aiko%40example.jp"
+
+
+def keep_path(product: str, url: str) -> str:
+    return url.split("?")[0]
+
+
+def sent_email(store: Store) -> str:
+    lead, _ = store.upsert_lead(LeadIn(email="aiko@example.jp", consent=CONSENT))
+    with store.session() as session:
+        session.add(Journey(workflow_id=f"journey:acme:{lead.id}", lead_id=lead.id, product="acme"))
+        session.add(
+            Send(id="snd_1", journey_id=f"journey:acme:{lead.id}", send_key="cold#1/welcome",
+                 lead_id=lead.id, product="acme", mail_type="step", template="note",
+                 subject="Hi", variant=0, provider="smtp", journey_time=SENT, status="sent",
+                 sent_at=SENT)
+        )  # fmt: skip
+    return lead.id
+
+
+def why_open(agent: str, after: timedelta = timedelta(hours=1)) -> str:
+    return machine_open(SENT, Hit("s", SENT + after, agent)) or ""
+
+
+def why_click(previous: tuple[float, str] | None) -> str | None:
+    at = SENT + timedelta(hours=1)
+    last = None if previous is None else (at - timedelta(seconds=previous[0]), previous[1])
+    return machine_click(SENT, Hit("s", at, READER, "https://acme.example/a"), last)
+
+
+def test_the_machine_verdicts() -> None:
+    assert why_open(READER) == ""
+    assert "within 2 s of sending" in why_open(READER, timedelta(seconds=1))
+    assert "Apple Mail Privacy Protection" in why_open("Mozilla/5.0")
+    assert "proofpoint" in why_open("Proofpoint URL defense").lower()
+    assert "no User-Agent" in why_open("")
+    assert why_click(None) is None
+    assert why_click((30, "https://acme.example/b")) is None  # a reader, moving on
+    assert why_click((0.5, "https://acme.example/a")) is None  # a double click
+    assert "another link" in (why_click((0.5, "https://acme.example/b")) or "")
+
+
+def test_a_readers_open_and_click_are_facts_behaviour_and_status(any_store: Store) -> None:
+    lead_id = sent_email(any_store)
+    at = SENT + timedelta(hours=2)
+    assert record_open(any_store, Hit("snd_1", at, READER))
+    assert record_click(any_store, Hit("snd_1", at + timedelta(minutes=1), READER, LINK), keep_path)
+    with any_store.session() as session:
+        facts = session.scalars(select(Engagement).order_by(Engagement.occurred_at)).all()
+        assert [(f.kind, f.human, f.source, f.link) for f in facts] == [
+            ("opened", True, "nurture", None),
+            ("clicked", True, "nurture", "https://acme.example/guide"),
+        ]
+        events = session.scalars(select(Event).order_by(Event.occurred_at)).all()
+        assert [(e.type, e.lead_id, e.url) for e in events] == [
+            ("email_open", lead_id, None),
+            ("email_click", lead_id, "https://acme.example/guide"),
+        ]
+        assert events[1].properties == {"send_id": "snd_1", "machine_open": False}
+        queued = session.scalars(select(EventDelivery.workflow_id)).all()
+        assert queued == [f"journey:acme:{lead_id}"] * 2  # on their way to the journey
+        assert session.get_one(Send, "snd_1").status == "clicked"
+
+
+def test_machines_are_counted_as_machines_and_a_machine_click_reaches_no_journey(
+    any_store: Store,
+) -> None:
+    sent_email(any_store)
+    at = SENT + timedelta(hours=2)
+    record_open(any_store, Hit("snd_1", at, "Mozilla/5.0"))
+    record_click(any_store, Hit("snd_1", at, "Mimecast", LINK), keep_path)
+    with any_store.session() as session:
+        facts = session.scalars(select(Engagement).order_by(Engagement.kind)).all()
+        assert [(f.kind, f.human) for f in facts] == [("clicked", False), ("opened", False)]
+        assert all(f.machine_reason for f in facts)
+        events = session.scalars(select(Event)).all()
+        assert [(e.type, e.properties["machine_open"]) for e in events] == [("email_open", True)]
+        assert session.get_one(Send, "snd_1").status == "sent"  # no one has read it yet
+
+
+def test_nothing_is_counted_for_an_erased_lead_or_an_unknown_send(any_store: Store) -> None:
+    lead_id = sent_email(any_store)
+    assert not record_open(any_store, Hit("snd_404", SENT + timedelta(hours=1), READER))
+    erase_lead(any_store, lead_id)
+    click = Hit("snd_1", SENT + timedelta(hours=1), READER, LINK)
+    assert not record_click(any_store, click, keep_path)
+    with any_store.session() as session:
+        assert session.scalars(select(Engagement)).all() == []
