@@ -20,7 +20,15 @@ from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
-from nurture.api import email_tracking, health, leads, sendgrid_webhook, tracking, unsubscribe
+from nurture.api import (
+    email_tracking,
+    health,
+    leads,
+    reports,
+    sendgrid_webhook,
+    tracking,
+    unsubscribe,
+)
 from nurture.api.admission import Admission, doors, store_unavailable
 from nurture.api.event_writer import EventWriter
 from nurture.config import Settings, get_settings
@@ -117,6 +125,7 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
         unsubscribe.router,
         sendgrid_webhook.router,
         email_tracking.router,
+        reports.router,
     )
     for router in routers:
         app.include_router(router, prefix="/v1", responses=ERRORS)

@@ -10,7 +10,9 @@ import typer
 from nurture.cli.common import console, err_console, open_store
 from nurture.config import get_settings
 
-report = typer.Typer(help="Reports on what nurturing gives sales.", no_args_is_help=True)
+report = typer.Typer(
+    help="Reports: what emails achieve, and what nurturing gives sales.", no_args_is_help=True
+)
 
 
 def _day(option: str, value: str | None) -> datetime | None:
@@ -60,5 +62,38 @@ def report_handoffs(
         raise typer.Exit(2) from None
     if as_json:
         print(report.model_dump_json(indent=2))
+    else:
+        render(report, console)
+
+
+@report.command("engagement")
+def report_engagement(
+    product: Annotated[str | None, typer.Option(help="one product (default: all)")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="emails sent on or after this day, YYYY-MM-DD (UTC)")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="emails sent before this day, YYYY-MM-DD (default: now)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV for a spreadsheet")] = False,
+) -> None:
+    """Per product, track, step and variant: sent, delivered, bounced, opened by a person,
+    clicked, click-to-open, unsubscribed, spam reports (machine opens never count)."""
+    from nurture.analytics.engagement_report import build_engagement_report
+    from nurture.analytics.engagement_view import render, to_csv
+
+    start, end = _day("--since", since), _day("--until", until)
+    if start and end and end <= start:
+        err_console.print("[red]--until must be after --since[/red]")
+        raise typer.Exit(2)
+    if as_json and as_csv:
+        err_console.print("[red]--json or --csv, not both[/red]")
+        raise typer.Exit(2)
+    report = build_engagement_report(open_store(), product=product, since=start, until=end)
+    if as_json:
+        print(report.model_dump_json(indent=2))
+    elif as_csv:
+        print(to_csv(report), end="")
     else:
         render(report, console)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from datetime import UTC, datetime
 
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 from temporalio.client import Client
@@ -23,44 +21,13 @@ from nurture.store.relay import relay_once
 from tests.helpers.api import LEAD, Api
 from tests.helpers.history_text import decoded_history
 from tests.helpers.journeys import eventually
-
-KEY = ec.generate_private_key(ec.SECP256R1())
-PUBLIC = base64.b64encode(
-    KEY.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-).decode()
+from tests.helpers.sendgrid_webhook import PUBLIC, sg, signed
 
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     settings.sendgrid_webhook_public_key = PUBLIC
     return settings
-
-
-def signed(
-    events: list[dict], *, at: int | None = None, key: ec.EllipticCurvePrivateKey = KEY
-) -> tuple[bytes, dict[str, str]]:
-    body = json.dumps(events).encode()
-    stamp = str(at or int(time.time()))
-    signature = key.sign(stamp.encode() + body, ec.ECDSA(hashes.SHA256()))
-    return body, {
-        "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),
-        "X-Twilio-Email-Event-Webhook-Timestamp": stamp,
-        "Content-Type": "application/json",
-    }
-
-
-def sg(event: str, sg_id: str, lead_id: str, **extra: object) -> dict:
-    return {
-        "event": event,
-        "sg_event_id": sg_id,
-        "lead_id": lead_id,
-        "product": "acme",
-        "email": "aiko@example.jp",
-        "timestamp": int(time.time()) - 5,
-        **extra,
-    }
 
 
 async def lead_with_a_sent_email(api: Api, store: Store, send_id: str) -> str:

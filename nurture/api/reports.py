@@ -1,0 +1,33 @@
+"""Reports over HTTP (`GET /v1/reports/...`, the `admin` scope): the same models as
+`nurture report ... --json`, so a dashboard or a notebook reads what the CLI prints."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from nurture.analytics.engagement_report import EngagementReport, build_engagement_report
+from nurture.api.auth import require
+from nurture.api.timestamps import Timestamp
+from nurture.store.engine import Store
+
+router = APIRouter(tags=["reports"])
+SINCE = "emails sent on or after this time (RFC 3339, with its zone)"
+UNTIL = "emails sent before this time (default: now)"
+
+
+@router.get("/reports/engagement", dependencies=[Depends(require("admin"))])
+async def engagement(
+    request: Request,
+    product: Annotated[str | None, Query(max_length=64)] = None,
+    since: Annotated[Timestamp | None, Query(description=SINCE)] = None,
+    until: Annotated[Timestamp | None, Query(description=UNTIL)] = None,
+) -> EngagementReport:
+    """Per product, track, step and variant: what the emails sent in the period achieved."""
+    # until ≤ since is an empty period, answered with no rows (the schema cannot say more)
+    store: Store = request.app.state.store
+    return await asyncio.to_thread(
+        build_engagement_report, store, product=product, since=since, until=until
+    )

@@ -1,0 +1,110 @@
+"""The engagement report over HTTP and the CLI: a SendGrid lead and a lead mailed over SMTP
+(Nurture's own tracking) each show a person's open and click; machine opens never count."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from nurture.config import Settings
+from nurture.sending.tracking_tokens import click_token, open_token
+from nurture.store.engine import LeadIn, Store
+from nurture.store.models import Send
+from tests.helpers.api import Api
+from tests.helpers.paths import CONSENT
+from tests.helpers.processes import run_starter
+from tests.helpers.sendgrid_webhook import PUBLIC, sg, signed
+
+READER = {"User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148"}
+APPLE_PROXY = {"User-Agent": "Mozilla/5.0"}
+LINK = "https://acme.example/guide?utm_source=nurture"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    settings.sendgrid_webhook_public_key = PUBLIC
+    return settings
+
+
+def sent(store: Store, send_id: str, provider: str) -> str:
+    lead, _ = store.upsert_lead(LeadIn(email=f"{send_id}@example.jp", consent=CONSENT))
+    at = datetime.now(UTC) - timedelta(hours=1)
+    with store.session() as session:
+        session.add(
+            Send(id=send_id, journey_id=f"journey:acme:{lead.id}", send_key="cold#1/welcome",
+                 lead_id=lead.id, product="acme", mail_type="step", template="note",
+                 subject="Welcome", variant=0, provider=provider, journey_time=at,
+                 status="sent", sent_at=at)
+        )  # fmt: skip
+    return lead.id
+
+
+async def engaged_leads(api: Api, store: Store, settings: Settings) -> None:
+    """Three welcome emails: one through SendGrid, two through SMTP (our own tracking); in
+    each channel a person opens and clicks one, and Apple's proxy opens the third."""
+    by_sendgrid = sent(store, "snd_sg", "sendgrid")
+    events = [
+        sg("delivered", "d1", by_sendgrid, send_id="snd_sg"),
+        sg("open", "o1", by_sendgrid, send_id="snd_sg", sg_machine_open=True),
+        sg("open", "o2", by_sendgrid, send_id="snd_sg"),
+        sg("click", "c1", by_sendgrid, send_id="snd_sg", url=LINK),
+    ]
+    body, headers = signed(events)
+    assert (await api.http.post("/v1/webhooks/sendgrid", content=body, headers=headers)).is_success
+    sent(store, "snd_smtp", "smtp")
+    secret = settings.secret_key
+    await api.http.get(f"/v1/t/o/{open_token('snd_smtp', secret)}", headers=APPLE_PROXY)
+    await api.http.get(f"/v1/t/o/{open_token('snd_smtp', secret)}", headers=READER)
+    click = await api.http.get(f"/v1/t/c/{click_token('snd_smtp', LINK, secret)}", headers=READER)
+    assert click.status_code == 302
+    sent(store, "snd_prefetched", "smtp")
+    await api.http.get(f"/v1/t/o/{open_token('snd_prefetched', secret)}", headers=APPLE_PROXY)
+
+
+async def test_both_channels_count_a_readers_open_and_click_and_no_machine_open(
+    api: Api, store: Store, settings: Settings
+) -> None:
+    await engaged_leads(api, store, settings)
+    refused = await api.http.get("/v1/reports/engagement", headers=api.read)
+    assert refused.status_code == 403  # reports need the admin scope
+    answer = await api.http.get(
+        "/v1/reports/engagement", params={"product": "acme"}, headers=api.admin
+    )
+    assert answer.status_code == 200, answer.text
+    [welcome] = answer.json()["rows"]
+    assert (welcome["track"], welcome["step"], welcome["variant"]) == ("cold", "welcome", "A")
+    assert welcome["sent"] == 3 and welcome["delivered"] == 1  # SMTP reports no deliveries
+    assert welcome["opened"] == 2 and welcome["clicked"] == 2
+    assert welcome["machine_opened_only"] == 1  # Apple's proxy alone opened snd_prefetched
+    assert welcome["click_to_open"] == 1.0
+    assert "machine" in answer.json()["definitions"]["machine_opened_only"]
+
+
+async def test_the_cli_prints_the_same_report_as_a_table_json_and_csv(
+    api: Api, store: Store, settings: Settings
+) -> None:
+    await engaged_leads(api, store, settings)
+    code, table = await run_starter(
+        settings, "report", "engagement", "--product", "acme", script="-m nurture.cli"
+    )
+    assert code == 0, table
+    row = next(line for line in table.splitlines() if "welcome" in line)
+    cells = [cell.strip() for cell in row.strip("│ ").split("│")]
+    assert cells[:9] == ["acme", "cold", "welcome", "A", "3", "1", "0", "2", "66.7%"]
+    code, as_json = await run_starter(
+        settings, "report", "engagement", "--json", script="-m nurture.cli"
+    )
+    assert code == 0 and json.loads(as_json)["rows"][0]["opened"] == 2
+    code, as_csv = await run_starter(
+        settings, "report", "engagement", "--csv", script="-m nurture.cli"
+    )
+    [line] = list(csv.DictReader(io.StringIO(as_csv)))
+    assert (line["step"], line["clicked"], line["click_to_open"]) == ("welcome", "2", "1.0")
+    code, both = await run_starter(
+        settings, "report", "engagement", "--json", "--csv", script="-m nurture.cli"
+    )
+    assert code == 2 and "not both" in both
