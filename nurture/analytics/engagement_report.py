@@ -21,8 +21,17 @@ from nurture.store.engine import Store
 from nurture.store.models import Engagement, Send, utcnow
 
 WENT_OUT = ("sent", "delivered", "opened", "clicked", "bounced")
-COUNTS = ("sent", "delivered", "bounced", "hard_bounced", "opened", "machine_opened_only",
-          "clicked", "unsubscribed", "spam_reported")  # fmt: skip
+COUNTS = (
+    "sent",
+    "delivered",
+    "bounced",
+    "hard_bounced",
+    "opened",
+    "machine_opened_only",
+    "clicked",
+    "unsubscribed",
+    "spam_reported",
+)
 
 # Shown with the report (table footnotes, `definitions` in --json) and in docs/analytics.md.
 DEFINITIONS: dict[str, str] = {

@@ -11,8 +11,7 @@ from rich.table import Table
 
 from nurture.analytics.engagement_report import DEFINITIONS, EngagementReport, EngagementRow
 
-RATES = ("open_rate", "click_rate", "click_to_open", "unsubscribe_rate", "spam_rate",
-         "bounce_rate")  # fmt: skip
+RATES = ("open_rate", "click_rate", "click_to_open", "unsubscribe_rate", "spam_rate", "bounce_rate")
 
 
 def _pct(value: float | None) -> str:
@@ -22,10 +21,25 @@ def _pct(value: float | None) -> str:
 def render(report: EngagementReport, console: Console) -> None:
     since = f"{report.since:%Y-%m-%d}" if report.since else "the start"
     table = Table(title=f"Engagement of emails sent from {since} to {report.until:%Y-%m-%d}")
-    for column in ("product", "track", "step", "var", "sent", "deliv.", "bounced", "opened",
-                   "open %", "clicked", "click %", "CTO", "unsub.", "spam"):  # fmt: skip
-        table.add_column(column, justify="right" if column not in ("product", "track", "step")
-                         else "left")  # fmt: skip
+    for column in (
+        "product",
+        "track",
+        "step",
+        "var",
+        "sent",
+        "deliv.",
+        "bounced",
+        "opened",
+        "open %",
+        "clicked",
+        "click %",
+        "CTO",
+        "unsub.",
+        "spam",
+    ):
+        table.add_column(
+            column, justify="right" if column not in ("product", "track", "step") else "left"
+        )
     for row in report.rows:
         table.add_row(*_cells(row))
     console.print(table)
@@ -37,11 +51,21 @@ def render(report: EngagementReport, console: Console) -> None:
 
 def _cells(row: EngagementRow) -> list[str]:
     return [
-        row.product, row.track, row.step, row.variant, str(row.sent), str(row.delivered),
-        str(row.bounced), str(row.opened), _pct(row.open_rate), str(row.clicked),
-        _pct(row.click_rate), _pct(row.click_to_open), str(row.unsubscribed),
+        row.product,
+        row.track,
+        row.step,
+        row.variant,
+        str(row.sent),
+        str(row.delivered),
+        str(row.bounced),
+        str(row.opened),
+        _pct(row.open_rate),
+        str(row.clicked),
+        _pct(row.click_rate),
+        _pct(row.click_to_open),
+        str(row.unsubscribed),
         str(row.spam_reported),
-    ]  # fmt: skip
+    ]
 
 
 def to_csv(report: EngagementReport) -> str:

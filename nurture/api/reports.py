@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from nurture.analytics.ab_report import AbReport, build_ab_report
 from nurture.analytics.engagement_report import EngagementReport, build_engagement_report
 from nurture.api.auth import require
 from nurture.api.timestamps import Timestamp
@@ -30,4 +31,19 @@ async def engagement(
     store: Store = request.app.state.store
     return await asyncio.to_thread(
         build_engagement_report, store, product=product, since=since, until=until
+    )
+
+
+@router.get("/reports/ab", dependencies=[Depends(require("admin"))])
+async def ab(
+    request: Request,
+    product: Annotated[str | None, Query(max_length=64)] = None,
+    since: Annotated[Timestamp | None, Query(description=SINCE)] = None,
+    until: Annotated[Timestamp | None, Query(description=UNTIL)] = None,
+) -> AbReport:
+    """Every step with variants sent in the period, with its arms and its verdict."""
+    store: Store = request.app.state.store
+    scenarios = request.app.state.settings.scenarios_dir
+    return await asyncio.to_thread(
+        build_ab_report, store, scenarios, product=product, since=since, until=until
     )

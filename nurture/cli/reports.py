@@ -97,3 +97,35 @@ def report_engagement(
         print(to_csv(report), end="")
     else:
         render(report, console)
+
+
+@report.command("ab")
+def report_ab(
+    product: Annotated[str | None, typer.Option(help="one product (default: all)")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="emails sent on or after this day, YYYY-MM-DD (UTC)")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="emails sent before this day, YYYY-MM-DD (default: now)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV, one line per arm")] = False,
+) -> None:
+    """Every step with variants: each arm's sends and clicks (or opens), the difference with
+    its confidence interval and p-value, and a verdict (winner, no difference, not yet)."""
+    from nurture.analytics.ab_report import build_ab_report
+    from nurture.analytics.ab_view import render, to_csv
+
+    start, end = _day("--since", since), _day("--until", until)
+    if as_json and as_csv:
+        err_console.print("[red]--json or --csv, not both[/red]")
+        raise typer.Exit(2)
+    report = build_ab_report(
+        open_store(), get_settings().scenarios_dir, product=product, since=start, until=end
+    )
+    if as_json:
+        print(report.model_dump_json(indent=2))
+    elif as_csv:
+        print(to_csv(report), end="")
+    else:
+        render(report, console)

@@ -496,6 +496,19 @@ class Brand(_Strict):
     sender: Sender
 
 
+class AbTesting(_Strict):
+    """How this product's A/B tests are judged (`nurture report ab`): by which metric, on how
+    many sends per arm at least, with what confidence, and what difference is too small to
+    matter (a test whose confidence interval lies within ±`min_effect` shows no difference)."""
+
+    metric: Literal["click", "open"] = "click"
+    min_sample: int = Field(default=100, ge=10, le=1_000_000, description="sends per arm")
+    confidence: float = Field(default=0.95, ge=0.8, le=0.999)
+    min_effect: float = Field(
+        default=0.02, gt=0.0, le=0.5, description="the smallest difference of rates that matters"
+    )
+
+
 class Scenario(_Strict):
     product: str
     name: str = Field(min_length=1)
@@ -515,6 +528,7 @@ class Scenario(_Strict):
     )
     exit: Exit = Field(default_factory=Exit)
     tracking: Tracking = Field(default_factory=Tracking)
+    ab: AbTesting = Field(default_factory=AbTesting)
     version: str = Field(default="", description="set by the loader: a hash of files")
     role_send_hours: dict[str, int] = Field(
         default_factory=dict,

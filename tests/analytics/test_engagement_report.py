@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from nurture.analytics.engagement_report import build_engagement_report, step_of
-from nurture.analytics.facts import Fact, record_facts_in
+from nurture.analytics.facts import Fact, FactKind, record_facts_in
 from nurture.store.engine import LeadIn, Store
 from nurture.store.models import Send
 from tests.helpers.paths import CONSENT
@@ -15,32 +17,60 @@ UNTIL = datetime(2026, 12, 1, tzinfo=UTC)
 T = SINCE + timedelta(days=3)
 
 
-def send(store: Store, send_id: str, key: str, *, variant: int = 0, status: str = "sent",
-         mail_type: str = "step", at: datetime = T) -> None:  # fmt: skip
+def send(
+    store: Store,
+    send_id: str,
+    key: str,
+    *,
+    variant: int = 0,
+    status: str = "sent",
+    mail_type: str = "step",
+    at: datetime = T,
+) -> None:
     lead, _ = store.upsert_lead(LeadIn(email=f"{send_id}@example.jp", consent=CONSENT))
     with store.session() as session:
         session.add(
-            Send(id=send_id, journey_id=f"journey:acme:{lead.id}", send_key=key, lead_id=lead.id,
-                 product="acme", mail_type=mail_type, template="note", subject="s",
-                 variant=variant, provider="smtp", journey_time=at, status=status, sent_at=at)
-        )  # fmt: skip
+            Send(
+                id=send_id,
+                journey_id=f"journey:acme:{lead.id}",
+                send_key=key,
+                lead_id=lead.id,
+                product="acme",
+                mail_type=mail_type,
+                template="note",
+                subject="s",
+                variant=variant,
+                provider="smtp",
+                journey_time=at,
+                status=status,
+                sent_at=at,
+            )
+        )
 
 
-def facts(store: Store, send_id: str, *kinds: str) -> None:
+def facts(store: Store, send_id: str, *kinds: FactKind | str) -> None:
     """Facts of one send: `opened` / `clicked` by a person, `machine` an open by a machine,
     `hard` a hard bounce, others as named."""
     made = []
     for i, kind in enumerate(kinds):
-        fields: dict[str, object] = {"kind": kind}
-        if kind in ("opened", "clicked"):
-            fields["human"] = True
+        base = Fact(
+            fact_id=f"{send_id}:{i}",
+            send_id=send_id,
+            lead_id="x",
+            product="acme",
+            kind="delivered",
+            occurred_at=T + timedelta(hours=i),
+            source="sendgrid",
+        )
+        if kind == "opened" or kind == "clicked":
+            fact = replace(base, kind=cast(FactKind, kind), human=True)
         elif kind == "machine":
-            fields = {"kind": "opened", "human": False, "machine_reason": "prefetch"}
+            fact = replace(base, kind="opened", human=False, machine_reason="prefetch")
         elif kind == "hard":
-            fields = {"kind": "bounced", "bounce": "hard"}
-        made.append(Fact(fact_id=f"{send_id}:{i}", send_id=send_id, lead_id="x", product="acme",
-                         occurred_at=T + timedelta(hours=i), source="sendgrid",
-                         **fields))  # type: ignore[arg-type]  # fmt: skip
+            fact = replace(base, kind="bounced", bounce="hard")
+        else:
+            fact = replace(base, kind=cast(FactKind, kind))
+        made.append(fact)
     with store.session() as session:
         record_facts_in(session, made)
 
@@ -72,8 +102,10 @@ def test_every_figure_matches_what_happened(any_store: Store) -> None:
     report = build_engagement_report(store, product="acme", since=SINCE, until=UNTIL)
     rows = {(r.track, r.step, r.variant): r for r in report.rows}
     assert list(rows) == [
-        ("cold", "guide", "B"), ("cold", "welcome", "A"), ("trigger", "download-followup", "A"),
-    ]  # fmt: skip
+        ("cold", "guide", "B"),
+        ("cold", "welcome", "A"),
+        ("trigger", "download-followup", "A"),
+    ]
     welcome = rows["cold", "welcome", "A"]
     assert (welcome.sent, welcome.delivered, welcome.bounced, welcome.hard_bounced) == (5, 4, 1, 1)
     assert (welcome.opened, welcome.machine_opened_only, welcome.clicked) == (3, 1, 2)

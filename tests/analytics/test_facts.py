@@ -15,9 +15,15 @@ T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
 def fact(fact_id: str, kind: str = "delivered", **extra: object) -> Fact:
-    fields: dict[str, object] = {"fact_id": fact_id, "send_id": "snd_1", "lead_id": "ld_1",
-                                 "product": "acme", "kind": kind, "occurred_at": T0,
-                                 "source": "sendgrid"}  # fmt: skip
+    fields: dict[str, object] = {
+        "fact_id": fact_id,
+        "send_id": "snd_1",
+        "lead_id": "ld_1",
+        "product": "acme",
+        "kind": kind,
+        "occurred_at": T0,
+        "source": "sendgrid",
+    }
     return Fact(**(fields | extra))  # type: ignore[arg-type]
 
 

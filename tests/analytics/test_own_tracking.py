@@ -33,11 +33,22 @@ def sent_email(store: Store) -> str:
     with store.session() as session:
         session.add(Journey(workflow_id=f"journey:acme:{lead.id}", lead_id=lead.id, product="acme"))
         session.add(
-            Send(id="snd_1", journey_id=f"journey:acme:{lead.id}", send_key="cold#1/welcome",
-                 lead_id=lead.id, product="acme", mail_type="step", template="note",
-                 subject="Hi", variant=0, provider="smtp", journey_time=SENT, status="sent",
-                 sent_at=SENT)
-        )  # fmt: skip
+            Send(
+                id="snd_1",
+                journey_id=f"journey:acme:{lead.id}",
+                send_key="cold#1/welcome",
+                lead_id=lead.id,
+                product="acme",
+                mail_type="step",
+                template="note",
+                subject="Hi",
+                variant=0,
+                provider="smtp",
+                journey_time=SENT,
+                status="sent",
+                sent_at=SENT,
+            )
+        )
     return lead.id
 
 

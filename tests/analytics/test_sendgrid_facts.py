@@ -12,8 +12,16 @@ STAMP = int((NOW - timedelta(minutes=3)).timestamp())
 
 
 def event(name: str, **extra: object) -> dict[str, object]:
-    return {"event": name, "sg_event_id": f"id-{name}", "send_id": "snd_1", "lead_id": "ld_1",
-            "product": "acme", "email": "aiko@example.jp", "timestamp": STAMP, **extra}  # fmt: skip
+    return {
+        "event": name,
+        "sg_event_id": f"id-{name}",
+        "send_id": "snd_1",
+        "lead_id": "ld_1",
+        "product": "acme",
+        "email": "aiko@example.jp",
+        "timestamp": STAMP,
+        **extra,
+    }
 
 
 def keep_path(url: str) -> str:
@@ -26,9 +34,13 @@ def test_every_documented_event_about_a_send_is_one_fact() -> None:
         for name in ("delivered", "bounce", "deferred", "open", "click", "spamreport")
     }
     assert {name: f.kind for name, f in kinds.items() if f} == {
-        "delivered": "delivered", "bounce": "bounced", "deferred": "deferred",
-        "open": "opened", "click": "clicked", "spamreport": "spam_reported",
-    }  # fmt: skip
+        "delivered": "delivered",
+        "bounce": "bounced",
+        "deferred": "deferred",
+        "open": "opened",
+        "click": "clicked",
+        "spamreport": "spam_reported",
+    }
     delivered = kinds["delivered"]
     assert delivered is not None
     assert delivered.fact_id == "sg:id-delivered" and delivered.source == "sendgrid"

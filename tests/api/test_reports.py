@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from nurture.analytics.facts import Fact, record_facts_in
 from nurture.config import Settings
 from nurture.sending.tracking_tokens import click_token, open_token
 from nurture.store.engine import LeadIn, Store
@@ -35,11 +36,22 @@ def sent(store: Store, send_id: str, provider: str) -> str:
     at = datetime.now(UTC) - timedelta(hours=1)
     with store.session() as session:
         session.add(
-            Send(id=send_id, journey_id=f"journey:acme:{lead.id}", send_key="cold#1/welcome",
-                 lead_id=lead.id, product="acme", mail_type="step", template="note",
-                 subject="Welcome", variant=0, provider=provider, journey_time=at,
-                 status="sent", sent_at=at)
-        )  # fmt: skip
+            Send(
+                id=send_id,
+                journey_id=f"journey:acme:{lead.id}",
+                send_key="cold#1/welcome",
+                lead_id=lead.id,
+                product="acme",
+                mail_type="step",
+                template="note",
+                subject="Welcome",
+                variant=0,
+                provider=provider,
+                journey_time=at,
+                status="sent",
+                sent_at=at,
+            )
+        )
     return lead.id
 
 
@@ -108,3 +120,71 @@ async def test_the_cli_prints_the_same_report_as_a_table_json_and_csv(
         settings, "report", "engagement", "--json", "--csv", script="-m nurture.cli"
     )
     assert code == 2 and "not both" in both
+
+
+def two_arms(store: Store, clicks: tuple[int, int], per_arm: int = 150) -> None:
+    """Welcome emails in two subject variants, with that many clicks by a person in each."""
+    lead, _ = store.upsert_lead(LeadIn(email="arms@example.jp", consent=CONSENT))
+    at = datetime.now(UTC) - timedelta(days=1)
+    with store.session() as session:
+        for variant, clicked in enumerate(clicks):
+            for i in range(per_arm):
+                send_id = f"ab{variant}-{i}"
+                session.add(
+                    Send(
+                        id=send_id,
+                        journey_id=f"journey:acme:ab{variant}-{i}",
+                        send_key="cold#1/guide",
+                        lead_id=lead.id,
+                        product="acme",
+                        mail_type="step",
+                        template="note",
+                        subject="s",
+                        variant=variant,
+                        provider="smtp",
+                        journey_time=at,
+                        status="sent",
+                        sent_at=at,
+                    )
+                )
+                if i < clicked:
+                    session.flush()
+                    record_facts_in(
+                        session,
+                        [
+                            Fact(
+                                fact_id=f"f-{send_id}",
+                                send_id=send_id,
+                                lead_id=lead.id,
+                                product="acme",
+                                kind="clicked",
+                                human=True,
+                                source="nurture",
+                                occurred_at=at,
+                            )
+                        ],
+                    )
+
+
+async def test_ab_verdicts_over_http_and_the_cli(
+    api: Api, store: Store, settings: Settings
+) -> None:
+    two_arms(store, (6, 30))
+    answer = await api.http.get("/v1/reports/ab", params={"product": "acme"}, headers=api.admin)
+    assert answer.status_code == 200, answer.text
+    [test] = answer.json()["tests"]
+    assert (test["step"], test["verdict"], test["leader"]) == ("guide", "winner", "B")
+    assert [(a["variant"], a["sent"], a["successes"]) for a in test["arms"]] == [
+        ("A", 150, 6),
+        ("B", 150, 30),
+    ]
+    assert (await api.http.get("/v1/reports/ab", headers=api.ingest)).status_code == 403
+    code, table = await run_starter(settings, "report", "ab", script="-m nurture.cli")
+    assert code == 0, table
+    assert "winner: B" in table and "A 6/150 (4.0%)" in table and "B 30/150 (20.0%)" in table
+    code, as_csv = await run_starter(settings, "report", "ab", "--csv", script="-m nurture.cli")
+    lines = list(csv.DictReader(io.StringIO(as_csv)))
+    assert [(line["variant"], line["verdict"]) for line in lines] == [
+        ("A", "winner"),
+        ("B", "winner"),
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -163,6 +164,12 @@ async def test_next_touch_is_cleared_after_continue_as_new_while_paused(
     for i in range(120):
         await handle.signal("resume" if i % 2 else "pause")
     await handle.signal("pause")
+    # No query until the next run is there: one in flight across continue-as-new leaves the
+    # time-skipping server stuck (docs/tests.md, the cache-off pass).
+    for _ in range(400):
+        if await current_run(client, handle.id) != first_run:
+            break
+        await asyncio.sleep(0.05)
     await eventually(handle, lambda s: s.paused)
     await env.sleep(timedelta(hours=1))
     assert await current_run(client, handle.id) != first_run
