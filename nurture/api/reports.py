@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from nurture.analytics.ab_report import AbReport, build_ab_report
+from nurture.analytics.attribution_report import AttributionReport, build_attribution_report
 from nurture.analytics.engagement_report import EngagementReport, build_engagement_report
 from nurture.api.auth import require
 from nurture.api.timestamps import Timestamp
@@ -46,4 +47,26 @@ async def ab(
     scenarios = request.app.state.settings.scenarios_dir
     return await asyncio.to_thread(
         build_ab_report, store, scenarios, product=product, since=since, until=until
+    )
+
+
+@router.get("/reports/attribution", dependencies=[Depends(require("admin"))])
+async def attribution(
+    request: Request,
+    product: Annotated[str | None, Query(max_length=64)] = None,
+    since: Annotated[
+        Timestamp | None, Query(description="hand-offs and wins from (RFC 3339)")
+    ] = None,
+    until: Annotated[Timestamp | None, Query(description="hand-offs and wins before")] = None,
+    window_days: Annotated[int, Query(ge=1, le=365)] = 30,
+) -> AttributionReport:
+    """What led to sales: the steps before hand-offs and wins, and the leads' sources."""
+    store: Store = request.app.state.store
+    return await asyncio.to_thread(
+        build_attribution_report,
+        store,
+        product=product,
+        since=since,
+        until=until,
+        window_days=window_days,
     )

@@ -129,3 +129,30 @@ def report_ab(
         print(to_csv(report), end="")
     else:
         render(report, console)
+
+
+@report.command("attribution")
+def report_attribution(
+    product: Annotated[str | None, typer.Option(help="one product (default: all)")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="hand-offs and wins on or after this day, YYYY-MM-DD")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="hand-offs and wins before this day (default: now)")
+    ] = None,
+    window: Annotated[int, typer.Option(min=1, max=365, help="days an email counts before")] = 30,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """What led to sales: per step and trigger email, the hand-offs and wins that followed
+    within the window (any touch and last touch), and per lead source."""
+    from nurture.analytics.attribution_report import build_attribution_report
+    from nurture.analytics.attribution_view import render
+
+    start, end = _day("--since", since), _day("--until", until)
+    report = build_attribution_report(
+        open_store(), product=product, since=start, until=end, window_days=window
+    )
+    if as_json:
+        print(report.model_dump_json(indent=2))
+    else:
+        render(report, console)

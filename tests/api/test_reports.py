@@ -14,7 +14,7 @@ from nurture.analytics.facts import Fact, record_facts_in
 from nurture.config import Settings
 from nurture.sending.tracking_tokens import click_token, open_token
 from nurture.store.engine import LeadIn, Store
-from nurture.store.models import Send
+from nurture.store.models import Send, Transition
 from tests.helpers.api import Api
 from tests.helpers.paths import CONSENT
 from tests.helpers.processes import run_starter
@@ -188,3 +188,33 @@ async def test_ab_verdicts_over_http_and_the_cli(
         ("A", "winner"),
         ("B", "winner"),
     ]
+
+
+async def test_what_led_to_sales_over_http_and_the_cli(
+    api: Api, store: Store, settings: Settings
+) -> None:
+    lead, _ = store.upsert_lead(LeadIn(email="won@example.jp", source="webinar", consent=CONSENT))
+    journey_id = f"journey:acme:{lead.id}"
+    at = datetime.now(UTC) - timedelta(days=3)
+    with store.session() as session:
+        session.add(Send(id="w1", journey_id=journey_id, send_key="cold#1/welcome",
+                         lead_id=lead.id, product="acme", mail_type="step", template="t",
+                         subject="s", variant=0, provider="smtp", journey_time=at,
+                         status="sent", sent_at=at))  # fmt: skip
+        session.add(
+            Transition(journey_id=journey_id, seq=1, lead_id=lead.id, product="acme",
+                       to_lifecycle="handed_off", stage="hot", score=70, actor="journey",
+                       reason="", journey_time=at + timedelta(days=1))
+        )  # fmt: skip
+    answer = await api.http.get("/v1/reports/attribution", headers=api.admin)
+    assert answer.status_code == 200, answer.text
+    [credit] = answer.json()["steps"]
+    assert (credit["step"], credit["handoffs_any_touch"], credit["handoffs_last_touch"]) == (
+        "welcome", 1, 1,
+    )  # fmt: skip
+    assert answer.json()["by_source"] == [
+        {"product": "acme", "source": "webinar", "handoffs": 1, "wins": 0}
+    ]
+    code, table = await run_starter(settings, "report", "attribution", script="-m nurture.cli")
+    assert code == 0, table
+    assert "By lead source" in table and "webinar" in table
