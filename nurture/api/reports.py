@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from nurture.analytics.ab_report import AbReport, build_ab_report
 from nurture.analytics.attribution_report import AttributionReport, build_attribution_report
 from nurture.analytics.engagement_report import EngagementReport, build_engagement_report
+from nurture.analytics.send_time_report import SendTimeReport, build_send_time_report
 from nurture.api.auth import require
 from nurture.api.timestamps import Timestamp
 from nurture.store.engine import Store
@@ -69,4 +70,19 @@ async def attribution(
         since=since,
         until=until,
         window_days=window_days,
+    )
+
+
+@router.get("/reports/send-time", dependencies=[Depends(require("admin"))])
+async def send_time(
+    request: Request,
+    product: Annotated[str | None, Query(max_length=64)] = None,
+    since: Annotated[Timestamp | None, Query(description="reads from (RFC 3339)")] = None,
+    until: Annotated[Timestamp | None, Query(description="reads before")] = None,
+) -> SendTimeReport:
+    """When leads read, per role, beside the hour send-time optimisation chooses."""
+    store: Store = request.app.state.store
+    scenarios = request.app.state.settings.scenarios_dir
+    return await asyncio.to_thread(
+        build_send_time_report, store, scenarios, product=product, since=since, until=until
     )

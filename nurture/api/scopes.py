@@ -17,7 +17,7 @@ SCOPES: dict[Scope, str] = {
     "leads": "create or update leads and their consent: POST /v1/leads, /v1/leads/batch",
     "feedback": "sales feedback on a journey: POST /v1/leads/{id}/feedback",
     "read": "read a lead and its journeys' state: GET /v1/leads/{id}",
-    "admin": "everything above, and reports: GET /v1/reports/engagement, /ab, /attribution",
+    "admin": "everything above, and the reports: GET /v1/reports/...",
 }
 
 

@@ -156,3 +156,25 @@ def report_attribution(
         print(report.model_dump_json(indent=2))
     else:
         render(report, console)
+
+
+@report.command("send-time")
+def report_send_time(
+    product: Annotated[str | None, typer.Option(help="one product (default: all)")] = None,
+    since: Annotated[str | None, typer.Option(help="reads on or after this day")] = None,
+    until: Annotated[str | None, typer.Option(help="reads before this day (default: now)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """When leads read: a person's opens and clicks by weekday and hour in each lead's time
+    zone, per role, beside the hour send-time optimisation chooses."""
+    from nurture.analytics.send_time_report import build_send_time_report
+    from nurture.analytics.send_time_view import render
+
+    start, end = _day("--since", since), _day("--until", until)
+    report = build_send_time_report(
+        open_store(), get_settings().scenarios_dir, product=product, since=start, until=end
+    )
+    if as_json:
+        print(report.model_dump_json(indent=2))
+    else:
+        render(report, console)

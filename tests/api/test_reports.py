@@ -218,3 +218,18 @@ async def test_what_led_to_sales_over_http_and_the_cli(
     code, table = await run_starter(settings, "report", "attribution", script="-m nurture.cli")
     assert code == 0, table
     assert "By lead source" in table and "webinar" in table
+
+
+async def test_when_leads_read_over_http_and_the_cli(
+    api: Api, store: Store, settings: Settings
+) -> None:
+    await engaged_leads(api, store, settings)
+    answer = await api.http.get("/v1/reports/send-time", headers=api.admin)
+    assert answer.status_code == 200, answer.text
+    [acme] = answer.json()["products"]
+    [other] = acme["roles"]  # the test leads have no role
+    assert other["role"] == "other" and other["reads"] == 4  # 2 opens and 2 clicks by people
+    assert sum(map(sum, other["grid"])) == 4
+    code, table = await run_starter(settings, "report", "send-time", script="-m nurture.cli")
+    assert code == 0, table
+    assert "when leads read" in table and "mon" in table
