@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import io
+
 from rich.console import Console
 from rich.table import Table
 
-from nurture.analytics.attribution_report import DEFINITIONS, AttributionReport
+from nurture.analytics.attribution_report import DEFINITIONS, AttributionReport, StepCredit
 
 
 def render(report: AttributionReport, console: Console) -> None:
@@ -26,3 +29,14 @@ def render(report: AttributionReport, console: Console) -> None:
     console.print(sources)
     for name in ("any_touch", "last_touch"):
         console.print(f"[dim]{name}: {DEFINITIONS[name]}[/dim]", highlight=False)
+
+
+def to_csv(report: AttributionReport) -> str:
+    """One line per step (the by-source counts are in --json and the table)."""
+    out = io.StringIO()
+    fields = list(StepCredit.model_fields)
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for credit in report.steps:
+        writer.writerow(credit.model_dump())
+    return out.getvalue()

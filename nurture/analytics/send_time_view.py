@@ -3,6 +3,9 @@ hours beside what send-time optimisation chooses, and a weekday × hour heat map
 
 from __future__ import annotations
 
+import csv
+import io
+
 from rich.console import Console
 from rich.table import Table
 
@@ -30,3 +33,18 @@ def render(report: SendTimeReport, console: Console) -> None:
     if not report.products:
         console.print("no reads by a person in the period")
     console.print(f"[dim]reads: {DEFINITIONS['reads']}[/dim]", highlight=False)
+
+
+def to_csv(report: SendTimeReport) -> str:
+    """One line per product, role, weekday and hour with reads (the hours without are 0)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["product", "role", "weekday", "hour", "reads", "optimised_hour"])
+    for product in report.products:
+        for role in product.roles:
+            for weekday, day in zip(WEEKDAYS, role.grid, strict=True):
+                for hour, reads in enumerate(day):
+                    if reads:
+                        chosen = "" if role.optimised_hour is None else role.optimised_hour
+                        writer.writerow([product.product, role.role, weekday, hour, reads, chosen])
+    return out.getvalue()

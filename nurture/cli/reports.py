@@ -29,6 +29,12 @@ def _day(option: str, value: str | None) -> datetime | None:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
+def _one_format(as_json: bool, as_csv: bool) -> None:
+    if as_json and as_csv:
+        err_console.print("[red]--json or --csv, not both[/red]")
+        raise typer.Exit(2)
+
+
 @report.command("handoffs")
 def report_handoffs(
     product: Annotated[str | None, typer.Option(help="one product (default: all)")] = None,
@@ -87,9 +93,7 @@ def report_engagement(
     if start and end and end <= start:
         err_console.print("[red]--until must be after --since[/red]")
         raise typer.Exit(2)
-    if as_json and as_csv:
-        err_console.print("[red]--json or --csv, not both[/red]")
-        raise typer.Exit(2)
+    _one_format(as_json, as_csv)
     report = build_engagement_report(open_store(), product=product, since=start, until=end)
     if as_json:
         print(report.model_dump_json(indent=2))
@@ -117,9 +121,7 @@ def report_ab(
     from nurture.analytics.ab_view import render, to_csv
 
     start, end = _day("--since", since), _day("--until", until)
-    if as_json and as_csv:
-        err_console.print("[red]--json or --csv, not both[/red]")
-        raise typer.Exit(2)
+    _one_format(as_json, as_csv)
     report = build_ab_report(
         open_store(), get_settings().scenarios_dir, product=product, since=start, until=end
     )
@@ -142,18 +144,22 @@ def report_attribution(
     ] = None,
     window: Annotated[int, typer.Option(min=1, max=365, help="days an email counts before")] = 30,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV, one line per step")] = False,
 ) -> None:
     """What led to sales: per step and trigger email, the hand-offs and wins that followed
     within the window (any touch and last touch), and per lead source."""
     from nurture.analytics.attribution_report import build_attribution_report
-    from nurture.analytics.attribution_view import render
+    from nurture.analytics.attribution_view import render, to_csv
 
     start, end = _day("--since", since), _day("--until", until)
+    _one_format(as_json, as_csv)
     report = build_attribution_report(
         open_store(), product=product, since=start, until=end, window_days=window
     )
     if as_json:
         print(report.model_dump_json(indent=2))
+    elif as_csv:
+        print(to_csv(report), end="")
     else:
         render(report, console)
 
@@ -164,17 +170,23 @@ def report_send_time(
     since: Annotated[str | None, typer.Option(help="reads on or after this day")] = None,
     until: Annotated[str | None, typer.Option(help="reads before this day (default: now)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    as_csv: Annotated[
+        bool, typer.Option("--csv", help="CSV, one line per hour with reads")
+    ] = False,
 ) -> None:
     """When leads read: a person's opens and clicks by weekday and hour in each lead's time
     zone, per role, beside the hour send-time optimisation chooses."""
     from nurture.analytics.send_time_report import build_send_time_report
-    from nurture.analytics.send_time_view import render
+    from nurture.analytics.send_time_view import render, to_csv
 
     start, end = _day("--since", since), _day("--until", until)
+    _one_format(as_json, as_csv)
     report = build_send_time_report(
         open_store(), get_settings().scenarios_dir, product=product, since=start, until=end
     )
     if as_json:
         print(report.model_dump_json(indent=2))
+    elif as_csv:
+        print(to_csv(report), end="")
     else:
         render(report, console)

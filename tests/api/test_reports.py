@@ -218,6 +218,11 @@ async def test_what_led_to_sales_over_http_and_the_cli(
     code, table = await run_starter(settings, "report", "attribution", script="-m nurture.cli")
     assert code == 0, table
     assert "By lead source" in table and "webinar" in table
+    code, as_csv = await run_starter(
+        settings, "report", "attribution", "--csv", script="-m nurture.cli"
+    )
+    [line] = list(csv.DictReader(io.StringIO(as_csv)))
+    assert (line["step"], line["handoffs_last_touch"]) == ("welcome", "1")
 
 
 async def test_when_leads_read_over_http_and_the_cli(
@@ -233,3 +238,8 @@ async def test_when_leads_read_over_http_and_the_cli(
     code, table = await run_starter(settings, "report", "send-time", script="-m nurture.cli")
     assert code == 0, table
     assert "when leads read" in table and "mon" in table
+    code, as_csv = await run_starter(
+        settings, "report", "send-time", "--csv", script="-m nurture.cli"
+    )
+    lines = list(csv.DictReader(io.StringIO(as_csv)))
+    assert sum(int(line["reads"]) for line in lines) == 4 and lines[0]["role"] == "other"
