@@ -7,8 +7,9 @@ default, or opens; `ab:` in the scenario). Its verdict:
   arm with a two-sided two-proportion z-test (`proportions_ztest`) at the scenario's
   confidence, Bonferroni-corrected for the number of comparisons;
 - *no difference*: the samples are large enough and the confidence interval of the
-  difference between the two best arms (Newcombe's, `confint_proportions_2indep`) lies
-  within ±`min_effect`: whatever the difference is, it is too small to matter;
+  difference between the leading arm and every other (Newcombe's,
+  `confint_proportions_2indep`) lies within ±`min_effect`: whatever differs is too small
+  to matter;
 - *no difference yet*: anything else — an arm short of `min_sample`, or an interval still
   too wide to tell.
 The counts come from the engagement report, so both reports always agree.
@@ -16,6 +17,7 @@ The counts come from the engagement report, so both reports always agree.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
@@ -37,7 +39,7 @@ DEFINITIONS: dict[str, str] = {
     "winner": "every arm has min_sample sends, and the leading arm beats each other arm "
     "with a two-sided two-proportion z-test at the confidence, Bonferroni-corrected",
     "no difference": "min_sample sends per arm, and the confidence interval of the "
-    "difference between the two best arms lies within ±min_effect",
+    "difference between the leading arm and every other lies within ±min_effect",
     "no difference yet": "an arm has fewer than min_sample sends, or the interval is still "
     "too wide to tell",
     "difference": "the leading arm's rate minus the runner-up's, with its confidence "
@@ -143,15 +145,10 @@ def judge(key: tuple[str, str, str], rows: list[EngagementRow], policy: AbTestin
         )
     alpha = 1 - policy.confidence
     p_values = [_p_value(leader, other) for other in ranked[1:]]
-    low, high = confint_proportions_2indep(
-        leader.successes,
-        leader.sent,
-        runner_up.successes,
-        runner_up.sent,
-        compare="diff",
-        alpha=alpha,
-    )
-    verdict, why = _verdict(p_values, alpha, float(low), float(high), policy)
+    intervals = [_interval(leader, other, alpha) for other in ranked[1:]]
+    low, high = intervals[0]  # the leader against the runner-up
+    widest = max(max(abs(lo), abs(hi)) for lo, hi in intervals)
+    verdict, why = _verdict(p_values, alpha, low, high, widest, policy)
     return AbTest(
         **base,
         leader=leader.variant if verdict == "winner" else None,
@@ -175,22 +172,39 @@ def _arm(row: EngagementRow, policy: AbTesting) -> Arm:
 
 
 def _p_value(leader: Arm, other: Arm) -> float:
-    """Two-sided two-proportion z-test; 1.0 when neither arm has a success (no evidence)."""
-    if leader.successes + other.successes == 0:
+    """Two-sided two-proportion z-test; 1.0 where the test has no variance to work with
+    (no successes, or only successes, in both arms: no evidence of a difference)."""
+    if leader.successes + other.successes in (0, leader.sent + other.sent):
         return 1.0
     _, p_value = proportions_ztest([leader.successes, other.successes], [leader.sent, other.sent])
-    return float(p_value)
+    return 1.0 if math.isnan(p_value) else float(p_value)
+
+
+def _interval(leader: Arm, other: Arm, alpha: float) -> tuple[float, float]:
+    """Newcombe's interval of the difference of rates, leader minus other."""
+    low, high = confint_proportions_2indep(
+        leader.successes, leader.sent, other.successes, other.sent, compare="diff", alpha=alpha
+    )
+    return float(low), float(high)
 
 
 def _verdict(
-    p_values: list[float], alpha: float, low: float, high: float, policy: AbTesting
+    p_values: list[float],
+    alpha: float,
+    low: float,
+    high: float,
+    widest: float,
+    policy: AbTesting,
 ) -> tuple[Verdict, str]:
+    """`low`, `high`: the interval of leader minus runner-up; `widest`: the farthest any
+    interval of leader minus another arm reaches from zero."""
     corrected = alpha / len(p_values)  # Bonferroni over the leader's comparisons
     if all(p < corrected for p in p_values):
         return "winner", f"p = {max(p_values):.3g} < {corrected:.3g} against every other arm"
-    if -policy.min_effect <= low and high <= policy.min_effect:
+    if widest <= policy.min_effect:  # every arm: whatever differs is too small to matter
         return "no difference", (
-            f"the difference lies in [{low:+.1%}, {high:+.1%}], within ±{policy.min_effect:.0%}"
+            f"the difference lies in [{low:+.1%}, {high:+.1%}], and every arm's within "
+            f"±{policy.min_effect:.0%}"
         )
     return "no difference yet", (
         f"p = {p_values[0]:.3g} ≥ {corrected:.3g}, and the difference may still be anywhere in "

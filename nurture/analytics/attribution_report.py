@@ -80,17 +80,24 @@ def build_attribution_report(
         last_touch = session.execute(_last_touch(product, since, until, window_days, days)).all()
         sources = session.execute(_by_source(product, since, until)).all()
     credits: dict[tuple[str, str, str], StepCredit] = {}
-    for rows, how in ((any_touch, "any_touch"), (last_touch, "last_touch")):
-        for row_product, send_key, to, count in rows:
-            if send_key is None:
-                continue  # no email in the window
-            track, step = step_of(send_key)
-            credit = credits.setdefault(
-                (row_product, track, step),
-                StepCredit(product=row_product, track=track, step=step),
-            )
-            field = f"{OUTCOMES[to]}_{how}"
-            setattr(credit, field, getattr(credit, field) + count)
+
+    def credit(row_product: str, send_key: str, field: str, count: int) -> None:
+        track, step = step_of(send_key)
+        found = credits.setdefault(
+            (row_product, track, step), StepCredit(product=row_product, track=track, step=step)
+        )
+        setattr(found, field, getattr(found, field) + count)
+
+    # A step's repeats (a trigger sent twice, a track entered again) credit an outcome once.
+    touched: set[tuple[str, str, str, str, int]] = set()
+    for row_product, send_key, to, outcome_id in any_touch:
+        track, step = step_of(send_key)
+        touched.add((row_product, track, step, to, outcome_id))
+    for row_product, track, step, to, _ in touched:
+        credit(row_product, f"{track}/{step}", f"{OUTCOMES[to]}_any_touch", 1)
+    for row_product, send_key, to, count in last_touch:
+        if send_key is not None:  # None: no email in the window
+            credit(row_product, send_key, f"{OUTCOMES[to]}_last_touch", count)
     by_source: dict[tuple[str, str], SourceOutcome] = {}
     for row_product, source, to, count in sources:
         key = (row_product, source or "unknown")
@@ -143,17 +150,13 @@ def _touches(outcome: Any, window_days: int, days: Days) -> Any:
 def _any_touch(
     product: str | None, since: datetime | None, until: datetime, window_days: int, days: Days
 ) -> Any:
-    """Per product, send key and outcome: how many outcomes had that send key in the window."""
+    """Each outcome with each send key it had in the window, once (the hand-offs of a
+    period, times the few emails before each: not the sends' millions)."""
     outcome = _outcomes(product, since, until)
     return (
-        select(
-            outcome.c.product,
-            Send.send_key,
-            outcome.c.to_lifecycle,
-            func.count(func.distinct(outcome.c.id)),
-        )
+        select(outcome.c.product, Send.send_key, outcome.c.to_lifecycle, outcome.c.id)
         .join(Send, _touches(outcome, window_days, days))
-        .group_by(outcome.c.product, Send.send_key, outcome.c.to_lifecycle)
+        .distinct()
     )
 
 

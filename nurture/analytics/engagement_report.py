@@ -117,6 +117,7 @@ def _aggregate(product: str | None, since: datetime | None, until: datetime) -> 
             _ever(Engagement.kind == "unsubscribed").label("unsubscribed"),
             _ever(Engagement.kind == "spam_reported").label("spam_reported"),
         )
+        .where(*_facts_of(product, since))
         .group_by(Engagement.send_id)
         .subquery()
     )
@@ -147,6 +148,17 @@ def _aggregate(product: str | None, since: datetime | None, until: datetime) -> 
     if since is not None:
         query = query.where(Send.sent_at >= since)
     return query
+
+
+def _facts_of(product: str | None, since: datetime | None) -> list[ColumnElement[bool]]:
+    """Only the facts that can belong to the report's sends (a fact comes after its send),
+    so the per-send reduction reads the product's recent facts, not every fact."""
+    where: list[ColumnElement[bool]] = []
+    if product is not None:
+        where.append(Engagement.product == product)
+    if since is not None:
+        where.append(Engagement.occurred_at >= since)
+    return where
 
 
 def _ever(condition: ColumnElement[bool]) -> Any:

@@ -1,10 +1,14 @@
 """Opens and clicks seen by Nurture's own pixel and click links: facts, and behaviour.
 
-Each hit becomes an engagement fact with a verdict (a person, or a machine and why), and a
-person's open or click also becomes a behaviour event on the same durable path as tracker
-events (the `events` table, then the relay to the lead's journeys), so a click moves the
-lead as SendGrid's would. A machine open is kept as behaviour too, flagged, and scores
-nothing (as SendGrid's machine opens); a machine click reaches no journey.
+Each hit becomes an engagement fact with a verdict (a person, or a machine and why), at most
+one a minute per send, kind and link, so reloads and replayed links cannot flood the store.
+A send's first open by a person, and its first click on each link, also become behaviour
+events on the same durable path as tracker events (the `events` table, then the relay to
+the lead's journeys), once: a click moves the lead as SendGrid's would, and repeating it
+scores nothing more. A machine open is kept as behaviour too, flagged, and scores nothing
+(as SendGrid's machine opens); a machine click reaches no journey. The first click of a
+scanner with a browser's User-Agent looks like a person's: only its next click on another
+link within a second gives it away.
 
 The machine verdicts, each documented in docs/analytics.md:
 - a pixel fetched within `PREFETCH_SECONDS` of sending: the receiving server or client
@@ -18,8 +22,8 @@ The machine verdicts, each documented in docs/analytics.md:
 
 from __future__ import annotations
 
+import hashlib
 import re
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -29,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from nurture.analytics.facts import Fact, record_facts_in
 from nurture.leads.events import EMAIL_CLICK, EMAIL_OPEN, BehaviorEvent
-from nurture.sending.status import DeliveryStatus, advance_send_status
+from nurture.sending.status import DeliveryStatus, advance_send_status_in
 from nurture.store.engine import Store
 from nurture.store.event_log import LoggedEvent, record_events_in
 from nurture.store.models import Engagement, Lead, Send
@@ -123,10 +127,9 @@ def _record(
         if found is None or found.erased_at is not None:
             return False
         reason = verdict(found.sent_at, session, found.product)
-        fact_id = f"nt:{uuid.uuid4().hex}"
         link = keep(found.product, hit.link)[:2048] if hit.link else None
         fact = Fact(
-            fact_id=fact_id,
+            fact_id=_fact_id(hit, kind, reason, link),
             send_id=hit.send_id,
             lead_id=found.lead_id,
             product=found.product,
@@ -140,7 +143,7 @@ def _record(
         record_facts_in(session, [fact])
         if kind == "opened" or reason is None:
             event = BehaviorEvent(
-                event_id=fact_id,
+                event_id=_event_id(hit, kind, reason, link),
                 type=EMAIL_OPEN if kind == "opened" else EMAIL_CLICK,
                 occurred_at=hit.at,
                 url=link,
@@ -148,10 +151,24 @@ def _record(
                 properties={"send_id": hit.send_id, "machine_open": reason is not None},
             )
             record_events_in(session, [LoggedEvent(event, lead_id=found.lead_id)])
-    if reason is None:
-        status: DeliveryStatus = "opened" if kind == "opened" else "clicked"
-        advance_send_status(store, hit.send_id, status)
+        if reason is None:
+            status: DeliveryStatus = "opened" if kind == "opened" else "clicked"
+            advance_send_status_in(session, hit.send_id, status)
     return True
+
+
+def _fact_id(hit: Hit, kind: str, reason: str | None, link: str | None) -> str:
+    """One fact per send, kind, verdict and link a minute: a reader reloading the email, or
+    someone replaying a forwarded link, adds no more than that."""
+    key = f"{kind}|{reason is None}|{link or ''}|{hit.at:%Y-%m-%dT%H:%M}"
+    return f"nt:{hit.send_id}:{hashlib.sha256(key.encode()).hexdigest()[:24]}"
+
+
+def _event_id(hit: Hit, kind: str, reason: str | None, link: str | None) -> str:
+    """The journey hears of a send's first open by a person (and first machine open), and of
+    the first click on each link, once: repeats add facts, never score twice."""
+    key = f"{kind}|{reason is None}|{link or ''}"
+    return f"nt:{hit.send_id}:{hashlib.sha256(key.encode()).hexdigest()[:24]}:event"
 
 
 def _as_is(product: str, link: str) -> str:

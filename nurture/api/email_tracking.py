@@ -1,9 +1,10 @@
 """Nurture's own open pixel and click links (`/v1/t/o/{token}`, `/v1/t/c/{token}`).
 
-They are on the reader's path, so they answer first and count second: the pixel is always
-a 1×1 GIF, a click always goes to its link, even when the token is not one we can count
-(an erased lead, a send the store no longer has) or the store is down (then the hit is
-lost and logged, never the reader). Tokens are sealed (nurture/sending/tracking_tokens.py):
+They are on the reader's path, so counting never stands in the way of the answer: the pixel
+is always a 1×1 GIF, a click always goes to its link, even when the hit cannot be counted
+(an erased lead, a send the store no longer has, scenarios that cannot be read) or the
+store is down (then the hit is lost and logged, never the reader). The hit is counted in
+one short transaction before the answer. Tokens are sealed (nurture/sending/tracking_tokens.py):
 a click can only lead to a link one of our emails was rendered with. No key: these links
 are in the lead's mailbox.
 """
@@ -69,7 +70,10 @@ async def click_link(token: str, request: Request) -> Response:
     except ValueError as err:
         raise HTTPException(404, f"{err}; open the email again and use the link there") from None
     hit = Hit(send_id, datetime.now(UTC), request.headers.get("user-agent", ""), link)
-    scenarios = await current_scenarios(request)
+    try:
+        scenarios = await current_scenarios(request)
+    except (OSError, ValueError):  # unreadable scenarios: keep only what every policy keeps
+        scenarios = []
 
     def keep(product: str, url: str) -> str:
         return policy_for(scenarios, product).url(url)

@@ -16,7 +16,16 @@ from sqlalchemy import delete, select, update
 
 from nurture.sending import gate as send_gate
 from nurture.store.engine import Store, lock_lead
-from nurture.store.models import Consent, Event, Handoff, Identity, Send, Transition, utcnow
+from nurture.store.models import (
+    Consent,
+    Engagement,
+    Event,
+    Handoff,
+    Identity,
+    Send,
+    Transition,
+    utcnow,
+)
 
 # What identifies the person on the lead row; the email becomes a placeholder of its own.
 PERSONAL_COLUMNS = (
@@ -60,6 +69,8 @@ def erase_lead(store: Store, lead_id: str) -> ErasureReport:
             .where(Event.lead_id == lead_id)
             .values(url=None, properties={}, anonymous_id=None)
         )
+        # What its emails achieved stays counted; the links it clicked go (a link may name it).
+        session.execute(update(Engagement).where(Engagement.lead_id == lead_id).values(link=None))
         # the visitor's browser cookie must not lead back to the lead, nor its new events
         session.execute(delete(Identity).where(Identity.lead_id == lead_id))
         session.execute(update(Send).where(Send.lead_id == lead_id).values(subject=""))

@@ -15,7 +15,15 @@ import re
 
 from nurture.sending.tracking_tokens import click_token, open_token
 
-_LINK = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(https?://[^"']+)\2""", re.IGNORECASE)
+# `href` itself (not `data-href`), quoted, with an absolute http(s) link.
+_LINK = re.compile(r"""(<a\b[^>]*?(?<![\w-])href\s*=\s*)(["'])(https?://[^"']+)\2""", re.IGNORECASE)
+# Character references as HTML writes them in attributes (`&amp;` from autoescaping); a bare
+# `&` followed by letters (`?a=1&region=eu`) is left alone: it is no reference.
+_REFERENCE = re.compile(r"&(#\d+|#[xX][0-9a-fA-F]+|[A-Za-z]+);")
+
+
+def _attribute_value(text: str) -> str:
+    return _REFERENCE.sub(lambda m: html.unescape(m.group(0)), text)
 
 
 def track_links(body: str, *, base_url: str, send_id: str, secret: str, keep: set[str]) -> str:
@@ -23,7 +31,7 @@ def track_links(body: str, *, base_url: str, send_id: str, secret: str, keep: se
     links in `keep` (compared unescaped) stay as they are."""
 
     def through_us(match: re.Match[str]) -> str:
-        url = html.unescape(match.group(3))
+        url = _attribute_value(match.group(3))
         if url in keep:
             return match.group(0)
         tracked = f"{base_url}/v1/t/c/{click_token(send_id, url, secret)}"

@@ -37,6 +37,7 @@ def _sendgrid(settings: Settings) -> SendGridProvider:
         host=settings.sendgrid_host,
         sandbox=settings.sendgrid_sandbox,
         unsubscribe_groups=settings.sendgrid_unsubscribe_groups,
+        tracks=not settings.own_tracking,
     )
 
 

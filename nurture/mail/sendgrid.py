@@ -33,15 +33,18 @@ from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import (
     Asm,
     Category,
+    ClickTracking,
     CustomArg,
     From,
     GroupId,
     Header,
     Mail,
     MailSettings,
+    OpenTracking,
     ReplyTo,
     SandBoxMode,
     To,
+    TrackingSettings,
 )
 
 from nurture.mail.providers import (
@@ -81,15 +84,19 @@ class SendGridProvider:
         sandbox: bool = False,
         unsubscribe_groups: Mapping[str, int] | None = None,
         timeout: float = TIMEOUT,
+        tracks: bool = True,
     ) -> None:
         self._client = SendGridAPIClient(api_key=api_key, host=host.rstrip("/"))
         self.sandbox = sandbox
+        self.tracks = tracks  # False: Nurture's own links count, SendGrid's would count twice
         self.unsubscribe_groups = dict(unsubscribe_groups or {})
         self.timeout = timeout
 
     def deliver(self, message: EmailMessage, tags: SendTags) -> str:
         group = self.unsubscribe_groups.get(f"{tags.product}/{tags.mail_type}")
-        payload = mail_payload(message, tags, sandbox=self.sandbox, unsubscribe_group=group)
+        payload = mail_payload(
+            message, tags, sandbox=self.sandbox, unsubscribe_group=group, tracks=self.tracks
+        )
         try:
             response = self._client.client.mail.send.post(
                 request_body=payload, timeout=self.timeout
@@ -132,8 +139,10 @@ def mail_payload(
     *,
     sandbox: bool = False,
     unsubscribe_group: int | None = None,
+    tracks: bool = True,
 ) -> dict[str, Any]:
-    """The v3 mail-send body for one message to one recipient."""
+    """The v3 mail-send body for one message to one recipient. `tracks`: False turns
+    SendGrid's open and click tracking off for it (Nurture's own links count instead)."""
     sender, recipient = _address(message, "From"), _address(message, "To")
     mail = Mail(
         from_email=From(*sender),
@@ -151,6 +160,10 @@ def mail_payload(
         mail.asm = Asm(GroupId(unsubscribe_group))
     if sandbox:
         mail.mail_settings = MailSettings(sandbox_mode=SandBoxMode(True))
+    if not tracks:
+        mail.tracking_settings = TrackingSettings(
+            click_tracking=ClickTracking(False, False), open_tracking=OpenTracking(False)
+        )
     return cast(dict[str, Any], mail.get())
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Literal
 
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from nurture.store.engine import Store
 from nurture.store.models import Send
@@ -28,9 +29,12 @@ _FROM["bounced"] = ("sending", "uncertain", "sent", "delivered")
 def advance_send_status(store: Store, send_id: str, status: DeliveryStatus) -> bool:
     """Move the send forward to `status`; False when it was already there or beyond."""
     with store.session() as session:
-        result = session.execute(
-            update(Send)
-            .where(Send.id == send_id, Send.status.in_(_FROM[status]))
-            .values(status=status)
-        )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return advance_send_status_in(session, send_id, status)
+
+
+def advance_send_status_in(session: Session, send_id: str, status: DeliveryStatus) -> bool:
+    """`advance_send_status` inside the caller's transaction."""
+    result = session.execute(
+        update(Send).where(Send.id == send_id, Send.status.in_(_FROM[status])).values(status=status)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -58,6 +58,6 @@ def read_open(token: str, secret: str) -> str:
 def read_click(token: str, secret: str) -> tuple[str, str]:
     """(send id, link) of a click token, or ValueError."""
     send_id, _, url = _open(CLICK, token, secret).partition("\0")
-    if not url.startswith(("https://", "http://")):
+    if not url.lower().startswith(("https://", "http://")):
         raise ValueError(INVALID)
     return send_id, url

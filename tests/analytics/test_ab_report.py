@@ -161,3 +161,12 @@ def test_the_report_judges_every_step_with_variants(any_store: Store, tmp_path: 
     [test] = report.tests
     assert (test.step, test.verdict, test.leader) == ("guide", "winner", "B")
     assert [(a.variant, a.sent, a.successes) for a in test.arms] == [("A", 120, 5), ("B", 120, 40)]
+
+
+def test_no_difference_needs_every_arm_close_and_full_arms_give_no_nan() -> None:
+    far_worse = [arm("A", 20000, 2000), arm("B", 20000, 1990), arm("C", 20000, 400)]
+    test = judge(KEY, far_worse, AbTesting())
+    assert test.verdict != "no difference"  # C is far worse: not "too small to matter"
+    everyone = judge(KEY, [arm("A", 200, 200), arm("B", 200, 200)], AbTesting())
+    assert everyone.p_value == 1.0 and everyone.verdict == "no difference"
+    assert "nan" not in everyone.why

@@ -34,7 +34,8 @@ def journey(store: Store, name: str, source: str, sends: dict[str, int],
 
 def test_hand_offs_and_wins_are_credited_to_the_emails_before_them(any_store: Store) -> None:
     journey(any_store, "j1", "webinar",
-            {"cold#1/welcome": 0, "cold#1/guide": 10, "trigger:download-followup#1": 12},
+            {"cold#1/welcome": 0, "cold#1/guide": 10, "trigger:download-followup#1": 11,
+             "trigger:download-followup#2": 12},
             {"handed_off": 13, "customer": 40})  # fmt: skip
     journey(any_store, "j2", "ads", {"cold#1/welcome": 0}, {"handed_off": 45})  # no touch
     journey(any_store, "j3", "webinar", {"cold#1/welcome": 1, "cold#1/guide": 5},

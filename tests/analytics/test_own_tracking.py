@@ -115,8 +115,25 @@ def test_machines_are_counted_as_machines_and_a_machine_click_reaches_no_journey
 def test_nothing_is_counted_for_an_erased_lead_or_an_unknown_send(any_store: Store) -> None:
     lead_id = sent_email(any_store)
     assert not record_open(any_store, Hit("snd_404", SENT + timedelta(hours=1), READER))
+    before = Hit("snd_1", SENT + timedelta(hours=1), READER, LINK)
+    assert record_click(any_store, before, keep_path)
     erase_lead(any_store, lead_id)
-    click = Hit("snd_1", SENT + timedelta(hours=1), READER, LINK)
+    click = Hit("snd_1", SENT + timedelta(hours=2), READER, LINK)
     assert not record_click(any_store, click, keep_path)
     with any_store.session() as session:
-        assert session.scalars(select(Engagement)).all() == []
+        [fact] = session.scalars(select(Engagement)).all()  # counted before, nothing after
+        assert fact.kind == "clicked" and fact.link is None  # the link it clicked is gone
+
+
+def test_repeated_hits_add_a_fact_a_minute_at_most_and_score_once(any_store: Store) -> None:
+    """Before: every hit was a new fact and a new behaviour event, so anyone holding a
+    forwarded email could replay a link to flood the store and push the lead's score."""
+    sent_email(any_store)
+    at = SENT + timedelta(hours=2)
+    for seconds in (0, 10, 20, 130):  # three in one minute, one two minutes later
+        hit = Hit("snd_1", at + timedelta(seconds=seconds), READER, LINK)
+        assert record_click(any_store, hit, keep_path)
+    with any_store.session() as session:
+        assert len(session.scalars(select(Engagement)).all()) == 2
+        events = session.scalars(select(Event)).all()
+        assert [e.type for e in events] == ["email_click"]  # the journey hears once

@@ -42,3 +42,17 @@ def test_the_pixel_ends_the_body() -> None:
     assert pixel is not None and read_open(pixel.group(1), SECRET) == "snd_1"
     bare = track_links("<p>hi</p>", base_url=BASE, send_id="snd_2", secret=SECRET, keep=set())
     assert bare.startswith("<p>hi</p><img src=")
+
+
+def test_raw_ampersands_data_attributes_and_upper_case_schemes() -> None:
+    html = (
+        '<a href="https://acme.example/p?a=1&region=eu&section=2">raw</a>'
+        '<a data-href="https://acme.example/data" href="HTTPS://Acme.example/Upper">up</a>'
+    )
+    done = track_links(html, base_url=BASE, send_id="snd_3", secret=SECRET, keep=set())
+    clicks = re.findall(r'href="https://nurture\.example/v1/t/c/([^"]+)"', done)
+    assert [read_click(token, SECRET)[1] for token in clicks] == [
+        "https://acme.example/p?a=1&region=eu&section=2",  # a bare & is no reference
+        "HTTPS://Acme.example/Upper",
+    ]
+    assert 'data-href="https://acme.example/data"' in done  # not the link: left alone

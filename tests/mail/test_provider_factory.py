@@ -50,6 +50,10 @@ def test_sendgrid_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     provider = build_provider(Settings(_env_file=None))
     assert isinstance(provider, SendGridProvider)
     assert provider.sandbox and provider.unsubscribe_groups == {"cloudbook/newsletter": 123}
+    assert provider.tracks  # auto: SendGrid's own tracking counts opens and clicks
+    monkeypatch.setenv("NURTURE_TRACKING", "nurture")
+    ours = build_provider(Settings(_env_file=None))
+    assert isinstance(ours, SendGridProvider) and not ours.tracks
 
 
 def test_unsubscribe_groups_are_keyed_by_product_and_mail_type(

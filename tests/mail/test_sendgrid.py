@@ -97,6 +97,19 @@ def test_sandbox_mode_is_requested(
     assert sendgrid.payloads[0]["mail_settings"] == {"sandbox_mode": {"enable": True}}
 
 
+def test_sendgrid_tracks_unless_nurture_does(
+    settings: Settings, store: Store, sendgrid: FakeSendGrid
+) -> None:
+    """With Nurture's own links in the email, SendGrid's tracking would count each read twice."""
+    emails = activities(settings, store, sendgrid, tracks=False)
+    assert run(emails, japanese_input(new_lead(store))).status == "sent"
+    assert sendgrid.payloads[0]["tracking_settings"] == {
+        "click_tracking": {"enable": False, "enable_text": False},
+        "open_tracking": {"enable": False},
+    }
+    assert problems_with(sendgrid.payloads[0]) == []
+
+
 @pytest.mark.parametrize(
     ("headers", "at_least"),
     [
