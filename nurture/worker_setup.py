@@ -9,6 +9,7 @@ from typing import Any, Literal, get_args
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.ab import AbActivities
 from activities.email import EmailActivities
 from activities.handoff import HandoffActivities
 from activities.sales_mail import SalesMailActivities
@@ -50,6 +51,7 @@ def build_worker(
     transitions = TransitionActivities(store)
     suppressions = SuppressionActivities(store)
     scenarios = ScenarioActivities(settings.scenarios_dir, store)
+    ab = AbActivities(settings.scenarios_dir, store)
     local: list[Callable[..., Any]] = [
         scenarios.load_scenario,
         handoff.hand_off,
@@ -57,6 +59,7 @@ def build_worker(
         handoff.leave_handoff_queue,
         transitions.record_transition,
         suppressions.record_suppression,
+        ab.ab_winner,
     ]
     remote: list[Callable[..., Any]] = [
         email.send_email,

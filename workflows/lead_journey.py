@@ -21,6 +21,7 @@ from workflows import calls, patches
 from workflows.handoff import HandOffToSales
 
 with workflow.unsafe.imports_passed_through():
+    from activities.ab import AbActivities, AbWinnerInput
     from activities.email import EmailActivities, SendEmailInput, SendEmailResult
     from activities.scenario import LoadScenarioInput, ScenarioActivities
     from nurture.journey import narrative, rules
@@ -248,6 +249,8 @@ class LeadJourney(HandOffToSales):
         variant = assign_variant(
             self._input.lead_id, self._input.product, variant_key, len(variants)
         )
+        if len(variants) > 1 and self._promotes_winners():
+            variant = await self._winner_or(variant, variant_key, len(variants))
         letter = f"variant {narrative.variant_letter(variant)}" if len(variants) > 1 else ""
         try:
             result = await calls.bounded(
@@ -276,6 +279,25 @@ class LeadJourney(HandOffToSales):
         m.variants[key] = variant
         self._note("email", f"sent {what}" + (f", {letter}" if letter else ""))
         return result
+
+    def _promotes_winners(self) -> bool:
+        """Whether this journey's scenario sends an A/B test's winner once there is one."""
+        return self._scenario.ab.then == "promote" and self._version(patches.AB_PROMOTE)
+
+    async def _winner_or(self, assigned: int, variant_key: str, count: int) -> int:
+        """The step's A/B winner if its test has one (recorded in history), else `assigned`."""
+        track, step = rules.step_of(variant_key)
+        winner = await calls.local(
+            AbActivities.ab_winner,
+            AbWinnerInput(product=self._input.product, track=track, step=step),
+            summary=f"which variant of {track}/{step} has won its A/B test",
+        )
+        if winner.variant is None or not 0 <= winner.variant < count:
+            return assigned
+        if winner.variant != assigned:
+            letter = narrative.variant_letter(winner.variant)
+            self._note("email", f"{track}/{step}: variant {letter} won its A/B test; sending it")
+        return winner.variant
 
     def _email_input(
         self, key: str, mail_type: MailType, chosen: tuple[str, str], variant: int

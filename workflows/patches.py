@@ -37,3 +37,8 @@ SGL = "sales-generated-leads"
 # CRM posts and sales emails are carried across continue-as-new instead of awaited there.
 # Released 2026-12-04; deprecate once no journey started before then is open.
 CARRY_BACKGROUND = "carry-background-across-runs"
+
+# A step of a scenario with `ab: {then: promote}` asks which variant won (a local activity)
+# before it sends. Released 2026-12-05; only scenarios that promote reach it, and none did
+# before: deprecate once no journey started before then is open.
+AB_PROMOTE = "ab-promote-winner"

@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import and_, func, select
 
-from nurture.analytics.engagement_report import step_of
+from nurture.journey.rules import step_of
 from nurture.store.engine import Store
 from nurture.store.models import Lead, Send, Transition, utcnow
 

@@ -9,7 +9,6 @@ re-entries (`cold#1/welcome`, `cold#2/welcome`) into one row, over groups, never
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy import Integer, case, func, select
 from sqlalchemy.sql import ColumnElement
 
+from nurture.journey.rules import step_of
 from nurture.store.engine import Store
 from nurture.store.models import Engagement, Send, utcnow
 
@@ -164,18 +164,6 @@ def _facts_of(product: str | None, since: datetime | None) -> list[ColumnElement
 def _ever(condition: ColumnElement[bool]) -> Any:
     """1 when any fact of the send meets `condition`, else 0 (portable: no bool_or)."""
     return func.max(case((condition, 1), else_=0)).cast(Integer)
-
-
-_ENTRY = re.compile(r"#\d+")
-
-
-def step_of(send_key: str) -> tuple[str, str]:
-    """(track, step) of a send key: `cold#2/welcome` → (cold, welcome); a trigger email
-    `trigger:download-followup#3` → (trigger, download-followup)."""
-    if send_key.startswith("trigger:"):
-        return "trigger", _ENTRY.sub("", send_key.removeprefix("trigger:"))
-    track, _, step = _ENTRY.sub("", send_key).partition("/")
-    return track, step
 
 
 def _rows(groups: Any) -> list[EngagementRow]:

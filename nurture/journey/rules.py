@@ -8,6 +8,7 @@ workflow passes `workflow.now()` in.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -167,3 +168,15 @@ def step_outage(since: datetime, attempts: int, now: datetime) -> Outage:
         return Outage(give_up=True, retry_at=None, lasted=now - since)
     wait = SEND_BACKOFF[min(attempts, len(SEND_BACKOFF) - 1)]
     return Outage(give_up=False, retry_at=now + wait, lasted=now - since)
+
+
+_ENTRY = re.compile(r"#\d+")
+
+
+def step_of(send_key: str) -> tuple[str, str]:
+    """(track, step) of a send key: `cold#2/welcome` → (cold, welcome); a trigger email
+    `trigger:download-followup#3` → (trigger, download-followup)."""
+    if send_key.startswith("trigger:"):
+        return "trigger", _ENTRY.sub("", send_key.removeprefix("trigger:"))
+    track, _, step = _ENTRY.sub("", send_key).partition("/")
+    return track, step

@@ -507,6 +507,11 @@ class AbTesting(_Strict):
     min_effect: float = Field(
         default=0.02, gt=0.0, le=0.5, description="the smallest difference of rates that matters"
     )
+    then: Literal["report", "promote"] = Field(
+        default="report",
+        description="promote: once a step's test has a winner, later sends of that step use "
+        "it (decided by an activity, recorded in each journey's history)",
+    )
 
 
 class Scenario(_Strict):

@@ -6,8 +6,9 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
-from nurture.analytics.engagement_report import build_engagement_report, step_of
+from nurture.analytics.engagement_report import build_engagement_report
 from nurture.analytics.facts import Fact, FactKind, record_facts_in
+from nurture.journey.rules import step_of
 from nurture.store.engine import LeadIn, Store
 from nurture.store.models import Send
 from tests.helpers.paths import CONSENT

@@ -1,7 +1,8 @@
 """Record LeadJourney histories for the replay tests: `python -m tests.histories.record [NAME...]`.
 
-Re-record only when a change is deliberately incompatible *and* guarded for running
-journeys; otherwise keep the old files, so replay proves old journeys still run.
+Recordings are only ever added: never re-record or delete an existing file (the replay
+test fails if one changes), so replay keeps proving that old journeys still run. Record a
+new script for a new path, under a new name.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import asyncio
 import shutil
 import sys
 import tempfile
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -18,12 +19,14 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from nurture.analytics.facts import Fact, record_facts_in
 from nurture.config import Settings
 from nurture.journey import search_attributes
 from nurture.journey.client import start_journey
 from nurture.journey.contract import JourneyResult, SalesFeedback, Unsubscribe
 from nurture.leads.events import BehaviorEvent
 from nurture.store.engine import LeadIn, Store
+from nurture.store.models import Send
 from nurture.worker_setup import build_worker
 from tests.helpers.paths import CONSENT, SCENARIOS
 from tests.helpers.temporal import test_server_path
@@ -131,6 +134,35 @@ async def _capacity_send_time_variants(
     await handle.execute_update("sales_feedback", SalesFeedback(outcome="won"))
 
 
+async def _ab_promote(env: WorkflowEnvironment, client: Client, handle: WorkflowHandle) -> None:
+    """The guide goes out 30 days after the welcome (and the send window): its A/B test has
+    a winner (seeded), so the journey asks for it and sends it; then the lead unsubscribes."""
+    await env.sleep(timedelta(days=35))
+    await handle.signal("unsubscribe", Unsubscribe())
+
+
+def _seed_guide_winner(store: Store) -> None:
+    """30 earlier guide emails per variant: B clicked far more often than A."""
+    lead, _ = store.upsert_lead(LeadIn(email="earlier@example.com", consent=CONSENT))
+    at = datetime(2026, 1, 5, tzinfo=UTC)
+    with store.session() as session:
+        for variant, clicked in enumerate((1, 15)):
+            for i in range(30):
+                send_id = f"old-{variant}-{i}"
+                session.add(
+                    Send(id=send_id, journey_id=f"journey:acme:old-{variant}-{i}",
+                         send_key="cold#1/guide", lead_id=lead.id, product="acme",
+                         mail_type="step", template="note", subject="s", variant=variant,
+                         provider="outbox", journey_time=at, status="sent", sent_at=at)
+                )  # fmt: skip
+                if i < clicked:
+                    session.flush()
+                    record_facts_in(session, [Fact(
+                        fact_id=f"f-{send_id}", send_id=send_id, lead_id=lead.id,
+                        product="acme", kind="clicked", human=True, source="nurture",
+                        occurred_at=at)])  # fmt: skip
+
+
 SCRIPTS = {
     "handoff_recycle_won": _hand_off_and_recycle,
     "pause_unsubscribe": _pause_and_unsubscribe,
@@ -138,7 +170,10 @@ SCRIPTS = {
     "capacity_send_time_variants": _capacity_send_time_variants,
     # the same script once waiting hand-offs ask in business hours only
     "capacity_business_hours": _capacity_send_time_variants,
+    "ab_promote": _ab_promote,
 }
+# What a script needs in the store before its journey starts.
+SEEDS = {"ab_promote": _seed_guide_winner}
 # Scripts that need more of the acme scenario than it says: (text, replacement) edits.
 SCENARIO_EDITS = {
     "handoff_sla": [
@@ -161,6 +196,9 @@ SCENARIO_EDITS = {
 
 
 SCENARIO_EDITS["capacity_business_hours"] = SCENARIO_EDITS["capacity_send_time_variants"]
+SCENARIO_EDITS["ab_promote"] = [
+    ("exit:\n", "ab: {then: promote, min_sample: 20}\nexit:\n"),
+]
 
 
 def _scenarios(name: str, tmp: Path) -> Path:
@@ -184,7 +222,7 @@ async def record(name: str) -> Path:
     await search_attributes.register(env.client)
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
-            database_url=f"sqlite:///{tmp}/nurture.store.models",
+            database_url=f"sqlite:///{tmp}/nurture.db",
             scenarios_dir=_scenarios(name, Path(tmp)),
             outbox_dir=Path(tmp) / "outbox",
             task_queue="record",
@@ -192,6 +230,8 @@ async def record(name: str) -> Path:
         )
         store = Store(settings.database_url)
         store.upgrade()
+        if name in SEEDS:
+            SEEDS[name](store)
         lead, _ = store.upsert_lead(
             LeadIn(
                 email=f"{name}@example.com",
