@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 from rich.console import Console
 from rich.table import Table
 
 from nurture.analytics.attribution_report import DEFINITIONS, AttributionReport, StepCredit
+from nurture.analytics.csv_lines import csv_of
 
 
 def render(report: AttributionReport, console: Console) -> None:
@@ -33,10 +31,4 @@ def render(report: AttributionReport, console: Console) -> None:
 
 def to_csv(report: AttributionReport) -> str:
     """One line per step (the by-source counts are in --json and the table)."""
-    out = io.StringIO()
-    fields = list(StepCredit.model_fields)
-    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    for credit in report.steps:
-        writer.writerow(credit.model_dump())
-    return out.getvalue()
+    return csv_of(StepCredit, report.steps)

@@ -3,12 +3,10 @@ spreadsheet; `--json` is the model itself."""
 
 from __future__ import annotations
 
-import csv
-import io
-
 from rich.console import Console
 from rich.table import Table
 
+from nurture.analytics.csv_lines import csv_of
 from nurture.analytics.engagement_report import DEFINITIONS, EngagementReport, EngagementRow
 
 RATES = ("open_rate", "click_rate", "click_to_open", "unsubscribe_rate", "spam_rate", "bounce_rate")
@@ -70,10 +68,4 @@ def _cells(row: EngagementRow) -> list[str]:
 
 def to_csv(report: EngagementReport) -> str:
     """One line per row, every count and rate (rates as fractions, empty when undefined)."""
-    out = io.StringIO()
-    fields = list(EngagementRow.model_fields)
-    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    for row in report.rows:
-        writer.writerow({k: ("" if v is None else v) for k, v in row.model_dump().items()})
-    return out.getvalue()
+    return csv_of(EngagementRow, report.rows)

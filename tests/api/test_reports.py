@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from nurture.analytics.facts import Fact, record_facts_in
 from nurture.config import Settings
 from nurture.sending.tracking_tokens import click_token, open_token
 from nurture.store.engine import LeadIn, Store
 from nurture.store.models import Send, Transition
+from tests.helpers.analytics import ab_arms
 from tests.helpers.api import Api
 from tests.helpers.paths import CONSENT
 from tests.helpers.processes import run_starter
@@ -122,54 +122,10 @@ async def test_the_cli_prints_the_same_report_as_a_table_json_and_csv(
     assert code == 2 and "not both" in both
 
 
-def two_arms(store: Store, clicks: tuple[int, int], per_arm: int = 150) -> None:
-    """Welcome emails in two subject variants, with that many clicks by a person in each."""
-    lead, _ = store.upsert_lead(LeadIn(email="arms@example.jp", consent=CONSENT))
-    at = datetime.now(UTC) - timedelta(days=1)
-    with store.session() as session:
-        for variant, clicked in enumerate(clicks):
-            for i in range(per_arm):
-                send_id = f"ab{variant}-{i}"
-                session.add(
-                    Send(
-                        id=send_id,
-                        journey_id=f"journey:acme:ab{variant}-{i}",
-                        send_key="cold#1/guide",
-                        lead_id=lead.id,
-                        product="acme",
-                        mail_type="step",
-                        template="note",
-                        subject="s",
-                        variant=variant,
-                        provider="smtp",
-                        journey_time=at,
-                        status="sent",
-                        sent_at=at,
-                    )
-                )
-                if i < clicked:
-                    session.flush()
-                    record_facts_in(
-                        session,
-                        [
-                            Fact(
-                                fact_id=f"f-{send_id}",
-                                send_id=send_id,
-                                lead_id=lead.id,
-                                product="acme",
-                                kind="clicked",
-                                human=True,
-                                source="nurture",
-                                occurred_at=at,
-                            )
-                        ],
-                    )
-
-
 async def test_ab_verdicts_over_http_and_the_cli(
     api: Api, store: Store, settings: Settings
 ) -> None:
-    two_arms(store, (6, 30))
+    ab_arms(store, (6, 30), per_arm=150, at=datetime.now(UTC) - timedelta(days=1))
     answer = await api.http.get("/v1/reports/ab", params={"product": "acme"}, headers=api.admin)
     assert answer.status_code == 200, answer.text
     [test] = answer.json()["tests"]

@@ -11,7 +11,7 @@ import asyncio
 import shutil
 import sys
 import tempfile
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,15 +19,14 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from nurture.analytics.facts import Fact, record_facts_in
 from nurture.config import Settings
 from nurture.journey import search_attributes
 from nurture.journey.client import start_journey
 from nurture.journey.contract import JourneyResult, SalesFeedback, Unsubscribe
 from nurture.leads.events import BehaviorEvent
 from nurture.store.engine import LeadIn, Store
-from nurture.store.models import Send
 from nurture.worker_setup import build_worker
+from tests.helpers.analytics import ab_arms
 from tests.helpers.paths import CONSENT, SCENARIOS
 from tests.helpers.temporal import test_server_path
 
@@ -143,24 +142,7 @@ async def _ab_promote(env: WorkflowEnvironment, client: Client, handle: Workflow
 
 def _seed_guide_winner(store: Store) -> None:
     """30 earlier guide emails per variant: B clicked far more often than A."""
-    lead, _ = store.upsert_lead(LeadIn(email="earlier@example.com", consent=CONSENT))
-    at = datetime(2026, 1, 5, tzinfo=UTC)
-    with store.session() as session:
-        for variant, clicked in enumerate((1, 15)):
-            for i in range(30):
-                send_id = f"old-{variant}-{i}"
-                session.add(
-                    Send(id=send_id, journey_id=f"journey:acme:old-{variant}-{i}",
-                         send_key="cold#1/guide", lead_id=lead.id, product="acme",
-                         mail_type="step", template="note", subject="s", variant=variant,
-                         provider="outbox", journey_time=at, status="sent", sent_at=at)
-                )  # fmt: skip
-                if i < clicked:
-                    session.flush()
-                    record_facts_in(session, [Fact(
-                        fact_id=f"f-{send_id}", send_id=send_id, lead_id=lead.id,
-                        product="acme", kind="clicked", human=True, source="nurture",
-                        occurred_at=at)])  # fmt: skip
+    ab_arms(store, (1, 15))
 
 
 SCRIPTS = {

@@ -3,19 +3,19 @@ instead of the variant its lead was assigned; without a winner, the assignment s
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from nurture.analytics.facts import Fact, record_facts_in
 from nurture.config import Settings
 from nurture.journey.client import start_journey
 from nurture.schedule.variants import assign_variant
 from nurture.store.engine import Store
-from nurture.store.models import Lead, Send
+from nurture.store.models import Lead
 from nurture.worker_setup import build_worker
+from tests.helpers.analytics import ab_arms
 from tests.helpers.journeys import advance_to_weekday_noon_tokyo, make_lead, sends, state
 from tests.helpers.scenarios import scenario_copy
 
@@ -29,24 +29,7 @@ def promoting(settings: Settings, tmp_path: Path) -> None:
 
 def guide_test(store: Store, clicks: tuple[int, int]) -> None:
     """30 earlier guide emails per subject variant, with that many clicks by a person."""
-    lead = make_lead(store, email="earlier@example.com")
-    at = datetime(2026, 1, 5, tzinfo=UTC)
-    with store.session() as session:
-        for variant, clicked in enumerate(clicks):
-            for i in range(30):
-                send_id = f"old-{variant}-{i}"
-                session.add(
-                    Send(id=send_id, journey_id=f"journey:acme:old-{variant}-{i}",
-                         send_key="cold#1/guide", lead_id=lead.id, product="acme",
-                         mail_type="step", template="note", subject="s", variant=variant,
-                         provider="outbox", journey_time=at, status="sent", sent_at=at)
-                )  # fmt: skip
-                if i < clicked:
-                    session.flush()
-                    record_facts_in(session, [Fact(
-                        fact_id=f"f-{send_id}", send_id=send_id, lead_id=lead.id,
-                        product="acme", kind="clicked", human=True, source="nurture",
-                        occurred_at=at)])  # fmt: skip
+    ab_arms(store, clicks)
 
 
 def lead_assigned(store: Store, variant: int) -> Lead:
