@@ -13,6 +13,7 @@ bench runs end to end; its figures mean little):
     .venv/bin/python -m bench.store        the store on PostgreSQL beside pgbench
     .venv/bin/python -m bench.render_send  emails rendered and sent beside bare Jinja2
     .venv/bin/python -m bench.reports      the analytics reports beside a bare GROUP BY
+    .venv/bin/python -m bench.tracking     the open pixel and click links under wrk
     .venv/bin/python -m bench.ingest       the ingestion API, delivery and trigger emails,
                                            everything as deployed (a package, by phase)
 
