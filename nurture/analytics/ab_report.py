@@ -27,7 +27,7 @@ from pydantic import BaseModel
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
 
 from nurture.analytics.engagement_report import EngagementRow, build_engagement_report
-from nurture.scenario.loader import ScenarioError, load_scenario_dir, scenario_dirs
+from nurture.scenario.loader import valid_scenarios
 from nurture.scenario.model import AbTesting
 from nurture.store.engine import Store
 
@@ -105,14 +105,7 @@ def build_ab_report(
 
 def ab_policies(scenarios_dir: Path) -> dict[str, AbTesting]:
     """Each product's `ab` policy; a scenario that does not load leaves the defaults."""
-    policies = {}
-    for folder in scenario_dirs(scenarios_dir):
-        try:
-            scenario = load_scenario_dir(folder)
-        except ScenarioError:
-            continue
-        policies[scenario.product] = scenario.ab
-    return policies
+    return {scenario.product: scenario.ab for scenario in valid_scenarios(scenarios_dir)}
 
 
 def judge(key: tuple[str, str, str], rows: list[EngagementRow], policy: AbTesting) -> AbTest:

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
-from nurture.scenario.loader import ScenarioError, load_scenario_dir, scenario_dirs
+from nurture.scenario.loader import valid_scenarios
 from nurture.schedule.send_time import role_send_hours
 from nurture.store.engine import Store
 from nurture.store.models import Engagement, Lead, Send, utcnow
@@ -131,12 +131,7 @@ def _role(role: str, grid: list[list[int]], optimised: int | None) -> RoleSendTi
 
 
 def _scenario_zones(scenarios_dir: Path) -> dict[str, str]:
-    zones = {}
-    for folder in scenario_dirs(scenarios_dir):
-        try:
-            scenario = load_scenario_dir(folder)
-        except ScenarioError:
-            continue
-        window = scenario.send_window
-        zones[scenario.product] = window.timezone if window else "UTC"
-    return zones
+    return {
+        s.product: s.send_window.timezone if s.send_window else "UTC"
+        for s in valid_scenarios(scenarios_dir)
+    }

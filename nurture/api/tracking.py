@@ -32,7 +32,7 @@ from nurture.api.segment import (
     track_events,
 )
 from nurture.leads.events import provider_only
-from nurture.scenario.loader import ScenarioError, load_scenario, scenario_dirs
+from nurture.scenario.loader import valid_scenarios
 from nurture.scenario.model import Scenario
 from nurture.store.engine import LeadIn, Store
 from nurture.store.event_log import LoggedEvent, identify
@@ -225,10 +225,4 @@ async def current_scenarios(request: Request) -> list[Scenario]:
 
 
 def _read_scenarios(root: Path) -> list[Scenario]:
-    scenarios = []
-    for folder in scenario_dirs(root) if root.is_dir() else []:
-        try:
-            scenarios.append(load_scenario(root, folder.name))
-        except ScenarioError:
-            continue  # a broken scenario maps no pages; `nurture validate` says why
-    return scenarios
+    return valid_scenarios(root)  # a broken scenario maps no pages; `nurture validate` says why

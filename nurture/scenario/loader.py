@@ -93,6 +93,18 @@ def load_scenario(root: Path, product: str) -> Scenario:
     return scenario
 
 
+def valid_scenarios(root: Path) -> list[Scenario]:
+    """Every product's scenario under `root` that loads (through `load_scenario`'s cache);
+    a broken one is left out, `nurture validate` says why; no folder, no scenarios."""
+    scenarios = []
+    for folder in scenario_dirs(root) if root.is_dir() else []:
+        try:
+            scenarios.append(load_scenario(folder.parent, folder.name))
+        except ScenarioError:
+            continue
+    return scenarios
+
+
 def load_scenario_dir(folder: Path, *, check_templates: bool = True) -> Scenario:
     file = folder / SCENARIO_FILE
     text = file.read_text(encoding="utf-8")
