@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from pydantic import BaseModel
 
 from nurture.cli.common import console, err_console, open_store
 from nurture.config import get_settings
@@ -35,16 +36,37 @@ def _one_format(as_json: bool, as_csv: bool) -> None:
         raise typer.Exit(2)
 
 
+def _show(report: BaseModel, as_json: bool, as_csv: bool, render: Any, to_csv: Any) -> None:
+    """The report as JSON (its model), as CSV (the report's own lines), or as tables."""
+    if as_json:
+        print(report.model_dump_json(indent=2))
+    elif as_csv:
+        print(to_csv(report), end="")
+    else:
+        render(report, console)
+
+
+# The options the reports share.
+Product = Annotated[str | None, typer.Option(help="one product (default: all)")]
+AsJson = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+SentSince = Annotated[
+    str | None, typer.Option(help="emails sent on or after this day, YYYY-MM-DD (UTC)")
+]
+SentUntil = Annotated[
+    str | None, typer.Option(help="emails sent before this day, YYYY-MM-DD (default: now)")
+]
+
+
 @report.command("handoffs")
 def report_handoffs(
-    product: Annotated[str | None, typer.Option(help="one product (default: all)")] = None,
+    product: Product = None,
     since: Annotated[
         str | None, typer.Option(help="hand-offs made on or after this day, YYYY-MM-DD (UTC)")
     ] = None,
     until: Annotated[
         str | None, typer.Option(help="hand-offs made before this day, YYYY-MM-DD (default: now)")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Hand-off precision per product: accepted, won, first sales touch, threshold calibration.
 
@@ -74,14 +96,10 @@ def report_handoffs(
 
 @report.command("engagement")
 def report_engagement(
-    product: Annotated[str | None, typer.Option(help="one product (default: all)")] = None,
-    since: Annotated[
-        str | None, typer.Option(help="emails sent on or after this day, YYYY-MM-DD (UTC)")
-    ] = None,
-    until: Annotated[
-        str | None, typer.Option(help="emails sent before this day, YYYY-MM-DD (default: now)")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    product: Product = None,
+    since: SentSince = None,
+    until: SentUntil = None,
+    as_json: AsJson = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV for a spreadsheet")] = False,
 ) -> None:
     """Per product, track, step and variant: sent, delivered, bounced, opened by a person,
@@ -95,24 +113,15 @@ def report_engagement(
         raise typer.Exit(2)
     _one_format(as_json, as_csv)
     report = build_engagement_report(open_store(), product=product, since=start, until=end)
-    if as_json:
-        print(report.model_dump_json(indent=2))
-    elif as_csv:
-        print(to_csv(report), end="")
-    else:
-        render(report, console)
+    _show(report, as_json, as_csv, render, to_csv)
 
 
 @report.command("ab")
 def report_ab(
-    product: Annotated[str | None, typer.Option(help="one product (default: all)")] = None,
-    since: Annotated[
-        str | None, typer.Option(help="emails sent on or after this day, YYYY-MM-DD (UTC)")
-    ] = None,
-    until: Annotated[
-        str | None, typer.Option(help="emails sent before this day, YYYY-MM-DD (default: now)")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    product: Product = None,
+    since: SentSince = None,
+    until: SentUntil = None,
+    as_json: AsJson = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV, one line per arm")] = False,
 ) -> None:
     """Every step with variants: each arm's sends and clicks (or opens), the difference with
@@ -125,17 +134,12 @@ def report_ab(
     report = build_ab_report(
         open_store(), get_settings().scenarios_dir, product=product, since=start, until=end
     )
-    if as_json:
-        print(report.model_dump_json(indent=2))
-    elif as_csv:
-        print(to_csv(report), end="")
-    else:
-        render(report, console)
+    _show(report, as_json, as_csv, render, to_csv)
 
 
 @report.command("attribution")
 def report_attribution(
-    product: Annotated[str | None, typer.Option(help="one product (default: all)")] = None,
+    product: Product = None,
     since: Annotated[
         str | None, typer.Option(help="hand-offs and wins on or after this day, YYYY-MM-DD")
     ] = None,
@@ -143,7 +147,7 @@ def report_attribution(
         str | None, typer.Option(help="hand-offs and wins before this day (default: now)")
     ] = None,
     window: Annotated[int, typer.Option(min=1, max=365, help="days an email counts before")] = 30,
-    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    as_json: AsJson = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV, one line per step")] = False,
 ) -> None:
     """What led to sales: per step and trigger email, the hand-offs and wins that followed
@@ -156,20 +160,15 @@ def report_attribution(
     report = build_attribution_report(
         open_store(), product=product, since=start, until=end, window_days=window
     )
-    if as_json:
-        print(report.model_dump_json(indent=2))
-    elif as_csv:
-        print(to_csv(report), end="")
-    else:
-        render(report, console)
+    _show(report, as_json, as_csv, render, to_csv)
 
 
 @report.command("send-time")
 def report_send_time(
-    product: Annotated[str | None, typer.Option(help="one product (default: all)")] = None,
+    product: Product = None,
     since: Annotated[str | None, typer.Option(help="reads on or after this day")] = None,
     until: Annotated[str | None, typer.Option(help="reads before this day (default: now)")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    as_json: AsJson = False,
     as_csv: Annotated[
         bool, typer.Option("--csv", help="CSV, one line per hour with reads")
     ] = False,
@@ -184,9 +183,4 @@ def report_send_time(
     report = build_send_time_report(
         open_store(), get_settings().scenarios_dir, product=product, since=start, until=end
     )
-    if as_json:
-        print(report.model_dump_json(indent=2))
-    elif as_csv:
-        print(to_csv(report), end="")
-    else:
-        render(report, console)
+    _show(report, as_json, as_csv, render, to_csv)
