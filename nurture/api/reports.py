@@ -17,16 +17,23 @@ from nurture.api.timestamps import Timestamp
 from nurture.store.engine import Store
 
 router = APIRouter(tags=["reports"])
-SINCE = "emails sent on or after this time (RFC 3339, with its zone)"
-UNTIL = "emails sent before this time (default: now)"
+# The query parameters the reports share.
+Product = Annotated[str | None, Query(max_length=64)]
+SentSince = Annotated[
+    Timestamp | None,
+    Query(description="emails sent on or after this time (RFC 3339, with its zone)"),
+]
+SentUntil = Annotated[
+    Timestamp | None, Query(description="emails sent before this time (default: now)")
+]
 
 
 @router.get("/reports/engagement", dependencies=[Depends(require("admin"))])
 async def engagement(
     request: Request,
-    product: Annotated[str | None, Query(max_length=64)] = None,
-    since: Annotated[Timestamp | None, Query(description=SINCE)] = None,
-    until: Annotated[Timestamp | None, Query(description=UNTIL)] = None,
+    product: Product = None,
+    since: SentSince = None,
+    until: SentUntil = None,
 ) -> EngagementReport:
     """Per product, track, step and variant: what the emails sent in the period achieved."""
     # until ≤ since is an empty period, answered with no rows (the schema cannot say more)
@@ -39,9 +46,9 @@ async def engagement(
 @router.get("/reports/ab", dependencies=[Depends(require("admin"))])
 async def ab(
     request: Request,
-    product: Annotated[str | None, Query(max_length=64)] = None,
-    since: Annotated[Timestamp | None, Query(description=SINCE)] = None,
-    until: Annotated[Timestamp | None, Query(description=UNTIL)] = None,
+    product: Product = None,
+    since: SentSince = None,
+    until: SentUntil = None,
 ) -> AbReport:
     """Every step with variants sent in the period, with its arms and its verdict."""
     store: Store = request.app.state.store
@@ -54,7 +61,7 @@ async def ab(
 @router.get("/reports/attribution", dependencies=[Depends(require("admin"))])
 async def attribution(
     request: Request,
-    product: Annotated[str | None, Query(max_length=64)] = None,
+    product: Product = None,
     since: Annotated[
         Timestamp | None, Query(description="hand-offs and wins from (RFC 3339)")
     ] = None,
@@ -76,7 +83,7 @@ async def attribution(
 @router.get("/reports/send-time", dependencies=[Depends(require("admin"))])
 async def send_time(
     request: Request,
-    product: Annotated[str | None, Query(max_length=64)] = None,
+    product: Product = None,
     since: Annotated[Timestamp | None, Query(description="reads from (RFC 3339)")] = None,
     until: Annotated[Timestamp | None, Query(description="reads before")] = None,
 ) -> SendTimeReport:
