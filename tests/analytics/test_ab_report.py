@@ -14,7 +14,7 @@ from nurture.analytics.engagement_report import EngagementRow
 from nurture.analytics.facts import Fact, record_facts_in
 from nurture.scenario.model import AbTesting
 from nurture.store.engine import LeadIn, Store
-from nurture.store.models import Send
+from tests.helpers.analytics import sent_row
 from tests.helpers.paths import CONSENT, SCENARIOS
 
 KEY = ("acme", "cold", "guide")
@@ -106,20 +106,13 @@ def test_the_report_judges_every_step_with_variants(any_store: Store, tmp_path: 
         for i in range(120):
             send_id = f"s{variant}-{i}"
             sends.append(
-                Send(
-                    id=send_id,
+                sent_row(
+                    send_id,
+                    lead.id,
+                    at,
                     journey_id=f"journey:acme:{i}-{variant}",
                     send_key="cold#1/guide",
-                    lead_id=lead.id,
-                    product="acme",
-                    mail_type="step",
-                    template="note",
-                    subject="s",
                     variant=variant,
-                    provider="smtp",
-                    journey_time=at,
-                    status="sent",
-                    sent_at=at,
                 )
             )
             if i < clicks:
@@ -136,23 +129,7 @@ def test_the_report_judges_every_step_with_variants(any_store: Store, tmp_path: 
                     )
                 )
     # A step with one variant only: no test.
-    sends.append(
-        Send(
-            id="w",
-            journey_id="journey:acme:w",
-            send_key="cold#1/welcome",
-            lead_id=lead.id,
-            product="acme",
-            mail_type="step",
-            template="note",
-            subject="s",
-            variant=0,
-            provider="smtp",
-            journey_time=at,
-            status="sent",
-            sent_at=at,
-        )
-    )
+    sends.append(sent_row("w", lead.id, at, journey_id="journey:acme:w"))
     with any_store.session() as session:
         session.add_all(sends)
         session.flush()

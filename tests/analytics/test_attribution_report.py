@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from nurture.analytics.attribution_report import build_attribution_report
 from nurture.store.engine import LeadIn, Store
-from nurture.store.models import Send, Transition
+from nurture.store.models import Transition
+from tests.helpers.analytics import sent_row
 from tests.helpers.paths import CONSENT
 
 T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
@@ -21,10 +22,7 @@ def journey(store: Store, name: str, source: str, sends: dict[str, int],
     with store.session() as session:
         for key, day in sends.items():
             at = T0 + timedelta(days=day)
-            session.add(Send(id=f"{name}-{key}", journey_id=journey_id, send_key=key,
-                             lead_id=lead.id, product="acme", mail_type="step", template="t",
-                             subject="s", variant=0, provider="smtp", journey_time=at,
-                             status="sent", sent_at=at))  # fmt: skip
+            session.add(sent_row(f"{name}-{key}", lead.id, at, send_key=key, template="t"))
         for seq, (to, day) in enumerate(moves.items(), start=1):
             at = T0 + timedelta(days=day)
             session.add(Transition(journey_id=journey_id, seq=seq, lead_id=lead.id,

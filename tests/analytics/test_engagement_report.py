@@ -10,7 +10,7 @@ from nurture.analytics.engagement_report import build_engagement_report
 from nurture.analytics.facts import Fact, FactKind, record_facts_in
 from nurture.journey.rules import step_of
 from nurture.store.engine import LeadIn, Store
-from nurture.store.models import Send
+from tests.helpers.analytics import sent_row
 from tests.helpers.paths import CONSENT
 
 SINCE = datetime(2026, 11, 1, tzinfo=UTC)
@@ -31,20 +31,14 @@ def send(
     lead, _ = store.upsert_lead(LeadIn(email=f"{send_id}@example.jp", consent=CONSENT))
     with store.session() as session:
         session.add(
-            Send(
-                id=send_id,
-                journey_id=f"journey:acme:{lead.id}",
+            sent_row(
+                send_id,
+                lead.id,
+                at,
                 send_key=key,
-                lead_id=lead.id,
-                product="acme",
-                mail_type=mail_type,
-                template="note",
-                subject="s",
                 variant=variant,
-                provider="smtp",
-                journey_time=at,
+                mail_type=mail_type,
                 status=status,
-                sent_at=at,
             )
         )
 

@@ -17,6 +17,7 @@ from nurture.analytics.own_tracking import (
 from nurture.leads.erasure import erase_lead
 from nurture.store.engine import LeadIn, Store
 from nurture.store.models import Engagement, Event, EventDelivery, Journey, Send
+from tests.helpers.analytics import sent_row
 from tests.helpers.paths import CONSENT
 
 SENT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -32,23 +33,7 @@ def sent_email(store: Store) -> str:
     lead, _ = store.upsert_lead(LeadIn(email="aiko@example.jp", consent=CONSENT))
     with store.session() as session:
         session.add(Journey(workflow_id=f"journey:acme:{lead.id}", lead_id=lead.id, product="acme"))
-        session.add(
-            Send(
-                id="snd_1",
-                journey_id=f"journey:acme:{lead.id}",
-                send_key="cold#1/welcome",
-                lead_id=lead.id,
-                product="acme",
-                mail_type="step",
-                template="note",
-                subject="Hi",
-                variant=0,
-                provider="smtp",
-                journey_time=SENT,
-                status="sent",
-                sent_at=SENT,
-            )
-        )
+        session.add(sent_row("snd_1", lead.id, SENT, subject="Hi"))
     return lead.id
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from nurture.analytics.facts import Fact, record_facts_in
 from nurture.analytics.send_time_report import build_send_time_report
 from nurture.store.engine import LeadIn, Store
-from nurture.store.models import Send
+from tests.helpers.analytics import sent_row
 from tests.helpers.paths import CONSENT, SCENARIOS
 
 
@@ -19,10 +19,7 @@ def reader(store: Store, name: str, role: str, timezone: str | None,
     )
     at = datetime(2026, 10, 20, tzinfo=UTC)
     with store.session() as session:
-        session.add(Send(id=name, journey_id=f"journey:acme:{lead.id}", send_key="cold#1/welcome",
-                         lead_id=lead.id, product="acme", mail_type="step", template="t",
-                         subject="s", variant=0, provider="smtp", journey_time=at,
-                         status="sent", sent_at=at))  # fmt: skip
+        session.add(sent_row(name, lead.id, at, template='t'))  # fmt: skip
         session.flush()
         record_facts_in(session, [
             Fact(fact_id=f"{name}-{i}", send_id=name, lead_id=lead.id, product="acme",

@@ -13,8 +13,8 @@ import pytest
 from nurture.config import Settings
 from nurture.sending.tracking_tokens import click_token, open_token
 from nurture.store.engine import LeadIn, Store
-from nurture.store.models import Send, Transition
-from tests.helpers.analytics import ab_arms
+from nurture.store.models import Transition
+from tests.helpers.analytics import ab_arms, sent_row
 from tests.helpers.api import Api
 from tests.helpers.paths import CONSENT
 from tests.helpers.processes import run_starter
@@ -35,23 +35,7 @@ def sent(store: Store, send_id: str, provider: str) -> str:
     lead, _ = store.upsert_lead(LeadIn(email=f"{send_id}@example.jp", consent=CONSENT))
     at = datetime.now(UTC) - timedelta(hours=1)
     with store.session() as session:
-        session.add(
-            Send(
-                id=send_id,
-                journey_id=f"journey:acme:{lead.id}",
-                send_key="cold#1/welcome",
-                lead_id=lead.id,
-                product="acme",
-                mail_type="step",
-                template="note",
-                subject="Welcome",
-                variant=0,
-                provider=provider,
-                journey_time=at,
-                status="sent",
-                sent_at=at,
-            )
-        )
+        session.add(sent_row(send_id, lead.id, at, provider=provider, subject="Welcome"))
     return lead.id
 
 
@@ -153,10 +137,7 @@ async def test_what_led_to_sales_over_http_and_the_cli(
     journey_id = f"journey:acme:{lead.id}"
     at = datetime.now(UTC) - timedelta(days=3)
     with store.session() as session:
-        session.add(Send(id="w1", journey_id=journey_id, send_key="cold#1/welcome",
-                         lead_id=lead.id, product="acme", mail_type="step", template="t",
-                         subject="s", variant=0, provider="smtp", journey_time=at,
-                         status="sent", sent_at=at))  # fmt: skip
+        session.add(sent_row("w1", lead.id, at, template="t"))
         session.add(
             Transition(journey_id=journey_id, seq=1, lead_id=lead.id, product="acme",
                        to_lifecycle="handed_off", stage="hot", score=70, actor="journey",

@@ -25,15 +25,35 @@ def ab_arms(
         for variant, clicked in enumerate(clicks):
             for i in range(per_arm):
                 send_id = f"old-{variant}-{i}"
-                session.add(
-                    Send(id=send_id, journey_id=f"journey:acme:old-{variant}-{i}",
-                         send_key=send_key, lead_id=lead.id, product="acme", mail_type="step",
-                         template="note", subject="s", variant=variant, provider="outbox",
-                         journey_time=at, status="sent", sent_at=at)
-                )  # fmt: skip
+                journey = f"journey:acme:old-{variant}-{i}"
+                row = sent_row(send_id, lead.id, at, journey_id=journey, send_key=send_key,
+                               variant=variant, provider="outbox")  # fmt: skip
+                session.add(row)
                 if i < clicked:
                     session.flush()
                     fact = Fact(fact_id=f"f-{send_id}", send_id=send_id, lead_id=lead.id,
                                 product="acme", kind="clicked", human=True, source="nurture",
                                 occurred_at=at)  # fmt: skip
                     record_facts_in(session, [fact])
+
+
+def sent_row(
+    send_id: str,
+    lead_id: str,
+    at: datetime,
+    *,
+    send_key: str = "cold#1/welcome",
+    journey_id: str | None = None,
+    variant: int = 0,
+    mail_type: str = "step",
+    status: str = "sent",
+    provider: str = "smtp",
+    subject: str = "s",
+    template: str = "note",
+) -> Send:
+    """A `sends` row of acme's that went out at `at` (its journey's the lead's own unless
+    given): what reports read, without a journey sending it."""
+    return Send(id=send_id, journey_id=journey_id or f"journey:acme:{lead_id}",
+                send_key=send_key, lead_id=lead_id, product="acme", mail_type=mail_type,
+                template=template, subject=subject, variant=variant, provider=provider,
+                journey_time=at, status=status, sent_at=at)  # fmt: skip
