@@ -14,6 +14,7 @@ from activities.email import EmailActivities
 from activities.handoff import HandoffActivities
 from activities.sales_mail import SalesMailActivities
 from activities.scenario import ScenarioActivities
+from activities.stages import StageActivities
 from activities.suppression import SuppressionActivities
 from activities.transitions import TransitionActivities
 from nurture.config import Settings
@@ -38,8 +39,8 @@ def build_worker(
     One process may run everything (`all`), or journeys and emails may run in separate
     processes on the same task queue, each with its own interpreter and so its own core:
     `workflows` runs the journeys and their local activities (the store bookkeeping),
-    `activities` sends the emails (to leads and to sales) and posts the hand-offs. The
-    email provider is the configured one (NURTURE_EMAIL_PROVIDER) unless given;
+    `activities` sends the emails (to leads and to sales), posts the hand-offs and records
+    stage moves. The email provider is the configured one (NURTURE_EMAIL_PROVIDER) unless given;
     `ProviderNotConfigured` names the setting it lacks; `InsecureSecret` refuses to sign
     public unsubscribe links with the shipped or a short secret.
     """
@@ -52,6 +53,7 @@ def build_worker(
     suppressions = SuppressionActivities(store)
     scenarios = ScenarioActivities(settings.scenarios_dir, store)
     ab = AbActivities(settings.scenarios_dir, store)
+    stages = StageActivities(store)
     local: list[Callable[..., Any]] = [
         scenarios.load_scenario,
         handoff.hand_off,
@@ -65,6 +67,7 @@ def build_worker(
         email.send_email,
         handoff.post_handoff,
         sales_mail.notify_sales,
+        stages.record_stage_move,
     ]
     return Worker(
         client,

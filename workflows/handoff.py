@@ -175,8 +175,9 @@ class HandOffToSales(JourneyBase):
                 m.pending_posts.remove(handoff_id)
 
     def _resume_background(self) -> None:
-        """A run continued as new picks up the posts and sales emails its previous run left
-        on their way; both are idempotent (Idempotency-Key; one send row per notice)."""
+        """A run continued as new picks up the posts, sales emails and stage records its
+        previous run left on their way; each is idempotent (Idempotency-Key; one send row
+        per notice; one stage row per move)."""
         m = self._mem
         for handoff_id in list(m.pending_posts):
             self._beside(self._post_handoff(handoff_id))
@@ -184,6 +185,8 @@ class HandOffToSales(JourneyBase):
             self._beside(
                 self._notify_sales(mail.kind, mail.handoff_no, mail.to, mail.business_days)
             )
+        for move in list(m.pending_stage_moves):
+            self._beside(self._record_stage_move(move))
 
     async def _set_start_lifecycle(self) -> None:
         """Marketing's leads start nurturing; a lead sales created itself (SGL) starts in

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError
 
 from workflows import calls, patches
 
 with workflow.unsafe.imports_passed_through():
+    from activities.stages import StageActivities
     from activities.suppression import SuppressionActivities, SuppressionInput
     from activities.transitions import TransitionActivities, TransitionInput
     from nurture.handoff.sla import SlaNotice, next_sla_notice
@@ -29,13 +31,18 @@ with workflow.unsafe.imports_passed_through():
         JourneyInput,
         JourneyMemory,
         JourneyState,
+        StageMove,
         TimelineEntry,
     )
     from nurture.journey.lifecycle import NURTURING, Lifecycle
     from nurture.scenario.durations import format_duration
-    from nurture.scenario.model import Scenario, Step
+    from nurture.scenario.model import Scenario, Stage, Step
     from nurture.schedule.send_window import next_send_time
     from nurture.scoring.score import ScoreBreakdown, score_lead
+
+# A stage move's record waits this long for the store. No journey waits for it (it runs
+# beside the journey); past the bound the move is only in the journey's timeline.
+STAGE_RECORD_BOUND = timedelta(days=7)
 
 
 class JourneyBase:
@@ -120,6 +127,43 @@ class JourneyBase:
         if self._background:
             await asyncio.gather(*self._background)
             self._background.clear()
+
+    def _stage_moved(self, before: Stage | None) -> None:
+        """Record the journey's stage in the store, beside the journey: a move from `before`,
+        or (None) the stage it starts in. Kept in memory until recorded, so a run that
+        continues as new records it again (once: the record is idempotent)."""
+        if not self._version(patches.STAGE_MOVES):
+            return
+        m = self._mem
+        m.stage_moves += 1
+        move = StageMove(
+            journey_id=self._id,
+            seq=m.stage_moves,
+            lead_id=self._input.lead_id,
+            product=self._input.product,
+            from_stage=before if m.stage_moves > 1 else None,
+            to_stage=m.stage,
+            score=self._score.total,
+            track=m.track,
+            journey_time=workflow.now(),
+        )
+        m.pending_stage_moves.append(move)
+        self._beside(self._record_stage_move(move))
+
+    async def _record_stage_move(self, move: StageMove) -> None:
+        pending = self._mem.pending_stage_moves
+        try:
+            await calls.bounded(
+                StageActivities.record_stage_move,
+                move,
+                bound=STAGE_RECORD_BOUND,
+                summary=f"record stage {move.from_stage or 'start'} → {move.to_stage}",
+            )
+        except ActivityError as err:
+            self._note("note", f"stage move #{move.seq} not recorded: {err.cause or err}")
+        finally:
+            if move in pending:
+                pending.remove(move)
 
     async def _set_lifecycle(self, to: Lifecycle, *, actor: str, reason: str) -> None:
         await self._record(self._move(to, actor=actor, reason=reason))

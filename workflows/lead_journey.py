@@ -377,6 +377,8 @@ class LeadJourney(HandOffToSales):
         m.stage = stage_for(self._score.total, scenario.stages)
         if m.stage != before:
             self._note("stage", f"{before} → {m.stage} (score {self._score.total})")
+        if m.stage != before or m.stage_moves == 0:
+            self._stage_moved(before)
         exit_reason = rules.exit_reason(scenario, event, m.stage, before)
         if exit_reason is not None:
             self._end(exit_reason)
@@ -497,7 +499,10 @@ class LeadJourney(HandOffToSales):
         m.discount = Discount(before=workflow.now(), keep=recycle.keep_behavior)
         self._switch_track(recycle.track, "recycled by sales")
         self._score = self._compute_score()
+        before = m.stage
         m.stage = stage_for(self._score.total, self._scenario.stages)
+        if m.stage != before:
+            self._stage_moved(before)
 
     @sales_feedback.validator
     def _check_feedback(self, feedback: SalesFeedback) -> None:

@@ -42,3 +42,8 @@ CARRY_BACKGROUND = "carry-background-across-runs"
 # before it sends. Released 2026-12-05; only scenarios that promote reach it, and none did
 # before: deprecate once no journey started before then is open.
 AB_PROMOTE = "ab-promote-winner"
+
+# Each stage move (and the stage a journey starts in) is recorded in the store beside the
+# journey (an activity on the task queue), for the funnel and stage-flow reports.
+# Released 2026-12-05; deprecate once no journey started before then is open.
+STAGE_MOVES = "record-stage-moves"

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from nurture.analytics.ab_report import AbReport, build_ab_report
 from nurture.analytics.attribution_report import AttributionReport, build_attribution_report
 from nurture.analytics.engagement_report import EngagementReport, build_engagement_report
+from nurture.analytics.funnel_report import FunnelReport, build_funnel_report
 from nurture.analytics.send_time_report import SendTimeReport, build_send_time_report
 from nurture.api.auth import require
 from nurture.api.timestamps import Timestamp
@@ -55,6 +56,23 @@ async def ab(
     scenarios = request.app.state.settings.scenarios_dir
     return await asyncio.to_thread(
         build_ab_report, store, scenarios, product=product, since=since, until=until
+    )
+
+
+@router.get("/reports/funnel", dependencies=[Depends(require("admin"))])
+async def funnel(
+    request: Request,
+    product: Product = None,
+    since: Annotated[
+        Timestamp | None, Query(description="journeys that entered a track from (RFC 3339)")
+    ] = None,
+    until: Annotated[Timestamp | None, Query(description="journeys that entered before")] = None,
+) -> FunnelReport:
+    """The funnel per track, and the stage flow week by week."""
+    store: Store = request.app.state.store
+    scenarios = request.app.state.settings.scenarios_dir
+    return await asyncio.to_thread(
+        build_funnel_report, store, scenarios, product=product, since=since, until=until
     )
 
 

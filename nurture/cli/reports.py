@@ -137,6 +137,33 @@ def report_ab(
     _show(report, as_json, as_csv, render, to_csv)
 
 
+@report.command("funnel")
+def report_funnel(
+    product: Product = None,
+    since: Annotated[
+        str | None, typer.Option(help="journeys that entered a track on or after this day")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="journeys that entered before this day (default: now)")
+    ] = None,
+    as_json: AsJson = False,
+    as_csv: Annotated[
+        bool, typer.Option("--csv", help="CSV, one line per track and funnel stage")
+    ] = False,
+) -> None:
+    """The funnel per track (entered, each step, engaged, warm, hot, handed off, accepted,
+    won, with the drop-off between steps), and how leads moved between stages week by week."""
+    from nurture.analytics.funnel_report import build_funnel_report
+    from nurture.analytics.funnel_view import render, to_csv
+
+    start, end = _day("--since", since), _day("--until", until)
+    _one_format(as_json, as_csv)
+    report = build_funnel_report(
+        open_store(), get_settings().scenarios_dir, product=product, since=start, until=end
+    )
+    _show(report, as_json, as_csv, render, to_csv)
+
+
 @report.command("attribution")
 def report_attribution(
     product: Product = None,

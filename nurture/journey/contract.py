@@ -76,6 +76,20 @@ class PendingSalesMail(BaseModel):
     business_days: int
 
 
+class StageMove(BaseModel):
+    """One move of a journey's stage, as the journey decided it (its clock, its score)."""
+
+    journey_id: str
+    seq: int
+    lead_id: str
+    product: str
+    from_stage: str | None
+    to_stage: str
+    score: int
+    track: str
+    journey_time: datetime
+
+
 class JourneyMemory(BaseModel):
     """Everything a journey knows; carried whole across continue-as-new."""
 
@@ -134,6 +148,12 @@ class JourneyMemory(BaseModel):
         default_factory=list, description="hand-offs whose CRM post was still on its way"
     )
     pending_sales_mail: list[PendingSalesMail] = Field(default_factory=list)
+    stage_moves: int = Field(
+        default=0, description="stage moves recorded in the store (1: the starting stage)"
+    )
+    pending_stage_moves: list[StageMove] = Field(
+        default_factory=list, description="stage moves on their way to the store"
+    )
     suppressed_mail_types: list[MailType] = Field(default_factory=list)
     paused: bool = False
     discount: Discount | None = None

@@ -325,6 +325,33 @@ class Transition(Base):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class StageChange(Base):
+    """Every move of a journey's stage (cold, warm, hot), with the track it happened on.
+
+    The journey numbers its moves: `seq` 1 is the stage it started in (`from_stage` None),
+    so a lead's stage at any time is its last row before then. Read by the funnel and the
+    stage-flow reports.
+    """
+
+    __tablename__ = "stage_changes"
+    __table_args__ = (
+        UniqueConstraint("journey_id", "seq", name="uq_stage_changes_journey_seq"),
+        Index("ix_stage_changes_product_time", "product", "journey_time"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    journey_id: Mapped[str] = mapped_column(String(200))
+    seq: Mapped[int] = mapped_column(Integer)
+    lead_id: Mapped[str] = mapped_column(String(40), index=True)
+    product: Mapped[str] = mapped_column(String(64))
+    from_stage: Mapped[str | None] = mapped_column(String(10))
+    to_stage: Mapped[str] = mapped_column(String(10))
+    score: Mapped[int] = mapped_column(Integer)
+    track: Mapped[str] = mapped_column(String(64))
+    journey_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Engagement(Base):
     """What happened to one send, as facts with their time: append-only, each fact once.
 

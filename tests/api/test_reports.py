@@ -13,7 +13,7 @@ import pytest
 from nurture.config import Settings
 from nurture.sending.tracking_tokens import click_token, open_token
 from nurture.store.engine import LeadIn, Store
-from nurture.store.models import Transition
+from nurture.store.models import StageChange, Transition
 from tests.helpers.analytics import ab_arms, sent_row
 from tests.helpers.api import Api
 from tests.helpers.paths import CONSENT
@@ -180,3 +180,28 @@ async def test_when_leads_read_over_http_and_the_cli(
     )
     lines = list(csv.DictReader(io.StringIO(as_csv)))
     assert sum(int(line["reads"]) for line in lines) == 4 and lines[0]["role"] == "other"
+
+
+async def test_the_funnel_over_http_and_the_cli(api: Api, store: Store, settings: Settings) -> None:
+    lead, _ = store.upsert_lead(LeadIn(email="hot@example.jp", consent=CONSENT))
+    journey_id = f"journey:acme:{lead.id}"
+    at = datetime.now(UTC) - timedelta(days=3)
+    with store.session() as session:
+        session.add(sent_row("f1", lead.id, at))
+        session.add(StageChange(journey_id=journey_id, seq=1, lead_id=lead.id, product="acme",
+                                from_stage=None, to_stage="hot", score=70, track="cold",
+                                journey_time=at))  # fmt: skip
+    assert (await api.http.get("/v1/reports/funnel", headers=api.ingest)).status_code == 403
+    answer = await api.http.get("/v1/reports/funnel", headers=api.admin)
+    assert answer.status_code == 200, answer.text
+    [cold] = answer.json()["tracks"]
+    assert (cold["track"], cold["entered"], cold["hot"]) == ("cold", 1, 1)
+    assert cold["steps"][0] == {"step": "welcome", "journeys": 1, "drop_off": 0.0}
+    [flow] = answer.json()["stage_flow"]
+    assert flow["weeks"][-1]["in_stage"] == {"cold": 0, "warm": 0, "hot": 1}
+    code, table = await run_starter(settings, "report", "funnel", script="-m nurture.cli")
+    assert code == 0, table
+    assert "acme · track cold" in table and "stage flow, week by week" in table
+    code, as_csv = await run_starter(settings, "report", "funnel", "--csv", script="-m nurture.cli")
+    journeys = {line["stage"]: line["journeys"] for line in csv.DictReader(io.StringIO(as_csv))}
+    assert (journeys["entered"], journeys["step:welcome"], journeys["hot"]) == ("1", "1", "1")

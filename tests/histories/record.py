@@ -153,6 +153,9 @@ SCRIPTS = {
     # the same script once waiting hand-offs ask in business hours only
     "capacity_business_hours": _capacity_send_time_variants,
     "ab_promote": _ab_promote,
+    # the hand-off script once stage moves are recorded (patch record-stage-moves): moves
+    # on events, on decay and on recycling (in the sales_feedback update)
+    "stage_moves": _hand_off_and_recycle,
 }
 # What a script needs in the store before its journey starts.
 SEEDS = {"ab_promote": _seed_guide_winner}

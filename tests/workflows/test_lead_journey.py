@@ -24,7 +24,7 @@ from nurture.journey.contract import (
 from nurture.leads.events import BehaviorEvent
 from nurture.sending import gate as send_gate
 from nurture.store.engine import Store
-from nurture.store.models import Handoff, Transition
+from nurture.store.models import Handoff, StageChange, Transition
 from nurture.worker_setup import build_worker
 from tests.helpers.crm import CrmWebhook
 from tests.helpers.journeys import (
@@ -128,6 +128,16 @@ async def test_three_product_visits_and_pricing_make_the_lead_hot_and_hand_it_of
         "mql",
         "handed_off",
     ]
+    # Its stage moves are in the store for the funnel report, with the track of each; the
+    # 60 quiet days let its score decay back to warm.
+    moves = sorted(rows(store, StageChange), key=lambda m: m.seq)
+    assert [(m.from_stage, m.to_stage, m.track) for m in moves] == [
+        (None, "cold", "cold"),
+        ("cold", "warm", "cold"),
+        ("warm", "hot", "warm"),
+        ("hot", "warm", "warm"),
+    ]
+    assert moves[2].score == hot_score
 
     assert len(crm.calls) == 1
     body, headers = crm.calls[0]
@@ -220,6 +230,8 @@ async def test_sales_rejection_recycles_the_lead_into_nurturing(
     transitions = sorted(rows(store, Transition), key=lambda t: t.seq)
     assert [(t.to_lifecycle, t.actor) for t in transitions][-1] == ("recycled", "kato")
     assert transitions[-1].reason == "rejected: no budget"
+    last_move = max(rows(store, StageChange), key=lambda m: m.seq)
+    assert (last_move.from_stage, last_move.to_stage, last_move.track) == ("hot", "cold", "cold")
 
 
 async def test_won_closes_the_journey(
