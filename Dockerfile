@@ -6,7 +6,9 @@ COPY nurture ./nurture
 COPY workflows ./workflows
 COPY activities ./activities
 COPY worker.py starter.py ./
-RUN pip install --no-cache-dir .
+COPY package-lock.json ./
+COPY scripts/vendor_js.py ./scripts/
+RUN python scripts/vendor_js.py && pip install --no-cache-dir .
 COPY scenarios ./scenarios
 ENV NURTURE_SCENARIOS_DIR=/app/scenarios
 CMD ["python", "worker.py"]

@@ -6,7 +6,14 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-replaying lint typecheck check dev worker docs clean
 
-$(STAMP): pyproject.toml
+# The dashboard's JavaScript, from the npm registry at build time (checked against
+# package-lock.json's integrity), shipped inside the package: never a CDN.
+VENDOR_JS := nurture/dashboard/static/vendor/chart.js-chart.umd.min.js
+
+$(VENDOR_JS): package-lock.json scripts/vendor_js.py
+	$(PYTHON) scripts/vendor_js.py
+
+$(STAMP): pyproject.toml $(VENDOR_JS)
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { echo "Python 3.11 or newer is required (set PYTHON=/path/to/python3.11)"; exit 1; }
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip

@@ -36,7 +36,8 @@ DEFINITIONS: dict[str, str] = {
     "entered": "journeys whose first step email on the track went out in the period (a "
     "journey counts in every track it entered)",
     "steps": "of those, the journeys each step's email went out to before the period's end; "
-    "drop_off is the share of the previous step's journeys the step did not reach",
+    "drop_off is the share of the previous step's journeys the step did not reach (none "
+    "when more reached it: journeys that entered the track past its first step)",
     "engaged": "a person opened or clicked one of the track's emails sent before the "
     "period's end (machine opens never count)",
     "warm": "the journey was warm or hot at some moment from entering the track on (hot: "
@@ -277,7 +278,8 @@ def _track(
     steps, before = [], entered
     for name in names:
         count = reached.get(name, 0)
-        drop = None if before == 0 else round(1 - count / before, 4)
+        # None: nothing to drop from, or journeys that entered the track past its first step
+        drop = None if before == 0 or count > before else round(1 - count / before, 4)
         steps.append(FunnelStep(step=name, journeys=count, drop_off=drop))
         before = count
     return TrackFunnel(

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -32,6 +33,7 @@ from nurture.api import (
 from nurture.api.admission import Admission, doors, store_unavailable
 from nurture.api.event_writer import EventWriter
 from nurture.config import Settings, get_settings
+from nurture.dashboard import pages as dashboard
 from nurture.store.engine import Store
 from nurture.store.relay import run_relay
 from nurture.temporal import connect
@@ -130,8 +132,11 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
     for router in routers:
         app.include_router(router, prefix="/v1", responses=ERRORS)
     app.include_router(health.router)
+    app.include_router(dashboard.router)
+    app.mount("/dashboard/static", StaticFiles(directory=dashboard.STATIC), name="dashboard")
     # Key and size are checked before any body is read (FastAPI parses it before dependencies).
-    app.add_middleware(Admission, doors=doors(("/v1", r) for r in routers), store=store)
+    entries = [*(("/v1", r) for r in routers), ("", dashboard.router)]
+    app.add_middleware(Admission, doors=doors(entries), store=store)
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(OperationalError, _store_down)  # type: ignore[arg-type]

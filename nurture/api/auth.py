@@ -96,6 +96,19 @@ def _scopes_of(store: Store, key_hash: str) -> list[str] | None:
     return scopes
 
 
+def key_hash(key: str) -> str:
+    """How the store knows a key (the dashboard's session keeps this, never the key)."""
+    return _hash(key)
+
+
+async def live_scopes(store: Store, hashed: str) -> list[str] | None:
+    """The scopes of a live key by its hash (None: unknown or revoked), remembered briefly."""
+    scopes = _remembered(hashed)
+    if scopes is _UNKNOWN:
+        scopes = await asyncio.to_thread(_scopes_of, store, hashed)
+    return scopes
+
+
 async def check_key(store: Store, connection: HTTPConnection, scope: Scope) -> None:
     """Raise 401 unless a live key was presented, 403 unless it holds `scope` (or admin).
     Reads the headers only, never the body."""
@@ -107,10 +120,7 @@ async def check_key(store: Store, connection: HTTPConnection, scope: Scope) -> N
             "`nurture apikey create`)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    key_hash = _hash(key)
-    scopes = _remembered(key_hash)
-    if scopes is _UNKNOWN:
-        scopes = await asyncio.to_thread(_scopes_of, store, key_hash)
+    scopes = await live_scopes(store, _hash(key))
     if scopes is None:
         raise HTTPException(401, "unknown or revoked API key", {"WWW-Authenticate": "Bearer"})
     if scope not in scopes and "admin" not in scopes:
