@@ -189,12 +189,15 @@ def charts(funnel: FunnelReport, engagement: EngagementReport, ab: AbReport) -> 
             labels.append(name.replace("_", " "))
             values.append(getattr(track, name))
         funnels.append({"track": track.track, "labels": labels, "values": values})
-    flow: dict[str, Any] = {"weeks": [], "series": {stage: [] for stage in STAGES}}
-    for product_flow in funnel.stage_flow:
-        for week in product_flow.weeks:
-            flow["weeks"].append(week.week.isoformat())
-            for stage in STAGES:
-                flow["series"][stage].append(week.in_stage.get(stage, 0))
+    # A list, not a mapping: the stages keep their order (cold, warm, hot) through tojson.
+    weeks = [week for flow in funnel.stage_flow for week in flow.weeks]
+    stage_flow = {
+        "weeks": [week.week.isoformat() for week in weeks],
+        "series": [
+            {"stage": stage, "values": [week.in_stage.get(stage, 0) for week in weeks]}
+            for stage in STAGES
+        ],
+    }
     rows = [r for r in engagement.rows if r.sent]
     steps = {
         "labels": [
@@ -203,7 +206,7 @@ def charts(funnel: FunnelReport, engagement: EngagementReport, ab: AbReport) -> 
         "open_rate": [round((r.open_rate or 0) * 100, 1) for r in rows],
         "click_rate": [round((r.click_rate or 0) * 100, 1) for r in rows],
     }
-    return {"funnels": funnels, "stageFlow": flow, "engagement": steps, "abTests": len(ab.tests)}
+    return {"funnels": funnels, "stageFlow": stage_flow, "engagement": steps, "abTests": len(ab.tests)}
 
 
 def recent_leads(store: Store, product: str) -> list[dict[str, Any]]:

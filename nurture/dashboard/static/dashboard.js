@@ -13,7 +13,11 @@
     new Chart(canvas, {
       type: "bar",
       data: { labels: funnel.labels, datasets: [{ label: funnel.track, data: funnel.values, backgroundColor: "#2f6fb0" }] },
-      options: Object.assign({ indexAxis: "y", plugins: { legend: { display: false } } }, common)
+      options: Object.assign({
+        indexAxis: "y",
+        plugins: { legend: { display: false } },
+        scales: { y: { ticks: { autoSkip: false } } }
+      }, common)
     });
   });
 
@@ -23,8 +27,8 @@
       type: "bar",
       data: {
         labels: data.stageFlow.weeks,
-        datasets: Object.keys(data.stageFlow.series).map(function (stage) {
-          return { label: stage, data: data.stageFlow.series[stage], backgroundColor: palette[stage] };
+        datasets: data.stageFlow.series.map(function (line) {
+          return { label: line.stage, data: line.values, backgroundColor: palette[line.stage] };
         })
       },
       options: Object.assign({ scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } } }, common)
