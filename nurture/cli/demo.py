@@ -284,7 +284,7 @@ async def run_demo(
         + ("" if server.process else " (already running; reused)")
     )
     worker_task: asyncio.Task[None] | None = None
-    api: tuple[uvicorn.Server, asyncio.Task[None]] | None = None
+    api: tuple[uvicorn.Server, asyncio.Task[None], str] | None = None
     try:
         client = await connect_ready(settings)
         store = Store(settings.database_url)
@@ -294,7 +294,7 @@ async def run_demo(
         api = await _start_api(settings, store, api_port)
         leads = await _start_leads(client, settings, store, SAMPLE_LEADS[:lead_count])
         states = await _play(client, leads)
-        _print_final(states, leads, settings)
+        _print_final(states, leads, settings, api[2] if api else None)
         if stay:
             console.print(
                 "[dim]The stack keeps running so you can explore the UI. "
@@ -315,8 +315,9 @@ async def run_demo(
 
 async def _start_api(
     settings: Settings, store: Store, port: int
-) -> tuple[uvicorn.Server, asyncio.Task[None]] | None:
-    """The HTTP API beside the demo (OpenAPI at /docs), with a key to try it."""
+) -> tuple[uvicorn.Server, asyncio.Task[None], str] | None:
+    """The HTTP API and the dashboard beside the demo (OpenAPI at /docs), with a key to try
+    them; returns the server, its task and the key."""
     if port_open("127.0.0.1", port):
         console.print(f"[yellow]port {port} is taken: the demo runs without its API[/yellow]")
         return None
@@ -334,7 +335,7 @@ async def _start_api(
         highlight=False,
         soft_wrap=True,
     )
-    return api, task
+    return api, task, key
 
 
 async def _start_leads(
@@ -445,7 +446,10 @@ def _table(
 
 
 def _print_final(
-    states: dict[str, JourneyState], leads: dict[str, tuple[SampleLead, str]], settings: Settings
+    states: dict[str, JourneyState],
+    leads: dict[str, tuple[SampleLead, str]],
+    settings: Settings,
+    key: str | None,
 ) -> None:
     console.print(_table(states, leads, "final"))
     for sample, lead_id in leads.values():
@@ -456,3 +460,10 @@ def _print_final(
         f"\n[bold]Temporal UI[/bold]: {ui}"
         f"\n[bold]Emails[/bold] (.eml files): {settings.outbox_dir / PRODUCT}"
     )
+    if key is not None:
+        console.print(
+            f"[bold]Dashboard[/bold]: {settings.public_base_url}/dashboard/products/{PRODUCT}"
+            f" · sign in with the key [cyan]{key}[/cyan]",
+            highlight=False,
+            soft_wrap=True,
+        )

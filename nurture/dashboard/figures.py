@@ -206,7 +206,12 @@ def charts(funnel: FunnelReport, engagement: EngagementReport, ab: AbReport) -> 
         "open_rate": [round((r.open_rate or 0) * 100, 1) for r in rows],
         "click_rate": [round((r.click_rate or 0) * 100, 1) for r in rows],
     }
-    return {"funnels": funnels, "stageFlow": stage_flow, "engagement": steps, "abTests": len(ab.tests)}
+    return {
+        "funnels": funnels,
+        "stageFlow": stage_flow,
+        "engagement": steps,
+        "abTests": len(ab.tests),
+    }
 
 
 def recent_leads(store: Store, product: str) -> list[dict[str, Any]]:

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from nurture.cli.demo import DEMO_SECONDS, DEMO_SECONDS_MAX, SCRIPT, Cue, _due, _playing, run_demo
+import httpx
+import pytest
+
+from nurture.api.app import create_app
+from nurture.cli.demo import (
+    DEMO_SCENARIOS,
+    DEMO_SECONDS,
+    DEMO_SECONDS_MAX,
+    SCRIPT,
+    Cue,
+    _due,
+    _playing,
+    run_demo,
+)
+from nurture.config import Settings
 from nurture.journey.contract import JourneyState
 from nurture.journey.lifecycle import Lifecycle
 from nurture.scoring.score import ScoreBreakdown
 from tests.helpers.processes import free_port
 
 
-async def test_demo_tells_its_stories(tmp_path: Path) -> None:
+async def test_demo_tells_its_stories(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     states = await run_demo(
         port=free_port(),
         ui_port=free_port(),
@@ -45,6 +60,30 @@ async def test_demo_tells_its_stories(tmp_path: Path) -> None:
     assert sum("trigger 'download-followup' fired" in e.text for e in states["yuki"].timeline) == 1
     outbox = list((tmp_path / "nurture" / "outbox" / "quickstart").glob("*.eml"))
     assert len(outbox) == sum(s.emails_sent for s in states.values())
+    # It ends by printing the dashboard's address and a key, and the dashboard shows its leads.
+    printed = capsys.readouterr().out
+    found = re.search(r"Dashboard: (http://localhost:\d+)(/dashboard/products/quickstart) · "
+                      r"sign in with the key (nk_\S+)", printed)  # fmt: skip
+    assert found, printed[-2000:]
+    page = await dashboard_page(tmp_path / "nurture", found.group(2), found.group(3))
+    assert all(state.lead_id in page for state in states.values())
+    assert "Funnel per track" in page and "track: cold" in page.lower()
+
+
+async def dashboard_page(data_dir: Path, path: str, key: str) -> str:
+    """A dashboard page as the demo's key sees it, over the demo's store."""
+    settings = Settings(database_url=f"sqlite:///{data_dir}/demo.db", scenarios_dir=DEMO_SCENARIOS)
+    app = create_app(settings, relay=False)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://demo") as http:
+            form = (await http.get("/dashboard/login")).text
+            token = re.search(r'name="csrf" value="([^"]+)"', form)
+            assert token is not None
+            await http.post("/dashboard/login", data={"key": key, "csrf": token.group(1)})
+            answer = await http.get(path)
+            assert answer.status_code == 200, answer.text
+            return answer.text
 
 
 async def _nothing(client: object, lead_id: str) -> None:
