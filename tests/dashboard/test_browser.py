@@ -8,7 +8,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from selenium.webdriver.common.by import By
-from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as seen
 from selenium.webdriver.support.ui import WebDriverWait
 from temporalio.client import Client
@@ -49,9 +49,10 @@ def seed(store: Store) -> str:
         for seq, (before, to, day) in enumerate(
             [(None, "cold", 0), ("cold", "warm", 1), ("warm", "hot", 2)], start=1
         ):
+            moved = at + timedelta(days=day)
             session.add(StageChange(journey_id=journey_id, seq=seq, lead_id=lead.id,
                                     product="acme", from_stage=before, to_stage=to, score=20 * seq,
-                                    track="cold", journey_time=at + timedelta(days=day)))  # fmt: skip
+                                    track="cold", journey_time=moved))  # fmt: skip
         session.add(Transition(journey_id=journey_id, seq=1, lead_id=lead.id, product="acme",
                                to_lifecycle="handed_off", stage="hot", score=60, actor="journey",
                                reason="score 60", journey_time=at + timedelta(days=2)))  # fmt: skip
