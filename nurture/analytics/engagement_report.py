@@ -2,9 +2,11 @@
 
 Per product × track × step × variant (a trigger email is its own row, on the track
 `trigger`): the emails that went out in the period and what their readers did, from the
-engagement facts (a machine's open or click is never a reader's). One SQL aggregate per
-report, grouped by send key and variant; the only Python work is folding a track's
-re-entries (`cold#1/welcome`, `cold#2/welcome`) into one row, over groups, never rows.
+engagement facts (a machine's open or click is never a reader's) as rolled up onto each
+send when they arrive (`sends.ever_*`, nurture/analytics/facts.py), so a report is one
+pass over the period's sends, not a reduction of every fact. One SQL aggregate, grouped
+by send key and variant; the only Python work is folding a track's re-entries
+(`cold#1/welcome`, `cold#2/welcome`) into one row, over groups, never rows.
 """
 
 from __future__ import annotations
@@ -13,12 +15,11 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Integer, case, func, select
-from sqlalchemy.sql import ColumnElement
+from sqlalchemy import case, func, select
 
 from nurture.journey.rules import step_of
 from nurture.store.engine import Store
-from nurture.store.models import Engagement, Send, utcnow
+from nurture.store.models import Send, utcnow
 
 WENT_OUT = ("sent", "delivered", "opened", "clicked", "bounced")
 COUNTS = (
@@ -101,28 +102,9 @@ def build_engagement_report(
 
 
 def _aggregate(product: str | None, since: datetime | None, until: datetime) -> Any:
-    """One row per (product, send key, variant, mail type): sums over the sends, each send
-    reduced first to what ever happened to it (one row per send of 0/1 flags)."""
-    per_send = (
-        select(
-            Engagement.send_id,
-            _ever(Engagement.kind == "delivered").label("delivered"),
-            _ever(Engagement.kind == "bounced").label("bounced"),
-            _ever((Engagement.kind == "bounced") & (Engagement.bounce == "hard")).label("hard"),
-            _ever(Engagement.kind.in_(("opened", "clicked")) & Engagement.human.is_(True)).label(
-                "opened"
-            ),
-            _ever(Engagement.kind == "opened").label("any_open"),
-            _ever((Engagement.kind == "clicked") & Engagement.human.is_(True)).label("clicked"),
-            _ever(Engagement.kind == "unsubscribed").label("unsubscribed"),
-            _ever(Engagement.kind == "spam_reported").label("spam_reported"),
-        )
-        .where(*_facts_of(product, since))
-        .group_by(Engagement.send_id)
-        .subquery()
-    )
-    flags = {column.name: func.coalesce(column, 0) for column in per_send.c}
-    machine_only = case((flags["opened"] == 0, flags["any_open"]), else_=0)
+    """One row per (product, send key, variant, mail type): sums of the sends' rolled-up
+    outcome flags (`sends.ever_*`, kept current as facts arrive), one pass over the sends."""
+    machine_only = case((Send.ever_read == 0, Send.ever_opened), else_=0)
     query = (
         select(
             Send.product,
@@ -130,16 +112,15 @@ def _aggregate(product: str | None, since: datetime | None, until: datetime) -> 
             Send.variant,
             Send.mail_type,
             func.count().label("sent"),
-            func.sum(flags["delivered"]).label("delivered"),
-            func.sum(flags["bounced"]).label("bounced"),
-            func.sum(flags["hard"]).label("hard_bounced"),
-            func.sum(flags["opened"]).label("opened"),
+            func.sum(Send.ever_delivered).label("delivered"),
+            func.sum(Send.ever_bounced).label("bounced"),
+            func.sum(Send.ever_hard_bounced).label("hard_bounced"),
+            func.sum(Send.ever_read).label("opened"),
             func.sum(machine_only).label("machine_opened_only"),
-            func.sum(flags["clicked"]).label("clicked"),
-            func.sum(flags["unsubscribed"]).label("unsubscribed"),
-            func.sum(flags["spam_reported"]).label("spam_reported"),
+            func.sum(Send.ever_clicked).label("clicked"),
+            func.sum(Send.ever_unsubscribed).label("unsubscribed"),
+            func.sum(Send.ever_spam_reported).label("spam_reported"),
         )
-        .outerjoin(per_send, per_send.c.send_id == Send.id)
         .where(Send.status.in_(WENT_OUT), Send.mail_type != "sales", Send.sent_at < until)
         .group_by(Send.product, Send.send_key, Send.variant, Send.mail_type)
     )
@@ -148,22 +129,6 @@ def _aggregate(product: str | None, since: datetime | None, until: datetime) -> 
     if since is not None:
         query = query.where(Send.sent_at >= since)
     return query
-
-
-def _facts_of(product: str | None, since: datetime | None) -> list[ColumnElement[bool]]:
-    """Only the facts that can belong to the report's sends (a fact comes after its send),
-    so the per-send reduction reads the product's recent facts, not every fact."""
-    where: list[ColumnElement[bool]] = []
-    if product is not None:
-        where.append(Engagement.product == product)
-    if since is not None:
-        where.append(Engagement.occurred_at >= since)
-    return where
-
-
-def _ever(condition: ColumnElement[bool]) -> Any:
-    """1 when any fact of the send meets `condition`, else 0 (portable: no bool_or)."""
-    return func.max(case((condition, 1), else_=0)).cast(Integer)
 
 
 def _rows(groups: Any) -> list[EngagementRow]:

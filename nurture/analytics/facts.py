@@ -14,10 +14,12 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Literal
 
+from sqlalchemy import and_, exists, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 
 from nurture.store.engine import upsert_insert
-from nurture.store.models import Engagement
+from nurture.store.models import Engagement, Send
 
 FactKind = Literal[
     "delivered", "bounced", "deferred", "opened", "clicked", "unsubscribed", "spam_reported"
@@ -60,4 +62,59 @@ def record_facts_in(session: Session, facts: Sequence[Fact]) -> list[str]:
         .returning(Engagement.fact_id)
     )
     new = set(session.scalars(statement, [asdict(fact) for fact in unique]))
-    return [fact.fact_id for fact in unique if fact.fact_id in new]
+    recorded = [fact for fact in unique if fact.fact_id in new]
+    _roll_up(session, recorded)
+    return [fact.fact_id for fact in recorded]
+
+
+def outcome_flags(fact: Fact) -> tuple[str, ...]:
+    """The `sends.ever_*` flags a fact sets on its send (migration 0009 says the same in
+    SQL for the facts stored before it)."""
+    if fact.kind == "bounced":
+        return ("ever_bounced", "ever_hard_bounced") if fact.bounce == "hard" else ("ever_bounced",)
+    if fact.kind == "opened":
+        return ("ever_opened", "ever_read") if fact.human else ("ever_opened",)
+    if fact.kind == "clicked":
+        return ("ever_read", "ever_clicked") if fact.human else ()
+    if fact.kind == "deferred":
+        return ()
+    return (f"ever_{fact.kind}",)
+
+
+def _roll_up(session: Session, facts: Sequence[Fact]) -> None:
+    """Set the new facts' flags on their sends, in the facts' transaction: one UPDATE per
+    flag, touching only sends whose flag was still 0."""
+    sends: dict[str, set[str]] = {}
+    for fact in facts:
+        for flag in outcome_flags(fact):
+            sends.setdefault(flag, set()).add(fact.send_id)
+    for flag, ids in sends.items():
+        column = getattr(Send, flag)
+        session.execute(
+            update(Send).where(Send.id.in_(sorted(ids)), column == 0).values({flag: 1}),
+            execution_options={"synchronize_session": False},
+        )
+
+
+# The facts behind each flag, as SQL: for sends whose facts were written around
+# `record_facts_in` (bulk loads, `bench/reports.py`).
+FLAG_FACTS: dict[str, ColumnElement[bool]] = {
+    "ever_delivered": Engagement.kind == "delivered",
+    "ever_bounced": Engagement.kind == "bounced",
+    "ever_hard_bounced": and_(Engagement.kind == "bounced", Engagement.bounce == "hard"),
+    "ever_opened": Engagement.kind == "opened",
+    "ever_read": and_(Engagement.kind.in_(("opened", "clicked")), Engagement.human.is_(True)),
+    "ever_clicked": and_(Engagement.kind == "clicked", Engagement.human.is_(True)),
+    "ever_unsubscribed": Engagement.kind == "unsubscribed",
+    "ever_spam_reported": Engagement.kind == "spam_reported",
+}
+
+
+def refresh_outcome_flags(session: Session) -> None:
+    """Set every send's flags from the facts stored for it."""
+    for flag, condition in FLAG_FACTS.items():
+        has_fact = exists().where(Engagement.send_id == Send.id, condition)
+        session.execute(
+            update(Send).where(getattr(Send, flag) == 0, has_fact).values({flag: 1}),
+            execution_options={"synchronize_session": False},
+        )

@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -93,54 +94,80 @@ def _machine_agent(user_agent: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Tracked:
+    """A hit to count: the pixel (`opened`) or a click link (`clicked`), and how the
+    product's scenario keeps clicked links."""
+
+    hit: Hit
+    kind: Literal["opened", "clicked"]
+    keep: Keep = field(default=lambda product, link: link)
+
+
 def record_open(store: Store, hit: Hit) -> bool:
     """The pixel was fetched: a fact, and the open as behaviour. False: not ours to count
     (no such send, or its lead was erased)."""
-    return _record(store, hit, "opened", lambda sent, _, __: machine_open(sent, hit), _as_is)
+    return record_hits(store, [Tracked(hit, "opened")])[0]
 
 
 def record_click(store: Store, hit: Hit, keep: Keep) -> bool:
     """A link was followed: a fact, and a person's click as behaviour (the link as the
     product's `keep` keeps it). False: not ours to count."""
     assert hit.link is not None
-
-    def verdict(sent_at: datetime | None, session: Session, product: str) -> str | None:
-        as_kept = replace(hit, link=keep(product, hit.link or ""))  # as facts keep links
-        return machine_click(sent_at, as_kept, _last_click(session, hit.send_id))
-
-    return _record(store, hit, "clicked", verdict, keep)
+    return record_hits(store, [Tracked(hit, "clicked", keep)])[0]
 
 
-def _record(
-    store: Store,
-    hit: Hit,
-    kind: str,
-    verdict: Callable[[datetime | None, Session, str], str | None],
-    keep: Keep,
-) -> bool:
+def record_hits(store: Store, hits: Sequence[Tracked]) -> list[bool]:
+    """Count hits in one transaction (the API commits the hits that arrive together as one
+    group): one query for their sends, one insert for their facts, one for their events,
+    whatever their number. Each answer says whether that hit was ours to count."""
     with store.session() as session:
-        found = session.execute(
-            select(Send.product, Send.lead_id, Send.sent_at, Lead.erased_at)
+        return _record_in(session, hits)
+
+
+def _record_in(session: Session, hits: Sequence[Tracked]) -> list[bool]:
+    sends = {
+        row.id: row
+        for row in session.execute(
+            select(Send.id, Send.product, Send.lead_id, Send.sent_at, Lead.erased_at)
             .join(Lead, Lead.id == Send.lead_id)
-            .where(Send.id == hit.send_id)
-        ).one_or_none()
-        if found is None or found.erased_at is not None:
-            return False
-        reason = verdict(found.sent_at, session, found.product)
-        link = keep(found.product, hit.link)[:2048] if hit.link else None
-        fact = Fact(
-            fact_id=_fact_id(hit, kind, reason, link),
-            send_id=hit.send_id,
-            lead_id=found.lead_id,
-            product=found.product,
-            kind="opened" if kind == "opened" else "clicked",
-            occurred_at=hit.at,
-            source="nurture",
-            human=reason is None,
-            machine_reason=reason,
-            link=link,
+            .where(Send.id.in_({t.hit.send_id for t in hits}))
         )
-        record_facts_in(session, [fact])
+    }
+    last_clicks: dict[str, tuple[datetime, str] | None] = {}
+    facts: list[Fact] = []
+    events: list[LoggedEvent] = []
+    reads: list[tuple[str, DeliveryStatus]] = []
+    counted = []
+    for tracked in hits:
+        hit, kind = tracked.hit, tracked.kind
+        found = sends.get(hit.send_id)
+        counted.append(found is not None and found.erased_at is None)
+        if found is None or found.erased_at is not None:
+            continue
+        link = tracked.keep(found.product, hit.link)[:2048] if hit.link else None
+        if kind == "clicked":
+            if hit.send_id not in last_clicks:
+                last_clicks[hit.send_id] = _last_click(session, hit.send_id)
+            as_kept = replace(hit, link=tracked.keep(found.product, hit.link or ""))
+            reason = machine_click(found.sent_at, as_kept, last_clicks[hit.send_id])
+            last_clicks[hit.send_id] = (hit.at, as_kept.link or "")  # the next click sees it
+        else:
+            reason = machine_open(found.sent_at, hit)
+        facts.append(
+            Fact(
+                fact_id=_fact_id(hit, kind, reason, link),
+                send_id=hit.send_id,
+                lead_id=found.lead_id,
+                product=found.product,
+                kind=kind,
+                occurred_at=hit.at,
+                source="nurture",
+                human=reason is None,
+                machine_reason=reason,
+                link=link,
+            )
+        )
         if kind == "opened" or reason is None:
             event = BehaviorEvent(
                 event_id=_event_id(hit, kind, reason, link),
@@ -150,11 +177,14 @@ def _record(
                 product=found.product,
                 properties={"send_id": hit.send_id, "machine_open": reason is not None},
             )
-            record_events_in(session, [LoggedEvent(event, lead_id=found.lead_id)])
+            events.append(LoggedEvent(event, lead_id=found.lead_id))
         if reason is None:
-            status: DeliveryStatus = "opened" if kind == "opened" else "clicked"
-            advance_send_status_in(session, hit.send_id, status)
-    return True
+            reads.append((hit.send_id, "opened" if kind == "opened" else "clicked"))
+    record_facts_in(session, facts)
+    record_events_in(session, events)
+    for send_id, status in reads:
+        advance_send_status_in(session, send_id, status)
+    return counted
 
 
 def _fact_id(hit: Hit, kind: str, reason: str | None, link: str | None) -> str:
@@ -169,10 +199,6 @@ def _event_id(hit: Hit, kind: str, reason: str | None, link: str | None) -> str:
     the first click on each link, once: repeats add facts, never score twice."""
     key = f"{kind}|{reason is None}|{link or ''}"
     return f"nt:{hit.send_id}:{hashlib.sha256(key.encode()).hexdigest()[:24]}:event"
-
-
-def _as_is(product: str, link: str) -> str:
-    return link
 
 
 def _last_click(session: Session, send_id: str) -> tuple[datetime, str] | None:

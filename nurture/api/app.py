@@ -119,6 +119,7 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
     )
     app.state.store = store
     app.state.event_writer = EventWriter(store)
+    app.state.hit_writer = email_tracking.HitWriter(store)
     app.state.settings = settings
     app.state.temporal = Temporal(settings)
     routers = (

@@ -3,25 +3,25 @@
 They are on the reader's path, so counting never stands in the way of the answer: the pixel
 is always a 1×1 GIF, a click always goes to its link, even when the hit cannot be counted
 (an erased lead, a send the store no longer has, scenarios that cannot be read) or the
-store is down (then the hit is lost and logged, never the reader). The hit is counted in
-one short transaction before the answer. Tokens are sealed (nurture/sending/tracking_tokens.py):
+store is down (then the hit is lost and logged, never the reader). The hit is counted
+before the answer, in a group commit with the hits that arrive with it (one transaction for
+many hits: nurture/api/group_commit.py). Tokens are sealed (nurture/sending/tracking_tokens.py):
 a click can only lead to a link one of our emails was rendered with. No key: these links
 are in the lead's mailbox.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 
-from nurture.analytics.own_tracking import Hit, record_click, record_open
+from nurture.analytics.own_tracking import Hit, Tracked, record_hits
+from nurture.api.group_commit import GroupCommit
 from nurture.api.tracking import current_scenarios
 from nurture.leads.tracking_privacy import policy_for
 from nurture.sending.tracking_tokens import read_click, read_open
@@ -47,7 +47,7 @@ async def open_pixel(token: str, request: Request) -> Response:
         send_id = None
     if send_id is not None:
         hit = Hit(send_id, datetime.now(UTC), request.headers.get("user-agent", ""))
-        await _count(record_open, request.app.state.store, hit)
+        await _count(request, Tracked(hit, "opened"))
     return Response(PIXEL, media_type="image/gif", headers=NO_STORE)
 
 
@@ -78,12 +78,24 @@ async def click_link(token: str, request: Request) -> Response:
     def keep(product: str, url: str) -> str:
         return policy_for(scenarios, product).url(url)
 
-    await _count(lambda store, h: record_click(store, h, keep), request.app.state.store, hit)
+    await _count(request, Tracked(hit, "clicked", keep))
     return RedirectResponse(link, status_code=302, headers=NO_STORE)
 
 
-async def _count(record: Callable[[Store, Hit], bool], store: Store, hit: Hit) -> None:
+class HitWriter(GroupCommit[Tracked, bool]):
+    """Counts pixel and click hits in group commits; one per API process."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__()
+        self.store = store
+
+    def commit(self, writes: list[Tracked]) -> list[bool]:
+        return record_hits(self.store, writes)
+
+
+async def _count(request: Request, tracked: Tracked) -> None:
+    writer: HitWriter = request.app.state.hit_writer
     try:
-        await asyncio.to_thread(record, store, hit)
+        await writer.write(tracked)
     except SQLAlchemyError as err:
-        log.warning("a hit on send %s was not counted: %s", hit.send_id, type(err).__name__)
+        log.warning("a hit on send %s was not counted: %s", tracked.hit.send_id, type(err).__name__)

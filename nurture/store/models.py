@@ -18,6 +18,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -255,6 +256,17 @@ class Send(Base):
     journey_time: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What ever happened to the send, rolled up from its engagement facts as they arrive
+    # (nurture.analytics.facts): 1 once any fact says so. The reports sum these instead of
+    # reducing every fact; `ever_read` is a person's open or click, `ever_opened` any open.
+    ever_delivered: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    ever_bounced: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    ever_hard_bounced: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    ever_opened: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    ever_read: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    ever_clicked: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    ever_unsubscribed: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    ever_spam_reported: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
 
 
 class Handoff(Base):

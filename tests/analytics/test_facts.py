@@ -7,9 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from nurture.analytics.facts import Fact, record_facts_in
-from nurture.store.engine import Store
-from nurture.store.models import Engagement
+from nurture.analytics.facts import Fact, record_facts_in, refresh_outcome_flags
+from nurture.store.engine import LeadIn, Store
+from nurture.store.models import Engagement, Send
+from tests.helpers.analytics import sent_row
+from tests.helpers.paths import CONSENT
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
@@ -52,3 +54,25 @@ def test_a_machine_open_keeps_its_reason_and_a_person_is_only_said_of_reads() ->
         fact("sg:3", "opened")
     machine = fact("sg:4", "opened", human=False, machine_reason="prefetched")
     assert machine.human is False
+
+
+def test_facts_written_around_record_facts_in_are_rolled_up_by_a_refresh(
+    any_store: Store,
+) -> None:
+    """Bulk loads write facts directly; a refresh gives their sends the flags
+    record_facts_in would have set."""
+    lead, _ = any_store.upsert_lead(LeadIn(email="bulk@example.jp", consent=CONSENT))
+    at = datetime(2026, 11, 2, tzinfo=UTC)
+    with any_store.session() as session:
+        session.add(sent_row("bulk-1", lead.id, at))
+        session.flush()
+        session.add(Engagement(fact_id="raw-1", send_id="bulk-1", lead_id=lead.id,
+                               product="acme", kind="clicked", human=True, source="nurture",
+                               occurred_at=at))  # fmt: skip
+    with any_store.session() as session:
+        assert session.get(Send, "bulk-1").ever_clicked == 0  # type: ignore[union-attr]
+        refresh_outcome_flags(session)
+    with any_store.session() as session:
+        send = session.get(Send, "bulk-1")
+        assert send is not None
+        assert (send.ever_read, send.ever_clicked, send.ever_opened) == (1, 1, 0)

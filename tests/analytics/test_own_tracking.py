@@ -9,9 +9,11 @@ from sqlalchemy import select
 
 from nurture.analytics.own_tracking import (
     Hit,
+    Tracked,
     machine_click,
     machine_open,
     record_click,
+    record_hits,
     record_open,
 )
 from nurture.leads.erasure import erase_lead
@@ -122,3 +124,35 @@ def test_repeated_hits_add_a_fact_a_minute_at_most_and_score_once(any_store: Sto
         assert len(session.scalars(select(Engagement)).all()) == 2
         events = session.scalars(select(Event)).all()
         assert [e.type for e in events] == ["email_click"]  # the journey hears once
+
+
+def test_hits_counted_together_are_judged_as_if_one_by_one(any_store: Store) -> None:
+    """The API commits the hits that arrive together in one transaction: a scanner's two
+    clicks in one group still give it away, each hit gets its own answer, an unknown send
+    is not counted, and the send rolls up a person's read."""
+    lead_id = sent_email(any_store)
+    at = SENT + timedelta(hours=1)
+    hits = [
+        Tracked(Hit("snd_1", at, READER), "opened"),
+        Tracked(Hit("snd_1", at, READER, "https://acme.example/a"), "clicked", keep_path),
+        Tracked(
+            Hit("snd_1", at + timedelta(milliseconds=300), READER, "https://acme.example/b"),
+            "clicked",
+            keep_path,
+        ),
+        Tracked(Hit("snd_gone", at, READER), "opened"),
+    ]
+    assert record_hits(any_store, hits) == [True, True, True, False]
+    with any_store.session() as session:
+        facts = session.scalars(select(Engagement).order_by(Engagement.link)).all()
+        send = session.get(Send, "snd_1")
+        events = session.scalars(select(Event.type).where(Event.lead_id == lead_id)).all()
+    verdicts = [(f.kind, f.link, f.human) for f in facts]
+    assert sorted(verdicts, key=str) == sorted(
+        [("opened", None, True), ("clicked", "https://acme.example/a", True),
+         ("clicked", "https://acme.example/b", False)], key=str
+    )  # fmt: skip
+    assert send is not None and (send.ever_read, send.ever_clicked, send.status) == (
+        1, 1, "clicked",
+    )  # fmt: skip
+    assert sorted(events) == ["email_click", "email_open"]  # the scanner's click is no behaviour

@@ -84,3 +84,59 @@ def test_worker_refuses_an_outdated_schema_and_names_the_command(tmp_path: Path)
     )
     assert result.returncode != 0
     assert "run `nurture db upgrade`" in result.stderr
+
+
+def test_sends_get_the_outcomes_of_the_facts_stored_before_0009(url: str) -> None:
+    """A person's open after Apple's prefetch, a hard bounce: rolled up onto their sends."""
+    engine = create_engine(url)
+    schema.upgrade(engine, "0008")
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    human = "true" if engine.dialect.name == "postgresql" else "1"
+    machine = "false" if engine.dialect.name == "postgresql" else "0"
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO leads (id, email, created_at, updated_at) "
+                "VALUES ('ld_1', 'aiko@example.com', :now, :now)"
+            ),
+            {"now": now},
+        )
+        for send_id in ("snd_read", "snd_bounced"):
+            connection.execute(
+                text(
+                    "INSERT INTO sends (id, journey_id, send_key, lead_id, product, mail_type, "
+                    "template, subject, variant, status, provider, journey_time, created_at) "
+                    f"VALUES ('{send_id}', 'journey:acme:ld_1', '{send_id}', 'ld_1', 'acme', "
+                    "'step', 'note', 'Hi', 0, 'sent', 'outbox', :now, :now)"
+                ),
+                {"now": now},
+            )
+        facts = [
+            ("f1", "snd_read", "opened", machine, "'prefetch'", "NULL"),
+            ("f2", "snd_read", "opened", human, "NULL", "NULL"),
+            ("f3", "snd_read", "clicked", human, "NULL", "NULL"),
+            ("f4", "snd_bounced", "bounced", "NULL", "NULL", "'hard'"),
+        ]
+        for fact_id, send_id, kind, is_human, reason, bounce in facts:
+            connection.execute(
+                text(
+                    "INSERT INTO engagements (fact_id, send_id, lead_id, product, kind, human, "
+                    "machine_reason, bounce, source, occurred_at, recorded_at) VALUES "
+                    f"('{fact_id}', '{send_id}', 'ld_1', 'acme', '{kind}', {is_human}, "
+                    f"{reason}, {bounce}, 'nurture', :now, :now)"
+                ),
+                {"now": now},
+            )
+    schema.upgrade(engine)
+    with engine.connect() as connection:
+        flags = connection.execute(
+            text(
+                "SELECT id, ever_opened, ever_read, ever_clicked, ever_bounced, "
+                "ever_hard_bounced, ever_delivered FROM sends ORDER BY id"
+            )
+        ).all()
+    assert [tuple(row) for row in flags] == [
+        ("snd_bounced", 0, 0, 0, 1, 1, 0),
+        ("snd_read", 1, 1, 1, 0, 0, 0),
+    ]
+    engine.dispose()
