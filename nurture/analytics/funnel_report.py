@@ -26,7 +26,7 @@ from sqlalchemy import Integer, and_, case, exists, func, or_, select
 from nurture.scenario.loader import valid_scenarios
 from nurture.scenario.model import STAGES
 from nurture.store.engine import Store
-from nurture.store.models import Engagement, Send, StageChange, Transition, utcnow
+from nurture.store.models import Send, StageChange, Transition, utcnow
 
 WENT_OUT = ("sent", "delivered", "opened", "clicked", "bounced")
 NOT_STEPS = ("trigger", "sales")
@@ -148,21 +148,24 @@ class _Dialect:
 
 
 def _cohort(sql: _Dialect, product: str | None, since: datetime | None, until: datetime) -> Any:
-    """(product, track, journey, entered): each journey's first step email per track, for
-    the journeys whose first one went out in the period."""
+    """(product, track, journey, entered, engaged): each journey's first step email per
+    track, for the journeys whose first one went out in the period, and whether a person
+    read any of its emails on the track (the sends' rolled-up `ever_read`)."""
     track = sql.track(Send.send_key).label("track")
     entered = func.min(Send.journey_time)
     query = select(
-        Send.product, track, Send.journey_id, entered.label("entered"), Send.lead_id
-    ).where(Send.mail_type.notin_(NOT_STEPS), Send.status.in_(WENT_OUT))
+        Send.product,
+        track,
+        Send.journey_id,
+        entered.label("entered"),
+        func.max(Send.ever_read).label("engaged"),
+    ).where(Send.mail_type.notin_(NOT_STEPS), Send.status.in_(WENT_OUT), Send.journey_time < until)
     if product is not None:
         query = query.where(Send.product == product)
-    having = [entered < until] + ([entered >= since] if since is not None else [])
-    return (
-        query.group_by(Send.product, track, Send.journey_id, Send.lead_id)
-        .having(and_(*having))
-        .subquery()
-    )
+    query = query.group_by(Send.product, track, Send.journey_id)
+    if since is not None:
+        query = query.having(entered >= since)
+    return query.subquery()
 
 
 def _outcomes(sql: _Dialect, cohort: Any, until: datetime) -> Any:
@@ -196,16 +199,8 @@ def _outcomes(sql: _Dialect, cohort: Any, until: datetime) -> Any:
         )
         return or_(later, stage_at_entry.in_(stages))
 
-    engaged = exists().where(
-        Send.journey_id == cohort.c.journey_id,
-        sql.track(Send.send_key) == cohort.c.track,
-        Send.journey_time < until,
-        Engagement.send_id == Send.id,
-        Engagement.kind.in_(("opened", "clicked")),
-        Engagement.human.is_(True),
-    )
     flags: dict[str, Any] = {
-        "engaged": engaged,
+        "engaged": cohort.c.engaged == 1,
         "warm": was("warm", "hot"),
         "hot": was("hot"),
         "handed_off": moved_to("handed_off"),

@@ -2,7 +2,7 @@
 per product and role, beside the hour send-time optimisation chooses for that role.
 
 The store keeps UTC; a lead's local hour depends on its zone and, with summer time, on the
-date. So SQL counts the facts per product, role, zone and UTC hour of a day (a few thousand
+date. So SQL counts the facts per product, role, zone and UTC quarter hour (a few thousand
 groups for a quarter, however many facts), and only those groups are moved into local time
 here. A lead without a zone reads in its scenario's send-window zone, else UTC.
 """
@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import Integer, String, func, select
 
 from nurture.scenario.loader import valid_scenarios
 from nurture.schedule.send_time import role_send_hours
@@ -104,14 +104,28 @@ def _reads(product: str | None, since: datetime | None, until: datetime, bucket:
 
 
 def _utc_hour(dialect: str) -> Any:
-    """The UTC hour a timestamp falls in, as 'YYYY-MM-DD HH' text on both engines."""
+    """The UTC quarter hour a timestamp falls in, as 'YYYY-MM-DD HH MM' text on both
+    engines: zones at +5:30, +5:45 or +9:30 move a read into the right local hour only
+    from a quarter-hour bucket (a whole UTC hour would put half of them an hour off)."""
     if dialect == "postgresql":
-        return lambda column: func.to_char(func.timezone("UTC", column), "YYYY-MM-DD HH24")
-    return lambda column: func.strftime("%Y-%m-%d %H", column)
+
+        def bucket(column: Any) -> Any:
+            utc = func.timezone("UTC", column)
+            quarter = func.floor(func.extract("minute", utc) / 15) * 15
+            minutes = func.lpad(func.cast(quarter, Integer).cast(String), 2, "0")
+            return func.to_char(utc, "YYYY-MM-DD HH24 ").concat(minutes)
+
+        return bucket
+
+    def sqlite_bucket(column: Any) -> Any:
+        quarter = func.cast(func.strftime("%M", column), Integer) / 15 * 15
+        return func.strftime("%Y-%m-%d %H ", column).concat(func.printf("%02d", quarter))
+
+    return sqlite_bucket
 
 
 def _local(hour_text: str, zone: str) -> datetime:
-    utc = datetime.strptime(hour_text, "%Y-%m-%d %H").replace(tzinfo=UTC)
+    utc = datetime.strptime(hour_text, "%Y-%m-%d %H %M").replace(tzinfo=UTC)
     try:
         return utc.astimezone(ZoneInfo(zone))
     except (KeyError, ValueError):

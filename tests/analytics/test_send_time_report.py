@@ -52,3 +52,18 @@ def test_reads_land_on_each_leads_local_weekday_and_hour(any_store: Store) -> No
     assert (practitioner.grid[1][21], practitioner.grid[1][7], practitioner.grid[1][8]) == (1, 1, 1)
     assert practitioner.best_hours == [7, 8, 21]
     assert executive.optimised_hour is None  # fewer than 20 reads: the role has no hour yet
+
+
+def test_half_and_quarter_hour_zones_read_in_their_own_hour(any_store: Store) -> None:
+    """India (+5:30) and Nepal (+5:45): the local hour, not the UTC hour shifted whole."""
+    reader(any_store, "delhi", "executive", "Asia/Kolkata", [
+        ("opened", datetime(2026, 11, 2, 3, 40, tzinfo=UTC), True),  # Mon 09:10 in Delhi
+        ("opened", datetime(2026, 11, 2, 3, 20, tzinfo=UTC), True),  # Mon 08:50
+    ])  # fmt: skip
+    reader(any_store, "kathmandu", "practitioner", "Asia/Kathmandu", [
+        ("opened", datetime(2026, 11, 2, 3, 20, tzinfo=UTC), True),  # Mon 09:05 in Kathmandu
+    ])  # fmt: skip
+    [acme] = build_send_time_report(any_store, SCENARIOS, product="acme").products
+    roles = {r.role: r for r in acme.roles}
+    assert (roles["executive"].grid[0][8], roles["executive"].grid[0][9]) == (1, 1)
+    assert roles["practitioner"].grid[0][9] == 1
