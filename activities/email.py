@@ -152,7 +152,11 @@ class EmailActivities:
     def _message(self, input: SendEmailInput, lead: Lead, send_id: str) -> EmailMessage:
         """Render the pinned version's template for this lead; template errors are final."""
         link = unsubscribe_url(
-            self.settings.public_base_url, self.settings.secret_key, input.lead_id, input.product
+            self.settings.public_base_url,
+            self.settings.secret_key,
+            input.lead_id,
+            input.product,
+            send_id,
         )
         try:
             renderer = self._renderer(input.product, input.scenario_version)

@@ -14,17 +14,19 @@ import html
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
+from nurture.analytics.facts import Fact, record_facts_in
 from nurture.api import unsubscribe_texts as t
 from nurture.journey.client import unsubscribe as tell_journey
 from nurture.journey.contract import Unsubscribe
 from nurture.leads import preferences as prefs
 from nurture.scenario.loader import ScenarioError, load_scenario
-from nurture.sending.unsubscribe_tokens import verify_unsubscribe
+from nurture.sending.unsubscribe_tokens import read_unsubscribe
 from nurture.store.engine import Store
 from nurture.store.models import Lead
 
@@ -57,16 +59,39 @@ def _product(request: Request, key: str) -> Product:
     return Product(key, scenario.name, scenario.locale, scenario.sender.contact)
 
 
-def _lead(request: Request, token: str) -> tuple[Lead, str]:
+@dataclass(frozen=True)
+class Link:
+    """Whose unsubscribe link it is, and which email it came in (None: an older link)."""
+
+    lead: Lead
+    product: str
+    send_id: str | None
+
+
+def _lead(request: Request, token: str) -> Link:
     try:
-        lead_id, product = verify_unsubscribe(token, request.app.state.settings.secret_key)
+        lead_id, product, send_id = read_unsubscribe(token, request.app.state.settings.secret_key)
     except ValueError as err:
         raise HTTPException(404, str(err)) from None
     store: Store = request.app.state.store
     lead = store.get_lead(lead_id)
     if lead is None or lead.erased_at is not None:
         raise HTTPException(404, "this link no longer belongs to anyone")
-    return lead, product
+    return Link(lead, product, send_id)
+
+
+def _unsubscribed(link: Link, scopes: list[str]) -> list[Fact]:
+    """The engagement facts of an unsubscribe through the link of one email: `product`, or
+    each mail type stopped (none for an older link, which names no email)."""
+    if link.send_id is None:
+        return []
+    now = datetime.now(UTC)
+    return [
+        Fact(fact_id=f"nu:{link.send_id}:{scope}", send_id=link.send_id, lead_id=link.lead.id,
+             product=link.product, kind="unsubscribed", occurred_at=now, source="nurture",
+             scope=scope)
+        for scope in scopes
+    ]  # fmt: skip
 
 
 @router.post("/unsubscribe/{token}", response_class=PlainTextResponse)
@@ -76,8 +101,10 @@ async def one_click(
     list_unsubscribe: Annotated[Literal["One-Click"], Form(alias="List-Unsubscribe")],
 ) -> str:
     """RFC 8058: a POST with `List-Unsubscribe=One-Click` unsubscribes from the product."""
-    lead, product = await asyncio.to_thread(_lead, request, token)
-    await asyncio.to_thread(_write, request, prefs.unsubscribe_all, lead, product)
+    link = await asyncio.to_thread(_lead, request, token)
+    lead, product = link.lead, link.product
+    facts = _unsubscribed(link, ["product"])
+    await asyncio.to_thread(_write, request, prefs.unsubscribe_all, lead, product, facts=facts)
     await tell_journey_of(request, product, lead.id, None)
     shown = await asyncio.to_thread(_product, request, product)
     return t.text(shown.locale, "one_click_done", name=shown.name)
@@ -96,7 +123,8 @@ async def other_methods(token: str) -> None:
 
 @router.get("/unsubscribe/{token}", response_class=HTMLResponse)
 async def preferences(token: str, request: Request) -> str:
-    lead, product = await asyncio.to_thread(_lead, request, token)
+    link = await asyncio.to_thread(_lead, request, token)
+    lead, product = link.lead, link.product
     shown = await asyncio.to_thread(_product, request, product)
     current = await asyncio.to_thread(_read, request, lead, product)
     return _page(shown, _preference_form(shown, current, token))
@@ -114,16 +142,19 @@ async def save_preferences(
     the earlier form's `stop` list (mail types, or `all`), which pages already open still
     post with neither `action` nor `receive`."""
     chosen: set[str] = set(receive)
-    lead, product = await asyncio.to_thread(_lead, request, token)
+    link = await asyncio.to_thread(_lead, request, token)
+    lead, product = link.lead, link.product
     shown = await asyncio.to_thread(_product, request, product)
     if action == "stop_listed" and not receive:  # the earlier form; nothing ticked, no change
-        return await _save_stop_list(request, shown, lead, token, stop)
+        return await _save_stop_list(request, shown, link, token, stop)
     if action == "stop_all":
         chosen = set()
     wording = t.RESUBSCRIBE_WORDING[shown.locale].format(
         name=shown.name, types=t.mail_types(shown.locale, sorted(chosen))
     )
-    change = await asyncio.to_thread(_write, request, prefs.choose, lead, product, chosen, wording)
+    change = await asyncio.to_thread(
+        _write, request, prefs.choose, lead, product, chosen, wording, facts=link
+    )
     if change.after.unsubscribed and change.stopped:
         await tell_journey_of(request, product, lead.id, None)
     elif change.stopped:
@@ -132,12 +163,15 @@ async def save_preferences(
 
 
 async def _save_stop_list(
-    request: Request, shown: Product, lead: Lead, token: str, stop: list[Stop]
+    request: Request, shown: Product, link: Link, token: str, stop: list[Stop]
 ) -> str:
     mail_types: list[str] | None = None if "all" in stop else [m for m in MAIL_TYPES if m in stop]
     if mail_types == []:
         return _page(shown, _paragraph(t.text(shown.locale, "nothing_changed")))
-    change = await asyncio.to_thread(_write, request, prefs.stop, lead, shown.key, mail_types)
+    lead = link.lead
+    change = await asyncio.to_thread(
+        _write, request, prefs.stop, lead, shown.key, mail_types, facts=link
+    )
     await tell_journey_of(request, shown.key, lead.id, mail_types)
     return _page(shown, _outcome(shown, change, token))
 
@@ -148,11 +182,29 @@ def _read(request: Request, lead: Lead, product: str) -> prefs.Preferences:
         return prefs.read_preferences(session, lead, product)
 
 
-def _write(request: Request, change: Callable[..., T], lead: Lead, *args: object) -> T:
-    """Run one of nurture/leads/preferences.py's writes in one transaction."""
+def _write(
+    request: Request,
+    change: Callable[..., T],
+    lead: Lead,
+    *args: object,
+    facts: list[Fact] | Link | None = None,
+) -> T:
+    """Run one of nurture/leads/preferences.py's writes in one transaction, with the
+    engagement facts it makes: given, or (a Link) those of what the change stopped."""
     store: Store = request.app.state.store
     with store.session() as session:
-        return change(session, lead, *args)
+        done = change(session, lead, *args)
+        if isinstance(facts, Link):
+            facts = _unsubscribed(facts, _stopped_scopes(done))
+        record_facts_in(session, facts or [])
+        return done
+
+
+def _stopped_scopes(change: object) -> list[str]:
+    """`product` when a preference change unsubscribed the lead, else each mail type it stopped."""
+    if not isinstance(change, prefs.Change) or not change.stopped:
+        return []
+    return ["product"] if change.after.unsubscribed else sorted(change.stopped)
 
 
 def _page(shown: Product, body: str) -> str:

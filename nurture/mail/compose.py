@@ -66,9 +66,13 @@ class ComposedEmail:
     message: EmailMessage
 
 
-def unsubscribe_url(public_base_url: str, secret_key: str, lead_id: str, product: str) -> str:
-    """The one-click link of the API (`/v1/unsubscribe/{token}`), signed for lead × product."""
-    return f"{public_base_url}/v1/unsubscribe/{sign_unsubscribe(lead_id, product, secret_key)}"
+def unsubscribe_url(
+    public_base_url: str, secret_key: str, lead_id: str, product: str, send_id: str | None = None
+) -> str:
+    """The one-click link of the API (`/v1/unsubscribe/{token}`), sealed for lead × product
+    and the email it is in (so the unsubscribe counts for that email)."""
+    token = sign_unsubscribe(lead_id, product, secret_key, send_id)
+    return f"{public_base_url}/v1/unsubscribe/{token}"
 
 
 def compose_email(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -14,12 +15,14 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from nurture.analytics.engagement_report import build_engagement_report
 from nurture.config import Settings
 from nurture.mail.compose import unsubscribe_url
 from nurture.sending import gate as send_gate
 from nurture.sending.unsubscribe_tokens import sign_unsubscribe, verify_unsubscribe
 from nurture.store.engine import LeadIn, Store
-from nurture.store.models import Consent, Lead, Suppression
+from nurture.store.models import Consent, Engagement, Lead, Suppression
+from tests.helpers.analytics import sent_row
 from tests.helpers.api import LEAD, Api
 from tests.helpers.journeys import eventually
 from tests.helpers.paths import CONSENT, REPO
@@ -184,3 +187,39 @@ async def test_the_page_cannot_lift_a_bounce(api: Api, store: Store, settings: S
     await api.http.post(form, data={"receive": ["newsletter"], "action": "save"})
     with store.session() as session:
         assert session.scalars(select(Suppression.scope)).all() == ["global"]
+
+
+async def test_an_unsubscribe_counts_for_the_email_its_link_came_in(
+    api: Api, store: Store, settings: Settings
+) -> None:
+    """The link names its email (sealed): the engagement report counts the unsubscribe for
+    that step, once, and a mail type turned off on the page counts as that scope. An older
+    link, which names no email, still unsubscribes and counts for none."""
+    lead = new_lead(store)
+    other = new_lead(store, "ken@example.jp")
+    at = datetime.now(UTC) - timedelta(hours=1)
+    with store.session() as session:
+        session.add(sent_row("snd_guide", lead.id, at, send_key="cold#1/guide"))
+        session.add(sent_row("snd_other", other.id, at, send_key="cold#1/guide"))
+    link = unsubscribe_url(settings.public_base_url, settings.secret_key, lead.id, "acme",
+                           "snd_guide")  # fmt: skip
+    token = link.rsplit("/", 1)[1]
+    assert "snd_guide" not in unb64(token).decode("latin-1")  # sealed, like the lead id
+    assert verify_unsubscribe(token, settings.secret_key) == (lead.id, "acme")
+    page = await api.http.post(f"/v1/unsubscribe/{token}/preferences",
+                               data={"action": "save", "receive": ["step", "trigger"]})  # fmt: skip
+    assert page.status_code == 200, page.text
+    for _ in range(2):  # a mail client may post one-click twice
+        done = await api.http.post(f"/v1/unsubscribe/{token}", data=ONE_CLICK)
+        assert done.status_code == 200, done.text
+    old = sign_unsubscribe(other.id, "acme", settings.secret_key)  # version 2: no email named
+    assert (await api.http.post(f"/v1/unsubscribe/{old}", data=ONE_CLICK)).status_code == 200
+    assert stopped(store, other.id, "acme", "step")
+    with store.session() as session:
+        facts = session.scalars(select(Engagement).order_by(Engagement.scope)).all()
+    assert [(f.send_id, f.kind, f.scope) for f in facts] == [
+        ("snd_guide", "unsubscribed", "newsletter"),
+        ("snd_guide", "unsubscribed", "product"),
+    ]
+    [guide] = build_engagement_report(store, product="acme").rows
+    assert (guide.step, guide.sent, guide.unsubscribed) == ("guide", 2, 1)
