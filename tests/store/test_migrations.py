@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -139,4 +140,76 @@ def test_sends_get_the_outcomes_of_the_facts_stored_before_0009(url: str) -> Non
         ("snd_bounced", 0, 0, 0, 1, 1, 0),
         ("snd_read", 1, 1, 1, 0, 0, 0),
     ]
+    engine.dispose()
+
+
+def test_opens_and_clicks_stored_as_events_before_0007_become_facts(url: str) -> None:
+    """A person's open and click (SendGrid, before engagement facts), a machine open, and a
+    send that has facts already: only the earlier sends' events become facts, once."""
+    engine = create_engine(url)
+    schema.upgrade(engine, "0009")
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO leads (id, email, created_at, updated_at) "
+                "VALUES ('ld_1', 'aiko@example.com', :now, :now)"
+            ),
+            {"now": now},
+        )
+        for send_id in ("snd_old", "snd_new"):
+            connection.execute(
+                text(
+                    "INSERT INTO sends (id, journey_id, send_key, lead_id, product, mail_type, "
+                    "template, subject, variant, status, provider, journey_time, created_at) "
+                    f"VALUES ('{send_id}', 'journey:acme:ld_1', '{send_id}', 'ld_1', 'acme', "
+                    "'step', 'note', 'Hi', 0, 'sent', 'sendgrid', :now, :now)"
+                ),
+                {"now": now},
+            )
+        events = [
+            ("e1", "email_open", None, {"send_id": "snd_old", "machine_open": True}),
+            ("e2", "email_open", None, {"send_id": "snd_old", "machine_open": False}),
+            ("e3", "email_click", "https://acme.example/a", {"send_id": "snd_old"}),
+            ("e4", "email_open", None, {"send_id": "snd_new", "machine_open": False}),
+            ("e5", "page", "https://acme.example/", {}),
+        ]
+        for event_id, kind, link, properties in events:
+            connection.execute(
+                text(
+                    "INSERT INTO events (event_id, lead_id, type, url, product, properties, "
+                    "occurred_at, received_at) VALUES (:id, 'ld_1', :type, :url, 'acme', "
+                    ":properties, :now, :now)"
+                ),
+                {
+                    "id": event_id,
+                    "type": kind,
+                    "url": link,
+                    "now": now,
+                    "properties": json.dumps(properties),
+                },
+            )
+        connection.execute(
+            text(
+                "INSERT INTO engagements (fact_id, send_id, lead_id, product, kind, human, "
+                "source, occurred_at, recorded_at) VALUES ('sg-1', 'snd_new', 'ld_1', 'acme', "
+                "'delivered', NULL, 'sendgrid', :now, :now)"
+            ),
+            {"now": now},
+        )
+    schema.upgrade(engine)
+    with engine.connect() as connection:
+        facts = connection.execute(
+            text("SELECT fact_id, send_id, kind, human, link FROM engagements ORDER BY fact_id")
+        ).all()
+        flags = connection.execute(
+            text("SELECT id, ever_opened, ever_read, ever_clicked FROM sends ORDER BY id")
+        ).all()
+    assert [(f[0], f[1], f[2], bool(f[3]) if f[3] is not None else None, f[4]) for f in facts] == [
+        ("backfill:e1", "snd_old", "opened", False, None),
+        ("backfill:e2", "snd_old", "opened", True, None),
+        ("backfill:e3", "snd_old", "clicked", True, "https://acme.example/a"),
+        ("sg-1", "snd_new", "delivered", None, None),
+    ]
+    assert [tuple(f) for f in flags] == [("snd_new", 0, 0, 0), ("snd_old", 1, 1, 1)]
     engine.dispose()
