@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Integer, and_, case, exists, func, or_, select
+from sqlalchemy import Integer, and_, case, exists, func, null, or_, select, union_all
 
 from nurture.scenario.loader import valid_scenarios
 from nurture.scenario.model import STAGES
@@ -100,17 +100,23 @@ def build_funnel_report(
     until = until or utcnow()
     with store.session() as session:
         sql = _Dialect(session.get_bind().dialect.name)
+        # One statement over one cohort (a CTE the database computes once): the tracks'
+        # outcome rows (step NULL) and their steps' rows (outcomes NULL), side by side.
         cohort = _cohort(sql, product, since, until)
-        outcomes = session.execute(_outcomes(sql, cohort, until)).all()
-        reached = session.execute(_steps_reached(sql, cohort, until)).all()
+        funnel = union_all(_outcomes(sql, cohort, until), _steps_reached(sql, cohort, until))
+        rows = session.execute(funnel).all()
         moves = session.execute(_weekly_moves(sql, product, until)).all()
     order = _step_order(scenarios_dir)
     steps: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
-    for row_product, track, step, count in reached:
-        steps[(row_product, track)][step] = count
+    outcomes = []
+    for row_product, track, step, count, *flags in rows:
+        if step is None:
+            outcomes.append((row_product, track, count, flags))
+        else:
+            steps[(row_product, track)][step] = count
     tracks = [
         _track(row_product, track, entered, flags, steps[(row_product, track)], order)
-        for row_product, track, entered, *flags in sorted(outcomes)
+        for row_product, track, entered, flags in sorted(outcomes)
     ]
     return FunnelReport(
         since=since,
@@ -165,7 +171,7 @@ def _cohort(sql: _Dialect, product: str | None, since: datetime | None, until: d
     query = query.group_by(Send.product, track, Send.journey_id)
     if since is not None:
         query = query.having(entered >= since)
-    return query.subquery()
+    return query.cte("cohort")
 
 
 def _outcomes(sql: _Dialect, cohort: Any, until: datetime) -> Any:
@@ -214,7 +220,8 @@ def _outcomes(sql: _Dialect, cohort: Any, until: datetime) -> Any:
     return select(
         cohort.c.product,
         cohort.c.track,
-        func.count(),
+        null().label("step"),
+        func.count().label("journeys"),
         *(counted(flags[name]).label(name) for name in OUTCOMES),
     ).group_by(cohort.c.product, cohort.c.track)
 
@@ -224,7 +231,13 @@ def _steps_reached(sql: _Dialect, cohort: Any, until: datetime) -> Any:
     before the period's end."""
     step = sql.step(Send.send_key)
     return (
-        select(cohort.c.product, cohort.c.track, step, func.count(func.distinct(Send.journey_id)))
+        select(
+            cohort.c.product,
+            cohort.c.track,
+            step.label("step"),
+            func.count(func.distinct(Send.journey_id)).label("journeys"),
+            *(null().label(name) for name in OUTCOMES),
+        )
         .join(
             Send,
             and_(

@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
-from sqlalchemy import Integer, String, func, select
+from sqlalchemy import Integer, func, select
 
 from nurture.scenario.loader import valid_scenarios
 from nurture.schedule.send_time import role_send_hours
@@ -69,8 +69,8 @@ def build_send_time_report(
         bucket = _utc_hour(session.get_bind().dialect.name)
         groups = session.execute(_reads(product, since, until, bucket)).all()
     grids: dict[str, dict[str, list[list[int]]]] = defaultdict(dict)
-    for row_product, role, zone, hour_text, count in groups:
-        local = _local(hour_text, zone or zones.get(row_product, "UTC"))
+    for row_product, role, zone, quarter, count in groups:
+        local = _local(quarter, zone or zones.get(row_product, "UTC"))
         grid = grids[row_product].setdefault(role or "other", [[0] * 24 for _ in WEEKDAYS])
         grid[local.weekday()][local.hour] += count
     products = []
@@ -103,29 +103,21 @@ def _reads(product: str | None, since: datetime | None, until: datetime, bucket:
     return query
 
 
+QUARTER = 900  # seconds
+
+
 def _utc_hour(dialect: str) -> Any:
-    """The UTC quarter hour a timestamp falls in, as 'YYYY-MM-DD HH MM' text on both
-    engines: zones at +5:30, +5:45 or +9:30 move a read into the right local hour only
-    from a quarter-hour bucket (a whole UTC hour would put half of them an hour off)."""
+    """The UTC quarter hour a timestamp falls in, as a number (seconds since the epoch // 900)
+    on both engines: zones at +5:30, +5:45 or +9:30 move a read into the right local hour
+    only from a quarter-hour bucket (a whole UTC hour would put half of them an hour off),
+    and a number is cheaper to make and group than text."""
     if dialect == "postgresql":
-
-        def bucket(column: Any) -> Any:
-            utc = func.timezone("UTC", column)
-            quarter = func.floor(func.extract("minute", utc) / 15) * 15
-            minutes = func.lpad(func.cast(quarter, Integer).cast(String), 2, "0")
-            return func.to_char(utc, "YYYY-MM-DD HH24 ").concat(minutes)
-
-        return bucket
-
-    def sqlite_bucket(column: Any) -> Any:
-        quarter = func.cast(func.strftime("%M", column), Integer) / 15 * 15
-        return func.strftime("%Y-%m-%d %H ", column).concat(func.printf("%02d", quarter))
-
-    return sqlite_bucket
+        return lambda column: func.floor(func.extract("epoch", column) / QUARTER)
+    return lambda column: func.cast(func.strftime("%s", column), Integer) / QUARTER
 
 
-def _local(hour_text: str, zone: str) -> datetime:
-    utc = datetime.strptime(hour_text, "%Y-%m-%d %H %M").replace(tzinfo=UTC)
+def _local(quarter: float, zone: str) -> datetime:
+    utc = datetime.fromtimestamp(int(quarter) * QUARTER, UTC)
     try:
         return utc.astimezone(ZoneInfo(zone))
     except (KeyError, ValueError):

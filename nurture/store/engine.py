@@ -372,7 +372,16 @@ def _engine(url: str) -> Engine:
         return engine
     # No pre-ping (a round trip per unit of work): a connection broken by a database restart
     # fails one request with 503, which the pool then replaces, and the caller retries.
-    return create_engine(url, pool_recycle=1800, pool_size=10, max_overflow=20)
+    # No JIT: PostgreSQL compiles a query whose estimated cost is high (every report over a
+    # large store), which takes about half a second per query and saves less than that on
+    # queries of a few seconds (docs/benchmarks.md, analytics reports).
+    return create_engine(
+        url,
+        pool_recycle=1800,
+        pool_size=10,
+        max_overflow=20,
+        connect_args={"options": "-c jit=off"},
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
