@@ -15,6 +15,7 @@ so nothing is counted twice. Read in chunks: the events table may be large.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -41,7 +42,7 @@ def upgrade() -> None:
         _backfill(connection, rows)
 
 
-def _backfill(connection: Any, rows: list[Any]) -> None:
+def _backfill(connection: Any, rows: Sequence[Any]) -> None:
     wanted = {}
     for row in rows:
         properties = row.properties
