@@ -21,7 +21,18 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Integer, and_, case, exists, func, null, or_, select, union_all
+from sqlalchemy import (
+    Integer,
+    and_,
+    case,
+    exists,
+    func,
+    null,
+    or_,
+    select,
+    text,
+    union_all,
+)
 
 from nurture.scenario.loader import valid_scenarios
 from nurture.scenario.model import STAGES
@@ -100,6 +111,11 @@ def build_funnel_report(
     until = until or utcnow()
     with store.session() as session:
         sql = _Dialect(session.get_bind().dialect.name)
+        if sql.postgres:
+            # PostgreSQL cannot estimate the join on a track cut out of the send key: it
+            # expects a few thousand rows, gets every send, and sorts them all to count 20
+            # groups. Hashing them is a third faster; nothing here needs an order.
+            session.execute(text("SET LOCAL enable_sort = off"))
         # One statement over one cohort (a CTE the database computes once): the tracks'
         # outcome rows (step NULL) and their steps' rows (outcomes NULL), side by side.
         cohort = _cohort(sql, product, since, until)
@@ -228,14 +244,16 @@ def _outcomes(sql: _Dialect, cohort: Any, until: datetime) -> Any:
 
 def _steps_reached(sql: _Dialect, cohort: Any, until: datetime) -> Any:
     """Per (product, track, step): the cohort's journeys that step's email went out to
-    before the period's end."""
+    before the period's end. A plain count of their sends: a journey never gets a step of
+    a track twice (re-entering a track starts at its first step not yet sent,
+    `rules.first_unsent_step`), so no DISTINCT, which would sort every send."""
     step = sql.step(Send.send_key)
     return (
         select(
             cohort.c.product,
             cohort.c.track,
             step.label("step"),
-            func.count(func.distinct(Send.journey_id)).label("journeys"),
+            func.count().label("journeys"),
             *(null().label(name) for name in OUTCOMES),
         )
         .join(
