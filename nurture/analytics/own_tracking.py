@@ -136,8 +136,8 @@ def _record_in(session: Session, hits: Sequence[Tracked]) -> list[bool]:
     }
     last_clicks: dict[str, tuple[datetime, str] | None] = {}
     facts: list[Fact] = []
-    events: list[LoggedEvent] = []
-    reads: list[tuple[str, DeliveryStatus]] = []
+    events: dict[str, LoggedEvent] = {}  # by fact: written only with a fact that is new
+    reads: dict[str, DeliveryStatus] = {}
     counted = []
     for tracked in hits:
         hit, kind = tracked.hit, tracked.kind
@@ -154,20 +154,19 @@ def _record_in(session: Session, hits: Sequence[Tracked]) -> list[bool]:
             last_clicks[hit.send_id] = (hit.at, as_kept.link or "")  # the next click sees it
         else:
             reason = machine_open(found.sent_at, hit)
-        facts.append(
-            Fact(
-                fact_id=_fact_id(hit, kind, reason, link),
-                send_id=hit.send_id,
-                lead_id=found.lead_id,
-                product=found.product,
-                kind=kind,
-                occurred_at=hit.at,
-                source="nurture",
-                human=reason is None,
-                machine_reason=reason,
-                link=link,
-            )
+        fact = Fact(
+            fact_id=_fact_id(hit, kind, reason, link),
+            send_id=hit.send_id,
+            lead_id=found.lead_id,
+            product=found.product,
+            kind=kind,
+            occurred_at=hit.at,
+            source="nurture",
+            human=reason is None,
+            machine_reason=reason,
+            link=link,
         )
+        facts.append(fact)
         if kind == "opened" or reason is None:
             event = BehaviorEvent(
                 event_id=_event_id(hit, kind, reason, link),
@@ -177,12 +176,22 @@ def _record_in(session: Session, hits: Sequence[Tracked]) -> list[bool]:
                 product=found.product,
                 properties={"send_id": hit.send_id, "machine_open": reason is not None},
             )
-            events.append(LoggedEvent(event, lead_id=found.lead_id))
+            events.setdefault(fact.fact_id, LoggedEvent(event, lead_id=found.lead_id))
         if reason is None:
-            reads.append((hit.send_id, "opened" if kind == "opened" else "clicked"))
-    record_facts_in(session, facts)
-    record_events_in(session, events)
-    for send_id, status in reads:
+            reads[fact.fact_id] = "clicked" if kind == "clicked" else "opened"
+    # A repeat within its minute (a reload, a replayed link) is no new fact: it adds no
+    # behaviour and moves no status either, so a busy pixel costs one insert per group.
+    new = set(record_facts_in(session, facts))
+    record_events_in(session, [event for fact_id, event in events.items() if fact_id in new])
+    sends_read: dict[str, DeliveryStatus] = {}
+    for fact in facts:
+        if (
+            fact.fact_id in new
+            and fact.fact_id in reads
+            and sends_read.get(fact.send_id) != "clicked"
+        ):
+            sends_read[fact.send_id] = reads[fact.fact_id]
+    for send_id, status in sends_read.items():
         advance_send_status_in(session, send_id, status)
     return counted
 
