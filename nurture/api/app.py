@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -102,6 +103,12 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store.ensure_current()
+        # Everything loaded by now (Temporal's, SQLAlchemy's, pydantic's, statsmodels'
+        # modules: hundreds of thousands of objects) lives as long as the process. Moved out
+        # of the collector's sight, a full collection no longer walks them every few
+        # thousand requests: that pause was the pixel's p99 (120 ms → under 35 ms, bench).
+        gc.collect()
+        gc.freeze()
         task = asyncio.create_task(_relay_forever(app)) if relay else None
         yield
         if task is not None:
