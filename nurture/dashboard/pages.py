@@ -103,6 +103,12 @@ def _page(
     return page
 
 
+def _not_found(request: Request, what: str, signed: session.Session) -> HTMLResponse:
+    context = {"what": what}
+    return _page(request, "not_found.html", context, language=_language(request),
+                 status_code=404, signed_in=signed)  # fmt: skip
+
+
 def _safe_next(target: str | None) -> str:
     """Only a dashboard path: never another site (no open redirect)."""
     if target and target.startswith("/dashboard") and "//" not in target and "\\" not in target:
@@ -183,8 +189,7 @@ async def product(request: Request, product: str) -> Response:
         figures.product_page, _store(request), settings.scenarios_dir, product
     )
     if page is None:
-        return _page(request, "not_found.html", {"what": product}, language=_language(request),
-                     status_code=404, signed_in=signed)  # fmt: skip
+        return _not_found(request, product, signed)
     context = {"page": page, "weekdays": figures.WEEKDAYS}
     return _page(request, "product.html", context, language=_language(request, page.locale),
                  signed_in=signed)  # fmt: skip
@@ -197,8 +202,7 @@ async def lead(request: Request, lead_id: str) -> Response:
         return _to_login(request)
     story = await asyncio.to_thread(lead_story, _store(request), lead_id)
     if story is None:
-        return _page(request, "not_found.html", {"what": lead_id}, language=_language(request),
-                     status_code=404, signed_in=signed)  # fmt: skip
+        return _not_found(request, lead_id, signed)
     settings = _settings(request)
     states, reachable = await _live_states(request, lead_id, [j.product for j in story.journeys])
     ui = settings.temporal_ui_url.rstrip("/")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import Connection, create_engine, inspect, text
 
 from nurture.store import migrate as schema
 from nurture.store.models import Base
@@ -87,6 +87,28 @@ def test_worker_refuses_an_outdated_schema_and_names_the_command(tmp_path: Path)
     assert "run `nurture db upgrade`" in result.stderr
 
 
+def lead_with_sends(connection: Connection, now: datetime, send_ids: list[str],
+                    provider: str) -> None:  # fmt: skip
+    """Lead ld_1 of acme with a sent step email per id, as raw rows (any revision)."""
+    connection.execute(
+        text(
+            "INSERT INTO leads (id, email, created_at, updated_at) "
+            "VALUES ('ld_1', 'aiko@example.com', :now, :now)"
+        ),
+        {"now": now},
+    )
+    for send_id in send_ids:
+        connection.execute(
+            text(
+                "INSERT INTO sends (id, journey_id, send_key, lead_id, product, mail_type, "
+                "template, subject, variant, status, provider, journey_time, created_at) "
+                "VALUES (:id, 'journey:acme:ld_1', :id, 'ld_1', 'acme', 'step', 'note', 'Hi', "
+                "0, 'sent', :provider, :now, :now)"
+            ),
+            {"id": send_id, "provider": provider, "now": now},
+        )
+
+
 def test_sends_get_the_outcomes_of_the_facts_stored_before_0009(url: str) -> None:
     """A person's open after Apple's prefetch, a hard bounce: rolled up onto their sends."""
     engine = create_engine(url)
@@ -95,23 +117,7 @@ def test_sends_get_the_outcomes_of_the_facts_stored_before_0009(url: str) -> Non
     human = "true" if engine.dialect.name == "postgresql" else "1"
     machine = "false" if engine.dialect.name == "postgresql" else "0"
     with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO leads (id, email, created_at, updated_at) "
-                "VALUES ('ld_1', 'aiko@example.com', :now, :now)"
-            ),
-            {"now": now},
-        )
-        for send_id in ("snd_read", "snd_bounced"):
-            connection.execute(
-                text(
-                    "INSERT INTO sends (id, journey_id, send_key, lead_id, product, mail_type, "
-                    "template, subject, variant, status, provider, journey_time, created_at) "
-                    f"VALUES ('{send_id}', 'journey:acme:ld_1', '{send_id}', 'ld_1', 'acme', "
-                    "'step', 'note', 'Hi', 0, 'sent', 'outbox', :now, :now)"
-                ),
-                {"now": now},
-            )
+        lead_with_sends(connection, now, ["snd_read", "snd_bounced"], "outbox")
         facts = [
             ("f1", "snd_read", "opened", machine, "'prefetch'", "NULL"),
             ("f2", "snd_read", "opened", human, "NULL", "NULL"),
@@ -150,23 +156,7 @@ def test_opens_and_clicks_stored_as_events_before_0007_become_facts(url: str) ->
     schema.upgrade(engine, "0009")
     now = datetime(2026, 11, 1, tzinfo=UTC)
     with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO leads (id, email, created_at, updated_at) "
-                "VALUES ('ld_1', 'aiko@example.com', :now, :now)"
-            ),
-            {"now": now},
-        )
-        for send_id in ("snd_old", "snd_new"):
-            connection.execute(
-                text(
-                    "INSERT INTO sends (id, journey_id, send_key, lead_id, product, mail_type, "
-                    "template, subject, variant, status, provider, journey_time, created_at) "
-                    f"VALUES ('{send_id}', 'journey:acme:ld_1', '{send_id}', 'ld_1', 'acme', "
-                    "'step', 'note', 'Hi', 0, 'sent', 'sendgrid', :now, :now)"
-                ),
-                {"now": now},
-            )
+        lead_with_sends(connection, now, ["snd_old", "snd_new"], "sendgrid")
         events = [
             ("e1", "email_open", None, {"send_id": "snd_old", "machine_open": True}),
             ("e2", "email_open", None, {"send_id": "snd_old", "machine_open": False}),
