@@ -7,7 +7,10 @@ the app. For each request it finds the route (from the routers' own declarations
 `require(scope)` and `max_body(limit)` dependencies), then:
 
 1. refuses a declared `Content-Length` over the route's limit (413), reading nothing;
-2. checks the API key the route requires (401/403), reading nothing;
+2. checks the API key the route requires (401/403), reading nothing; a publishable key
+   must come from one of its origins and within its rate limits (429), and its answer
+   carries the CORS headers (preflights of the tracker routes are answered here:
+   nurture/api/browsers.py);
 3. lets the app read the body through a `receive` that counts the bytes as they arrive and
    stops with 413 the moment they pass the limit (chunked bodies have no Content-Length).
 """
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import OperationalError
 from starlette.requests import HTTPConnection
@@ -29,7 +32,16 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Send
 from starlette.types import Scope as AsgiScope
 
-from nurture.api.auth import KEY_CHECKED, ScopeCheck, check_key
+from nurture.api import browsers
+from nurture.api.auth import (
+    KEY_CHECKED,
+    KEY_INFO,
+    KeyInfo,
+    ScopeCheck,
+    check_key,
+    key_hash,
+    presented_key,
+)
 from nurture.api.limits import DEFAULT_BYTES, ENFORCED, BodyLimit
 from nurture.api.scopes import Scope
 from nurture.store.engine import Store
@@ -84,23 +96,71 @@ class Admission:
         self.app = app
         self.doors = doors
         self.store = store
+        self.origins = browsers.PublishedOrigins(store)
+        self.rate_limits = browsers.RateLimits()
 
     async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        tracker = _route_path(scope) in browsers.TRACKER_PATHS
+        if tracker and scope["method"] == "OPTIONS":
+            await self._preflight(scope, receive, send)
+            return
+        if tracker:
+            browsers.as_json(scope)
         door = self._door(scope)
         limit = door.max_bytes if door else DEFAULT_BYTES
         refusal = _declared_too_large(scope, limit)
+        key: KeyInfo | None = None
         if refusal is None and door is not None and door.scope is not None:
-            refusal = await self._key_refusal(scope, door.scope)
+            key, refusal = await self._key_refusal(scope, door.scope)
+        if refusal is None and key is not None and key.publishable:
+            refusal = self._too_fast(scope)
+            if refusal is not None:  # the page may read when to retry
+                send = browsers.with_headers(send, browsers.cors_headers(_origin(scope)))
         if refusal is not None:
             await refusal(scope, receive, send)
             return
         if door is not None and door.scope is not None:
             scope[KEY_CHECKED] = door.scope
+            scope[KEY_INFO] = key
+        if key is not None and key.publishable:  # the page may read the answer
+            send = browsers.with_headers(send, browsers.cors_headers(_origin(scope)))
         scope[ENFORCED] = limit
         await self._counted(scope, receive, send, limit)
+
+    async def _preflight(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
+        """A browser asks whether a page may call a tracker route: by origin alone."""
+        origin = _origin(scope)
+        try:
+            allowed = bool(origin) and await self.origins.allows(origin)
+        except OperationalError as err:
+            await store_unavailable(err)(scope, receive, send)
+            return
+        if not allowed:
+            detail = (f"no publishable key lists the origin {origin or '(none sent)'}; create "
+                      "one with `nurture apikey create --publishable --origin ...`")  # fmt: skip
+            await _problem(403, detail)(scope, receive, send)
+            return
+        answer = Response(status_code=204)
+        answer.raw_headers.extend(browsers.preflight_headers(origin))
+        await answer(scope, receive, send)
+
+    def _too_fast(self, scope: AsgiScope) -> JSONResponse | None:
+        """429 when a publishable key, or one visitor with it, sends faster than a page can."""
+        connection = HTTPConnection(scope)
+        key = presented_key(connection) or ""
+        address = connection.client.host if connection.client else ""
+        wait = self.rate_limits.retry_after(key_hash(key), address)
+        if wait is None:
+            return None
+        return _problem(
+            429,
+            f"too many calls with this publishable key from {address or 'this client'}; "
+            f"retry in {wait} s",
+            {"Retry-After": str(wait)},
+        )
 
     def _door(self, scope: AsgiScope) -> Door | None:
         path, method = _route_path(scope), scope["method"]
@@ -109,14 +169,15 @@ class Admission:
                 return door
         return None
 
-    async def _key_refusal(self, scope: AsgiScope, required: Scope) -> JSONResponse | None:
+    async def _key_refusal(
+        self, scope: AsgiScope, required: Scope
+    ) -> tuple[KeyInfo | None, JSONResponse | None]:
         try:
-            await check_key(self.store, HTTPConnection(scope), required)
+            return await check_key(self.store, HTTPConnection(scope), required), None
         except HTTPException as err:
-            return _problem(err.status_code, str(err.detail), err.headers)
+            return None, _problem(err.status_code, str(err.detail), err.headers)
         except OperationalError as err:
-            return store_unavailable(err)
-        return None
+            return None, store_unavailable(err)
 
     async def _counted(self, scope: AsgiScope, receive: Receive, send: Send, limit: int) -> None:
         """Run the app with a `receive` that refuses the byte past `limit`."""
@@ -143,6 +204,10 @@ class Admission:
             if started:
                 raise
             await _problem(413, str(err.detail))(scope, receive, send)
+
+
+def _origin(scope: AsgiScope) -> str:
+    return HTTPConnection(scope).headers.get("origin", "")
 
 
 def _route_path(scope: AsgiScope) -> str:

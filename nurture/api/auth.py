@@ -13,6 +13,7 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy import select
@@ -38,6 +39,55 @@ def create_api_key(store: Store, name: str, scopes: list[Scope]) -> str:
     with store.session() as session:
         session.add(ApiKey(name=name, key_hash=_hash(key), scopes=" ".join(sorted(set(scopes)))))
     return key
+
+
+def create_publishable_key(store: Store, name: str, origins: list[str], products: list[str]) -> str:
+    """A key for a web page: `ingest` only, usable from `origins` only, for events that name
+    one of `products` (or none). It is shown to every visitor, so it can do nothing else."""
+    problems = [origin_problem(origin) for origin in origins]
+    if not origins or any(problems):
+        found = "; ".join(p for p in problems if p) or "no --origin given"
+        raise ValueError(f"{found}. A publishable key needs the origins of the pages that "
+                         "use it, e.g. --origin https://www.example.jp")  # fmt: skip
+    key = PREFIX + "pub_" + secrets.token_urlsafe(32)
+    with store.session() as session:
+        session.add(
+            ApiKey(
+                name=name,
+                key_hash=_hash(key),
+                scopes="ingest",
+                kind="publishable",
+                origins=" ".join(sorted(set(origins))),
+                products=" ".join(sorted(set(products))) or None,
+            )
+        )
+    return key
+
+
+def origin_problem(origin: str) -> str | None:
+    """What is wrong with a web origin as a browser sends it (scheme://host[:port])."""
+    parts = urlsplit(origin)
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.path
+        or parts.query
+        or parts.fragment
+        or parts.username
+        or origin != origin.strip().lower().rstrip("/")
+    ):
+        return f"{origin!r} is not a web origin (scheme://host[:port], lower case, no path)"
+    return None
+
+
+def list_api_keys(store: Store) -> list[ApiKey]:
+    """Every live key (hashes only), oldest first."""
+    with store.session() as session:
+        keys = list(
+            session.scalars(select(ApiKey).where(ApiKey.revoked_at.is_(None)).order_by(ApiKey.id))
+        )
+        session.expunge_all()
+    return keys
 
 
 def revoke_api_keys(store: Store, name: str) -> int:
@@ -69,31 +119,57 @@ def presented_key(request: HTTPConnection) -> str | None:
 
 
 _KEY_TTL = 10.0
-_known: dict[str, tuple[float, list[str] | None]] = {}
-_UNKNOWN: list[str] = ["<not remembered>"]  # a sentinel: the store must be asked
 
 
-def _remembered(key_hash: str) -> list[str] | None:
-    """The key's scopes as seen within the last few seconds (None: unknown or revoked), or
-    _UNKNOWN; a busy tracker does not cost a lookup per event, and a revocation takes
-    effect within that time."""
+@dataclass(frozen=True)
+class KeyInfo:
+    """What a live key may do: its scopes and, for a publishable key (one that sits in a
+    web page), the origins it may be used from and the products its events may name."""
+
+    scopes: tuple[str, ...]
+    kind: str = "secret"
+    origins: frozenset[str] = frozenset()
+    products: frozenset[str] = frozenset()
+
+    @property
+    def publishable(self) -> bool:
+        return self.kind == "publishable"
+
+
+_known: dict[str, tuple[float, KeyInfo | None]] = {}
+_UNKNOWN = KeyInfo(scopes=("<not remembered>",))  # a sentinel: the store must be asked
+
+
+def _remembered(key_hash: str) -> KeyInfo | None:
+    """The key as seen within the last few seconds (None: unknown or revoked), or _UNKNOWN;
+    a busy tracker does not cost a lookup per event, and a revocation takes effect within
+    that time."""
     cached = _known.get(key_hash)
     if cached is not None and time.monotonic() - cached[0] < _KEY_TTL:
         return cached[1]
     return _UNKNOWN
 
 
-def _scopes_of(store: Store, key_hash: str) -> list[str] | None:
-    """The key's scopes from the store (None: unknown or revoked), remembered."""
+def _key_of(store: Store, key_hash: str) -> KeyInfo | None:
+    """The key from the store (None: unknown or revoked), remembered."""
     with store.session() as session:
         row = session.scalars(
-            select(ApiKey.scopes).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
+            select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
         ).first()
-    scopes = row.split() if row else None
+        info = (
+            KeyInfo(
+                scopes=tuple(row.scopes.split()),
+                kind=row.kind,
+                origins=frozenset((row.origins or "").split()),
+                products=frozenset((row.products or "").split()),
+            )
+            if row
+            else None
+        )
     if len(_known) > 10_000:
         _known.clear()
-    _known[key_hash] = (time.monotonic(), scopes)
-    return scopes
+    _known[key_hash] = (time.monotonic(), info)
+    return info
 
 
 def key_hash(key: str) -> str:
@@ -101,17 +177,24 @@ def key_hash(key: str) -> str:
     return _hash(key)
 
 
+async def live_key(store: Store, hashed: str) -> KeyInfo | None:
+    """A live key by its hash (None: unknown or revoked), remembered briefly."""
+    info = _remembered(hashed)
+    if info is _UNKNOWN:
+        info = await asyncio.to_thread(_key_of, store, hashed)
+    return info
+
+
 async def live_scopes(store: Store, hashed: str) -> list[str] | None:
-    """The scopes of a live key by its hash (None: unknown or revoked), remembered briefly."""
-    scopes = _remembered(hashed)
-    if scopes is _UNKNOWN:
-        scopes = await asyncio.to_thread(_scopes_of, store, hashed)
-    return scopes
+    """The scopes of a live key by its hash (None: unknown or revoked)."""
+    info = await live_key(store, hashed)
+    return list(info.scopes) if info else None
 
 
-async def check_key(store: Store, connection: HTTPConnection, scope: Scope) -> None:
-    """Raise 401 unless a live key was presented, 403 unless it holds `scope` (or admin).
-    Reads the headers only, never the body."""
+async def check_key(store: Store, connection: HTTPConnection, scope: Scope) -> KeyInfo:
+    """Raise 401 unless a live key was presented, 403 unless it holds `scope` (or admin)
+    and, for a publishable key, comes from one of its origins. Reads the headers only,
+    never the body."""
     key = presented_key(connection)
     if not key:
         raise HTTPException(
@@ -120,19 +203,30 @@ async def check_key(store: Store, connection: HTTPConnection, scope: Scope) -> N
             "`nurture apikey create`)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    scopes = await live_scopes(store, _hash(key))
-    if scopes is None:
+    info = await live_key(store, _hash(key))
+    if info is None:
         raise HTTPException(401, "unknown or revoked API key", {"WWW-Authenticate": "Bearer"})
-    if scope not in scopes and "admin" not in scopes:
+    if scope not in info.scopes and "admin" not in info.scopes:
         raise HTTPException(
             403,
             f"this API key lacks the {scope!r} scope ({SCOPES[scope]}); it holds "
-            f"{', '.join(scopes)}. Use a key made with `nurture apikey create --scope {scope}`",
+            f"{', '.join(info.scopes)}. Use a key made with "
+            f"`nurture apikey create --scope {scope}`",
         )
+    origin = connection.headers.get("origin")
+    if info.publishable and origin not in info.origins:
+        raise HTTPException(
+            403,
+            f"this publishable key is not for the origin {origin or '(none sent)'}: it may be "
+            f"used from {', '.join(sorted(info.origins))}. Add the origin with a new key "
+            "(`nurture apikey create --publishable --origin ...`)",
+        )
+    return info
 
 
-# Where the Admission middleware notes the scope it checked the request's key for.
+# Where the Admission middleware notes the scope it checked the request's key for, and the key.
 KEY_CHECKED = "nurture.key_scope"
+KEY_INFO = "nurture.key"
 
 
 @dataclass(frozen=True)

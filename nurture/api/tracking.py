@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 
-from nurture.api.auth import require
+from nurture.api.auth import KEY_INFO, KeyInfo, require
 from nurture.api.event_writer import EventWriter, Owners, Write, Written, lead_ids
 from nurture.api.limits import max_body
 from nurture.api.segment import (
@@ -43,12 +43,14 @@ SCENARIO_TTL = 5.0
 
 
 class Accepted(BaseModel):
-    """What was stored: `new` events, `duplicates` already seen, events `replayed` by identify."""
+    """What was stored: `new` events, `duplicates` already seen, events `replayed` by
+    identify; `other_products`: events a publishable key does not cover, not stored."""
 
     accepted: int
     new: int
     duplicates: int
     replayed: int = 0
+    other_products: int = 0
 
 
 def _ingest(limit: int) -> list[Any]:
@@ -83,15 +85,25 @@ async def _accept(request: Request, messages: list[SegmentMessage]) -> Accepted:
         _lead_from_traits(message)  # a bad identify refuses the batch before anything is stored
     behaviour = [m for m in messages if m.type != "identify"]
     written = Written(logged=0, new=0)
+    covered = _products_covered(request)
+    other_products = 0
     if behaviour:
         scenarios = await current_scenarios(request)
         received = utcnow()
+
+        def events(owners: Owners) -> list[LoggedEvent]:
+            nonlocal other_products
+            logged = _logged(behaviour, owners, scenarios, received)
+            kept = [e for e in logged if covered is None or e.event.product in (None, *covered)]
+            other_products = len(logged) - len(kept)
+            return kept
+
         writer: EventWriter = request.app.state.event_writer
         written = await writer.write(
             Write(
                 user_ids=frozenset(m.user_id for m in behaviour if m.user_id),
                 anonymous_ids=frozenset(m.anonymous_id for m in behaviour if m.anonymous_id),
-                events=lambda owners: _logged(behaviour, owners, scenarios, received),
+                events=events,
             )
         )
     replayed = 0
@@ -103,7 +115,16 @@ async def _accept(request: Request, messages: list[SegmentMessage]) -> Accepted:
         new=written.new,
         duplicates=written.logged - written.new,
         replayed=replayed,
+        other_products=other_products,
     )
+
+
+def _products_covered(request: Request) -> frozenset[str] | None:
+    """The products a publishable key's events may name (None: any)."""
+    key: KeyInfo | None = request.scope.get(KEY_INFO)
+    if key is None or not key.publishable or not key.products:
+        return None
+    return key.products
 
 
 def _refuse_delivery_facts(messages: list[SegmentMessage]) -> None:

@@ -223,6 +223,15 @@ class ApiKey(Base):
     name: Mapped[str] = mapped_column(String(200))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     scopes: Mapped[str] = mapped_column(String(200), doc="space-separated: ingest admin")
+    kind: Mapped[str] = mapped_column(
+        String(20), default="secret", server_default="secret", doc="secret | publishable"
+    )
+    origins: Mapped[str | None] = mapped_column(
+        Text, doc="publishable keys: the web origins allowed to use it, space-separated"
+    )
+    products: Mapped[str | None] = mapped_column(
+        Text, doc="publishable keys: the products its events may name, space-separated"
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

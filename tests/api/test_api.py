@@ -106,7 +106,13 @@ async def test_tracker_events_reach_the_journey_once_and_pages_map_to_products(
         "timestamp": "2026-11-20T10:00:00Z",
     }
     accepted = await api.http.post("/v1/page", json=page, headers=api.ingest)
-    assert accepted.json() == {"accepted": 1, "new": 1, "duplicates": 0, "replayed": 0}
+    assert accepted.json() == {
+        "accepted": 1,
+        "new": 1,
+        "duplicates": 0,
+        "replayed": 0,
+        "other_products": 0,
+    }
     retry = await api.http.post("/v1/page", json=page, headers=api.ingest)
     assert retry.json()["duplicates"] == 1
     track = {"type": "track", "messageId": "m-2", "userId": "crm-42", "event": "Webinar Attended"}

@@ -1,0 +1,128 @@
+"""Tracker calls from web pages with a publishable key: CORS by origin, nothing else the key
+can do, text/plain bodies (what the browser SDKs and sendBeacon send), rate limits, and the
+products it covers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from nurture.api.auth import create_publishable_key
+from nurture.api.browsers import PER_ADDRESS, RateLimits
+from nurture.config import Settings
+from nurture.store.engine import Store
+from nurture.store.models import Event
+from tests.helpers.api import LEAD, Api
+from tests.helpers.journeys import rows
+from tests.helpers.processes import run_starter
+
+SITE = "https://www.acme.example"
+PAGE = {
+    "type": "page",
+    "messageId": "web-1",
+    "anonymousId": "visitor-1",
+    "context": {"page": {"url": "https://acme.example/pricing"}},
+}
+
+
+def published(store: Store, products: list[str] | None = None) -> dict[str, str]:
+    key = create_publishable_key(store, "website", [SITE], products or [])
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def test_a_page_on_a_listed_origin_may_call_the_tracker_routes(
+    api: Api, store: Store
+) -> None:
+    key = published(store)
+    preflight = await api.http.options(
+        "/v1/page",
+        headers={"Origin": SITE, "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "authorization, content-type"},
+    )  # fmt: skip
+    assert preflight.status_code == 204
+    assert preflight.headers["access-control-allow-origin"] == SITE
+    assert "authorization" in preflight.headers["access-control-allow-headers"]
+    assert preflight.headers["access-control-max-age"] == "600"
+    assert "access-control-allow-credentials" not in preflight.headers
+    # sendBeacon and the SDKs send JSON as text/plain.
+    beacon = {**key, "Origin": SITE, "Content-Type": "text/plain;charset=UTF-8"}
+    sent = await api.http.post("/v1/page", content=json.dumps(PAGE), headers=beacon)
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["new"] == 1
+    assert sent.headers["access-control-allow-origin"] == SITE
+    assert [e.type for e in rows(store, Event)] == ["pricing_page"]
+
+
+async def test_other_origins_and_other_routes_are_refused(api: Api, store: Store) -> None:
+    key = published(store)
+    elsewhere = "https://evil.example"
+    preflight = await api.http.options("/v1/page", headers={"Origin": elsewhere})
+    assert preflight.status_code == 403 and "access-control-allow-origin" not in preflight.headers
+    refused = await api.http.post("/v1/page", json=PAGE, headers={**key, "Origin": elsewhere})
+    assert refused.status_code == 403 and "not for the origin https://evil.example" in refused.text
+    no_origin = await api.http.post("/v1/page", json=PAGE, headers=key)  # curl, a server
+    assert no_origin.status_code == 403
+    lead = await api.http.post("/v1/leads", json=LEAD, headers={**key, "Origin": SITE})
+    assert lead.status_code == 403 and "lacks the 'leads' scope" in lead.text
+    reports = await api.http.get("/v1/reports/engagement", headers={**key, "Origin": SITE})
+    assert reports.status_code == 403
+    assert rows(store, Event) == []
+
+
+async def test_events_of_products_the_key_does_not_cover_are_not_stored(
+    api: Api, store: Store
+) -> None:
+    key = published(store, ["cloudbook"])
+    track = {"type": "track", "messageId": "t-1", "anonymousId": "v", "event": "Seminar Booked"}
+    batch = {"batch": [PAGE, track]}
+    sent = await api.http.post("/v1/batch", json=batch, headers={**key, "Origin": SITE})
+    assert sent.status_code == 200, sent.text
+    # The pricing page maps to acme; the track names no product (site behaviour).
+    assert (sent.json()["new"], sent.json()["other_products"]) == (1, 1)
+    assert [e.type for e in rows(store, Event)] == ["seminar_booked"]
+
+
+async def test_a_visitor_sending_faster_than_a_page_can_is_told_to_wait(
+    api: Api, store: Store
+) -> None:
+    key = published(store)
+    answers = []
+    for n in range(int(PER_ADDRESS[1]) + 5):
+        page = {**PAGE, "messageId": f"burst-{n}"}
+        answers.append(await api.http.post("/v1/page", json=page, headers={**key, "Origin": SITE}))
+    codes = [a.status_code for a in answers]
+    assert codes[: int(PER_ADDRESS[1])] == [200] * int(PER_ADDRESS[1]) and codes[-1] == 429
+    assert int(answers[-1].headers["retry-after"]) >= 1
+    assert answers[-1].headers["access-control-allow-origin"] == SITE  # the page may read it
+
+
+def test_buckets_refill_at_their_rate() -> None:
+    limits = RateLimits()
+    burst = int(PER_ADDRESS[1])
+    assert all(limits.retry_after("k", "1.2.3.4", now=0.0) is None for _ in range(burst))
+    assert limits.retry_after("k", "1.2.3.4", now=0.0) == 1
+    assert limits.retry_after("k", "5.6.7.8", now=0.0) is None  # another visitor
+    assert limits.retry_after("k", "1.2.3.4", now=1.0) is None  # 20 tokens a second later
+
+
+async def test_apikey_create_and_list_show_kinds_origins_and_limits(
+    store: Store, settings: Settings
+) -> None:
+    code, out = await run_starter(settings, "apikey", "create", "--name", "site",
+                                  "--publishable", "--origin", SITE, "--product", "acme",
+                                  script="-m nurture.cli")  # fmt: skip
+    assert code == 0 and out.strip().startswith("nk_pub_"), out
+    code, out = await run_starter(settings, "apikey", "create", "--name", "bad",
+                                  "--publishable", "--origin", "https://x.example/path",
+                                  script="-m nurture.cli")  # fmt: skip
+    assert code == 2 and "not a web origin" in out
+    code, out = await run_starter(settings, "apikey", "list", script="-m nurture.cli")
+    assert code == 0, out
+    assert "publishable" in out and SITE in out and "per visitor" in out
+
+
+@pytest.mark.parametrize("origin", ["https://WWW.acme.example", "https://acme.example/", "ftp://x"])
+def test_origins_are_checked_when_the_key_is_made(store: Store, origin: str) -> None:
+    with pytest.raises(ValueError, match="not a web origin"):
+        create_publishable_key(store, "site", [origin], [])
