@@ -132,7 +132,10 @@ class JourneyBase:
         """Record the journey's stage in the store, beside the journey: a move from `before`,
         or (None) the stage it starts in. Kept in memory until recorded, so a run that
         continues as new records it again (once: the record is idempotent)."""
-        if not self._version(patches.STAGE_MOVES):
+        # Asked per run, not kept in memory like `_version`: a journey already running at
+        # deploy replays its history with False here, and keeping that would leave it
+        # unrecorded for good; its next run (after continue-as-new) starts recording.
+        if not workflow.patched(patches.STAGE_MOVES):
             return
         m = self._mem
         m.stage_moves += 1

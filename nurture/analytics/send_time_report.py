@@ -113,7 +113,8 @@ def _utc_hour(dialect: str) -> Any:
     and a number is cheaper to make and group than text."""
     if dialect == "postgresql":
         return lambda column: func.floor(func.extract("epoch", column) / QUARTER)
-    return lambda column: func.cast(func.strftime("%s", column), Integer) / QUARTER
+    # `/` in SQLAlchemy is true division (it would group by the second): SQLite's own `/`
+    return lambda column: func.cast(func.strftime("%s", column), Integer).op("/")(QUARTER)
 
 
 def _local(quarter: float, zone: str) -> datetime:

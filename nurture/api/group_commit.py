@@ -13,6 +13,8 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from sqlalchemy.exc import OperationalError
+
 MAX_GROUP = 256  # requests per transaction
 MAX_IN_FLIGHT = 2  # transactions at once per process: one commits while the next builds
 
@@ -57,6 +59,9 @@ class GroupCommit(Generic[In, Out]):
             try:
                 results = await asyncio.to_thread(self.commit, [w for w, _ in group])
                 outcomes: list[Out | BaseException] = list(results)
+            except OperationalError as err:
+                # The store is unreachable: written alone, each would only wait for it again.
+                outcomes = [err] * len(group)
             except Exception as err:
                 # One bad request must not fail the others: write each alone.
                 outcomes = [err] if len(group) == 1 else [await self._alone(w) for w, _ in group]

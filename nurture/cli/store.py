@@ -63,6 +63,20 @@ def db_upgrade(
     console.print(f"{where}: schema {before or 'empty'} → {after}", highlight=False)
 
 
+@db.command("refresh-outcomes")
+def db_refresh_outcomes() -> None:
+    """Set every send's outcome flags (sends.ever_*) from its engagement facts: after a
+    rolling deploy (processes still on older code record facts without setting them) or a
+    bulk load of facts. Safe to repeat; it only ever turns a flag on."""
+    from nurture.analytics.facts import refresh_outcome_flags
+    from nurture.store.engine import Store
+
+    store = Store(get_settings().database_url)
+    with store.session() as session:
+        refresh_outcome_flags(session)
+    console.print("outcome flags refreshed from the engagement facts", highlight=False)
+
+
 @db.command("current")
 def db_current() -> None:
     """Print the store's schema revision and whether it is the one this code needs."""

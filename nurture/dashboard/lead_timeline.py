@@ -89,8 +89,18 @@ def _engagements(session: Session, lead_id: str) -> list[Moment]:
 
 
 def _moves(session: Session, lead_id: str) -> list[Moment]:
-    stages = session.scalars(select(StageChange).where(StageChange.lead_id == lead_id).limit(MOST))
-    lifecycle = session.scalars(select(Transition).where(Transition.lead_id == lead_id).limit(MOST))
+    stages = session.scalars(
+        select(StageChange)
+        .where(StageChange.lead_id == lead_id)
+        .order_by(StageChange.journey_time.desc())
+        .limit(MOST)
+    )
+    lifecycle = session.scalars(
+        select(Transition)
+        .where(Transition.lead_id == lead_id)
+        .order_by(Transition.journey_time.desc())
+        .limit(MOST)
+    )
     moments = [
         Moment(s.journey_time, "stage", s.product,
                f"{s.from_stage or 'start'} → {s.to_stage} (score {s.score}, track {s.track})")

@@ -149,7 +149,9 @@ async def login(request: Request) -> Response:
         max_age=session.SESSION_SECONDS,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        # Behind a TLS proxy the request may look like http: the public address says.
+        secure=request.url.scheme == "https"
+        or _settings(request).public_base_url.startswith("https://"),
         path="/dashboard",
     )
     return answer

@@ -203,3 +203,34 @@ def test_opens_and_clicks_stored_as_events_before_0007_become_facts(url: str) ->
     ]
     assert [tuple(f) for f in flags] == [("snd_new", 0, 0, 0), ("snd_old", 1, 1, 1)]
     engine.dispose()
+
+
+def test_the_backfill_reads_past_its_first_chunk(url: str) -> None:
+    """A send's open in the first 5,000 events and its click after them: both become facts
+    (the backfill's own facts of an earlier chunk do not make the send look newer)."""
+    engine = create_engine(url)
+    schema.upgrade(engine, "0009")
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    with engine.begin() as connection:
+        lead_with_sends(connection, now, ["snd_a"], "sendgrid")
+        opened = json.dumps({"send_id": "snd_a", "machine_open": False})
+        connection.execute(
+            text(
+                "INSERT INTO events (event_id, lead_id, type, url, product, properties, "
+                "occurred_at, received_at) VALUES (:id, 'ld_1', :type, :url, 'acme', "
+                ":properties, :now, :now)"
+            ),
+            [{"id": f"o{n:05d}", "type": "email_open", "url": None, "properties": opened,
+              "now": now} for n in range(5000)]
+            + [{"id": "click", "type": "email_click", "url": "https://acme.example/a",
+                "properties": json.dumps({"send_id": "snd_a"}), "now": now}],
+        )  # fmt: skip
+    schema.upgrade(engine)
+    with engine.connect() as connection:
+        kinds = connection.execute(
+            text("SELECT kind, count(*) FROM engagements GROUP BY kind ORDER BY kind")
+        ).all()
+        clicked = connection.execute(text("SELECT ever_clicked FROM sends")).scalar_one()
+    assert [tuple(k) for k in kinds] == [("clicked", 1), ("opened", 5000)]
+    assert clicked == 1
+    engine.dispose()

@@ -66,9 +66,10 @@ def _backfill(connection: Any, rows: Sequence[Any]) -> None:
     with_facts = {
         r.send_id
         for r in connection.execute(
-            sa.text("SELECT DISTINCT send_id FROM engagements WHERE send_id IN :ids").bindparams(
-                sa.bindparam("ids", expanding=True)
-            ),
+            sa.text(
+                "SELECT DISTINCT send_id FROM engagements WHERE send_id IN :ids "
+                "AND fact_id NOT LIKE 'backfill:%'"  # this migration's own, of earlier chunks
+            ).bindparams(sa.bindparam("ids", expanding=True)),
             {"ids": send_ids},
         )
     }
