@@ -28,6 +28,7 @@ from nurture.api import (
     leads,
     reports,
     sendgrid_webhook,
+    snippet,
     tracking,
     unsubscribe,
 )
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
         sendgrid_webhook.router,
         email_tracking.router,
         reports.router,
+        snippet.router,
     )
     for router in routers:
         app.include_router(router, prefix="/v1", responses=ERRORS)

@@ -103,10 +103,16 @@ def revoke_api_keys(store: Store, name: str) -> int:
     return len(keys)
 
 
+KEY_PARAMETER = "writeKey"
+
+
 def presented_key(request: HTTPConnection) -> str | None:
     """`Authorization: Bearer <key>`, `X-API-Key: <key>`, or Basic auth with the key as the
-    user name (what Segment's and RudderStack's webhook destinations send)."""
+    user name (what Segment's and RudderStack's webhook destinations send); or, for a
+    publishable key only, `?writeKey=` (a page's `sendBeacon` can set no header)."""
     header = request.headers.get("authorization", "")
+    if not header and "x-api-key" not in request.headers:
+        return request.query_params.get(KEY_PARAMETER)
     if header.lower().startswith("bearer "):
         return header[7:].strip()
     if header.lower().startswith("basic "):
@@ -206,6 +212,13 @@ async def check_key(store: Store, connection: HTTPConnection, scope: Scope) -> K
     info = await live_key(store, _hash(key))
     if info is None:
         raise HTTPException(401, "unknown or revoked API key", {"WWW-Authenticate": "Bearer"})
+    if not info.publishable and KEY_PARAMETER in connection.query_params:
+        raise HTTPException(
+            401,
+            "only a publishable key may be sent in the URL (?writeKey=): URLs end up in logs. "
+            "Send this key as 'Authorization: Bearer <key>'",
+            {"WWW-Authenticate": "Bearer"},
+        )
     if scope not in info.scopes and "admin" not in info.scopes:
         raise HTTPException(
             403,

@@ -81,6 +81,13 @@ async def _accept(request: Request, messages: list[SegmentMessage]) -> Accepted:
     """Store the events (in the process's next group commit), then run the identifies."""
     _refuse_delivery_facts(messages)
     identifies = [m for m in messages if m.type == "identify"]
+    if identifies and _publishable(request):
+        raise HTTPException(
+            403,
+            "a publishable key cannot identify a lead: anyone could attach their browsing to "
+            "someone else's lead by typing an address. Identify from your backend with a "
+            "secret `ingest` key",
+        )
     for message in identifies:
         _lead_from_traits(message)  # a bad identify refuses the batch before anything is stored
     behaviour = [m for m in messages if m.type != "identify"]
@@ -117,6 +124,11 @@ async def _accept(request: Request, messages: list[SegmentMessage]) -> Accepted:
         replayed=replayed,
         other_products=other_products,
     )
+
+
+def _publishable(request: Request) -> bool:
+    key: KeyInfo | None = request.scope.get(KEY_INFO)
+    return key is not None and key.publishable
 
 
 def _products_covered(request: Request) -> frozenset[str] | None:

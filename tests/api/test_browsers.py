@@ -126,3 +126,22 @@ async def test_apikey_create_and_list_show_kinds_origins_and_limits(
 def test_origins_are_checked_when_the_key_is_made(store: Store, origin: str) -> None:
     with pytest.raises(ValueError, match="not a web origin"):
         create_publishable_key(store, "site", [origin], [])
+
+
+async def test_a_page_may_send_its_key_in_the_url_but_not_identify_anyone(
+    api: Api, store: Store
+) -> None:
+    key = published(store)["Authorization"].removeprefix("Bearer ")
+    plain = {"Origin": SITE, "Content-Type": "text/plain"}
+    beacon = await api.http.post(
+        f"/v1/page?writeKey={key}", content=json.dumps(PAGE), headers=plain
+    )
+    assert beacon.status_code == 200, beacon.text
+    identify = {"type": "identify", "messageId": "i-1", "anonymousId": "visitor-1",
+                "traits": {"email": "someone@example.jp"}}  # fmt: skip
+    refused = await api.http.post(f"/v1/identify?writeKey={key}", json=identify,
+                                  headers={"Origin": SITE})  # fmt: skip
+    assert refused.status_code == 403 and "cannot identify a lead" in refused.text
+    secret = api.ingest["Authorization"].removeprefix("Bearer ")
+    leaked = await api.http.post(f"/v1/page?writeKey={secret}", json={**PAGE, "messageId": "x"})
+    assert leaked.status_code == 401 and "only a publishable key" in leaked.text

@@ -62,9 +62,9 @@ def chromium() -> Iterator[WebDriver]:
 
 
 @contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
+def serving(app: FastAPI, port: int | None = None) -> Iterator[str]:
     """The app on a free localhost port, for as long as the block runs; its base URL."""
-    port = free_port()
+    port = port or free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
