@@ -39,11 +39,20 @@ def checked(data: bytes, integrity: str) -> None:
         raise SystemExit(f"integrity mismatch for a download: expected {integrity}")
 
 
-def vendor(name: str, version: str, integrity: str) -> None:
-    url = tarball_url(name, version)
-    with urllib.request.urlopen(url, timeout=60) as answer:
+def fetch_tarball(lock: Path, name: str) -> tuple[str, bytes]:
+    """(version, tarball) of `name` as `lock` (a package-lock.json) pins it, integrity
+    checked: the tests' browser SDKs come this way too (tests/helpers/npm.py)."""
+    locked = json.loads(lock.read_text())["packages"].get(f"node_modules/{name}")
+    if locked is None:
+        sys.exit(f"{name} is not in {lock}: run npm install --package-lock-only there")
+    with urllib.request.urlopen(tarball_url(name, locked["version"]), timeout=60) as answer:
         data = answer.read()
-    checked(data, integrity)
+    checked(data, locked["integrity"])
+    return locked["version"], data
+
+
+def vendor(name: str) -> None:
+    version, data = fetch_tarball(LOCK, name)
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
         for member in SHIPPED[name]:
             extracted = tar.extractfile(member)
@@ -55,13 +64,9 @@ def vendor(name: str, version: str, integrity: str) -> None:
 
 
 def main() -> None:
-    packages = json.loads(LOCK.read_text())["packages"]
     VENDOR.mkdir(parents=True, exist_ok=True)
     for name in SHIPPED:
-        locked = packages.get(f"node_modules/{name}")
-        if locked is None:
-            sys.exit(f"{name} is not in package-lock.json: run npm install --package-lock-only")
-        vendor(name, locked["version"], locked["integrity"])
+        vendor(name)
 
 
 if __name__ == "__main__":

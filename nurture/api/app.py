@@ -27,6 +27,7 @@ from nurture.api import (
     health,
     leads,
     reports,
+    sdk_settings,
     sendgrid_webhook,
     snippet,
     tracking,
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
         email_tracking.router,
         reports.router,
         snippet.router,
+        sdk_settings.router,
     )
     for router in routers:
         app.include_router(router, prefix="/v1", responses=ERRORS)

@@ -28,10 +28,12 @@ from starlette.types import Scope as AsgiScope
 from nurture.store.engine import Store
 from nurture.store.models import ApiKey
 
-TRACKER_PATHS = frozenset({"/v1/track", "/v1/page", "/v1/identify", "/v1/batch"})
+TRACKER_PATHS = frozenset(
+    {"/v1/track", "/v1/page", "/v1/identify", "/v1/batch", "/v1/t", "/v1/p", "/v1/i", "/v1/b"}
+)
 PREFLIGHT_SECONDS = 600
 ORIGINS_TTL = 10.0
-ALLOWED_HEADERS = "authorization, content-type, x-api-key"
+ALLOWED_HEADERS = "authorization, content-type, x-api-key, x-retry-count"
 # Per key and client address: a browser sends a few calls a second at most (a page view,
 # some tracks, a batch on unload); per key: every visitor of the site together.
 PER_ADDRESS = (20.0, 60.0)  # tokens a second, burst

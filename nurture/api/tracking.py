@@ -57,22 +57,28 @@ def _ingest(limit: int) -> list[Any]:
     return [Depends(require("ingest")), Depends(max_body(limit))]
 
 
+# Segment's browser SDK (analytics-next) posts to the first letter of the type: /t, /p, /i,
+# and /b for a batch; the same routes, left out of the published schema.
 @router.post("/track", dependencies=_ingest(MAX_EVENT_BYTES))
+@router.post("/t", dependencies=_ingest(MAX_EVENT_BYTES), include_in_schema=False)
 async def track(message: TrackMessage, request: Request) -> Accepted:
     return await _accept(request, [message])
 
 
 @router.post("/page", dependencies=_ingest(MAX_EVENT_BYTES))
+@router.post("/p", dependencies=_ingest(MAX_EVENT_BYTES), include_in_schema=False)
 async def page(message: PageMessage, request: Request) -> Accepted:
     return await _accept(request, [message])
 
 
 @router.post("/identify", dependencies=_ingest(MAX_EVENT_BYTES))
+@router.post("/i", dependencies=_ingest(MAX_EVENT_BYTES), include_in_schema=False)
 async def identify_(message: IdentifyMessage, request: Request) -> Accepted:
     return await _accept(request, [message])
 
 
 @router.post("/batch", dependencies=_ingest(MAX_BATCH_BYTES))
+@router.post("/b", dependencies=_ingest(MAX_BATCH_BYTES), include_in_schema=False)
 async def batch(body: Batch, request: Request) -> Accepted:
     return await _accept(request, list(body.batch))
 

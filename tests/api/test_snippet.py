@@ -40,7 +40,8 @@ def site(api: str, keys: dict[str, str], consent: bool = False) -> FastAPI:
         ask = ' data-require-consent="true"' if consent else ""
         tag = (f'<script src="{api}/v1/nurture.js" data-key="{keys[key]}"{ask} '
                f'integrity="{integrity()}" crossorigin="anonymous"></script>')  # fmt: skip
-        return HTMLResponse(f"<!doctype html><title>{page}</title>{tag}{FORM}")
+        icon = '<link rel="icon" href="data:,">'
+        return HTMLResponse(f"<!doctype html><title>{page}</title>{icon}{tag}{FORM}")
 
     return app
 
