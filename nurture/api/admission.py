@@ -103,8 +103,9 @@ class Admission:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        tracker = _route_path(scope) in browsers.TRACKER_PATHS
-        if tracker and scope["method"] == "OPTIONS":
+        path = _route_path(scope)
+        tracker = path in browsers.TRACKER_PATHS
+        if scope["method"] == "OPTIONS" and (tracker or path in browsers.SETTINGS_PATHS):
             await self._preflight(scope, receive, send)
             return
         if tracker:
@@ -144,7 +145,8 @@ class Admission:
             await _problem(403, detail)(scope, receive, send)
             return
         answer = Response(status_code=204)
-        answer.raw_headers.extend(browsers.preflight_headers(origin))
+        requested = HTTPConnection(scope).headers.get("access-control-request-headers", "")
+        answer.raw_headers.extend(browsers.preflight_headers(origin, requested))
         await answer(scope, receive, send)
 
     def _too_fast(self, scope: AsgiScope) -> JSONResponse | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -31,9 +32,15 @@ from nurture.store.models import ApiKey
 TRACKER_PATHS = frozenset(
     {"/v1/track", "/v1/page", "/v1/identify", "/v1/batch", "/v1/t", "/v1/p", "/v1/i", "/v1/b"}
 )
+# What SDKs read as they load (nurture/api/sdk_settings.py): their preflights too.
+SETTINGS_PATHS = frozenset({"/v1/sourceConfig/"})
 PREFLIGHT_SECONDS = 600
 ORIGINS_TTL = 10.0
-ALLOWED_HEADERS = "authorization, content-type, x-api-key, x-retry-count"
+ALLOWED_HEADERS = "authorization, content-type, x-api-key"
+# The headers a preflight may ask for, echoed back: trackers add their own (Segment's
+# X-Retry-Count, RudderStack's AnonymousId, SentAt, Rsa-*), and a header grants nothing
+# here (the key does; credentials are never allowed). Only header-name characters.
+REQUESTED = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+(\s*,\s*[A-Za-z0-9!#$%&'*+.^_`|~-]+)*$")
 # Per key and client address: a browser sends a few calls a second at most (a page view,
 # some tracks, a batch on unload); per key: every visitor of the site together.
 PER_ADDRESS = (20.0, 60.0)  # tokens a second, burst
@@ -48,11 +55,13 @@ def cors_headers(origin: str) -> list[tuple[bytes, bytes]]:
     ]
 
 
-def preflight_headers(origin: str) -> list[tuple[bytes, bytes]]:
+def preflight_headers(origin: str, requested: str = "") -> list[tuple[bytes, bytes]]:
+    asked = requested.strip()
+    allowed = asked if asked and len(asked) <= 1000 and REQUESTED.match(asked) else ""
     return [
         *cors_headers(origin),
-        (b"access-control-allow-methods", b"POST"),
-        (b"access-control-allow-headers", ALLOWED_HEADERS.encode()),
+        (b"access-control-allow-methods", b"GET, POST"),
+        (b"access-control-allow-headers", (allowed or ALLOWED_HEADERS).encode("latin-1")),
         (b"access-control-max-age", str(PREFLIGHT_SECONDS).encode()),
     ]
 

@@ -1,6 +1,7 @@
-"""Segment's browser SDK (`@segment/analytics-next`, from the npm registry) as it is, in
-Debian's headless Chromium, pointed at Nurture: it loads its settings from Nurture
-(`cdnURL`), and its page views and tracks reach the store, with a publishable key."""
+"""Segment's and RudderStack's browser SDKs (`@segment/analytics-next`,
+`@rudderstack/analytics-js`, from the npm registry) as they are, in Debian's headless
+Chromium, pointed at Nurture: each loads its settings from Nurture, and its page views and
+tracks reach the store, with a publishable key."""
 
 from __future__ import annotations
 
@@ -27,10 +28,25 @@ def site(api: str, key: str) -> FastAPI:
     """A page that loads analytics-next from its own server (as a bundler would ship it)."""
     app = FastAPI()
     umd = package_folder("@segment/analytics-next") / "dist" / "umd"
+    rudder = package_folder("@rudderstack/analytics-js") / "dist/npm/modern/bundled/umd"
 
     @app.get("/sdk/{name}")
     async def sdk(name: str) -> FileResponse:
         return FileResponse(umd / name, media_type="application/javascript")
+
+    @app.get("/rudder.js")
+    async def rudder_sdk() -> FileResponse:
+        return FileResponse(rudder / "index.js", media_type="application/javascript")
+
+    @app.get("/seminars")
+    async def seminars() -> HTMLResponse:
+        return HTMLResponse(
+            '<!doctype html><title>Seminars</title><link rel="icon" href="data:,">'
+            '<script src="/rudder.js"></script><script>'
+            "const rudder = new rudderanalytics.RudderAnalytics();"
+            f'rudder.load("{key}", "{api}", {{configUrl: "{api}/v1"}});'
+            'rudder.page(); rudder.track("Seminar Booked", {seats: 3});</script>'
+        )
 
     @app.get("/pricing")
     async def pricing() -> HTMLResponse:
@@ -72,4 +88,9 @@ def browse(origin: str, store: Store) -> None:
         types = sorted(e.type for e in events)
         assert types == ["page_view", "seminar_booked"], types
         assert len({e.anonymous_id for e in events}) == 1
+        assert console_errors(driver) == []
+        driver.get(f"{origin}/seminars")  # RudderStack, on the same site
+        events = until(lambda: len(rows(store, Event)) >= 4 and rows(store, Event))
+        rudder = [e for e in events if (e.url or "").endswith("/seminars") or e.id > 2]
+        assert sorted(e.type for e in rudder) == ["page_view", "seminar_booked"], rudder
         assert console_errors(driver) == []
