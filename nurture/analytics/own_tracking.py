@@ -107,25 +107,26 @@ class Tracked:
 def record_open(store: Store, hit: Hit) -> bool:
     """The pixel was fetched: a fact, and the open as behaviour. False: not ours to count
     (no such send, or its lead was erased)."""
-    return record_hits(store, [Tracked(hit, "opened")])[0]
+    return record_hits(store, [Tracked(hit, "opened")])[0] is not None
 
 
 def record_click(store: Store, hit: Hit, keep: Keep) -> bool:
     """A link was followed: a fact, and a person's click as behaviour (the link as the
     product's `keep` keeps it). False: not ours to count."""
     assert hit.link is not None
-    return record_hits(store, [Tracked(hit, "clicked", keep)])[0]
+    return record_hits(store, [Tracked(hit, "clicked", keep)])[0] is not None
 
 
-def record_hits(store: Store, hits: Sequence[Tracked]) -> list[bool]:
+def record_hits(store: Store, hits: Sequence[Tracked]) -> list[str | None]:
     """Count hits in one transaction (the API commits the hits that arrive together as one
     group): one query for their sends, one insert for their facts, one for their events,
-    whatever their number. Each answer says whether that hit was ours to count."""
+    whatever their number. Each answer is the lead of that hit's email, or None when it was
+    not ours to count."""
     with store.session() as session:
         return _record_in(session, hits)
 
 
-def _record_in(session: Session, hits: Sequence[Tracked]) -> list[bool]:
+def _record_in(session: Session, hits: Sequence[Tracked]) -> list[str | None]:
     sends = {
         row.id: row
         for row in session.execute(
@@ -138,13 +139,14 @@ def _record_in(session: Session, hits: Sequence[Tracked]) -> list[bool]:
     facts: list[Fact] = []
     events: dict[str, LoggedEvent] = {}  # by fact: written only with a fact that is new
     reads: dict[str, DeliveryStatus] = {}
-    counted = []
+    counted: list[str | None] = []
     for tracked in hits:
         hit, kind = tracked.hit, tracked.kind
         found = sends.get(hit.send_id)
-        counted.append(found is not None and found.erased_at is None)
         if found is None or found.erased_at is not None:
+            counted.append(None)
             continue
+        counted.append(found.lead_id)
         link = tracked.keep(found.product, hit.link)[:2048] if hit.link else None
         if kind == "clicked":
             if hit.send_id not in last_clicks:

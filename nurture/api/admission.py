@@ -92,11 +92,17 @@ class BodyTooLarge(HTTPException):
 class Admission:
     """The middleware: see the module docstring."""
 
-    def __init__(self, app: ASGIApp, doors: list[Door], store: Store) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        doors: list[Door],
+        store: Store,
+        origins: browsers.PublishedOrigins | None = None,
+    ) -> None:
         self.app = app
         self.doors = doors
         self.store = store
-        self.origins = browsers.PublishedOrigins(store)
+        self.origins = origins or browsers.PublishedOrigins(store)
         self.rate_limits = browsers.RateLimits()
 
     async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:

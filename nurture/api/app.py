@@ -34,6 +34,7 @@ from nurture.api import (
     unsubscribe,
 )
 from nurture.api.admission import Admission, doors, store_unavailable
+from nurture.api.browsers import PublishedOrigins
 from nurture.api.event_writer import EventWriter
 from nurture.config import Settings, get_settings
 from nurture.dashboard import pages as dashboard
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
     app.state.store = store
     app.state.event_writer = EventWriter(store)
     app.state.hit_writer = email_tracking.HitWriter(store)
+    app.state.published_origins = PublishedOrigins(store)
     app.state.settings = settings
     app.state.temporal = Temporal(settings)
     routers = (
@@ -148,7 +150,9 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
     app.mount("/dashboard/static", StaticFiles(directory=dashboard.STATIC), name="dashboard")
     # Key and size are checked before any body is read (FastAPI parses it before dependencies).
     entries = [*(("/v1", r) for r in routers), ("", dashboard.router)]
-    app.add_middleware(Admission, doors=doors(entries), store=store)
+    app.add_middleware(
+        Admission, doors=doors(entries), store=store, origins=app.state.published_origins
+    )
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(OperationalError, _store_down)  # type: ignore[arg-type]

@@ -15,16 +15,18 @@ from __future__ import annotations
 import base64
 import logging
 from datetime import UTC, datetime
+from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 
 from nurture.analytics.own_tracking import Hit, Tracked, record_hits
+from nurture.api.browsers import PublishedOrigins
 from nurture.api.group_commit import GroupCommit
 from nurture.api.tracking import current_scenarios
 from nurture.leads.tracking_privacy import policy_for
-from nurture.sending.tracking_tokens import read_click, read_open
+from nurture.sending.tracking_tokens import read_click, read_open, visitor_token
 from nurture.store.engine import Store
 
 router = APIRouter(tags=["email tracking"])
@@ -78,24 +80,45 @@ async def click_link(token: str, request: Request) -> Response:
     def keep(product: str, url: str) -> str:
         return policy_for(scenarios, product).url(url)
 
-    await _count(request, Tracked(hit, "clicked", keep))
-    return RedirectResponse(link, status_code=302, headers=NO_STORE)
+    lead_id = await _count(request, Tracked(hit, "clicked", keep))
+    destination = await _with_visitor_token(request, link, lead_id)
+    return RedirectResponse(destination, status_code=302, headers=NO_STORE)
 
 
-class HitWriter(GroupCommit[Tracked, bool]):
+class HitWriter(GroupCommit[Tracked, str | None]):
     """Counts pixel and click hits in group commits; one per API process."""
 
     def __init__(self, store: Store) -> None:
         super().__init__()
         self.store = store
 
-    def commit(self, writes: list[Tracked]) -> list[bool]:
+    def commit(self, writes: list[Tracked]) -> list[str | None]:
         return record_hits(self.store, writes)
 
 
-async def _count(request: Request, tracked: Tracked) -> None:
+async def _count(request: Request, tracked: Tracked) -> str | None:
+    """The hit counted; the lead of its email, or None (not ours, or not counted)."""
     writer: HitWriter = request.app.state.hit_writer
     try:
-        await writer.write(tracked)
+        return await writer.write(tracked)
     except SQLAlchemyError as err:
         log.warning("a hit on send %s was not counted: %s", tracked.hit.send_id, type(err).__name__)
+        return None
+
+
+async def _with_visitor_token(request: Request, link: str, lead_id: str | None) -> str:
+    """A link into a site that runs a Nurture tracker (an origin some publishable key lists)
+    carries `nt=`, with which that site's tracker may identify its visitor as the lead."""
+    if lead_id is None:
+        return link
+    parts = urlsplit(link)
+    origins: PublishedOrigins = request.app.state.published_origins
+    try:
+        tracked_site = await origins.allows(f"{parts.scheme}://{parts.netloc}".lower())
+    except SQLAlchemyError:
+        return link
+    if not tracked_site:
+        return link
+    token = visitor_token(lead_id, request.app.state.settings.secret_key, datetime.now(UTC))
+    query = f"{parts.query}&nt={token}" if parts.query else f"nt={token}"
+    return urlunsplit(parts._replace(query=query))

@@ -1,7 +1,8 @@
 """The first-party tracker for sites with neither Segment nor RudderStack: `/v1/nurture.js`.
 
 A few KB of plain JavaScript (nurture/api/static/nurture.js, no dependencies): an
-anonymous id in a first-party cookie, page views with their UTM campaign, `nurture.track()`,
+anonymous id in a first-party cookie, page views with their UTM campaign, the visitor
+identified by the `nt=` token a Nurture email link carried, `nurture.track()`,
 contact forms focused and left unsent (`Contact Form Abandoned`), batches sent as
 `text/plain` with the publishable key in the URL (no preflight) and `sendBeacon` as the page
 goes away; nothing at all, not even the cookie, under Do Not Track, Global Privacy Control,

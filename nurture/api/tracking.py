@@ -34,6 +34,7 @@ from nurture.api.segment import (
 from nurture.leads.events import provider_only
 from nurture.scenario.loader import valid_scenarios
 from nurture.scenario.model import Scenario
+from nurture.sending.tracking_tokens import read_visitor
 from nurture.store.engine import LeadIn, Store
 from nurture.store.event_log import LoggedEvent, identify
 from nurture.store.models import Lead, utcnow
@@ -88,12 +89,8 @@ async def _accept(request: Request, messages: list[SegmentMessage]) -> Accepted:
     _refuse_delivery_facts(messages)
     identifies = [m for m in messages if m.type == "identify"]
     if identifies and _publishable(request):
-        raise HTTPException(
-            403,
-            "a publishable key cannot identify a lead: anyone could attach their browsing to "
-            "someone else's lead by typing an address. Identify from your backend with a "
-            "secret `ingest` key",
-        )
+        identifies = [_by_visitor_token(request, m) for m in identifies]
+        messages = [m for m in messages if m.type != "identify"] + identifies
     for message in identifies:
         _lead_from_traits(message)  # a bad identify refuses the batch before anything is stored
     behaviour = [m for m in messages if m.type != "identify"]
@@ -130,6 +127,26 @@ async def _accept(request: Request, messages: list[SegmentMessage]) -> Accepted:
         replayed=replayed,
         other_products=other_products,
     )
+
+
+def _by_visitor_token(request: Request, message: SegmentMessage) -> SegmentMessage:
+    """A page may identify its visitor only as the lead whose email link brought it there:
+    by the `nt=` token that link carried (`context.nurture.token`), never by traits or a
+    userId (anyone could type someone else's address into the console). 403 otherwise."""
+    nurture = message.context.get("nurture")
+    token = nurture.get("token") if isinstance(nurture, dict) else None
+    try:
+        if not isinstance(token, str):
+            raise ValueError("no visitor token")
+        lead_id = read_visitor(token, request.app.state.settings.secret_key, utcnow())
+    except ValueError as err:
+        raise HTTPException(
+            403,
+            f"a publishable key identifies a visitor only by the token of a Nurture email link "
+            f"(`context.nurture.token`, from the link's `nt=`): {err}. Identify from your "
+            "backend with a secret `ingest` key",
+        ) from None
+    return message.model_copy(update={"user_id": lead_id, "traits": {}})
 
 
 def _publishable(request: Request) -> bool:

@@ -14,12 +14,14 @@ import base64
 import binascii
 import hashlib
 import hmac
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
-OPEN, CLICK = b"o", b"c"
+OPEN, CLICK, VISITOR = b"o", b"c", b"v"
+VISITOR_DAYS = 30  # how long the `nt=` a click carries to the site can identify its visitor
 _KEY_PURPOSE = b"nurture tracking token v1"
 INVALID = "invalid tracking link: it is damaged or not ours"
 
@@ -61,3 +63,22 @@ def read_click(token: str, secret: str) -> tuple[str, str]:
     if not url.lower().startswith(("https://", "http://")):
         raise ValueError(INVALID)
     return send_id, url
+
+
+def visitor_token(lead_id: str, secret: str, issued: datetime) -> str:
+    """The `nt=` a click on our email adds to a link into a tracked site: the site's tracker
+    may identify its visitor as this lead with it (and with nothing else: no address typed
+    into a console can). Sealed: the lead id is not readable; it ages out."""
+    return _seal(VISITOR, f"{lead_id}\0{issued.astimezone(UTC):%Y-%m-%d}", secret)
+
+
+def read_visitor(token: str, secret: str, now: datetime) -> str:
+    """The lead of a visitor token no older than VISITOR_DAYS, or ValueError."""
+    lead_id, _, day = _open(VISITOR, token, secret).partition("\0")
+    try:
+        issued = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError as err:
+        raise ValueError(INVALID) from err
+    if not lead_id or now - issued > timedelta(days=VISITOR_DAYS):
+        raise ValueError("this visitor token is too old to identify anyone")
+    return lead_id

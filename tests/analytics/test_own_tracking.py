@@ -142,7 +142,7 @@ def test_hits_counted_together_are_judged_as_if_one_by_one(any_store: Store) -> 
         ),
         Tracked(Hit("snd_gone", at, READER), "opened"),
     ]
-    assert record_hits(any_store, hits) == [True, True, True, False]
+    assert record_hits(any_store, hits) == [lead_id, lead_id, lead_id, None]
     with any_store.session() as session:
         facts = session.scalars(select(Engagement).order_by(Engagement.link)).all()
         send = session.get(Send, "snd_1")

@@ -5,16 +5,21 @@ products it covers."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from nurture.api.auth import create_publishable_key
 from nurture.api.browsers import PER_ADDRESS, RateLimits
 from nurture.config import Settings
-from nurture.store.engine import Store
-from nurture.store.models import Event
+from nurture.sending.tracking_tokens import click_token
+from nurture.store.engine import LeadIn, Store
+from nurture.store.models import Event, Lead
+from tests.helpers.analytics import sent_row
 from tests.helpers.api import LEAD, Api
 from tests.helpers.journeys import rows
+from tests.helpers.paths import CONSENT
 from tests.helpers.processes import run_starter
 
 SITE = "https://www.acme.example"
@@ -141,7 +146,41 @@ async def test_a_page_may_send_its_key_in_the_url_but_not_identify_anyone(
                 "traits": {"email": "someone@example.jp"}}  # fmt: skip
     refused = await api.http.post(f"/v1/identify?writeKey={key}", json=identify,
                                   headers={"Origin": SITE})  # fmt: skip
-    assert refused.status_code == 403 and "cannot identify a lead" in refused.text
+    assert refused.status_code == 403 and "only by the token of a Nurture email" in refused.text
     secret = api.ingest["Authorization"].removeprefix("Bearer ")
     leaked = await api.http.post(f"/v1/page?writeKey={secret}", json={**PAGE, "messageId": "x"})
     assert leaked.status_code == 401 and "only a publishable key" in leaked.text
+
+
+async def test_a_visitor_from_an_email_link_is_identified_by_its_token_only(
+    api: Api, store: Store, settings: Settings
+) -> None:
+    """A click on an email link into the tracked site carries `nt=`; the page's identify
+    with it links the visitor (and its earlier visits) to that lead, and only that lead."""
+    lead, _ = store.upsert_lead(LeadIn(email="aiko@example.jp", consent=CONSENT))
+    at = datetime.now(UTC) - timedelta(hours=1)
+    with store.session() as session:
+        session.add(sent_row("snd_1", lead.id, at))
+    key = published(store)
+    link = f"{SITE}/seminars?utm_source=nurture"
+    click = await api.http.get(f"/v1/t/c/{click_token('snd_1', link, settings.secret_key)}")
+    assert click.status_code == 302
+    landed = urlsplit(click.headers["location"])
+    [token] = parse_qs(landed.query)["nt"]
+    assert landed.netloc == "www.acme.example" and lead.id not in token
+    other = await api.http.get(  # a link to a site without a Nurture tracker: no token
+        f"/v1/t/c/{click_token('snd_1', 'https://elsewhere.example/', settings.secret_key)}"
+    )
+    assert "nt=" not in other.headers["location"]
+    visit = {**PAGE, "anonymousId": "visitor-9", "messageId": "v-1"}
+    assert (await api.http.post("/v1/page", json=visit, headers={**key, "Origin": SITE})).is_success
+    identify = {"type": "identify", "messageId": "i-9", "anonymousId": "visitor-9",
+                "traits": {"email": "someone-else@example.jp"},  # ignored: the token decides
+                "context": {"nurture": {"token": token}}}  # fmt: skip
+    done = await api.http.post("/v1/identify", json=identify, headers={**key, "Origin": SITE})
+    assert done.status_code == 200, done.text
+    assert done.json()["replayed"] == 1  # the visit before it now belongs to the lead
+    forged = {**identify, "messageId": "i-10", "context": {"nurture": {"token": token[:-2]}}}
+    refused = await api.http.post("/v1/identify", json=forged, headers={**key, "Origin": SITE})
+    assert refused.status_code == 403
+    assert [lead.email for lead in rows(store, Lead)] == ["aiko@example.jp"]

@@ -16,15 +16,26 @@ import httpx
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from selenium.webdriver.common.by import By
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 from nurture.api.app import create_app
 from nurture.api.auth import create_publishable_key
 from nurture.api.snippet import SNIPPET, integrity
 from nurture.config import Settings
+from nurture.journey.client import start_journey
+from nurture.sending.tracking_tokens import click_token
 from nurture.store.engine import Store
 from nurture.store.models import Event
 from tests.helpers.browser import chromium, console_errors, serving
-from tests.helpers.journeys import rows
+from tests.helpers.journeys import (
+    advance_to_weekday_noon_tokyo,
+    eventually,
+    make_lead,
+    rows,
+    sends,
+)
 from tests.helpers.paths import REPO
 from tests.helpers.processes import free_port
 
@@ -129,3 +140,47 @@ def consenting(origin: str, store: Store) -> None:
         [view] = until(lambda: stored(store))
         assert view.type == "page_view" and (view.url or "").endswith("/product")
         assert driver.get_cookie("nurture_aid") is not None
+
+
+async def test_a_lead_from_an_email_link_is_identified_and_its_journey_moves(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, worker: Worker
+) -> None:
+    """The issue's walk: a lead's email link (with `nt=`) into the site, a page view, a
+    webinar, a contact form left unsent as the visitor goes; each event is stored once, as
+    the lead's, and its journey scores them and moves it to the warm track."""
+    await advance_to_weekday_noon_tokyo(env, 2)  # inside the send window: the welcome goes
+    lead = make_lead(store)
+    outcome = await start_journey(client, settings, store, lead, "acme")
+    handle = client.get_workflow_handle(outcome.journey_id)
+    await eventually(handle, lambda s: s.emails_sent == 1)
+    [welcome] = sends(store)
+    site_port = free_port()
+    origin = f"http://127.0.0.1:{site_port}"
+    keys = {"site": create_publishable_key(store, "site", [origin], [])}
+    settings.temporal_address = client.service_client.config.target_host
+    link = click_token(welcome.id, f"{origin}/seminars", settings.secret_key)
+    with serving(create_app(settings)) as api, serving(site(api, keys), port=site_port):
+        await asyncio.to_thread(walk, f"{api}/v1/t/c/{link}", origin, store)
+        st = await eventually(handle, lambda s: s.track == "warm")
+    assert st.stage == "warm" and {"webinar_attended", "page_view"} <= {
+        r.rule for r in st.score.rules
+    }
+    events = [e for e in stored(store) if e.type != "email_click"]
+    assert sorted(e.type for e in events) == [
+        "contact_form_abandoned",
+        "page_view",
+        "webinar_attended",
+    ]
+    assert {e.lead_id for e in events} == {lead.id}  # identified by the link's token
+
+
+def walk(email_link: str, origin: str, store: Store) -> None:
+    with chromium() as driver:
+        driver.get(email_link)  # our click link redirects into the site with nt=
+        until(lambda: any(e.type == "page_view" and e.lead_id for e in stored(store)))
+        assert driver.current_url == f"{origin}/seminars"  # the token left the address bar
+        driver.execute_script("nurture.track('Webinar Attended')")
+        driver.find_element(By.ID, "name").click()
+        driver.get("about:blank")  # the visitor goes: the last events by sendBeacon
+        until(lambda: any(e.type == "contact_form_abandoned" for e in stored(store)))
+        assert console_errors(driver) == []

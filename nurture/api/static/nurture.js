@@ -12,6 +12,26 @@
   var timer = null;
   var consented = !needsConsent;
   var forms = [];
+  var visitorToken = takeVisitorToken();
+
+  // A Nurture email link adds `nt=` (a sealed token of its lead): keep it for identify, and
+  // take it out of the address bar so it is neither bookmarked, shared nor sent as the URL.
+  function takeVisitorToken() {
+    var url = new URL(location.href);
+    var token = url.searchParams.get("nt");
+    if (!token) { return null; }
+    url.searchParams.delete("nt");
+    history.replaceState(history.state, "", url.pathname + url.search + url.hash);
+    return token;
+  }
+
+  function identifyVisitor() {
+    if (!visitorToken) { return; }
+    var item = message("identify", { traits: {} });
+    item.context.nurture = { token: visitorToken };
+    visitorToken = null;
+    queue.push(item);
+  }
 
   function optedOut() {
     return navigator.doNotTrack === "1" || window.doNotTrack === "1" ||
@@ -119,6 +139,7 @@
       } else if (!nurture._paged) {
         nurture._paged = true;
         nurture.page();
+        identifyVisitor();
       }
     },
     flush: function () { flush(false); },
@@ -132,5 +153,5 @@
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", watchForms);
   } else { watchForms(); }
-  if (active()) { nurture._paged = true; nurture.page(); }
+  if (active()) { nurture._paged = true; nurture.page(); identifyVisitor(); }
 })(window, document);
