@@ -6,9 +6,6 @@ tracks reach the store, with a publishable key."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, HTMLResponse
@@ -18,7 +15,7 @@ from nurture.api.auth import create_publishable_key
 from nurture.config import Settings
 from nurture.store.engine import Store
 from nurture.store.models import Event
-from tests.helpers.browser import chromium, console_errors, serving
+from tests.helpers.browser import chromium, console_errors, serving, until
 from tests.helpers.journeys import rows
 from tests.helpers.npm import package_folder
 from tests.helpers.processes import free_port
@@ -59,14 +56,6 @@ def site(api: str, key: str) -> FastAPI:
         )
 
     return app
-
-
-def until(check: Callable[[], Any], seconds: float = 20) -> Any:
-    deadline = time.monotonic() + seconds
-    while not (found := check()):
-        assert time.monotonic() < deadline, "the SDK's events did not arrive in time"
-        time.sleep(0.1)
-    return found
 
 
 async def test_segment_analytics_next_delivers_page_views_and_tracks(

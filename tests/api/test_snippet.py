@@ -8,9 +8,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import time
-from collections.abc import Callable
-from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -28,7 +25,7 @@ from nurture.journey.client import start_journey
 from nurture.sending.tracking_tokens import click_token
 from nurture.store.engine import Store
 from nurture.store.models import Event
-from tests.helpers.browser import chromium, console_errors, serving
+from tests.helpers.browser import chromium, console_errors, serving, until
 from tests.helpers.journeys import (
     advance_to_weekday_noon_tokyo,
     eventually,
@@ -59,15 +56,6 @@ def site(api: str, keys: dict[str, str], consent: bool = False) -> FastAPI:
 
 def stored(store: Store) -> list[Event]:
     return sorted(rows(store, Event), key=lambda e: e.id)
-
-
-def until(check: Callable[[], Any], seconds: float = 20) -> Any:
-    """Poll with a deadline (the browser sends on its own schedule)."""
-    deadline = time.monotonic() + seconds
-    while not (found := check()):
-        assert time.monotonic() < deadline, "the browser's events did not arrive in time"
-        time.sleep(0.1)
-    return found
 
 
 def test_the_documented_integrity_is_the_served_files() -> None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -87,3 +88,13 @@ def serving(app: FastAPI, port: int | None = None) -> Iterator[str]:
 def console_errors(driver: WebDriver) -> list[str]:
     """What the page logged as errors (failed loads, exceptions, CSP violations)."""
     return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def until(check: Callable[[], Any], seconds: float = 20) -> Any:
+    """Poll `check` until it returns something true, with a deadline: a page sends its
+    events on its own schedule (timers, beacons as it goes), not when a test asks."""
+    deadline = time.monotonic() + seconds
+    while not (found := check()):
+        assert time.monotonic() < deadline, "what the browser sends did not arrive in time"
+        time.sleep(0.1)
+    return found
