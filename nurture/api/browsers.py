@@ -51,6 +51,7 @@ def cors_headers(origin: str) -> list[tuple[bytes, bytes]]:
     """What lets the page at `origin` read the answer (never with credentials)."""
     return [
         (b"access-control-allow-origin", origin.encode("latin-1")),
+        (b"access-control-expose-headers", b"Retry-After"),
         (b"vary", b"Origin"),
     ]
 

@@ -108,10 +108,11 @@ async def _count(request: Request, tracked: Tracked) -> str | None:
 
 async def _with_visitor_token(request: Request, link: str, lead_id: str | None) -> str:
     """A link into a site that runs a Nurture tracker (an origin some publishable key lists)
-    carries `nt=`, with which that site's tracker may identify its visitor as the lead."""
-    if lead_id is None:
-        return link
+    carries `#nt=`, with which that site's tracker may identify its visitor as the lead (a
+    link with an anchor of its own gets none)."""
     parts = urlsplit(link)
+    if lead_id is None or parts.fragment:  # an anchor of the page's own: left as it is
+        return link
     origins: PublishedOrigins = request.app.state.published_origins
     try:
         tracked_site = await origins.allows(f"{parts.scheme}://{parts.netloc}".lower())
@@ -120,5 +121,5 @@ async def _with_visitor_token(request: Request, link: str, lead_id: str | None) 
     if not tracked_site:
         return link
     token = visitor_token(lead_id, request.app.state.settings.secret_key, datetime.now(UTC))
-    query = f"{parts.query}&nt={token}" if parts.query else f"nt={token}"
-    return urlunsplit(parts._replace(query=query))
+    # In the fragment: browsers never send it, so no server, CDN or log along the way sees it.
+    return urlunsplit(parts._replace(fragment=f"nt={token}"))

@@ -118,12 +118,29 @@ BatchItem = Annotated[
 ]
 
 
+# Segment calls Nurture has no use for: in a batch they are left out, not an error, so the
+# batch's other events are kept (an SDK does not resend a refused batch).
+IGNORED_TYPES = frozenset({"group", "alias", "screen"})
+
+
 class Batch(BaseModel):
-    """Each item says its `type`; the schema documents each kind (a discriminated union)."""
+    """Each item says its `type`; the schema documents each kind (a discriminated union).
+    Group, alias and screen calls are left out."""
 
     model_config = ConfigDict(extra="allow")
 
     batch: list[BatchItem] = Field(min_length=1, max_length=2000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _leave_out_other_calls(cls, data: Any) -> Any:
+        items = data.get("batch") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            return data
+        kept = [
+            i for i in items if not (isinstance(i, dict) and str(i.get("type")) in IGNORED_TYPES)
+        ]
+        return {**data, "batch": kept}
 
 
 def event_type(name: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -46,13 +47,16 @@ SCENARIO_TTL = 5.0
 
 class Accepted(BaseModel):
     """What was stored: `new` events, `duplicates` already seen, events `replayed` by
-    identify; `other_products`: events a publishable key does not cover, not stored."""
+    identify; from a publishable key, `other_products`: events of products it does not
+    cover, and `identifies_refused`: identifies without a valid email-link token (neither
+    stored)."""
 
     accepted: int
     new: int
     duplicates: int
     replayed: int = 0
     other_products: int = 0
+    identifies_refused: int = 0
 
 
 def _ingest(limit: int) -> list[Any]:
@@ -89,9 +93,10 @@ async def _accept(request: Request, messages: list[SegmentMessage]) -> Accepted:
     """Store the events (in the process's next group commit), then run the identifies."""
     _refuse_delivery_facts(messages)
     identifies = [m for m in messages if m.type == "identify"]
-    if identifies and _publishable(request):
-        identifies = [_by_visitor_token(request, m) for m in identifies]
-        messages = [m for m in messages if m.type != "identify"] + identifies
+    refused = 0
+    if _publishable(request):
+        messages, refused = _from_a_page(request, messages)
+        identifies = [m for m in messages if m.type == "identify"]
     for message in identifies:
         _lead_from_traits(message)  # a bad identify refuses the batch before anything is stored
     behaviour = [m for m in messages if m.type != "identify"]
@@ -108,9 +113,9 @@ async def _accept(request: Request, messages: list[SegmentMessage]) -> Accepted:
         def events(owners: Owners) -> list[LoggedEvent]:
             nonlocal other_products
             logged = _logged(behaviour, owners, scenarios, received, browser_agent)
-            kept = [e for e in logged if covered is None or e.event.product in (None, *covered)]
-            other_products = len(logged) - len(kept)
-            return kept
+            kept = [_covered(e, covered) for e in logged]
+            other_products = kept.count(None)
+            return [e for e in kept if e is not None]
 
         writer: EventWriter = request.app.state.event_writer
         written = await writer.write(
@@ -130,7 +135,31 @@ async def _accept(request: Request, messages: list[SegmentMessage]) -> Accepted:
         duplicates=written.logged - written.new,
         replayed=replayed,
         other_products=other_products,
+        identifies_refused=refused,
     )
+
+
+def _from_a_page(
+    request: Request, messages: list[SegmentMessage]
+) -> tuple[list[SegmentMessage], int]:
+    """What a page (a publishable key, public in every visitor's browser) may say: its
+    events are its visitor's, never a lead's by `userId` (anyone could send someone else's
+    CRM id), and an identify counts only with the token of a Nurture email link. A batch
+    keeps its other events when an identify is refused; a lone identify is a 403."""
+    kept: list[SegmentMessage] = []
+    refused = 0
+    for message in messages:
+        if message.type != "identify":
+            visitor = message.anonymous_id or f"page-user:{message.user_id}"[:120]
+            kept.append(message.model_copy(update={"user_id": None, "anonymous_id": visitor}))
+            continue
+        try:
+            kept.append(_by_visitor_token(request, message))
+        except HTTPException:
+            if len(messages) == 1:
+                raise
+            refused += 1
+    return kept, refused
 
 
 def _by_visitor_token(request: Request, message: SegmentMessage) -> SegmentMessage:
@@ -151,6 +180,18 @@ def _by_visitor_token(request: Request, message: SegmentMessage) -> SegmentMessa
             "backend with a secret `ingest` key",
         ) from None
     return message.model_copy(update={"user_id": lead_id, "traits": {}})
+
+
+def _covered(logged: LoggedEvent, covered: frozenset[str] | None) -> LoggedEvent | None:
+    """The event as a publishable key may send it: of a product it covers (an event of no
+    product is its one product's when it names one), or None when it covers not."""
+    product = logged.event.product
+    if covered is None or product in covered:
+        return logged
+    if product is None and len(covered) == 1:
+        [only] = covered
+        return replace(logged, event=logged.event.model_copy(update={"product": only}))
+    return logged if product is None else None
 
 
 def _publishable(request: Request) -> bool:

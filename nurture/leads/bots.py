@@ -8,11 +8,12 @@ from __future__ import annotations
 import re
 
 CRAWLER = re.compile(
-    r"googlebot|bingbot|yandex(bot)?|baiduspider|duckduckbot|slurp|sogou|exabot|applebot|"
+    r"googlebot|bingbot|yandexbot|baiduspider|duckduckbot|slurp|exabot|applebot|"
     r"petalbot|ahrefsbot|semrushbot|mj12bot|dotbot|bytespider|gptbot|ccbot|claudebot|"
     r"facebookexternalhit|twitterbot|linkedinbot|slackbot|discordbot|whatsapp|telegrambot|"
-    r"bot\b|crawler|spider|python-requests|python-urllib|aiohttp|go-http-client|okhttp|"
-    r"curl/|wget/|java/|libwww|httpclient",
+    # any other "SomethingBot/1.2" (a name and a version: not a phone called CUBOT X50)
+    r"[a-z]*bot/\d|crawler|spider|python-requests|python-urllib|aiohttp|go-http-client|"
+    r"okhttp|curl/|wget/|java/|libwww|httpclient",
     re.IGNORECASE,
 )
 AUTOMATED = re.compile(r"headlesschrome|phantomjs|puppeteer|playwright|selenium|electron",

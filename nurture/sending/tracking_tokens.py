@@ -21,7 +21,9 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
 OPEN, CLICK, VISITOR = b"o", b"c", b"v"
-VISITOR_DAYS = 30  # how long the `nt=` a click carries to the site can identify its visitor
+# How long the `#nt=` a click carries to the site can identify its visitor: the page's
+# tracker uses it at once, and a shorter life leaves less to a copied or forwarded URL.
+VISITOR_TTL = timedelta(hours=1)
 _KEY_PURPOSE = b"nurture tracking token v1"
 INVALID = "invalid tracking link: it is damaged or not ours"
 
@@ -66,19 +68,19 @@ def read_click(token: str, secret: str) -> tuple[str, str]:
 
 
 def visitor_token(lead_id: str, secret: str, issued: datetime) -> str:
-    """The `nt=` a click on our email adds to a link into a tracked site: the site's tracker
+    """The `#nt=` a click on our email adds to a link into a tracked site: the site's tracker
     may identify its visitor as this lead with it (and with nothing else: no address typed
-    into a console can). Sealed: the lead id is not readable; it ages out."""
-    return _seal(VISITOR, f"{lead_id}\0{issued.astimezone(UTC):%Y-%m-%d}", secret)
+    into a console can). Sealed: the lead id is not readable; it ages out in an hour."""
+    return _seal(VISITOR, f"{lead_id}\0{issued.astimezone(UTC):%Y-%m-%dT%H:%M}", secret)
 
 
 def read_visitor(token: str, secret: str, now: datetime) -> str:
-    """The lead of a visitor token no older than VISITOR_DAYS, or ValueError."""
-    lead_id, _, day = _open(VISITOR, token, secret).partition("\0")
+    """The lead of a visitor token no older than VISITOR_TTL, or ValueError."""
+    lead_id, _, minute = _open(VISITOR, token, secret).partition("\0")
     try:
-        issued = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC)
+        issued = datetime.strptime(minute, "%Y-%m-%dT%H:%M").replace(tzinfo=UTC)
     except ValueError as err:
         raise ValueError(INVALID) from err
-    if not lead_id or now - issued > timedelta(days=VISITOR_DAYS):
+    if not lead_id or now - issued > VISITOR_TTL:
         raise ValueError("this visitor token is too old to identify anyone")
     return lead_id

@@ -112,6 +112,7 @@ async def test_tracker_events_reach_the_journey_once_and_pages_map_to_products(
         "duplicates": 0,
         "replayed": 0,
         "other_products": 0,
+        "identifies_refused": 0,
     }
     retry = await api.http.post("/v1/page", json=page, headers=api.ingest)
     assert retry.json()["duplicates"] == 1
@@ -223,7 +224,8 @@ async def test_identify_links_earlier_anonymous_visits(
             413,
             "32768 byte limit",
         ),
-        ("/v1/batch", {"batch": [{"type": "alias", "messageId": "m"}]}, 422, "track, page or"),
+        ("/v1/batch", {"batch": [{"type": "merge", "messageId": "m"}]}, 422, "track, page or"),
+        ("/v1/batch", {"batch": [{"type": "group", "messageId": "g"}]}, 422, "at least 1 item"),
         ("/v1/leads", {"email": "not-an-email"}, 422, "email"),
         (
             "/v1/leads",

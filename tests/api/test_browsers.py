@@ -100,6 +100,7 @@ async def test_a_visitor_sending_faster_than_a_page_can_is_told_to_wait(
     assert codes[: int(PER_ADDRESS[1])] == [200] * int(PER_ADDRESS[1]) and codes[-1] == 429
     assert int(answers[-1].headers["retry-after"]) >= 1
     assert answers[-1].headers["access-control-allow-origin"] == SITE  # the page may read it
+    assert answers[-1].headers["access-control-expose-headers"] == "Retry-After"
 
 
 def test_buckets_refill_at_their_rate() -> None:
@@ -166,12 +167,15 @@ async def test_a_visitor_from_an_email_link_is_identified_by_its_token_only(
     click = await api.http.get(f"/v1/t/c/{click_token('snd_1', link, settings.secret_key)}")
     assert click.status_code == 302
     landed = urlsplit(click.headers["location"])
-    [token] = parse_qs(landed.query)["nt"]
+    [token] = parse_qs(landed.fragment)["nt"]  # in the fragment: never sent to any server
     assert landed.netloc == "www.acme.example" and lead.id not in token
     other = await api.http.get(  # a link to a site without a Nurture tracker: no token
         f"/v1/t/c/{click_token('snd_1', 'https://elsewhere.example/', settings.secret_key)}"
     )
     assert "nt=" not in other.headers["location"]
+    anchored = f"{SITE}/seminars#agenda"  # the page's own anchor: left alone, no token
+    anchor = await api.http.get(f"/v1/t/c/{click_token('snd_1', anchored, settings.secret_key)}")
+    assert anchor.headers["location"] == anchored
     visit = {**PAGE, "anonymousId": "visitor-9", "messageId": "v-1"}
     assert (await api.http.post("/v1/page", json=visit, headers={**key, "Origin": SITE})).is_success
     identify = {"type": "identify", "messageId": "i-9", "anonymousId": "visitor-9",
@@ -204,3 +208,21 @@ async def test_programs_are_stored_but_reach_no_journey(api: Api, store: Store) 
     reasons = sorted(e.properties["bot"] for e in events)
     assert "googlebot" in reasons[0].lower() and "headless" in reasons[1].lower()
     assert rows(store, EventDelivery) == []  # nothing queued for any journey
+
+
+async def test_a_page_cannot_speak_for_a_lead_by_its_user_id(api: Api, store: Store) -> None:
+    """The key is public: a CRM id in `userId` (guessable) makes its events a visitor's,
+    not the lead's; an identify without an email link's token is dropped from a batch,
+    which keeps its other events."""
+    assert (await api.http.post("/v1/leads", json=LEAD, headers=api.leads)).is_success
+    track = {"type": "track", "messageId": "t-9", "userId": "crm-42", "event": "Demo Requested"}
+    identify = {"type": "identify", "messageId": "i-9", "userId": "crm-42"}
+    sent = await api.http.post("/v1/batch", json={"batch": [track, identify]},
+                               headers={**published(store), "Origin": SITE})  # fmt: skip
+    assert sent.status_code == 200, sent.text
+    assert (sent.json()["new"], sent.json()["identifies_refused"]) == (1, 1)
+    [event] = rows(store, Event)
+    assert (event.type, event.lead_id, event.anonymous_id) == (
+        "demo_requested", None, "page-user:crm-42",
+    )  # fmt: skip
+    assert rows(store, EventDelivery) == []

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from nurture.sending.tracking_tokens import click_token, open_token, read_click, read_open
+from nurture.sending.tracking_tokens import (
+    click_token,
+    open_token,
+    read_click,
+    read_open,
+    read_visitor,
+    visitor_token,
+)
 
 SECRET = "a-secret-of-at-least-thirty-two-characters"
 LINK = "https://acme.example/guide?utm_source=nurture&email=aiko%40example.jp"
@@ -37,3 +45,14 @@ def test_altered_foreign_or_swapped_tokens_are_refused() -> None:
         read_open(token, SECRET)
     with pytest.raises(ValueError):  # only http(s) links were ever rendered through us
         read_click(click_token("snd_1", "javascript:alert(1)", SECRET), SECRET)
+
+
+def test_a_visitor_token_names_its_lead_for_an_hour_only() -> None:
+    issued = datetime(2026, 12, 5, 10, 0, tzinfo=UTC)
+    token = visitor_token("ld_1", "secret-" * 6, issued)
+    assert "ld_1" not in token
+    assert read_visitor(token, "secret-" * 6, issued + timedelta(minutes=59)) == "ld_1"
+    with pytest.raises(ValueError, match="too old"):
+        read_visitor(token, "secret-" * 6, issued + timedelta(minutes=62))
+    with pytest.raises(ValueError, match="damaged or not ours"):
+        read_visitor(token, "another-" * 6, issued)

@@ -6,7 +6,8 @@
   var data = (script && script.dataset) || {};
   var host = data.host || (script ? new URL(script.src).origin : "");
   var key = data.key || "";
-  var needsConsent = data.requireConsent === "true";
+  // `data-require-consent` (any value but "false"): nothing until nurture.consent(true)
+  var needsConsent = "requireConsent" in data && data.requireConsent !== "false";
   var COOKIE = "nurture_aid";
   var queue = [];
   var timer = null;
@@ -14,15 +15,13 @@
   var forms = [];
   var visitorToken = takeVisitorToken();
 
-  // A Nurture email link adds `nt=` (a sealed token of its lead): keep it for identify, and
-  // take it out of the address bar so it is neither bookmarked, shared nor sent as the URL.
+  // A Nurture email link adds `#nt=` (a sealed token of its lead, an hour long): keep it for
+  // identify, and take it out of the address bar so it is neither bookmarked nor shared.
   function takeVisitorToken() {
-    var url = new URL(location.href);
-    var token = url.searchParams.get("nt");
-    if (!token) { return null; }
-    url.searchParams.delete("nt");
-    history.replaceState(history.state, "", url.pathname + url.search + url.hash);
-    return token;
+    var found = location.hash.match(/^#nt=([A-Za-z0-9_-]+)$/);
+    if (!found) { return null; }
+    history.replaceState(history.state, "", location.pathname + location.search);
+    return found[1];
   }
 
   function identifyVisitor() {
@@ -92,11 +91,23 @@
   function flush(unloading) {
     if (timer) { clearTimeout(timer); timer = null; }
     if (!queue.length || !active()) { return; }
-    var body = JSON.stringify({ batch: queue.splice(0, queue.length) });
-    var blob = new Blob([body], { type: "text/plain" });  // no preflight: a simple request
+    var batch = queue.splice(0, queue.length);
+    var blob = new Blob([JSON.stringify({ batch: batch })], { type: "text/plain" });  // no preflight
     if (unloading && navigator.sendBeacon && navigator.sendBeacon(endpoint(), blob)) { return; }
     fetch(endpoint(), { method: "POST", body: blob, keepalive: true, mode: "cors",
-                        credentials: "omit" }).catch(function () {});
+                        credentials: "omit" }).then(function (answer) {
+      if (answer.status === 429 || answer.status >= 500) { retry(batch, answer.headers.get("Retry-After")); }
+    }).catch(function () { retry(batch, null); });
+  }
+
+  // Too fast (429) or the API away: the batch goes back to the front, tried again when the
+  // API says (Retry-After) or in 5 s; a queue past 200 events stops growing.
+  function retry(batch, after) {
+    if (queue.length + batch.length > 200) { return; }
+    queue = batch.concat(queue);
+    if (timer) { clearTimeout(timer); }
+    var seconds = Math.min(Number(after) || 5, 60);
+    timer = setTimeout(function () { flush(false); }, seconds * 1000);
   }
 
   function send(type, fields) {
@@ -110,7 +121,7 @@
     Array.prototype.forEach.call(document.querySelectorAll("form[data-nurture-form]"), function (form) {
       var state = { name: form.getAttribute("data-nurture-form"), started: false, sent: false };
       forms.push(state);
-      form.addEventListener("focusin", function () { state.started = true; });
+      form.addEventListener("input", function () { state.started = true; });  // typed in
       form.addEventListener("submit", function () { state.sent = true; });
     });
   }
