@@ -149,7 +149,8 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
     app.include_router(dashboard.router)
     app.mount("/dashboard/static", StaticFiles(directory=dashboard.STATIC), name="dashboard")
     # Key and size are checked before any body is read (FastAPI parses it before dependencies).
-    entries = [*(("/v1", r) for r in routers), ("", dashboard.router)]
+    app.include_router(tracking.beacon_router, responses=ERRORS)
+    entries = [*(("/v1", r) for r in routers), ("", dashboard.router), ("", tracking.beacon_router)]
     app.add_middleware(
         Admission, doors=doors(entries), store=store, origins=app.state.published_origins
     )

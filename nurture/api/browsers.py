@@ -31,6 +31,7 @@ from nurture.store.models import ApiKey
 
 TRACKER_PATHS = frozenset(
     {"/v1/track", "/v1/page", "/v1/identify", "/v1/batch", "/v1/t", "/v1/p", "/v1/i", "/v1/b"}
+    | {"/beacon/v1/batch"}  # RudderStack's sendBeacon batches
 )
 # What SDKs read as they load (nurture/api/sdk_settings.py): their preflights too.
 SETTINGS_PATHS = frozenset({"/v1/sourceConfig/"})

@@ -42,6 +42,9 @@ from nurture.store.event_log import LoggedEvent, identify
 from nurture.store.models import Lead, utcnow
 
 router = APIRouter(tags=["tracking"])
+# RudderStack's SDK with `useBeacon: true` sends its batches to `/beacon/v1/batch?writeKey=`
+# (outside /v1): the batch route, mounted there too.
+beacon_router = APIRouter(tags=["tracking"])
 SCENARIO_TTL = 5.0
 
 
@@ -85,6 +88,9 @@ async def identify_(message: IdentifyMessage, request: Request) -> Accepted:
 
 @router.post("/batch", dependencies=_ingest(MAX_BATCH_BYTES))
 @router.post("/b", dependencies=_ingest(MAX_BATCH_BYTES), include_in_schema=False)
+@beacon_router.post(
+    "/beacon/v1/batch", dependencies=_ingest(MAX_BATCH_BYTES), include_in_schema=False
+)
 async def batch(body: Batch, request: Request) -> Accepted:
     return await _accept(request, list(body.batch))
 

@@ -226,3 +226,15 @@ async def test_a_page_cannot_speak_for_a_lead_by_its_user_id(api: Api, store: St
         "demo_requested", None, "page-user:crm-42",
     )  # fmt: skip
     assert rows(store, EventDelivery) == []
+
+
+async def test_rudderstacks_beacon_batches_are_taken(api: Api, store: Store) -> None:
+    """`useBeacon: true`: a text/plain batch to /beacon/v1/batch with the key in the URL."""
+    key = published(store)["Authorization"].removeprefix("Bearer ")
+    beacon = await api.http.post(
+        f"/beacon/v1/batch?writeKey={key}",
+        content=json.dumps({"batch": [PAGE], "sentAt": "2026-12-05T10:00:00Z"}),
+        headers={"Origin": SITE, "Content-Type": "text/plain;charset=UTF-8"},
+    )
+    assert beacon.status_code == 200, beacon.text
+    assert [e.type for e in rows(store, Event)] == ["pricing_page"]
