@@ -67,18 +67,49 @@ def record_facts_in(session: Session, facts: Sequence[Fact]) -> list[str]:
     return [fact.fact_id for fact in recorded]
 
 
+@dataclass(frozen=True)
+class _Outcome:
+    """Which facts set one of a send's `sends.ever_*` flags: their kinds, and whether only a
+    person's (opens, clicks) or only a hard bounce counts."""
+
+    kinds: tuple[str, ...]
+    by_a_person: bool = False
+    hard: bool = False
+
+    def set_by(self, fact: Fact) -> bool:
+        return (
+            fact.kind in self.kinds
+            and (not self.by_a_person or fact.human is True)
+            and (not self.hard or fact.bounce == "hard")
+        )
+
+    def condition(self) -> ColumnElement[bool]:
+        """The same test in SQL, over `engagements`."""
+        parts: list[ColumnElement[bool]] = [Engagement.kind.in_(self.kinds)]
+        if self.by_a_person:
+            parts.append(Engagement.human.is_(True))
+        if self.hard:
+            parts.append(Engagement.bounce == "hard")
+        return and_(*parts)
+
+
+# flag → the facts that set it (migration 0009 says the same in SQL, for the facts stored
+# before it: migrations do not import the code they migrate for)
+OUTCOMES: dict[str, _Outcome] = {
+    "ever_delivered": _Outcome(("delivered",)),
+    "ever_bounced": _Outcome(("bounced",)),
+    "ever_hard_bounced": _Outcome(("bounced",), hard=True),
+    "ever_opened": _Outcome(("opened",)),
+    "ever_read": _Outcome(("opened", "clicked"), by_a_person=True),
+    "ever_clicked": _Outcome(("clicked",), by_a_person=True),
+    "ever_unsubscribed": _Outcome(("unsubscribed",)),
+    "ever_spam_reported": _Outcome(("spam_reported",)),
+}
+
+
 def outcome_flags(fact: Fact) -> tuple[str, ...]:
-    """The `sends.ever_*` flags a fact sets on its send (migration 0009 says the same in
-    SQL for the facts stored before it)."""
-    if fact.kind == "bounced":
-        return ("ever_bounced", "ever_hard_bounced") if fact.bounce == "hard" else ("ever_bounced",)
-    if fact.kind == "opened":
-        return ("ever_opened", "ever_read") if fact.human else ("ever_opened",)
-    if fact.kind == "clicked":
-        return ("ever_read", "ever_clicked") if fact.human else ()
-    if fact.kind == "deferred":
-        return ()
-    return (f"ever_{fact.kind}",)
+    """The `sends.ever_*` flags a fact sets on its send."""
+    return tuple(flag for flag, outcome in OUTCOMES.items() if outcome.set_by(fact))
 
 
 def _roll_up(session: Session, facts: Sequence[Fact]) -> None:
@@ -96,24 +127,11 @@ def _roll_up(session: Session, facts: Sequence[Fact]) -> None:
         )
 
 
-# The facts behind each flag, as SQL: for sends whose facts were written around
-# `record_facts_in` (bulk loads, `bench/reports.py`).
-FLAG_FACTS: dict[str, ColumnElement[bool]] = {
-    "ever_delivered": Engagement.kind == "delivered",
-    "ever_bounced": Engagement.kind == "bounced",
-    "ever_hard_bounced": and_(Engagement.kind == "bounced", Engagement.bounce == "hard"),
-    "ever_opened": Engagement.kind == "opened",
-    "ever_read": and_(Engagement.kind.in_(("opened", "clicked")), Engagement.human.is_(True)),
-    "ever_clicked": and_(Engagement.kind == "clicked", Engagement.human.is_(True)),
-    "ever_unsubscribed": Engagement.kind == "unsubscribed",
-    "ever_spam_reported": Engagement.kind == "spam_reported",
-}
-
-
 def refresh_outcome_flags(session: Session) -> None:
-    """Set every send's flags from the facts stored for it."""
-    for flag, condition in FLAG_FACTS.items():
-        has_fact = exists().where(Engagement.send_id == Send.id, condition)
+    """Set every send's flags from the facts stored for it: for sends whose facts were
+    written around `record_facts_in` (bulk loads, `bench/reports.py`, a rolling deploy)."""
+    for flag, outcome in OUTCOMES.items():
+        has_fact = exists().where(Engagement.send_id == Send.id, outcome.condition())
         session.execute(
             update(Send).where(getattr(Send, flag) == 0, has_fact).values({flag: 1}),
             execution_options={"synchronize_session": False},

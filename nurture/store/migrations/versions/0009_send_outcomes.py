@@ -19,7 +19,7 @@ down_revision = "0008"
 branch_labels = None
 depends_on = None
 
-# flag → the facts that set it (kept in step with nurture.analytics.facts.FLAG_FACTS)
+# flag → the facts that set it (kept in step with nurture.analytics.facts.OUTCOMES)
 FLAGS = {
     "ever_delivered": "kind = 'delivered'",
     "ever_bounced": "kind = 'bounced'",
