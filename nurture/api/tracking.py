@@ -98,11 +98,10 @@ async def batch(body: Batch, request: Request) -> Accepted:
 async def _accept(request: Request, messages: list[SegmentMessage]) -> Accepted:
     """Store the events (in the process's next group commit), then run the identifies."""
     _refuse_delivery_facts(messages)
-    identifies = [m for m in messages if m.type == "identify"]
     refused = 0
     if _publishable(request):
         messages, refused = _from_a_page(request, messages)
-        identifies = [m for m in messages if m.type == "identify"]
+    identifies = [m for m in messages if m.type == "identify"]
     for message in identifies:
         _lead_from_traits(message)  # a bad identify refuses the batch before anything is stored
     behaviour = [m for m in messages if m.type != "identify"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -46,20 +47,20 @@ def lead_story(store: Store, lead_id: str) -> LeadStory | None:
     return LeadStory(lead=lead, journeys=journeys, moments=moments[:MOST])
 
 
+def _latest(session: Session, model: Any, lead_id: str, at: Any) -> list[Any]:
+    """The lead's newest rows of one table, by the time column `at`."""
+    query = select(model).where(model.lead_id == lead_id).order_by(at.desc()).limit(MOST)
+    return list(session.scalars(query))
+
+
 def _events(session: Session, lead_id: str) -> list[Moment]:
-    rows = session.scalars(
-        select(Event).where(Event.lead_id == lead_id).order_by(Event.occurred_at.desc()).limit(MOST)
-    )
     return [
         Moment(e.occurred_at, "event", e.product, e.type + (f" {e.url}" if e.url else ""))
-        for e in rows
+        for e in _latest(session, Event, lead_id, Event.occurred_at)
     ]
 
 
 def _emails(session: Session, lead_id: str) -> list[Moment]:
-    rows = session.scalars(
-        select(Send).where(Send.lead_id == lead_id).order_by(Send.journey_time.desc()).limit(MOST)
-    )
     return [
         Moment(
             s.sent_at or s.journey_time,
@@ -67,19 +68,13 @@ def _emails(session: Session, lead_id: str) -> list[Moment]:
             s.product,
             f"{s.send_key} “{s.subject}” ({s.status})",
         )
-        for s in rows
+        for s in _latest(session, Send, lead_id, Send.journey_time)
     ]
 
 
 def _engagements(session: Session, lead_id: str) -> list[Moment]:
-    rows = session.scalars(
-        select(Engagement)
-        .where(Engagement.lead_id == lead_id)
-        .order_by(Engagement.occurred_at.desc())
-        .limit(MOST)
-    )
     moments = []
-    for f in rows:
+    for f in _latest(session, Engagement, lead_id, Engagement.occurred_at):
         who = ""
         if f.human is not None:
             who = " by a person" if f.human else f" by a machine ({f.machine_reason})"
@@ -89,24 +84,12 @@ def _engagements(session: Session, lead_id: str) -> list[Moment]:
 
 
 def _moves(session: Session, lead_id: str) -> list[Moment]:
-    stages = session.scalars(
-        select(StageChange)
-        .where(StageChange.lead_id == lead_id)
-        .order_by(StageChange.journey_time.desc())
-        .limit(MOST)
-    )
-    lifecycle = session.scalars(
-        select(Transition)
-        .where(Transition.lead_id == lead_id)
-        .order_by(Transition.journey_time.desc())
-        .limit(MOST)
-    )
     moments = [
         Moment(s.journey_time, "stage", s.product,
                f"{s.from_stage or 'start'} → {s.to_stage} (score {s.score}, track {s.track})")
-        for s in stages
+        for s in _latest(session, StageChange, lead_id, StageChange.journey_time)
     ]  # fmt: skip
-    for t in lifecycle:
+    for t in _latest(session, Transition, lead_id, Transition.journey_time):
         why = f": {t.reason}" if t.reason else ""
         text = f"{t.from_lifecycle or 'start'} → {t.to_lifecycle} by {t.actor}{why}"
         moments.append(Moment(t.journey_time, "lifecycle", t.product, text))
