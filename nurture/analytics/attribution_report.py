@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import and_, func, select
 
+from nurture.analytics.dialect import Dialect
 from nurture.journey.rules import step_of
 from nurture.store.engine import Store
 from nurture.store.models import Lead, Send, Transition, utcnow
@@ -75,7 +76,7 @@ def build_attribution_report(
 ) -> AttributionReport:
     until = until or utcnow()
     with store.session() as session:
-        days = _days_of(session.get_bind().dialect.name)
+        days = Dialect.of(session).days
         any_touch = session.execute(_any_touch(product, since, until, window_days, days)).all()
         last_touch = session.execute(_last_touch(product, since, until, window_days, days)).all()
         sources = session.execute(_by_source(product, since, until)).all()
@@ -125,18 +126,7 @@ def _outcomes(product: str | None, since: datetime | None, until: datetime) -> A
     return query.subquery()
 
 
-Days = Callable[[Any], Any]
-
-
-def _days_of(dialect: str) -> Days:
-    """A timestamp column as a number of days, so a window is arithmetic both engines do
-    alike (SQLite keeps timestamps as text; PostgreSQL as timestamptz)."""
-    if dialect == "postgresql":
-        return lambda column: func.extract("epoch", column) / 86400.0
-    return lambda column: func.julianday(column)
-
-
-def _touches(outcome: Any, window_days: int, days: Days) -> Any:
+def _touches(outcome: Any, window_days: int, days: Callable[[Any], Any]) -> Any:
     """A send of the outcome's journey in the window before it (sales mail aside)."""
     return and_(
         Send.journey_id == outcome.c.journey_id,
@@ -148,7 +138,11 @@ def _touches(outcome: Any, window_days: int, days: Days) -> Any:
 
 
 def _any_touch(
-    product: str | None, since: datetime | None, until: datetime, window_days: int, days: Days
+    product: str | None,
+    since: datetime | None,
+    until: datetime,
+    window_days: int,
+    days: Callable[[Any], Any],
 ) -> Any:
     """Each outcome with each send key it had in the window, once (the hand-offs of a
     period, times the few emails before each: not the sends' millions)."""
@@ -161,7 +155,11 @@ def _any_touch(
 
 
 def _last_touch(
-    product: str | None, since: datetime | None, until: datetime, window_days: int, days: Days
+    product: str | None,
+    since: datetime | None,
+    until: datetime,
+    window_days: int,
+    days: Callable[[Any], Any],
 ) -> Any:
     """Per product, last send key and outcome: how many outcomes that send key came last
     before (None: no email in the window)."""

@@ -34,6 +34,7 @@ from sqlalchemy import (
     union_all,
 )
 
+from nurture.analytics.dialect import Dialect
 from nurture.scenario.loader import valid_scenarios
 from nurture.scenario.model import STAGES
 from nurture.store.engine import Store
@@ -110,7 +111,7 @@ def build_funnel_report(
 ) -> FunnelReport:
     until = until or utcnow()
     with store.session() as session:
-        sql = _Dialect(session.get_bind().dialect.name)
+        sql = Dialect.of(session)
         if sql.postgres:
             # PostgreSQL cannot estimate the join on a track cut out of the send key: it
             # expects a few thousand rows, gets every send, and sorts them all to count 20
@@ -143,33 +144,7 @@ def build_funnel_report(
     )
 
 
-class _Dialect:
-    """The few expressions the two engines spell differently."""
-
-    def __init__(self, name: str) -> None:
-        self.postgres = name == "postgresql"
-
-    def track(self, send_key: Any) -> Any:
-        """`cold#2/welcome` → `cold`."""
-        if self.postgres:
-            return func.split_part(send_key, "#", 1)
-        return func.substr(send_key, 1, func.instr(send_key, "#") - 1)
-
-    def step(self, send_key: Any) -> Any:
-        """`cold#2/welcome` → `welcome`."""
-        if self.postgres:
-            return func.split_part(send_key, "/", 2)
-        return func.substr(send_key, func.instr(send_key, "/") + 1)
-
-    def week(self, column: Any) -> Any:
-        """The Monday (UTC) of a timestamp's ISO week, as 'YYYY-MM-DD' text."""
-        if self.postgres:
-            monday = func.date_trunc("week", func.timezone("UTC", column))
-            return func.to_char(monday, "YYYY-MM-DD")
-        return func.date(column, "weekday 0", "-6 days")
-
-
-def _cohort(sql: _Dialect, product: str | None, since: datetime | None, until: datetime) -> Any:
+def _cohort(sql: Dialect, product: str | None, since: datetime | None, until: datetime) -> Any:
     """(product, track, journey, entered, engaged): each journey's first step email per
     track, for the journeys whose first one went out in the period, and whether a person
     read any of its emails on the track (the sends' rolled-up `ever_read`)."""
@@ -190,7 +165,7 @@ def _cohort(sql: _Dialect, product: str | None, since: datetime | None, until: d
     return query.cte("cohort")
 
 
-def _outcomes(sql: _Dialect, cohort: Any, until: datetime) -> Any:
+def _outcomes(sql: Dialect, cohort: Any, until: datetime) -> Any:
     """Per (product, track): journeys entered, and how many reached each outcome."""
 
     def moved_to(*lifecycles: str) -> Any:
@@ -242,7 +217,7 @@ def _outcomes(sql: _Dialect, cohort: Any, until: datetime) -> Any:
     ).group_by(cohort.c.product, cohort.c.track)
 
 
-def _steps_reached(sql: _Dialect, cohort: Any, until: datetime) -> Any:
+def _steps_reached(sql: Dialect, cohort: Any, until: datetime) -> Any:
     """Per (product, track, step): the cohort's journeys that step's email went out to
     before the period's end. A plain count of their sends: a journey never gets a step of
     a track twice (re-entering a track starts at its first step not yet sent,
@@ -270,7 +245,7 @@ def _steps_reached(sql: _Dialect, cohort: Any, until: datetime) -> Any:
     )
 
 
-def _weekly_moves(sql: _Dialect, product: str | None, until: datetime) -> Any:
+def _weekly_moves(sql: Dialect, product: str | None, until: datetime) -> Any:
     """Stage moves per (product, week, from, to), from the first on: the stage counts at a
     week's end need every move before it."""
     week = sql.week(StageChange.journey_time)

@@ -16,8 +16,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
-from sqlalchemy import Integer, func, select
+from sqlalchemy import func, select
 
+from nurture.analytics.dialect import QUARTER, Dialect
 from nurture.scenario.loader import valid_scenarios
 from nurture.schedule.send_time import role_send_hours
 from nurture.store.engine import Store
@@ -66,7 +67,7 @@ def build_send_time_report(
     until = until or utcnow()
     zones = _scenario_zones(scenarios_dir)
     with store.session() as session:
-        bucket = _utc_hour(session.get_bind().dialect.name)
+        bucket = Dialect.of(session).utc_quarter
         groups = session.execute(_reads(product, since, until, bucket)).all()
     grids: dict[str, dict[str, list[list[int]]]] = defaultdict(dict)
     for row_product, role, zone, quarter, count in groups:
@@ -101,20 +102,6 @@ def _reads(product: str | None, since: datetime | None, until: datetime, bucket:
     if since is not None:
         query = query.where(Engagement.occurred_at >= since)
     return query
-
-
-QUARTER = 900  # seconds
-
-
-def _utc_hour(dialect: str) -> Any:
-    """The UTC quarter hour a timestamp falls in, as a number (seconds since the epoch // 900)
-    on both engines: zones at +5:30, +5:45 or +9:30 move a read into the right local hour
-    only from a quarter-hour bucket (a whole UTC hour would put half of them an hour off),
-    and a number is cheaper to make and group than text."""
-    if dialect == "postgresql":
-        return lambda column: func.floor(func.extract("epoch", column) / QUARTER)
-    # `/` in SQLAlchemy is true division (it would group by the second): SQLite's own `/`
-    return lambda column: func.cast(func.strftime("%s", column), Integer).op("/")(QUARTER)
 
 
 def _local(quarter: float, zone: str) -> datetime:
