@@ -56,6 +56,7 @@ def build_worker(
     stages = StageActivities(store)
     local: list[Callable[..., Any]] = [
         scenarios.load_scenario,
+        scenarios.load_scenario_version,
         handoff.hand_off,
         handoff.request_handoff_slot,
         handoff.leave_handoff_queue,

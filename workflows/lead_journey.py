@@ -18,7 +18,7 @@ from temporalio.exceptions import ActivityError
 from temporalio.exceptions import TimeoutError as ActivityTimeout
 
 from workflows import calls, patches
-from workflows.handoff import HandOffToSales
+from workflows.versions import MovesBetweenVersions
 
 with workflow.unsafe.imports_passed_through():
     from activities.ab import AbActivities, AbWinnerInput
@@ -33,7 +33,9 @@ with workflow.unsafe.imports_passed_through():
         JourneyResult,
         JourneyState,
         SalesFeedback,
+        ScenarioUpdate,
         Unsubscribe,
+        VersionMoveResult,
         journey_id,
     )
     from nurture.journey.lifecycle import (
@@ -43,8 +45,9 @@ with workflow.unsafe.imports_passed_through():
         Lifecycle,
         feedback_target,
     )
+    from nurture.journey.version_move import refusal
     from nurture.leads.events import DELIVERY_ENDING_TYPES, BehaviorEvent
-    from nurture.scenario.model import TRACK_END, TRACK_LISTEN, MailType, Trigger
+    from nurture.scenario.model import TRACK_END, TRACK_LISTEN, MailType, Scenario, Trigger
     from nurture.schedule.send_window import next_capacity_check, next_day_opens, open_hours
     from nurture.schedule.variants import assign_variant
     from nurture.scoring.score import Discount, ScoreBreakdown, relevant_events, stage_for
@@ -59,7 +62,7 @@ SEEN_IDS_KEPT = 2000
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
-class LeadJourney(HandOffToSales):
+class LeadJourney(MovesBetweenVersions):
     @workflow.init
     def __init__(self, input: JourneyInput) -> None:
         self._input = input
@@ -67,6 +70,7 @@ class LeadJourney(HandOffToSales):
         self._m: JourneyMemory | None = input.memory
         self._inbox: list[BehaviorEvent] = list(input.pending_events)
         self._woken = False
+        self._between_steps = False
         self._optimise_send_time = False
         self._score = ScoreBreakdown()
         self._background: list[asyncio.Task[None]] = []
@@ -86,6 +90,10 @@ class LeadJourney(HandOffToSales):
             self._resume_background()
         m = self._mem
         while m.ended_reason is None:
+            if m.rescore_pending:  # a new scenario version was taken (`scenario_update`)
+                m.rescore_pending = False
+                await self._reevaluate(None)
+                continue
             if self._inbox:
                 await self._process_inbox()
                 continue
@@ -139,6 +147,7 @@ class LeadJourney(HandOffToSales):
         wake_at, summary = self._next_wake_up(now, due)
         self._publish()
         self._woken = False
+        self._between_steps = True
         try:
             await workflow.wait_condition(
                 lambda: bool(self._inbox) or self._woken,
@@ -146,7 +155,10 @@ class LeadJourney(HandOffToSales):
                 timeout_summary=summary,
             )
         except TimeoutError:
+            self._between_steps = False
             await self._reevaluate(None)
+        finally:
+            self._between_steps = False
 
     def _next_wake_up(self, now: datetime, due: datetime | None) -> tuple[datetime, str]:
         """What the journey waits for next, and the timer's summary saying so."""
@@ -200,7 +212,7 @@ class LeadJourney(HandOffToSales):
         m.steps_sent.setdefault(track, []).append(step.key)
         if m.track != track:
             return  # sales feedback moved the lead while the email was going out
-        m.step_index += 1
+        m.step_index = rules.next_step_index(m)
         m.step_anchor = workflow.now()
         self._clear_deferral()
         if self._current_step() is None:
@@ -512,6 +524,26 @@ class LeadJourney(HandOffToSales):
             raise ValueError(f"the journey has ended ({self._m.ended_reason})")
         feedback_target(self._m.lifecycle, feedback.outcome)
 
+    @workflow.update(name="scenario_update")
+    async def scenario_update(self, request: ScenarioUpdate) -> VersionMoveResult:
+        """Continue on another version of the scenario (`nurture rollout`): same track and
+        step where the version still has them, no step sent twice, rescored under its rules."""
+        result = await self._take_version(request)
+        if self._mem.ended_reason is None and self._current_step() is None:
+            self._track_complete()  # past the track's last step: its `then` applies
+        return result
+
+    @scenario_update.validator
+    def _check_scenario_update(self, request: ScenarioUpdate) -> None:
+        refused = refusal(self._m, request.version)
+        if refused is not None:
+            raise ValueError(refused)
+
+    @workflow.query(name="scenario_update_preview")
+    def scenario_update_preview(self, new: Scenario) -> VersionMoveResult:
+        """What `scenario_update` to `new` would do now (the rollout's dry run); no change."""
+        return self._preview_version(new)
+
     @workflow.query(name="state")
     def state(self) -> JourneyState:
         if self._m is None:
@@ -531,6 +563,7 @@ class LeadJourney(HandOffToSales):
         the next run; before that version, the journey waited for it here."""
         if not self._version(patches.CARRY_BACKGROUND):
             await self._finish_background()
+        self._between_steps = True  # a scenario update may land now; memory carries it
         await workflow.wait_condition(workflow.all_handlers_finished)
         m = self._mem
         m.events = relevant_events(m.events, workflow.now(), self._scenario.scoring)

@@ -63,6 +63,7 @@ class TimelineEntry(BaseModel):
         "unsubscribe",
         "exit",
         "note",
+        "version",
     ]
     text: str
 
@@ -156,6 +157,11 @@ class JourneyMemory(BaseModel):
     )
     suppressed_mail_types: list[MailType] = Field(default_factory=list)
     paused: bool = False
+    version_moves: int = Field(default=0, description="scenario versions taken by rollouts")
+    rescore_pending: bool = Field(
+        default=False,
+        description="a new scenario version was taken: rescore under its rules at once",
+    )
     discount: Discount | None = None
     ended_reason: str | None = None
     timeline: list[TimelineEntry] = Field(default_factory=list)
@@ -197,6 +203,35 @@ class Unsubscribe(BaseModel):
         default=None, description="None: every email of this journey"
     )
     reason: str = "unsubscribed"
+
+
+class ScenarioUpdate(BaseModel):
+    """Move a running journey to another version of its scenario (update `scenario_update`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: str = Field(min_length=1, max_length=64)
+    by: str = Field(default="rollout", max_length=200)
+
+
+class VersionMoveResult(BaseModel):
+    """What a move to another scenario version does (or, from the preview query, would do)
+    to one journey: its place, its next email and its score, before and after."""
+
+    journey_id: str
+    from_version: str
+    to_version: str
+    from_track: str
+    from_step: str | None
+    to_track: str
+    to_step: str | None
+    why: str
+    next_touch_before: datetime | None
+    next_touch_after: datetime | None
+    score_before: int
+    score_after: int
+    stage_before: Stage
+    stage_after: Stage
 
 
 class JourneyState(BaseModel):

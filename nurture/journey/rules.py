@@ -129,6 +129,19 @@ def first_unsent_step(steps: Sequence[Step], sent: Sequence[str]) -> int:
     return next((i for i, s in enumerate(steps) if s.key not in sent), len(steps))
 
 
+def next_step_index(m: JourneyMemory) -> int:
+    """The step after the one just sent. A journey moved to another scenario version may
+    find steps it had further on (a reordered track): those are passed over. Journeys that
+    never moved keep the plain next step, as their histories recorded."""
+    index = m.step_index + 1
+    if m.version_moves:
+        steps = m.scenario.tracks[m.track].steps
+        had = set(m.steps_sent.get(m.track, []))
+        while index < len(steps) and steps[index].key in had:
+            index += 1
+    return index
+
+
 def step_due(m: JourneyMemory, step: Step, now: datetime) -> datetime:
     """The earliest moment the step may go, before the send window has its say: its wait
     after the last step, not in the past, not before a deferral."""

@@ -534,6 +534,11 @@ class Scenario(_Strict):
     exit: Exit = Field(default_factory=Exit)
     tracking: Tracking = Field(default_factory=Tracking)
     ab: AbTesting = Field(default_factory=AbTesting)
+    migrations: dict[str, str] = Field(
+        default_factory=dict,
+        description="a track an earlier version had → the track its journeys continue on "
+        "when this version is rolled out to them (else the entry track)",
+    )
     version: str = Field(default="", description="set by the loader: a hash of files")
     role_send_hours: dict[str, int] = Field(
         default_factory=dict,
@@ -617,6 +622,16 @@ def reference_problems(scenario: Scenario) -> list[tuple[tuple[str | int, ...], 
                     (("tracks", name, "steps", i, "key"), f"duplicate step key {step.key!r}")
                 )
             seen.add(step.key)
+    for old, new in scenario.migrations.items():
+        if old in tracks:
+            problems.append(
+                (
+                    ("migrations", old),
+                    f"track {old!r} is still in this version: its journeys stay on it; "
+                    "list only tracks an earlier version had",
+                )
+            )
+        track_ref(("migrations", old), new)
     for i, branch in enumerate(scenario.branches):
         track_ref(("branches", i, "to"), branch.to)
         for j, source in enumerate(branch.from_ or ()):

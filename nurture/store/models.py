@@ -346,6 +346,21 @@ class Transition(Base):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class ScenarioDefinition(Base):
+    """The definition of every scenario version a journey loaded (validated, as JSON): a
+    rollout moves journeys between versions, and `nurture diff` compares them, long after
+    the files on disk have changed."""
+
+    __tablename__ = "scenario_definitions"
+    __table_args__ = (UniqueConstraint("product", "version", name="uq_scenario_definitions_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    product: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(64))
+    definition: Mapped[str] = mapped_column(Text)
+    first_used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class StageChange(Base):
     """Every move of a journey's stage (cold, warm, hot), with the track it happened on.
 

@@ -171,3 +171,11 @@ def test_tracking_names_must_be_plain_names(acme: Path) -> None:
     edit(acme, "pages:", "tracking: {keep_properties: ['a=b']}\npages:")
     [problem] = problems(acme)
     assert "tracking.keep_properties" in problem and "must be a plain name" in problem
+
+
+def test_a_migration_must_come_from_a_removed_track_and_go_to_a_known_one(acme: Path) -> None:
+    edit(acme, "entry_track: cold\n", "entry_track: cold\nmigrations:\n  warm: cold\n  old: gone\n")
+    found = problems(acme)
+    assert len(found) == 2
+    assert "migrations.warm: track 'warm' is still in this version" in found[0]
+    assert "migrations.old: unknown track 'gone'; expected one of: cold, warm" in found[1]
