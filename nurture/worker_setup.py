@@ -12,6 +12,7 @@ from temporalio.worker import Worker
 from activities.ab import AbActivities
 from activities.email import EmailActivities
 from activities.handoff import HandoffActivities
+from activities.rollout import RolloutActivities
 from activities.sales_mail import SalesMailActivities
 from activities.scenario import ScenarioActivities
 from activities.stages import StageActivities
@@ -22,6 +23,7 @@ from nurture.mail.provider_factory import build_provider
 from nurture.mail.providers import EmailProvider
 from nurture.store.engine import Store
 from workflows.lead_journey import LeadJourney
+from workflows.rollout import ScenarioRollout
 
 WorkerRole = Literal["all", "workflows", "activities"]
 ROLES: tuple[WorkerRole, ...] = get_args(WorkerRole)
@@ -54,6 +56,7 @@ def build_worker(
     scenarios = ScenarioActivities(settings.scenarios_dir, store)
     ab = AbActivities(settings.scenarios_dir, store)
     stages = StageActivities(store)
+    rollout = RolloutActivities(client)
     local: list[Callable[..., Any]] = [
         scenarios.load_scenario,
         scenarios.load_scenario_version,
@@ -69,11 +72,14 @@ def build_worker(
         handoff.post_handoff,
         sales_mail.notify_sales,
         stages.record_stage_move,
+        rollout.count_journeys,
+        rollout.list_journeys,
+        rollout.update_journeys,
     ]
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[] if role == "activities" else [LeadJourney],
+        workflows=[] if role == "activities" else [LeadJourney, ScenarioRollout],
         activities=remote if role == "activities" else [*local, *remote],
         no_remote_activities=role == "workflows",
         activity_executor=ThreadPoolExecutor(max_workers=16),

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from nurture.cli import apikeys, journeys, leads, reports, run, scenarios, store
+from nurture.cli import apikeys, journeys, leads, reports, rollouts, run, scenarios, store
 from nurture.cli.common import NurtureTyper
 
 app = NurtureTyper(help="Nurture: durable lead journeys on Temporal.", no_args_is_help=True)
@@ -27,6 +27,9 @@ app.command()(scenarios.validate)
 app.command()(scenarios.preview)
 app.command()(journeys.start)
 app.command()(journeys.state)
+app.command()(rollouts.versions)
+app.command()(rollouts.diff)
+app.command()(rollouts.rollout)
 
 
 @app.callback()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import subprocess
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from nurture.config import Settings
 from tests.helpers.paths import REPO
@@ -27,16 +29,35 @@ async def until(check: Callable[[], Awaitable[bool]], timeout: float = 60.0) -> 
         await asyncio.sleep(0.2)
 
 
-async def run_starter(
-    settings: Settings, *args: str, script: str = "starter.py"
-) -> tuple[int, str]:
-    env = os.environ | {
+def stack_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment a deployed process reads its settings from."""
+    return os.environ | {
         "NURTURE_TEMPORAL_ADDRESS": settings.temporal_address,
         "NURTURE_DATABASE_URL": settings.database_url,
         "NURTURE_SCENARIOS_DIR": str(settings.scenarios_dir),
         "NURTURE_TASK_QUEUE": settings.task_queue,
+        "NURTURE_OUTBOX_DIR": str(settings.outbox_dir),
         "COLUMNS": "200",
+        **extra,
     }
+
+
+def worker_process(settings: Settings, log: Path, **extra_env: str) -> subprocess.Popen[bytes]:
+    """`python worker.py` configured by environment, as it is deployed."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, str(REPO / "worker.py")],
+            env=stack_env(settings, **extra_env),
+            cwd=REPO,
+            stdout=out,
+            stderr=out,
+        )
+
+
+async def run_starter(
+    settings: Settings, *args: str, script: str = "starter.py"
+) -> tuple[int, str]:
+    env = stack_env(settings)
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         *(script.split() if script.startswith("-m") else [str(REPO / script)]),

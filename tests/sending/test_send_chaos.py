@@ -8,11 +8,9 @@ real `sendgrid` client against a local server that takes each request and answer
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -23,8 +21,8 @@ from nurture.config import Settings
 from nurture.journey.client import start_journey
 from nurture.store.engine import LeadIn, Store
 from nurture.store.models import Send
-from tests.helpers.paths import CONSENT, REPO, SCENARIOS
-from tests.helpers.processes import free_port, until
+from tests.helpers.paths import CONSENT, SCENARIOS
+from tests.helpers.processes import free_port, until, worker_process
 from tests.helpers.sendgrid import API_KEY, FakeSendGrid
 
 LEADS = 12
@@ -40,22 +38,14 @@ def statuses(store: Store) -> Counter[str]:
 
 
 def start_worker(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
-    """`python worker.py` configured by environment, as it is deployed."""
-    env = {
-        **os.environ,
-        "NURTURE_TEMPORAL_ADDRESS": settings.temporal_address,
-        "NURTURE_DATABASE_URL": settings.database_url,
-        "NURTURE_SCENARIOS_DIR": str(settings.scenarios_dir),
-        "NURTURE_TASK_QUEUE": settings.task_queue,
-        "NURTURE_EMAIL_PROVIDER": "sendgrid",
-        "NURTURE_SENDGRID_API_KEY": API_KEY,
-        "NURTURE_SENDGRID_HOST": settings.sendgrid_host,
-        "NURTURE_SEND_CLAIM_LEASE_SECONDS": str(settings.send_claim_lease_seconds),
-    }
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, str(REPO / "worker.py")], env=env, cwd=REPO, stdout=out, stderr=out
-        )
+    return worker_process(
+        settings,
+        log,
+        NURTURE_EMAIL_PROVIDER="sendgrid",
+        NURTURE_SENDGRID_API_KEY=API_KEY,
+        NURTURE_SENDGRID_HOST=settings.sendgrid_host,
+        NURTURE_SEND_CLAIM_LEASE_SECONDS=str(settings.send_claim_lease_seconds),
+    )
 
 
 async def test_a_worker_killed_mid_send_never_mails_a_lead_twice(tmp_path: Path) -> None:

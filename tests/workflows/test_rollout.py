@@ -1,0 +1,165 @@
+"""ScenarioRollout on the Temporal dev server (the time-skipping server has no visibility
+queries): a dry run predicts exactly what the rollout does, and a rollout survives a
+worker killed in the middle of it."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest_asyncio
+from temporalio.client import Client
+
+from nurture.cli.devstack import DevServer, connect_ready, start_dev_server
+from nurture.config import Settings
+from nurture.journey.client import start_journey
+from nurture.journey.contract import JourneyState
+from nurture.rollout.contract import WORKFLOW_TYPE, RolloutInput, RolloutProgress, rollout_id
+from nurture.rollout.dry_run import dry_run
+from nurture.rollout.queries import journeys_query
+from nurture.scenario.loader import load_scenario_dir
+from nurture.scenario.model import Scenario
+from nurture.store.engine import LeadIn, Store
+from nurture.worker_setup import build_worker
+from tests.helpers.paths import CONSENT, SCENARIOS
+from tests.helpers.processes import free_port, until, worker_process
+
+LEADS = 12
+WELCOME = (
+    '      - {key: welcome, wait: 0d, template: note, subject: "Welcome, {{ lead.first_name }}"}\n'
+)
+
+
+@dataclass
+class Stack:
+    server: DevServer
+    settings: Settings
+    store: Store
+    client: Client
+    folder: Path
+
+
+@pytest_asyncio.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    folder = tmp_path / "scenarios" / "acme"
+    shutil.copytree(SCENARIOS / "acme", folder)
+    server = await start_dev_server(tmp_path / "temporal", port=free_port(), ui_port=free_port())
+    settings = Settings(
+        temporal_address=server.address,
+        database_url=f"sqlite:///{tmp_path}/nurture.db",
+        scenarios_dir=folder.parent,
+        outbox_dir=tmp_path / "outbox",
+        task_queue="rollout",
+    )
+    store = Store(settings.database_url)
+    store.upgrade()
+    try:
+        yield Stack(server, settings, store, await connect_ready(settings), folder)
+    finally:
+        server.stop()
+
+
+async def journeys_on(stack: Stack, version: str, count: int) -> None:
+    """Wait (bounded) until visibility shows `count` running journeys on `version`."""
+    query = journeys_query("acme") + f' AND ScenarioVersion = "{version}"'
+
+    async def shown() -> bool:
+        return (await stack.client.count_workflows(query)).count == count
+
+    await until(shown, timeout=60)
+
+
+async def start_leads(stack: Stack) -> str:
+    """LEADS journeys on the acme scenario as it is now; its version."""
+    for i in range(LEADS):
+        lead, _ = stack.store.upsert_lead(
+            LeadIn(email=f"lead{i}@example.com", first_name=f"L{i}", consent=CONSENT)
+        )
+        await start_journey(stack.client, stack.settings, stack.store, lead, "acme")
+    version = load_scenario_dir(stack.folder).version
+    await journeys_on(stack, version, LEADS)
+    return version
+
+
+def edited(stack: Stack) -> Scenario:
+    """The welcome step removed (every journey still waits for it: Tokyo's send window),
+    and the guide after 10 days instead of 30."""
+    path = stack.folder / "scenario.yaml"
+    text = path.read_text()
+    assert WELCOME in text
+    text = text.replace(WELCOME, "").replace("{key: guide, wait: 30d,", "{key: guide, wait: 10d,")
+    path.write_text(text)
+    return load_scenario_dir(stack.folder)
+
+
+async def states(stack: Stack) -> dict[str, JourneyState]:
+    found = {}
+    async for execution in stack.client.list_workflows(journeys_query("acme")):
+        handle = stack.client.get_workflow_handle(execution.id)
+        found[execution.id] = await handle.query("state", result_type=JourneyState)
+    return found
+
+
+async def test_a_dry_run_predicts_exactly_the_moves_the_rollout_makes(stack: Stack) -> None:
+    async with build_worker(stack.client, stack.settings, stack.store):
+        old = await start_leads(stack)
+        new = edited(stack)
+        query = journeys_query("acme", 'NurtureTrack = "cold"', not_on=new.version)
+        predicted = await dry_run(stack.client, query, new)
+        assert len(predicted.moves) == LEADS and not predicted.refused
+        assert {(m.from_step, m.to_step) for m in predicted.moves} == {("welcome", "guide")}
+        assert {m.why for m in predicted.moves} == {"step 'welcome' removed; continues at 'guide'"}
+        assert all(m.from_version == old for m in predicted.moves)
+        progress = await stack.client.execute_workflow(
+            WORKFLOW_TYPE,
+            RolloutInput(product="acme", version=new.version, where='NurtureTrack = "cold"'),
+            id=rollout_id("acme", new.version),
+            task_queue=stack.settings.task_queue,
+            result_type=RolloutProgress,
+        )
+        assert (progress.state, progress.matched, progress.moved) == ("finished", LEADS, LEADS)
+        assert progress.refused == progress.gone == 0
+        await journeys_on(stack, new.version, LEADS)
+        after = await states(stack)
+        for move in predicted.moves:
+            st = after[move.journey_id]
+            assert (st.scenario_version, st.track, st.step_key) == (
+                new.version,
+                move.to_track,
+                move.to_step,
+            )
+            assert st.next_touch_at == move.next_touch_after
+        again = await dry_run(stack.client, query, new)
+        assert again.moves == [] and again.refused == {}  # none is left on the old version
+
+
+async def test_a_rollout_interrupted_by_a_worker_kill_resumes_and_finishes(
+    stack: Stack, tmp_path: Path
+) -> None:
+    log = tmp_path / "worker.log"
+    worker = worker_process(stack.settings, log)
+    try:
+        await start_leads(stack)
+        new = edited(stack)
+        handle = await stack.client.start_workflow(
+            WORKFLOW_TYPE,
+            RolloutInput(product="acme", version=new.version, rate=2, heartbeat_seconds=3),
+            id=rollout_id("acme", new.version),
+            task_queue=stack.settings.task_queue,
+            result_type=RolloutProgress,
+        )
+        await journeys_on(stack, new.version, 2)  # the first batch (two journeys) is done
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        worker = worker_process(stack.settings, log)
+        progress = await handle.result()
+        assert (progress.state, progress.moved, progress.refused) == ("finished", LEADS, 0)
+        await journeys_on(stack, new.version, LEADS)
+        versions = {s.scenario_version for s in (await states(stack)).values()}
+        assert versions == {new.version}
+    finally:
+        worker.kill()
+        worker.wait()
