@@ -26,6 +26,7 @@ from nurture.worker_setup import build_worker
 from tests.helpers.api import Api
 from tests.helpers.crm import CrmWebhook
 from tests.helpers.databases import postgres_database
+from tests.helpers.devstack import Stack, dev_stack
 from tests.helpers.paths import SCENARIOS
 from tests.helpers.temporal import test_server_path
 
@@ -133,6 +134,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(_exit_status[-1])
+
+
+@pytest_asyncio.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    """A Temporal dev server (visibility, batch operations), a store, an acme copy."""
+    async with dev_stack(tmp_path) as running:
+        yield running
 
 
 @pytest.fixture

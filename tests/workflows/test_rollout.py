@@ -4,28 +4,18 @@ worker killed in the middle of it."""
 
 from __future__ import annotations
 
-import shutil
 import signal
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import pytest_asyncio
-from temporalio.client import Client
-
-from nurture.cli.devstack import DevServer, connect_ready, start_dev_server
-from nurture.config import Settings
-from nurture.journey.client import start_journey
 from nurture.journey.contract import JourneyState
 from nurture.rollout.contract import WORKFLOW_TYPE, RolloutInput, RolloutProgress, rollout_id
 from nurture.rollout.dry_run import dry_run
 from nurture.rollout.queries import journeys_query
 from nurture.scenario.loader import load_scenario_dir
 from nurture.scenario.model import Scenario
-from nurture.store.engine import LeadIn, Store
 from nurture.worker_setup import build_worker
-from tests.helpers.paths import CONSENT, SCENARIOS
-from tests.helpers.processes import free_port, until, worker_process
+from tests.helpers.devstack import Stack, journeys_shown, start_leads
+from tests.helpers.processes import worker_process
 
 LEADS = 12
 WELCOME = (
@@ -33,55 +23,8 @@ WELCOME = (
 )
 
 
-@dataclass
-class Stack:
-    server: DevServer
-    settings: Settings
-    store: Store
-    client: Client
-    folder: Path
-
-
-@pytest_asyncio.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    folder = tmp_path / "scenarios" / "acme"
-    shutil.copytree(SCENARIOS / "acme", folder)
-    server = await start_dev_server(tmp_path / "temporal", port=free_port(), ui_port=free_port())
-    settings = Settings(
-        temporal_address=server.address,
-        database_url=f"sqlite:///{tmp_path}/nurture.db",
-        scenarios_dir=folder.parent,
-        outbox_dir=tmp_path / "outbox",
-        task_queue="rollout",
-    )
-    store = Store(settings.database_url)
-    store.upgrade()
-    try:
-        yield Stack(server, settings, store, await connect_ready(settings), folder)
-    finally:
-        server.stop()
-
-
 async def journeys_on(stack: Stack, version: str, count: int) -> None:
-    """Wait (bounded) until visibility shows `count` running journeys on `version`."""
-    query = journeys_query("acme") + f' AND ScenarioVersion = "{version}"'
-
-    async def shown() -> bool:
-        return (await stack.client.count_workflows(query)).count == count
-
-    await until(shown, timeout=60)
-
-
-async def start_leads(stack: Stack) -> str:
-    """LEADS journeys on the acme scenario as it is now; its version."""
-    for i in range(LEADS):
-        lead, _ = stack.store.upsert_lead(
-            LeadIn(email=f"lead{i}@example.com", first_name=f"L{i}", consent=CONSENT)
-        )
-        await start_journey(stack.client, stack.settings, stack.store, lead, "acme")
-    version = load_scenario_dir(stack.folder).version
-    await journeys_on(stack, version, LEADS)
-    return version
+    await journeys_shown(stack, count, f'ScenarioVersion = "{version}"')
 
 
 def edited(stack: Stack) -> Scenario:
@@ -105,7 +48,7 @@ async def states(stack: Stack) -> dict[str, JourneyState]:
 
 async def test_a_dry_run_predicts_exactly_the_moves_the_rollout_makes(stack: Stack) -> None:
     async with build_worker(stack.client, stack.settings, stack.store):
-        old = await start_leads(stack)
+        old = await start_leads(stack, LEADS)
         new = edited(stack)
         query = journeys_query("acme", 'NurtureTrack = "cold"', not_on=new.version)
         predicted = await dry_run(stack.client, query, new)
@@ -142,7 +85,7 @@ async def test_a_rollout_interrupted_by_a_worker_kill_resumes_and_finishes(
     log = tmp_path / "worker.log"
     worker = worker_process(stack.settings, log)
     try:
-        await start_leads(stack)
+        await start_leads(stack, LEADS)
         new = edited(stack)
         handle = await stack.client.start_workflow(
             WORKFLOW_TYPE,
