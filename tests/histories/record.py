@@ -22,8 +22,9 @@ from temporalio.testing import WorkflowEnvironment
 from nurture.config import Settings
 from nurture.journey import search_attributes
 from nurture.journey.client import start_journey
-from nurture.journey.contract import JourneyResult, SalesFeedback, Unsubscribe
+from nurture.journey.contract import JourneyResult, SalesFeedback, ScenarioUpdate, Unsubscribe
 from nurture.leads.events import BehaviorEvent
+from nurture.scenario.loader import load_scenario_dir
 from nurture.store.engine import LeadIn, Store
 from nurture.worker_setup import build_worker
 from tests.helpers.analytics import ab_arms
@@ -140,6 +141,57 @@ async def _ab_promote(env: WorkflowEnvironment, client: Client, handle: Workflow
     await handle.signal("unsubscribe", Unsubscribe())
 
 
+# The scenarios folder of the recording under way: a rollout script edits it mid-journey.
+_current_scenarios: list[Path] = []
+
+
+async def _roll_out(handle: WorkflowHandle, edits: list[tuple[str, str]]) -> None:
+    """Edit the acme scenario on disk, as marketing would, and move the journey to it."""
+    folder = _current_scenarios[-1] / "acme"
+    yaml = folder / "scenario.yaml"
+    text = yaml.read_text()
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new)
+    yaml.write_text(text)
+    version = load_scenario_dir(folder).version
+    await handle.execute_update("scenario_update", ScenarioUpdate(version=version))
+
+
+async def _rollout_two_versions(
+    env: WorkflowEnvironment, client: Client, handle: WorkflowHandle
+) -> None:
+    """Rolled out twice: a shorter guide wait and richer scoring (the guide goes out on the
+    new cadence), then a removed step and a renamed track (migrations:); then behaviour,
+    and the lead unsubscribes."""
+    await env.sleep(timedelta(days=3))
+    await _roll_out(
+        handle,
+        [
+            ("{key: guide, wait: 30d,", "{key: guide, wait: 10d,"),
+            ("{points: 15, daily_cap: 15}", "{points: 20, daily_cap: 20}"),
+        ],
+    )
+    await env.sleep(timedelta(days=12))
+    for n in range(1, 4):
+        await _event(env, handle, n, "product_page")
+    await _roll_out(
+        handle,
+        [
+            (
+                "      - {key: benchmark, wait: 30d, template: note, "
+                "subject: Industry benchmark}\n",
+                "",
+            ),
+            ("  warm:\n    description", "  engaged:\n    description"),
+            ("to: warm", "to: engaged"),
+            ("exit:\n", "migrations:\n  warm: engaged\nexit:\n"),
+        ],
+    )
+    await env.sleep(timedelta(days=40))
+    await handle.signal("unsubscribe", Unsubscribe())
+
+
 def _seed_guide_winner(store: Store) -> None:
     """30 earlier guide emails per variant: B clicked far more often than A."""
     ab_arms(store, (1, 15))
@@ -156,6 +208,7 @@ SCRIPTS = {
     # the hand-off script once stage moves are recorded (patch record-stage-moves): moves
     # on events, on decay and on recycling (in the sales_feedback update)
     "stage_moves": _hand_off_and_recycle,
+    "rollout_two_versions": _rollout_two_versions,
 }
 # What a script needs in the store before its journey starts.
 SEEDS = {"ab_promote": _seed_guide_winner}
@@ -181,6 +234,7 @@ SCENARIO_EDITS = {
 
 
 SCENARIO_EDITS["capacity_business_hours"] = SCENARIO_EDITS["capacity_send_time_variants"]
+SCENARIO_EDITS["rollout_two_versions"] = []  # a copy: the script edits it
 SCENARIO_EDITS["ab_promote"] = [
     ("exit:\n", "ab: {then: promote, min_sample: 20}\nexit:\n"),
 ]
@@ -213,6 +267,7 @@ async def record(name: str) -> Path:
             task_queue="record",
             secret_key="record",
         )
+        _current_scenarios.append(settings.scenarios_dir)
         store = Store(settings.database_url)
         store.upgrade()
         if name in SEEDS:
