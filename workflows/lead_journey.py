@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         JourneyState,
         SalesFeedback,
         ScenarioUpdate,
+        StopJourney,
         Unsubscribe,
         VersionMoveResult,
         journey_id,
@@ -468,6 +469,13 @@ class LeadJourney(MovesBetweenVersions):
             self._mem.paused = False
             self._note("pause", "resumed")
             self._woken = True
+
+    @workflow.signal(name="stop")
+    async def stop(self, request: StopJourney) -> None:
+        """End the journey (an operator's bulk stop): no more email; the lifecycle stays."""
+        await self._ready()
+        if self._mem.ended_reason is None:
+            self._end(f"stopped: {request.reason}")
 
     @workflow.signal(name="unsubscribe")
     async def unsubscribe(self, request: Unsubscribe) -> None:

@@ -25,6 +25,7 @@ from temporalio.client import Client
 from nurture.api import (
     email_tracking,
     health,
+    journeys,
     leads,
     reports,
     sdk_settings,
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
         sendgrid_webhook.router,
         email_tracking.router,
         reports.router,
+        journeys.router,
         snippet.router,
         sdk_settings.router,
     )

@@ -115,7 +115,7 @@ async def _upsert(request: Request, body: LeadRequest) -> LeadResponse:
         except ScenarioError as err:  # the files' paths stay on the server
             raise HTTPException(422, f"product {product!r}: {err.problems[0].message}") from None
         except (RPCError, TimeoutError, RuntimeError) as err:
-            raise _temporal_down(err, f"lead {lead.id} stored, but ") from None
+            raise temporal_down(err, f"lead {lead.id} stored, but ") from None
         starts.append(JourneyStart(**outcome.__dict__))
     if lead.external_id and starts:
         # What the tracker sent under this userId before the lead existed reaches its journeys.
@@ -192,12 +192,12 @@ async def feedback(lead_id: LeadId, body: FeedbackRequest, request: Request) -> 
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             raise HTTPException(404, f"no running {body.product} journey for {lead_id}") from None
-        raise _temporal_down(err) from None
+        raise temporal_down(err) from None
     except (OSError, TimeoutError, RuntimeError) as err:
-        raise _temporal_down(err) from None
+        raise temporal_down(err) from None
 
 
-def _temporal_down(err: Exception, done: str = "") -> HTTPException:
+def temporal_down(err: Exception, done: str = "") -> HTTPException:
     """503 in words that stay the same: the client's error names Temporal's address (and
     worse), which belongs in the log, not in an answer to whoever called."""
     log.warning("Temporal unreachable: %s: %s", type(err).__name__, err)

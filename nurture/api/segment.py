@@ -83,7 +83,14 @@ class SegmentMessage(BaseModel):
 
 class TrackMessage(SegmentMessage):
     type: Literal["track"] | None = "track"
-    event: str = Field(min_length=1, max_length=200)
+    event: str = Field(
+        min_length=1,
+        max_length=200,
+        description="what the lead did ('Document Downloaded' becomes document_downloaded). "
+        "Names of delivery facts (opens, clicks, bounces, spam reports, unsubscribes, in any "
+        "case or spacing) are refused with 422: only the signed provider webhook and the "
+        "lead's unsubscribe link say those",
+    )
 
 
 class PageMessage(SegmentMessage):

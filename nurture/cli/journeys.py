@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Annotated, cast, get_args
 
@@ -144,3 +145,174 @@ def state(product: str, lead_id: str) -> None:
 
     console.print_json(asyncio.run(run()))
     exit_after_temporal(0)
+
+
+journeys = typer.Typer(
+    help="Many journeys at once: list, count, pause, resume or stop them by a query over "
+    'their search attributes (e.g. --where \'LeadStage="hot" AND NurtureTrack="warm"\').',
+    no_args_is_help=True,
+)
+Where = Annotated[
+    str | None,
+    typer.Option(help='Temporal visibility query, e.g. LeadStage="hot" AND LeadScore > 40'),
+]
+
+
+def _bad_query(err: Exception) -> None:
+    err_console.print(f"[red]{err}[/red]", highlight=False)
+    raise typer.Exit(2)
+
+
+@journeys.command("list")
+def list_journeys(
+    product: str,
+    where: Where = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Running journeys with their stage, score, lifecycle, track and next touch."""
+    from nurture.journey import bulk
+    from nurture.rollout.queries import BadQuery
+    from nurture.temporal import connect
+
+    settings = get_settings()
+
+    async def run() -> list[bulk.JourneyRow]:
+        client = await connect(settings)
+        rows: list[bulk.JourneyRow] = []
+        token = None
+        while len(rows) < limit:
+            page = await bulk.list_page(
+                client,
+                product,
+                where,
+                secret=settings.secret_key,
+                page_size=min(limit - len(rows), 1000),
+                page_token=token,
+            )
+            rows += page.journeys
+            token = page.next_page_token
+            if token is None:
+                break
+        return rows
+
+    try:
+        rows = asyncio.run(run())
+    except BadQuery as err:
+        _bad_query(err)
+    if as_json:
+        print(json.dumps([r.model_dump(mode="json") for r in rows]))
+    if rows and not as_json:
+        console.print(
+            f"{'lead':20} {'stage':5} {'score':>5}  {'lifecycle':12} {'track':10} next touch",
+            highlight=False,
+        )
+    for row in [] if as_json else rows:
+        touch = f"{row.next_touch_at:%Y-%m-%d %H:%M} UTC" if row.next_touch_at else "-"
+        score = "-" if row.score is None else str(row.score)
+        console.print(
+            f"{row.lead_id:20} {row.stage or '-':5} {score:>5}  {row.lifecycle or '-':12} "
+            f"{row.track or '-':10} {touch}",
+            highlight=False,
+        )
+    exit_after_temporal(0)
+
+
+@journeys.command("count")
+def count_journeys(product: str, where: Where = None) -> None:
+    """How many running journeys match."""
+    from nurture.journey import bulk
+    from nurture.rollout.queries import BadQuery
+    from nurture.temporal import connect
+
+    async def run() -> int:
+        return await bulk.count(await connect(get_settings()), product, where)
+
+    try:
+        console.print(asyncio.run(run()))
+    except BadQuery as err:
+        _bad_query(err)
+    exit_after_temporal(0)
+
+
+def _bulk(action: str, product: str, where: str | None, yes: bool, reason: str, wait: bool) -> None:
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from nurture.journey import bulk
+    from nurture.rollout.queries import BadQuery
+    from nurture.temporal import connect
+
+    settings = get_settings()
+
+    async def run() -> int:
+        client = await connect(settings)
+        matched = await bulk.count(client, product, where)
+        if matched == 0:
+            console.print(f"no running journey of {product!r} matches", highlight=False)
+            return 0
+        if not yes and not typer.confirm(f"{action} {matched} running journeys of {product}?"):
+            return 1
+        try:
+            job_id = await bulk.start(
+                client, cast("bulk.BulkAction", action), product, where, reason=reason
+            )
+        except RPCError as err:
+            if err.status != RPCStatusCode.RESOURCE_EXHAUSTED:
+                raise
+            err_console.print(
+                "another bulk action is still running in this namespace (Temporal runs few at "
+                "a time): wait for it, then run this again",
+                highlight=False,
+            )
+            return 1
+        console.print(
+            f"batch operation {job_id}: {action} {matched} journeys; Temporal UI: "
+            f"{settings.temporal_ui_url}/namespaces/{client.namespace}/batch-operations/{job_id}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        while wait:
+            status = await bulk.status(client, job_id)
+            console.print(
+                f"{status.state}: {status.done} of {status.total} done, {status.failed} failed",
+                highlight=False,
+            )
+            if status.state != "running":
+                return 0 if status.state == "completed" and not status.failed else 1
+            await asyncio.sleep(1)
+        return 0
+
+    try:
+        code = asyncio.run(run())
+    except BadQuery as err:
+        _bad_query(err)
+    exit_after_temporal(code)
+
+
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="do not ask to confirm the count")]
+Reason = Annotated[str, typer.Option(help="why: shown in the Temporal UI and each journey")]
+Wait = Annotated[bool, typer.Option(help="follow the batch operation until it is done")]
+
+
+@journeys.command("pause")
+def pause(
+    product: str, where: Where = None, yes: Yes = False, reason: Reason = "", wait: Wait = True
+) -> None:
+    """No more email from the matching journeys until resumed (behaviour still scores)."""
+    _bulk("pause", product, where, yes, reason, wait)
+
+
+@journeys.command("resume")
+def resume(
+    product: str, where: Where = None, yes: Yes = False, reason: Reason = "", wait: Wait = True
+) -> None:
+    """Email again from paused journeys: each sends its due step in its send window."""
+    _bulk("resume", product, where, yes, reason, wait)
+
+
+@journeys.command("stop")
+def stop(
+    product: str, where: Where = None, yes: Yes = False, reason: Reason = "", wait: Wait = True
+) -> None:
+    """End the matching journeys for good (their lifecycle stays as it is)."""
+    _bulk("stop", product, where, yes, reason, wait)

@@ -205,6 +205,14 @@ class Unsubscribe(BaseModel):
     reason: str = "unsubscribed"
 
 
+class StopJourney(BaseModel):
+    """End a journey now (signal `stop`, e.g. `nurture journeys stop`): no more email."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(default="stopped by an operator", max_length=500)
+
+
 class ScenarioUpdate(BaseModel):
     """Move a running journey to another version of its scenario (update `scenario_update`)."""
 

@@ -20,8 +20,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from nurture.api.app import create_app
 from nurture.api.auth import create_api_key
+from nurture.api.segment import event_type
 from nurture.config import Settings
+from nurture.leads.events import provider_only
 from nurture.store.engine import Store
+from tests.helpers.devstack import Stack
 
 # A body over a route's byte limit is refused with 413 before it is read (the limit is in
 # each route's documented responses): that is a refusal too, besides schemathesis' defaults.
@@ -33,6 +36,41 @@ schema = schemathesis.openapi.from_dict(
     create_app(Settings(database_url="sqlite://"), relay=False).openapi(), config=CONFIG
 )
 schema.app = create_app(Settings(database_url="sqlite://"), relay=False)  # replaced per test
+# `/v1/journeys` reads visibility, which the time-skipping server lacks: a dev server's turn.
+# Its `where` is a query in Temporal's language, which no schema can spell: a string the
+# schema allows may still be a query visibility refuses, answered 422 with visibility's reason.
+on_test_server = schema.exclude(tag="journeys")
+
+
+@on_test_server.hook
+def filter_body(context: schemathesis.HookContext, body: object) -> bool:
+    """A track event named like a delivery fact ('Group Unsubscribe', 'email_opened', in any
+    case or spacing) is refused with 422, as the `event` field's description says: the
+    schema cannot spell names after their normalisation, so none is generated as valid."""
+    messages = body.get("batch", [body]) if isinstance(body, dict) else []
+    return not any(
+        isinstance(m, dict)
+        and m.get("type", "track") == "track"
+        and isinstance(m.get("event"), str)
+        and provider_only(event_type(m["event"]))
+        for m in messages
+        if isinstance(messages, list)
+    )
+
+
+QUERY_CONFIG = SchemathesisConfig.from_dict(
+    {
+        "checks": {
+            "negative_data_rejection": {"expected-statuses": REFUSALS},
+            "positive_data_acceptance": {
+                "expected-statuses": ["2xx", 401, 403, 404, 409, 422, 429]
+            },
+        }
+    }
+)
+on_dev_server = schemathesis.openapi.from_dict(
+    create_app(Settings(database_url="sqlite://"), relay=False).openapi(), config=QUERY_CONFIG
+).include(tag="journeys")
 
 
 @pytest.fixture
@@ -46,18 +84,37 @@ def key(store: Store) -> dict[str, str]:
     return {"Authorization": f"Bearer {create_api_key(store, 'fuzz', ['ingest', 'admin'])}"}
 
 
+@pytest.fixture
+def stack_app(stack: Stack) -> tuple[FastAPI, dict[str, str]]:
+    key = create_api_key(stack.store, "fuzz", ["admin"])
+    return create_app(stack.settings, relay=False), {"Authorization": f"Bearer {key}"}
+
+
 def test_the_schema_covers_the_api() -> None:
     results = list(schema.get_all_operations())
     assert all(isinstance(result, Ok) for result in results), results
     assert len(results) >= 10
+    split = len(list(on_test_server.get_all_operations())) + len(
+        list(on_dev_server.get_all_operations())
+    )
+    assert split == len(results)
 
 
 # Every phase (examples, coverage, fuzzing), positive and negative data, every check (no
 # `checks=`: all are on by default). 40 examples per operation keeps the file near 20 s on
 # our 2 cores and still found each mismatch fixed so far.
-@schema.parametrize()
+@on_test_server.parametrize()
 @settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_the_api_does_what_its_schema_says(
     case: schemathesis.Case, app: FastAPI, key: dict[str, str]
 ) -> None:
+    case.call_and_validate(headers=key, app=app)
+
+
+@on_dev_server.parametrize()
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+def test_the_journeys_api_does_what_its_schema_says(
+    case: schemathesis.Case, stack_app: tuple[FastAPI, dict[str, str]]
+) -> None:
+    app, key = stack_app
     case.call_and_validate(headers=key, app=app)
