@@ -78,6 +78,11 @@ class Settings(BaseSettings):
         description='JSON: "product/mail_type" → SendGrid unsubscribe (ASM) group id, '
         'e.g. {"cloudbook/newsletter": 123}',
     )
+    test_recipients: str = Field(
+        default="",
+        description="who may receive `nurture send-test` emails: comma-separated addresses "
+        "and @domains, e.g. 'me@acme.example, @acme.example'; empty: nobody",
+    )
     smtp_host: str | None = None
     smtp_port: int | None = Field(
         default=None, description="default: 465 with smtp_ssl, 587 with smtp_starttls, else 25"

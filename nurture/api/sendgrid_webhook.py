@@ -45,6 +45,7 @@ from nurture.leads.events import (
 )
 from nurture.leads.preferences import stop_mail_types, unsubscribe_all
 from nurture.leads.tracking_privacy import policy_for
+from nurture.mail.test_send import TEST_MAIL_TYPE
 from nurture.scenario.model import Scenario
 from nurture.sending.status import DeliveryStatus, advance_send_status
 from nurture.store.engine import Store
@@ -133,6 +134,8 @@ async def _apply(request: Request, events: list[dict[str, Any]]) -> WebhookResul
         kind, sg_id, lead_id = raw.get("event"), raw.get("sg_event_id"), raw.get("lead_id")
         if not isinstance(sg_id, str) or not isinstance(lead_id, str):
             continue  # not one of ours (no custom args) or malformed: nothing to route
+        if raw.get("mail_type") == TEST_MAIL_TYPE:
+            continue  # a test send (`nurture send-test`): no lead, no analytics
         fact = fact_of(raw, _link_policy(raw, scenarios), now)
         if fact is not None:
             facts.append(fact)

@@ -127,3 +127,60 @@ def preview(
             highlight=False,
             soft_wrap=True,
         )
+
+
+def send_test(
+    product: Annotated[str, typer.Argument(help="the product: its scenario folder's name")],
+    step: Annotated[str, typer.Argument(help="TRACK/STEP, trigger:KEY, or a unique key")],
+    to: Annotated[str, typer.Option("--to", help="an address NURTURE_TEST_RECIPIENTS allows")],
+    lead: Annotated[
+        str,
+        typer.Option(help="whose data fills the email: a sample lead, or a lead id or email"),
+    ] = "executive",
+    variant: Annotated[str | None, typer.Option(help="subject variant A, B, ...")] = None,
+    scenarios: Annotated[
+        Path | None, typer.Option(help="scenarios folder (default: NURTURE_SCENARIOS_DIR)")
+    ] = None,
+) -> None:
+    """Send one email of a scenario to yourself through the configured provider, subject
+    prefixed [TEST]: rendered as the worker renders it, never counted in analytics or a
+    lead's weekly cap, and only to addresses NURTURE_TEST_RECIPIENTS allows."""
+    from nurture.cli import preview as pv
+    from nurture.mail.provider_factory import ProviderNotConfigured, build_provider
+    from nurture.mail.providers import ProviderError
+    from nurture.mail.test_send import NotAllowed, allow_list, check_allowed
+    from nurture.mail.test_send import send_test as deliver_test
+
+    settings = get_settings()
+    try:
+        address = check_allowed(to, allow_list(settings.test_recipients))
+        scenario, folder = pv.load_product(scenarios or settings.scenarios_dir, product)
+        email = pv.find_email(scenario, step)
+        recipient = pv.find_lead(lead, lambda: pv.open_store(settings.database_url))
+        chosen = pv.parse_variant(variant, email, recipient, scenario.product)
+        shown = pv.render_preview(scenario, folder, email, recipient, chosen, settings)
+        missing = shown.missing_by_law()
+        if missing:
+            raise pv.PreviewError(
+                f"not sent: the email lacks {' and '.join(missing)}, which the law requires"
+            )
+        provider = build_provider(settings)
+        message_id = deliver_test(
+            provider,
+            shown.chosen.message,
+            to=address,
+            product=scenario.product,
+            label=email.label,
+            variant=chosen,
+        )
+    except (NotAllowed, pv.PreviewError, ProviderNotConfigured, ProviderError) as err:
+        err_console.print(str(err), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    letter = chr(ord("A") + chosen)
+    console.print(
+        f"sent [TEST] {email.label} (variant {letter}, {lead}'s data) to {address} through "
+        f"{provider.name}: {message_id}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )

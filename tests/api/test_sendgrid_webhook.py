@@ -16,7 +16,7 @@ from temporalio.worker import Worker
 from nurture.config import Settings
 from nurture.sending import gate as send_gate
 from nurture.store.engine import Store
-from nurture.store.models import Consent, Engagement, Event, Lead, Send
+from nurture.store.models import Consent, Engagement, Event, Lead, Send, Suppression
 from nurture.store.relay import relay_once
 from tests.helpers.api import LEAD, Api
 from tests.helpers.history_text import decoded_history
@@ -250,3 +250,19 @@ async def test_a_machine_open_is_no_open_until_a_person_opens(
         assert session.get_one(Send, "snd_m").status == "opened"
         kinds = session.scalars(select(Engagement.kind).where(Engagement.send_id == "snd_m"))
         assert sorted(kinds) == ["delivered", "opened", "opened"]
+
+
+async def test_events_of_a_test_send_are_dropped(api: Api, store: Store) -> None:
+    """`nurture send-test` mails a colleague with `mail_type: test` and no lead: SendGrid's
+    events about it record no fact, no behaviour and no suppression."""
+    events = [
+        sg(kind, f"t{i}", "test", send_id="test_0123", mail_type="test")
+        for i, kind in enumerate(("delivered", "open", "click", "spamreport", "bounce"))
+    ]
+    body, headers = signed(events)
+    result = await api.http.post("/v1/webhooks/sendgrid", content=body, headers=headers)
+    assert result.json() == {"received": 5, "new": 0, "unsubscribed": 0}
+    with store.session() as session:
+        assert session.scalars(select(Event)).all() == []
+        assert session.scalars(select(Engagement)).all() == []
+        assert session.scalars(select(Suppression)).all() == []

@@ -55,9 +55,9 @@ def worker_process(settings: Settings, log: Path, **extra_env: str) -> subproces
 
 
 async def run_starter(
-    settings: Settings, *args: str, script: str = "starter.py"
+    settings: Settings, *args: str, script: str = "starter.py", env: dict[str, str] | None = None
 ) -> tuple[int, str]:
-    env = stack_env(settings)
+    env = stack_env(settings, **(env or {}))
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         *(script.split() if script.startswith("-m") else [str(REPO / script)]),
