@@ -39,6 +39,7 @@ from nurture.api.browsers import PublishedOrigins
 from nurture.api.event_writer import EventWriter
 from nurture.config import Settings, get_settings
 from nurture.dashboard import pages as dashboard
+from nurture.rollout.live import LiveVersions
 from nurture.store.engine import Store
 from nurture.store.relay import run_relay
 from nurture.temporal import connect
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
     app.state.published_origins = PublishedOrigins(store)
     app.state.settings = settings
     app.state.temporal = Temporal(settings)
+    app.state.live_versions = LiveVersions(store, app.state.temporal.client)
     routers = (
         leads.router,
         tracking.router,

@@ -34,6 +34,8 @@ from nurture.api.segment import (
 )
 from nurture.leads.bots import bot_reason
 from nurture.leads.events import provider_only
+from nurture.rollout.live import LiveVersions
+from nurture.scenario.live_rules import with_live_rules
 from nurture.scenario.loader import valid_scenarios
 from nurture.scenario.model import Scenario
 from nurture.sending.tracking_tokens import read_visitor
@@ -329,12 +331,15 @@ def _company(message: SegmentMessage) -> str | None:
 
 async def current_scenarios(request: Request) -> list[Scenario]:
     """Every product's scenario (for page rules and what to keep of events), re-read at
-    most every few seconds."""
+    most every few seconds, with the tracker rules of its older versions that journeys still
+    run (`nurture rollout` has not moved them all yet)."""
     state = request.app.state
     cached = getattr(state, "scenarios", None)
     if cached is not None and time.monotonic() - cached[0] < SCENARIO_TTL:
         return list(cached[1])
     scenarios = await asyncio.to_thread(_read_scenarios, state.settings.scenarios_dir)
+    live: LiveVersions = state.live_versions
+    scenarios = [with_live_rules(s, await live.of(s)) for s in scenarios]
     state.scenarios = (time.monotonic(), scenarios)
     return scenarios
 
