@@ -35,6 +35,7 @@ def build_worker(
     store: Store,
     role: WorkerRole = "all",
     provider: EmailProvider | None = None,
+    activity_threads: int = 16,
 ) -> Worker:
     """Activities are sync (SQLAlchemy, file, SMTP and HTTP I/O) and run on a thread pool.
 
@@ -82,7 +83,7 @@ def build_worker(
         workflows=[] if role == "activities" else [LeadJourney, ScenarioRollout],
         activities=remote if role == "activities" else [*local, *remote],
         no_remote_activities=role == "workflows",
-        activity_executor=ThreadPoolExecutor(max_workers=16),
+        activity_executor=ThreadPoolExecutor(max_workers=activity_threads),
         **(polling_options(settings) if role != "activities" else {}),
     )
 

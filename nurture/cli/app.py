@@ -10,7 +10,17 @@ from typing import Annotated
 
 import typer
 
-from nurture.cli import apikeys, journeys, leads, reports, rollouts, run, scenarios, store
+from nurture.cli import (
+    apikeys,
+    journeys,
+    leads,
+    reports,
+    rollouts,
+    run,
+    scenarios,
+    simulate,
+    store,
+)
 from nurture.cli.common import NurtureTyper
 
 app = NurtureTyper(help="Nurture: durable lead journeys on Temporal.", no_args_is_help=True)
@@ -26,6 +36,7 @@ app.command()(run.dev)
 app.command()(run.demo)
 app.command()(scenarios.validate)
 app.command()(scenarios.preview)
+app.command()(simulate.simulate)
 app.command("send-test")(scenarios.send_test)
 app.command()(journeys.start)
 app.command()(journeys.state)

@@ -16,6 +16,14 @@ def validate(
     path: Annotated[Path, typer.Argument(help="a scenarios folder or one product's folder")] = Path(
         "scenarios"
     ),
+    simulate: Annotated[
+        bool,
+        typer.Option(
+            "--simulate",
+            help="also run the built-in personas for 12 months: refuse a scenario that hands "
+            "nobody off or mails someone daily",
+        ),
+    ] = False,
 ) -> None:
     """Check every scenario and every template it references; exit 1 on any problem."""
     if not path.exists():
@@ -41,8 +49,33 @@ def validate(
             f"{len(scenario.tracks)} tracks, {templates} templates, "
             f"{len(scenario.triggers)} triggers"
         )
+        if simulate:
+            failed += _rehearse(folder)
     if failed:
         raise typer.Exit(1)
+
+
+def _rehearse(folder: Path) -> int:
+    """The built-in personas through the scenario for a year; 1 if it has problems."""
+    from nurture.cli.simulate import run_simulation
+
+    result = run_simulation(
+        folder.resolve().parent, folder.name, None, months=12, leads=None, seed=1, quiet=True
+    )
+    handed = result.population.handoffs
+    for warning in result.warnings:
+        console.print(f"  [yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
+    if result.problems:
+        err_console.print(f"[red]✗ {folder.name}[/red] simulated with the built-in personas:")
+        for problem in result.problems:
+            err_console.print(f"  {problem}", markup=False, highlight=False, soft_wrap=True)
+        return 1
+    console.print(
+        f"  simulated 12 months with the built-in personas: {result.population.emails} "
+        f"emails, {handed} hand-offs, no problem",
+        highlight=False,
+    )
+    return 0
 
 
 def preview(
