@@ -72,7 +72,7 @@ def _rehearse(folder: Path) -> int:
         return 1
     console.print(
         f"  simulated 12 months with the built-in personas: {result.population.emails} "
-        f"emails, {handed} hand-offs, no problem",
+        f"emails, {handed} hand-off{'' if handed == 1 else 's'}, no problem",
         highlight=False,
     )
     return 0

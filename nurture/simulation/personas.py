@@ -148,10 +148,12 @@ BUILT_IN: tuple[Persona, ...] = (
     ),
     _persona(
         "evaluator",
-        "reads half the emails, visits product pages and now and then pricing",
+        "reads half the emails, visits product pages and now and then pricing; once handed "
+        "off, sales find it too early and recycle it",
         attributes={**PRACTITIONER, "source": "website"},
         emails={"open": 0.5, "click": 0.2},
         weekly={"product_page": 0.6, "pricing_page": 0.15},
+        feedback=[{"days_after_handoff": 3, "outcome": "rejected"}],
     ),
     _persona(
         "downloader",
@@ -169,15 +171,19 @@ BUILT_IN: tuple[Persona, ...] = (
     ),
     _persona(
         "buyer",
-        "compares products, checks pricing, attends a webinar; sales accept and win it",
-        attributes={"role": "executive", "industry": "saas", "company_size": 300},
+        "downloads, compares products, checks pricing twice, attends a webinar; sales "
+        "accept and win it",
+        attributes={"role": "executive", "industry": "manufacturing", "company_size": 300},
         emails={"open": 0.9, "click": 0.5},
         script=[
+            "day 3: document_download",
             "day 5: product_page",
             "day 6: product_page",
             "day 8: product_page",
+            "day 9: product_page",
             "day 10: pricing_page",
-            "day 14: webinar_attended",
+            "day 12: webinar_attended",
+            "day 13: pricing_page",
         ],
         feedback=[
             {"days_after_handoff": 2, "outcome": "accepted"},

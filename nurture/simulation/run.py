@@ -22,6 +22,7 @@ from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from nurture.config import Settings
@@ -73,6 +74,7 @@ class SimulatedLead:
     weeks_drawn: int = 0  # weeks whose `weekly` behaviour is in the plan
     next_touch: datetime | None = None  # its next email, as its journey last said
     events: int = 0  # signalled so far: numbers each event id
+    ended: bool = False  # its journey is closed: nothing it does is heard any more
 
 
 @dataclass
@@ -286,7 +288,22 @@ def _handed_off(lead: SimulatedLead, at: datetime) -> None:
 async def _act(
     run: Run, lead: SimulatedLead, moment: datetime, fresh: dict[str, list[Send]]
 ) -> bool:
-    """What the lead does by `moment`; whether its journey heard of it."""
+    """What the lead does by `moment`; whether its journey heard of it. A lead whose
+    journey ended does nothing more (its journey would not hear it)."""
+    if lead.ended:
+        return False
+    try:
+        return await _act_on(run, lead, moment, fresh)
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        lead.ended = True  # it ended (exit rule, unsubscribe, age) since the last look
+        return False
+
+
+async def _act_on(
+    run: Run, lead: SimulatedLead, moment: datetime, fresh: dict[str, list[Send]]
+) -> bool:
     _draw_weeks(run, lead, moment)
     due = [action for at, action in lead.plan if at <= moment]
     del lead.plan[: len(due)]

@@ -15,7 +15,8 @@ from nurture.scenario.model import TRACK_LISTEN, Scenario
 from nurture.simulation.results import LeadRun, Population, WeekOfHandoffs
 
 WINDOW = timedelta(days=30)
-TRIGGER_MONTHLY_LIMIT = 4
+FOUR_WEEKS = timedelta(days=28)
+TRIGGER_MONTHLY_LIMIT = 4  # a weekly trigger is the most a lead should see
 DAILY_RUN = 3  # emails on this many days in a row is "mailing someone daily"
 
 
@@ -100,11 +101,11 @@ def _trigger_warnings(scenario: Scenario, sent: list[tuple[str, str, datetime]])
     found = []
     for trigger in scenario.triggers:
         cooldown = trigger.cooldown
-        most_possible = (WINDOW - timedelta(seconds=1)) // cooldown + 1 if cooldown else None
+        most_possible = (FOUR_WEEKS - timedelta(seconds=1)) // cooldown + 1 if cooldown else None
         if most_possible is None or most_possible > TRIGGER_MONTHLY_LIMIT:
             found.append(
                 f"trigger '{trigger.key}' can fire {most_possible or 'any number of'} times in "
-                f"30 days for one lead (cool-down {format_duration(cooldown)}); more than "
+                f"four weeks for one lead (cool-down {format_duration(cooldown)}); more than "
                 f"{TRIGGER_MONTHLY_LIMIT} reads like spam"
             )
         per_lead: dict[str, list[datetime]] = {}

@@ -7,6 +7,9 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
+import pytest
+from temporalio.client import WorkflowFailureError
+
 from nurture.journey.contract import JourneyState
 from nurture.rollout.contract import WORKFLOW_TYPE, RolloutInput, RolloutProgress, rollout_id
 from nurture.rollout.dry_run import dry_run
@@ -15,7 +18,7 @@ from nurture.scenario.loader import load_scenario_dir
 from nurture.scenario.model import Scenario
 from nurture.worker_setup import build_worker
 from tests.helpers.devstack import Stack, journeys_shown, start_leads
-from tests.helpers.processes import worker_process
+from tests.helpers.processes import until, worker_process
 
 LEADS = 12
 WELCOME = (
@@ -106,3 +109,53 @@ async def test_a_rollout_interrupted_by_a_worker_kill_resumes_and_finishes(
     finally:
         worker.kill()
         worker.wait()
+
+
+async def test_a_paused_rollout_moves_nobody_until_resumed_and_a_cancelled_one_stops(
+    stack: Stack,
+) -> None:
+    async with build_worker(stack.client, stack.settings, stack.store):
+        old = await start_leads(stack, 6)
+        new = edited(stack)
+        handle = await stack.client.start_workflow(
+            WORKFLOW_TYPE,
+            RolloutInput(product="acme", version=new.version, rate=1),
+            id=rollout_id("acme", new.version),
+            task_queue=stack.settings.task_queue,
+            result_type=RolloutProgress,
+        )
+        await handle.signal("pause")
+
+        async def held() -> bool:  # paused, and nothing of it in flight
+            progress = await handle.query("progress", result_type=RolloutProgress)
+            pending = (await handle.describe()).raw_description.pending_activities
+            return progress.state == "paused" and progress.matched == 6 and not pending
+
+        await until(held)
+        progress = await handle.query("progress", result_type=RolloutProgress)
+        await journeys_on(stack, old, 6 - progress.moved)  # whatever moved before the pause
+        await handle.signal("resume")
+        await journeys_on(stack, new.version, 6)
+        assert (await handle.result()).moved == 6
+
+        newer = edited_again(stack)
+        second = await stack.client.start_workflow(
+            WORKFLOW_TYPE,
+            RolloutInput(product="acme", version=newer.version, rate=1),
+            id=rollout_id("acme", newer.version),
+            task_queue=stack.settings.task_queue,
+            result_type=RolloutProgress,
+        )
+        await journeys_shown(stack, 1, f'ScenarioVersion = "{newer.version}"')
+        await second.cancel()
+        with pytest.raises(WorkflowFailureError):
+            await second.result()
+        progress = await second.query("progress", result_type=RolloutProgress)
+        assert progress.state == "cancelled" and 1 <= progress.moved < 6
+
+
+def edited_again(stack: Stack) -> Scenario:
+    """The guide's subject changed: another version."""
+    path = stack.folder / "scenario.yaml"
+    path.write_text(path.read_text().replace('"A guide for you"', '"The guide for you"'))
+    return load_scenario_dir(stack.folder)
