@@ -65,9 +65,9 @@ class LiveVersions:
     async def _refresh(self, key: str, current: Scenario) -> None:
         try:
             live = await older_live_versions(await self.client(), self.store, current)
-        except Exception as err:  # Temporal away: the last view stands
+        except Exception as err:  # Temporal away: the last view stands, asked again later
             log.warning("live scenario versions unknown: %s", type(err).__name__)
-            return
+            live = self._seen[key][1]
         self._seen[key] = (time.monotonic(), live)
 
     async def _every_pinned(self, current: Scenario) -> list[Scenario]:

@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 
 from nurture.api.auth import create_publishable_key
@@ -92,10 +93,14 @@ async def test_a_visitor_sending_faster_than_a_page_can_is_told_to_wait(
     api: Api, store: Store
 ) -> None:
     key = published(store)
-    answers = []
-    for n in range(int(PER_ADDRESS[1]) + 5):
+    answers: list[httpx.Response] = []
+    # Until the first refusal: the bucket refills while requests are served (20 a second),
+    # so how many get through past the burst depends on the machine's speed, not the rule.
+    for n in range(int(PER_ADDRESS[1]) * 10):
         page = {**PAGE, "messageId": f"burst-{n}"}
         answers.append(await api.http.post("/v1/page", json=page, headers={**key, "Origin": SITE}))
+        if answers[-1].status_code == 429:
+            break
     codes = [a.status_code for a in answers]
     assert codes[: int(PER_ADDRESS[1])] == [200] * int(PER_ADDRESS[1]) and codes[-1] == 429
     assert int(answers[-1].headers["retry-after"]) >= 1
