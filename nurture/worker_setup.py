@@ -7,7 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, get_args
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.ab import AbActivities
 from activities.email import EmailActivities
@@ -36,6 +37,7 @@ def build_worker(
     role: WorkerRole = "all",
     provider: EmailProvider | None = None,
     activity_threads: int = 16,
+    sandboxed: bool = True,
 ) -> Worker:
     """Activities are sync (SQLAlchemy, file, SMTP and HTTP I/O) and run on a thread pool.
 
@@ -84,6 +86,7 @@ def build_worker(
         activities=remote if role == "activities" else [*local, *remote],
         no_remote_activities=role == "workflows",
         activity_executor=ThreadPoolExecutor(max_workers=activity_threads),
+        workflow_runner=SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner(),
         **(polling_options(settings) if role != "activities" else {}),
     )
 

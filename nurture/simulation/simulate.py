@@ -59,9 +59,16 @@ async def simulate(
         store.upgrade()
         await search_attributes.register(env.client)
         # One thread for the activities: a throwaway SQLite store takes one writer at a time,
-        # and a population's emails all go out at the send window's opening.
+        # and a population's emails all go out at the send window's opening. No sandbox: it
+        # re-imports the journey's modules for every workflow run (half a second to start,
+        # milliseconds a lead); the code is the same, and the suite checks its determinism.
         worker = build_worker(
-            env.client, settings, store, provider=MemoryProvider(), activity_threads=1
+            env.client,
+            settings,
+            store,
+            provider=MemoryProvider(),
+            activity_threads=1,
+            sandboxed=False,
         )
         async with worker:
             run = await drive(
