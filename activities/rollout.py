@@ -20,6 +20,17 @@ from nurture.rollout.contract import (
 )
 
 CONCURRENT_UPDATES = 8
+# A journey answers once it is between steps: a send takes seconds, at worst its 3-minute
+# bound. A journey that does not answer in time is left for the next pass.
+ANSWER_WITHIN = 120.0
+HEARTBEAT_EVERY = 1.0  # the SDK throttles what it sends to the server
+
+
+async def _heartbeat() -> None:
+    """Beat while the batch waits on its journeys, whatever they take."""
+    while True:
+        activity.heartbeat()
+        await asyncio.sleep(HEARTBEAT_EVERY)
 
 
 class RolloutActivities:
@@ -55,11 +66,17 @@ class RolloutActivities:
 
         async def one(journey_id: str) -> UpdateOutcome:
             async with gate:
-                outcome = await self._update(journey_id, input)
-            activity.heartbeat(journey_id)
-            return outcome
+                try:
+                    return await asyncio.wait_for(self._update(journey_id, input), ANSWER_WITHIN)
+                except TimeoutError:  # mid-send for long, or stuck: the next pass asks again
+                    detail = f"no answer within {ANSWER_WITHIN:.0f} s (a long send, or stuck)"
+                    return UpdateOutcome(journey_id=journey_id, outcome="refused", detail=detail)
 
-        return list(await asyncio.gather(*(one(j) for j in input.journey_ids)))
+        beat = asyncio.create_task(_heartbeat())
+        try:
+            return list(await asyncio.gather(*(one(j) for j in input.journey_ids)))
+        finally:
+            beat.cancel()
 
     async def _update(self, journey_id: str, input: UpdateJourneysInput) -> UpdateOutcome:
         handle = self.client.get_workflow_handle(journey_id)

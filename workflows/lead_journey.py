@@ -537,7 +537,8 @@ class LeadJourney(MovesBetweenVersions):
         """Continue on another version of the scenario (`nurture rollout`): same track and
         step where the version still has them, no step sent twice, rescored under its rules."""
         result = await self._take_version(request)
-        if self._mem.ended_reason is None and self._current_step() is None:
+        m = self._mem
+        if m.ended_reason is None and m.lifecycle in NURTURING and self._current_step() is None:
             self._track_complete()  # past the track's last step: its `then` applies
         return result
 

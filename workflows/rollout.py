@@ -12,14 +12,14 @@ pages run out the query is walked again, until a walk moves nobody (at most MAX_
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
-    from activities.rollout import RolloutActivities
+    from activities.rollout import ANSWER_WITHIN, CONCURRENT_UPDATES, RolloutActivities
     from nurture.journey.search_attributes import PRODUCT, SCENARIO_VERSION
     from nurture.rollout.contract import (
         EXAMPLES_KEPT,
@@ -36,9 +36,17 @@ with workflow.unsafe.imports_passed_through():
 MAX_PASSES = 3
 RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 # Listing and counting are quick; an update batch waits for each journey's answer (a
-# journey mid-send answers once the send is done): bounded, and retried whole, safely.
+# journey mid-send answers once the send is done, one that does not answer in time is
+# left for the next pass): bounded, and retried whole, safely.
 LIST_TIMEOUT = timedelta(minutes=1)
-BATCH_TIMEOUT = timedelta(minutes=10)
+
+
+def batch_bound(journeys: int) -> timedelta:
+    """Long enough for every journey of a batch to take its whole answer time."""
+    rounds = -(-journeys // CONCURRENT_UPDATES)
+    return timedelta(seconds=rounds * ANSWER_WITHIN + 60)
+
+
 HISTORY_LIMIT = 5_000
 
 
@@ -67,9 +75,10 @@ class ScenarioRollout:
         self._show()
         try:
             await self._walk()
-        except asyncio.CancelledError:
-            p.state = "cancelled"
-            self._show()
+        except BaseException as err:  # a cancel arrives as CancelledError or ActivityError
+            if is_cancelled_exception(err):
+                p.state = "cancelled"
+                self._show()
             raise
         p.state = "finished"
         self._show()
@@ -111,7 +120,7 @@ class ScenarioRollout:
                 UpdateJourneysInput(
                     journey_ids=ids, version=self._input.version, by=self._input.by
                 ),
-                start_to_close_timeout=BATCH_TIMEOUT,
+                start_to_close_timeout=batch_bound(len(ids)),
                 heartbeat_timeout=timedelta(seconds=self._input.heartbeat_seconds),
                 retry_policy=RETRY,
                 summary=f"move {len(ids)} journeys to {self._input.version}",

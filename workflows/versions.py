@@ -34,9 +34,12 @@ class MovesBetweenVersions(HandOffToSales):
             LoadScenarioVersionInput(product=self._input.product, version=request.version),
             summary=f"load scenario version {request.version}",
         )
-        await workflow.wait_condition(
-            lambda: self._between_steps or self._mem.ended_reason is not None
-        )
+        # Re-checked on waking: the run loop may have woken in the same pass and left its wait
+        # for a send; the move lands only while it waits (all below is without an await).
+        while not (self._between_steps or self._mem.ended_reason is not None):
+            await workflow.wait_condition(
+                lambda: self._between_steps or self._mem.ended_reason is not None
+            )
         m = self._mem
         before = m.scenario.version
         result = self._move_version(new, m)

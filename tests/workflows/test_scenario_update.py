@@ -184,3 +184,34 @@ async def test_a_refused_move_leaves_the_journey_untouched(
             before.next_touch_at,
         )
         assert not any(e.kind == "version" for e in after.timeline)
+
+
+async def test_a_journey_sales_owns_is_not_ended_by_a_shorter_track(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, tmp_path: Path
+) -> None:
+    folder = scenario_copy(settings, tmp_path)
+    async with build_worker(client, settings, store):
+        handle = await journey_after_welcome(env, client, settings, store)
+        for _ in range(3):
+            await behave(env, handle, "product_page")
+        await eventually(handle, lambda s: s.track == "warm")
+        await env.sleep(timedelta(days=2))  # the case study has gone
+        await behave(env, handle, "pricing_page")
+        await eventually(handle, lambda s: s.lifecycle == "handed_off")
+        text = (folder / "scenario.yaml").read_text()
+        invite = "      - {key: demo-invite, wait: 7d, template: note, subject: See it live}\n"
+        assert invite in text and "    then: cold\n" in text
+        (folder / "scenario.yaml").write_text(
+            text.replace(invite, "").replace("    then: cold\n", "    then: end\n")
+        )
+        new = load_scenario_dir(folder)
+        moved = await handle.execute_update(
+            "scenario_update", ScenarioUpdate(version=new.version), result_type=VersionMoveResult
+        )
+        assert (moved.to_track, moved.to_step) == ("warm", None)  # past its last step
+        st = await state(handle)
+        assert (st.lifecycle, st.ended_reason, st.scenario_version) == (
+            "handed_off",
+            None,
+            new.version,
+        )  # sales still owns it: feedback and SLA emails go on
