@@ -41,6 +41,11 @@ async def dev_stack(tmp_path: Path) -> AsyncIterator[Stack]:
         scenarios_dir=folder.parent,
         outbox_dir=tmp_path / "outbox",
         task_queue="stack",
+        # These tests are about visibility, rollouts and batch operations, not replay (the
+        # time-skipping suite runs again with the cache off): with the cache off, twelve
+        # journeys on the dev server did not all show in visibility within a minute (not
+        # understood yet; noted on issue 14).
+        worker_max_cached_workflows=10_000,
     )
     store = Store(settings.database_url)
     store.upgrade()

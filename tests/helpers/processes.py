@@ -37,6 +37,7 @@ def stack_env(settings: Settings, **extra: str) -> dict[str, str]:
         "NURTURE_SCENARIOS_DIR": str(settings.scenarios_dir),
         "NURTURE_TASK_QUEUE": settings.task_queue,
         "NURTURE_OUTBOX_DIR": str(settings.outbox_dir),
+        "NURTURE_WORKER_MAX_CACHED_WORKFLOWS": str(settings.worker_max_cached_workflows),
         "COLUMNS": "200",
         **extra,
     }
