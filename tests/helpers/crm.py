@@ -14,6 +14,7 @@ class CrmWebhook:
     def __init__(self, status: int = 204, delay: float = 0.0) -> None:
         self.calls: list[tuple[bytes, dict[str, str]]] = []
         self.status = status  # a test may change it: the CRM comes back
+        self.answered: list[int] = []  # the status each call got, in order
         crm = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -21,7 +22,9 @@ class CrmWebhook:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 crm.calls.append((body, dict(self.headers)))
                 time.sleep(delay)
-                self.send_response(crm.status)
+                status = crm.status
+                crm.answered.append(status)
+                self.send_response(status)
                 self.end_headers()
 
             def log_message(self, *args: object) -> None:

@@ -122,6 +122,8 @@ async def test_a_crm_that_keeps_failing_does_not_hold_continue_as_new(
 
             await until(delivered, timeout=90)
             assert (await state(latest)).lifecycle == "handed_off"
-            assert len(crm.calls) > calls
+            # Refused while the CRM was down, then taken (a call counted just before the CRM
+            # came back may be the one answered 204: count answers, not calls).
+            assert crm.answered[0] == 503 and crm.answered[-1] == 204
     finally:
         crm.close()
