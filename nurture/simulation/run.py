@@ -274,7 +274,7 @@ def _observe(run: Run, moment: datetime) -> dict[str, list[Send]]:
     for transition in handoffs:
         if transition.id not in seen.seen_handoffs and transition.lead_id in by_lead:
             seen.seen_handoffs.add(transition.id)
-            _handed_off(by_lead[transition.lead_id], _utc(transition.journey_time))
+            _handed_off(by_lead[transition.lead_id], as_utc(transition.journey_time))
     return fresh
 
 
@@ -340,7 +340,7 @@ def _reactions(lead: SimulatedLead, sends: list[Send], moment: datetime) -> list
     for send in sends:
         if send.mail_type == "sales":
             continue
-        sent = _utc(send.journey_time)
+        sent = as_utc(send.journey_time)
         at = min(sent + READ_AFTER, moment)
         if lead.bounces_from is not None and sent >= lead.bounces_from:
             at = min(sent + BOUNCE_AFTER, moment)
@@ -406,6 +406,6 @@ def _event(
     )
 
 
-def _utc(moment: datetime) -> datetime:
+def as_utc(moment: datetime) -> datetime:
     """SQLite hands back naive datetimes; the store writes UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

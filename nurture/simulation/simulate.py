@@ -7,7 +7,6 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -20,7 +19,7 @@ from nurture.scenario.loader import load_scenario
 from nurture.simulation import summary
 from nurture.simulation.personas import Persona
 from nurture.simulation.results import LeadRun, Simulation
-from nurture.simulation.run import Run, drive, population
+from nurture.simulation.run import Run, as_utc, drive, population
 from nurture.simulation.timelines import SHIFT_SHOWN, lead_runs, previous_in_track, shift_of
 from nurture.store.engine import Store
 from nurture.temporal import time_skipping_server
@@ -91,7 +90,7 @@ async def simulate(
 
 def _result(run: Run, runs: list[LeadRun], months: int) -> Simulation:
     nurture_sends = [s for s in run.observed.sends if s.mail_type != "sales"]
-    sent = [(s.lead_id, s.send_key, _utc(s.journey_time)) for s in nurture_sends]
+    sent = [(s.lead_id, s.send_key, as_utc(s.journey_time)) for s in nurture_sends]
     capped = {send_id for send_id, _ in run.observed.deferrals}
     shifts = sum(
         1
@@ -118,7 +117,3 @@ def _result(run: Run, runs: list[LeadRun], months: int) -> Simulation:
         warnings=summary.warnings(run.scenario, sent, figures),
         problems=summary.problems(runs, sent),
     )
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -4,21 +4,17 @@ and lifecycle change with its reason, the hand-off, sales' answers and the end."
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
 from nurture.journey.contract import JourneyState
 from nurture.scenario.model import Scenario, Step
 from nurture.simulation.results import ItemKind, LeadRun, TimelineItem
-from nurture.simulation.run import Run, SimulatedLead
+from nurture.simulation.run import Run, SimulatedLead, as_utc
 from nurture.store.models import Send, StageChange, Transition
 
 SHIFT_SHOWN = timedelta(minutes=5)
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def step_of(scenario: Scenario, send_key: str) -> Step | None:
@@ -37,8 +33,8 @@ def email_text(scenario: Scenario, send: Send, previous: Send | None, capped: bo
     letter = f" (variant {chr(ord('A') + send.variant)})" if variants > 1 else ""
     text = f'{label} "{send.subject}"{letter}'
     if step is not None and previous is not None:
-        due = _utc(previous.journey_time) + step.wait
-        shift = _utc(send.journey_time) - due
+        due = as_utc(previous.journey_time) + step.wait
+        shift = as_utc(send.journey_time) - due
         if shift >= SHIFT_SHOWN:
             why = "the weekly cap" if capped else "the send window"
             text += f", {_span(shift)} after its wait ({why})"
@@ -49,14 +45,16 @@ def shift_of(scenario: Scenario, send: Send, previous: Send | None) -> timedelta
     step = step_of(scenario, send.send_key)
     if step is None or previous is None:
         return timedelta(0)
-    return max(_utc(send.journey_time) - (_utc(previous.journey_time) + step.wait), timedelta(0))
+    return max(
+        as_utc(send.journey_time) - (as_utc(previous.journey_time) + step.wait), timedelta(0)
+    )
 
 
 def previous_in_track(sends: list[Send], send: Send) -> Send | None:
     """The email before `send` in the same entry of the same track (its wait's anchor)."""
     entry = send.send_key.partition("/")[0]
     earlier = [s for s in sends if s.send_key.partition("/")[0] == entry and s is not send]
-    before = [s for s in earlier if _utc(s.journey_time) < _utc(send.journey_time)]
+    before = [s for s in earlier if as_utc(s.journey_time) < as_utc(send.journey_time)]
     return before[-1] if before else None
 
 
@@ -76,7 +74,7 @@ async def lead_run(run: Run, lead: SimulatedLead) -> LeadRun:
         previous = previous_in_track(sends, send)
         capped = send.id in capped_ids
         text = email_text(run.scenario, send, previous, capped)
-        items.append((_utc(send.journey_time), "email", text))
+        items.append((as_utc(send.journey_time), "email", text))
     with run.store.session() as session:
         moves = session.scalars(
             select(StageChange).where(StageChange.lead_id == lead.lead_id).order_by(StageChange.seq)
@@ -87,13 +85,13 @@ async def lead_run(run: Run, lead: SimulatedLead) -> LeadRun:
         for move in moves:
             if move.from_stage is not None:
                 text = f"{move.from_stage} → {move.to_stage} (score {move.score}, on {move.track})"
-                items.append((_utc(move.journey_time), "stage", text))
+                items.append((as_utc(move.journey_time), "stage", text))
         for t in transitions:
             if t.from_lifecycle is None:
                 continue
             kind: ItemKind = "handoff" if t.to_lifecycle == "handed_off" else "lifecycle"
             text = f"{t.from_lifecycle} → {t.to_lifecycle}: {t.reason}"
-            items.append((_utc(t.journey_time), kind, text))
+            items.append((as_utc(t.journey_time), kind, text))
     state, ended, ended_at = await _final(lead)
     if ended is not None:
         items.append((ended_at or run.ended_at, "end", ended))
