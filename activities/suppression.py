@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel
@@ -17,6 +18,7 @@ class SuppressionInput(BaseModel):
     scope: Literal["global", "product", "mail_type"]
     mail_types: list[str] = []
     reason: str
+    asked_at: datetime | None = None
 
 
 class SuppressionActivities:
@@ -25,7 +27,16 @@ class SuppressionActivities:
 
     @activity.defn(name="record_suppression")
     def record_suppression(self, input: SuppressionInput) -> None:
-        """Idempotent: a suppression is unique per address, scope, product and mail type."""
+        """Idempotent: a suppression is unique per address, scope, product and mail type.
+
+        A journey records an unsubscribe after the lead asked, sometimes much later (a store
+        outage, a busy worker); if the lead came back in between (the preference page's
+        "Welcome back"), recording it now would silently undo their newer choice."""
+        if input.asked_at is not None and send_gate.consented_since(
+            self.store, input.lead_id, input.product, input.asked_at
+        ):
+            activity.logger.info("suppression not recorded: the lead consented again since")
+            return
         send_gate.suppress_lead(
             self.store,
             input.lead_id,

@@ -204,7 +204,13 @@ class JourneyBase:
             summary=f"record {transition.from_lifecycle or 'start'} → {transition.to_lifecycle}",
         )
 
-    async def _suppress(self, scope: str, mail_types: list[str] | None, reason: str) -> None:
+    async def _suppress(
+        self,
+        scope: str,
+        mail_types: list[str] | None,
+        reason: str,
+        asked_at: datetime | None = None,
+    ) -> None:
         await calls.local(
             SuppressionActivities.record_suppression,
             SuppressionInput(
@@ -213,6 +219,7 @@ class JourneyBase:
                 scope=scope,
                 mail_types=mail_types or [],
                 reason=reason,
+                asked_at=asked_at,
             ),
             summary=f"suppress {scope} email: {reason}",
         )

@@ -422,7 +422,9 @@ class LeadJourney(MovesBetweenVersions):
             what=f"trigger '{trigger.key}' ← {event.type}",
         )
 
-    async def _stop_email(self, why: Lifecycle, *, actor: str, reason: str) -> None:
+    async def _stop_email(
+        self, why: Lifecycle, *, actor: str, reason: str, asked_at: datetime | None = None
+    ) -> None:
         """Unsubscribe or bounce: no more email, recorded in the store's suppressions. While
         sales owns the lead the journey stays open for sales feedback; otherwise it ends (a
         lead still waiting for sales capacity has not reached sales: it ends too)."""
@@ -435,7 +437,7 @@ class LeadJourney(MovesBetweenVersions):
         else:
             transition = self._move(why, actor=actor, reason=reason)
             self._end(f"{why}: {reason}")
-        await self._suppress(scope, None, reason)
+        await self._suppress(scope, None, reason, asked_at)
         if transition is not None:
             await self._record(transition)
 
@@ -485,7 +487,9 @@ class LeadJourney(MovesBetweenVersions):
         if m.lifecycle in TERMINAL or m.ended_reason is not None:
             return
         if request.mail_types is None:
-            await self._stop_email("unsubscribed", actor="lead", reason=request.reason)
+            await self._stop_email(
+                "unsubscribed", actor="lead", reason=request.reason, asked_at=request.at
+            )
             return
         added = [t for t in request.mail_types if t not in m.suppressed_mail_types]
         m.suppressed_mail_types.extend(added)

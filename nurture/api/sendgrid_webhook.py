@@ -226,6 +226,7 @@ def _behaviour(raw: dict[str, Any], kind: str, scenarios: list[Scenario]) -> Beh
 
 async def _unsubscribe(request: Request, raw: dict[str, Any]) -> None:
     """`unsubscribe`: everything from the product; `group_unsubscribe`: that mail type."""
+    asked_at = datetime.now(UTC)
     store: Store = request.app.state.store
     product, mail_type = raw.get("product"), raw.get("mail_type")
     if not isinstance(product, str):
@@ -239,7 +240,7 @@ async def _unsubscribe(request: Request, raw: dict[str, Any]) -> None:
     if lead is None:
         return
     await asyncio.to_thread(_suppress, store, lead, product, scope)
-    await tell_journey_of(request, product, lead.id, [scope] if scope else None)
+    await tell_journey_of(request, product, lead.id, [scope] if scope else None, asked_at)
 
 
 def _suppress(store: Store, lead: Lead, product: str, mail_type: str | None) -> None:

@@ -101,11 +101,12 @@ async def one_click(
     list_unsubscribe: Annotated[Literal["One-Click"], Form(alias="List-Unsubscribe")],
 ) -> str:
     """RFC 8058: a POST with `List-Unsubscribe=One-Click` unsubscribes from the product."""
+    asked_at = datetime.now(UTC)
     link = await asyncio.to_thread(_lead, request, token)
     lead, product = link.lead, link.product
     facts = _unsubscribed(link, ["product"])
     await asyncio.to_thread(_write, request, prefs.unsubscribe_all, lead, product, facts=facts)
-    await tell_journey_of(request, product, lead.id, None)
+    await tell_journey_of(request, product, lead.id, None, asked_at)
     shown = await asyncio.to_thread(_product, request, product)
     return t.text(shown.locale, "one_click_done", name=shown.name)
 
@@ -141,12 +142,13 @@ async def save_preferences(
     """The page's form (`receive`: the mail types to get; `action` `save` or `stop_all`), or
     the earlier form's `stop` list (mail types, or `all`), which pages already open still
     post with neither `action` nor `receive`."""
+    asked_at = datetime.now(UTC)
     chosen: set[str] = set(receive)
     link = await asyncio.to_thread(_lead, request, token)
     lead, product = link.lead, link.product
     shown = await asyncio.to_thread(_product, request, product)
     if action == "stop_listed" and not receive:  # the earlier form; nothing ticked, no change
-        return await _save_stop_list(request, shown, link, token, stop)
+        return await _save_stop_list(request, shown, link, token, stop, asked_at)
     if action == "stop_all":
         chosen = set()
     wording = t.RESUBSCRIBE_WORDING[shown.locale].format(
@@ -156,14 +158,14 @@ async def save_preferences(
         _write, request, prefs.choose, lead, product, chosen, wording, facts=link
     )
     if change.after.unsubscribed and change.stopped:
-        await tell_journey_of(request, product, lead.id, None)
+        await tell_journey_of(request, product, lead.id, None, asked_at)
     elif change.stopped:
-        await tell_journey_of(request, product, lead.id, list(change.stopped))
+        await tell_journey_of(request, product, lead.id, list(change.stopped), asked_at)
     return _page(shown, _outcome(shown, change, token))
 
 
 async def _save_stop_list(
-    request: Request, shown: Product, link: Link, token: str, stop: list[Stop]
+    request: Request, shown: Product, link: Link, token: str, stop: list[Stop], asked_at: datetime
 ) -> str:
     mail_types: list[str] | None = None if "all" in stop else [m for m in MAIL_TYPES if m in stop]
     if mail_types == []:
@@ -172,7 +174,7 @@ async def _save_stop_list(
     change = await asyncio.to_thread(
         _write, request, prefs.stop, lead, shown.key, mail_types, facts=link
     )
-    await tell_journey_of(request, shown.key, lead.id, mail_types)
+    await tell_journey_of(request, shown.key, lead.id, mail_types, asked_at)
     return _page(shown, _outcome(shown, change, token))
 
 
@@ -277,12 +279,18 @@ def _outcome(shown: Product, change: prefs.Change, token: str) -> str:
 
 
 async def tell_journey_of(
-    request: Request, product: str, lead_id: str, mail_types: list[str] | None
+    request: Request,
+    product: str,
+    lead_id: str,
+    mail_types: list[str] | None,
+    asked_at: datetime,
 ) -> None:
-    """Best effort: the store already refuses the mail; the journey learns it now if it can."""
+    """Best effort: the store already refuses the mail; the journey learns it now if it can.
+    `asked_at` (taken before the store was written) lets the journey skip recording an
+    unsubscribe the lead has since taken back."""
     try:
         client = await request.app.state.temporal.client()
-        request_ = Unsubscribe(mail_types=mail_types, reason="unsubscribe link")
+        request_ = Unsubscribe(mail_types=mail_types, reason="unsubscribe link", at=asked_at)
         await tell_journey(client, product, lead_id, request_)
     except Exception as err:
         log.info("journey of %s not told of the unsubscribe now: %s", lead_id, err)

@@ -203,6 +203,11 @@ class Unsubscribe(BaseModel):
         default=None, description="None: every email of this journey"
     )
     reason: str = "unsubscribed"
+    at: datetime | None = Field(
+        default=None,
+        description="When the lead asked (UTC). A suppression the journey records late is "
+        "not recorded when the lead gave consent again after this moment.",
+    )
 
 
 class StopJourney(BaseModel):

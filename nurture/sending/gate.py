@@ -171,6 +171,20 @@ def has_consent(session: Session, lead_id: str, product: str) -> bool:
     return bool(statements) and max(statements)[2] == YES
 
 
+def consented_since(store: Store, lead_id: str, product: str, since: datetime) -> bool:
+    """Whether the lead said yes to `product`'s email after `since` and still says it: an
+    unsubscribe asked for before that is out of date."""
+    with store.session() as session:
+        later = session.scalar(
+            select(Consent.id).where(
+                Consent.lead_id == lead_id,
+                Consent.product.in_(("", product)),
+                Consent.recorded_at > since,
+            )
+        )
+        return later is not None and has_consent(session, lead_id, product)
+
+
 YES, NO = 0, 1
 
 
