@@ -10,6 +10,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from nurture.journey.contract import ScenarioUpdate, VersionMoveResult
+from nurture.journey.version_move import ALREADY_ON_VERSION
 from nurture.rollout.contract import (
     UPDATE_NAME,
     JourneyPage,
@@ -88,10 +89,9 @@ class RolloutActivities:
                 result_type=VersionMoveResult,
             )
         except WorkflowUpdateFailedError as err:
-            why = _why(err)
-            already = why.startswith("the journey already runs version")  # an earlier try
+            already = getattr(err.cause, "type", None) == ALREADY_ON_VERSION  # an earlier try
             outcome: Outcome = "already" if already else "refused"
-            return UpdateOutcome(journey_id=journey_id, outcome=outcome, detail=why)
+            return UpdateOutcome(journey_id=journey_id, outcome=outcome, detail=_why(err))
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:  # ended since it was listed
                 return UpdateOutcome(journey_id=journey_id, outcome="gone", detail=err.message)

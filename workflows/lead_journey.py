@@ -14,7 +14,7 @@ import asyncio
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as ActivityTimeout
 
 from workflows import calls, patches
@@ -550,7 +550,7 @@ class LeadJourney(MovesBetweenVersions):
     def _check_scenario_update(self, request: ScenarioUpdate) -> None:
         refused = refusal(self._m, request.version)
         if refused is not None:
-            raise ValueError(refused)
+            raise ApplicationError(refused.why, type=refused.type, non_retryable=True)
 
     @workflow.query(name="scenario_update_preview")
     def scenario_update_preview(self, new: Scenario) -> VersionMoveResult:

@@ -16,6 +16,7 @@ The rules, in a marketer's words:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from nurture.journey.contract import JourneyMemory
 from nurture.journey.lifecycle import TERMINAL
@@ -35,16 +36,27 @@ class VersionMove:
     refused: str | None = None
 
 
-def refusal(m: JourneyMemory | None, version: str) -> str | None:
+# The error types a journey refuses a version move with: a rollout counts a journey already
+# on the version (an earlier try of its own, or a second rollout) apart from a refusal.
+REFUSED = "VersionMoveRefused"
+ALREADY_ON_VERSION = "AlreadyOnVersion"
+
+
+class Refusal(NamedTuple):
+    why: str
+    type: str = REFUSED
+
+
+def refusal(m: JourneyMemory | None, version: str) -> Refusal | None:
     """Why a journey cannot take any new version now (checked before the version is loaded)."""
     if m is None:
-        return "the journey is still starting; retry in a moment"
+        return Refusal("the journey is still starting; retry in a moment")
     if m.ended_reason is not None:
-        return f"the journey has ended ({m.ended_reason})"
+        return Refusal(f"the journey has ended ({m.ended_reason})")
     if m.lifecycle in TERMINAL:
-        return f"the lead is {m.lifecycle}: nothing of a new version would reach it"
+        return Refusal(f"the lead is {m.lifecycle}: nothing of a new version would reach it")
     if m.scenario.version == version:
-        return f"the journey already runs version {version}"
+        return Refusal(f"the journey already runs version {version}", ALREADY_ON_VERSION)
     return None
 
 
@@ -52,7 +64,7 @@ def plan_version_move(m: JourneyMemory, new: Scenario) -> VersionMove:
     """Map the journey's place in its scenario onto `new` (see the module's rules)."""
     refused = refusal(m, new.version)
     if refused is not None:
-        return VersionMove(refused=refused)
+        return VersionMove(refused=refused.why)
     if new.product != m.scenario.product:
         return VersionMove(
             refused=f"version {new.version} is of product {new.product!r}, "

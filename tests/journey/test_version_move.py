@@ -6,7 +6,14 @@ from datetime import UTC, datetime
 
 from nurture.journey.contract import JourneyMemory
 from nurture.journey.rules import next_step_index
-from nurture.journey.version_move import apply_version_move, plan_version_move, refusal
+from nurture.journey.version_move import (
+    ALREADY_ON_VERSION,
+    REFUSED,
+    Refusal,
+    apply_version_move,
+    plan_version_move,
+    refusal,
+)
 from nurture.scenario.loader import load_scenario
 from nurture.scenario.model import Scenario, Step, Track
 from tests.helpers.paths import SCENARIOS
@@ -99,15 +106,18 @@ def test_a_removed_track_goes_to_its_migration_or_the_entry_track() -> None:
 
 
 def test_what_no_version_can_move_is_refused_with_the_reason() -> None:
-    assert refusal(None, "v2") == "the journey is still starting; retry in a moment"
+    assert refusal(None, "v2") == ("the journey is still starting; retry in a moment", REFUSED)
     ended = on("cold", 1)
     ended.ended_reason = "track 'cold' complete"
-    assert refusal(ended, "v2") == "the journey has ended (track 'cold' complete)"
+    assert refusal(ended, "v2") == ("the journey has ended (track 'cold' complete)", REFUSED)
     won = on("cold", 1)
     won.lifecycle = "customer"
-    assert refusal(won, "v2") == "the lead is customer: nothing of a new version would reach it"
-    assert (
-        refusal(on("cold", 1), ACME.version) == f"the journey already runs version {ACME.version}"
+    assert refusal(won, "v2") == Refusal(
+        "the lead is customer: nothing of a new version would reach it"
+    )
+    assert refusal(on("cold", 1), ACME.version) == (
+        f"the journey already runs version {ACME.version}",
+        ALREADY_ON_VERSION,
     )
     other = version({"cold": COLD}, product="other")
     assert plan_version_move(on("cold", 1), other).refused == (

@@ -9,9 +9,17 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowFailureError
+from temporalio.testing import ActivityEnvironment
 
+from activities.rollout import RolloutActivities
 from nurture.journey.contract import JourneyState
-from nurture.rollout.contract import WORKFLOW_TYPE, RolloutInput, RolloutProgress, rollout_id
+from nurture.rollout.contract import (
+    WORKFLOW_TYPE,
+    RolloutInput,
+    RolloutProgress,
+    UpdateJourneysInput,
+    rollout_id,
+)
 from nurture.rollout.dry_run import dry_run
 from nurture.rollout.queries import journeys_query
 from nurture.scenario.loader import load_scenario_dir
@@ -80,6 +88,14 @@ async def test_a_dry_run_predicts_exactly_the_moves_the_rollout_makes(stack: Sta
             assert st.next_touch_at == move.next_touch_after
         again = await dry_run(stack.client, query, new)
         assert again.moves == [] and again.refused == {}  # none is left on the old version
+        # A batch tried again (its activity retried after the updates landed) moves nobody
+        # twice: the update id is the same, so each journey answers with its first answer.
+        retried = UpdateJourneysInput(version=new.version, journey_ids=sorted(after), by="test")
+        outcomes = await ActivityEnvironment().run(
+            RolloutActivities(stack.client).update_journeys, retried
+        )
+        assert {(o.outcome, o.detail) for o in outcomes} == {("moved", "cold/guide")}
+        assert await states(stack) == after
 
 
 async def test_a_rollout_interrupted_by_a_worker_kill_resumes_and_finishes(

@@ -18,6 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 from nurture.config import Settings
 from nurture.journey.client import start_journey
 from nurture.journey.contract import JourneyResult, ScenarioUpdate, VersionMoveResult
+from nurture.journey.version_move import ALREADY_ON_VERSION
 from nurture.scenario.loader import load_scenario_dir
 from nurture.scenario.model import Scenario
 from nurture.store.engine import Store
@@ -168,6 +169,9 @@ async def test_a_refused_move_leaves_the_journey_untouched(
                 "scenario_update", ScenarioUpdate(version=before.scenario_version)
             )
         assert f"already runs version {before.scenario_version}" in str(same.value.cause)
+        assert (
+            getattr(same.value.cause, "type", None) == ALREADY_ON_VERSION
+        )  # a rollout's "already"
         with pytest.raises(WorkflowUpdateFailedError) as unknown:
             await handle.execute_update("scenario_update", ScenarioUpdate(version="0123abcd"))
         assert "no version '0123abcd' of scenario 'acme' is known" in str(unknown.value.cause)
