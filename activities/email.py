@@ -73,8 +73,7 @@ class EmailActivities:
         self.store = store
         self.settings = settings
         self.provider = provider
-        self._renderers: dict[tuple[str, str], TemplateRenderer] = {}
-        self._lock = threading.Lock()
+        self._renderers = PinnedRenderers(store)
         self._tracking = (
             LinkTracking(settings.public_base_url, settings.secret_key)
             if settings.own_tracking
@@ -182,23 +181,7 @@ class EmailActivities:
         return email.message
 
     def _renderer(self, product: str, version: str) -> TemplateRenderer:
-        """One renderer per pinned version, so each template compiles once per worker."""
-        key = (product, version)
-        with self._lock:
-            renderer = self._renderers.get(key)
-        if renderer is None:
-            sources = pinned_sources(self.store, product, version)
-            if not sources:
-                raise ApplicationError(
-                    f"the templates of {product} version {version} are not in the store; "
-                    "they are pinned when a journey loads its scenario",
-                    type="TemplatesMissing",
-                    non_retryable=True,
-                )
-            renderer = TemplateRenderer.from_sources(sources)
-            with self._lock:
-                self._renderers[key] = renderer
-        return renderer
+        return self._renderers.get(product, version)
 
     @staticmethod
     def _result_of(attempt: claims.Attempt) -> SendEmailResult:
@@ -218,6 +201,34 @@ class EmailActivities:
             provider_message_id=attempt.provider_message_id,
             detail=attempt.detail,
         )
+
+
+class PinnedRenderers:
+    """One renderer per pinned scenario version, so each template compiles once per worker
+    (emails and LINE messages alike)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._renderers: dict[tuple[str, str], TemplateRenderer] = {}
+        self._lock = threading.Lock()
+
+    def get(self, product: str, version: str) -> TemplateRenderer:
+        key = (product, version)
+        with self._lock:
+            renderer = self._renderers.get(key)
+        if renderer is None:
+            sources = pinned_sources(self.store, product, version)
+            if not sources:
+                raise ApplicationError(
+                    f"the templates of {product} version {version} are not in the store; "
+                    "they are pinned when a journey loads its scenario",
+                    type="TemplatesMissing",
+                    non_retryable=True,
+                )
+            renderer = TemplateRenderer.from_sources(sources)
+            with self._lock:
+                self._renderers[key] = renderer
+        return renderer
 
 
 def in_progress(send_id: str) -> ApplicationError:

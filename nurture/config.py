@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal, get_args
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from nurture.scenario.model import SLUG, MailType
@@ -17,6 +17,16 @@ EmailProviderName = Literal["outbox", "sendgrid", "smtp"]
 DEFAULT_SECRET_KEY = "dev-only-secret-change-me"
 MIN_SECRET_LENGTH = 32
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+LineProviderName = Literal["outbox", "line"]
+
+
+class LineChannel(BaseModel):
+    """One product's LINE Official Account (LINE Developers console, Messaging API tab)."""
+
+    access_token: SecretStr = Field(description="the channel access token (long-lived or v2.1)")
+    secret: SecretStr = Field(description="the channel secret: verifies LINE's webhooks")
 
 
 class InsecureSecret(ValueError):
@@ -82,6 +92,17 @@ class Settings(BaseSettings):
         default="",
         description="who may receive `nurture send-test` emails: comma-separated addresses "
         "and @domains, e.g. 'me@acme.example, @acme.example'; empty: nobody",
+    )
+    # LINE (docs/channels.md): `outbox` writes each push as JSON under outbox_dir/line (the
+    # demo, local runs); `line` pushes through the Messaging API with the product's channel.
+    line_provider: LineProviderName = "outbox"
+    line_api_base: str = Field(
+        default="https://api.line.me", description="base URL of the Messaging API (tests)"
+    )
+    line_channels: dict[str, LineChannel] = Field(
+        default_factory=dict,
+        description='JSON: product → its LINE channel, e.g. {"cloudbook": {"access_token": '
+        '"…", "secret": "…"}}; the webhook of a product without one is refused',
     )
     smtp_host: str | None = None
     smtp_port: int | None = Field(

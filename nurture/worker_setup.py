@@ -13,12 +13,14 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from activities.ab import AbActivities
 from activities.email import EmailActivities
 from activities.handoff import HandoffActivities
+from activities.line import LineActivities
 from activities.rollout import RolloutActivities
 from activities.sales_mail import SalesMailActivities
 from activities.scenario import ScenarioActivities
 from activities.stages import StageActivities
 from activities.suppression import SuppressionActivities
 from activities.transitions import TransitionActivities
+from nurture.channels.line.push import LinePusher, build_line_pusher
 from nurture.config import Settings
 from nurture.mail.provider_factory import build_provider
 from nurture.mail.providers import EmailProvider
@@ -38,6 +40,7 @@ def build_worker(
     provider: EmailProvider | None = None,
     activity_threads: int = 16,
     sandboxed: bool = True,
+    line_pusher: LinePusher | None = None,
 ) -> Worker:
     """Activities are sync (SQLAlchemy, file, SMTP and HTTP I/O) and run on a thread pool.
 
@@ -53,6 +56,7 @@ def build_worker(
     provider = provider or build_provider(settings)
     email = EmailActivities(store, settings, provider)
     sales_mail = SalesMailActivities(store, settings, provider)
+    line = LineActivities(store, settings, line_pusher or build_line_pusher(settings))
     handoff = HandoffActivities(store, settings)
     transitions = TransitionActivities(store)
     suppressions = SuppressionActivities(store)
@@ -72,6 +76,7 @@ def build_worker(
     ]
     remote: list[Callable[..., Any]] = [
         email.send_email,
+        line.send_line,
         handoff.post_handoff,
         sales_mail.notify_sales,
         stages.record_stage_move,

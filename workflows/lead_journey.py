@@ -23,6 +23,7 @@ from workflows.versions import MovesBetweenVersions
 with workflow.unsafe.imports_passed_through():
     from activities.ab import AbActivities, AbWinnerInput
     from activities.email import EmailActivities, SendEmailInput, SendEmailResult
+    from activities.line import LineActivities, SendLineInput, SendLineResult
     from activities.scenario import LoadScenarioInput, ScenarioActivities
     from nurture.journey import narrative, rules
     from nurture.journey import search_attributes as sa
@@ -48,7 +49,14 @@ with workflow.unsafe.imports_passed_through():
     )
     from nurture.journey.version_move import refusal
     from nurture.leads.events import DELIVERY_ENDING_TYPES, BehaviorEvent
-    from nurture.scenario.model import TRACK_END, TRACK_LISTEN, MailType, Scenario, Trigger
+    from nurture.scenario.model import (
+        TRACK_END,
+        TRACK_LISTEN,
+        MailType,
+        Scenario,
+        Step,
+        Trigger,
+    )
     from nurture.schedule.send_window import next_capacity_check, next_day_opens, open_hours
     from nurture.schedule.variants import assign_variant
     from nurture.scoring.score import Discount, ScoreBreakdown, relevant_events, stage_for
@@ -200,13 +208,7 @@ class LeadJourney(MovesBetweenVersions):
         if step.mail_type in m.suppressed_mail_types:
             self._note("email", f"skipped step '{step.key}': lead opted out of {step.mail_type}")
         else:
-            result = await self._send_email(
-                key=key,
-                mail_type=step.mail_type,
-                variants=step.variants(),
-                variant_key=f"{track}/{step.key}",
-                what=narrative.step_what(m.step_index, self._steps_on_track, step.key, track),
-            )
+            result = await self._send_step_message(key, step, track)
             if result is not None and result.status == "deferred":
                 m.deferred_until = result.retry_at  # the weekly cap or an outage: same step
                 return
@@ -248,6 +250,65 @@ class LeadJourney(MovesBetweenVersions):
         self._woken = True
         if m.step_index == len(steps):
             self._track_complete(hops)
+
+    async def _send_step_message(
+        self, key: str, step: Step, track: str
+    ) -> SendEmailResult | SendLineResult | None:
+        """The step's message on its channel: LINE for a lead on LINE, else the email
+        (`fallback: email`) or nothing (`fallback: none`)."""
+        m = self._mem
+        what = narrative.step_what(m.step_index, self._steps_on_track, step.key, track)
+        if step.channel == "line":
+            pushed = await self._send_line(rules.line_send_key(key), step, what)
+            if pushed is None or pushed.status != "unlinked":
+                return pushed
+            if step.fallback == "none":
+                self._note("line", f"skipped {what}: the lead is not on LINE (fallback: none)")
+                return pushed
+            self._note("line", f"{what}: the lead is not on LINE; sending the email instead")
+        return await self._send_email(
+            key=key,
+            mail_type=step.mail_type,
+            variants=step.variants(),
+            variant_key=f"{track}/{step.key}",
+            what=what,
+        )
+
+    async def _send_line(
+        self, key: str, step: Step, what: str
+    ) -> SendLineResult | SendEmailResult | None:
+        m, line = self._mem, step.line
+        assert line is not None  # a LINE step has its message (nurture/scenario/model.py)
+        message = SendLineInput(
+            brand=self._scenario.brand,
+            scenario_version=self._scenario.version,
+            journey_id=self._id,
+            lead_id=self._input.lead_id,
+            product=self._input.product,
+            send_key=key,
+            mail_type=step.mail_type,
+            template=line.template,
+            alt_text=line.alt_text,
+            journey_time=workflow.now(),
+            journey=self._template_journey(key),
+        )
+        try:
+            result = await calls.bounded(
+                LineActivities.send_line, message, bound=SEND_BOUND, summary=f"LINE {what}"
+            )
+        except ActivityError as err:
+            if calls.outlasted(err):
+                return self._provider_unavailable(what, err, channel="LINE")
+            self._note("line", f"could not send {what} on LINE: {err.cause or err}")
+            return None
+        if result.status == "sent":
+            self._note("line", f"sent {what} on LINE")
+        elif result.status == "deferred":
+            m.deferred_why = None
+            self._note("line", f"deferred {what} on LINE: {result.detail}")
+        elif result.status == "suppressed":
+            self._note("line", f"not sent {what} on LINE: {result.detail}")
+        return result
 
     async def _send_email(
         self,
@@ -315,7 +376,6 @@ class LeadJourney(MovesBetweenVersions):
     def _email_input(
         self, key: str, mail_type: MailType, chosen: tuple[str, str], variant: int
     ) -> SendEmailInput:
-        m = self._mem
         subject, template = chosen
         return SendEmailInput(
             brand=self._scenario.brand,
@@ -329,16 +389,23 @@ class LeadJourney(MovesBetweenVersions):
             subject=subject,
             variant=variant,
             journey_time=workflow.now(),
-            journey={
-                "stage": m.stage,
-                "score": self._score.total,
-                "track": m.track,
-                "step": key,
-                "lifecycle": m.lifecycle,
-            },
+            journey=self._template_journey(key),
         )
 
-    def _provider_unavailable(self, what: str, err: ActivityError) -> SendEmailResult | None:
+    def _template_journey(self, key: str) -> dict[str, object]:
+        """What a template may know of the journey (`{{ journey.stage }}`, ...)."""
+        m = self._mem
+        return {
+            "stage": m.stage,
+            "score": self._score.total,
+            "track": m.track,
+            "step": key,
+            "lifecycle": m.lifecycle,
+        }
+
+    def _provider_unavailable(
+        self, what: str, err: ActivityError, channel: str = "email provider"
+    ) -> SendEmailResult | None:
         """The provider stayed away for the whole send bound: defer the step with backoff
         (behaviour is handled meanwhile), and skip it once the outage outlasts the give-up
         bound. A trigger is not deferred: it is timely or pointless."""
@@ -352,7 +419,7 @@ class LeadJourney(MovesBetweenVersions):
             return None
         assert outage.retry_at is not None
         m.step_unavailable_count += 1
-        detail = m.deferred_why = f"email provider unavailable ({last or err.cause})"
+        detail = m.deferred_why = f"{channel} unavailable ({last or err.cause})"
         self._note("email", f"deferred {what} to {outage.retry_at:%Y-%m-%d %H:%M}: {detail}")
         return SendEmailResult(
             send_id="", status="deferred", retry_at=outage.retry_at, detail=detail

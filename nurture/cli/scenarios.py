@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from nurture.channels.line.push import line_account_problem
 from nurture.cli.common import console, err_console
 from nurture.config import get_settings
 from nurture.scenario.loader import ScenarioError, load_scenario_dir, scenario_dirs
@@ -42,6 +43,12 @@ def validate(
             err_console.print(f"[red]✗ {folder.name}[/red] ({len(err.problems)} problem(s))")
             for problem in err.problems:
                 err_console.print(f"  {problem}", markup=False, highlight=False, soft_wrap=True)
+            continue
+        unreachable = line_account_problem(scenario, get_settings())
+        if unreachable:
+            failed += 1
+            err_console.print(f"[red]✗ {folder.name}[/red] (1 problem)")
+            err_console.print(f"  {unreachable}", markup=False, highlight=False, soft_wrap=True)
             continue
         templates = len({name for _, name in scenario.template_names()})
         console.print(

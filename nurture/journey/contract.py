@@ -53,6 +53,7 @@ class TimelineEntry(BaseModel):
         "start",
         "event",
         "email",
+        "line",
         "stage",
         "lifecycle",
         "track",

@@ -193,3 +193,10 @@ def step_of(send_key: str) -> tuple[str, str]:
         return "trigger", _ENTRY.sub("", send_key.removeprefix("trigger:"))
     track, _, step = _ENTRY.sub("", send_key).partition("/")
     return track, step
+
+
+def line_send_key(key: str) -> str:
+    """A LINE step's send key: `warm#1.line/seminar` beside its email fallback's
+    `warm#1/seminar`, so both have a row and the reports still read track and step."""
+    entry, _, step = key.partition("/")
+    return f"{entry}.line/{step}"

@@ -19,6 +19,12 @@ EMAIL_BOUNCE = "email_bounce"
 # A temporary refusal by the receiving server (SendGrid's `blocked`): stored, never routed.
 EMAIL_BLOCKED = "email_blocked"
 SPAM_REPORT = "spam_report"
+# From LINE's webhook (nurture/api/line_webhook.py): the lead linked the product's LINE
+# account, followed it again, unfollowed (or blocked) it, or wrote to it.
+LINE_LINKED = "line_linked"
+LINE_FOLLOW = "line_follow"
+LINE_UNFOLLOW = "line_unfollow"
+LINE_MESSAGE = "line_message"
 DELIVERY_ENDING_TYPES = frozenset({EMAIL_BOUNCE, SPAM_REPORT})
 # Properties that name what was downloaded or attended (trackers' usual names): the hand-off's
 # interesting moments show them to sales, so scenarios keep them by default.

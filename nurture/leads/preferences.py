@@ -157,6 +157,7 @@ def withdraw_consent(session: Session, lead_id: str, product: str, at: datetime)
         select(Consent).where(
             Consent.lead_id == lead_id,
             Consent.product == product,
+            Consent.channel == "email",  # LINE's consent is the follow: LINE withdraws it
             Consent.withdrawn_at.is_(None),
         )
     ):
@@ -166,7 +167,12 @@ def withdraw_consent(session: Session, lead_id: str, product: str, at: datetime)
         return
     every = session.scalars(
         select(Consent)
-        .where(Consent.lead_id == lead_id, Consent.product == "", Consent.withdrawn_at.is_(None))
+        .where(
+            Consent.lead_id == lead_id,
+            Consent.product == "",
+            Consent.channel == "email",
+            Consent.withdrawn_at.is_(None),
+        )
         .order_by(Consent.recorded_at.desc())
     ).first()
     if every is not None:

@@ -20,6 +20,7 @@ import jinja2
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from nurture.channels.line.messages import LineMessageError, line_file, render_line_messages
 from nurture.mail.render import SAMPLE_JOURNEY, SAMPLE_LEADS, TemplateRenderer, email_context
 from nurture.scenario.model import SLUG, Scenario, reference_problems
 
@@ -204,6 +205,44 @@ def template_problems(
         problems += _render_problems(
             renderer, _html_path(folder, name), scenario, name, subjects[name], file, line, where
         )
+    return problems + _line_problems(folder, scenario, renderer, file, lines)
+
+
+def _line_problems(
+    folder: Path,
+    scenario: Scenario,
+    renderer: TemplateRenderer,
+    file: Path,
+    lines: dict[Path_, int],
+) -> list[Problem]:
+    """Every LINE step's message exists and renders, for every sample lead, to messages
+    LINE accepts (nurture/channels/line/messages.py)."""
+    problems: list[Problem] = []
+    for path, step in scenario.line_steps():
+        assert step.line is not None
+        where, line = _dotted((*path, "line")), _line_for(lines, (*path, "line"))
+        source_path = folder / "templates" / line_file(step.line.template)
+        if not source_path.exists():
+            problems.append(
+                Problem(file, line, where, f"LINE message not found: create {source_path}")
+            )
+            continue
+        source = source_path.read_text(encoding="utf-8")
+        for lead in SAMPLE_LEADS:
+            context = email_context(
+                scenario.brand,
+                lead,
+                unsubscribe_url="https://example.invalid/v1/unsubscribe/sample-token",
+                preferences_url="https://example.invalid/v1/unsubscribe/sample-token",
+                journey=SAMPLE_JOURNEY,
+            )
+            try:
+                render_line_messages(
+                    renderer.env, step.line.template, source, step.line.alt_text, context
+                )
+            except LineMessageError as err:
+                problems.append(Problem(source_path, None, where, str(err)))
+                break
     return problems
 
 

@@ -292,10 +292,38 @@ class _Email(_Strict):
         ]
 
 
+Channel = Literal["email", "line"]
+
+
+class LineMessage(_Strict):
+    """A step's LINE message: `templates/<template>.line.json`, one LINE message object or a
+    list of up to five (text, or Flex with `contents`), each string rendered by the same
+    sandboxed Jinja2 as email (nurture/channels/line/messages.py)."""
+
+    template: str
+    alt_text: str = Field(
+        min_length=1,
+        max_length=1500,
+        description="what a notification or an old client shows for a Flex message",
+    )
+
+    @field_validator("template")
+    @classmethod
+    def _slug_name(cls, value: str) -> str:
+        return _slug(value, "template")
+
+
 class Step(_Email):
+    """One message of a track. `channel: line` sends `line:` to a lead linked to the product's
+    LINE account; an unlinked (or blocked) lead gets the email instead (`fallback: email`,
+    the template and subject) or nothing (`fallback: none`)."""
+
     key: str
     wait: Duration
     mail_type: Literal["step", "newsletter"] = "step"
+    channel: Channel = "email"
+    line: LineMessage | None = None
+    fallback: Literal["email", "none"] = "email"
 
     @field_validator("key")
     @classmethod
@@ -308,6 +336,17 @@ class Step(_Email):
         if value < timedelta(0):
             raise ValueError("wait cannot be negative")
         return value
+
+    @model_validator(mode="after")
+    def _channel_message(self) -> Step:
+        if self.channel == "line" and self.line is None:
+            raise ValueError(
+                "a `channel: line` step needs `line: {template: NAME, alt_text: ...}` "
+                "(templates/NAME.line.json)"
+            )
+        if self.channel == "email" and self.line is not None:
+            raise ValueError("`line:` is only for a `channel: line` step; add `channel: line`")
+        return self
 
 
 class Track(_Strict):
@@ -579,6 +618,15 @@ class Scenario(_Strict):
         `tracking.keep_properties`."""
         matched = {key for _, rule in self.event_matches() for key in rule.properties}
         return matched | set(self.tracking.keep_properties)
+
+    def line_steps(self) -> list[tuple[tuple[str | int, ...], Step]]:
+        """Every `channel: line` step, with its path."""
+        return [
+            (("tracks", name, "steps", i), step)
+            for name, track in self.tracks.items()
+            for i, step in enumerate(track.steps)
+            if step.channel == "line"
+        ]
 
     def template_names(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Every template the scenario references, with the path of the reference."""

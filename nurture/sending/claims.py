@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -66,6 +67,7 @@ class NewSend:
     provider: str
     journey_time: datetime
     variant: int = 0
+    channel: str = "email"
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,7 @@ def _row(session: Session, send: NewSend) -> Send:
         send_key=send.send_key,
         lead_id=send.lead_id,
         product=send.product,
+        channel=send.channel,
         mail_type=send.mail_type,
         template=send.template,
         subject=send.subject,
@@ -171,8 +174,15 @@ def deliver(store: Store, provider: EmailProvider, message: EmailMessage, tags: 
     Raises DeliveryUncertain, the row keeping its claim, when the message went out but
     the store stays away: a later attempt finds the claim stale and leaves it uncertain.
     """
+    return hand_over(store, tags, str(message["Subject"]), lambda: provider.deliver(message, tags))
+
+
+def hand_over(store: Store, tags: SendTags, subject: str, deliver: Callable[[], str]) -> str:
+    """`deliver` a claimed send through any channel (an email provider, a LINE push), then
+    mark it sent with `subject` (what the send row shows); returns the channel's message id.
+    The outcomes are `deliver`'s as the docstring above says."""
     try:
-        message_id = provider.deliver(message, tags)
+        message_id = deliver()
     except ProviderError as err:
         _record_failure(store, tags.send_id, err)
         raise
@@ -183,7 +193,7 @@ def deliver(store: Store, provider: EmailProvider, message: EmailMessage, tags: 
     except BaseException:
         release(store, tags.send_id)  # nothing went out: the retry may try at once
         raise
-    mark_sent(store, tags, str(message["Subject"]), message_id)
+    mark_sent(store, tags, subject, message_id)
     return message_id
 
 

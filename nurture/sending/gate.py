@@ -15,6 +15,7 @@ from typing import Literal
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
+from nurture.channels.line import links
 from nurture.store.engine import Store, lock_lead, upsert_insert
 from nurture.store.models import Consent, Lead, Send, Suppression, utcnow
 
@@ -39,6 +40,7 @@ class Decision:
     outcome: Literal["claimed", "done", "busy", "uncertain", "suppressed", "deferred"]
     detail: str | None = None
     until: datetime | None = None
+    unreachable: bool = False  # suppressed because the channel cannot reach the lead (LINE)
 
 
 def email_hash(email: str) -> str:
@@ -152,8 +154,8 @@ def suppression_reason(
     return f"suppressed ({where[found.scope]}): {found.reason}"
 
 
-def has_consent(session: Session, lead_id: str, product: str) -> bool:
-    """Whether the lead's latest word on email from `product` is yes.
+def has_consent(session: Session, lead_id: str, product: str, channel: str = "email") -> bool:
+    """Whether the lead's latest word on `channel` messages from `product` is yes.
 
     The consent history is only appended to: each record says yes when recorded and, once
     withdrawn, no at `withdrawn_at`. Records for every product ('') and for this one both
@@ -164,7 +166,11 @@ def has_consent(session: Session, lead_id: str, product: str) -> bool:
     statements = [
         statement
         for record in session.scalars(
-            select(Consent).where(Consent.lead_id == lead_id, Consent.product.in_(("", product)))
+            select(Consent).where(
+                Consent.lead_id == lead_id,
+                Consent.product.in_(("", product)),
+                Consent.channel == channel,
+            )
         )
         for statement in _statements(record)
     ]
@@ -179,6 +185,7 @@ def consented_since(store: Store, lead_id: str, product: str, since: datetime) -
             select(Consent.id).where(
                 Consent.lead_id == lead_id,
                 Consent.product.in_(("", product)),
+                Consent.channel == "email",
                 Consent.recorded_at > since,
             )
         )
@@ -186,6 +193,9 @@ def consented_since(store: Store, lead_id: str, product: str, since: datetime) -
 
 
 YES, NO = 0, 1
+NOT_ON_LINE = (
+    "not on LINE: the lead has not linked the product's LINE account, or unfollowed or blocked it"
+)
 
 
 def _statements(record: Consent) -> list[tuple[datetime, int, int]]:
@@ -217,15 +227,10 @@ def decide(
     settled = _settled(send, lead, wall_now, lease, redeliver_stale)
     if settled is not None:
         return settled
-    reason = suppression_reason(session, lead, send.product, send.mail_type)
-    if reason:
-        return _suppress(send, reason)
-    if not has_consent(session, lead.id, send.product):
-        return _suppress(
-            send,
-            "no consent basis on record for this lead and product: record how the lead "
-            "agreed to email (opt-in form wording or business-card exchange) before sending",
-        )
+    refusal = _line_refusal if send.channel == "line" else _email_refusal
+    refused = refusal(session, send, lead)
+    if refused is not None:
+        return refused
     if weekly_cap and send.mail_type in CAPPED_MAIL_TYPES:
         until = _cap_frees_at(session, send, journey_now, weekly_cap)
         if until is not None:
@@ -235,6 +240,42 @@ def decide(
             send.status, send.detail, send.deferred_until = "deferred", detail, until
             return Decision("deferred", detail, until)
     return _claimed(send, journey_now, wall_now)
+
+
+def _email_refusal(session: Session, send: Send, lead: Lead) -> Decision | None:
+    """Suppressions (global, the product's, the mail type's) and the email consent."""
+    reason = suppression_reason(session, lead, send.product, send.mail_type)
+    if reason:
+        return _suppress(send, reason)
+    if not has_consent(session, lead.id, send.product):
+        return _suppress(
+            send,
+            "no consent basis on record for this lead and product: record how the lead "
+            "agreed to email (opt-in form wording or business-card exchange) before sending",
+        )
+    return None
+
+
+def _line_refusal(session: Session, send: Send, lead: Lead) -> Decision | None:
+    """LINE reaches a lead linked to the product's account who has not unfollowed or
+    blocked it (the follow is the consent). The lead's mail-type choices for the product
+    apply to every channel; an email unsubscribe or bounce does not stop LINE."""
+    if links.linked_user(session, lead.id, send.product) is None or not has_consent(
+        session, lead.id, send.product, channel="line"
+    ):
+        send.status, send.detail = "suppressed", NOT_ON_LINE
+        return Decision("suppressed", NOT_ON_LINE, unreachable=True)
+    found = session.scalars(
+        select(Suppression).where(
+            suppressions_of(lead),
+            Suppression.scope == "mail_type",
+            Suppression.product == send.product,
+            Suppression.mail_type == send.mail_type,
+        )
+    ).first()
+    if found is not None:
+        return _suppress(send, f"suppressed ({send.product} {send.mail_type}): {found.reason}")
+    return None
 
 
 def decide_sales_mail(
@@ -301,6 +342,7 @@ def _cap_frees_at(session: Session, send: Send, now: datetime, weekly_cap: int) 
             .where(
                 Send.lead_id == send.lead_id,
                 Send.id != send.id,
+                Send.channel == send.channel,  # each channel has its own cap
                 Send.mail_type.in_(CAPPED_MAIL_TYPES),
                 Send.status.in_(COUNTED_STATUSES),
                 Send.journey_time > now - CAP_WINDOW,

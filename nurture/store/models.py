@@ -100,6 +100,9 @@ class Consent(Base):
     lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id"), index=True)
     basis: Mapped[str] = mapped_column(String(30))
     product: Mapped[str] = mapped_column(String(64), default="", doc="'' = every product")
+    channel: Mapped[str] = mapped_column(
+        String(16), default="email", server_default="email", doc="email, or line (a follow)"
+    )
     wording: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str | None] = mapped_column(String(300))
     obtained_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -250,6 +253,7 @@ class Send(Base):
     send_key: Mapped[str] = mapped_column(String(200))
     lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id"), index=True)
     product: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16), default="email", server_default="email")
     mail_type: Mapped[str] = mapped_column(String(20))
     template: Mapped[str] = mapped_column(String(100))
     subject: Mapped[str] = mapped_column(Text)
@@ -303,6 +307,35 @@ class Identity(Base):
     anonymous_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id"), index=True)
     linked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LineLink(Base):
+    """A lead's LINE user for one product's LINE Official Account: made by LINE's account
+    link (nurture/channels/line/links.py), ended by an unfollow or a block. While `linked`,
+    the product's LINE steps reach the lead; the follow is the channel's consent."""
+
+    __tablename__ = "line_links"
+    __table_args__ = (
+        UniqueConstraint("product", "line_user_id", name="uq_line_links_user"),
+        UniqueConstraint("product", "lead_id", name="uq_line_links_lead"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    product: Mapped[str] = mapped_column(String(64))
+    line_user_id: Mapped[str] = mapped_column(String(64))
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), doc="linked, unfollowed or blocked")
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class UsedLinkToken(Base):
+    """An account-link token already spent: each links one LINE user, once."""
+
+    __tablename__ = "used_link_tokens"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class HandoffSlot(Base):

@@ -1,0 +1,139 @@
+"""LINE's webhook, one per product's LINE Official Account: signed events → links, consent
+and behaviour.
+
+`X-Line-Signature` (HMAC-SHA256 of the raw body under the product's channel secret) is
+required before the body is read and verified with the official SDK's parser once it is in;
+anything else is refused (403). What each event does (nurture/channels/line/links.py):
+
+- `accountLink` with `result: ok`: its nonce is a link token Nurture issued (sealed,
+  single-use, 24 hours); the LINE user is linked to the token's lead, and the follow is
+  recorded as the channel's consent. The journey hears `line_linked`.
+- `follow` of a user linked before (who unfollowed): linked again, consent again
+  (`line_follow`). A user LINE has never linked to a lead is nobody yet.
+- `unfollow` (LINE reports a block as an unfollow): no LINE message reaches the lead from
+  now, consent withdrawn, and the journey hears `line_unfollow`; email goes on.
+- `message` from a linked user: behaviour (`line_message`, with the message's type, never
+  its text), which a scenario may score.
+
+Each event counts once, by LINE's `webhookEventId`; LINE redelivers what got no 2xx.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from linebot.v3 import WebhookParser
+from linebot.v3.exceptions import InvalidSignatureError
+from linebot.v3.webhooks import AccountLinkEvent, FollowEvent, MessageEvent, UnfollowEvent
+from pydantic import BaseModel
+
+from nurture.api.limits import WEBHOOK_BYTES, max_body
+from nurture.channels.line import links
+from nurture.config import Settings
+from nurture.leads.events import (
+    LINE_FOLLOW,
+    LINE_LINKED,
+    LINE_MESSAGE,
+    LINE_UNFOLLOW,
+    BehaviorEvent,
+)
+from nurture.store.engine import Store
+from nurture.store.event_log import LoggedEvent, record_events_in
+
+router = APIRouter(tags=["webhooks"])
+SIGNATURE = "X-Line-Signature"
+
+
+class LineWebhookResult(BaseModel):
+    received: int
+    linked: int
+    unfollowed: int
+    refused: list[str]  # why an account link did not link (expired, used, not ours)
+
+
+@router.post(
+    "/webhooks/line/{product}",
+    dependencies=[Depends(max_body(WEBHOOK_BYTES))],
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+)
+async def line_events(product: str, request: Request) -> LineWebhookResult:
+    """The channel and the signature header are checked before the body is read."""
+    settings: Settings = request.app.state.settings
+    channel = settings.line_channels.get(product)
+    if channel is None:
+        raise HTTPException(
+            403, f"no LINE channel for {product!r}: add it to NURTURE_LINE_CHANNELS"
+        )
+    signature = request.headers.get(SIGNATURE)
+    if not signature:
+        raise HTTPException(403, f"missing {SIGNATURE}: only LINE may call this webhook")
+    body = await request.body()
+    try:
+        events = WebhookParser(channel.secret.get_secret_value()).parse(
+            body.decode("utf-8"), signature
+        )
+    except InvalidSignatureError:
+        raise HTTPException(403, "the signature does not verify") from None
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise HTTPException(400, 'body is not LINE\'s webhook JSON ({"events": [...]})') from None
+    store: Store = request.app.state.store
+    return await asyncio.to_thread(_apply, store, settings, product, events)
+
+
+def _apply(store: Store, settings: Settings, product: str, events: list[Any]) -> LineWebhookResult:
+    """One transaction: the links and consents, and the events the journeys hear."""
+    now = datetime.now(UTC)
+    linked = unfollowed = 0
+    refused: list[str] = []
+    logged: list[LoggedEvent] = []
+    with store.session() as session:
+        for event in events:
+            user = getattr(getattr(event, "source", None), "user_id", None)
+            if not isinstance(user, str):
+                continue  # a group or a room: no lead
+            lead_id, kind, properties = None, None, {}
+            if isinstance(event, AccountLinkEvent):
+                if event.link.result != "ok":
+                    continue
+                try:
+                    token = links.read_link_token(event.link.nonce, settings.secret_key, now)
+                    if token.product != product:
+                        raise links.LinkRefused("this link token is for another product")
+                    lead_id = links.link(session, token, user, product, now).lead_id
+                except links.LinkRefused as err:
+                    refused.append(str(err))
+                    continue
+                linked += 1
+                kind = LINE_LINKED
+            elif isinstance(event, FollowEvent):
+                lead_id, kind = links.follow_again(session, product, user, now), LINE_FOLLOW
+            elif isinstance(event, UnfollowEvent):
+                lead_id = links.stop(session, product, user, "unfollowed", now)
+                unfollowed += lead_id is not None
+                kind = LINE_UNFOLLOW
+            elif isinstance(event, MessageEvent):
+                lead_id, kind = links.lead_of(session, product, user), LINE_MESSAGE
+                properties = {"message_type": str(event.message.type)}
+            if lead_id is None or kind is None:
+                continue
+            occurred = datetime.fromtimestamp(event.timestamp / 1000, UTC)
+            behaviour = BehaviorEvent(
+                event_id=f"line:{event.webhook_event_id}",
+                type=kind,
+                occurred_at=occurred,
+                product=product,
+                properties=properties,
+            )
+            logged.append(LoggedEvent(behaviour, lead_id=lead_id))
+        record_events_in(session, logged)
+    return LineWebhookResult(
+        received=len(events), linked=linked, unfollowed=unfollowed, refused=refused
+    )
