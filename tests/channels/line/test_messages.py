@@ -49,7 +49,7 @@ def test_a_flex_message_gets_the_steps_alt_text_rendered() -> None:
     ],
 )
 def test_what_line_would_refuse_is_an_error_naming_the_file(source: object, said: str) -> None:
-    with pytest.raises(LineMessageError, match="invite.line.json") as refused:
+    with pytest.raises(LineMessageError, match=r"invite\.line\.json") as refused:
         render(source)
     assert said in str(refused.value)
 

@@ -1,0 +1,162 @@
+"""LINE's webhook: only LINE's signature gets in, a link token links once, and what a LINE
+user does becomes the lead's consent and behaviour, never their words."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from nurture.channels.line import links
+from nurture.channels.line.links import issue_link_token
+from nurture.config import Settings
+from nurture.sending import gate as send_gate
+from nurture.store.engine import Store
+from nurture.store.models import Event, LineLink
+from tests.helpers.api import Api
+from tests.helpers.journeys import make_lead
+from tests.helpers.line import SECRET, channel, signed
+
+_ids = iter(range(1, 1_000_000))
+
+
+@pytest.fixture(autouse=True)
+def line_channel(settings: Settings) -> None:
+    settings.line_channels = {"acme": channel()}
+
+
+def event(kind: str, user: str = "Uaiko", **fields: Any) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "mode": "active",
+        "timestamp": int(datetime.now(UTC).timestamp() * 1000),
+        "source": {"type": "user", "userId": user},
+        "webhookEventId": f"01HEVENT{next(_ids)}",
+        "deliveryContext": {"isRedelivery": False},
+        **fields,
+    }
+
+
+def account_link(token: str, user: str = "Uaiko") -> dict[str, Any]:
+    return event("accountLink", user, replyToken="r", link={"result": "ok", "nonce": token})
+
+
+async def post(api: Api, *events: dict[str, Any], product: str = "acme") -> Any:
+    body, headers = signed({"destination": "Uacme", "events": list(events)})
+    return await api.http.post(f"/v1/webhooks/line/{product}", content=body, headers=headers)
+
+
+def line_events(store: Store) -> list[Event]:
+    with store.session() as session:
+        return list(session.scalars(select(Event).where(Event.type.like("line_%"))))
+
+
+async def test_only_lines_signature_gets_in(api: Api) -> None:
+    body, headers = signed({"events": []})
+    unsigned = await api.http.post("/v1/webhooks/line/acme", content=body)
+    assert unsigned.status_code == 403 and "missing X-Line-Signature" in unsigned.text
+    forged = {
+        **headers,
+        "X-Line-Signature": signed({"events": []}, secret="guess")[1]["X-Line-Signature"],
+    }
+    altered = await api.http.post(
+        "/v1/webhooks/line/acme", content=body.replace(b"[]", b"[ ]"), headers=headers
+    )
+    assert altered.status_code == 403 and "does not verify" in altered.text
+    wrong = await api.http.post("/v1/webhooks/line/acme", content=body, headers=forged)
+    assert wrong.status_code == 403
+    other = await post(api, product="other")
+    assert other.status_code == 403 and "no LINE channel for 'other'" in other.text
+    assert (await post(api)).json() == {"received": 0, "linked": 0, "unfollowed": 0, "refused": []}
+
+
+async def test_a_link_token_links_its_lead_once_and_records_the_channels_consent(
+    api: Api, store: Store, settings: Settings
+) -> None:
+    lead = make_lead(store)
+    token = issue_link_token(lead.id, "acme", settings.secret_key, datetime.now(UTC))
+    assert lead.id not in token and "acme" not in token  # nothing readable
+    said = (await post(api, account_link(token))).json()
+    assert (said["linked"], said["refused"]) == (1, [])
+    with store.session() as session:
+        assert links.linked_user(session, lead.id, "acme") == "Uaiko"
+        assert send_gate.has_consent(session, lead.id, "acme", channel="line")
+    again = (await post(api, account_link(token, user="Umallory"))).json()
+    assert again["refused"] == ["this LINE link token was used already: ask for a new link"]
+    with store.session() as session:
+        assert links.linked_user(session, lead.id, "acme") == "Uaiko"
+    assert [e.type for e in line_events(store)] == ["line_linked"]
+
+
+async def test_an_expired_damaged_or_other_products_token_links_nobody(
+    api: Api, store: Store, settings: Settings
+) -> None:
+    lead = make_lead(store)
+    old = issue_link_token(
+        lead.id, "acme", settings.secret_key, datetime.now(UTC) - timedelta(days=2)
+    )
+    other = issue_link_token(lead.id, "beta", settings.secret_key, datetime.now(UTC))
+    fresh = issue_link_token(lead.id, "acme", settings.secret_key, datetime.now(UTC))
+    damaged = fresh[:-2] + ("A" if fresh[-2] != "A" else "B") + fresh[-1]
+    said = (await post(api, account_link(old), account_link(other), account_link(damaged))).json()
+    assert said["refused"] == [
+        "this LINE link token has expired: ask for a new link",
+        "this link token is for another product",
+        "invalid LINE link token: it is damaged or not ours",
+    ]
+    with store.session() as session:
+        assert session.scalars(select(LineLink)).first() is None
+
+
+async def test_unfollow_stops_line_and_following_again_restarts_it(
+    api: Api, store: Store, settings: Settings
+) -> None:
+    lead = make_lead(store)
+    token = issue_link_token(lead.id, "acme", settings.secret_key, datetime.now(UTC))
+    await post(api, account_link(token))
+    said = (await post(api, event("unfollow"), event("unfollow", user="Ustranger"))).json()
+    assert said["unfollowed"] == 1  # a stranger's unfollow concerns no lead
+    with store.session() as session:
+        assert links.linked_user(session, lead.id, "acme") is None
+        assert not send_gate.has_consent(session, lead.id, "acme", channel="line")
+        assert send_gate.has_consent(session, lead.id, "acme")  # email is another channel
+    await post(api, event("follow", replyToken="r", follow={"isUnblocked": True}))
+    with store.session() as session:
+        assert links.linked_user(session, lead.id, "acme") == "Uaiko"
+        assert send_gate.has_consent(session, lead.id, "acme", channel="line")
+    assert [e.type for e in line_events(store)] == ["line_linked", "line_unfollow", "line_follow"]
+
+
+async def test_a_message_is_behaviour_without_its_words_and_counts_once(
+    api: Api, store: Store, settings: Settings
+) -> None:
+    lead = make_lead(store)
+    await post(
+        api, account_link(issue_link_token(lead.id, "acme", settings.secret_key, datetime.now(UTC)))
+    )
+    text = {"id": "1", "type": "text", "text": "私の電話番号は 090-1234-5678", "quoteToken": "q"}
+    wrote = event("message", replyToken="r", message=text)
+    await post(api, wrote, event("message", user="Ustranger", replyToken="r", message=text))
+    await post(api, wrote)  # LINE redelivers what it thinks we missed
+    [message] = [e for e in line_events(store) if e.type == "line_message"]
+    assert (message.lead_id, message.properties) == (lead.id, {"message_type": "text"})
+    with store.session() as session:
+        stored = json.dumps([e.properties for e in session.scalars(select(Event))])
+    assert "090" not in stored
+
+
+async def test_a_body_that_is_not_lines_json_is_refused_with_what_was_expected(api: Api) -> None:
+    raw = b"not json"
+
+    mac = base64.b64encode(hmac.new(SECRET.encode(), raw, hashlib.sha256).digest()).decode()
+    answer = await api.http.post(
+        "/v1/webhooks/line/acme", content=raw, headers={"X-Line-Signature": mac}
+    )
+    assert answer.status_code == 400
+    assert answer.json()["detail"] == 'body is not LINE\'s webhook JSON ({"events": [...]})'

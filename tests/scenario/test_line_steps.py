@@ -1,0 +1,87 @@
+"""A LINE step in a scenario: what `nurture validate` refuses, and the fix it names."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from nurture.cli.app import app
+from nurture.config import get_settings
+from nurture.scenario.loader import ScenarioError, load_scenario_dir
+from tests.helpers.paths import SCENARIOS
+
+GUIDE = '{key: guide, wait: 30d, template: note, subject: ["A guide for you", "Your guide"]}'
+LINE_GUIDE = (
+    "{key: guide, wait: 30d, template: note, subject: A guide, channel: line, "
+    "line: {template: guide, alt_text: A guide}}"
+)
+
+
+@pytest.fixture
+def acme(tmp_path: Path) -> Path:
+    folder = tmp_path / "acme"
+    shutil.copytree(SCENARIOS / "acme", folder)
+    return folder
+
+
+def with_step(folder: Path, step: str, message: object = None) -> None:
+    yaml = folder / "scenario.yaml"
+    yaml.write_text(yaml.read_text().replace(GUIDE, step))
+    if message is not None:
+        text = message if isinstance(message, str) else json.dumps(message)
+        (folder / "templates" / "guide.line.json").write_text(text)
+
+
+def problems(folder: Path) -> list[str]:
+    with pytest.raises(ScenarioError) as err:
+        load_scenario_dir(folder)
+    return [str(p) for p in err.value.problems]
+
+
+def test_a_line_step_with_its_message_loads(acme: Path) -> None:
+    with_step(acme, LINE_GUIDE, {"type": "text", "text": "{{ lead.first_name }}さん"})
+    scenario = load_scenario_dir(acme)
+    [(path, step)] = scenario.line_steps()
+    assert path == ("tracks", "cold", "steps", 1) and step.fallback == "email"
+
+
+def test_a_line_step_needs_its_message_and_an_email_step_none(acme: Path) -> None:
+    with_step(acme, LINE_GUIDE.replace(", line: {template: guide, alt_text: A guide}", ""))
+    [problem] = problems(acme)
+    assert "a `channel: line` step needs `line: {template: NAME, alt_text: ...}`" in problem
+    assert "templates/NAME.line.json" in problem
+
+
+def test_a_missing_or_unacceptable_message_names_the_file(acme: Path) -> None:
+    with_step(acme, LINE_GUIDE)
+    [missing] = problems(acme)
+    assert "LINE message not found: create" in missing and "guide.line.json" in missing
+    (acme / "templates" / "guide.line.json").write_text('{"type": "text", "text": "{{ nope }}"}')
+    [undefined] = problems(acme)
+    assert "guide.line.json" in undefined and "'nope' is undefined" in undefined
+
+
+def test_pushing_through_line_needs_the_products_channel(
+    acme: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with_step(acme, LINE_GUIDE, {"type": "text", "text": "hi"})
+    monkeypatch.setenv("NURTURE_LINE_PROVIDER", "line")
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["validate", str(acme)])
+        assert result.exit_code == 1
+        assert "tracks.cold.steps.1: a LINE step, but acme has no LINE account configured" in (
+            " ".join(result.output.split())
+        )
+        assert "NURTURE_LINE_CHANNELS" in result.output
+        monkeypatch.setenv(
+            "NURTURE_LINE_CHANNELS", '{"acme": {"access_token": "t", "secret": "s"}}'
+        )
+        get_settings.cache_clear()
+        assert CliRunner().invoke(app, ["validate", str(acme)]).exit_code == 0
+    finally:
+        get_settings.cache_clear()
