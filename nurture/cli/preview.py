@@ -23,6 +23,12 @@ from rich.text import Text
 from sqlalchemy import or_, select
 from sqlalchemy.engine import make_url
 
+from nurture.channels.line.messages import (
+    LineMessageError,
+    RenderedLine,
+    line_file,
+    render_line_messages,
+)
 from nurture.config import Settings
 from nurture.mail.compose import (
     ComposedEmail,
@@ -31,9 +37,9 @@ from nurture.mail.compose import (
     compose_email,
     unsubscribe_url,
 )
-from nurture.mail.render import SAMPLE_JOURNEY, SAMPLE_LEADS, TemplateRenderer
+from nurture.mail.render import SAMPLE_JOURNEY, SAMPLE_LEADS, TemplateRenderer, email_context
 from nurture.scenario.loader import SCENARIO_FILE, ScenarioError, load_scenario_dir, scenario_dirs
-from nurture.scenario.model import SLUG, Scenario
+from nurture.scenario.model import SLUG, LineMessage, Scenario
 from nurture.schedule.variants import assign_variant
 from nurture.store.engine import Store
 from nurture.store.migrate import SchemaOutdated
@@ -60,6 +66,7 @@ class ScenarioEmail:
     mail_type: str
     track: str  # the track the journey is on when it sends this
     send_key: str  # as the worker keys its first send: "cold#1/welcome", "trigger:key#1"
+    line: LineMessage | None = None  # a `channel: line` step's message
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,7 @@ def scenario_emails(scenario: Scenario) -> list[ScenarioEmail]:
             mail_type=step.mail_type,
             track=track_name,
             send_key=f"{track_name}#1/{step.key}",
+            line=step.line,
         )
         for track_name, track in scenario.tracks.items()
         for i, step in enumerate(track.steps)
@@ -276,6 +284,41 @@ def render_preview(
             ) from None
         variants.append(composed)
     return Preview(scenario, email, lead, variant, variants, link)
+
+
+def render_line_preview(
+    scenario: Scenario, folder: Path, email: ScenarioEmail, lead: PreviewLead, settings: Settings
+) -> RenderedLine:
+    """A LINE step's messages for the lead, as `send_line` renders them (the JSON LINE gets)."""
+    if email.line is None:
+        raise PreviewError(
+            f"{email.label} is an email step: it has no LINE message (preview it without "
+            "--channel, or give it `channel: line` and `line:`)"
+        )
+    renderer = TemplateRenderer.for_folder(folder)
+    link = unsubscribe_url(
+        settings.public_base_url, settings.secret_key, PREVIEW_LEAD_ID, scenario.product
+    )
+    context = email_context(
+        scenario.brand,
+        lead.recipient.fields,
+        unsubscribe_url=link,
+        preferences_url=link,
+        journey={**SAMPLE_JOURNEY, "track": email.track, "step": email.send_key},
+    )
+    source = folder / "templates" / line_file(email.line.template)
+    if not source.exists():
+        raise PreviewError(f"LINE message not found: create {source}")
+    try:
+        return render_line_messages(
+            renderer.env,
+            email.line.template,
+            source.read_text(encoding="utf-8"),
+            email.line.alt_text,
+            context,
+        )
+    except LineMessageError as err:
+        raise PreviewError(str(err)) from None
 
 
 def _template_problem(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -111,10 +112,15 @@ def preview(
     scenarios: Annotated[
         Path | None, typer.Option(help="scenarios folder (default: NURTURE_SCENARIOS_DIR)")
     ] = None,
+    channel: Annotated[
+        str,
+        typer.Option(help="email, or line: print a LINE step's message JSON as LINE gets it"),
+    ] = "email",
 ) -> None:
     """Render one email of a scenario for a lead, exactly as the worker would send it.
 
-    Without --html or --eml it prints the headers and the plain-text part.
+    Without --html or --eml it prints the headers and the plain-text part; with
+    --channel line, a LINE step's messages.
     """
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import OperationalError
@@ -126,6 +132,12 @@ def preview(
         scenario, folder = pv.load_product(scenarios or settings.scenarios_dir, product)
         email = pv.find_email(scenario, step)
         recipient = pv.find_lead(lead, lambda: pv.open_store(settings.database_url))
+        if channel not in ("email", "line"):
+            raise pv.PreviewError(f"--channel {channel!r}: give email or line")
+        if channel == "line":
+            line = pv.render_line_preview(scenario, folder, email, recipient, settings)
+            typer.echo(json.dumps(line.messages, ensure_ascii=False, indent=2))
+            return
         chosen = pv.parse_variant(variant, email, recipient, scenario.product)
         shown = pv.render_preview(scenario, folder, email, recipient, chosen, settings)
     except pv.PreviewError as err:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import json
 import os
 import re
 import shutil
@@ -19,6 +20,10 @@ from temporalio.testing import ActivityEnvironment
 from typer.testing import CliRunner, Result
 
 from activities.email import EmailActivities, SendEmailInput
+from activities.line import LineActivities, SendLineInput
+from nurture.channels.line.links import issue_link_token, read_link_token
+from nurture.channels.line.links import link as link_line
+from nurture.channels.line.push import LineOutbox
 from nurture.cli.app import app
 from nurture.cli.preview import PREVIEW_LEAD_ID, PREVIEW_SEND_ID
 from nurture.config import Settings, get_settings
@@ -407,3 +412,58 @@ def test_the_console_script_prints_japanese_to_a_pipe(settings: Settings) -> Non
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Subject: 料金のご検討に:導入効果(ROI)試算シートをお送りします" in result.stdout
     assert "Sato Aiko様" in result.stdout  # the executive sample lead, family name first
+
+
+def test_a_line_step_previews_as_the_json_the_worker_pushes(
+    settings: Settings, store: Store
+) -> None:
+    lead, _ = store.upsert_lead(
+        LeadIn(email="aiko@example.jp", first_name="愛子", last_name="佐藤", consent=CONSENT)
+    )
+    scenario = load_scenario(SHIPPED, "cloudbook")
+    pin_templates(store, SHIPPED / "cloudbook", "cloudbook", scenario.version)
+    with store.session() as session:
+        now = datetime.now(UTC)
+        token = issue_link_token(lead.id, "cloudbook", settings.secret_key, now)
+        link_line(session, read_link_token(token, settings.secret_key, now), "Uaiko", "cb", now)
+    [(_, step)] = scenario.line_steps()
+    assert step.line is not None
+    outbox = LineOutbox(settings.outbox_dir)
+    pushed = ActivityEnvironment().run(
+        LineActivities(store, settings, outbox).send_line,
+        SendLineInput(
+            brand=scenario.brand,
+            scenario_version=scenario.version,
+            journey_id="journey:cloudbook:x",
+            lead_id=lead.id,
+            product="cloudbook",
+            send_key="warm#1.line/seminar-invite",
+            mail_type="step",
+            template=step.line.template,
+            alt_text=step.line.alt_text,
+            journey_time=datetime.now(UTC),
+            journey=SAMPLE_JOURNEY,
+        ),
+    )
+    assert pushed.status == "sent"
+    sent = json.loads(outbox.path_for("cloudbook", pushed.send_id).read_text(encoding="utf-8"))
+
+    shown = preview(
+        "cloudbook",
+        "seminar-invite",
+        "--channel",
+        "line",
+        "--lead",
+        lead.id,
+        "--scenarios",
+        str(SHIPPED),
+    )
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.output) == sent["messages"]
+    assert sent["messages"][0]["text"].startswith("佐藤 愛子様")
+
+
+def test_an_email_step_has_no_line_preview() -> None:
+    shown = preview("acme", "guide", "--channel", "line")
+    assert shown.exit_code == 1
+    assert "cold/guide is an email step: it has no LINE message" in shown.output

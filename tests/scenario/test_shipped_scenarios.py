@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import json
 from datetime import timedelta
 from email import policy
 from zoneinfo import ZoneInfo
@@ -13,6 +14,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from nurture.channels.line.messages import render_line_messages
 from nurture.config import Settings
 from nurture.journey.client import start_journey
 from nurture.mail.render import SAMPLE_JOURNEY, TemplateRenderer, email_context
@@ -136,3 +138,21 @@ def test_shipped_content_speaks_to_the_leads_industry(
 def test_shipped_content_offers_more_to_a_hot_lead(product: str, template: str, says: str) -> None:
     assert says in shipped_html(product, template, stage="hot")
     assert says not in shipped_html(product, template, stage="warm")
+
+
+def test_cloudbook_invites_to_its_seminar_on_line_and_by_email_otherwise() -> None:
+    scenario = load_scenario(REPO / "scenarios", "cloudbook")
+    [(path, step)] = scenario.line_steps()
+    assert path[:2] == ("tracks", "warm") and step.key == "seminar-invite"
+    assert step.fallback == "email" and step.template == "warm-seminar-invite"
+    renderer = TemplateRenderer.for_folder(REPO / "scenarios" / "cloudbook")
+    lead = LEADS["cloudbook"].model_dump()
+    context = email_context(
+        scenario.brand, lead, unsubscribe_url="u", preferences_url="u", journey=SAMPLE_JOURNEY
+    )
+    assert step.line is not None
+    source = (REPO / "scenarios/cloudbook/templates/warm-seminar-invite.line.json").read_text()
+    rendered = render_line_messages(renderer.env, "warm", source, step.line.alt_text, context)
+    assert rendered.messages[0]["text"].startswith("佐藤 愛子様\n")
+    assert rendered.messages[1]["altText"] == step.line.alt_text
+    assert "utm_medium=line" in json.dumps(rendered.messages[1])
