@@ -286,7 +286,7 @@ def make_leads(store: Store, tag: str, count: int) -> list[str]:
 def send_inputs(scenario: Scenario, lead_ids: Sequence[str]) -> list[SendEmailInput]:
     """The first cold step's email to each lead, as the journey asks for it."""
     step = scenario.tracks["cold"].steps[0]
-    subject = step.subject if isinstance(step.subject, str) else step.subject[0]
+    subject, template = step.variants()[0]
     return [
         SendEmailInput(
             brand=scenario.brand,
@@ -296,7 +296,7 @@ def send_inputs(scenario: Scenario, lead_ids: Sequence[str]) -> list[SendEmailIn
             product=PRODUCT,
             send_key=f"cold#1/{step.key}",
             mail_type="step",
-            template=step.template,
+            template=template,
             subject=subject,
             variant=0,
             journey_time=datetime.now(UTC),

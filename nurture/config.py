@@ -104,6 +104,11 @@ class Settings(BaseSettings):
         description='JSON: product → its LINE channel, e.g. {"cloudbook": {"access_token": '
         '"…", "secret": "…"}}; the webhook of a product without one is refused',
     )
+    step_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="signs `channel: webhook` steps' POSTs (X-Nurture-Signature); needed by "
+        "any scenario with such a step",
+    )
     smtp_host: str | None = None
     smtp_port: int | None = Field(
         default=None, description="default: 465 with smtp_ssl, 587 with smtp_starttls, else 25"

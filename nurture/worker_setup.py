@@ -18,6 +18,7 @@ from activities.rollout import RolloutActivities
 from activities.sales_mail import SalesMailActivities
 from activities.scenario import ScenarioActivities
 from activities.stages import StageActivities
+from activities.step_webhook import StepWebhookActivities
 from activities.suppression import SuppressionActivities
 from activities.transitions import TransitionActivities
 from nurture.channels.line.push import LinePusher, build_line_pusher
@@ -57,6 +58,7 @@ def build_worker(
     email = EmailActivities(store, settings, provider)
     sales_mail = SalesMailActivities(store, settings, provider)
     line = LineActivities(store, settings, line_pusher or build_line_pusher(settings))
+    step_webhooks = StepWebhookActivities(store, settings)
     handoff = HandoffActivities(store, settings)
     transitions = TransitionActivities(store)
     suppressions = SuppressionActivities(store)
@@ -77,6 +79,7 @@ def build_worker(
     remote: list[Callable[..., Any]] = [
         email.send_email,
         line.send_line,
+        step_webhooks.post_step_webhook,
         handoff.post_handoff,
         sales_mail.notify_sales,
         stages.record_stage_move,

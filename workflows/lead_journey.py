@@ -25,6 +25,11 @@ with workflow.unsafe.imports_passed_through():
     from activities.email import EmailActivities, SendEmailInput, SendEmailResult
     from activities.line import LineActivities, SendLineInput, SendLineResult
     from activities.scenario import LoadScenarioInput, ScenarioActivities
+    from activities.step_webhook import (
+        SendWebhookInput,
+        SendWebhookResult,
+        StepWebhookActivities,
+    )
     from nurture.journey import narrative, rules
     from nurture.journey import search_attributes as sa
     from nurture.journey.contract import (
@@ -253,11 +258,13 @@ class LeadJourney(MovesBetweenVersions):
 
     async def _send_step_message(
         self, key: str, step: Step, track: str
-    ) -> SendEmailResult | SendLineResult | None:
-        """The step's message on its channel: LINE for a lead on LINE, else the email
-        (`fallback: email`) or nothing (`fallback: none`)."""
+    ) -> SendEmailResult | SendLineResult | SendWebhookResult | None:
+        """The step's message on its channel: a webhook's POST; LINE for a lead on LINE,
+        else the email (`fallback: email`) or nothing (`fallback: none`); or the email."""
         m = self._mem
         what = narrative.step_what(m.step_index, self._steps_on_track, step.key, track)
+        if step.channel == "webhook":
+            return await self._post_step(key, step, what)
         if step.channel == "line":
             pushed = await self._send_line(rules.line_send_key(key), step, what)
             if pushed is None or pushed.status != "unlinked":
@@ -273,6 +280,41 @@ class LeadJourney(MovesBetweenVersions):
             variant_key=f"{track}/{step.key}",
             what=what,
         )
+
+    async def _post_step(
+        self, key: str, step: Step, what: str
+    ) -> SendWebhookResult | SendEmailResult | None:
+        call = step.webhook
+        assert call is not None  # a webhook step has its call (nurture/scenario/model.py)
+        request = SendWebhookInput(
+            brand=self._scenario.brand,
+            scenario_version=self._scenario.version,
+            journey_id=self._id,
+            lead_id=self._input.lead_id,
+            product=self._input.product,
+            send_key=key,
+            step=step.key,
+            mail_type=step.mail_type,
+            url=call.url,
+            template=call.template,
+            journey_time=workflow.now(),
+            journey=self._template_journey(key),
+        )
+        try:
+            result = await calls.bounded(
+                StepWebhookActivities.post_step_webhook,
+                request,
+                bound=SEND_BOUND,
+                summary=f"webhook {what}",
+            )
+        except ActivityError as err:
+            if calls.outlasted(err):
+                return self._provider_unavailable(what, err, channel="the step's webhook")
+            self._note("webhook", f"could not post {what}: {err.cause or err}")
+            return None
+        said = "posted" if result.status == "sent" else f"not posted ({result.detail})"
+        self._note("webhook", f"{said} {what}")
+        return result
 
     async def _send_line(
         self, key: str, step: Step, what: str

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from nurture.channels.line.push import line_account_problem
+from nurture.channels.readiness import channel_problems
 from nurture.cli.common import console, err_console
 from nurture.config import get_settings
 from nurture.scenario.loader import ScenarioError, load_scenario_dir, scenario_dirs
@@ -45,11 +45,12 @@ def validate(
             for problem in err.problems:
                 err_console.print(f"  {problem}", markup=False, highlight=False, soft_wrap=True)
             continue
-        unreachable = line_account_problem(scenario, get_settings())
+        unreachable = channel_problems(scenario, get_settings())
         if unreachable:
             failed += 1
-            err_console.print(f"[red]✗ {folder.name}[/red] (1 problem)")
-            err_console.print(f"  {unreachable}", markup=False, highlight=False, soft_wrap=True)
+            err_console.print(f"[red]✗ {folder.name}[/red] ({len(unreachable)} problem(s))")
+            for said in unreachable:
+                err_console.print(f"  {said}", markup=False, highlight=False, soft_wrap=True)
             continue
         templates = len({name for _, name in scenario.template_names()})
         console.print(

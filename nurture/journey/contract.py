@@ -54,6 +54,7 @@ class TimelineEntry(BaseModel):
         "event",
         "email",
         "line",
+        "webhook",
         "stage",
         "lifecycle",
         "track",

@@ -21,6 +21,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from nurture.channels.line.messages import LineMessageError, line_file, render_line_messages
+from nurture.channels.templating import JsonTemplateError, parse_json_template, render_strings
+from nurture.channels.webhook import webhook_file
 from nurture.mail.render import SAMPLE_JOURNEY, SAMPLE_LEADS, TemplateRenderer, email_context
 from nurture.scenario.model import SLUG, Scenario, reference_problems
 
@@ -205,7 +207,8 @@ def template_problems(
         problems += _render_problems(
             renderer, _html_path(folder, name), scenario, name, subjects[name], file, line, where
         )
-    return problems + _line_problems(folder, scenario, renderer, file, lines)
+    problems += _line_problems(folder, scenario, renderer, file, lines)
+    return problems + _webhook_problems(folder, scenario, renderer, file, lines)
 
 
 def _line_problems(
@@ -243,6 +246,40 @@ def _line_problems(
             except LineMessageError as err:
                 problems.append(Problem(source_path, None, where, str(err)))
                 break
+    return problems
+
+
+def _webhook_problems(
+    folder: Path,
+    scenario: Scenario,
+    renderer: TemplateRenderer,
+    file: Path,
+    lines: dict[Path_, int],
+) -> list[Problem]:
+    """Every webhook step's body exists, is JSON, and renders for every sample lead."""
+    problems: list[Problem] = []
+    for path, step in scenario.steps_on("webhook"):
+        assert step.webhook is not None
+        where, line = _dotted((*path, "webhook")), _line_for(lines, (*path, "webhook"))
+        source_path = folder / "templates" / webhook_file(step.webhook.template)
+        if not source_path.exists():
+            problems.append(
+                Problem(file, line, where, f"webhook body not found: create {source_path}")
+            )
+            continue
+        try:
+            body = parse_json_template(source_path.name, source_path.read_text(encoding="utf-8"))
+            for lead in SAMPLE_LEADS:
+                context = email_context(
+                    scenario.brand,
+                    lead,
+                    unsubscribe_url="",
+                    preferences_url="",
+                    journey=SAMPLE_JOURNEY,
+                )
+                render_strings(renderer.env, body, context)
+        except (JsonTemplateError, jinja2.TemplateError) as err:
+            problems.append(Problem(source_path, None, where, f"{type(err).__name__}: {err}"))
     return problems
 
 

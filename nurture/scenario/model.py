@@ -244,12 +244,18 @@ class _Email(_Strict):
     """An email with optional A/B variants: several subjects, several templates (content),
     or both in pairs. A lead gets one variant, the same on every retry and replay."""
 
-    template: str | list[str] = Field(description="one template, or A/B content variants")
-    subject: str | list[str] = Field(description="one subject, or A/B variants")
+    template: str | list[str] | None = Field(
+        default=None, description="one template, or A/B content variants"
+    )
+    subject: str | list[str] | None = Field(
+        default=None, description="one subject, or A/B variants"
+    )
 
     @field_validator("template")
     @classmethod
-    def _template_slugs(cls, value: str | list[str]) -> str | list[str]:
+    def _template_slugs(cls, value: str | list[str] | None) -> str | list[str] | None:
+        if value is None:
+            return None
         names = [value] if isinstance(value, str) else value
         if not names:
             raise ValueError("give at least one template")
@@ -259,7 +265,7 @@ class _Email(_Strict):
 
     @field_validator("subject")
     @classmethod
-    def _variants(cls, value: str | list[str]) -> str | list[str]:
+    def _variants(cls, value: str | list[str] | None) -> str | list[str] | None:
         if isinstance(value, list) and not value:
             raise ValueError("give at least one subject")
         return value
@@ -276,15 +282,28 @@ class _Email(_Strict):
 
     @property
     def subjects(self) -> list[str]:
-        return [self.subject] if isinstance(self.subject, str) else list(self.subject)
+        return [self.subject] if isinstance(self.subject, str) else list(self.subject or [])
 
     @property
     def templates(self) -> list[str]:
-        return [self.template] if isinstance(self.template, str) else list(self.template)
+        return [self.template] if isinstance(self.template, str) else list(self.template or [])
+
+    @property
+    def has_email(self) -> bool:
+        return self.template is not None and self.subject is not None
+
+    def _email_required(self, why: str) -> None:
+        if not self.has_email:
+            missing = " and ".join(
+                key for key in ("template", "subject") if getattr(self, key) is None
+            )
+            raise ValueError(f"{why} needs `{missing}`: the email's template and subject")
 
     def variants(self) -> list[tuple[str, str]]:
-        """(subject, template) of variant A, B, ..."""
+        """(subject, template) of variant A, B, ... (none without an email)."""
         subjects, templates = self.subjects, self.templates
+        if not subjects or not templates:
+            return []
         count = max(len(subjects), len(templates))
         return [
             (subjects[i if len(subjects) > 1 else 0], templates[i if len(templates) > 1 else 0])
@@ -292,7 +311,7 @@ class _Email(_Strict):
         ]
 
 
-Channel = Literal["email", "line"]
+Channel = Literal["email", "line", "webhook"]
 
 
 class LineMessage(_Strict):
@@ -313,6 +332,19 @@ class LineMessage(_Strict):
         return _slug(value, "template")
 
 
+class WebhookCall(_Strict):
+    """A `channel: webhook` step: POST `templates/<template>.webhook.json` (JSON whose strings
+    are rendered like an email's) to `url`, signed (nurture/channels/webhook.py)."""
+
+    url: str = Field(pattern=r"^https?://[^\s/]+", description="the receiver, http(s)")
+    template: str
+
+    @field_validator("template")
+    @classmethod
+    def _slug_name(cls, value: str) -> str:
+        return _slug(value, "template")
+
+
 class Step(_Email):
     """One message of a track. `channel: line` sends `line:` to a lead linked to the product's
     LINE account; an unlinked (or blocked) lead gets the email instead (`fallback: email`,
@@ -324,6 +356,7 @@ class Step(_Email):
     channel: Channel = "email"
     line: LineMessage | None = None
     fallback: Literal["email", "none"] = "email"
+    webhook: WebhookCall | None = None
 
     @field_validator("key")
     @classmethod
@@ -339,13 +372,24 @@ class Step(_Email):
 
     @model_validator(mode="after")
     def _channel_message(self) -> Step:
+        if self.channel == "email":
+            self._email_required("a step sent by email")
+        if self.channel == "line" and self.fallback == "email":
+            self._email_required("a LINE step with `fallback: email` (the default)")
         if self.channel == "line" and self.line is None:
             raise ValueError(
                 "a `channel: line` step needs `line: {template: NAME, alt_text: ...}` "
                 "(templates/NAME.line.json)"
             )
-        if self.channel == "email" and self.line is not None:
+        if self.channel != "line" and self.line is not None:
             raise ValueError("`line:` is only for a `channel: line` step; add `channel: line`")
+        if self.channel == "webhook" and self.webhook is None:
+            raise ValueError(
+                "a `channel: webhook` step needs `webhook: {url: https://..., template: NAME}` "
+                "(templates/NAME.webhook.json)"
+            )
+        if self.channel != "webhook" and self.webhook is not None:
+            raise ValueError("`webhook:` is only for a `channel: webhook` step")
         return self
 
 
@@ -372,6 +416,11 @@ class Trigger(_Email):
     @classmethod
     def _slugs(cls, value: str) -> str:
         return _slug(value, "key")
+
+    @model_validator(mode="after")
+    def _an_email(self) -> Trigger:
+        self._email_required("a trigger")
+        return self
 
 
 class Condition(_Strict):
@@ -621,11 +670,15 @@ class Scenario(_Strict):
 
     def line_steps(self) -> list[tuple[tuple[str | int, ...], Step]]:
         """Every `channel: line` step, with its path."""
+        return self.steps_on("line")
+
+    def steps_on(self, channel: Channel) -> list[tuple[tuple[str | int, ...], Step]]:
+        """Every step sent on `channel`, with its path."""
         return [
             (("tracks", name, "steps", i), step)
             for name, track in self.tracks.items()
             for i, step in enumerate(track.steps)
-            if step.channel == "line"
+            if step.channel == channel
         ]
 
     def template_names(self) -> list[tuple[tuple[str | int, ...], str]]:
@@ -642,6 +695,8 @@ class Scenario(_Strict):
 def _template_refs(
     where: tuple[str | int, ...], email: _Email
 ) -> list[tuple[tuple[str | int, ...], str]]:
+    if email.template is None:
+        return []
     if isinstance(email.template, str):
         return [((*where, "template"), email.template)]
     return [((*where, "template", j), name) for j, name in enumerate(email.template)]

@@ -227,11 +227,11 @@ def decide(
     settled = _settled(send, lead, wall_now, lease, redeliver_stale)
     if settled is not None:
         return settled
-    refusal = _line_refusal if send.channel == "line" else _email_refusal
+    refusal = {"line": _line_refusal, "webhook": _webhook_refusal}.get(send.channel, _email_refusal)
     refused = refusal(session, send, lead)
     if refused is not None:
         return refused
-    if weekly_cap and send.mail_type in CAPPED_MAIL_TYPES:
+    if weekly_cap and send.channel != "webhook" and send.mail_type in CAPPED_MAIL_TYPES:
         until = _cap_frees_at(session, send, journey_now, weekly_cap)
         if until is not None:
             detail = f"frequency cap: {weekly_cap} emails in 7 days reached"
@@ -254,6 +254,14 @@ def _email_refusal(session: Session, send: Send, lead: Lead) -> Decision | None:
             "agreed to email (opt-in form wording or business-card exchange) before sending",
         )
     return None
+
+
+def _webhook_refusal(session: Session, send: Send, lead: Lead) -> Decision | None:
+    """A webhook step goes to the team's own system, not to the lead's inbox: no email
+    consent is asked, but a lead who stopped the product's messages (or this mail type) is
+    not handed on either."""
+    reason = suppression_reason(session, lead, send.product, send.mail_type)
+    return _suppress(send, reason) if reason else None
 
 
 def _line_refusal(session: Session, send: Send, lead: Lead) -> Decision | None:

@@ -1,11 +1,8 @@
 """A step's LINE message: `templates/<name>.line.json` is JSON (one LINE message object or a
-list of them) whose strings are Jinja2 templates.
-
-Only the strings are rendered, after the JSON is parsed: a lead's name holding a quote or a
-brace can never break the message's JSON, and no escaping is needed in the template. The
-environment is the email's (sandboxed, undefined variables are errors). The result is
-checked against the official SDK's models and LINE's documented limits, so a message LINE
-would refuse is a template error found by `nurture validate`, not a 400 at send time.
+list of them) whose strings are Jinja2 templates (nurture/channels/templating.py). The
+result is checked against the official SDK's models and LINE's documented limits, so a
+message LINE would refuse is a template error found by `nurture validate`, not a 400 at
+send time.
 """
 
 from __future__ import annotations
@@ -16,6 +13,8 @@ from typing import Any
 
 from jinja2 import Environment, TemplateError
 from linebot.v3.messaging import Message
+
+from nurture.channels.templating import JsonTemplateError, parse_json_template, render_strings
 
 MAX_MESSAGES = 5  # per push
 MAX_TEXT = 5000  # characters of a text message
@@ -42,11 +41,9 @@ def render_line_messages(
     """The messages to push; `alt_text` fills a Flex message's `altText` when the template
     gives none. Raises LineMessageError."""
     try:
-        parsed = json.loads(source)
-    except json.JSONDecodeError as err:
-        raise LineMessageError(
-            f"{line_file(name)} is not JSON ({err.msg} at line {err.lineno}, column {err.colno})"
-        ) from None
+        parsed = parse_json_template(line_file(name), source)
+    except JsonTemplateError as err:
+        raise LineMessageError(str(err)) from None
     messages = parsed if isinstance(parsed, list) else [parsed]
     if not 1 <= len(messages) <= MAX_MESSAGES:
         raise LineMessageError(
@@ -54,21 +51,11 @@ def render_line_messages(
             f"{MAX_MESSAGES} per push"
         )
     try:
-        rendered = [_render(env, message, context) for message in messages]
+        rendered = [render_strings(env, message, context) for message in messages]
         alt = " ".join(env.from_string(alt_text).render(context).split())
     except TemplateError as err:
         raise LineMessageError(f"{line_file(name)}: {type(err).__name__}: {err}") from None
     return RenderedLine([_checked(name, i, m, alt) for i, m in enumerate(rendered)], alt)
-
-
-def _render(env: Environment, value: Any, context: dict[str, Any]) -> Any:
-    if isinstance(value, str):
-        return env.from_string(value).render(context) if "{" in value else value
-    if isinstance(value, list):
-        return [_render(env, item, context) for item in value]
-    if isinstance(value, dict):
-        return {key: _render(env, item, context) for key, item in value.items()}
-    return value
 
 
 def _checked(name: str, i: int, message: Any, alt_text: str) -> dict[str, Any]:

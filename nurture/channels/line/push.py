@@ -34,7 +34,6 @@ from urllib3.exceptions import HTTPError
 
 from nurture.config import Settings
 from nurture.mail.providers import ProviderRejected, ProviderUnavailable
-from nurture.scenario.model import Scenario
 
 PUSH_TIMEOUT = (5.0, 20.0)  # connect, read (seconds)
 # Where the outbox keeps pushes: a dot folder, which no product's name can be.
@@ -157,23 +156,6 @@ def _said(body: Any) -> str:
         f"{d.get('property', '')}: {d.get('message', '')}" for d in parsed.get("details") or []
     )
     return str(parsed.get("message", "")) + (f" ({details})" if details else "")
-
-
-def line_account_problem(scenario: Scenario, settings: Settings) -> str | None:
-    """Why the scenario's LINE steps could not reach anyone with these settings, and the fix:
-    pushing through LINE needs the product's channel (the outbox needs nothing)."""
-    steps = scenario.line_steps()
-    if not steps or settings.line_provider != "line":
-        return None
-    if scenario.product in settings.line_channels:
-        return None
-    where = ".".join(str(part) for part in steps[0][0])
-    return (
-        f"{where}: a LINE step, but {scenario.product} has no LINE account configured: add "
-        f'it to NURTURE_LINE_CHANNELS, e.g. {{"{scenario.product}": {{"access_token": "…", '
-        '"secret": "…"}} (LINE Developers console, Messaging API tab), or set '
-        "NURTURE_LINE_PROVIDER=outbox to write the messages to files"
-    )
 
 
 def build_line_pusher(settings: Settings) -> LinePusher:
