@@ -1,4 +1,4 @@
-"""A LINE step in a scenario: what `nurture validate` refuses, and the fix it names."""
+"""LINE and webhook steps in a scenario: what `nurture validate` refuses, and the fix it names."""
 
 from __future__ import annotations
 
@@ -81,6 +81,57 @@ def test_pushing_through_line_needs_the_products_channel(
         monkeypatch.setenv(
             "NURTURE_LINE_CHANNELS", '{"acme": {"access_token": "t", "secret": "s"}}'
         )
+        get_settings.cache_clear()
+        assert CliRunner().invoke(app, ["validate", str(acme)]).exit_code == 0
+    finally:
+        get_settings.cache_clear()
+
+
+WEBHOOK_GUIDE = (
+    "{key: guide, wait: 30d, channel: webhook, "
+    "webhook: {url: 'https://crm.example/hooks', template: task}}"
+)
+
+
+def test_a_step_sent_without_email_needs_no_template_but_one_by_email_does(acme: Path) -> None:
+    with_step(acme, WEBHOOK_GUIDE)
+    (acme / "templates" / "task.webhook.json").write_text('{"who": "{{ lead.first_name }}"}')
+    [(_, step)] = load_scenario_dir(acme).steps_on("webhook")
+    assert step.template is None and step.variants() == []
+    yaml = acme / "scenario.yaml"
+    yaml.write_text(yaml.read_text().replace(WEBHOOK_GUIDE, "{key: guide, wait: 30d}"))
+    [problem] = problems(acme)
+    assert "a step sent by email needs `template and subject`" in problem
+
+
+def test_a_webhook_steps_body_must_exist_and_render(acme: Path) -> None:
+    with_step(acme, WEBHOOK_GUIDE)
+    [missing] = problems(acme)
+    assert "webhook body not found: create" in missing and "task.webhook.json" in missing
+    (acme / "templates" / "task.webhook.json").write_text('{"who": "{{ lead.nope }}"')
+    [broken] = problems(acme)
+    assert "task.webhook.json is not JSON" in broken
+    (acme / "templates" / "task.webhook.json").write_text('{"who": "{{ lead.nope }}"}')
+    [undefined] = problems(acme)
+    assert "UndefinedError: 'dict object' has no attribute 'nope'" in undefined
+
+
+def test_a_webhook_step_needs_the_signing_secret(
+    acme: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with_step(acme, WEBHOOK_GUIDE)
+    (acme / "templates" / "task.webhook.json").write_text('{"who": "{{ lead.first_name }}"}')
+    monkeypatch.delenv("NURTURE_STEP_WEBHOOK_SECRET", raising=False)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["validate", str(acme)])
+        assert result.exit_code == 1
+        said = " ".join(result.output.split())
+        assert (
+            "tracks.cold.steps.1: a webhook step, but NURTURE_STEP_WEBHOOK_SECRET is not set"
+            in said
+        )
+        monkeypatch.setenv("NURTURE_STEP_WEBHOOK_SECRET", "x" * 32)
         get_settings.cache_clear()
         assert CliRunner().invoke(app, ["validate", str(acme)]).exit_code == 0
     finally:
