@@ -13,18 +13,21 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
+from slack_sdk import WebClient
+from sqlalchemy import select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.email import deliver_claimed, in_progress
+from activities.email import deliver_claimed, in_progress, temporal_error
 from nurture.config import Settings
 from nurture.handoff.records import handoff_payload
-from nurture.mail.providers import EmailProvider, SendTags
+from nurture.handoff.slack import action_token, handoff_blocks, post_message
+from nurture.mail.providers import EmailProvider, ProviderError, SendTags
 from nurture.mail.sales import SalesMailKind, SalesNotice, sales_message
 from nurture.scenario.model import Brand
 from nurture.sending import claims
 from nurture.store.engine import Store
-from nurture.store.models import utcnow
+from nurture.store.models import Send, utcnow
 
 
 class SalesMailInput(BaseModel):
@@ -40,10 +43,15 @@ class SalesMailInput(BaseModel):
     business_days: int = 0
     timezone: str = "UTC"
     journey_time: datetime
+    slack_channel: str | None = None  # the scenario's `handoff.notify.slack.channel`
 
     @property
     def send_key(self) -> str:
         return f"sales:{self.kind}#{self.handoff_no}"
+
+    @property
+    def slack_key(self) -> str:
+        return f"slack:{self.kind}#{self.handoff_no}"
 
 
 class SalesMailResult(BaseModel):
@@ -60,8 +68,16 @@ class SalesMailActivities:
 
     @activity.defn(name="notify_sales")
     def notify_sales(self, input: SalesMailInput) -> SalesMailResult:
-        """Claim, deliver, mark sent; retried until the provider accepts. A retry after
-        success returns the recorded outcome and sends nothing."""
+        """The owner's email (when the scenario has an owner), then the Slack message (when
+        it has `handoff.notify.slack`), each claimed, delivered and marked sent on its own
+        send row: a retry repeats neither once it went out."""
+        mailed = self._email(input) if input.to else None
+        posted = self._slack(input) if input.slack_channel else None
+        result = mailed or posted
+        assert result is not None  # the journey asks only with an owner or a channel
+        return result
+
+    def _email(self, input: SalesMailInput) -> SalesMailResult:
         claimed = self._claim(input)
         if isinstance(claimed, SalesMailResult):
             return claimed
@@ -81,13 +97,7 @@ class SalesMailActivities:
         is known. Returns the final result, or (send id, hand-off payload) when this
         attempt delivers. The payload is read before the claim: an erasure in between
         makes the claim `suppressed`, so a payload read before it never goes out."""
-        payload = handoff_payload(self.store, input.journey_id, input.handoff_no)
-        if payload is None:
-            raise ApplicationError(
-                f"hand-off #{input.handoff_no} of {input.journey_id} is not in the store",
-                type="HandoffNotFound",
-                non_retryable=True,
-            )
+        payload = self._payload(input)
         new = claims.NewSend(
             journey_id=input.journey_id,
             send_key=input.send_key,
@@ -116,16 +126,95 @@ class SalesMailActivities:
             send_id=attempt.send_id, status=attempt.status, detail=attempt.detail
         )
 
-    def _tags(self, input: SalesMailInput, send_id: str) -> SendTags:
+    def _tags(self, input: SalesMailInput, send_id: str, key: str | None = None) -> SendTags:
         return SendTags(
             send_id=send_id,
             journey_id=input.journey_id,
             lead_id=input.lead_id,
             product=input.brand.product,
             mail_type="sales",
-            send_key=input.send_key,
+            send_key=key or input.send_key,
             variant=0,
         )
+
+    def _slack(self, input: SalesMailInput) -> SalesMailResult:
+        """Post the notice to the product's Slack channel: the hand-off with its buttons,
+        a reminder or escalation in its thread. Never posted twice (Slack has no
+        idempotency key: an attempt that may have posted leaves the send `uncertain`)."""
+        assert input.slack_channel is not None
+        payload = self._payload(input)
+        new = claims.NewSend(
+            journey_id=input.journey_id,
+            send_key=input.slack_key,
+            lead_id=input.lead_id,
+            product=input.brand.product,
+            mail_type="sales",
+            template=f"slack-{input.kind}",
+            subject="",
+            provider="slack",
+            journey_time=input.journey_time,
+            channel="slack",
+        )
+        attempt = claims.claim(self.store, new, self.settings, redeliver_stale=False, to_sales=True)
+        if attempt.decision.outcome == "busy":
+            raise in_progress(attempt.send_id)
+        if attempt.decision.outcome == "done":
+            return _result_of(attempt)
+        if attempt.decision.outcome != "claimed":
+            return SalesMailResult(
+                send_id=attempt.send_id, status=attempt.status, detail=attempt.detail
+            )
+        client = self._slack_client()
+        notice = SalesNotice(input.kind, input.to, input.business_days, input.timezone)
+        secret = self.settings.secret_key
+        buttons = action_token(input.journey_id, input.handoff_no, secret)
+        text, blocks = handoff_blocks(
+            notice, payload, input.brand, buttons if input.kind == "handoff" else None
+        )
+        thread = None if input.kind == "handoff" else self._thread_of(input)
+        try:
+            claims.hand_over(
+                self.store,
+                self._tags(input, attempt.send_id, input.slack_key),
+                text,
+                lambda: post_message(client, input.slack_channel or "", text, blocks, thread),
+            )
+        except ProviderError as err:
+            raise temporal_error(err) from None
+        return SalesMailResult(send_id=attempt.send_id, status="sent")
+
+    def _payload(self, input: SalesMailInput) -> dict[str, Any]:
+        payload = handoff_payload(self.store, input.journey_id, input.handoff_no)
+        if payload is None:
+            raise ApplicationError(
+                f"hand-off #{input.handoff_no} of {input.journey_id} is not in the store",
+                type="HandoffNotFound",
+                non_retryable=True,
+            )
+        return payload
+
+    def _slack_client(self) -> WebClient:
+        token = self.settings.slack_bot_token
+        if token is None:
+            raise ApplicationError(
+                "the scenario posts hand-offs to Slack but NURTURE_SLACK_BOT_TOKEN is not set",
+                type="SlackNotConfigured",
+                non_retryable=True,
+            )
+        return WebClient(
+            token=token.get_secret_value(), base_url=self.settings.slack_api_base, timeout=10
+        )
+
+    def _thread_of(self, input: SalesMailInput) -> str | None:
+        """The hand-off message's `ts`, which reminders and escalations reply under."""
+        with self.store.session() as session:
+            return session.scalar(
+                select(Send.provider_message_id).where(
+                    Send.journey_id == input.journey_id,
+                    Send.send_key == f"slack:handoff#{input.handoff_no}",
+                    Send.status == "sent",
+                )
+            )
 
 
 def _result_of(attempt: claims.Attempt) -> SalesMailResult:

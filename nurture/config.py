@@ -104,6 +104,13 @@ class Settings(BaseSettings):
         description='JSON: product → its LINE channel, e.g. {"cloudbook": {"access_token": '
         '"…", "secret": "…"}}; the webhook of a product without one is refused',
     )
+    # Slack for sales (docs/handoff.md#slack): a Slack app's bot token posts the hand-offs
+    # of scenarios with `handoff.notify.slack`; its signing secret verifies the buttons.
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_api_base: str = Field(
+        default="https://slack.com/api/", description="base URL of Slack's Web API (tests)"
+    )
     step_webhook_secret: SecretStr | None = Field(
         default=None,
         description="signs `channel: webhook` steps' POSTs (X-Nurture-Signature); needed by "

@@ -214,11 +214,12 @@ class HandOffToSales(JourneyBase):
         Nothing happens for a scenario without `handoff.owner` (journeys before it existed)."""
         m = self._mem
         owner = self._scenario.handoff.owner
-        if owner is None or not self._version(patches.SALES_MAIL):
+        slack = self._scenario.handoff.notify.slack
+        if (owner is None and slack is None) or not self._version(patches.SALES_MAIL):
             return
         m.handed_off_at = workflow.now()
         m.sla_notices = 0
-        self._beside(self._notify_sales("handoff", handoff_no, owner, 0))
+        self._beside(self._notify_sales("handoff", handoff_no, owner or "", 0))
 
     def _sla_wake_up(self, wake_at: datetime, summary: str) -> tuple[datetime, str]:
         """Wake for the SLA email if it is due before `wake_at`; feedback wakes the journey
@@ -252,7 +253,8 @@ class HandOffToSales(JourneyBase):
     ) -> None:
         """Email our sales team (ids only: the activity reads the lead from the store);
         retried until the provider accepts it, noted in the timeline either way."""
-        what, done = narrative.sales_mail(kind, handoff_no, business_days)
+        slack = self._scenario.handoff.notify.slack
+        what, done = narrative.sales_mail(kind, handoff_no, business_days, slack is not None)
         pending = PendingSalesMail(
             kind=kind, handoff_no=handoff_no, to=to, business_days=business_days
         )
@@ -272,6 +274,7 @@ class HandOffToSales(JourneyBase):
                     business_days=business_days,
                     timezone=self._sales_timezone,
                     journey_time=workflow.now(),
+                    slack_channel=slack.channel if slack else None,
                 ),
                 bound=SALES_MAIL_BOUND,
                 summary=what,

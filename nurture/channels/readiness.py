@@ -24,6 +24,13 @@ def channel_problems(scenario: Scenario, settings: Settings) -> list[str]:
             "set: set it to a long random value the receiver shares, e.g. the output of "
             "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
         )
+    slack = scenario.handoff.notify.slack
+    if slack is not None and settings.slack_bot_token is None:
+        problems.append(
+            f"handoff.notify.slack: hand-offs go to Slack {slack.channel}, but "
+            "NURTURE_SLACK_BOT_TOKEN is not set: create a Slack app with the chat:write "
+            "scope, invite it to the channel, and set its bot token (xoxb-…)"
+        )
     return problems
 
 

@@ -75,8 +75,18 @@ def sla_overdue(days: int, handoff_no: int, notice: str) -> str:
     return f"SLA: no sales feedback {days} business days after hand-off #{handoff_no}; {action}"
 
 
-def sales_mail(kind: SalesMailKind, handoff_no: int, business_days: int) -> tuple[str, str]:
-    """(what the activity does, what the timeline says once done) for an email to sales."""
+def sales_mail(
+    kind: SalesMailKind, handoff_no: int, business_days: int, slack: bool = False
+) -> tuple[str, str]:
+    """(what the activity does, what the timeline says once done) for a notice to sales:
+    an email to the owner, and with `slack` a message in the product's Slack channel."""
+    what, done = _sales_mail(kind, handoff_no, business_days)
+    if slack:
+        return f"{what} (and in Slack)", f"{done} (and in Slack)"
+    return what, done
+
+
+def _sales_mail(kind: SalesMailKind, handoff_no: int, business_days: int) -> tuple[str, str]:
     sla = f"no sales feedback for {business_days} business days (SLA)"
     return {
         "handoff": (

@@ -34,7 +34,7 @@ class SalesNotice:
 
 
 @dataclass(frozen=True)
-class _Section:
+class Section:
     title: str
     lines: list[str]
 
@@ -48,14 +48,7 @@ def sales_message(
     sent_at: datetime,
 ) -> EmailMessage:
     """A plain-text and an HTML part from the same sections, so every provider can send it."""
-    subject, intro = _headline(notice, payload, brand)
-    sections = [
-        _Section("Lead", _lead_lines(payload)),
-        _Section("Score", _score_lines(payload)),
-        _Section("Interesting moments", list(payload.get("moments") or ["(none recorded)"])),
-        _Section("Emails opened and clicked", _email_lines(payload)),
-        _Section("Journey", [str(payload.get("journey_url", ""))]),
-    ]
+    subject, intro, sections = sales_notice(notice, payload, brand)
     lead_id = (payload.get("lead") or {}).get("id", "")
     footer = (
         "Answer with sales feedback (accepted, contacted, rejected, disqualified, ...) in "
@@ -73,6 +66,22 @@ def sales_message(
     message.set_content(_text(intro, sections, footer), charset="utf-8")
     message.add_alternative(_html(intro, sections, footer), subtype="html", charset="utf-8")
     return message
+
+
+def sales_notice(
+    notice: SalesNotice, payload: dict[str, Any], brand: Brand
+) -> tuple[str, str, list[Section]]:
+    """What sales is told, whatever carries it (an email, a Slack message): the headline,
+    its first line, and the sections."""
+    subject, intro = _headline(notice, payload, brand)
+    sections = [
+        Section("Lead", _lead_lines(payload)),
+        Section("Score", _score_lines(payload)),
+        Section("Interesting moments", list(payload.get("moments") or ["(none recorded)"])),
+        Section("Emails opened and clicked", _email_lines(payload)),
+        Section("Journey", [str(payload.get("journey_url", ""))]),
+    ]
+    return subject, intro, sections
 
 
 def _headline(notice: SalesNotice, payload: dict[str, Any], brand: Brand) -> tuple[str, str]:
@@ -130,7 +139,7 @@ def _local(moment: str | None, timezone: str) -> str:
     return f"on {local:%a %Y-%m-%d %H:%M} ({timezone})"
 
 
-def _text(intro: str, sections: list[_Section], footer: str) -> str:
+def _text(intro: str, sections: list[Section], footer: str) -> str:
     parts = [intro, ""]
     for section in sections:
         parts.append(section.title)
@@ -140,7 +149,7 @@ def _text(intro: str, sections: list[_Section], footer: str) -> str:
     return "\n".join(parts) + "\n"
 
 
-def _html(intro: str, sections: list[_Section], footer: str) -> str:
+def _html(intro: str, sections: list[Section], footer: str) -> str:
     e = html.escape
     body = [f"<p>{e(intro)}</p>"]
     for section in sections:

@@ -204,6 +204,17 @@ class Sla(_Strict):
     escalate_to: EmailAddress | None = None
 
 
+class SlackNotify(_Strict):
+    """The Slack channel (an id like C0123ABCD, or #name the app was invited to) that gets
+    each hand-off, its SLA reminders threaded under it."""
+
+    channel: str = Field(pattern=r"^(#[a-z0-9_.-]{1,80}|[CGD][A-Z0-9]{6,})$")
+
+
+class HandoffNotify(_Strict):
+    slack: SlackNotify | None = None
+
+
 class Handoff(_Strict):
     """When a lead is ready for sales (MQL): score, fit and at least one buying signal."""
 
@@ -230,6 +241,10 @@ class Handoff(_Strict):
         "(who, score, interesting moments, journey link) and the SLA reminders",
     )
     sla: Sla | None = None
+    notify: HandoffNotify = Field(
+        default_factory=HandoffNotify,
+        description="where else sales hears of each hand-off: `slack: {channel}`",
+    )
 
     @model_validator(mode="after")
     def _sla_needs_owner(self) -> Handoff:
