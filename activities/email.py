@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from nurture.channels.line.links import line_link_url
 from nurture.config import Settings
 from nurture.mail.compose import LinkTracking, Recipient, compose_email, unsubscribe_url
 from nurture.mail.providers import (
@@ -170,6 +171,7 @@ class EmailActivities:
                 send_id=send_id,
                 sent_at=utcnow(),
                 tracking=self._tracking,
+                line_link_url=self._line_link(input),
             )
         except jinja2.TemplateError as err:
             raise ApplicationError(
@@ -179,6 +181,15 @@ class EmailActivities:
                 non_retryable=True,
             ) from None
         return email.message
+
+    def _line_link(self, input: SendEmailInput) -> str:
+        """`{{ line_link_url }}`: a fresh link code, when the product's LINE account is set."""
+        channel = self.settings.line_channels.get(input.product)
+        if channel is None or channel.basic_id is None:
+            return ""
+        return line_link_url(
+            channel.basic_id, input.lead_id, input.product, self.settings.secret_key, utcnow()
+        )
 
     def _renderer(self, product: str, version: str) -> TemplateRenderer:
         return self._renderers.get(product, version)

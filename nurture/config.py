@@ -27,6 +27,12 @@ class LineChannel(BaseModel):
 
     access_token: SecretStr = Field(description="the channel access token (long-lived or v2.1)")
     secret: SecretStr = Field(description="the channel secret: verifies LINE's webhooks")
+    basic_id: str | None = Field(
+        default=None,
+        pattern=r"^@[a-z0-9_.-]{2,30}$",
+        description="the account's basic ID (@xxxx): emails' `line_link_url` opens a chat "
+        "with it, the lead's link code ready to send",
+    )
 
 
 class InsecureSecret(ValueError):

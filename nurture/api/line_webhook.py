@@ -8,6 +8,8 @@ anything else is refused (403). What each event does (nurture/channels/line/link
 - `accountLink` with `result: ok`: its nonce is a link token Nurture issued (sealed,
   single-use, 24 hours); the LINE user is linked to the token's lead, and the follow is
   recorded as the channel's consent. The journey hears `line_linked`.
+- a text `message` carrying a link code (`LINK <token>`, typed in for the lead by an
+  email's `line_link_url`, good for 30 days): linked the same way.
 - `follow` of a user linked before (who unfollowed): linked again, consent again
   (`line_follow`). A user LINE has never linked to a lead is nobody yet.
 - `unfollow` (LINE reports a block as an unfollow): no LINE message reaches the lead from
@@ -27,8 +29,15 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from linebot.v3 import WebhookParser
 from linebot.v3.exceptions import InvalidSignatureError
-from linebot.v3.webhooks import AccountLinkEvent, FollowEvent, MessageEvent, UnfollowEvent
+from linebot.v3.webhooks import (
+    AccountLinkEvent,
+    FollowEvent,
+    MessageEvent,
+    TextMessageContent,
+    UnfollowEvent,
+)
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from nurture.api.limits import WEBHOOK_BYTES, max_body
 from nurture.channels.line import links
@@ -88,10 +97,19 @@ async def line_events(product: str, request: Request) -> LineWebhookResult:
     return await asyncio.to_thread(_apply, store, settings, product, events)
 
 
+def _link_nonce(event: Any) -> str | None:
+    """The link token an event carries: an account link's nonce, or the code a user sent in
+    a text message (from an email's `line_link_url`)."""
+    if isinstance(event, AccountLinkEvent):
+        return str(event.link.nonce) if event.link.result == "ok" else None
+    if isinstance(event, MessageEvent) and isinstance(event.message, TextMessageContent):
+        return links.code_in(event.message.text)
+    return None
+
+
 def _apply(store: Store, settings: Settings, product: str, events: list[Any]) -> LineWebhookResult:
     """One transaction: the links and consents, and the events the journeys hear."""
     now = datetime.now(UTC)
-    linked = unfollowed = 0
     refused: list[str] = []
     logged: list[LoggedEvent] = []
     with store.session() as session:
@@ -99,41 +117,52 @@ def _apply(store: Store, settings: Settings, product: str, events: list[Any]) ->
             user = getattr(getattr(event, "source", None), "user_id", None)
             if not isinstance(user, str):
                 continue  # a group or a room: no lead
-            lead_id, kind, properties = None, None, {}
-            if isinstance(event, AccountLinkEvent):
-                if event.link.result != "ok":
-                    continue
-                try:
-                    token = links.read_link_token(event.link.nonce, settings.secret_key, now)
-                    if token.product != product:
-                        raise links.LinkRefused("this link token is for another product")
-                    lead_id = links.link(session, token, user, product, now).lead_id
-                except links.LinkRefused as err:
-                    refused.append(str(err))
-                    continue
-                linked += 1
-                kind = LINE_LINKED
-            elif isinstance(event, FollowEvent):
-                lead_id, kind = links.follow_again(session, product, user, now), LINE_FOLLOW
-            elif isinstance(event, UnfollowEvent):
-                lead_id = links.stop(session, product, user, "unfollowed", now)
-                unfollowed += lead_id is not None
-                kind = LINE_UNFOLLOW
-            elif isinstance(event, MessageEvent):
-                lead_id, kind = links.lead_of(session, product, user), LINE_MESSAGE
-                properties = {"message_type": str(event.message.type)}
-            if lead_id is None or kind is None:
+            try:
+                heard = _hear(session, settings, product, user, event, now)
+            except links.LinkRefused as err:
+                refused.append(str(err))
                 continue
-            occurred = datetime.fromtimestamp(event.timestamp / 1000, UTC)
-            behaviour = BehaviorEvent(
-                event_id=f"line:{event.webhook_event_id}",
-                type=kind,
-                occurred_at=occurred,
-                product=product,
-                properties=properties,
-            )
-            logged.append(LoggedEvent(behaviour, lead_id=lead_id))
+            if heard is not None:
+                logged.append(heard)
         record_events_in(session, logged)
+    kinds = [item.event.type for item in logged]
     return LineWebhookResult(
-        received=len(events), linked=linked, unfollowed=unfollowed, refused=refused
+        received=len(events),
+        linked=kinds.count(LINE_LINKED),
+        unfollowed=kinds.count(LINE_UNFOLLOW),
+        refused=refused,
     )
+
+
+def _hear(
+    session: Session, settings: Settings, product: str, user: str, event: Any, now: datetime
+) -> LoggedEvent | None:
+    """What one event does, and what its lead's journey hears (None: no lead, or nothing
+    to hear). Raises LinkRefused for a link token that links nobody."""
+    properties: dict[str, str] = {}
+    lead_id: str | None
+    nonce = _link_nonce(event)
+    if nonce is not None:
+        token = links.read_link_token(nonce, settings.secret_key, now)
+        if token.product != product:
+            raise links.LinkRefused("this link token is for another product")
+        lead_id, kind = links.link(session, token, user, product, now).lead_id, LINE_LINKED
+    elif isinstance(event, FollowEvent):
+        lead_id, kind = links.follow_again(session, product, user, now), LINE_FOLLOW
+    elif isinstance(event, UnfollowEvent):
+        lead_id, kind = links.stop(session, product, user, "unfollowed", now), LINE_UNFOLLOW
+    elif isinstance(event, MessageEvent):
+        lead_id, kind = links.lead_of(session, product, user), LINE_MESSAGE
+        properties = {"message_type": str(event.message.type)}
+    else:
+        return None  # a failed account link, a postback, ...: nothing to record
+    if lead_id is None:
+        return None
+    behaviour = BehaviorEvent(
+        event_id=f"line:{event.webhook_event_id}",
+        type=kind,
+        occurred_at=datetime.fromtimestamp(event.timestamp / 1000, UTC),
+        product=product,
+        properties=properties,
+    )
+    return LoggedEvent(behaviour, lead_id=lead_id)

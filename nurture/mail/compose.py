@@ -87,6 +87,7 @@ def compose_email(
     send_id: str,
     sent_at: datetime,
     tracking: LinkTracking | None = None,
+    line_link_url: str = "",
 ) -> ComposedEmail:
     """Render `template` with `subject` (one variant's Jinja source) for the recipient and
     build the message; template errors propagate as `jinja2.TemplateError`. With
@@ -97,6 +98,7 @@ def compose_email(
         unsubscribe_url=unsubscribe_url,
         preferences_url=unsubscribe_url,
         journey=journey,
+        line_link_url=line_link_url,
     )
     content = renderer.render(template, subject, context)
     if tracking is not None:

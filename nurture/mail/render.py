@@ -102,8 +102,11 @@ def email_context(
     unsubscribe_url: str,
     preferences_url: str,
     journey: dict[str, Any],
+    line_link_url: str = "",
 ) -> dict[str, Any]:
-    """The variables every template can use; the same shape at send and at validate time."""
+    """The variables every template can use; the same shape at send and at validate time.
+    `line_link_url` opens LINE with the lead's link code ready to send ('' when the product
+    has no LINE account: `{% if line_link_url %}`)."""
     first = lead.get("first_name") or ""
     last = lead.get("last_name") or ""
     # Japanese puts the family name first.
@@ -124,6 +127,7 @@ def email_context(
         "journey": journey,
         "unsubscribe_url": unsubscribe_url,
         "preferences_url": preferences_url,
+        "line_link_url": line_link_url,
         "locale": brand.locale,
     }
 

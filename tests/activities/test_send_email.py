@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import email
+import re
+import shutil
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from sqlalchemy import event, select
@@ -16,17 +20,19 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.email import EmailActivities
-from nurture.config import Settings
+from nurture.channels.line.links import read_link_token
+from nurture.config import LineChannel, Settings
 from nurture.mail.compose import Recipient, compose_email
 from nurture.mail.outbox import OutboxProvider
 from nurture.mail.providers import DELIVERY_UNCERTAIN, SendTags
 from nurture.mail.render import SAMPLE_JOURNEY, SAMPLE_LEADS, TemplateRenderer
 from nurture.scenario.loader import load_scenario
+from nurture.scenario.pins import pin_templates
 from nurture.sending.unsubscribe_tokens import verify_unsubscribe
 from nurture.store.engine import LeadIn, Store
 from nurture.store.models import Lead, Send
 from tests.helpers.email import body, run, send_input, send_rows
-from tests.helpers.paths import CONSENT, REPO
+from tests.helpers.paths import CONSENT, REPO, SCENARIOS
 from tests.helpers.scenarios import pinned
 
 
@@ -280,3 +286,36 @@ def test_a_message_that_cannot_be_built_fails_the_send_for_good(
     [row] = send_rows(store)
     assert row.status == "failed" and "cannot be built" in (row.detail or "")
     assert not list((settings.outbox_dir / "acme").glob("*.eml"))
+
+
+def test_an_email_can_carry_a_line_link_code_when_the_product_has_a_line_account(
+    settings: Settings, store: Store, tmp_path: Path
+) -> None:
+    folder = tmp_path / "acme"
+    shutil.copytree(SCENARIOS / "acme", folder)
+    note = folder / "templates" / "note.html"
+    link = (
+        '{% if line_link_url %}<p><a href="{{ line_link_url }}">Get us on LINE</a></p>{% endif %}'
+    )
+    note.write_text(note.read_text().replace("{% endblock %}", link + "\n{% endblock %}"))
+    pin_templates(store, folder, "acme", "withline")
+    lead, _ = store.upsert_lead(LeadIn(email="aiko@example.com", consent=CONSENT))
+    emails = EmailActivities(store, settings, OutboxProvider(settings.outbox_dir))
+    without = ActivityEnvironment().run(
+        emails.send_email, send_input(lead.id).model_copy(update={"scenario_version": "withline"})
+    )
+    assert "Get us on LINE" not in body(read(settings, without.send_id), "plain")
+
+    settings.line_channels = {
+        "acme": LineChannel.model_validate(
+            {"access_token": "t", "secret": "s", "basic_id": "@acme"}
+        )
+    }
+    later = send_input(lead.id, "cold#1/guide").model_copy(update={"scenario_version": "withline"})
+    sent = ActivityEnvironment().run(emails.send_email, later)
+    text = body(read(settings, sent.send_id), "plain")
+    [url] = re.findall(r"https://line\.me/R/oaMessage/[^\s)]+", text)
+    assert url.startswith("https://line.me/R/oaMessage/%40acme/?LINK%20")
+    code = unquote(url.partition("?")[2]).removeprefix("LINK ")
+    token = read_link_token(code, settings.secret_key, datetime.now(UTC) + timedelta(days=29))
+    assert (token.lead_id, token.product) == (lead.id, "acme")

@@ -9,12 +9,13 @@ import hmac
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from sqlalchemy import select
 
 from nurture.channels.line import links
-from nurture.channels.line.links import issue_link_token
+from nurture.channels.line.links import issue_link_token, line_link_url
 from nurture.config import Settings
 from nurture.sending import gate as send_gate
 from nurture.store.engine import Store
@@ -160,3 +161,24 @@ async def test_a_body_that_is_not_lines_json_is_refused_with_what_was_expected(a
     )
     assert answer.status_code == 400
     assert answer.json()["detail"] == 'body is not LINE\'s webhook JSON ({"events": [...]})'
+
+
+async def test_a_link_code_from_an_email_links_the_lead_who_sends_it(
+    api: Api, store: Store, settings: Settings
+) -> None:
+    lead = make_lead(store)
+    url = line_link_url("@acme", lead.id, "acme", settings.secret_key, datetime.now(UTC))
+    base, _, typed = url.partition("?")
+    assert base == "https://line.me/R/oaMessage/%40acme/"
+    text = unquote(typed)
+    assert text.startswith("LINK ") and lead.id not in text
+    sent = {"id": "1", "type": "text", "text": text, "quoteToken": "q"}
+    said = (await post(api, event("message", replyToken="r", message=sent))).json()
+    assert (said["linked"], said["refused"]) == (1, [])
+    with store.session() as session:
+        assert links.linked_user(session, lead.id, "acme") == "Uaiko"
+    chat = {"id": "2", "type": "text", "text": "こんにちは", "quoteToken": "q"}
+    await post(api, event("message", replyToken="r", message=chat))
+    assert [e.type for e in line_events(store)] == ["line_linked", "line_message"]
+    again = (await post(api, event("message", user="Uother", replyToken="r", message=sent))).json()
+    assert again["refused"] == ["this LINE link token was used already: ask for a new link"]

@@ -16,10 +16,12 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from urllib.parse import quote
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
@@ -30,6 +32,11 @@ from sqlalchemy.orm import Session
 from nurture.store.models import Consent, Lead, LineLink, UsedLinkToken
 
 LINK_TOKEN_TTL = timedelta(hours=24)
+# A code in an email waits for the lead to open it; LINE's account-link nonce does not.
+EMAILED_CODE_TTL = timedelta(days=30)
+CODE_PREFIX = "LINK "
+# A link code in a message a LINE user sends the account: the sealed token's alphabet.
+CODE = re.compile(r"LINK ([A-Za-z0-9_-]{40,300})")
 _KEY_PURPOSE = b"nurture line link token v1"
 _KIND = b"l"
 INVALID = "invalid LINE link token: it is damaged or not ours"
@@ -53,9 +60,12 @@ def _cipher(secret: str) -> AESSIV:
     return AESSIV(hmac.new(secret.encode(), _KEY_PURPOSE, hashlib.sha512).digest())
 
 
-def issue_link_token(lead_id: str, product: str, secret: str, now: datetime) -> str:
-    """A token (LINE's account-link nonce) for this lead and product, good for 24 hours."""
-    expires = (now + LINK_TOKEN_TTL).astimezone(UTC)
+def issue_link_token(
+    lead_id: str, product: str, secret: str, now: datetime, ttl: timedelta = LINK_TOKEN_TTL
+) -> str:
+    """A token (LINE's account-link nonce, or an emailed link code) for this lead and
+    product, good for `ttl`."""
+    expires = (now + ttl).astimezone(UTC)
     body = f"{lead_id}\0{product}\0{expires:%Y-%m-%dT%H:%M:%S}\0{secrets.token_urlsafe(12)}"
     sealed = _cipher(secret).encrypt(body.encode(), [_KIND])
     return base64.urlsafe_b64encode(sealed).rstrip(b"=").decode()
@@ -74,6 +84,19 @@ def read_link_token(token: str, secret: str, now: datetime) -> LinkToken:
     if now > expiry:
         raise LinkRefused("this LINE link token has expired: ask for a new link")
     return LinkToken(lead_id, product, expiry, nonce)
+
+
+def line_link_url(basic_id: str, lead_id: str, product: str, secret: str, now: datetime) -> str:
+    """LINE's URL that opens a chat with the account (`oaMessage`), the lead's link code
+    typed in: the lead sends it, and the webhook links their LINE user to them."""
+    code = issue_link_token(lead_id, product, secret, now, EMAILED_CODE_TTL)
+    return f"https://line.me/R/oaMessage/{quote(basic_id)}/?{quote(CODE_PREFIX + code)}"
+
+
+def code_in(text: str) -> str | None:
+    """The link code a LINE message carries, if any."""
+    found = CODE.search(text)
+    return found.group(1) if found else None
 
 
 def link(
