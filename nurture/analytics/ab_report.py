@@ -93,7 +93,8 @@ def build_ab_report(
     engagement = build_engagement_report(store, product=product, since=since, until=until)
     by_step: dict[tuple[str, str, str], list[EngagementRow]] = defaultdict(list)
     for row in engagement.rows:
-        by_step[(row.product, row.track, row.step)].append(row)
+        if row.channel == "email":  # A/B variants are emails' (a LINE step's fallback too)
+            by_step[(row.product, row.track, row.step)].append(row)
     policies = ab_policies(scenarios_dir)
     tests = [
         judge(key, rows, policies.get(key[0], AbTesting()))

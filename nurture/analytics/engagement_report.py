@@ -61,6 +61,7 @@ class EngagementRow(BaseModel):
     step: str
     variant: str  # A, B, ...
     mail_type: str
+    channel: str = "email"  # or line, webhook: a LINE step's sends and its email fallback's
     sent: int
     delivered: int
     bounced: int
@@ -111,6 +112,7 @@ def _aggregate(product: str | None, since: datetime | None, until: datetime) -> 
             Send.send_key,
             Send.variant,
             Send.mail_type,
+            Send.channel,
             func.count().label("sent"),
             func.sum(Send.ever_delivered).label("delivered"),
             func.sum(Send.ever_bounced).label("bounced"),
@@ -122,7 +124,7 @@ def _aggregate(product: str | None, since: datetime | None, until: datetime) -> 
             func.sum(Send.ever_spam_reported).label("spam_reported"),
         )
         .where(Send.status.in_(WENT_OUT), Send.mail_type != "sales", Send.sent_at < until)
-        .group_by(Send.product, Send.send_key, Send.variant, Send.mail_type)
+        .group_by(Send.product, Send.send_key, Send.variant, Send.mail_type, Send.channel)
     )
     if product is not None:
         query = query.where(Send.product == product)
@@ -133,18 +135,25 @@ def _aggregate(product: str | None, since: datetime | None, until: datetime) -> 
 
 def _rows(groups: Any) -> list[EngagementRow]:
     """Fold the groups of one step (its track's re-entries) into one row per variant."""
-    folded: dict[tuple[str, str, str, int, str], dict[str, int]] = {}
+    folded: dict[tuple[str, str, str, int, str, str], dict[str, int]] = {}
     for group in groups:
         track, step = step_of(group["send_key"])
-        key = (group["product"], track, step, group["variant"], group["mail_type"])
+        key = (
+            group["product"],
+            track,
+            step,
+            group["variant"],
+            group["mail_type"],
+            group["channel"],
+        )
         counts = folded.setdefault(key, dict.fromkeys(COUNTS, 0))
         for name in COUNTS:
             counts[name] += int(group[name] or 0)
     return [_row(key, counts) for key, counts in sorted(folded.items())]
 
 
-def _row(key: tuple[str, str, str, int, str], c: dict[str, int]) -> EngagementRow:
-    product, track, step, variant, mail_type = key
+def _row(key: tuple[str, str, str, int, str, str], c: dict[str, int]) -> EngagementRow:
+    product, track, step, variant, mail_type, channel = key
 
     def of(part: int, whole: int) -> float | None:
         return part / whole if whole else None
@@ -155,6 +164,7 @@ def _row(key: tuple[str, str, str, int, str], c: dict[str, int]) -> EngagementRo
         step=step,
         variant=chr(ord("A") + variant),
         mail_type=mail_type,
+        channel=channel,
         **c,
         open_rate=of(c["opened"], c["sent"]),
         click_rate=of(c["clicked"], c["sent"]),

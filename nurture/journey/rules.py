@@ -183,12 +183,13 @@ def step_outage(since: datetime, attempts: int, now: datetime) -> Outage:
     return Outage(give_up=False, retry_at=now + wait, lasted=now - since)
 
 
-_ENTRY = re.compile(r"#\d+")
+_ENTRY = re.compile(r"#\d+(\.[a-z]+)?")  # the track entry, and a channel's mark (.line)
 
 
 def step_of(send_key: str) -> tuple[str, str]:
-    """(track, step) of a send key: `cold#2/welcome` → (cold, welcome); a trigger email
-    `trigger:download-followup#3` → (trigger, download-followup)."""
+    """(track, step) of a send key: `cold#2/welcome` → (cold, welcome), and so does the
+    LINE send `cold#2.line/welcome`; a trigger email `trigger:download-followup#3` →
+    (trigger, download-followup)."""
     if send_key.startswith("trigger:"):
         return "trigger", _ENTRY.sub("", send_key.removeprefix("trigger:"))
     track, _, step = _ENTRY.sub("", send_key).partition("/")

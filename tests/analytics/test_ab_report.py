@@ -128,8 +128,15 @@ def test_the_report_judges_every_step_with_variants(any_store: Store, tmp_path: 
                         occurred_at=at + timedelta(hours=1),
                     )
                 )
-    # A step with one variant only: no test.
+    # A step with one variant only: no test; nor a LINE step beside its email fallback.
     sends.append(sent_row("w", lead.id, at, journey_id="journey:acme:w"))
+    line = "cold#1.line/benchmark"
+    sends.append(
+        sent_row("l", lead.id, at, journey_id="journey:acme:l", send_key=line, channel="line")
+    )
+    sends.append(
+        sent_row("m", lead.id, at, journey_id="journey:acme:m", send_key="cold#1/benchmark")
+    )
     with any_store.session() as session:
         session.add_all(sends)
         session.flush()

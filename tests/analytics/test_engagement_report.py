@@ -27,6 +27,7 @@ def send(
     status: str = "sent",
     mail_type: str = "step",
     at: datetime = T,
+    channel: str = "email",
 ) -> None:
     lead, _ = store.upsert_lead(LeadIn(email=f"{send_id}@example.jp", consent=CONSENT))
     with store.session() as session:
@@ -39,6 +40,7 @@ def send(
                 variant=variant,
                 mail_type=mail_type,
                 status=status,
+                channel=channel,
             )
         )
 
@@ -120,4 +122,15 @@ def test_every_figure_matches_what_happened(any_store: Store) -> None:
 
 def test_send_keys_name_their_track_and_step() -> None:
     assert step_of("cold#2/welcome") == ("cold", "welcome")
+    assert step_of("cold#2.line/welcome") == ("cold", "welcome")
     assert step_of("trigger:download-followup#3") == ("trigger", "download-followup")
+
+
+def test_a_line_step_counts_per_channel_beside_its_email_fallback(any_store: Store) -> None:
+    send(any_store, "snd_line1", "warm#1.line/seminar", channel="line")
+    send(any_store, "snd_line2", "warm#1.line/seminar", channel="line")
+    send(any_store, "snd_mail1", "warm#1/seminar")
+    facts(any_store, "snd_mail1", "delivered", "opened")
+    rows = build_engagement_report(any_store, since=SINCE, until=UNTIL).rows
+    seen = {(r.track, r.step, r.channel): (r.sent, r.opened) for r in rows}
+    assert seen == {("warm", "seminar", "line"): (2, 0), ("warm", "seminar", "email"): (1, 1)}

@@ -50,10 +50,11 @@ def sent_row(
     provider: str = "smtp",
     subject: str = "s",
     template: str = "note",
+    channel: str = "email",
 ) -> Send:
     """A `sends` row of acme's that went out at `at` (its journey's the lead's own unless
     given): what reports read, without a journey sending it."""
     return Send(id=send_id, journey_id=journey_id or f"journey:acme:{lead_id}",
                 send_key=send_key, lead_id=lead_id, product="acme", mail_type=mail_type,
                 template=template, subject=subject, variant=variant, provider=provider,
-                journey_time=at, status=status, sent_at=at)  # fmt: skip
+                journey_time=at, status=status, sent_at=at, channel=channel)  # fmt: skip
