@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from nurture.analytics.facts import Fact, record_facts_in
 from nurture.api import unsubscribe_texts as t
+from nurture.channels.line import links
 from nurture.journey.client import unsubscribe as tell_journey
 from nurture.journey.contract import Unsubscribe
 from nurture.leads import preferences as prefs
@@ -36,7 +37,7 @@ MailChoice = prefs.MailChoice
 MAIL_TYPES = prefs.MAIL_TYPES
 Stop = Literal[MailChoice, "all"]
 # `stop_listed`: what the earlier form (no `action`) asks, stop the `stop` list
-Action = Literal["save", "stop_all", "stop_listed"]
+Action = Literal["save", "stop_all", "stop_listed", "stop_line"]
 T = TypeVar("T")
 
 
@@ -128,7 +129,8 @@ async def preferences(token: str, request: Request) -> str:
     lead, product = link.lead, link.product
     shown = await asyncio.to_thread(_product, request, product)
     current = await asyncio.to_thread(_read, request, lead, product)
-    return _page(shown, _preference_form(shown, current, token))
+    on_line = await asyncio.to_thread(_on_line, request, lead, product)
+    return _page(shown, _preference_form(shown, current, token) + _line_part(shown, on_line, token))
 
 
 @router.post("/unsubscribe/{token}/preferences", response_class=HTMLResponse)
@@ -147,6 +149,10 @@ async def save_preferences(
     link = await asyncio.to_thread(_lead, request, token)
     lead, product = link.lead, link.product
     shown = await asyncio.to_thread(_product, request, product)
+    if action == "stop_line":
+        await asyncio.to_thread(_stop_line, request, lead, product)
+        said = _paragraph(t.text(shown.locale, "line_stopped", name=shown.name))
+        return _page(shown, said + _back(shown, token))
     if action == "stop_listed" and not receive:  # the earlier form; nothing ticked, no change
         return await _save_stop_list(request, shown, link, token, stop, asked_at)
     if action == "stop_all":
@@ -176,6 +182,40 @@ async def _save_stop_list(
     )
     await tell_journey_of(request, shown.key, lead.id, mail_types, asked_at)
     return _page(shown, _outcome(shown, change, token))
+
+
+def _on_line(request: Request, lead: Lead, product: str) -> bool:
+    store: Store = request.app.state.store
+    with store.session() as session:
+        return links.linked_user(session, lead.id, product) is not None
+
+
+def _stop_line(request: Request, lead: Lead, product: str) -> None:
+    """The lead stops the product's LINE messages here (as an unfollow would): the link
+    ends and the channel's consent is withdrawn; email stays as chosen."""
+    store: Store = request.app.state.store
+    with store.session() as session:
+        user = links.linked_user(session, lead.id, product)
+        if user is not None:
+            links.stop(session, product, user, "stopped", datetime.now(UTC))
+
+
+def _line_part(shown: Product, on_line: bool, token: str) -> str:
+    """Whether the lead gets LINE messages, and the button that stops them."""
+    locale, name = shown.locale, shown.name
+    if not on_line:
+        return _paragraph(t.text(locale, "line_off", name=name))
+    return (
+        _paragraph(t.text(locale, "line_on", name=name))
+        + f"<form method=post action='{html.escape(token)}/preferences'>"
+        '<button type="submit" name="action" value="stop_line">'
+        f"{html.escape(t.text(locale, 'stop_line', name=name))}</button></form>"
+    )
+
+
+def _back(shown: Product, token: str) -> str:
+    back = html.escape(t.text(shown.locale, "back"))
+    return f"<p><a href='../{html.escape(token)}'>{back}</a></p>"
 
 
 def _read(request: Request, lead: Lead, product: str) -> prefs.Preferences:
@@ -274,8 +314,7 @@ def _outcome(shown: Product, change: prefs.Change, token: str) -> str:
         said = [t.text(locale, "saved"), _state(shown, after)]
     else:
         said = [t.text(locale, "nothing_changed"), _state(shown, after)]
-    back = f"<p><a href='../{html.escape(token)}'>{html.escape(t.text(locale, 'back'))}</a></p>"
-    return "".join(_paragraph(line) for line in said) + back
+    return "".join(_paragraph(line) for line in said) + _back(shown, token)
 
 
 async def tell_journey_of(

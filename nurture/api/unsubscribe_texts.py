@@ -58,6 +58,13 @@ TEXTS: dict[Locale, dict[str, str]] = {
         ),
         "nothing_changed": "Nothing changed.",
         "back": "Back to my email preferences",
+        "line_on": "You also receive messages from {name} on LINE.",
+        "line_off": "You do not receive messages from {name} on LINE.",
+        "stop_line": "Stop LINE messages from {name}",
+        "line_stopped": (
+            "LINE messages from {name} are stopped; emails are as you chose. To receive them "
+            "again, link LINE again from one of our emails."
+        ),
     },
     "ja": {
         "title": "メール配信の設定",
@@ -90,6 +97,13 @@ TEXTS: dict[Locale, dict[str, str]] = {
         ),
         "nothing_changed": "変更はありません。",
         "back": "配信設定に戻る",
+        "line_on": "{name} からのLINEメッセージも受け取っています。",
+        "line_off": "{name} からのLINEメッセージは受け取っていません。",
+        "stop_line": "{name} からのLINEメッセージを停止する",
+        "line_stopped": (
+            "{name} からのLINEメッセージを停止しました。メールの配信設定は変わりません。"
+            "再開するには、メールに記載のリンクからもう一度LINEを連携してください。"
+        ),
     },
 }
 # The consent a resubscribe records: what the lead agreed to, in its words.

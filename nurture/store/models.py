@@ -324,7 +324,9 @@ class LineLink(Base):
     product: Mapped[str] = mapped_column(String(64))
     line_user_id: Mapped[str] = mapped_column(String(64))
     lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id"), index=True)
-    status: Mapped[str] = mapped_column(String(16), doc="linked, unfollowed or blocked")
+    status: Mapped[str] = mapped_column(
+        String(16), doc="linked, unfollowed, blocked, or stopped (the preference page)"
+    )
     linked_at: Mapped[datetime] = mapped_column(UTCDateTime)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -16,6 +16,9 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from nurture.analytics.engagement_report import build_engagement_report
+from nurture.channels.line import links
+from nurture.channels.line.links import issue_link_token, read_link_token
+from nurture.channels.line.links import link as link_line
 from nurture.config import Settings
 from nurture.mail.compose import unsubscribe_url
 from nurture.sending import gate as send_gate
@@ -223,3 +226,30 @@ async def test_an_unsubscribe_counts_for_the_email_its_link_came_in(
     ]
     [guide] = build_engagement_report(store, product="acme").rows
     assert (guide.step, guide.sent, guide.unsubscribed) == ("guide", 2, 1)
+
+
+async def test_the_page_shows_line_and_stops_it_without_touching_email(
+    api: Api, store: Store, settings: Settings
+) -> None:
+    lead = new_lead(store)
+    token = sign_unsubscribe(lead.id, "acme", settings.secret_key)
+    page = (await api.http.get(f"/v1/unsubscribe/{token}")).text
+    assert "You do not receive messages from Acme Analytics on LINE." in page
+    now = datetime.now(UTC)
+    with store.session() as session:
+        issued = issue_link_token(lead.id, "acme", settings.secret_key, now)
+        link_line(session, read_link_token(issued, settings.secret_key, now), "Uaiko", "@acme", now)
+    page = (await api.http.get(f"/v1/unsubscribe/{token}")).text
+    assert "You also receive messages from Acme Analytics on LINE." in page
+    assert 'value="stop_line"' in page
+
+    form = f"/v1/unsubscribe/{token}/preferences"
+    stopped_line = await api.http.post(form, data={"action": "stop_line"})
+    assert "LINE messages from Acme Analytics are stopped" in stopped_line.text
+    with store.session() as session:
+        assert links.linked_user(session, lead.id, "acme") is None
+        assert not send_gate.has_consent(session, lead.id, "acme", channel="line")
+        assert send_gate.has_consent(session, lead.id, "acme")
+    assert not stopped(store, lead.id, "acme", "step")
+    page = (await api.http.get(f"/v1/unsubscribe/{token}")).text
+    assert "You do not receive messages from Acme Analytics on LINE." in page
