@@ -59,7 +59,7 @@ with workflow.unsafe.imports_passed_through():
         TRACK_LISTEN,
         MailType,
         Scenario,
-        Step,
+        Touch,
         Trigger,
     )
     from nurture.schedule.send_window import next_capacity_check, next_day_opens, open_hours
@@ -213,7 +213,9 @@ class LeadJourney(MovesBetweenVersions):
         if step.mail_type in m.suppressed_mail_types:
             self._note("email", f"skipped step '{step.key}': lead opted out of {step.mail_type}")
         else:
-            result = await self._send_step_message(key, step, track)
+            what = narrative.step_what(m.step_index, self._steps_on_track, step.key, track)
+            variant_key = f"{track}/{step.key}"
+            result = await self._send_touch(key, step, step.mail_type, variant_key, what)
             if result is not None and result.status == "deferred":
                 m.deferred_until = result.retry_at  # the weekly cap or an outage: same step
                 return
@@ -256,36 +258,35 @@ class LeadJourney(MovesBetweenVersions):
         if m.step_index == len(steps):
             self._track_complete(hops)
 
-    async def _send_step_message(
-        self, key: str, step: Step, track: str
+    async def _send_touch(
+        self, key: str, touch: Touch, mail_type: MailType, variant_key: str, what: str
     ) -> SendEmailResult | SendLineResult | SendWebhookResult | None:
-        """The step's message on its channel: a webhook's POST; LINE for a lead on LINE,
-        else the email (`fallback: email`) or nothing (`fallback: none`); or the email."""
-        m = self._mem
-        what = narrative.step_what(m.step_index, self._steps_on_track, step.key, track)
-        if step.channel == "webhook":
-            return await self._post_step(key, step, what)
-        if step.channel == "line":
-            pushed = await self._send_line(rules.line_send_key(key), step, what)
+        """A step's or a trigger's message on its channel: a webhook's POST; LINE for a lead
+        on LINE, else the email (`fallback: email`) or nothing (`fallback: none`); or the
+        email."""
+        if touch.channel == "webhook":
+            return await self._post_webhook(key, touch, mail_type, what)
+        if touch.channel == "line":
+            pushed = await self._send_line(rules.line_send_key(key), touch, mail_type, what)
             if pushed is None or pushed.status != "unlinked":
                 return pushed
-            if step.fallback == "none":
+            if touch.fallback == "none":
                 self._note("line", f"skipped {what}: the lead is not on LINE (fallback: none)")
                 return pushed
             self._note("line", f"{what}: the lead is not on LINE; sending the email instead")
         return await self._send_email(
             key=key,
-            mail_type=step.mail_type,
-            variants=step.variants(),
-            variant_key=f"{track}/{step.key}",
+            mail_type=mail_type,
+            variants=touch.variants(),
+            variant_key=variant_key,
             what=what,
         )
 
-    async def _post_step(
-        self, key: str, step: Step, what: str
+    async def _post_webhook(
+        self, key: str, touch: Touch, mail_type: MailType, what: str
     ) -> SendWebhookResult | SendEmailResult | None:
-        call = step.webhook
-        assert call is not None  # a webhook step has its call (nurture/scenario/model.py)
+        call = touch.webhook
+        assert call is not None  # a webhook touch has its call (nurture/scenario/model.py)
         request = SendWebhookInput(
             brand=self._scenario.brand,
             scenario_version=self._scenario.version,
@@ -293,8 +294,8 @@ class LeadJourney(MovesBetweenVersions):
             lead_id=self._input.lead_id,
             product=self._input.product,
             send_key=key,
-            step=step.key,
-            mail_type=step.mail_type,
+            step=touch.key,
+            mail_type=mail_type,
             url=call.url,
             template=call.template,
             journey_time=workflow.now(),
@@ -317,10 +318,10 @@ class LeadJourney(MovesBetweenVersions):
         return result
 
     async def _send_line(
-        self, key: str, step: Step, what: str
+        self, key: str, touch: Touch, mail_type: MailType, what: str
     ) -> SendLineResult | SendEmailResult | None:
-        m, line = self._mem, step.line
-        assert line is not None  # a LINE step has its message (nurture/scenario/model.py)
+        m, line = self._mem, touch.line
+        assert line is not None  # a LINE touch has its message (nurture/scenario/model.py)
         message = SendLineInput(
             brand=self._scenario.brand,
             scenario_version=self._scenario.version,
@@ -328,7 +329,7 @@ class LeadJourney(MovesBetweenVersions):
             lead_id=self._input.lead_id,
             product=self._input.product,
             send_key=key,
-            mail_type=step.mail_type,
+            mail_type=mail_type,
             template=line.template,
             alt_text=line.alt_text,
             journey_time=workflow.now(),
@@ -523,12 +524,12 @@ class LeadJourney(MovesBetweenVersions):
         m.trigger_fired_at[trigger.key] = workflow.now()
         m.trigger_counts[trigger.key] = count
         self._note("trigger", f"trigger '{trigger.key}' fired by {event.type}")
-        await self._send_email(
-            key=f"trigger:{trigger.key}#{count}",
-            mail_type="trigger",
-            variants=trigger.variants(),
-            variant_key=f"trigger:{trigger.key}",
-            what=f"trigger '{trigger.key}' ← {event.type}",
+        await self._send_touch(
+            f"trigger:{trigger.key}#{count}",
+            trigger,
+            "trigger",
+            f"trigger:{trigger.key}",
+            f"trigger '{trigger.key}' ← {event.type}",
         )
 
     async def _stop_email(

@@ -148,6 +148,7 @@ def scenario_emails(scenario: Scenario) -> list[ScenarioEmail]:
             mail_type="trigger",
             track=scenario.entry_track,
             send_key=f"trigger:{trigger.key}#1",
+            line=trigger.line,
         )
         for trigger in scenario.triggers
     ]

@@ -197,7 +197,8 @@ def step_of(send_key: str) -> tuple[str, str]:
 
 
 def line_send_key(key: str) -> str:
-    """A LINE step's send key: `warm#1.line/seminar` beside its email fallback's
-    `warm#1/seminar`, so both have a row and the reports still read track and step."""
-    entry, _, step = key.partition("/")
-    return f"{entry}.line/{step}"
+    """A LINE send's key: `warm#1.line/seminar` beside its email fallback's
+    `warm#1/seminar` (a trigger's: `trigger:roi#2.line`), so both have a row and the
+    reports still read track and step."""
+    entry, slash, step = key.partition("/")
+    return f"{entry}.line{slash}{step}"

@@ -360,14 +360,13 @@ class WebhookCall(_Strict):
         return _slug(value, "template")
 
 
-class Step(_Email):
-    """One message of a track. `channel: line` sends `line:` to a lead linked to the product's
-    LINE account; an unlinked (or blocked) lead gets the email instead (`fallback: email`,
-    the template and subject) or nothing (`fallback: none`)."""
+class Touch(_Email):
+    """A step or a trigger: a message to the lead on its channel. `channel: line` sends `line:` to a
+    lead linked to the product's LINE account; an unlinked (or blocked) lead gets the email
+    instead (`fallback: email`, the template and subject) or nothing (`fallback: none`).
+    `channel: webhook` posts `webhook:` to the team's own system."""
 
     key: str
-    wait: Duration
-    mail_type: Literal["step", "newsletter"] = "step"
     channel: Channel = "email"
     line: LineMessage | None = None
     fallback: Literal["email", "none"] = "email"
@@ -378,34 +377,42 @@ class Step(_Email):
     def _slugs(cls, value: str) -> str:
         return _slug(value, "key")
 
+    @model_validator(mode="after")
+    def _channel_message(self) -> Touch:
+        what = type(self).__name__.lower()
+        if self.channel == "email":
+            self._email_required(f"a {what} sent by email")
+        if self.channel == "line" and self.fallback == "email":
+            self._email_required(f"a LINE {what} with `fallback: email` (the default)")
+        if self.channel == "line" and self.line is None:
+            raise ValueError(
+                f"a `channel: line` {what} needs `line: {{template: NAME, alt_text: ...}}` "
+                "(templates/NAME.line.json)"
+            )
+        if self.channel != "line" and self.line is not None:
+            raise ValueError(f"`line:` is only for a `channel: line` {what}; add `channel: line`")
+        if self.channel == "webhook" and self.webhook is None:
+            raise ValueError(
+                f"a `channel: webhook` {what} needs `webhook: {{url: https://..., template: "
+                "NAME}` (templates/NAME.webhook.json)"
+            )
+        if self.channel != "webhook" and self.webhook is not None:
+            raise ValueError(f"`webhook:` is only for a `channel: webhook` {what}")
+        return self
+
+
+class Step(Touch):
+    """One message of a track."""
+
+    wait: Duration
+    mail_type: Literal["step", "newsletter"] = "step"
+
     @field_validator("wait")
     @classmethod
     def _not_negative(cls, value: timedelta) -> timedelta:
         if value < timedelta(0):
             raise ValueError("wait cannot be negative")
         return value
-
-    @model_validator(mode="after")
-    def _channel_message(self) -> Step:
-        if self.channel == "email":
-            self._email_required("a step sent by email")
-        if self.channel == "line" and self.fallback == "email":
-            self._email_required("a LINE step with `fallback: email` (the default)")
-        if self.channel == "line" and self.line is None:
-            raise ValueError(
-                "a `channel: line` step needs `line: {template: NAME, alt_text: ...}` "
-                "(templates/NAME.line.json)"
-            )
-        if self.channel != "line" and self.line is not None:
-            raise ValueError("`line:` is only for a `channel: line` step; add `channel: line`")
-        if self.channel == "webhook" and self.webhook is None:
-            raise ValueError(
-                "a `channel: webhook` step needs `webhook: {url: https://..., template: NAME}` "
-                "(templates/NAME.webhook.json)"
-            )
-        if self.channel != "webhook" and self.webhook is not None:
-            raise ValueError("`webhook:` is only for a `channel: webhook` step")
-        return self
 
 
 class Track(_Strict):
@@ -419,23 +426,13 @@ class Track(_Strict):
     )
 
 
-class Trigger(_Email):
-    """Behaviour → an immediate email (download → follow-up), at most once per cool-down."""
+class Trigger(Touch):
+    """Behaviour → an immediate message (download → follow-up), at most once per cool-down:
+    an email, or on LINE or a webhook like a step."""
 
-    key: str
     when: EventMatch
     cooldown: Duration = timedelta(days=30)
     stages: list[Stage] | None = Field(default=None, description="only in these stages")
-
-    @field_validator("key")
-    @classmethod
-    def _slugs(cls, value: str) -> str:
-        return _slug(value, "key")
-
-    @model_validator(mode="after")
-    def _an_email(self) -> Trigger:
-        self._email_required("a trigger")
-        return self
 
 
 class Condition(_Strict):
@@ -683,18 +680,19 @@ class Scenario(_Strict):
         matched = {key for _, rule in self.event_matches() for key in rule.properties}
         return matched | set(self.tracking.keep_properties)
 
-    def line_steps(self) -> list[tuple[tuple[str | int, ...], Step]]:
+    def line_steps(self) -> list[tuple[tuple[str | int, ...], Touch]]:
         """Every `channel: line` step, with its path."""
         return self.steps_on("line")
 
-    def steps_on(self, channel: Channel) -> list[tuple[tuple[str | int, ...], Step]]:
-        """Every step sent on `channel`, with its path."""
-        return [
+    def steps_on(self, channel: Channel) -> list[tuple[tuple[str | int, ...], Touch]]:
+        """Every step and trigger sent on `channel`, with its path."""
+        steps: list[tuple[tuple[str | int, ...], Touch]] = [
             (("tracks", name, "steps", i), step)
             for name, track in self.tracks.items()
             for i, step in enumerate(track.steps)
-            if step.channel == channel
         ]
+        triggers = [(("triggers", i), trigger) for i, trigger in enumerate(self.triggers)]
+        return [(path, m) for path, m in [*steps, *triggers] if m.channel == channel]
 
     def template_names(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Every template the scenario references, with the path of the reference."""

@@ -27,6 +27,7 @@ from nurture.worker_setup import build_worker
 from tests.helpers.api import Api
 from tests.helpers.journeys import (
     advance_to_weekday_noon_tokyo,
+    behave,
     eventually,
     make_lead,
     sends,
@@ -173,3 +174,41 @@ async def test_email_then_line_for_a_linked_lead_email_for_the_rest_and_no_line_
         "cold#1/checklist"
     ]
     assert (checklist.channel, checklist.status) == ("email", "sent")
+
+
+TRIGGER = "    subject: Thanks for downloading\n"
+LINE_TRIGGER = (
+    "    subject: Thanks for downloading\n    channel: line\n"
+    "    line: {template: guide, alt_text: Thanks for downloading}\n"
+)
+
+
+async def test_a_line_trigger_goes_on_line_to_a_linked_lead_and_by_email_otherwise(
+    env: WorkflowEnvironment,
+    client: Client,
+    settings: Settings,
+    store: Store,
+    api: Api,
+    line: LineApi,
+    line_worker: None,
+) -> None:
+    yaml = settings.scenarios_dir / "acme" / "scenario.yaml"
+    yaml.write_text(yaml.read_text().replace(TRIGGER, LINE_TRIGGER))  # read at journey start
+    await advance_to_weekday_noon_tokyo(env, 2)
+    linked_id, linked = await journey_of(env, client, settings, store, "aiko@example.com")
+    _, other = await journey_of(env, client, settings, store, "ken@example.com")
+    now = await env.get_current_time()
+    token = issue_link_token(linked_id, "acme", settings.secret_key, now)
+    nonce = {"link": {"result": "ok", "nonce": token}}
+    await post_line(api, webhook_event("accountLink", "Uaiko", now, replyToken="r", **nonce))
+
+    for handle in (linked, other):
+        await behave(env, handle, "document_download", document="guide")
+    await eventually(other, lambda s: s.emails_sent == 2)  # its fallback: the email
+    await eventually(linked, lambda s: any("sent trigger" in e.text for e in s.timeline))
+    [pushed] = line.pushes
+    assert pushed.to == "Uaiko" and pushed.messages[1]["altText"] == "Thanks for downloading"
+    keys = {(s.journey_id, s.send_key): s.channel for s in sends(store)}
+    assert keys[(linked.id, "trigger:download-followup#1.line")] == "line"
+    assert (linked.id, "trigger:download-followup#1") not in keys
+    assert keys[(other.id, "trigger:download-followup#1")] == "email"
