@@ -39,6 +39,95 @@ class Section:
     lines: list[str]
 
 
+# Every word sales reads, in the scenario's locale (cloudbook's sales team reads Japanese).
+TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        "handoff_subject": "[{brand}] Hot lead for sales: {who}, score {score}",
+        "handoff_intro": "{brand} hands you a lead ready for sales (hand-off #{number}).",
+        "remind_subject": "[{brand}] Reminder: no feedback yet on {who}",
+        "remind_intro": (
+            "{who} was handed to sales {handed} (hand-off #{number}) and has had no sales "
+            "feedback for {days}. Please follow up and record the outcome."
+        ),
+        "escalate_subject": "[{brand}] Escalation: {who} has waited {days} for sales",
+        "escalate_intro": (
+            "{who} was handed to sales {handed} (hand-off #{number}); the owner was reminded, "
+            "and after {days} there is still no sales feedback. Please see that someone "
+            "follows up."
+        ),
+        "days": "{n} business day",
+        "days_plural": "{n} business days",
+        "a_lead": "a lead",
+        "lead": "Lead",
+        "score": "Score",
+        "moments": "Interesting moments",
+        "none_recorded": "(none recorded)",
+        "emails": "Emails opened and clicked",
+        "no_emails": "(no human opens or clicks recorded)",
+        "journey": "Journey",
+        "name": "Name",
+        "title": "Title",
+        "company": "Company",
+        "email": "Email",
+        "lead_id": "Lead id",
+        "product": "Product",
+        "total": "Total {total} = fit {fit} + behaviour {behavior}",
+        "clicked": "clicked",
+        "opened": "opened",
+        "sent": "sent",
+        "earlier": "earlier",
+        "on": "on {when} ({zone})",
+        "footer": (
+            "Answer with sales feedback (accepted, contacted, rejected, disqualified, ...) in "
+            "your CRM or POST /v1/leads/{lead_id}/feedback; reminders stop once it is recorded."
+        ),
+    },
+    "ja": {
+        "handoff_subject": "[{brand}] 営業対応をお願いします: {who} (スコア {score})",
+        "handoff_intro": (
+            "{brand} から、営業対応の準備ができたリードをお渡しします(引き渡し #{number})。"
+        ),
+        "remind_subject": "[{brand}] リマインド: {who} の営業フィードバックが未登録です",
+        "remind_intro": (
+            "{who} は {handed} に営業へ引き渡されました(引き渡し #{number})が、{days}"
+            "フィードバックがありません。対応のうえ、結果を登録してください。"
+        ),
+        "escalate_subject": "[{brand}] エスカレーション: {who} が{days}営業対応を待っています",
+        "escalate_intro": (
+            "{who} は {handed} に営業へ引き渡されました(引き渡し #{number})。担当者へのリマインド"
+            "後も、{days}フィードバックがありません。対応者の確認をお願いします。"
+        ),
+        "days": "{n}営業日",
+        "days_plural": "{n}営業日",
+        "a_lead": "リード",
+        "lead": "リード",
+        "score": "スコア",
+        "moments": "注目すべき行動",
+        "none_recorded": "(記録なし)",
+        "emails": "開封・クリックされたメール",
+        "no_emails": "(人による開封・クリックの記録なし)",
+        "journey": "ジャーニー",
+        "name": "氏名",
+        "title": "役職",
+        "company": "会社名",
+        "email": "メールアドレス",
+        "lead_id": "リードID",
+        "product": "製品",
+        "total": "合計 {total} = 属性 {fit} + 行動 {behavior}",
+        "clicked": "クリック",
+        "opened": "開封",
+        "sent": "送信",
+        "earlier": "以前",
+        "on": "{when}({zone})",
+        "footer": (
+            "営業フィードバック(accepted, contacted, rejected, disqualified など)を CRM "
+            "または POST /v1/leads/{lead_id}/feedback で登録してください。"
+            "登録されるとリマインドは止まります。"
+        ),
+    },
+}
+
+
 def sales_message(
     notice: SalesNotice,
     payload: dict[str, Any],
@@ -50,10 +139,7 @@ def sales_message(
     """A plain-text and an HTML part from the same sections, so every provider can send it."""
     subject, intro, sections = sales_notice(notice, payload, brand)
     lead_id = (payload.get("lead") or {}).get("id", "")
-    footer = (
-        "Answer with sales feedback (accepted, contacted, rejected, disqualified, ...) in "
-        f"your CRM or POST /v1/leads/{lead_id}/feedback; reminders stop once it is recorded."
-    )
+    footer = TEXTS[brand.locale]["footer"].format(lead_id=lead_id)
     message = EmailMessage(policy=POLICY)
     sender_user, sender_domain = brand.sender.from_email.split("@", 1)
     to_user, to_domain = notice.to.split("@", 1)
@@ -71,60 +157,58 @@ def sales_message(
 def sales_notice(
     notice: SalesNotice, payload: dict[str, Any], brand: Brand
 ) -> tuple[str, str, list[Section]]:
-    """What sales is told, whatever carries it (an email, a Slack message): the headline,
-    its first line, and the sections."""
-    subject, intro = _headline(notice, payload, brand)
+    """What sales is told, whatever carries it (an email, a Slack message), in the
+    scenario's locale: the headline, its first line, and the sections."""
+    said = TEXTS[brand.locale]
+    subject, intro = _headline(notice, payload, brand, said)
     sections = [
-        Section("Lead", _lead_lines(payload)),
-        Section("Score", _score_lines(payload)),
-        Section("Interesting moments", list(payload.get("moments") or ["(none recorded)"])),
-        Section("Emails opened and clicked", _email_lines(payload)),
-        Section("Journey", [str(payload.get("journey_url", ""))]),
+        Section(said["lead"], _lead_lines(payload, said)),
+        Section(said["score"], _score_lines(payload, said)),
+        Section(said["moments"], list(payload.get("moments") or [said["none_recorded"]])),
+        Section(said["emails"], _email_lines(payload, said)),
+        Section(said["journey"], [str(payload.get("journey_url", ""))]),
     ]
     return subject, intro, sections
 
 
-def _headline(notice: SalesNotice, payload: dict[str, Any], brand: Brand) -> tuple[str, str]:
+def _headline(
+    notice: SalesNotice, payload: dict[str, Any], brand: Brand, said: dict[str, str]
+) -> tuple[str, str]:
     """Subject and first line: who, and what is asked of the reader."""
     lead = payload.get("lead") or {}
-    who = lead.get("name") or lead.get("email") or lead.get("id", "a lead")
+    who = lead.get("name") or lead.get("email") or lead.get("id", said["a_lead"])
     if lead.get("company"):
         who += f" ({lead['company']})"
-    number = payload.get("handoff_no", 1)
-    score = (payload.get("score") or {}).get("total")
-    handed = _local(payload.get("handed_off_at"), notice.timezone)
-    if notice.kind == "handoff":
-        return (
-            f"[{brand.name}] Hot lead for sales: {who}, score {score}",
-            f"{brand.name} hands you a lead ready for sales (hand-off #{number}).",
-        )
-    days = f"{notice.business_days} business day" + ("s" if notice.business_days != 1 else "")
-    if notice.kind == "remind":
-        return (
-            f"[{brand.name}] Reminder: no feedback yet on {who}",
-            f"{who} was handed to sales {handed} (hand-off #{number}) and has had no sales "
-            f"feedback for {days}. Please follow up and record the outcome.",
-        )
-    return (
-        f"[{brand.name}] Escalation: {who} has waited {days} for sales",
-        f"{who} was handed to sales {handed} (hand-off #{number}); the owner was reminded, "
-        f"and after {days} there is still no sales feedback. Please see that someone "
-        "follows up.",
-    )
+    n = notice.business_days
+    values = {
+        "brand": brand.name,
+        "who": who,
+        "number": payload.get("handoff_no", 1),
+        "score": (payload.get("score") or {}).get("total"),
+        "handed": _local(payload.get("handed_off_at"), notice.timezone, said),
+        "days": said["days" if n == 1 else "days_plural"].format(n=n),
+    }
+    kind = notice.kind
+    return said[f"{kind}_subject"].format(**values), said[f"{kind}_intro"].format(**values)
 
 
-def _lead_lines(payload: dict[str, Any]) -> list[str]:
+def _lead_lines(payload: dict[str, Any], said: dict[str, str]) -> list[str]:
     lead = payload.get("lead") or {}
-    fields = [("name", "Name"), ("title", "Title"), ("company", "Company"), ("email", "Email")]
-    lines = [f"{label}: {lead[key]}" for key, label in fields if lead.get(key)]
-    return [*lines, f"Lead id: {lead.get('id', '')}", f"Product: {payload.get('product', '')}"]
+    fields = ["name", "title", "company", "email"]
+    lines = [f"{said[key]}: {lead[key]}" for key in fields if lead.get(key)]
+    return [
+        *lines,
+        f"{said['lead_id']}: {lead.get('id', '')}",
+        f"{said['product']}: {payload.get('product', '')}",
+    ]
 
 
-def _score_lines(payload: dict[str, Any]) -> list[str]:
+def _score_lines(payload: dict[str, Any], said: dict[str, str]) -> list[str]:
     score = payload.get("score") or {}
     lines = [
-        f"Total {score.get('total', 0)} = fit {score.get('fit', 0)} "
-        f"+ behaviour {score.get('behavior', 0)}"
+        said["total"].format(
+            total=score.get("total", 0), fit=score.get("fit", 0), behavior=score.get("behavior", 0)
+        )
     ]
     for rule in sorted(score.get("rules") or [], key=lambda r: -int(r.get("points", 0))):
         detail = f" ({rule['detail']})" if rule.get("detail") else ""
@@ -132,11 +216,11 @@ def _score_lines(payload: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _local(moment: str | None, timezone: str) -> str:
+def _local(moment: str | None, timezone: str, said: dict[str, str]) -> str:
     if not moment:
-        return "earlier"
+        return said["earlier"]
     local = datetime.fromisoformat(moment).astimezone(ZoneInfo(timezone))
-    return f"on {local:%a %Y-%m-%d %H:%M} ({timezone})"
+    return said["on"].format(when=f"{local:%a %Y-%m-%d %H:%M}", zone=timezone)
 
 
 def _text(intro: str, sections: list[Section], footer: str) -> str:
@@ -166,12 +250,12 @@ def _linked(line: str) -> str:
     return html.escape(line)
 
 
-def _email_lines(payload: dict[str, Any]) -> list[str]:
+def _email_lines(payload: dict[str, Any], said: dict[str, str]) -> list[str]:
     emails = payload.get("emails") or []
     if not emails:
-        return ["(no human opens or clicks recorded)"]
+        return [said["no_emails"]]
     return [
-        f"{'clicked' if e.get('clicked') else 'opened'}: {e.get('subject', '')} "
-        f"({e.get('mail_type', '')}, sent {str(e.get('sent_at', ''))[:10]})"
+        f"{said['clicked'] if e.get('clicked') else said['opened']}: {e.get('subject', '')} "
+        f"({e.get('mail_type', '')}, {said['sent']} {str(e.get('sent_at', ''))[:10]})"
         for e in emails
     ]
