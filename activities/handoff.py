@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 from nurture.config import Settings
 from nurture.handoff.capacity import SlotRequest, leave_queue, request_slot
 from nurture.handoff.records import NewHandoff, mark_posted, record_handoff, webhook_post
+from nurture.scenario.model import Owners
 from nurture.scoring.score import ScoreBreakdown
 from nurture.store.engine import Store
 
@@ -31,6 +32,7 @@ class HandoffInput(BaseModel):
     score: ScoreBreakdown
     moments: list[str]
     journey_time: datetime
+    owners: Owners | None = None
 
 
 class PostHandoffInput(BaseModel):
@@ -40,6 +42,7 @@ class PostHandoffInput(BaseModel):
 class HandoffResult(BaseModel):
     handoff_id: int
     webhook_status: str
+    owner: str | None = None  # with several owners: the one this hand-off went to
 
 
 class SlotInput(BaseModel):
@@ -84,9 +87,14 @@ class HandoffActivities:
             score=input.score,
             moments=input.moments,
             journey_time=input.journey_time,
+            owners=input.owners,
         )
         handoff = record_handoff(self.store, self.settings, new)
-        return HandoffResult(handoff_id=handoff.id, webhook_status=handoff.webhook_status)
+        return HandoffResult(
+            handoff_id=handoff.id,
+            webhook_status=handoff.webhook_status,
+            owner=handoff.payload.get("owner"),
+        )
 
     @activity.defn(name="request_handoff_slot")
     def request_handoff_slot(self, input: SlotInput) -> SlotResult:

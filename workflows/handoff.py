@@ -141,9 +141,11 @@ class HandOffToSales(JourneyBase):
                 score=self._score,
                 moments=self._moments(),
                 journey_time=workflow.now(),
+                owners=self._scenario.handoff.owners,
             ),
             summary=f"hand off to sales (score {self._score.total})",
         )
+        m.handoff_owner = result.owner
         if m.lifecycle != "mql":
             return  # unsubscribed or disqualified while the hand-off was recorded
         self._note("handoff", f"handed to sales (#{handoff_no}, {reason})")
@@ -213,13 +215,17 @@ class HandOffToSales(JourneyBase):
         """The lead reached sales: email the owner beside the journey and start the SLA clock.
         Nothing happens for a scenario without `handoff.owner` (journeys before it existed)."""
         m = self._mem
-        owner = self._scenario.handoff.owner
+        owner = self._owner()
         slack = self._scenario.handoff.notify.slack
         if (owner is None and slack is None) or not self._version(patches.SALES_MAIL):
             return
         m.handed_off_at = workflow.now()
         m.sla_notices = 0
         self._beside(self._notify_sales("handoff", handoff_no, owner or "", 0))
+
+    def _owner(self) -> str | None:
+        """The hand-off's owner: the scenario's one, or whom `owners` assigned it to."""
+        return self._mem.handoff_owner or self._scenario.handoff.owner
 
     def _sla_wake_up(self, wake_at: datetime, summary: str) -> tuple[datetime, str]:
         """Wake for the SLA email if it is due before `wake_at`; feedback wakes the journey
@@ -235,7 +241,7 @@ class HandOffToSales(JourneyBase):
         hand-off each (counted before the activity starts, so the loop never repeats it)."""
         planned = self._next_sla_notice()
         sla = self._scenario.handoff.sla
-        owner = self._scenario.handoff.owner
+        owner = self._owner()
         if planned is None or planned[0] > now or sla is None or owner is None:
             return False
         m = self._mem

@@ -13,14 +13,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from nurture.config import Settings
+from nurture.handoff.owners import assign_owner
+from nurture.scenario.model import Owners
 from nurture.scoring.engagement import engaged_emails
 from nurture.scoring.score import ScoreBreakdown
 from nurture.store.engine import Store, find_or_insert
-from nurture.store.models import Handoff
+from nurture.store.models import Handoff, Lead
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class NewHandoff:
     score: ScoreBreakdown
     moments: list[str]
     journey_time: datetime
+    owners: Owners | None = None  # several owners: the payload names the one assigned
 
 
 def record_handoff(store: Store, settings: Settings, new: NewHandoff) -> Handoff:
@@ -85,7 +88,18 @@ def crm_payload(store: Store, settings: Settings, new: NewHandoff) -> dict[str, 
         "handoff_no": new.handoff_no,
         "journey_url": f"{ui}/namespaces/{namespace}/workflows/{new.journey_id}",
         "handed_off_at": new.journey_time.isoformat(),
+        **({"owner": _owner(store, new, lead)} if new.owners else {}),
     }
+
+
+def _owner(store: Store, new: NewHandoff, lead: Lead | None) -> str:
+    """The owner this hand-off goes to; round robin counts the product's earlier ones."""
+    assert new.owners is not None
+    with store.session() as session:
+        earlier = session.scalar(
+            select(func.count()).select_from(Handoff).where(Handoff.product == new.product)
+        )
+    return assign_owner(new.owners, lead, int(earlier or 0))
 
 
 def handoff_payload(store: Store, journey_id: str, handoff_no: int) -> dict[str, Any] | None:

@@ -139,6 +139,9 @@ class JourneyMemory(BaseModel):
     sla_notices: int = Field(
         default=0, description="SLA emails sent for the current hand-off: 1 reminder, 2 escalated"
     )
+    handoff_owner: str | None = Field(
+        default=None, description="with several owners: whom the last hand-off went to"
+    )
     transitions: int = 0
     step_unavailable_since: datetime | None = Field(
         default=None,

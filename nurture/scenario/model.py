@@ -204,6 +204,36 @@ class Sla(_Strict):
     escalate_to: EmailAddress | None = None
 
 
+OwnerField = Literal["region", "industry", "department", "role"]
+
+
+class Owners(_Strict):
+    """Several owners: round robin over `team`, or by a lead field (`by: region`, `to:`
+    value → owner, `otherwise:` for the rest). Each hand-off records whom it went to."""
+
+    team: list[EmailAddress] = Field(default_factory=list)
+    by: OwnerField | None = None
+    to: dict[str, EmailAddress] = Field(default_factory=dict)
+    otherwise: EmailAddress | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Owners:
+        if self.by is None and len(self.team) < 2:
+            raise ValueError(
+                "give `team: [a@..., b@...]` (two or more, taken in turn) or `by: FIELD` with "
+                "`to: {value: owner}` and `otherwise: owner`"
+            )
+        if self.by is not None and (self.team or not self.to or self.otherwise is None):
+            raise ValueError(
+                f"`by: {self.by}` needs `to: {{value: owner, ...}}` and `otherwise: owner` "
+                "(for a lead whose value is not listed), and no `team`"
+            )
+        return self
+
+    def everyone(self) -> list[str]:
+        return [*self.team, *self.to.values(), *([self.otherwise] if self.otherwise else [])]
+
+
 class SlackNotify(_Strict):
     """The Slack channel (an id like C0123ABCD, or #name the app was invited to) that gets
     each hand-off, its SLA reminders threaded under it."""
@@ -241,6 +271,9 @@ class Handoff(_Strict):
         "(who, score, interesting moments, journey link) and the SLA reminders",
     )
     sla: Sla | None = None
+    owners: Owners | None = Field(
+        default=None, description="several owners instead of one `owner` (see Owners)"
+    )
     notify: HandoffNotify = Field(
         default_factory=HandoffNotify,
         description="where else sales hears of each hand-off: `slack: {channel}`",
@@ -248,7 +281,9 @@ class Handoff(_Strict):
 
     @model_validator(mode="after")
     def _sla_needs_owner(self) -> Handoff:
-        if self.sla is not None and self.owner is None:
+        if self.owner is not None and self.owners is not None:
+            raise ValueError("give 'owner' (one) or 'owners' (several), not both")
+        if self.sla is not None and self.owner is None and self.owners is None:
             raise ValueError(
                 "'sla' reminds the hand-off's owner: set 'owner' (e.g. sales@example.com) too"
             )

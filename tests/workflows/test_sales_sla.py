@@ -266,3 +266,34 @@ async def test_the_api_registers_a_sales_generated_lead(
     )
     wrong = await api.http.post("/v1/leads", json={**LEAD, "origin": "crm"}, headers=api.leads)
     assert wrong.status_code == 422 and "origin" in wrong.text
+
+
+TEAM = "  owners: {team: [kato@acme.example, mori@acme.example]}\n  sla: {business_days: 2}\n"
+
+
+async def test_a_team_takes_hand_offs_in_turn_and_each_owner_gets_its_own_reminder(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, tmp_path: Path
+) -> None:
+    scenario_copy(settings, tmp_path / "scenarios", old="  recycle:\n", new=TEAM + "  recycle:\n")
+    async with build_worker(client, settings, store):
+        first = await started(env, client, settings, store, email="a@example.com")
+        second = await started(env, client, settings, store, email="b@example.com")
+        for handle in (first, second):
+            await hand_off(env, handle)
+            await eventually(handle, lambda s: noted(s, "emailed hand-off #1 to the owner"))
+        await env.sleep(timedelta(days=7))  # two business days, whatever the day
+        for handle in (first, second):
+            await eventually(handle, lambda s: noted(s, "reminded the owner"))
+    to = {
+        (s.journey_id, s.send_key): read_eml(settings, s)["To"].addresses[0].addr_spec
+        for s in rows(store, Send)
+        if s.mail_type == "sales"
+    }
+    assert to == {
+        (first.id, "sales:handoff#1"): "kato@acme.example",
+        (first.id, "sales:remind#1"): "kato@acme.example",
+        (second.id, "sales:handoff#1"): "mori@acme.example",
+        (second.id, "sales:remind#1"): "mori@acme.example",
+    }
+    owners = {h.journey_id: h.payload["owner"] for h in rows(store, Handoff)}
+    assert owners == {first.id: "kato@acme.example", second.id: "mori@acme.example"}
