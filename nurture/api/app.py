@@ -39,6 +39,7 @@ from nurture.api import (
 from nurture.api.admission import Admission, doors, store_unavailable
 from nurture.api.browsers import PublishedOrigins
 from nurture.api.event_writer import EventWriter
+from nurture.channels.line.push import build_line_pusher
 from nurture.config import Settings, get_settings
 from nurture.dashboard import pages as dashboard
 from nurture.rollout.live import LiveVersions
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
     app.state.hit_writer = email_tracking.HitWriter(store)
     app.state.published_origins = PublishedOrigins(store)
     app.state.settings = settings
+    app.state.line_pusher = build_line_pusher(settings)  # LINE's courtesy replies
     app.state.temporal = Temporal(settings)
     app.state.live_versions = LiveVersions(store, app.state.temporal.client)
     routers = (

@@ -23,6 +23,7 @@ Each event counts once, by LINE's `webhookEventId`; LINE redelivers what got no 
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,7 +41,10 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from nurture.api.limits import WEBHOOK_BYTES, max_body
+from nurture.api.tracking import current_scenarios
 from nurture.channels.line import links
+from nurture.channels.line.push import LinePusher
+from nurture.channels.line.replies import Reply, reply_text
 from nurture.config import Settings
 from nurture.leads.events import (
     LINE_FOLLOW,
@@ -53,6 +57,7 @@ from nurture.store.engine import Store
 from nurture.store.event_log import LoggedEvent, record_events_in
 
 router = APIRouter(tags=["webhooks"])
+log = logging.getLogger(__name__)
 SIGNATURE = "X-Line-Signature"
 
 
@@ -94,7 +99,25 @@ async def line_events(product: str, request: Request) -> LineWebhookResult:
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):
         raise HTTPException(400, 'body is not LINE\'s webhook JSON ({"events": [...]})') from None
     store: Store = request.app.state.store
-    return await asyncio.to_thread(_apply, store, settings, product, events)
+    result, replies = await asyncio.to_thread(_apply, store, settings, product, events)
+    await _answer(request, product, replies)
+    return result
+
+
+async def _answer(request: Request, product: str, replies: list[tuple[str, Reply]]) -> None:
+    """The courtesy replies, once the store has what happened: a reply that fails is
+    logged, never a reason for LINE to send the events again."""
+    if not replies:
+        return
+    scenario = next((s for s in await current_scenarios(request) if s.product == product), None)
+    name = scenario.name if scenario else product
+    locale = scenario.locale if scenario else "en"
+    pusher: LinePusher = request.app.state.line_pusher
+    for token, reply in replies:
+        try:
+            await asyncio.to_thread(pusher.reply, product, token, reply_text(reply, locale, name))
+        except Exception as err:  # the SDK's ApiException, a timeout, ...
+            log.info("LINE reply (%s) not sent: %s", reply, type(err).__name__)
 
 
 def _link_nonce(event: Any) -> str | None:
@@ -107,11 +130,15 @@ def _link_nonce(event: Any) -> str | None:
     return None
 
 
-def _apply(store: Store, settings: Settings, product: str, events: list[Any]) -> LineWebhookResult:
-    """One transaction: the links and consents, and the events the journeys hear."""
+def _apply(
+    store: Store, settings: Settings, product: str, events: list[Any]
+) -> tuple[LineWebhookResult, list[tuple[str, Reply]]]:
+    """One transaction: the links and consents, and the events the journeys hear; then
+    the replies owed (reply token, which)."""
     now = datetime.now(UTC)
     refused: list[str] = []
     logged: list[LoggedEvent] = []
+    replies: list[tuple[str, Reply]] = []
     with store.session() as session:
         for event in events:
             user = getattr(getattr(event, "source", None), "user_id", None)
@@ -121,17 +148,29 @@ def _apply(store: Store, settings: Settings, product: str, events: list[Any]) ->
                 heard = _hear(session, settings, product, user, event, now)
             except links.LinkRefused as err:
                 refused.append(str(err))
+                _owe(replies, event, "refused")
                 continue
             if heard is not None:
                 logged.append(heard)
+            if heard is not None and heard.event.type == LINE_LINKED:
+                _owe(replies, event, "linked")
+            elif heard is None and isinstance(event, FollowEvent):
+                _owe(replies, event, "stranger")
         record_events_in(session, logged)
     kinds = [item.event.type for item in logged]
-    return LineWebhookResult(
+    result = LineWebhookResult(
         received=len(events),
         linked=kinds.count(LINE_LINKED),
         unfollowed=kinds.count(LINE_UNFOLLOW),
         refused=refused,
     )
+    return result, replies
+
+
+def _owe(replies: list[tuple[str, Reply]], event: Any, reply: Reply) -> None:
+    token = getattr(event, "reply_token", None)
+    if isinstance(token, str) and token:
+        replies.append((token, reply))
 
 
 def _hear(

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from nurture.channels.line import links
 from nurture.channels.line.links import issue_link_token, line_link_url
+from nurture.channels.line.push import LineOutbox
 from nurture.config import Settings
 from nurture.sending import gate as send_gate
 from nurture.store.engine import Store
@@ -182,3 +183,25 @@ async def test_a_link_code_from_an_email_links_the_lead_who_sends_it(
     assert [e.type for e in line_events(store)] == ["line_linked", "line_message"]
     again = (await post(api, event("message", user="Uother", replyToken="r", message=sent))).json()
     assert again["refused"] == ["this LINE link token was used already: ask for a new link"]
+
+
+def replies(settings: Settings) -> dict[str, str]:
+    folder = LineOutbox(settings.outbox_dir).directory / "acme" / "replies"
+    return {f.stem: json.loads(f.read_text())["text"] for f in folder.glob("*.json")}
+
+
+async def test_the_account_answers_a_link_a_refusal_and_a_stranger(
+    api: Api, store: Store, settings: Settings
+) -> None:
+    lead = make_lead(store)
+    token = issue_link_token(lead.id, "acme", settings.secret_key, datetime.now(UTC))
+    linked = {**account_link(token), "replyToken": "r-linked"}
+    again = {**account_link(token, user="Uother"), "replyToken": "r-again"}
+    stranger = event(
+        "follow", user="Ustranger", replyToken="r-follow", follow={"isUnblocked": False}
+    )
+    await post(api, linked, again, stranger)
+    said = replies(settings)
+    assert said["r-linked"].startswith("You're connected: messages from Acme Analytics")
+    assert said["r-again"].startswith("This link code cannot be used")
+    assert "tap the LINE link in one of our emails" in said["r-follow"]

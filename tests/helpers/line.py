@@ -45,6 +45,7 @@ class LineApi:
     `fail_next`: statuses to answer the next pushes with (an outage, a rate limit)."""
 
     pushes: list[Pushed] = field(default_factory=list)
+    replies: list[dict[str, Any]] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     fail_next: list[int] = field(default_factory=list)
 
@@ -74,10 +75,13 @@ class LineApi:
     def answer(
         self, path: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
-        if path != "/v2/bot/message/push":
+        if path not in ("/v2/bot/message/push", "/v2/bot/message/reply"):
             return 404, {"message": "Not found"}, {}
         if headers.get("Authorization") != f"Bearer {TOKEN}":
             return 401, {"message": "Authentication failed"}, {}
+        if path.endswith("/reply"):
+            self.replies.append(json.loads(body))
+            return 200, {"sentMessages": [{"id": "2"}]}, {}
         key = headers.get("X-Line-Retry-Key", "")
         if not UUID.match(key):
             return self._refuse("The retry key must be a UUID")

@@ -29,6 +29,7 @@ from linebot.v3.messaging import (
     Message,
     MessagingApi,
     PushMessageRequest,
+    ReplyMessageRequest,
 )
 from urllib3.exceptions import HTTPError
 
@@ -60,6 +61,10 @@ class LinePusher(Protocol):
         """Hand the messages to LINE; returns LINE's request id (or the outbox's)."""
         ...
 
+    def reply(self, product: str, reply_token: str, text: str) -> None:
+        """Answer a user's event with a text (the webhook's courtesy replies)."""
+        ...
+
 
 class LineOutbox:
     """Writes `<outbox>/.line/<product>/<send_id>.json`: the push as it would go to LINE."""
@@ -82,6 +87,11 @@ class LineOutbox:
             json.dump(body, f, ensure_ascii=False, indent=2)
         os.replace(f.name, path)
         return push.send_id
+
+    def reply(self, product: str, reply_token: str, text: str) -> None:
+        path = self.directory / product / "replies" / f"{reply_token[:64]}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"text": text}, ensure_ascii=False), encoding="utf-8")
 
 
 class LineMessagingApi:
@@ -109,6 +119,13 @@ class LineMessagingApi:
         except HTTPError as err:  # no answer: with the retry key, a retry is safe
             raise ProviderUnavailable(f"LINE did not answer: {type(err).__name__}") from None
         return _header(answer.headers, "x-line-request-id") or push.send_id
+
+    def reply(self, product: str, reply_token: str, text: str) -> None:
+        """A reply token works once, within a minute; a failed reply is the caller's to log."""
+        request = ReplyMessageRequest(
+            reply_token=reply_token, messages=[Message.from_dict({"type": "text", "text": text})]
+        )
+        self._api(product).reply_message(request, _request_timeout=PUSH_TIMEOUT)
 
     def _api(self, product: str) -> MessagingApi:
         with self._lock:

@@ -85,3 +85,10 @@ def test_the_outbox_writes_the_push_as_line_would_get_it(tmp_path: Path) -> None
     written = outbox.path_for("acme", "snd_1").read_text(encoding="utf-8")
     assert '"to": "U123"' in written and "こんにちは" in written
     assert outbox.path_for("acme", "snd_1").parent.parent.name == ".line"
+
+
+def test_a_reply_answers_the_users_event(line: LineApi, settings: Settings) -> None:
+    messaging(line, settings).reply("acme", "reply-token-1", "連携しました")
+    [reply] = line.replies
+    assert reply["replyToken"] == "reply-token-1"
+    assert reply["messages"] == [{"type": "text", "text": "連携しました"}]
