@@ -21,7 +21,7 @@ from temporalio.exceptions import ApplicationError
 from activities.email import deliver_claimed, in_progress, temporal_error
 from nurture.config import Settings
 from nurture.handoff.records import handoff_payload
-from nurture.handoff.slack import action_token, handoff_blocks, post_message
+from nurture.handoff.slack import action_token, handoff_blocks, post_message, slack_client
 from nurture.mail.providers import EmailProvider, ProviderError, SendTags
 from nurture.mail.sales import SalesMailKind, SalesNotice, sales_message
 from nurture.scenario.model import Brand
@@ -71,10 +71,26 @@ class SalesMailActivities:
         """The owner's email (when the scenario has an owner), then the Slack message (when
         it has `handoff.notify.slack`), each claimed, delivered and marked sent on its own
         send row: a retry repeats neither once it went out."""
-        mailed = self._email(input) if input.to else None
-        posted = self._slack(input) if input.slack_channel else None
-        result = mailed or posted
-        assert result is not None  # the journey asks only with an owner or a channel
+        parts = [
+            ("email", self._email) if input.to else None,
+            ("Slack", self._slack) if input.slack_channel else None,
+        ]
+        done: list[SalesMailResult] = []
+        failed: list[tuple[str, ApplicationError]] = []
+        for name, part in (p for p in parts if p is not None):
+            try:  # one channel failing for good must not keep the other from sales
+                done.append(part(input))
+            except ApplicationError as err:
+                failed.append((name, err))
+        retryable = [err for _, err in failed if not err.non_retryable]
+        if retryable:
+            raise retryable[0]  # a retry repeats neither part that went out
+        if not done:
+            raise failed[0][1]
+        result = done[0]
+        if failed:  # the other went out: say what did not
+            said = "; ".join(f"{name}: {err.message}" for name, err in failed)
+            result = result.model_copy(update={"status": "partly sent", "detail": said})
         return result
 
     def _email(self, input: SalesMailInput) -> SalesMailResult:
@@ -142,6 +158,7 @@ class SalesMailActivities:
         a reminder or escalation in its thread. Never posted twice (Slack has no
         idempotency key: an attempt that may have posted leaves the send `uncertain`)."""
         assert input.slack_channel is not None
+        client = self._slack_client()  # before the claim: a missing token claims nothing
         payload = self._payload(input)
         new = claims.NewSend(
             journey_id=input.journey_id,
@@ -164,7 +181,6 @@ class SalesMailActivities:
             return SalesMailResult(
                 send_id=attempt.send_id, status=attempt.status, detail=attempt.detail
             )
-        client = self._slack_client()
         notice = SalesNotice(input.kind, input.to, input.business_days, input.timezone)
         secret = self.settings.secret_key
         buttons = action_token(input.journey_id, input.handoff_no, secret)
@@ -201,9 +217,7 @@ class SalesMailActivities:
                 type="SlackNotConfigured",
                 non_retryable=True,
             )
-        return WebClient(
-            token=token.get_secret_value(), base_url=self.settings.slack_api_base, timeout=10
-        )
+        return slack_client(token.get_secret_value(), self.settings.slack_api_base)
 
     def _thread_of(self, input: SalesMailInput) -> str | None:
         """The hand-off message's `ts`, which reminders and escalations reply under."""

@@ -293,5 +293,7 @@ class HandOffToSales(JourneyBase):
                 pending_mail.remove(pending)
         if result.status in ("suppressed", "uncertain"):
             self._note("handoff", f"did not {what}: {result.detail}")
+        elif result.status == "partly sent":
+            self._note("handoff", f"{done}, except {result.detail}")
         else:
             self._note("handoff", done)

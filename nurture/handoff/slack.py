@@ -18,6 +18,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import http.client
 import json
 import urllib.error
 from dataclasses import dataclass
@@ -123,6 +124,12 @@ def _link_or_text(line: str) -> str:
     return _escape(line)
 
 
+def slack_client(token: str, base_url: str) -> WebClient:
+    """The SDK's client without its own retries: it repeats a request after a reset
+    connection, which Slack may already have taken. Our retries are the claim's."""
+    return WebClient(token=token, base_url=base_url, timeout=10, retry_handlers=[])
+
+
 def post_message(
     client: WebClient,
     channel: str,
@@ -131,9 +138,11 @@ def post_message(
     thread_ts: str | None = None,
 ) -> str:
     """Post; returns the message's `ts` (what a thread hangs under). Raises the errors
-    every channel shares: unavailable (429, 5xx, refused connection: nothing went out),
-    rejected (Slack's own error, e.g. `channel_not_found`), uncertain (no answer: Slack may
-    have it, and it must not be posted twice)."""
+    every channel shares:
+    - unavailable: a 429, or a connection refused before anything was sent; retried;
+    - rejected: Slack's own error, e.g. `channel_not_found`; final;
+    - uncertain: a 5xx, a reset connection or no answer, after which Slack may have the
+      message. Slack has no idempotency key, so it is never posted again."""
     try:
         answer = client.chat_postMessage(
             channel=channel, text=text, blocks=json.dumps(blocks), thread_ts=thread_ts
@@ -141,15 +150,17 @@ def post_message(
     except SlackApiError as err:
         status = err.response.status_code
         error = err.response.get("error", "unknown") if err.response.data else "unknown"
-        if status == 429 or status >= 500:
+        if status == 429:
             wait = err.response.headers.get("retry-after", "")
             retry = timedelta(seconds=int(wait)) if str(wait).isdigit() else None
-            raise ProviderUnavailable(f"Slack answered {status}: {error}", retry) from None
+            raise ProviderUnavailable(f"Slack answered 429: {error}", retry) from None
+        if status >= 500:
+            raise DeliveryUncertain(f"Slack answered {status}: it may have the message") from None
         raise ProviderRejected(f"Slack refused the message: {error}") from None
-    except TimeoutError as err:
-        raise DeliveryUncertain(f"Slack did not answer in time: {err}") from None
     except urllib.error.URLError as err:
-        if isinstance(err.reason, TimeoutError):
-            raise DeliveryUncertain(f"Slack did not answer in time: {err.reason}") from None
-        raise ProviderUnavailable(f"Slack cannot be reached: {err.reason}") from None
+        if isinstance(err.reason, ConnectionRefusedError):
+            raise ProviderUnavailable(f"Slack cannot be reached: {err.reason}") from None
+        raise DeliveryUncertain(f"Slack's answer was lost ({err.reason})") from None
+    except (OSError, http.client.HTTPException) as err:  # reset, disconnected, timed out
+        raise DeliveryUncertain(f"Slack's answer was lost ({type(err).__name__})") from None
     return str(answer["ts"])

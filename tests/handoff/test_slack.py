@@ -8,8 +8,14 @@ from collections.abc import Iterator
 import pytest
 from slack_sdk import WebClient
 
-from nurture.handoff.slack import action_token, handoff_blocks, post_message, read_action
-from nurture.mail.providers import ProviderRejected, ProviderUnavailable
+from nurture.handoff.slack import (
+    action_token,
+    handoff_blocks,
+    post_message,
+    read_action,
+    slack_client,
+)
+from nurture.mail.providers import DeliveryUncertain, ProviderRejected, ProviderUnavailable
 from nurture.mail.sales import SalesNotice
 from nurture.scenario.loader import load_scenario
 from tests.helpers.paths import SCENARIOS
@@ -33,7 +39,7 @@ def slack() -> Iterator[SlackApi]:
 
 
 def client(slack: SlackApi, token: str = TOKEN) -> WebClient:
-    return WebClient(token=token, base_url=slack.api, timeout=5)
+    return slack_client(token, slack.api)
 
 
 def test_a_handoff_is_escaped_linked_and_has_two_buttons(slack: SlackApi) -> None:
@@ -57,9 +63,12 @@ def test_slacks_answers_mean_retry_or_stop(slack: SlackApi) -> None:
         post_message(client(slack, "xoxb-wrong"), "C0123ABCD", text, blocks)
     with pytest.raises(ProviderRejected, match="channel_not_found"):
         post_message(client(slack), "", text, blocks)
-    nowhere = WebClient(token=TOKEN, base_url="http://127.0.0.1:9/api/", timeout=5)
+    nowhere = slack_client(TOKEN, "http://127.0.0.1:9/api/")
     with pytest.raises(ProviderUnavailable, match="Slack cannot be reached"):
-        post_message(nowhere, "C0123ABCD", text, blocks)
+        post_message(nowhere, "C0123ABCD", text, blocks)  # refused: nothing was sent
+    slack.fail_next = [503]
+    with pytest.raises(DeliveryUncertain, match="it may have the message"):
+        post_message(client(slack), "C0123ABCD", text, blocks)
     assert slack.messages == []
 
 

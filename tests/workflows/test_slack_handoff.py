@@ -153,3 +153,23 @@ async def test_slack_unset_or_unsigned_is_refused(api: Api, settings: Settings) 
     settings.slack_signing_secret = SecretStr(SIGNING_SECRET)
     bare = await api.http.post("/v1/webhooks/slack/interactions", content=body)
     assert bare.status_code == 403 and "only Slack may call this" in bare.text
+
+
+async def test_slack_failing_for_good_does_not_keep_the_owners_email_from_going(
+    env: WorkflowEnvironment,
+    client: Client,
+    settings: Settings,
+    store: Store,
+    slack: SlackApi,
+    slack_worker: None,
+) -> None:
+    settings.slack_bot_token = None  # e.g. the token was removed from the deployment
+    handle = await started(env, client, settings, store)
+    await hand_off(env, handle)
+    st = await eventually(handle, lambda s: any("except Slack" in e.text for e in s.timeline))
+    [said] = [e.text for e in st.timeline if "except Slack" in e.text]
+    assert said.startswith("emailed hand-off #1 to the owner (and in Slack), except Slack:")
+    assert "NURTURE_SLACK_BOT_TOKEN is not set" in said
+    sent = {s.send_key: s.status for s in rows(store, Send)}
+    assert sent["sales:handoff#1"] == "sent" and "slack:handoff#1" not in sent
+    assert slack.messages == []
