@@ -309,7 +309,7 @@ class LeadJourney(MovesBetweenVersions):
                 summary=f"webhook {what}",
             )
         except ActivityError as err:
-            if calls.outlasted(err):
+            if calls.outlasted(err) and mail_type != "trigger":  # a trigger is timely or nothing
                 return self._provider_unavailable(what, err, channel="the step's webhook")
             self._note("webhook", f"could not post {what}: {err.cause or err}")
             return None
@@ -340,7 +340,7 @@ class LeadJourney(MovesBetweenVersions):
                 LineActivities.send_line, message, bound=SEND_BOUND, summary=f"LINE {what}"
             )
         except ActivityError as err:
-            if calls.outlasted(err):
+            if calls.outlasted(err) and mail_type != "trigger":  # a trigger is timely or nothing
                 return self._provider_unavailable(what, err, channel="LINE")
             self._note("line", f"could not send {what} on LINE: {err.cause or err}")
             return None

@@ -212,3 +212,32 @@ async def test_a_line_trigger_goes_on_line_to_a_linked_lead_and_by_email_otherwi
     assert keys[(linked.id, "trigger:download-followup#1.line")] == "line"
     assert (linked.id, "trigger:download-followup#1") not in keys
     assert keys[(other.id, "trigger:download-followup#1")] == "email"
+
+
+async def test_a_line_trigger_that_line_never_takes_is_dropped_not_deferred(
+    env: WorkflowEnvironment,
+    client: Client,
+    settings: Settings,
+    store: Store,
+    api: Api,
+    line: LineApi,
+    line_worker: None,
+) -> None:
+    yaml = settings.scenarios_dir / "acme" / "scenario.yaml"
+    yaml.write_text(yaml.read_text().replace(TRIGGER, LINE_TRIGGER))
+    await advance_to_weekday_noon_tokyo(env, 2)
+    lead_id, handle = await journey_of(env, client, settings, store, "aiko@example.com")
+    now = await env.get_current_time()
+    token = issue_link_token(lead_id, "acme", settings.secret_key, now)
+    nonce = {"link": {"result": "ok", "nonce": token}}
+    await post_line(api, webhook_event("accountLink", "Uaiko", now, replyToken="r", **nonce))
+    line.fail_next = [503] * 1000  # LINE is down for longer than the send's bound
+    await behave(env, handle, "document_download", document="guide")
+    await env.sleep(timedelta(minutes=5))  # the bound (3 minutes) of every retry runs out
+    st = await eventually(
+        handle, lambda s: any("could not send trigger" in e.text for e in s.timeline)
+    )
+    assert not any("deferred" in e.text for e in st.timeline)
+    await env.sleep(timedelta(days=2))  # warm's first step goes out on time, undeferred
+    await eventually(handle, lambda s: s.emails_sent == 2)
+    assert line.pushes == []
