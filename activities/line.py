@@ -8,7 +8,7 @@ from the journey's pinned scenario version; LINE's retry key makes a retried pus
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 
 from pydantic import BaseModel
@@ -21,13 +21,15 @@ from nurture.channels.line.messages import LineMessageError, line_file, render_l
 from nurture.channels.line.push import LinePusher, Push
 from nurture.config import Settings
 from nurture.mail.compose import Recipient, unsubscribe_url
-from nurture.mail.providers import ProviderError, SendTags
+from nurture.mail.providers import DELIVERY_UNCERTAIN, ProviderError, SendTags
 from nurture.mail.render import email_context
 from nurture.scenario.model import Brand, MailType
 from nurture.sending import claims
 from nurture.sending.gate import NOT_ON_LINE
 from nurture.store.engine import LeadNotFound, Store
 from nurture.store.models import Lead
+
+RETRY_KEY_KEPT = timedelta(hours=23)  # LINE keeps a retry key 24 hours; an hour to spare
 
 
 class SendLineInput(BaseModel):
@@ -70,6 +72,10 @@ class LineActivities:
             raise in_progress(attempt.send_id)
         if decision.outcome == "done":
             return self._result_of(attempt)
+        if decision.outcome == "uncertain":  # recorded on the row: raised once committed
+            raise ApplicationError(
+                decision.detail or "uncertain", type=DELIVERY_UNCERTAIN, non_retryable=True
+            )
         if decision.outcome != "claimed":
             status = "unlinked" if decision.unreachable else decision.outcome
             return SendLineResult(
@@ -111,8 +117,11 @@ class LineActivities:
             channel="line",
         )
         try:
-            # A second push of the same send is harmless: LINE refuses the retry key again.
-            return claims.claim(self.store, new, self.settings, redeliver_stale=True)
+            # A second push of the same send is harmless while LINE remembers its retry key
+            # (24 hours); after that a send tried before is uncertain, never pushed again.
+            return claims.claim(
+                self.store, new, self.settings, redeliver_stale=True, harmless_for=RETRY_KEY_KEPT
+            )
         except LeadNotFound:
             raise ApplicationError(
                 f"lead {input.lead_id} is not in the store; upsert it before starting its journey",
@@ -162,6 +171,10 @@ class LineActivities:
         if attempt.status == "failed":
             raise ApplicationError(
                 attempt.detail or "failed", type="SendFailed", non_retryable=True
+            )
+        if attempt.status == "uncertain":
+            raise ApplicationError(
+                attempt.detail or "uncertain", type=DELIVERY_UNCERTAIN, non_retryable=True
             )
         if attempt.status == "suppressed":
             status: Literal["unlinked", "suppressed"] = (

@@ -97,6 +97,7 @@ def claim(
     *,
     redeliver_stale: bool,
     to_sales: bool = False,
+    harmless_for: timedelta | None = None,
 ) -> Attempt:
     """Decide this attempt in one transaction under the lead's row lock: find or create the
     send's row, then let the gate decide it. `to_sales`: an email to our own sales team
@@ -132,6 +133,7 @@ def claim(
                 defer=send.mail_type != "trigger",  # a trigger is timely or pointless
                 lead=lead,
                 redeliver_stale=redeliver_stale,
+                harmless_for=harmless_for,
             )
         session.expunge(lead)
         return Attempt(decision, row.id, row.status, row.detail, row.provider_message_id, lead)

@@ -217,16 +217,21 @@ def decide(
     defer: bool,
     lead: Lead | None = None,
     redeliver_stale: bool = False,
+    harmless_for: timedelta | None = None,
 ) -> Decision:
     """Decide this send under the lead's row lock (pass `lead` if the caller locked it);
     mutate the row to record the decision. `redeliver_stale`: the provider makes a second
-    delivery of the same send harmless (the outbox rewrites one file)."""
+    delivery of the same send harmless (the outbox rewrites one file), for `harmless_for`
+    after the first try when that is limited (LINE's retry key: 24 hours)."""
     if lead is None:
         lead = lock_lead(session, send.lead_id)
         session.refresh(send)
     settled = _settled(send, lead, wall_now, lease, redeliver_stale)
     if settled is not None:
         return settled
+    expired = _retry_key_expired(send, wall_now, harmless_for)
+    if expired is not None:
+        return expired
     refusal = {"line": _line_refusal, "webhook": _webhook_refusal}.get(send.channel, _email_refusal)
     refused = refusal(session, send, lead)
     if refused is not None:
@@ -336,8 +341,25 @@ def _settled(
     return None
 
 
+def _retry_key_expired(
+    send: Send, wall_now: datetime, harmless_for: timedelta | None
+) -> Decision | None:
+    """A send tried before, longer ago than its provider would recognise the repeat: the
+    earlier try may have gone out, so it becomes `uncertain`, never delivered again."""
+    first = send.first_tried_at
+    if harmless_for is None or first is None or wall_now - first <= harmless_for:
+        return None
+    detail = (
+        f"first tried at {first:%Y-%m-%d %H:%M} UTC, longer ago than the provider recognises "
+        "a repeat: that try may have gone out, so it is not sent again"
+    )
+    send.status, send.detail = "uncertain", detail
+    return Decision("uncertain", detail)
+
+
 def _claimed(send: Send, journey_now: datetime, wall_now: datetime) -> Decision:
     send.status, send.claimed_at, send.journey_time = "sending", wall_now, journey_now
+    send.first_tried_at = send.first_tried_at or wall_now
     send.detail = send.deferred_until = None
     return Decision("claimed")
 

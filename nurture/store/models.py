@@ -264,6 +264,9 @@ class Send(Base):
     detail: Mapped[str | None] = mapped_column(Text, doc="why suppressed, deferred or failed")
     deferred_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_tried_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, doc="the first claim to deliver: how old a LINE retry key is"
+    )
     provider: Mapped[str] = mapped_column(String(20))
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
     journey_time: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -184,3 +184,41 @@ def test_two_processes_suppressing_the_same_address_both_succeed(store: Store) -
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         assert set(pool.map(suppress, range(8))) == {"bounce"}
+
+
+def line_send(store: Store, lead_id: str, key: str, first_tried: datetime | None) -> str:
+    send_id = new_send(store, lead_id, "acme", "step", key)
+    with store.session() as session:
+        send = session.get_one(Send, send_id)
+        send.channel, send.first_tried_at = "line", first_tried
+    return send_id
+
+
+def decide_line(store: Store, send_id: str) -> send_gate.Decision:
+    with store.session() as session:
+        return send_gate.decide(
+            session,
+            session.get_one(Send, send_id),
+            journey_now=T0,
+            wall_now=utcnow(),
+            lease=timedelta(minutes=5),
+            weekly_cap=0,
+            defer=True,
+            redeliver_stale=True,
+            harmless_for=timedelta(hours=23),
+        )
+
+
+def test_a_line_send_tried_longer_ago_than_its_retry_key_lasts_is_never_pushed_again(
+    store: Store, lead_id: str
+) -> None:
+    old = line_send(store, lead_id, "cold#1.line/a", utcnow() - timedelta(hours=25))
+    decision = decide_line(store, old)
+    assert decision.outcome == "uncertain" and "not sent again" in (decision.detail or "")
+    with store.session() as session:
+        assert session.get_one(Send, old).status == "uncertain"
+    # Tried an hour ago (LINE still knows the key), or never: the gate goes on to decide.
+    recent = line_send(store, lead_id, "cold#1.line/b", utcnow() - timedelta(hours=1))
+    assert decide_line(store, recent).outcome != "uncertain"
+    fresh = line_send(store, lead_id, "cold#1.line/c", None)
+    assert decide_line(store, fresh).outcome != "uncertain"

@@ -154,6 +154,7 @@ async def test_email_then_line_for_a_linked_lead_email_for_the_rest_and_no_line_
         "sent",
         "A guide for Aiko",
     )
+    assert line_row.first_tried_at is not None  # when LINE first saw its retry key
     assert by_key[(other.id, "cold#1.line/guide")].status == "suppressed"  # not on LINE
     assert by_key[(other.id, "cold#1/guide")].channel == "email"  # its fallback
     assert (linked.id, "cold#1/guide") not in by_key

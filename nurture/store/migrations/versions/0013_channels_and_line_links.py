@@ -1,4 +1,5 @@
-"""channels: sends and consents say their channel; LINE links and spent link tokens
+"""channels: sends and consents say their channel (sends when first tried); LINE links
+and spent link tokens
 
 Revision ID: 0013
 Revises: 0012
@@ -24,6 +25,8 @@ def upgrade() -> None:
             batch.add_column(
                 sa.Column("channel", sa.String(length=16), server_default="email", nullable=False)
             )
+    with op.batch_alter_table("sends") as batch:
+        batch.add_column(sa.Column("first_tried_at", sa.DateTime(timezone=True), nullable=True))
     op.create_table(
         "line_links",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -53,6 +56,8 @@ def downgrade() -> None:
     op.drop_table("used_link_tokens")
     op.drop_index(op.f("ix_line_links_lead_id"), table_name="line_links")
     op.drop_table("line_links")
+    with op.batch_alter_table("sends") as batch:
+        batch.drop_column("first_tried_at")
     for table in ("consents", "sends"):
         with op.batch_alter_table(table) as batch:
             batch.drop_column("channel")
