@@ -644,6 +644,11 @@ class LeadJourney(MovesBetweenVersions):
             raise ValueError("the journey is still starting; retry in a moment")
         if self._m.ended_reason is not None:
             raise ValueError(f"the journey has ended ({self._m.ended_reason})")
+        if feedback.handoff_no is not None and feedback.handoff_no != self._m.handoffs:
+            raise ValueError(
+                f"this answers hand-off #{feedback.handoff_no}, but the lead's current "
+                f"hand-off is #{self._m.handoffs}"
+            )
         feedback_target(self._m.lifecycle, feedback.outcome)
 
     @workflow.update(name="scenario_update")

@@ -11,10 +11,11 @@ whatever happened; what happened replaces the buttons in the message (`response_
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from slack_sdk.signature import SignatureVerifier
@@ -30,6 +31,8 @@ from nurture.journey.contract import JourneyState, SalesFeedback
 router = APIRouter(tags=["webhooks"])
 log = logging.getLogger(__name__)
 SIGNATURE, TIMESTAMP = "X-Slack-Signature", "X-Slack-Request-Timestamp"
+SLACK_HOOKS = "https://hooks.slack.com/"
+ANSWER_WITHIN = 2.5  # seconds
 
 
 @router.post(
@@ -51,7 +54,8 @@ async def slack_interactions(request: Request) -> dict[str, str]:
     secret = settings.slack_signing_secret
     if secret is None:
         raise HTTPException(403, "Slack is not configured: set NURTURE_SLACK_SIGNING_SECRET")
-    if not request.headers.get(SIGNATURE) or not request.headers.get(TIMESTAMP):
+    stamp = request.headers.get(TIMESTAMP, "")
+    if not request.headers.get(SIGNATURE) or not stamp.isdigit():
         raise HTTPException(403, f"missing {SIGNATURE} or {TIMESTAMP}: only Slack may call this")
     body = await request.body()
     verifier = SignatureVerifier(secret.get_secret_value())
@@ -60,11 +64,21 @@ async def slack_interactions(request: Request) -> dict[str, str]:
     try:
         payload = json.loads(parse_qs(body.decode())["payload"][0])
     except (KeyError, IndexError, ValueError, UnicodeDecodeError):
-        raise HTTPException(400, "expected a form field `payload` holding Slack's JSON") from None
+        payload = None
+    if not isinstance(payload, dict):
+        raise HTTPException(400, "expected a form field `payload` holding Slack's JSON")
     said = await _answer(request, settings, payload)
-    if said is not None:
-        _show(payload, said)
+    if said is not None and _ours(payload.get("response_url"), settings):
+        await asyncio.to_thread(_show, payload, said)
     return {"said": said or ""}
+
+
+def _ours(url: object, settings: Settings) -> bool:
+    """Slack's own response URLs only (or the configured API's, for a local Slack)."""
+    if not isinstance(url, str):
+        return False
+    api = urlsplit(settings.slack_api_base)
+    return url.startswith(SLACK_HOOKS) or url.startswith(f"{api.scheme}://{api.netloc}/")
 
 
 async def _answer(request: Request, settings: Settings, payload: dict[str, Any]) -> str | None:
@@ -82,15 +96,18 @@ async def _answer(request: Request, settings: Settings, payload: dict[str, Any])
         clicked = read_action(str(action.get("value", "")), settings.secret_key)
     except ValueError as err:
         return f"Not recorded: {err}"
-    client = await request.app.state.temporal.client()
+    feedback = SalesFeedback(
+        outcome=outcome, by=by, reason="from Slack", handoff_no=clicked.handoff_no
+    )
     try:
-        await client.get_workflow_handle(clicked.journey_id).execute_update(
-            "sales_feedback",
-            SalesFeedback(outcome=outcome, by=by, reason="from Slack"),
-            result_type=JourneyState,
-        )
+        client = await request.app.state.temporal.client()
+        handle = client.get_workflow_handle(clicked.journey_id)
+        update = handle.execute_update("sales_feedback", feedback, result_type=JourneyState)
+        await asyncio.wait_for(update, ANSWER_WITHIN)  # Slack waits 3 s for our answer
     except WorkflowUpdateFailedError as err:
         return f"Not recorded ({outcome} by {by}): {err.cause or err}"
+    except TimeoutError:
+        return f"Not confirmed yet ({outcome} by {by}): check the lead's timeline"
     except (RPCError, OSError, RuntimeError) as err:
         return f"Not recorded ({outcome} by {by}): the journey could not be reached ({err})"
     return f"{outcome.title()} by {by} (hand-off #{clicked.handoff_no})"

@@ -197,6 +197,9 @@ class SalesFeedback(BaseModel):
     outcome: FeedbackOutcome
     reason: str = Field(default="", max_length=2000)
     by: str = Field(default="sales", max_length=200)
+    handoff_no: int | None = Field(
+        default=None, description="the hand-off this answers (a Slack button): refused if stale"
+    )
 
 
 class Unsubscribe(BaseModel):

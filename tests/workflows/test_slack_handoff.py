@@ -18,6 +18,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from nurture.config import Settings
 from nurture.handoff.slack import read_action
+from nurture.journey.client import give_feedback
+from nurture.journey.contract import SalesFeedback
 from nurture.store.engine import Store
 from nurture.store.models import Send
 from nurture.worker_setup import build_worker
@@ -61,7 +63,7 @@ async def slack_worker(
 
 
 def click(slack: SlackApi, action_id: str, user: str = "kato") -> dict[str, Any]:
-    [message] = [m for m in slack.messages if m.thread_ts is None]
+    message = [m for m in slack.messages if m.thread_ts is None][-1]
     [actions] = [b for b in message.blocks if b["type"] == "actions"]
     [button] = [e for e in actions["elements"] if e["action_id"] == action_id]
     return {
@@ -173,3 +175,31 @@ async def test_slack_failing_for_good_does_not_keep_the_owners_email_from_going(
     sent = {s.send_key: s.status for s in rows(store, Send)}
     assert sent["sales:handoff#1"] == "sent" and "slack:handoff#1" not in sent
     assert slack.messages == []
+
+
+async def test_an_old_hand_offs_button_does_not_answer_the_next_one(
+    env: WorkflowEnvironment,
+    client: Client,
+    settings: Settings,
+    store: Store,
+    slack: SlackApi,
+    slack_worker: None,
+    api: Api,
+) -> None:
+    handle = await started(env, client, settings, store)
+    await hand_off(env, handle)
+    await eventually(handle, lambda s: any("(and in Slack)" in e.text for e in s.timeline))
+    old_click = click(slack, "handoff_accept")
+    lead_id = handle.id.split(":")[-1]
+    await give_feedback(client, "acme", lead_id, SalesFeedback(outcome="rejected"))
+    await env.sleep(timedelta(days=30))
+    await hand_off(env, handle)  # hand-off #2, its own message
+    body, headers = signed_click(old_click)
+    answer = await api.http.post("/v1/webhooks/slack/interactions", content=body, headers=headers)
+    said = answer.json()["said"]
+    assert said.startswith("Not recorded (accepted by slack:kato):")
+    assert "this answers hand-off #1, but the lead's current hand-off is #2" in said
+    assert (await state(handle)).lifecycle == "handed_off"
+    bad = {**headers, "X-Slack-Request-Timestamp": "soon"}
+    refused = await api.http.post("/v1/webhooks/slack/interactions", content=body, headers=bad)
+    assert refused.status_code == 403
