@@ -22,6 +22,7 @@ from nurture.store.models import (
     Event,
     Handoff,
     Identity,
+    LineLink,
     Send,
     Transition,
     utcnow,
@@ -73,6 +74,8 @@ def erase_lead(store: Store, lead_id: str) -> ErasureReport:
         session.execute(update(Engagement).where(Engagement.lead_id == lead_id).values(link=None))
         # the visitor's browser cookie must not lead back to the lead, nor its new events
         session.execute(delete(Identity).where(Identity.lead_id == lead_id))
+        # its LINE user id is personal data, and its later LINE events are nobody's
+        session.execute(delete(LineLink).where(LineLink.lead_id == lead_id))
         session.execute(update(Send).where(Send.lead_id == lead_id).values(subject=""))
         session.execute(update(Transition).where(Transition.lead_id == lead_id).values(reason=""))
         for handoff in session.scalars(select(Handoff).where(Handoff.lead_id == lead_id)):

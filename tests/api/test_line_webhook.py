@@ -205,3 +205,21 @@ async def test_the_account_answers_a_link_a_refusal_and_a_stranger(
     assert said["r-linked"].startswith("You're connected: messages from Acme Analytics")
     assert said["r-again"].startswith("This link code cannot be used")
     assert "tap the LINE link in one of our emails" in said["r-follow"]
+
+
+async def test_a_forwarded_code_cannot_take_a_linked_leads_line_messages(
+    api: Api, store: Store, settings: Settings
+) -> None:
+    lead = make_lead(store)
+    now = datetime.now(UTC)
+    await post(api, account_link(issue_link_token(lead.id, "acme", settings.secret_key, now)))
+    forwarded = issue_link_token(lead.id, "acme", settings.secret_key, now)
+    said = (await post(api, account_link(forwarded, user="Umallory"))).json()
+    assert said["refused"] == [
+        "this lead already receives LINE messages on another LINE account; it stops them "
+        "there first (unfollow, or the email's preference page)"
+    ]
+    with store.session() as session:
+        assert links.linked_user(session, lead.id, "acme") == "Uaiko"
+    await post(api, event("unfollow"))  # the lead ends its link; the code still works
+    assert (await post(api, account_link(forwarded, user="Unewphone"))).json()["linked"] == 1

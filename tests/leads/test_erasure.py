@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from nurture.channels.line import links
+from nurture.channels.line.links import issue_link_token, read_link_token
+from nurture.channels.line.links import link as link_line
 from nurture.config import Settings
 from nurture.journey.client import start_journey
+from nurture.leads.erasure import erase_lead
 from nurture.store.engine import LeadIn, Store
 from nurture.store.event_log import LoggedEvent, record_events
-from nurture.store.models import Consent, Event, Lead, Send, Transition
+from nurture.store.models import Consent, Event, Lead, LineLink, Send, Transition
 from tests.helpers.journeys import behave, started
 from tests.helpers.paths import CONSENT
 from tests.helpers.processes import run_starter
@@ -61,3 +65,15 @@ async def test_erasing_a_lead_scrubs_it_and_keeps_counts(
 async def run_starter_cli(settings: Settings, *args: str) -> tuple[int, str]:
     """The `nurture` CLI in a subprocess (starter.py is `nurture start`; this is the rest)."""
     return await run_starter(settings, *args, script="-m nurture.cli")
+
+
+def test_erasure_forgets_the_leads_line_user(store: Store, settings: Settings) -> None:
+    lead, _ = store.upsert_lead(LeadIn(email="aiko@example.jp", consent=CONSENT))
+    now = datetime.now(UTC)
+    with store.session() as session:
+        token = read_link_token(issue_link_token(lead.id, "acme", "s", now), "s", now)
+        link_line(session, token, "Uaiko", "@acme", now)
+    erase_lead(store, lead.id)
+    with store.session() as session:
+        assert links.lead_of(session, "acme", "Uaiko") is None
+        assert session.scalar(select(func.count()).select_from(LineLink)) == 0

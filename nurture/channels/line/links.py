@@ -40,6 +40,7 @@ CODE = re.compile(r"LINK ([A-Za-z0-9_-]{40,300})")
 _KEY_PURPOSE = b"nurture line link token v1"
 _KIND = b"l"
 INVALID = "invalid LINE link token: it is damaged or not ours"
+USED = "this LINE link token was used already: ask for a new link"
 FOLLOW_WORDING = "Followed {account} on LINE and linked the account to receive its messages"
 
 
@@ -102,22 +103,33 @@ def code_in(text: str) -> str | None:
 def link(
     session: Session, token: LinkToken, line_user_id: str, account: str, now: datetime
 ) -> LineLink:
-    """Spend the token and link the LINE user to its lead (a user linked to another lead of
-    the product moves to this one: the latest proof wins); records the channel's consent."""
+    """Spend the token and link the LINE user to its lead, recording the channel's
+    consent. A user linked to another lead of the product moves to this one; a lead
+    already on LINE with another user is refused (LinkRefused)."""
+    if session.get(Lead, token.lead_id) is None:
+        raise LinkRefused("the lead of this LINE link token is no longer on record")
+    if session.get(UsedLinkToken, token.nonce) is not None:
+        raise LinkRefused(USED)
+    current = linked_user(session, token.lead_id, token.product)
+    if current is not None and current != line_user_id:
+        # A forwarded email must not take a lead's LINE messages to someone else: the
+        # lead ends its link first (unfollow, or the preference page), then links again.
+        raise LinkRefused(
+            "this lead already receives LINE messages on another LINE account; it stops "
+            "them there first (unfollow, or the email's preference page)"
+        )
     try:
         with session.begin_nested():
             session.add(UsedLinkToken(nonce=token.nonce, used_at=now))
-    except IntegrityError:
-        raise LinkRefused("this LINE link token was used already: ask for a new link") from None
-    if session.get(Lead, token.lead_id) is None:
-        raise LinkRefused("the lead of this LINE link token is no longer on record")
+    except IntegrityError:  # spent at the same moment by another request
+        raise LinkRefused(USED) from None
     earlier = session.scalars(
         select(LineLink).where(
             LineLink.product == token.product,
             (LineLink.line_user_id == line_user_id) | (LineLink.lead_id == token.lead_id),
         )
     )
-    for ended in earlier:  # the user's or the lead's earlier link of this product
+    for ended in earlier:  # the user's link to another lead, or the lead's ended link
         _withdraw(session, ended.lead_id, token.product, now)
         session.delete(ended)
     session.flush()
