@@ -67,6 +67,16 @@ class StepPost:
     body: dict[str, Any]
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect would turn the POST into a GET that a 2xx then counts as sent."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 def post(call: StepPost, secret: str, now: datetime) -> str:
     """POST the step; returns the receiver's status. Raises ProviderUnavailable (retry) or
     ProviderRejected (final), the errors every channel shares."""
@@ -79,9 +89,14 @@ def post(call: StepPost, secret: str, now: datetime) -> str:
     }
     request = urllib.request.Request(call.url, data=body, headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=POST_TIMEOUT) as response:
+        with _OPENER.open(request, timeout=POST_TIMEOUT) as response:
             return str(response.status)
     except urllib.error.HTTPError as err:
+        if 300 <= err.code < 400:
+            where = err.headers.get("Location", "elsewhere")
+            raise ProviderRejected(
+                f"the step's webhook answered {err.code} (to {where}): give the final URL"
+            ) from None
         if 400 <= err.code < 500 and err.code not in (408, 429):
             raise ProviderRejected(f"the step's webhook refused it with {err.code}") from None
         raise ProviderUnavailable(f"the step's webhook answered {err.code}") from None

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -386,8 +387,18 @@ class WebhookCall(_Strict):
     """A `channel: webhook` step: POST `templates/<template>.webhook.json` (JSON whose strings
     are rendered like an email's) to `url`, signed (nurture/channels/webhook.py)."""
 
-    url: str = Field(pattern=r"^https?://[^\s/]+", description="the receiver, http(s)")
+    url: str = Field(pattern=r"^https?://[^\s/]+", description="the receiver: https")
     template: str
+
+    @field_validator("url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        host = urlsplit(value).hostname or ""
+        if value.startswith("http://") and host not in ("localhost", "127.0.0.1", "::1"):
+            raise ValueError(
+                "use https:// (the body carries the lead's data); plain http is for localhost"
+            )
+        return value
 
     @field_validator("template")
     @classmethod

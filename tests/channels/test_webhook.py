@@ -47,8 +47,8 @@ def test_a_post_is_signed_and_carries_the_sends_idempotency_key(receiver: CrmWeb
 
 @pytest.mark.parametrize(
     ("status", "error"),
-    [(400, ProviderRejected), (404, ProviderRejected), (408, ProviderUnavailable),
-     (429, ProviderUnavailable), (503, ProviderUnavailable)],
+    [(302, ProviderRejected), (400, ProviderRejected), (404, ProviderRejected),
+     (408, ProviderUnavailable), (429, ProviderUnavailable), (503, ProviderUnavailable)],
 )  # fmt: skip
 def test_a_4xx_is_final_and_the_rest_is_retried(
     receiver: CrmWebhook, status: int, error: type[Exception]
@@ -61,3 +61,10 @@ def test_a_4xx_is_final_and_the_rest_is_retried(
 def test_no_answer_is_retried() -> None:
     with pytest.raises(ProviderUnavailable, match="did not answer"):
         post(StepPost("http://127.0.0.1:9/hook", "snd_1", {}), "s3cret", datetime.now(UTC))
+
+
+def test_a_redirect_is_refused_not_followed_as_a_get(receiver: CrmWebhook) -> None:
+    receiver.status = 301
+    with pytest.raises(ProviderRejected, match=r"answered 301 .*give the final URL"):
+        post(StepPost(receiver.url, "snd_1", {}), "s3cret", datetime.now(UTC))
+    assert len(receiver.calls) == 1  # one POST, no GET after it

@@ -136,3 +136,10 @@ def test_a_webhook_step_needs_the_signing_secret(
         assert CliRunner().invoke(app, ["validate", str(acme)]).exit_code == 0
     finally:
         get_settings.cache_clear()
+
+
+def test_a_webhook_step_posts_over_https(acme: Path) -> None:
+    with_step(acme, WEBHOOK_GUIDE.replace("https://crm.example", "http://crm.example"))
+    (acme / "templates" / "task.webhook.json").write_text('{"who": "{{ lead.first_name }}"}')
+    [problem] = problems(acme)
+    assert "use https:// (the body carries the lead's data)" in problem
