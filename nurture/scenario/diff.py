@@ -91,6 +91,12 @@ def _email(old: Step | Trigger, new: Step | Trigger) -> list[str]:
         changes.append(f"subject {_variants(old.subjects)} → {_variants(new.subjects)}")
     if old.templates != new.templates:
         changes.append(f"template {_variants(old.templates)} → {_variants(new.templates)}")
+    if old.channel != new.channel:
+        changes.append(f"channel {old.channel} → {new.channel}")
+    for part in ("line", "webhook"):
+        changes += _changed_fields(_dump(getattr(old, part)), _dump(getattr(new, part)))
+    if old.channel == new.channel == "line" and old.fallback != new.fallback:
+        changes.append(f"fallback {old.fallback} → {new.fallback}")
     return changes
 
 

@@ -332,6 +332,7 @@ def record_consent(session: Session, lead_id: str, consent: ConsentIn) -> Consen
     existing = session.scalars(
         select(Consent).where(
             Consent.lead_id == lead_id,
+            Consent.channel == "email",
             Consent.basis == consent.basis,
             Consent.product == product,
             Consent.wording == consent.wording,
@@ -356,7 +357,11 @@ def has_any_consent(store: Store, lead_id: str) -> bool:
     with store.session() as session:
         return (
             session.scalars(
-                select(Consent.id).where(Consent.lead_id == lead_id, Consent.withdrawn_at.is_(None))
+                select(Consent.id).where(
+                    Consent.lead_id == lead_id,
+                    Consent.channel == "email",  # a LINE follow is no basis for email
+                    Consent.withdrawn_at.is_(None),
+                )
             ).first()
             is not None
         )

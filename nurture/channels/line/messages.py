@@ -64,11 +64,15 @@ def _checked(name: str, i: int, message: Any, alt_text: str) -> dict[str, Any]:
         raise LineMessageError(f'{where} is not a LINE message object: give it a "type"')
     if message["type"] == "flex":
         message.setdefault("altText", alt_text)
+        if not isinstance(message["altText"], str):
+            raise LineMessageError(f"{where}: altText must be text")
         if len(message["altText"]) > MAX_ALT_TEXT:
             raise LineMessageError(
                 f"{where}: altText has {len(message['altText'])} characters; LINE takes "
                 f"at most {MAX_ALT_TEXT}"
             )
+    if message["type"] == "text" and not isinstance(message.get("text", ""), str):
+        raise LineMessageError(f"{where}: text must be text")
     if message["type"] == "text" and len(str(message.get("text", ""))) > MAX_TEXT:
         raise LineMessageError(
             f"{where}: the text has {len(message['text'])} characters; LINE takes at most "

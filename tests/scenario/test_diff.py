@@ -1,0 +1,26 @@
+"""`nurture diff` says when a step changes channel, in words a marketer reads."""
+
+from __future__ import annotations
+
+from nurture.scenario.diff import describe_changes
+from nurture.scenario.loader import load_scenario
+from nurture.scenario.model import LineMessage
+from tests.helpers.paths import SCENARIOS
+
+
+def test_a_step_moved_to_line_is_described() -> None:
+    old = load_scenario(SCENARIOS, "acme")
+    cold = old.tracks["cold"]
+    guide = cold.steps[1].model_copy(
+        update={
+            "channel": "line",
+            "line": LineMessage(template="guide", alt_text="A guide"),
+            "fallback": "none",
+        }
+    )
+    steps = [*cold.steps[:1], guide, *cold.steps[2:]]
+    tracks = {**old.tracks, "cold": cold.model_copy(update={"steps": steps})}
+    new = old.model_copy(update={"tracks": tracks})
+    assert describe_changes(old, new) == [
+        "cold/guide: channel email → line, alt_text — → A guide, template — → guide"
+    ]
