@@ -94,7 +94,8 @@ def _email(old: Step | Trigger, new: Step | Trigger) -> list[str]:
     if old.channel != new.channel:
         changes.append(f"channel {old.channel} → {new.channel}")
     for part in ("line", "webhook"):
-        changes += _changed_fields(_dump(getattr(old, part)), _dump(getattr(new, part)))
+        before, after = _dump(getattr(old, part)) or {}, _dump(getattr(new, part)) or {}
+        changes += [f"{part} {change}" for change in _changed_fields(before, after)]
     if old.channel == new.channel == "line" and old.fallback != new.fallback:
         changes.append(f"fallback {old.fallback} → {new.fallback}")
     return changes

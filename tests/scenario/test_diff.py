@@ -22,5 +22,7 @@ def test_a_step_moved_to_line_is_described() -> None:
     tracks = {**old.tracks, "cold": cold.model_copy(update={"steps": steps})}
     new = old.model_copy(update={"tracks": tracks})
     assert describe_changes(old, new) == [
-        "cold/guide: channel email → line, alt_text — → A guide, template — → guide"
+        "cold/guide: channel email → line",
+        "cold/guide: line alt_text none → 'A guide'",
+        "cold/guide: line template none → 'guide'",
     ]
