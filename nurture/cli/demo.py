@@ -9,8 +9,14 @@ and ends with a table and the UI link. Ctrl-C stops everything it started.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
+import hmac
+import json
+import secrets
 import time
+import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,8 +31,10 @@ from temporalio.client import Client
 
 from nurture.api.app import create_app
 from nurture.api.auth import create_api_key
+from nurture.channels.line.links import issue_link_token
+from nurture.channels.line.push import LineOutbox
 from nurture.cli.devstack import connect_ready, port_open, start_dev_server
-from nurture.config import Settings
+from nurture.config import LineChannel, Settings
 from nurture.journey.client import give_feedback, handle, journey_state, start_journey
 from nurture.journey.contract import JourneyState, SalesFeedback, Unsubscribe
 from nurture.leads.events import BehaviorEvent
@@ -94,7 +102,8 @@ SAMPLE_LEADS = [
         "manager",
         "saas",
         300,
-        "downloads a guide (trigger email), attends a webinar → warm track",
+        "links LINE, downloads a guide (trigger email), attends a webinar → warm track, "
+        "whose webinar invitation reaches her on LINE (everyone else by email)",
     ),
     SampleLead(
         "raj",
@@ -164,7 +173,7 @@ SAMPLE_LEADS = [
     ),
 ]
 
-Action = Callable[[Client, str], Awaitable[None]]
+Action = Callable[[Client, str, Settings], Awaitable[None]]
 
 
 class Cue(NamedTuple):
@@ -181,7 +190,7 @@ class Cue(NamedTuple):
 
 
 def _event(type: str, url: str | None = None, **properties: object) -> Action:
-    async def act(client: Client, lead_id: str) -> None:
+    async def act(client: Client, lead_id: str, settings: Settings) -> None:
         event = BehaviorEvent(
             event_id=f"demo-{lead_id}-{type}-{time.monotonic_ns()}",
             type=type,
@@ -195,7 +204,7 @@ def _event(type: str, url: str | None = None, **properties: object) -> Action:
 
 
 def _feedback(outcome: str, reason: str = "") -> Action:
-    async def act(client: Client, lead_id: str) -> None:
+    async def act(client: Client, lead_id: str, settings: Settings) -> None:
         feedback = SalesFeedback(outcome=outcome, reason=reason, by="demo-sales")
         await give_feedback(client, PRODUCT, lead_id, feedback)
 
@@ -203,9 +212,42 @@ def _feedback(outcome: str, reason: str = "") -> Action:
 
 
 def _signal(name: str, arg: object | None = None) -> Action:
-    async def act(client: Client, lead_id: str) -> None:
+    async def act(client: Client, lead_id: str, settings: Settings) -> None:
         target = handle(client, PRODUCT, lead_id)
         await (target.signal(name) if arg is None else target.signal(name, arg))
+
+    return act
+
+
+def _line_link() -> Action:
+    """The lead links LINE: LINE's signed `accountLink` event, posted to the demo's API as
+    LINE would post it (the nonce a link token Nurture issued for the lead)."""
+
+    async def act(client: Client, lead_id: str, settings: Settings) -> None:
+        channel = settings.line_channels[PRODUCT]
+        token = issue_link_token(lead_id, PRODUCT, settings.secret_key, datetime.now(UTC))
+        event = {
+            "type": "accountLink",
+            "mode": "active",
+            "timestamp": int(time.time() * 1000),
+            "source": {"type": "user", "userId": f"Udemo{lead_id[3:]}"},
+            "webhookEventId": f"demo-link-{lead_id}",
+            "deliveryContext": {"isRedelivery": False},
+            "replyToken": f"demo-{lead_id}",
+            "link": {"result": "ok", "nonce": token},
+        }
+        body = json.dumps({"destination": "Udemo", "events": [event]}).encode()
+        mac = hmac.new(channel.secret.get_secret_value().encode(), body, hashlib.sha256)
+        request = urllib.request.Request(
+            f"{settings.public_base_url}/v1/webhooks/line/{PRODUCT}",
+            data=body,
+            headers={
+                "Content-Type": "application/json",
+                "X-Line-Signature": base64.b64encode(mac.digest()).decode(),
+            },
+            method="POST",
+        )
+        await asyncio.to_thread(urllib.request.urlopen, request, timeout=5)
 
     return act
 
@@ -222,6 +264,7 @@ def _accepted(state: JourneyState) -> bool:
 PRODUCT_URL = "https://quickstart.example.com/product"
 SCRIPT: list[Cue] = [
     Cue(4, "aiko", _event("product_page", PRODUCT_URL)),
+    Cue(3, "mia", _line_link()),
     Cue(5, "mia", _event("document_download", document="guide")),
     Cue(6, "aiko", _event("product_page", PRODUCT_URL)),
     Cue(6, "lena", _event("product_page", PRODUCT_URL)),
@@ -278,6 +321,13 @@ async def run_demo(
         outbox_dir=data_dir / "outbox",
         task_queue="nurture-demo",
         public_base_url=f"http://localhost:{api_port}",
+        # LINE messages land in <outbox>/.line/ as JSON; this run's own secret signs the
+        # account link the demo posts to its API, as LINE would
+        line_channels={
+            PRODUCT: LineChannel.model_validate(
+                {"access_token": "demo", "secret": secrets.token_urlsafe(24)}
+            )
+        },
     )
     console.print(
         f"[bold]Temporal dev server[/bold] at {server.address} · Web UI {server.ui_url}"
@@ -293,7 +343,7 @@ async def run_demo(
         worker_task = asyncio.create_task(worker.run())
         api = await _start_api(settings, store, api_port)
         leads = await _start_leads(client, settings, store, SAMPLE_LEADS[:lead_count])
-        states = await _play(client, leads)
+        states = await _play(client, leads, settings)
         _print_final(states, leads, settings, api[2] if api else None)
         if stay:
             console.print(
@@ -369,7 +419,7 @@ async def _start_leads(
 
 
 async def _play(
-    client: Client, leads: dict[str, tuple[SampleLead, str]]
+    client: Client, leads: dict[str, tuple[SampleLead, str]], settings: Settings
 ) -> dict[str, JourneyState]:
     started = time.monotonic()
     pending = sorted((cue for cue in SCRIPT if cue.lead in leads), key=lambda cue: cue.at)
@@ -379,7 +429,7 @@ async def _play(
             for cue in _due(pending, elapsed, states):
                 pending.remove(cue)
                 with contextlib.suppress(Exception):  # e.g. a lead that already left
-                    await cue.act(client, leads[cue.lead][1])
+                    await cue.act(client, leads[cue.lead][1], settings)
             states = await _states(client, leads)
             live.update(_table(states, leads, f"{elapsed:4.0f}s of {DEMO_SECONDS}s"))
             await asyncio.sleep(0.5)
@@ -459,6 +509,8 @@ def _print_final(
     console.print(
         f"\n[bold]Temporal UI[/bold]: {ui}"
         f"\n[bold]Emails[/bold] (.eml files): {settings.outbox_dir / PRODUCT}"
+        f"\n[bold]LINE messages[/bold] (JSON, as LINE gets them): "
+        f"{LineOutbox(settings.outbox_dir).directory / PRODUCT}"
     )
     if key is not None:
         console.print(

@@ -54,7 +54,12 @@ async def test_demo_tells_its_stories(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "email" not in kinds[kinds.index("exit") :]
     assert states["ken"].stage == "cold" and states["ken"].emails_sent >= 2
     assert states["lena"].lifecycle == "recycled"
-    assert states["mia"].stage == "warm"
+    mia = states["mia"]  # links LINE: the warm track's webinar invitation reaches her there
+    assert mia.stage == "warm" and any("line_linked" in e.text for e in mia.timeline)
+    assert any(e.text.startswith("sent step 2/2 'webinar-invite'") and e.text.endswith(
+        "on LINE") for e in mia.timeline), [e.text for e in mia.timeline]  # fmt: skip
+    [pushed] = (tmp_path / "nurture" / "outbox" / ".line" / "quickstart").glob("*.json")
+    assert "Hi Mia! Live demo of Quickstart Analytics" in pushed.read_text()
     assert states["emma"].ended_reason == "exit rule: event purchase"
     assert any("trigger 'download-followup'" in e.text for e in states["yuki"].timeline)
     assert sum("trigger 'download-followup' fired" in e.text for e in states["yuki"].timeline) == 1
