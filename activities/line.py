@@ -9,41 +9,31 @@ from the journey's pinned scenario version; LINE's retry key makes a retried pus
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Literal, cast
+from typing import Literal, cast
 
 from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.channel_sends import ChannelSendInput, claim_channel_send, tags_of
 from activities.email import PinnedRenderers, in_progress, temporal_error
 from nurture.channels.line import links
 from nurture.channels.line.messages import LineMessageError, line_file, render_line_messages
 from nurture.channels.line.push import LinePusher, Push
 from nurture.config import Settings
 from nurture.mail.compose import Recipient, unsubscribe_url
-from nurture.mail.providers import DELIVERY_UNCERTAIN, ProviderError, SendTags
+from nurture.mail.providers import DELIVERY_UNCERTAIN, ProviderError
 from nurture.mail.render import email_context
-from nurture.scenario.model import Brand, MailType
 from nurture.sending import claims
 from nurture.sending.gate import NOT_ON_LINE
-from nurture.store.engine import LeadNotFound, Store
+from nurture.store.engine import Store
 from nurture.store.models import Lead
 
 RETRY_KEY_KEPT = timedelta(hours=23)  # LINE keeps a retry key 24 hours; an hour to spare
 
 
-class SendLineInput(BaseModel):
-    brand: Brand
-    scenario_version: str
-    journey_id: str
-    lead_id: str
-    product: str
-    send_key: str
-    mail_type: MailType
-    template: str  # templates/<template>.line.json
+class SendLineInput(ChannelSendInput):
     alt_text: str
-    journey_time: datetime
-    journey: dict[str, Any]
 
 
 class SendLineResult(BaseModel):
@@ -84,15 +74,7 @@ class LineActivities:
                 detail=decision.detail,
                 retry_at=decision.until,
             )
-        tags = SendTags(
-            send_id=attempt.send_id,
-            journey_id=input.journey_id,
-            lead_id=input.lead_id,
-            product=input.product,
-            mail_type=input.mail_type,
-            send_key=input.send_key,
-            variant=0,
-        )
+        tags = tags_of(input, attempt.send_id)
         push, alt_text = self._push(input, attempt.lead, attempt.send_id)
         try:
             request_id = claims.hand_over(
@@ -104,30 +86,17 @@ class LineActivities:
         return SendLineResult(send_id=attempt.send_id, status="sent", detail=request_id)
 
     def _claim(self, input: SendLineInput) -> claims.Attempt:
-        new = claims.NewSend(
-            journey_id=input.journey_id,
-            send_key=input.send_key,
-            lead_id=input.lead_id,
-            product=input.product,
-            mail_type=input.mail_type,
-            template=input.template,
+        # LINE refuses a retry key it has seen for 24 hours; after that a send tried
+        # before is uncertain, never pushed again.
+        return claim_channel_send(
+            self.store,
+            self.settings,
+            input,
+            channel="line",
             subject=input.alt_text,
             provider=self.pusher.name,
-            journey_time=input.journey_time,
-            channel="line",
+            harmless_for=RETRY_KEY_KEPT,
         )
-        try:
-            # A second push of the same send is harmless while LINE remembers its retry key
-            # (24 hours); after that a send tried before is uncertain, never pushed again.
-            return claims.claim(
-                self.store, new, self.settings, redeliver_stale=True, harmless_for=RETRY_KEY_KEPT
-            )
-        except LeadNotFound:
-            raise ApplicationError(
-                f"lead {input.lead_id} is not in the store; upsert it before starting its journey",
-                type="LeadNotFound",
-                non_retryable=True,
-            ) from None
 
     def _push(self, input: SendLineInput, lead: Lead, send_id: str) -> tuple[Push, str]:
         """The rendered push and its alt text; a template LINE would refuse fails the send

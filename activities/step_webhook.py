@@ -11,32 +11,22 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.channel_sends import ChannelSendInput, claim_channel_send, tags_of
 from activities.email import PinnedRenderers, in_progress, temporal_error
 from nurture.channels.templating import JsonTemplateError, parse_json_template, render_strings
 from nurture.channels.webhook import StepPost, post, webhook_file
 from nurture.config import Settings
 from nurture.mail.compose import Recipient
-from nurture.mail.providers import ProviderError, SendTags
+from nurture.mail.providers import ProviderError
 from nurture.mail.render import email_context
-from nurture.scenario.model import Brand, MailType
 from nurture.sending import claims
-from nurture.store.engine import LeadNotFound, Store
+from nurture.store.engine import Store
 from nurture.store.models import Lead
 
 
-class SendWebhookInput(BaseModel):
-    brand: Brand
-    scenario_version: str
-    journey_id: str
-    lead_id: str
-    product: str
-    send_key: str
+class SendWebhookInput(ChannelSendInput):
     step: str
-    mail_type: MailType
     url: str
-    template: str  # templates/<template>.webhook.json
-    journey_time: datetime
-    journey: dict[str, Any]
 
 
 class SendWebhookResult(BaseModel):
@@ -83,15 +73,7 @@ class StepWebhookActivities:
         call = StepPost(
             input.url, attempt.send_id, self._body(input, attempt.lead, attempt.send_id)
         )
-        tags = SendTags(
-            send_id=attempt.send_id,
-            journey_id=input.journey_id,
-            lead_id=input.lead_id,
-            product=input.product,
-            mail_type=input.mail_type,
-            send_key=input.send_key,
-            variant=0,
-        )
+        tags = tags_of(input, attempt.send_id)
         try:
             answer = claims.hand_over(
                 self.store,
@@ -104,28 +86,16 @@ class StepWebhookActivities:
         return SendWebhookResult(send_id=attempt.send_id, status="sent", detail=answer)
 
     def _claim(self, input: SendWebhookInput) -> claims.Attempt:
-        new = claims.NewSend(
-            journey_id=input.journey_id,
-            send_key=input.send_key,
-            lead_id=input.lead_id,
-            product=input.product,
-            mail_type=input.mail_type,
-            template=input.template,
+        # Posting the same send again is harmless to a receiver that honours the
+        # Idempotency-Key, which every attempt of the send carries.
+        return claim_channel_send(
+            self.store,
+            self.settings,
+            input,
+            channel="webhook",
             subject=f"webhook {input.step}",
             provider="webhook",
-            journey_time=input.journey_time,
-            channel="webhook",
         )
-        try:
-            # Posting the same send again is harmless to a receiver that honours the
-            # Idempotency-Key, which every attempt of the send carries.
-            return claims.claim(self.store, new, self.settings, redeliver_stale=True)
-        except LeadNotFound:
-            raise ApplicationError(
-                f"lead {input.lead_id} is not in the store; upsert it before starting its journey",
-                type="LeadNotFound",
-                non_retryable=True,
-            ) from None
 
     def _body(self, input: SendWebhookInput, lead: Lead, send_id: str) -> dict[str, Any]:
         """The rendered body; a template that cannot render fails the send for good."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -288,18 +289,7 @@ class LeadJourney(MovesBetweenVersions):
         call = touch.webhook
         assert call is not None  # a webhook touch has its call (nurture/scenario/model.py)
         request = SendWebhookInput(
-            brand=self._scenario.brand,
-            scenario_version=self._scenario.version,
-            journey_id=self._id,
-            lead_id=self._input.lead_id,
-            product=self._input.product,
-            send_key=key,
-            step=touch.key,
-            mail_type=mail_type,
-            url=call.url,
-            template=call.template,
-            journey_time=workflow.now(),
-            journey=self._template_journey(key),
+            **self._channel_send(key, mail_type, call.template), step=touch.key, url=call.url
         )
         try:
             result = await calls.bounded(
@@ -323,17 +313,7 @@ class LeadJourney(MovesBetweenVersions):
         m, line = self._mem, touch.line
         assert line is not None  # a LINE touch has its message (nurture/scenario/model.py)
         message = SendLineInput(
-            brand=self._scenario.brand,
-            scenario_version=self._scenario.version,
-            journey_id=self._id,
-            lead_id=self._input.lead_id,
-            product=self._input.product,
-            send_key=key,
-            mail_type=mail_type,
-            template=line.template,
-            alt_text=line.alt_text,
-            journey_time=workflow.now(),
-            journey=self._template_journey(key),
+            **self._channel_send(key, mail_type, line.template), alt_text=line.alt_text
         )
         try:
             result = await calls.bounded(
@@ -434,6 +414,21 @@ class LeadJourney(MovesBetweenVersions):
             journey_time=workflow.now(),
             journey=self._template_journey(key),
         )
+
+    def _channel_send(self, key: str, mail_type: MailType, template: str) -> dict[str, Any]:
+        """What every send beyond email carries (activities/channel_sends.py)."""
+        return {
+            "brand": self._scenario.brand,
+            "scenario_version": self._scenario.version,
+            "journey_id": self._id,
+            "lead_id": self._input.lead_id,
+            "product": self._input.product,
+            "send_key": key,
+            "mail_type": mail_type,
+            "template": template,
+            "journey_time": workflow.now(),
+            "journey": self._template_journey(key),
+        }
 
     def _template_journey(self, key: str) -> dict[str, object]:
         """What a template may know of the journey (`{{ journey.stage }}`, ...)."""

@@ -91,7 +91,7 @@ async def dashboard_page(data_dir: Path, path: str, key: str) -> str:
             return answer.text
 
 
-async def _nothing(client: object, lead_id: str) -> None:
+async def _nothing(client: object, lead_id: str, settings: object) -> None:
     return None
 
 

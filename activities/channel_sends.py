@@ -1,0 +1,79 @@
+"""What a send on any channel beyond email shares: its input (ids, the pinned version, the
+journey's clock), its claim on the send row, and the tags its provider sees."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio.exceptions import ApplicationError
+
+from nurture.config import Settings
+from nurture.mail.providers import SendTags
+from nurture.scenario.model import Brand, MailType
+from nurture.sending import claims
+from nurture.store.engine import LeadNotFound, Store
+
+
+class ChannelSendInput(BaseModel):
+    """One send of a journey on a channel; `template` names the channel's own template
+    (`templates/<template>.line.json`, `.webhook.json`) in the pinned version."""
+
+    brand: Brand
+    scenario_version: str
+    journey_id: str
+    lead_id: str
+    product: str
+    send_key: str
+    mail_type: MailType
+    template: str
+    journey_time: datetime
+    journey: dict[str, Any]
+
+
+def claim_channel_send(
+    store: Store,
+    settings: Settings,
+    input: ChannelSendInput,
+    *,
+    channel: str,
+    subject: str,
+    provider: str,
+    harmless_for: timedelta | None = None,
+) -> claims.Attempt:
+    """Claim the send's row like every email's (nurture/sending/claims.py). A second
+    delivery is harmless on these channels (LINE's retry key, a webhook's Idempotency-Key),
+    for `harmless_for` when that is limited."""
+    new = claims.NewSend(
+        journey_id=input.journey_id,
+        send_key=input.send_key,
+        lead_id=input.lead_id,
+        product=input.product,
+        mail_type=input.mail_type,
+        template=input.template,
+        subject=subject,
+        provider=provider,
+        journey_time=input.journey_time,
+        channel=channel,
+    )
+    try:
+        return claims.claim(store, new, settings, redeliver_stale=True, harmless_for=harmless_for)
+    except LeadNotFound:
+        raise ApplicationError(
+            f"lead {input.lead_id} is not in the store; upsert it before starting its journey",
+            type="LeadNotFound",
+            non_retryable=True,
+        ) from None
+
+
+def tags_of(input: ChannelSendInput, send_id: str) -> SendTags:
+    return SendTags(
+        send_id=send_id,
+        journey_id=input.journey_id,
+        lead_id=input.lead_id,
+        product=input.product,
+        mail_type=input.mail_type,
+        send_key=input.send_key,
+        variant=0,
+    )
