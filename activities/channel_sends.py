@@ -30,6 +30,7 @@ class ChannelSendInput(BaseModel):
     template: str
     journey_time: datetime
     journey: dict[str, Any]
+    event: dict[str, Any] | None = None  # a trigger's: what fired it (templates' `event`)
 
 
 def claim_channel_send(

@@ -55,6 +55,7 @@ class SendEmailInput(BaseModel):
     variant: int
     journey_time: datetime
     journey: dict[str, Any]
+    event: dict[str, Any] | None = None  # a trigger's: what fired it (templates' `event`)
 
 
 class SendEmailResult(BaseModel):
@@ -172,6 +173,7 @@ class EmailActivities:
                 sent_at=utcnow(),
                 tracking=self._tracking,
                 line_link_url=self._line_link(input),
+                event=input.event,
             )
         except jinja2.TemplateError as err:
             raise ApplicationError(

@@ -119,6 +119,7 @@ class LineActivities:
             unsubscribe_url=link,
             preferences_url=link,
             journey=input.journey,
+            event=input.event,
         )
         renderer = self._renderers.get(input.product, input.scenario_version)
         name = input.template

@@ -107,6 +107,7 @@ class StepWebhookActivities:
             unsubscribe_url="",
             preferences_url="",
             journey=input.journey,
+            event=input.event,
         )
         try:
             source = renderer.env.loader.get_source(renderer.env, file)[0]  # type: ignore[union-attr]

@@ -260,15 +260,22 @@ class LeadJourney(MovesBetweenVersions):
             self._track_complete(hops)
 
     async def _send_touch(
-        self, key: str, touch: Touch, mail_type: MailType, variant_key: str, what: str
+        self,
+        key: str,
+        touch: Touch,
+        mail_type: MailType,
+        variant_key: str,
+        what: str,
+        event: dict[str, Any] | None = None,
     ) -> SendEmailResult | SendLineResult | SendWebhookResult | None:
         """A step's or a trigger's message on its channel: a webhook's POST; LINE for a lead
         on LINE, else the email (`fallback: email`) or nothing (`fallback: none`); or the
         email."""
         if touch.channel == "webhook":
-            return await self._post_webhook(key, touch, mail_type, what)
+            return await self._post_webhook(key, touch, mail_type, what, event)
         if touch.channel == "line":
-            pushed = await self._send_line(rules.line_send_key(key), touch, mail_type, what)
+            line_key = rules.line_send_key(key)
+            pushed = await self._send_line(line_key, touch, mail_type, what, event)
             if pushed is None or pushed.status != "unlinked":
                 return pushed
             if touch.fallback == "none":
@@ -281,15 +288,23 @@ class LeadJourney(MovesBetweenVersions):
             variants=touch.variants(),
             variant_key=variant_key,
             what=what,
+            event=event,
         )
 
     async def _post_webhook(
-        self, key: str, touch: Touch, mail_type: MailType, what: str
+        self,
+        key: str,
+        touch: Touch,
+        mail_type: MailType,
+        what: str,
+        event: dict[str, Any] | None,
     ) -> SendWebhookResult | SendEmailResult | None:
         call = touch.webhook
         assert call is not None  # a webhook touch has its call (nurture/scenario/model.py)
         request = SendWebhookInput(
-            **self._channel_send(key, mail_type, call.template), step=touch.key, url=call.url
+            **self._channel_send(key, mail_type, call.template, event),
+            step=touch.key,
+            url=call.url,
         )
         try:
             result = await calls.bounded(
@@ -308,12 +323,17 @@ class LeadJourney(MovesBetweenVersions):
         return result
 
     async def _send_line(
-        self, key: str, touch: Touch, mail_type: MailType, what: str
+        self,
+        key: str,
+        touch: Touch,
+        mail_type: MailType,
+        what: str,
+        event: dict[str, Any] | None,
     ) -> SendLineResult | SendEmailResult | None:
         m, line = self._mem, touch.line
         assert line is not None  # a LINE touch has its message (nurture/scenario/model.py)
         message = SendLineInput(
-            **self._channel_send(key, mail_type, line.template), alt_text=line.alt_text
+            **self._channel_send(key, mail_type, line.template, event), alt_text=line.alt_text
         )
         try:
             result = await calls.bounded(
@@ -341,6 +361,7 @@ class LeadJourney(MovesBetweenVersions):
         variants: list[tuple[str, str]],
         variant_key: str,
         what: str,
+        event: dict[str, Any] | None = None,
     ) -> SendEmailResult | None:
         m = self._mem
         variant = assign_variant(
@@ -352,7 +373,7 @@ class LeadJourney(MovesBetweenVersions):
         try:
             result = await calls.bounded(
                 EmailActivities.send_email,
-                self._email_input(key, mail_type, variants[variant], variant),
+                self._email_input(key, mail_type, variants[variant], variant, event),
                 bound=SEND_BOUND,
                 summary=f"send {what}" + (f" ({letter})" if letter else ""),
             )
@@ -397,7 +418,12 @@ class LeadJourney(MovesBetweenVersions):
         return winner.variant
 
     def _email_input(
-        self, key: str, mail_type: MailType, chosen: tuple[str, str], variant: int
+        self,
+        key: str,
+        mail_type: MailType,
+        chosen: tuple[str, str],
+        variant: int,
+        event: dict[str, Any] | None = None,
     ) -> SendEmailInput:
         subject, template = chosen
         return SendEmailInput(
@@ -413,9 +439,12 @@ class LeadJourney(MovesBetweenVersions):
             variant=variant,
             journey_time=workflow.now(),
             journey=self._template_journey(key),
+            event=event,
         )
 
-    def _channel_send(self, key: str, mail_type: MailType, template: str) -> dict[str, Any]:
+    def _channel_send(
+        self, key: str, mail_type: MailType, template: str, event: dict[str, Any] | None
+    ) -> dict[str, Any]:
         """What every send beyond email carries (activities/channel_sends.py)."""
         return {
             "brand": self._scenario.brand,
@@ -428,6 +457,7 @@ class LeadJourney(MovesBetweenVersions):
             "template": template,
             "journey_time": workflow.now(),
             "journey": self._template_journey(key),
+            "event": event,
         }
 
     def _template_journey(self, key: str) -> dict[str, object]:
@@ -525,6 +555,7 @@ class LeadJourney(MovesBetweenVersions):
             "trigger",
             f"trigger:{trigger.key}",
             f"trigger '{trigger.key}' ← {event.type}",
+            event.for_template(),
         )
 
     async def _stop_email(

@@ -62,6 +62,10 @@ class BehaviorEvent(BaseModel):
     product: str | None = None
     properties: dict[str, Any] = Field(default_factory=dict)
 
+    def for_template(self) -> dict[str, Any]:
+        """What a trigger's template sees as `event`: the behaviour that fired it."""
+        return {"type": self.type, "url": self.url or "", "properties": dict(self.properties)}
+
     @field_validator("type")
     @classmethod
     def _type_is_snake_case(cls, value: str) -> str:

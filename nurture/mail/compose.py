@@ -88,6 +88,7 @@ def compose_email(
     sent_at: datetime,
     tracking: LinkTracking | None = None,
     line_link_url: str = "",
+    event: dict[str, Any] | None = None,
 ) -> ComposedEmail:
     """Render `template` with `subject` (one variant's Jinja source) for the recipient and
     build the message; template errors propagate as `jinja2.TemplateError`. With
@@ -99,6 +100,7 @@ def compose_email(
         preferences_url=unsubscribe_url,
         journey=journey,
         line_link_url=line_link_url,
+        event=event,
     )
     content = renderer.render(template, subject, context)
     if tracking is not None:

@@ -103,10 +103,13 @@ def email_context(
     preferences_url: str,
     journey: dict[str, Any],
     line_link_url: str = "",
+    event: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The variables every template can use; the same shape at send and at validate time.
     `line_link_url` opens LINE with the lead's link code ready to send ('' when the product
-    has no LINE account: `{% if line_link_url %}`)."""
+    has no LINE account: `{% if line_link_url %}`). `event` is what fired a trigger (its
+    `type`, `url` and kept `properties`: `{{ event.properties.document }}`); a step's is
+    empty, so a template guards a property with `is defined`."""
     first = lead.get("first_name") or ""
     last = lead.get("last_name") or ""
     # Japanese puts the family name first.
@@ -128,6 +131,7 @@ def email_context(
         "unsubscribe_url": unsubscribe_url,
         "preferences_url": preferences_url,
         "line_link_url": line_link_url,
+        "event": event or NO_EVENT,
         "locale": brand.locale,
     }
 
@@ -161,6 +165,10 @@ SAMPLE_LEADS: list[dict[str, Any]] = [
     },
 ]
 # The keys the worker passes (workflows/lead_journey.py), with plausible values.
+# What a step's template sees as `event` (no event fired it).
+NO_EVENT: dict[str, Any] = {"type": "", "url": "", "properties": {}}
+
+
 SAMPLE_JOURNEY = {
     "stage": "warm",
     "score": 42,

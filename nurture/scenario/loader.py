@@ -189,6 +189,7 @@ def template_problems(
     problems: list[Problem] = []
     checked: set[str] = set()
     subjects = _subjects_by_template(scenario)
+    events = _events_by_template(scenario)
     for path, name in scenario.template_names():
         where, line = _dotted(path), _line_for(lines, path)
         if not _html_path(folder, name).exists():
@@ -205,7 +206,15 @@ def template_problems(
             continue
         checked.add(name)
         problems += _render_problems(
-            renderer, _html_path(folder, name), scenario, name, subjects[name], file, line, where
+            renderer,
+            _html_path(folder, name),
+            scenario,
+            name,
+            subjects[name],
+            events.get(name, [None]),
+            file,
+            line,
+            where,
         )
     problems += _line_problems(folder, scenario, renderer, file, lines)
     return problems + _webhook_problems(folder, scenario, renderer, file, lines)
@@ -287,6 +296,24 @@ def _html_path(folder: Path, template: str) -> Path:
     return folder / "templates" / f"{template}.html"
 
 
+def _events_by_template(scenario: Scenario) -> dict[str, list[dict[str, Any] | None]]:
+    """The `event` each trigger template is rendered with: its trigger's event with every
+    property a kept event may carry, and with none (a property may be missing: the
+    template guards it with `is defined`). A step's template has no event (None)."""
+    found: dict[str, list[dict[str, Any] | None]] = {}
+    for trigger in scenario.triggers:
+        keys = {*trigger.when.properties, *scenario.tracking.keep_properties}
+        full = {
+            "type": trigger.when.event,
+            "url": "https://example.invalid/page",
+            "properties": {key: f"sample {key}" for key in sorted(keys)},
+        }
+        bare = {**full, "properties": {}}
+        for _, template in trigger.variants():
+            found.setdefault(template, [None]).extend([full, bare])
+    return found
+
+
 def _subjects_by_template(scenario: Scenario) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     emails = [step for track in scenario.tracks.values() for step in track.steps]
@@ -302,18 +329,20 @@ def _render_problems(
     scenario: Scenario,
     name: str,
     subjects: list[str],
+    events: list[dict[str, Any] | None],
     file: Path,
     line: int | None,
     where: str,
 ) -> list[Problem]:
     unsubscribe = "https://example.invalid/v1/unsubscribe/sample-token"
-    for lead in SAMPLE_LEADS:
+    for lead, event in ((lead, event) for lead in SAMPLE_LEADS for event in events):
         context = email_context(
             scenario.brand,
             lead,
             unsubscribe_url=unsubscribe,
             preferences_url=unsubscribe,
             journey=SAMPLE_JOURNEY,
+            event=event,
         )
         try:
             for subject in subjects:

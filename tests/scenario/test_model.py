@@ -179,3 +179,22 @@ def test_a_migration_must_come_from_a_removed_track_and_go_to_a_known_one(acme: 
     assert len(found) == 2
     assert "migrations.warm: track 'warm' is still in this version" in found[0]
     assert "migrations.old: unknown track 'gone'; expected one of: cold, warm" in found[1]
+
+
+def test_a_trigger_template_must_guard_an_event_property_it_may_lack(acme: Path) -> None:
+    yaml = acme / "scenario.yaml"
+    yaml.write_text(yaml.read_text().replace(
+        "    template: note\n    subject: Thanks for downloading\n",
+        "    template: followup\n    subject: Thanks for downloading\n",
+    ))  # fmt: skip
+    followup = acme / "templates" / "followup.html"
+    followup.write_text(
+        '{% extends "layout.html" %}{% block body %}{{ event.properties.document }}{% endblock %}'
+    )
+    [problem] = problems(acme)
+    assert "'dict object' has no attribute 'document'" in problem and "is defined" in problem
+    followup.write_text(
+        '{% extends "layout.html" %}{% block body %}{% if event.properties.document is defined '
+        "%}{{ event.properties.document }}{% endif %}{% endblock %}"
+    )
+    load_scenario_dir(acme)
