@@ -520,7 +520,7 @@ class LeadJourney(MovesBetweenVersions):
         """Rescore, then apply exit, hand-off, branch and trigger rules in that order."""
         m = self._mem
         scenario = self._scenario
-        before = m.stage
+        before, score_before = m.stage, self._score
         self._score = self._compute_score()
         m.stage = stage_for(self._score.total, scenario.stages)
         if m.stage != before:
@@ -536,26 +536,29 @@ class LeadJourney(MovesBetweenVersions):
         branch = rules.branch_to(scenario, event, m.stage, before, m.track)
         if branch is not None:
             self._switch_track(*branch)
-        if event is not None:
-            for trigger in scenario.triggers:
-                if trigger.when.matches(event) and rules.trigger_allowed(
-                    m, trigger, workflow.now()
-                ):
-                    await self._fire_trigger(trigger, event)
+        met = rules.patterns_newly_met(score_before, self._score, scenario)
+        for trigger in scenario.triggers:
+            cause = rules.trigger_cause(trigger, event, m.stage, before, met)
+            if cause is not None and rules.trigger_allowed(m, trigger, workflow.now()):
+                await self._fire_trigger(trigger, event, cause)
 
-    async def _fire_trigger(self, trigger: Trigger, event: BehaviorEvent) -> None:
+    async def _fire_trigger(
+        self, trigger: Trigger, event: BehaviorEvent | None, cause: str
+    ) -> None:
+        """Send the trigger's message; its templates get `event`, what fired it (for a
+        stage or pattern trigger, the event that tipped it, if any)."""
         m = self._mem
         count = m.trigger_counts.get(trigger.key, 0) + 1
         m.trigger_fired_at[trigger.key] = workflow.now()
         m.trigger_counts[trigger.key] = count
-        self._note("trigger", f"trigger '{trigger.key}' fired by {event.type}")
+        self._note("trigger", f"trigger '{trigger.key}' fired by {cause}")
         await self._send_touch(
             f"trigger:{trigger.key}#{count}",
             trigger,
             "trigger",
             f"trigger:{trigger.key}",
-            f"trigger '{trigger.key}' ← {event.type}",
-            event.for_template(),
+            f"trigger '{trigger.key}' ← {cause}",
+            event.for_template() if event is not None else None,
         )
 
     async def _stop_email(

@@ -143,7 +143,7 @@ def scenario_emails(scenario: Scenario) -> list[ScenarioEmail]:
     found += [
         ScenarioEmail(
             label=f"trigger:{trigger.key}",
-            what=f"trigger '{trigger.key}' (on {trigger.when.event})",
+            what=f"trigger '{trigger.key}' (on {trigger.when.describe()})",
             variants=trigger.variants(),
             mail_type="trigger",
             track=scenario.entry_track,

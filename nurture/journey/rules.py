@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from nurture.journey.contract import JourneyMemory
 from nurture.journey.lifecycle import NURTURING
 from nurture.leads.events import DELIVERY_ENDING_TYPES, BehaviorEvent
-from nurture.scenario.model import Scenario, SendWindow, Step, Trigger
+from nurture.scenario.model import Scenario, SendWindow, Stage, Step, Trigger
 from nurture.schedule.send_window import hour_ever_open, preferred_send_hour
 from nurture.scoring.score import Discount, ScoreBreakdown
 
@@ -202,3 +202,29 @@ def line_send_key(key: str) -> str:
     reports still read track and step."""
     entry, slash, step = key.partition("/")
     return f"{entry}.line{slash}{step}"
+
+
+def patterns_newly_met(before: ScoreBreakdown, now: ScoreBreakdown, scenario: Scenario) -> set[str]:
+    """The scoring patterns the lead meets now and did not at the last scoring."""
+    names = {pattern.name for pattern in scenario.scoring.patterns}
+    had = {rule.rule for rule in before.rules}
+    return {rule.rule for rule in now.rules if rule.rule in names and rule.rule not in had}
+
+
+def trigger_cause(
+    trigger: Trigger,
+    event: BehaviorEvent | None,
+    stage: Stage,
+    stage_before: Stage,
+    patterns_met: set[str],
+) -> str | None:
+    """What fires `trigger` now, in words (the event's type, `stage hot`, `pattern '…'`),
+    or None: its event arrived, the lead entered its stage, or newly met its pattern."""
+    when = trigger.when
+    if when.event is not None:
+        return event.type if event is not None and when.matches(event) else None
+    if when.stage is not None:
+        return f"stage {stage}" if stage == when.stage and stage_before != stage else None
+    if when.pattern in patterns_met:
+        return f"pattern '{when.pattern}'"
+    return None

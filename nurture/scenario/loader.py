@@ -304,7 +304,7 @@ def _events_by_template(scenario: Scenario) -> dict[str, list[dict[str, Any] | N
     for trigger in scenario.triggers:
         keys = {*trigger.when.properties, *scenario.tracking.keep_properties}
         full = {
-            "type": trigger.when.event,
+            "type": trigger.when.event or "",
             "url": "https://example.invalid/page",
             "properties": {key: f"sample {key}" for key in sorted(keys)},
         }

@@ -472,11 +472,51 @@ class Track(_Strict):
     )
 
 
+class TriggerWhen(_Strict):
+    """What fires a trigger: an event (narrowed by URL and properties like EventMatch),
+    the lead entering a stage (`stage: hot`), or a scoring pattern newly met (`pattern:`,
+    the name of one of `scoring.patterns`: "product pages 3 times in 14 days")."""
+
+    event: EventType | None = None
+    url_contains: str | None = None
+    properties: dict[str, str | int | bool] = Field(default_factory=dict)
+    stage: Stage | None = None
+    pattern: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> TriggerWhen:
+        kinds = [k for k in ("event", "stage", "pattern") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError(
+                "give exactly one of 'event' (e.g. document_download), 'stage' (e.g. hot) "
+                "or 'pattern' (a name from scoring.patterns)"
+            )
+        if self.event is None and (self.url_contains or self.properties):
+            raise ValueError("'url_contains' and 'properties' narrow an 'event' trigger only")
+        return self
+
+    def describe(self) -> str:
+        if self.stage is not None:
+            return f"stage {self.stage}"
+        if self.pattern is not None:
+            return f"pattern '{self.pattern}'"
+        return str(self.event)
+
+    def matches(self, event: BehaviorEvent) -> bool:
+        """Whether `event` fires an event trigger (never a stage or pattern one)."""
+        if self.event is None:
+            return False
+        match = EventMatch(
+            event=self.event, url_contains=self.url_contains, properties=self.properties
+        )
+        return match.matches(event)
+
+
 class Trigger(Touch):
     """Behaviour → an immediate message (download → follow-up), at most once per cool-down:
     an email, or on LINE or a webhook like a step."""
 
-    when: EventMatch
+    when: TriggerWhen
     cooldown: Duration = timedelta(days=30)
     stages: list[Stage] | None = Field(default=None, description="only in these stages")
 
@@ -709,9 +749,11 @@ class Scenario(_Strict):
             else self.stages.hot
         )
 
-    def event_matches(self) -> list[tuple[tuple[str | int, ...], EventMatch | Condition]]:
+    def event_matches(
+        self,
+    ) -> list[tuple[tuple[str | int, ...], EventMatch | Condition | TriggerWhen]]:
         """Every rule that looks at an event's URL or properties, with its path."""
-        found: list[tuple[tuple[str | int, ...], EventMatch | Condition]] = [
+        found: list[tuple[tuple[str | int, ...], EventMatch | Condition | TriggerWhen]] = [
             *((("scoring", "patterns", i), p) for i, p in enumerate(self.scoring.patterns)),
             *((("handoff", "requires_any", i), m) for i, m in enumerate(self.handoff.requires_any)),
             *((("triggers", i, "when"), t.when) for i, t in enumerate(self.triggers)),
@@ -804,6 +846,13 @@ def reference_problems(scenario: Scenario) -> list[tuple[tuple[str | int, ...], 
         if trigger.key in trigger_keys:
             problems.append((("triggers", i, "key"), f"duplicate trigger key {trigger.key!r}"))
         trigger_keys.add(trigger.key)
+        pattern = trigger.when.pattern
+        patterns = [p.name for p in scenario.scoring.patterns]
+        if pattern is not None and pattern not in patterns:
+            known = ", ".join(repr(name) for name in patterns) or "none: add scoring.patterns"
+            problems.append(
+                (("triggers", i, "when", "pattern"), f"unknown pattern {pattern!r}; known: {known}")
+            )
     return problems
 
 

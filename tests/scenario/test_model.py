@@ -198,3 +198,17 @@ def test_a_trigger_template_must_guard_an_event_property_it_may_lack(acme: Path)
         "%}{{ event.properties.document }}{% endif %}{% endblock %}"
     )
     load_scenario_dir(acme)
+
+
+def test_a_trigger_fires_on_one_event_stage_or_known_pattern(acme: Path) -> None:
+    edit(acme, "    when: {event: document_download}", "    when: {pattern: three product pages}")
+    [unknown] = problems(acme)
+    assert "unknown pattern 'three product pages'; known: 'product page 3+ times in 14 days'" in (
+        unknown
+    )
+    edit(acme, "{pattern: three product pages}", "{stage: hot, event: document_download}")
+    [both] = problems(acme)
+    assert "give exactly one of 'event'" in both
+    edit(acme, "{stage: hot, event: document_download}", "{stage: hot, url_contains: /x}")
+    [narrowed] = problems(acme)
+    assert "'url_contains' and 'properties' narrow an 'event' trigger only" in narrowed

@@ -45,6 +45,45 @@ async def test_a_trigger_email_names_the_document_that_fired_it(
         if send.send_key.startswith("trigger:"):
             raw = (settings.outbox_dir / "acme" / f"{send.id}.eml").read_bytes()
             message = email.message_from_bytes(raw, policy=policy.default)
-            texts[send.journey_id] = body(message, "plain")  # type: ignore[arg-type]
+            texts[send.journey_id] = body(message, "plain")
     assert 'Thanks for downloading "Expense guide 2026" (document_download).' in texts[named.id]
     assert "Thanks for downloading our guide (document_download)." in texts[bare.id]
+
+
+PATTERN_TRIGGER = """  - key: product-offer
+    when: {pattern: product page 3+ times in 14 days}
+    template: note
+    subject: A special offer on the product you keep looking at
+    cooldown: 30d
+  - key: hot-call
+    when: {stage: hot}
+    template: note
+    subject: Shall we talk?
+branches:"""
+
+
+async def test_a_pattern_trigger_fires_on_the_third_product_page_and_a_stage_one_on_hot(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, tmp_path: Path
+) -> None:
+    scenario_copy(settings, tmp_path, old="branches:", new=PATTERN_TRIGGER)
+    async with build_worker(client, settings, store):
+        handle = await started(env, client, settings, store)
+        for _ in range(2):
+            await behave(env, handle, "product_page")
+        st = await eventually(handle, lambda s: s.score.behavior == 10)
+        assert not any("product-offer" in e.text for e in st.timeline)  # not before the third
+        await behave(env, handle, "product_page")
+        st = await eventually(handle, lambda s: any("product-offer" in e.text for e in s.timeline))
+        fired = [e.text for e in st.timeline if e.kind == "trigger"]
+        assert fired == [
+            "trigger 'product-offer' fired by pattern 'product page 3+ times in 14 days'"
+        ]
+        await behave(env, handle, "product_page")  # the pattern still holds: no second offer
+        await behave(env, handle, "document_download", document="price list")  # → hot
+        st = await eventually(handle, lambda s: any("hot-call" in e.text for e in s.timeline))
+    assert st.stage == "hot"
+    fired = [e.text for e in st.timeline if e.kind == "trigger"]
+    assert fired[1:] == ["trigger 'download-followup' fired by document_download",
+                         "trigger 'hot-call' fired by stage hot"]  # fmt: skip
+    keys = [s.send_key for s in sends(store) if s.mail_type == "trigger"]
+    assert keys == ["trigger:product-offer#1", "trigger:download-followup#1", "trigger:hot-call#1"]
