@@ -64,7 +64,7 @@ with workflow.unsafe.imports_passed_through():
         Trigger,
     )
     from nurture.schedule.send_window import next_capacity_check, next_day_opens, open_hours
-    from nurture.schedule.variants import assign_variant
+    from nurture.schedule.variants import assign_variant, in_holdout
     from nurture.scoring.score import Discount, ScoreBreakdown, relevant_events, stage_for
 
 # A step's send is bounded (workflows/calls.py says why the journey's own records are not):
@@ -270,7 +270,10 @@ class LeadJourney(MovesBetweenVersions):
     ) -> SendEmailResult | SendLineResult | SendWebhookResult | None:
         """A step's or a trigger's message on its channel: a webhook's POST; LINE for a lead
         on LINE, else the email (`fallback: email`) or nothing (`fallback: none`); or the
-        email."""
+        email. A lead in the control group (`holdout`) gets none of them."""
+        if self._in_holdout():
+            self._note("holdout", f"control group: no message for {what}")
+            return None
         if touch.channel == "webhook":
             return await self._post_webhook(key, touch, mail_type, what, event)
         if touch.channel == "line":
@@ -290,6 +293,10 @@ class LeadJourney(MovesBetweenVersions):
             what=what,
             event=event,
         )
+
+    def _in_holdout(self) -> bool:
+        share = self._scenario.holdout
+        return share > 0 and in_holdout(self._input.lead_id, self._input.product, share)
 
     async def _post_webhook(
         self,

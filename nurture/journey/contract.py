@@ -66,6 +66,7 @@ class TimelineEntry(BaseModel):
         "exit",
         "note",
         "version",
+        "holdout",
     ]
     text: str
 

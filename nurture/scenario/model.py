@@ -720,6 +720,13 @@ class Scenario(_Strict):
     exit: Exit = Field(default_factory=Exit)
     tracking: Tracking = Field(default_factory=Tracking)
     ab: AbTesting = Field(default_factory=AbTesting)
+    holdout: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=0.5,
+        description="the control group: this share of leads ('10%' or 0.1) gets no "
+        "marketing message while scoring, hand-off and exits run as usual",
+    )
     migrations: dict[str, str] = Field(
         default_factory=dict,
         description="a track an earlier version had → the track its journeys continue on "
@@ -736,6 +743,17 @@ class Scenario(_Strict):
     @classmethod
     def _product_slug(cls, value: str) -> str:
         return _slug(value, "product")
+
+    @field_validator("holdout", mode="before")
+    @classmethod
+    def _percent(cls, value: Any) -> Any:
+        """`holdout: 10%` reads as 0.1."""
+        if isinstance(value, str) and value.strip().endswith("%"):
+            try:
+                return float(value.strip()[:-1]) / 100
+            except ValueError:
+                raise ValueError(f"holdout {value!r}: write a share like 10% or 0.1") from None
+        return value
 
     @property
     def brand(self) -> Brand:

@@ -1,8 +1,10 @@
-"""A trigger email knows what fired it: the download follow-up names the document."""
+"""Richer journeys on the time-skipping server: a trigger knows what fired it, fires on a
+pattern or a stage, and a control group gets no message."""
 
 from __future__ import annotations
 
 import email
+from datetime import timedelta
 from email import policy
 from pathlib import Path
 
@@ -10,10 +12,23 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from nurture.config import Settings
+from nurture.journey.client import start_journey
+from nurture.schedule.variants import in_holdout
 from nurture.store.engine import Store
+from nurture.store.models import Handoff
 from nurture.worker_setup import build_worker
 from tests.helpers.email import body
-from tests.helpers.journeys import behave, eventually, sends, started
+from tests.helpers.journeys import (
+    advance_to_weekday_noon_tokyo,
+    behave,
+    eventually,
+    hand_off,
+    make_lead,
+    rows,
+    sends,
+    started,
+    state,
+)
 from tests.helpers.scenarios import scenario_copy
 
 FOLLOWUP = (
@@ -87,3 +102,33 @@ async def test_a_pattern_trigger_fires_on_the_third_product_page_and_a_stage_one
                          "trigger 'hot-call' fired by stage hot"]  # fmt: skip
     keys = [s.send_key for s in sends(store) if s.mail_type == "trigger"]
     assert keys == ["trigger:product-offer#1", "trigger:download-followup#1", "trigger:hot-call#1"]
+
+
+async def test_a_lead_in_the_control_group_gets_no_message_yet_is_scored_and_handed_off(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, tmp_path: Path
+) -> None:
+    scenario_copy(
+        settings, tmp_path, old="entry_track: cold", new="holdout: 10%\nentry_track: cold"
+    )
+    held = next(
+        lead
+        for lead in (make_lead(store, email=f"lead{i}@example.com") for i in range(200))
+        if in_holdout(lead.id, "acme", 0.1)
+    )
+    async with build_worker(client, settings, store):
+        await advance_to_weekday_noon_tokyo(env, 2)
+        outcome = await start_journey(client, settings, store, held, "acme")
+        handle = client.get_workflow_handle(outcome.journey_id)
+        await eventually(handle, lambda s: any(e.kind == "holdout" for e in s.timeline))
+        await behave(env, handle, "document_download")  # a trigger: no message either
+        await hand_off(env, handle)
+        await env.sleep(timedelta(days=40))
+        st = await state(handle)
+    assert st.lifecycle == "handed_off" and st.emails_sent == 0
+    said = [e.text for e in st.timeline if e.kind == "holdout"]
+    assert said[:2] == [
+        "control group: no message for step 1/7 'welcome' on cold",
+        "control group: no message for trigger 'download-followup' ← document_download",
+    ]
+    assert [s for s in sends(store) if s.journey_id == handle.id] == []
+    assert len(rows(store, Handoff)) == 1
