@@ -11,6 +11,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.ab import AbActivities
+from activities.conversions import ConversionActivities
 from activities.email import EmailActivities
 from activities.handoff import HandoffActivities
 from activities.line import LineActivities
@@ -61,6 +62,7 @@ def build_worker(
     step_webhooks = StepWebhookActivities(store, settings)
     handoff = HandoffActivities(store, settings)
     transitions = TransitionActivities(store)
+    conversions = ConversionActivities(store)
     suppressions = SuppressionActivities(store)
     scenarios = ScenarioActivities(settings.scenarios_dir, store)
     ab = AbActivities(settings.scenarios_dir, store)
@@ -73,6 +75,7 @@ def build_worker(
         handoff.request_handoff_slot,
         handoff.leave_handoff_queue,
         transitions.record_transition,
+        conversions.record_conversion,
         suppressions.record_suppression,
         ab.ab_winner,
     ]

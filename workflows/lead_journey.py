@@ -23,6 +23,7 @@ from workflows.versions import MovesBetweenVersions
 
 with workflow.unsafe.imports_passed_through():
     from activities.ab import AbActivities, AbWinnerInput
+    from activities.conversions import ConversionActivities, ConversionInput
     from activities.email import EmailActivities, SendEmailInput, SendEmailResult
     from activities.line import LineActivities, SendLineInput, SendLineResult
     from activities.scenario import LoadScenarioInput, ScenarioActivities
@@ -58,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
     from nurture.scenario.model import (
         TRACK_END,
         TRACK_LISTEN,
+        Goal,
         MailType,
         Scenario,
         Touch,
@@ -538,6 +540,9 @@ class LeadJourney(MovesBetweenVersions):
         if exit_reason is not None:
             self._end(exit_reason)
             return
+        goal = rules.goal_reached(scenario, event, None, m.goals_reached)
+        if goal is not None and await self._reach_goal(goal, event.type if event else ""):
+            return
         if await self._maybe_hand_off():
             return
         branch = rules.branch_to(scenario, event, m.stage, before, m.track)
@@ -660,7 +665,31 @@ class LeadJourney(MovesBetweenVersions):
             self._end(f"sales: {reason}")
         for transition in transitions:
             await self._record(transition)
+        goal = rules.goal_reached(self._scenario, None, target, m.goals_reached)
+        if goal is not None:
+            await self._reach_goal(goal, f"sales feedback: {feedback.outcome}")
         return self._state()
+
+    async def _reach_goal(self, goal: Goal, cause: str) -> bool:
+        """Record the conversion; end the journey when the goal says so (returns True)."""
+        m = self._mem
+        m.goals_reached.append(goal.name)
+        self._note("goal", f"goal '{goal.name}' reached ({cause})")
+        await calls.local(
+            ConversionActivities.record_conversion,
+            ConversionInput(
+                journey_id=self._id,
+                lead_id=self._input.lead_id,
+                product=self._input.product,
+                goal=goal.name,
+                journey_time=workflow.now(),
+            ),
+            summary=f"record goal '{goal.name}'",
+        )
+        if goal.then == "end" and m.ended_reason is None:
+            self._end(f"goal '{goal.name}' reached")
+            return True
+        return False
 
     def _recycle(self) -> None:
         """Back to nurturing on the recycle track, behaviour before now discounted."""

@@ -67,6 +67,7 @@ class TimelineEntry(BaseModel):
         "note",
         "version",
         "holdout",
+        "goal",
     ]
     text: str
 
@@ -139,6 +140,9 @@ class JourneyMemory(BaseModel):
     )
     sla_notices: int = Field(
         default=0, description="SLA emails sent for the current hand-off: 1 reminder, 2 escalated"
+    )
+    goals_reached: list[str] = Field(
+        default_factory=list, description="the scenario's goals this lead has reached"
     )
     handoff_owner: str | None = Field(
         default=None, description="with several owners: whom the last hand-off went to"

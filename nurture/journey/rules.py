@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from nurture.journey.contract import JourneyMemory
 from nurture.journey.lifecycle import NURTURING
 from nurture.leads.events import DELIVERY_ENDING_TYPES, BehaviorEvent
-from nurture.scenario.model import Scenario, SendWindow, Stage, Step, Trigger
+from nurture.scenario.model import Goal, Scenario, SendWindow, Stage, Step, Trigger
 from nurture.schedule.send_window import hour_ever_open, preferred_send_hour
 from nurture.scoring.score import Discount, ScoreBreakdown
 
@@ -40,6 +40,23 @@ def exit_reason(
         hit = rule.matches_event(event) if event else False
         if hit or (rule.stage is not None and stage != before and rule.stage == stage):
             return f"exit rule: {f'event {rule.event}' if rule.event else f'stage {rule.stage}'}"
+    return None
+
+
+def goal_reached(
+    scenario: Scenario,
+    event: BehaviorEvent | None,
+    lifecycle: str | None,
+    reached: Sequence[str],
+) -> Goal | None:
+    """The first goal not reached before that `event` (or a move to `lifecycle`) reaches."""
+    for goal in scenario.goals:
+        if goal.name in reached:
+            continue
+        if (event is not None and goal.matches(event)) or (
+            lifecycle is not None and goal.lifecycle == lifecycle
+        ):
+            return goal
     return None
 
 

@@ -512,6 +512,43 @@ class TriggerWhen(_Strict):
         return match.matches(event)
 
 
+class Goal(_Strict):
+    """A conversion the product wants (`demo_booked`): an event it names (narrowed like
+    an EventMatch) or a lifecycle move sales records. Reaching it is recorded as the
+    lead's conversion and ends the journey (`then: end`) or lets it go on (`continue`)."""
+
+    name: str
+    event: EventType | None = None
+    url_contains: str | None = None
+    properties: dict[str, str | int | bool] = Field(default_factory=dict)
+    lifecycle: Literal["sal", "sql", "opportunity", "customer"] | None = None
+    then: Literal["end", "continue"] = "end"
+
+    @field_validator("name")
+    @classmethod
+    def _slug_name(cls, value: str) -> str:
+        return _slug(value, "goal name")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Goal:
+        if (self.event is None) == (self.lifecycle is None):
+            raise ValueError(
+                "give exactly one of 'event' (e.g. demo_booked) or 'lifecycle' (sal, sql, "
+                "opportunity or customer)"
+            )
+        if self.event is None and (self.url_contains or self.properties):
+            raise ValueError("'url_contains' and 'properties' narrow an 'event' goal only")
+        return self
+
+    def matches(self, event: BehaviorEvent) -> bool:
+        if self.event is None:
+            return False
+        match = EventMatch(
+            event=self.event, url_contains=self.url_contains, properties=self.properties
+        )
+        return match.matches(event)
+
+
 class Trigger(Touch):
     """Behaviour → an immediate message (download → follow-up), at most once per cool-down:
     an email, or on LINE or a webhook like a step."""
@@ -720,6 +757,9 @@ class Scenario(_Strict):
     exit: Exit = Field(default_factory=Exit)
     tracking: Tracking = Field(default_factory=Tracking)
     ab: AbTesting = Field(default_factory=AbTesting)
+    goals: list[Goal] = Field(
+        default_factory=list, description="conversions: reaching one is recorded (see Goal)"
+    )
     holdout: float = Field(
         default=0.0,
         ge=0.0,
@@ -859,6 +899,11 @@ def reference_problems(scenario: Scenario) -> list[tuple[tuple[str | int, ...], 
         for j, source in enumerate(branch.from_ or ()):
             track_ref(("branches", i, "from", j), source)
     problems += _url_rule_problems(scenario)
+    goal_names: set[str] = set()
+    for i, goal in enumerate(scenario.goals):
+        if goal.name in goal_names:
+            problems.append((("goals", i, "name"), f"duplicate goal name {goal.name!r}"))
+        goal_names.add(goal.name)
     trigger_keys: set[str] = set()
     for i, trigger in enumerate(scenario.triggers):
         if trigger.key in trigger_keys:

@@ -334,6 +334,21 @@ class LineLink(Base):
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class Conversion(Base):
+    """A journey that reached one of its scenario's goals, once per goal."""
+
+    __tablename__ = "conversions"
+    __table_args__ = (UniqueConstraint("journey_id", "goal", name="uq_conversions_journey_goal"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    journey_id: Mapped[str] = mapped_column(String(200))
+    lead_id: Mapped[str] = mapped_column(String(40), index=True)
+    product: Mapped[str] = mapped_column(String(64), index=True)
+    goal: Mapped[str] = mapped_column(String(64))
+    journey_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class UsedLinkToken(Base):
     """An account-link token already spent: each links one LINE user, once."""
 

@@ -212,3 +212,20 @@ def test_a_trigger_fires_on_one_event_stage_or_known_pattern(acme: Path) -> None
     edit(acme, "{stage: hot, event: document_download}", "{stage: hot, url_contains: /x}")
     [narrowed] = problems(acme)
     assert "'url_contains' and 'properties' narrow an 'event' trigger only" in narrowed
+
+
+def test_a_goal_is_one_event_or_one_lifecycle_move_and_named_once(acme: Path) -> None:
+    edit(
+        acme,
+        "entry_track: cold",
+        "goals:\n  - {name: won, event: purchase, lifecycle: customer}\nentry_track: cold",
+    )
+    [both] = problems(acme)
+    assert "give exactly one of 'event' (e.g. demo_booked) or 'lifecycle'" in both
+    edit(
+        acme,
+        "{name: won, event: purchase, lifecycle: customer}",
+        "{name: won, event: purchase}\n  - {name: won, lifecycle: customer}",
+    )
+    [twice] = problems(acme)
+    assert "duplicate goal name 'won'" in twice

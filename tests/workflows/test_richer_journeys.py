@@ -12,10 +12,11 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from nurture.config import Settings
-from nurture.journey.client import start_journey
+from nurture.journey.client import give_feedback, start_journey
+from nurture.journey.contract import SalesFeedback
 from nurture.schedule.variants import in_holdout
 from nurture.store.engine import Store
-from nurture.store.models import Handoff
+from nurture.store.models import Conversion, Handoff
 from nurture.worker_setup import build_worker
 from tests.helpers.email import body
 from tests.helpers.journeys import (
@@ -132,3 +133,32 @@ async def test_a_lead_in_the_control_group_gets_no_message_yet_is_scored_and_han
     ]
     assert [s for s in sends(store) if s.journey_id == handle.id] == []
     assert len(rows(store, Handoff)) == 1
+
+
+GOALS = """goals:
+  - {name: demo-booked, event: demo_booked}
+  - {name: opportunity, lifecycle: opportunity, then: continue}
+entry_track: cold"""
+
+
+async def test_a_goal_ends_the_journey_as_converted_and_a_lifecycle_goal_is_recorded(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, tmp_path: Path
+) -> None:
+    scenario_copy(settings, tmp_path, old="entry_track: cold", new=GOALS)
+    async with build_worker(client, settings, store):
+        booked = await started(env, client, settings, store, email="a@example.com")
+        await behave(env, booked, "demo_booked")
+        result = await booked.result()
+        sold = await started(env, client, settings, store, email="b@example.com")
+        await hand_off(env, sold)
+        lead_id = sold.id.split(":")[-1]
+        for outcome in ("accepted", "opportunity"):
+            await give_feedback(client, "acme", lead_id, SalesFeedback(outcome=outcome))
+        st = await eventually(sold, lambda s: any(e.kind == "goal" for e in s.timeline))
+    assert result.reason == "goal 'demo-booked' reached"
+    assert st.ended_reason is None and st.lifecycle == "opportunity"  # then: continue
+    assert [e.text for e in st.timeline if e.kind == "goal"] == [
+        "goal 'opportunity' reached (sales feedback: opportunity)"
+    ]
+    converted = {(c.journey_id, c.goal) for c in rows(store, Conversion)}
+    assert converted == {(booked.id, "demo-booked"), (sold.id, "opportunity")}

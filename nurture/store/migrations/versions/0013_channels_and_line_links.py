@@ -1,5 +1,5 @@
 """channels: sends and consents say their channel (sends when first tried); LINE links
-and spent link tokens
+and spent link tokens; conversions (goals reached)
 
 Revision ID: 0013
 Revises: 0012
@@ -50,9 +50,26 @@ def upgrade() -> None:
         sa.Column("used_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("nonce", name=op.f("pk_used_link_tokens")),
     )
+    op.create_table(
+        "conversions",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("journey_id", sa.String(length=200), nullable=False),
+        sa.Column("lead_id", sa.String(length=40), nullable=False),
+        sa.Column("product", sa.String(length=64), nullable=False),
+        sa.Column("goal", sa.String(length=64), nullable=False),
+        sa.Column("journey_time", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_conversions")),
+        sa.UniqueConstraint("journey_id", "goal", name="uq_conversions_journey_goal"),
+    )
+    op.create_index(op.f("ix_conversions_lead_id"), "conversions", ["lead_id"])
+    op.create_index(op.f("ix_conversions_product"), "conversions", ["product"])
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_conversions_product"), table_name="conversions")
+    op.drop_index(op.f("ix_conversions_lead_id"), table_name="conversions")
+    op.drop_table("conversions")
     op.drop_table("used_link_tokens")
     op.drop_index(op.f("ix_line_links_lead_id"), table_name="line_links")
     op.drop_table("line_links")
