@@ -31,7 +31,7 @@ def describe_changes(
         lines.append(f"journeys end after {_d(old.exit.after)} → {_d(new.exit.after)}")
     if old.send_window != new.send_window:
         lines += _fields("send window", _dump(old.send_window), _dump(new.send_window))
-    for name in ("sender", "fit", "ab", "tracking", "locale", "name"):
+    for name in ("sender", "fit", "ab", "tracking", "locale", "name", "goals", "holdout"):
         before, after = _dump(getattr(old, name)), _dump(getattr(new, name))
         if before != after:
             lines += _fields(name.replace("ab", "A/B testing"), before, after)

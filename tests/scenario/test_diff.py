@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nurture.scenario.diff import describe_changes
 from nurture.scenario.loader import load_scenario
-from nurture.scenario.model import LineMessage
+from nurture.scenario.model import Goal, LineMessage
 from tests.helpers.paths import SCENARIOS
 
 
@@ -25,4 +25,13 @@ def test_a_step_moved_to_line_is_described() -> None:
         "cold/guide: channel email → line",
         "cold/guide: line alt_text none → 'A guide'",
         "cold/guide: line template none → 'guide'",
+    ]
+
+
+def test_goals_and_the_control_group_are_described() -> None:
+    old = load_scenario(SCENARIOS, "acme")
+    new = old.model_copy(update={"holdout": 0.1, "goals": [Goal(name="demo", event="demo_booked")]})
+    assert describe_changes(old, new) == [
+        "goals: [] → [{name: 'demo', event: 'demo_booked'}]",
+        "holdout: 0.0 → 0.1",
     ]
