@@ -192,6 +192,21 @@ async def _rollout_two_versions(
     await handle.signal("unsubscribe", Unsubscribe())
 
 
+async def _richer_paths(env: WorkflowEnvironment, client: Client, handle: WorkflowHandle) -> None:
+    """A pattern trigger (the third product page), a download follow-up that names its
+    document, a stage trigger on hot, then a goal that ends the journey as converted."""
+    await env.sleep(timedelta(days=2))
+    for n in range(1, 4):
+        await _event(env, handle, n, "product_page")
+    at = await env.get_current_time()
+    download = BehaviorEvent(
+        event_id="e4", type="document_download", occurred_at=at, properties={"document": "Guide"}
+    )
+    await handle.signal("behavior", download)
+    await env.sleep(timedelta(days=1))
+    await _event(env, handle, 5, "demo_booked")
+
+
 def _seed_guide_winner(store: Store) -> None:
     """30 earlier guide emails per variant: B clicked far more often than A."""
     ab_arms(store, (1, 15))
@@ -209,6 +224,7 @@ SCRIPTS = {
     # on events, on decay and on recycling (in the sales_feedback update)
     "stage_moves": _hand_off_and_recycle,
     "rollout_two_versions": _rollout_two_versions,
+    "richer_paths": _richer_paths,
 }
 # What a script needs in the store before its journey starts.
 SEEDS = {"ab_promote": _seed_guide_winner}
@@ -234,6 +250,21 @@ SCENARIO_EDITS = {
 
 
 SCENARIO_EDITS["capacity_business_hours"] = SCENARIO_EDITS["capacity_send_time_variants"]
+SCENARIO_EDITS["richer_paths"] = [
+    (
+        "branches:",
+        "  - key: product-offer\n"
+        "    when: {pattern: product page 3+ times in 14 days}\n"
+        "    template: note\n"
+        "    subject: A special offer\n"
+        "  - key: hot-call\n"
+        "    when: {stage: hot}\n"
+        "    template: note\n"
+        "    subject: Shall we talk?\n"
+        "branches:",
+    ),
+    ("entry_track: cold", "goals:\n  - {name: demo-booked, event: demo_booked}\nentry_track: cold"),
+]
 SCENARIO_EDITS["rollout_two_versions"] = []  # a copy: the script edits it
 SCENARIO_EDITS["ab_promote"] = [
     ("exit:\n", "ab: {then: promote, min_sample: 20}\nexit:\n"),
