@@ -146,13 +146,9 @@ class LeadJourney(MovesBetweenVersions):
             summary=f"load scenario '{product}'",
         )
         now = workflow.now()
-        self._m = JourneyMemory(
-            started_at=now, scenario=scenario, track=scenario.entry_track, step_anchor=now
-        )
-        self._note(
-            "start",
-            f"journey started on track '{scenario.entry_track}' (scenario {scenario.version})",
-        )
+        track = scenario.entry_track_for(self._input.profile)
+        self._m = JourneyMemory(started_at=now, scenario=scenario, track=track, step_anchor=now)
+        self._note("start", f"journey started on track '{track}' (scenario {scenario.version})")
         await self._set_start_lifecycle()
         await self._reevaluate(None)  # a lead whose fit alone makes it warm starts on that track
 
@@ -215,6 +211,8 @@ class LeadJourney(MovesBetweenVersions):
         key = f"{track}#{m.track_entries}/{step.key}"
         if step.mail_type in m.suppressed_mail_types:
             self._note("email", f"skipped step '{step.key}': lead opted out of {step.mail_type}")
+        elif step.only_if is not None and not step.only_if.holds(self._input.profile):
+            self._note("track", f"passed over step '{step.key}': its only_if does not hold")
         else:
             what = narrative.step_what(m.step_index, self._steps_on_track, step.key, track)
             variant_key = f"{track}/{step.key}"
@@ -545,13 +543,15 @@ class LeadJourney(MovesBetweenVersions):
             return
         if await self._maybe_hand_off():
             return
-        branch = rules.branch_to(scenario, event, m.stage, before, m.track)
+        branch = rules.branch_to(scenario, event, m.stage, before, m.track, self._input.profile)
         if branch is not None:
             self._switch_track(*branch)
         met = rules.patterns_newly_met(score_before, self._score, scenario)
         for trigger in scenario.triggers:
             cause = rules.trigger_cause(trigger, event, m.stage, before, met)
-            if cause is not None and rules.trigger_allowed(m, trigger, workflow.now()):
+            if cause is None or not rules.for_lead(trigger.only_if, self._input.profile):
+                continue
+            if rules.trigger_allowed(m, trigger, workflow.now()):
                 await self._fire_trigger(trigger, event, cause)
 
     async def _fire_trigger(

@@ -16,7 +16,16 @@ from datetime import datetime, timedelta
 from nurture.journey.contract import JourneyMemory
 from nurture.journey.lifecycle import NURTURING
 from nurture.leads.events import DELIVERY_ENDING_TYPES, BehaviorEvent
-from nurture.scenario.model import Goal, Scenario, SendWindow, Stage, Step, Trigger
+from nurture.leads.profile import LeadProfile
+from nurture.scenario.model import (
+    Goal,
+    LeadCondition,
+    Scenario,
+    SendWindow,
+    Stage,
+    Step,
+    Trigger,
+)
 from nurture.schedule.send_window import hour_ever_open, preferred_send_hour
 from nurture.scoring.score import Discount, ScoreBreakdown
 
@@ -60,11 +69,23 @@ def goal_reached(
     return None
 
 
+def for_lead(condition: LeadCondition | None, profile: LeadProfile) -> bool:
+    """Whether a rule with this `only_if` applies to the lead (no condition: every lead)."""
+    return condition is None or condition.holds(profile)
+
+
 def branch_to(
-    scenario: Scenario, event: BehaviorEvent | None, stage: str, before: str, track: str
+    scenario: Scenario,
+    event: BehaviorEvent | None,
+    stage: str,
+    before: str,
+    track: str,
+    profile: LeadProfile | None = None,
 ) -> tuple[str, str] | None:
     """The first branch rule that moves the lead off `track`: (new track, why)."""
     for branch in scenario.branches:
+        if profile is not None and not for_lead(branch.only_if, profile):
+            continue
         cond = branch.when
         hit = (event is not None and cond.matches_event(event)) or (
             cond.stage is not None and stage != before and cond.stage == stage

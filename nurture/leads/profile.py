@@ -41,6 +41,7 @@ class LeadProfile(BaseModel):
     department: str | None = None
     timezone: str | None = None
     locale: str | None = None
+    source: str | None = Field(default=None, description="where the lead came from (webinar, ...)")
 
     @field_validator("timezone")
     @classmethod

@@ -31,7 +31,8 @@ def describe_changes(
         lines.append(f"journeys end after {_d(old.exit.after)} → {_d(new.exit.after)}")
     if old.send_window != new.send_window:
         lines += _fields("send window", _dump(old.send_window), _dump(new.send_window))
-    for name in ("sender", "fit", "ab", "tracking", "locale", "name", "goals", "holdout"):
+    names = ("sender", "fit", "ab", "tracking", "locale", "name", "goals", "holdout", "entry")
+    for name in names:
         before, after = _dump(getattr(old, name)), _dump(getattr(new, name))
         if before != after:
             lines += _fields(name.replace("ab", "A/B testing"), before, after)
@@ -93,6 +94,8 @@ def _email(old: Step | Trigger, new: Step | Trigger) -> list[str]:
         changes.append(f"template {_variants(old.templates)} → {_variants(new.templates)}")
     if old.channel != new.channel:
         changes.append(f"channel {old.channel} → {new.channel}")
+    if old.only_if != new.only_if:
+        changes.append(f"only_if {_brief(_dump(old.only_if))} → {_brief(_dump(new.only_if))}")
     for part in ("line", "webhook"):
         before, after = _dump(getattr(old, part)) or {}, _dump(getattr(new, part)) or {}
         changes += [f"{part} {change}" for change in _changed_fields(before, after)]

@@ -27,7 +27,7 @@ from pydantic import (
 )
 
 from nurture.leads.events import EVENT_TYPE_PATTERN, NAME_PROPERTIES, BehaviorEvent
-from nurture.leads.profile import FIT_FIELDS, check_timezone
+from nurture.leads.profile import FIT_FIELDS, LeadProfile, check_timezone
 from nurture.scenario.durations import Duration
 
 Stage = Literal["cold", "warm", "hot"]
@@ -73,6 +73,65 @@ class Sender(_Strict):
     reply_to: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     postal_address: str = Field(min_length=5)
     contact: str = Field(min_length=3, description="phone, email or URL for enquiries")
+
+
+class Between(_Strict):
+    at_least: int | None = None
+    below: int | None = None
+
+
+class LeadCondition(_Strict):
+    """Who the lead is, for `only_if` and `entry`: each field it names matches (one of the
+    listed values, whatever the case; `company_size: {at_least, below}`), and `any:`,
+    `all:` and `not:` combine conditions. Evaluated in the journey from the lead's profile,
+    so the same lead always takes the same path."""
+
+    industry: list[str] | None = None
+    company_size: Between | None = None
+    role: list[str] | None = None
+    region: list[str] | None = None
+    department: list[str] | None = None
+    source: list[str] | None = None
+    any: list[LeadCondition] | None = None
+    all: list[LeadCondition] | None = None
+    not_: LeadCondition | None = Field(default=None, alias="not")
+
+    @model_validator(mode="after")
+    def _says_something(self) -> LeadCondition:
+        if not self.model_fields_set:
+            raise ValueError(
+                "name a field (industry, company_size, role, region, department, source) "
+                "or combine conditions with any:, all: or not:"
+            )
+        return self
+
+    def holds(self, profile: LeadProfile) -> bool:
+        for field in ("industry", "role", "region", "department", "source"):
+            wanted = getattr(self, field)
+            value = getattr(profile, field)
+            if wanted is not None and str(value or "").strip().lower() not in {
+                w.strip().lower() for w in wanted
+            }:
+                return False
+        size = self.company_size
+        if size is not None:
+            n = profile.company_size
+            if n is None or (size.at_least is not None and n < size.at_least):
+                return False
+            if size.below is not None and n >= size.below:
+                return False
+        if self.any is not None and not any(c.holds(profile) for c in self.any):
+            return False
+        if self.all is not None and not all(c.holds(profile) for c in self.all):
+            return False
+        return not (self.not_ is not None and self.not_.holds(profile))
+
+
+class EntryRule(_Strict):
+    """The first track of a lead the condition describes (a trade-show contact, ...)."""
+
+    when: LeadCondition
+    track: str
 
 
 class FitRule(_Strict):
@@ -413,6 +472,9 @@ class Touch(_Email):
     `channel: webhook` posts `webhook:` to the team's own system."""
 
     key: str
+    only_if: LeadCondition | None = Field(
+        default=None, description="only for leads this describes; others pass over it"
+    )
     channel: Channel = "email"
     line: LineMessage | None = None
     fallback: Literal["email", "none"] = "email"
@@ -587,6 +649,7 @@ class Branch(_Strict):
     when: Condition
     from_: list[str] | None = Field(default=None, alias="from")
     to: str
+    only_if: LeadCondition | None = None
 
 
 class SendTimeOptimisation(_Strict):
@@ -747,6 +810,11 @@ class Scenario(_Strict):
     stages: Stages
     handoff: Handoff
     entry_track: str
+    entry: list[EntryRule] = Field(
+        default_factory=list,
+        description="the first track by who the lead is: the first rule that holds, else "
+        "entry_track",
+    )
     tracks: dict[str, Track] = Field(min_length=1)
     triggers: list[Trigger] = Field(default_factory=list)
     branches: list[Branch] = Field(default_factory=list)
@@ -794,6 +862,10 @@ class Scenario(_Strict):
             except ValueError:
                 raise ValueError(f"holdout {value!r}: write a share like 10% or 0.1") from None
         return value
+
+    def entry_track_for(self, profile: LeadProfile) -> str:
+        """Where a lead of `profile` starts: the first `entry` rule that holds."""
+        return next((r.track for r in self.entry if r.when.holds(profile)), self.entry_track)
 
     @property
     def brand(self) -> Brand:
@@ -873,6 +945,8 @@ def reference_problems(scenario: Scenario) -> list[tuple[tuple[str | int, ...], 
             problems.append((path, f"unknown track {name!r}; expected one of: {known}{extra}"))
 
     track_ref(("entry_track",), scenario.entry_track)
+    for i, rule in enumerate(scenario.entry):
+        track_ref(("entry", i, "track"), rule.track)
     track_ref(("handoff", "recycle", "track"), scenario.handoff.recycle.track)
     for name, track in scenario.tracks.items():
         _slug_problem(problems, ("tracks", name), name, "track name")

@@ -179,6 +179,7 @@ def profile_of(lead: Lead) -> LeadProfile:
         department=lead.department,
         timezone=_valid_timezone_or_none(lead.timezone),
         locale=lead.locale,
+        source=lead.source,
     )
 
 

@@ -229,3 +229,16 @@ def test_a_goal_is_one_event_or_one_lifecycle_move_and_named_once(acme: Path) ->
     )
     [twice] = problems(acme)
     assert "duplicate goal name 'won'" in twice
+
+
+def test_an_entry_rule_names_a_known_track_and_a_condition(acme: Path) -> None:
+    edit(
+        acme,
+        "entry_track: cold",
+        "entry:\n  - {when: {source: [trade_show]}, track: booth}\nentry_track: cold",
+    )
+    [unknown] = problems(acme)
+    assert "unknown track 'booth'" in unknown
+    edit(acme, "{when: {source: [trade_show]}, track: booth}", "{when: {}, track: warm}")
+    [empty] = problems(acme)
+    assert "name a field (industry, company_size, role, region, department, source)" in empty

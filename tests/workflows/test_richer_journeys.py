@@ -162,3 +162,41 @@ async def test_a_goal_ends_the_journey_as_converted_and_a_lifecycle_goal_is_reco
     ]
     converted = {(c.journey_id, c.goal) for c in rows(store, Conversion)}
     assert converted == {(booked.id, "demo-booked"), (sold.id, "opportunity")}
+
+
+WHO = """entry:
+  - {when: {source: [trade_show]}, track: warm}
+entry_track: cold"""
+EXECUTIVE_GUIDE = (
+    '{key: guide, wait: 30d, template: note, subject: ["A guide for you", "Your guide"], '
+    "only_if: {role: [executive]}}"
+)
+
+
+async def test_who_the_lead_is_picks_its_first_track_and_its_steps(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, tmp_path: Path
+) -> None:
+    folder = scenario_copy(settings, tmp_path, old="entry_track: cold", new=WHO)
+    yaml = folder / "scenario.yaml"
+    guide = '{key: guide, wait: 30d, template: note, subject: ["A guide for you", "Your guide"]}'
+    yaml.write_text(yaml.read_text().replace(guide, EXECUTIVE_GUIDE))
+    async with build_worker(client, settings, store):
+        await advance_to_weekday_noon_tokyo(env, 2)
+        handles = {}
+        for name, fields in {
+            "booth": {"source": "trade_show", "role": "practitioner"},
+            "cfo": {"role": "executive"},
+            "dev": {"role": "practitioner"},
+        }.items():
+            lead = make_lead(store, email=f"{name}@example.com", **fields)
+            outcome = await start_journey(client, settings, store, lead, "acme")
+            handles[name] = client.get_workflow_handle(outcome.journey_id)
+        await env.sleep(timedelta(days=31))
+        states = {name: await state(handle) for name, handle in handles.items()}
+    assert states["booth"].timeline[0].text.startswith("journey started on track 'warm'")
+    sent = {name: [s.send_key for s in sends(store) if s.journey_id == h.id]
+            for name, h in handles.items()}  # fmt: skip
+    assert sent["cfo"] == ["cold#1/welcome", "cold#1/guide"]
+    assert sent["dev"] == ["cold#1/welcome"]  # the guide is for executives only
+    assert any("passed over step 'guide'" in e.text for e in states["dev"].timeline)
+    assert sent["booth"][:2] == ["warm#1/case-study", "warm#1/demo-invite"]
