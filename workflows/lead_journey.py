@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from nurture.journey import search_attributes as sa
     from nurture.journey.contract import (
         WORKFLOW_TYPE,
+        EngagementWatch,
         JourneyInput,
         JourneyMemory,
         JourneyResult,
@@ -55,13 +56,19 @@ with workflow.unsafe.imports_passed_through():
         feedback_target,
     )
     from nurture.journey.version_move import refusal
-    from nurture.leads.events import DELIVERY_ENDING_TYPES, BehaviorEvent
+    from nurture.leads.events import (
+        DELIVERY_ENDING_TYPES,
+        EMAIL_CLICK,
+        EMAIL_OPEN,
+        BehaviorEvent,
+    )
     from nurture.scenario.model import (
         TRACK_END,
         TRACK_LISTEN,
         Goal,
         MailType,
         Scenario,
+        Step,
         Touch,
         Trigger,
     )
@@ -120,6 +127,9 @@ class LeadJourney(MovesBetweenVersions):
             if (m.lifecycle in NURTURING or m.handoff_queued) and now >= self._exit_deadline:
                 self._end(f"journey reached its maximum age ({self._exit_after})")
                 break
+            if m.watch is not None and m.watch.due <= now:
+                await self._no_response()
+                continue
             self._optimise_send_time = self._send_time_optimised()
             due = self._next_touch(now)
             if due is not None and due <= now:
@@ -192,6 +202,10 @@ class LeadJourney(MovesBetweenVersions):
             summary = narrative.sales_owns(m.lifecycle)
         if due is not None and due <= wake_at:
             wake_at, summary = due, self._step_wait_summary(due)
+        watch = m.watch
+        if watch is not None and watch.due < wake_at:
+            wake_at = watch.due
+            summary = narrative.engagement_wait(watch.step_key, watch.due)
         wake_at, summary = self._sla_wake_up(wake_at, summary)
         stage_change = rules.next_stage_change(
             now,
@@ -220,6 +234,8 @@ class LeadJourney(MovesBetweenVersions):
             if result is not None and result.status == "deferred":
                 m.deferred_until = result.retry_at  # the weekly cap or an outage: same step
                 return
+            if isinstance(result, SendEmailResult) and result.status == "sent":
+                self._watch_for_engagement(step, key, track, result.send_id)
         m.steps_sent.setdefault(track, []).append(step.key)
         if m.track != track:
             return  # sales feedback moved the lead while the email was going out
@@ -228,6 +244,53 @@ class LeadJourney(MovesBetweenVersions):
         self._clear_deferral()
         if self._current_step() is None:
             self._track_complete()
+
+    def _watch_for_engagement(self, step: Step, key: str, track: str, send_id: str) -> None:
+        """A step with `unless_engaged`: its follow-up is due unless a person responds."""
+        rule = step.unless_engaged
+        if rule is None:
+            return
+        _, template = step.variants()[self._mem.variants.get(key, 0)]
+        self._mem.watch = EngagementWatch(
+            send_id=send_id,
+            key=key,
+            track=track,
+            step_key=step.key,
+            mail_type=step.mail_type,
+            template=template,
+            due=workflow.now() + rule.within,
+            resend=rule.resend,
+            switch_to=rule.track,
+        )
+
+    async def _no_response(self) -> None:
+        """No person opened or clicked the watched email in time: its follow-up."""
+        m = self._mem
+        watch, m.watch = m.watch, None
+        assert watch is not None
+        if m.lifecycle not in NURTURING or m.paused or m.email_stopped:
+            return
+        what = f"step '{watch.step_key}' on {watch.track}"
+        if watch.switch_to is not None:
+            self._switch_track(watch.switch_to, f"no open or click of {what}")
+            return
+        self._note("email", f"no open or click of {what}: sending it again")
+        await self._send_email(
+            key=f"{watch.key}~resend",
+            mail_type=watch.mail_type,
+            variants=[(watch.resend or "", watch.template)],
+            variant_key=f"{watch.track}/{watch.step_key}~resend",
+            what=f"{what}, again",
+        )
+
+    def _heard_from(self, event: BehaviorEvent) -> None:
+        """A person's open or click of the watched email: no follow-up."""
+        watch = self._mem.watch
+        if watch is None or event.type not in (EMAIL_OPEN, EMAIL_CLICK) or event.machine_open:
+            return
+        if event.properties.get("send_id") == watch.send_id:
+            self._mem.watch = None
+            self._note("email", f"{event.type} of step '{watch.step_key}': no follow-up needed")
 
     def _clear_deferral(self) -> None:
         """A new step starts undeferred: no cap deferral, no outage clock of the last one."""
@@ -249,6 +312,7 @@ class LeadJourney(MovesBetweenVersions):
         A track this lead has had in full is complete at once, and its `then` applies."""
         m = self._mem
         self._note("track", f"track '{m.track}' → '{track}': {reason}")
+        m.watch = None  # the path moved on: its last email's follow-up with it
         m.track = track
         m.track_entries += 1
         self._clear_deferral()
@@ -514,6 +578,7 @@ class LeadJourney(MovesBetweenVersions):
                 continue
             m.events.append(event)
             self._note("event", narrative.describe(event))
+            self._heard_from(event)
             for hour, count in open_hours([event], self._timezone).items():
                 m.open_hours[hour] = m.open_hours.get(hour, 0) + count
             if event.type in DELIVERY_ENDING_TYPES:

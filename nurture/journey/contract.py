@@ -95,6 +95,21 @@ class StageMove(BaseModel):
     journey_time: datetime
 
 
+class EngagementWatch(BaseModel):
+    """A sent step email whose `unless_engaged` follow-up is due at `due` unless a person
+    opens or clicks it first."""
+
+    send_id: str
+    key: str  # the step's send key; a resend is `<key>~resend`
+    track: str
+    step_key: str
+    mail_type: MailType
+    template: str
+    due: datetime
+    resend: str | None = None
+    switch_to: str | None = None
+
+
 class JourneyMemory(BaseModel):
     """Everything a journey knows; carried whole across continue-as-new."""
 
@@ -140,6 +155,9 @@ class JourneyMemory(BaseModel):
     )
     sla_notices: int = Field(
         default=0, description="SLA emails sent for the current hand-off: 1 reminder, 2 escalated"
+    )
+    watch: EngagementWatch | None = Field(
+        default=None, description="the last step email awaiting a person's open or click"
     )
     goals_reached: list[str] = Field(
         default_factory=list, description="the scenario's goals this lead has reached"

@@ -147,3 +147,7 @@ def card(
         last = m.timeline[-1]
         lines.append(f"- last: {last.text} ({last.at:%Y-%m-%d %H:%M})")
     return "\n".join(lines)
+
+
+def engagement_wait(step_key: str, due: datetime) -> str:
+    return f"wait for an open or click of step '{step_key}' until {due:%Y-%m-%d %H:%M} UTC"

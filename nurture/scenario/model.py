@@ -509,11 +509,35 @@ class Touch(_Email):
         return self
 
 
+class NoResponse(_Strict):
+    """What follows a step's email that no person opened or clicked `within` (machine
+    opens never count): the same email again with another subject (`resend:`), or
+    another track (`track:`)."""
+
+    within: Duration
+    resend: str | None = Field(default=None, description="the subject of the second try")
+    track: str | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> NoResponse:
+        if (self.resend is None) == (self.track is None):
+            raise ValueError(
+                "give exactly one of 'resend' (a subject for the second try) or 'track' "
+                "(where a lead who did not respond goes)"
+            )
+        if self.within <= timedelta(0):
+            raise ValueError("'within' must be longer than nothing, e.g. 3d")
+        return self
+
+
 class Step(Touch):
     """One message of a track."""
 
     wait: Duration
     mail_type: Literal["step", "newsletter"] = "step"
+    unless_engaged: NoResponse | None = Field(
+        default=None, description="a follow-up when no person opens or clicks the email"
+    )
 
     @field_validator("wait")
     @classmethod
@@ -953,6 +977,9 @@ def reference_problems(scenario: Scenario) -> list[tuple[tuple[str | int, ...], 
         track_ref(("tracks", name, "then"), track.then, (TRACK_LISTEN, TRACK_END))
         seen: set[str] = set()
         for i, step in enumerate(track.steps):
+            if step.unless_engaged is not None and step.unless_engaged.track is not None:
+                track_ref(("tracks", name, "steps", i, "unless_engaged", "track"),
+                          step.unless_engaged.track)  # fmt: skip
             if step.key in seen:
                 problems.append(
                     (("tracks", name, "steps", i, "key"), f"duplicate step key {step.key!r}")

@@ -22,7 +22,13 @@ from temporalio.testing import WorkflowEnvironment
 from nurture.config import Settings
 from nurture.journey import search_attributes
 from nurture.journey.client import start_journey
-from nurture.journey.contract import JourneyResult, SalesFeedback, ScenarioUpdate, Unsubscribe
+from nurture.journey.contract import (
+    JourneyResult,
+    SalesFeedback,
+    ScenarioUpdate,
+    StopJourney,
+    Unsubscribe,
+)
 from nurture.leads.events import BehaviorEvent
 from nurture.scenario.loader import load_scenario_dir
 from nurture.store.engine import LeadIn, Store
@@ -207,6 +213,13 @@ async def _richer_paths(env: WorkflowEnvironment, client: Client, handle: Workfl
     await _event(env, handle, 5, "demo_booked")
 
 
+async def _no_response(env: WorkflowEnvironment, client: Client, handle: WorkflowHandle) -> None:
+    """The guide is not opened in 3 days: it goes again with another subject; an operator
+    then stops the journey."""
+    await env.sleep(timedelta(days=35))
+    await handle.signal("stop", StopJourney(reason="recorded"))
+
+
 def _seed_guide_winner(store: Store) -> None:
     """30 earlier guide emails per variant: B clicked far more often than A."""
     ab_arms(store, (1, 15))
@@ -225,6 +238,7 @@ SCRIPTS = {
     "stage_moves": _hand_off_and_recycle,
     "rollout_two_versions": _rollout_two_versions,
     "richer_paths": _richer_paths,
+    "no_response": _no_response,
 }
 # What a script needs in the store before its journey starts.
 SEEDS = {"ab_promote": _seed_guide_winner}
@@ -250,6 +264,13 @@ SCENARIO_EDITS = {
 
 
 SCENARIO_EDITS["capacity_business_hours"] = SCENARIO_EDITS["capacity_send_time_variants"]
+SCENARIO_EDITS["no_response"] = [
+    (
+        'subject: ["A guide for you", "Your guide"]}',
+        'subject: ["A guide for you", "Your guide"], '
+        'unless_engaged: {within: 3d, resend: "Did you see our guide?"}}',
+    )
+]
 SCENARIO_EDITS["richer_paths"] = [
     (
         "branches:",

@@ -242,3 +242,13 @@ def test_an_entry_rule_names_a_known_track_and_a_condition(acme: Path) -> None:
     edit(acme, "{when: {source: [trade_show]}, track: booth}", "{when: {}, track: warm}")
     [empty] = problems(acme)
     assert "name a field (industry, company_size, role, region, department, source)" in empty
+
+
+def test_a_no_response_follow_up_resends_or_switches_to_a_known_track(acme: Path) -> None:
+    guide = '{key: guide, wait: 30d, template: note, subject: ["A guide for you", "Your guide"]}'
+    edit(acme, guide, guide[:-1] + ", unless_engaged: {within: 3d}}")
+    [neither] = problems(acme)
+    assert "give exactly one of 'resend'" in neither
+    edit(acme, "unless_engaged: {within: 3d}", "unless_engaged: {within: 3d, track: short}")
+    [unknown] = problems(acme)
+    assert "unknown track 'short'" in unknown

@@ -200,3 +200,57 @@ async def test_who_the_lead_is_picks_its_first_track_and_its_steps(
     assert sent["dev"] == ["cold#1/welcome"]  # the guide is for executives only
     assert any("passed over step 'guide'" in e.text for e in states["dev"].timeline)
     assert sent["booth"][:2] == ["warm#1/case-study", "warm#1/demo-invite"]
+
+
+RESEND = (
+    '{key: guide, wait: 30d, template: note, subject: ["A guide for you", "Your guide"], '
+    'unless_engaged: {within: 3d, resend: "Did you see our guide?"}}'
+)
+
+
+async def test_a_step_nobody_opened_in_three_days_goes_again_and_one_opened_does_not(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, tmp_path: Path
+) -> None:
+    folder = scenario_copy(settings, tmp_path)
+    yaml = folder / "scenario.yaml"
+    guide = '{key: guide, wait: 30d, template: note, subject: ["A guide for you", "Your guide"]}'
+    yaml.write_text(yaml.read_text().replace(guide, RESEND))
+    async with build_worker(client, settings, store):
+        await advance_to_weekday_noon_tokyo(env, 2)
+        handles = {}
+        for name in ("silent", "reader", "scanner"):
+            lead = make_lead(store, email=f"{name}@example.com")
+            outcome = await start_journey(client, settings, store, lead, "acme")
+            handles[name] = client.get_workflow_handle(outcome.journey_id)
+        await env.sleep(timedelta(days=31))  # the guide goes out
+        guide_of = {s.journey_id: s.id for s in sends(store) if s.send_key == "cold#1/guide"}
+        await behave(env, handles["reader"], "email_open", send_id=guide_of[handles["reader"].id])
+        await behave(env, handles["scanner"], "email_open", send_id=guide_of[handles["scanner"].id],
+                     machine_open=True)  # a mail scanner: no person  # fmt: skip
+        await env.sleep(timedelta(days=4))
+        states = {name: await state(handle) for name, handle in handles.items()}
+    resent = {s.journey_id: s for s in sends(store) if s.send_key == "cold#1/guide~resend"}
+    assert set(resent) == {handles["silent"].id, handles["scanner"].id}
+    assert resent[handles["silent"].id].subject == "Did you see our guide?"
+    assert any("no follow-up needed" in e.text for e in states["reader"].timeline)
+    assert any("no open or click of step 'guide' on cold: sending it again" in e.text
+               for e in states["silent"].timeline)  # fmt: skip
+    assert states["silent"].step_key == "benchmark"  # the track goes on as before
+
+
+async def test_a_lead_who_did_not_respond_switches_track(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, tmp_path: Path
+) -> None:
+    folder = scenario_copy(settings, tmp_path)
+    yaml = folder / "scenario.yaml"
+    guide = '{key: guide, wait: 30d, template: note, subject: ["A guide for you", "Your guide"]}'
+    switch = guide[:-1] + ", unless_engaged: {within: 3d, track: warm}}"
+    yaml.write_text(yaml.read_text().replace(guide, switch))
+    async with build_worker(client, settings, store):
+        handle = await started(env, client, settings, store)
+        await env.sleep(timedelta(days=34))
+        st = await state(handle)
+    assert st.track == "warm"
+    assert "track 'cold' → 'warm': no open or click of step 'guide' on cold" in [
+        e.text for e in st.timeline
+    ]
