@@ -599,7 +599,8 @@ class LeadJourney(MovesBetweenVersions):
             self._note("stage", f"{before} → {m.stage} (score {self._score.total})")
         if m.stage != before or m.stage_moves == 0:
             self._stage_moved(before)
-        exit_reason = rules.exit_reason(scenario, event, m.stage, before)
+        met = rules.patterns_newly_met(score_before, self._score, scenario)
+        exit_reason = rules.exit_reason(scenario, event, m.stage, before, met)
         if exit_reason is not None:
             self._end(exit_reason)
             return
@@ -608,10 +609,11 @@ class LeadJourney(MovesBetweenVersions):
             return
         if await self._maybe_hand_off():
             return
-        branch = rules.branch_to(scenario, event, m.stage, before, m.track, self._input.profile)
+        branch = rules.branch_to(
+            scenario, event, m.stage, before, m.track, self._input.profile, met
+        )
         if branch is not None:
             self._switch_track(*branch)
-        met = rules.patterns_newly_met(score_before, self._score, scenario)
         for trigger in scenario.triggers:
             cause = rules.trigger_cause(trigger, event, m.stage, before, met)
             if cause is None or not rules.for_lead(trigger.only_if, self._input.profile):

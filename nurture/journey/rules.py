@@ -9,7 +9,7 @@ workflow passes `workflow.now()` in.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,6 +18,7 @@ from nurture.journey.lifecycle import NURTURING
 from nurture.leads.events import DELIVERY_ENDING_TYPES, BehaviorEvent
 from nurture.leads.profile import LeadProfile
 from nurture.scenario.model import (
+    Condition,
     Goal,
     LeadCondition,
     Scenario,
@@ -41,15 +42,33 @@ def concerns_another_product(event: BehaviorEvent, product: str) -> bool:
 
 
 def exit_reason(
-    scenario: Scenario, event: BehaviorEvent | None, stage: str, before: str
+    scenario: Scenario,
+    event: BehaviorEvent | None,
+    stage: str,
+    before: str,
+    patterns_met: Set[str] = frozenset(),
 ) -> str | None:
-    """The exit rule that ends the journey now, as its reason: an event it names, or a stage
-    the lead has just entered."""
+    """The exit rule that ends the journey now, as its reason: an event it names, a stage
+    the lead has just entered, or a pattern it has just met."""
     for rule in scenario.exit.when:
-        hit = rule.matches_event(event) if event else False
-        if hit or (rule.stage is not None and stage != before and rule.stage == stage):
-            return f"exit rule: {f'event {rule.event}' if rule.event else f'stage {rule.stage}'}"
+        if condition_holds(rule, event, stage, before, patterns_met):
+            return f"exit rule: {rule.describe()}"
     return None
+
+
+def condition_holds(
+    rule: Condition,
+    event: BehaviorEvent | None,
+    stage: str,
+    before: str,
+    patterns_met: Set[str],
+) -> bool:
+    """Whether a branch's or an exit's condition is met now."""
+    if event is not None and rule.matches_event(event):
+        return True
+    if rule.stage is not None and stage != before and rule.stage == stage:
+        return True
+    return rule.pattern is not None and rule.pattern in patterns_met
 
 
 def goal_reached(
@@ -81,18 +100,18 @@ def branch_to(
     before: str,
     track: str,
     profile: LeadProfile | None = None,
+    patterns_met: Set[str] = frozenset(),
 ) -> tuple[str, str] | None:
     """The first branch rule that moves the lead off `track`: (new track, why)."""
     for branch in scenario.branches:
         if profile is not None and not for_lead(branch.only_if, profile):
             continue
         cond = branch.when
-        hit = (event is not None and cond.matches_event(event)) or (
-            cond.stage is not None and stage != before and cond.stage == stage
-        )
+        hit = condition_holds(cond, event, stage, before, patterns_met)
         if hit and branch.to != track and (branch.from_ is None or track in branch.from_):
-            why = f"event {event.type}" if cond.event and event else f"stage {stage}"
-            return branch.to, why
+            if cond.event and event:
+                return branch.to, f"event {event.type}"
+            return branch.to, f"stage {stage}" if cond.stage else cond.describe()
     return None
 
 

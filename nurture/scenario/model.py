@@ -645,18 +645,28 @@ class Trigger(Touch):
 
 
 class Condition(_Strict):
-    """Either an event (with the EventMatch narrowing) or reaching a stage."""
+    """An event (with the EventMatch narrowing), reaching a stage, or newly meeting a
+    scoring pattern (`pattern:` a name from scoring.patterns)."""
 
     event: EventType | None = None
     url_contains: str | None = None
     properties: dict[str, str | int | bool] = Field(default_factory=dict)
     stage: Stage | None = None
+    pattern: str | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> Condition:
-        if (self.event is None) == (self.stage is None):
-            raise ValueError("give exactly one of 'event' or 'stage'")
+        kinds = [k for k in ("event", "stage", "pattern") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError("give exactly one of 'event', 'stage' or 'pattern'")
         return self
+
+    def describe(self) -> str:
+        if self.stage is not None:
+            return f"stage {self.stage}"
+        if self.pattern is not None:
+            return f"pattern '{self.pattern}'"
+        return f"event {self.event}"
 
     def matches_event(self, event: BehaviorEvent) -> bool:
         if self.event is None:
@@ -1010,13 +1020,16 @@ def reference_problems(scenario: Scenario) -> list[tuple[tuple[str | int, ...], 
         if trigger.key in trigger_keys:
             problems.append((("triggers", i, "key"), f"duplicate trigger key {trigger.key!r}"))
         trigger_keys.add(trigger.key)
-        pattern = trigger.when.pattern
-        patterns = [p.name for p in scenario.scoring.patterns]
+    patterns = [p.name for p in scenario.scoring.patterns]
+    known = ", ".join(repr(name) for name in patterns) or "none: add scoring.patterns"
+    named: list[tuple[tuple[str | int, ...], str | None]] = [
+        *((("triggers", i, "when"), t.when.pattern) for i, t in enumerate(scenario.triggers)),
+        *((("branches", i, "when"), b.when.pattern) for i, b in enumerate(scenario.branches)),
+        *((("exit", "when", i), c.pattern) for i, c in enumerate(scenario.exit.when)),
+    ]
+    for path, pattern in named:
         if pattern is not None and pattern not in patterns:
-            known = ", ".join(repr(name) for name in patterns) or "none: add scoring.patterns"
-            problems.append(
-                (("triggers", i, "when", "pattern"), f"unknown pattern {pattern!r}; known: {known}")
-            )
+            problems.append(((*path, "pattern"), f"unknown pattern {pattern!r}; known: {known}"))
     return problems
 
 

@@ -9,7 +9,7 @@ from nurture.journey import rules
 from nurture.journey.contract import JourneyMemory
 from nurture.leads.events import BehaviorEvent
 from nurture.scenario.loader import load_scenario
-from nurture.scenario.model import Scenario, SendTimeOptimisation
+from nurture.scenario.model import Branch, Condition, Scenario, SendTimeOptimisation
 from nurture.scoring.score import Discount, ScoreBreakdown
 from tests.helpers.paths import SCENARIOS
 
@@ -130,3 +130,22 @@ def test_a_provider_outage_backs_off_then_gives_the_step_up_after_three_days() -
     ]
     gave_up = rules.step_outage(NOW - timedelta(days=3), 9, NOW)
     assert gave_up.give_up and gave_up.retry_at is None and gave_up.lasted == timedelta(days=3)
+
+
+def test_a_branch_or_an_exit_may_wait_for_a_pattern_newly_met() -> None:
+    pattern = Condition(pattern="product page 3+ times in 14 days")
+    scenario = ACME.model_copy(
+        update={
+            "branches": [Branch(when=pattern, to="warm")],
+            "exit": ACME.exit.model_copy(update={"when": [pattern]}),
+        }
+    )
+    met = {"product page 3+ times in 14 days"}
+    assert rules.branch_to(scenario, None, "warm", "warm", "cold", None, met) == (
+        "warm",
+        "pattern 'product page 3+ times in 14 days'",
+    )
+    assert rules.branch_to(scenario, None, "warm", "warm", "cold", None, set()) is None
+    assert rules.exit_reason(scenario, None, "warm", "warm", met) == (
+        "exit rule: pattern 'product page 3+ times in 14 days'"
+    )

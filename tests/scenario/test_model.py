@@ -252,3 +252,9 @@ def test_a_no_response_follow_up_resends_or_switches_to_a_known_track(acme: Path
     edit(acme, "unless_engaged: {within: 3d}", "unless_engaged: {within: 3d, track: short}")
     [unknown] = problems(acme)
     assert "unknown track 'short'" in unknown
+
+
+def test_a_branch_on_a_pattern_names_a_known_one(acme: Path) -> None:
+    edit(acme, "  - when: {stage: warm}", "  - when: {pattern: nope}")
+    [unknown] = problems(acme)
+    assert "unknown pattern 'nope'; known: 'product page 3+ times in 14 days'" in unknown
