@@ -12,6 +12,7 @@ from nurture.analytics.ab_report import AbReport, build_ab_report
 from nurture.analytics.attribution_report import AttributionReport, build_attribution_report
 from nurture.analytics.engagement_report import EngagementReport, build_engagement_report
 from nurture.analytics.funnel_report import FunnelReport, build_funnel_report
+from nurture.analytics.holdout_report import HoldoutReport, build_holdout_report
 from nurture.analytics.send_time_report import SendTimeReport, build_send_time_report
 from nurture.api.auth import require
 from nurture.api.timestamps import Timestamp
@@ -57,6 +58,14 @@ async def ab(
     return await asyncio.to_thread(
         build_ab_report, store, scenarios, product=product, since=since, until=until
     )
+
+
+@router.get("/reports/holdout", dependencies=[Depends(require("admin"))])
+async def holdout(request: Request, product: Product = None) -> HoldoutReport:
+    """What nurturing adds: each product's nurtured leads beside its control group."""
+    store: Store = request.app.state.store
+    scenarios = request.app.state.settings.scenarios_dir
+    return await asyncio.to_thread(build_holdout_report, store, scenarios, product)
 
 
 @router.get("/reports/funnel", dependencies=[Depends(require("admin"))])

@@ -137,6 +137,32 @@ def report_ab(
     _show(report, as_json, as_csv, render, to_csv)
 
 
+@report.command("holdout")
+def report_holdout(product: Product = None, as_json: AsJson = False) -> None:
+    """What nurturing adds: each product's nurtured leads beside its control group
+    (`holdout`), their conversion and hand-off rates, and whether the lift is real."""
+    from nurture.analytics.holdout_report import build_holdout_report
+
+    report = build_holdout_report(open_store(), get_settings().scenarios_dir, product)
+    if as_json:
+        print(report.model_dump_json(indent=2))
+        return
+    if not report.rows:
+        console.print("no product has a control group (`holdout:` in its scenario)")
+    for row in report.rows:
+        n, c = row.nurtured, row.control
+        console.print(
+            f"[bold]{row.product}[/bold] · control group {row.share:.0%}: "
+            f"{n.leads} nurtured ({n.converted} converted, {n.handed_off} handed off), "
+            f"{c.leads} in control ({c.converted} converted, {c.handed_off} handed off)",
+            highlight=False,
+        )
+        for lift in row.lifts:
+            diff = f"{lift.difference:+.1%}" if lift.difference is not None else "—"
+            p = f"p = {lift.p_value:.3f}" if lift.p_value is not None else "no test"
+            console.print(f"  {lift.metric}: {diff} ({p}): {lift.verdict}", highlight=False)
+
+
 @report.command("funnel")
 def report_funnel(
     product: Product = None,
