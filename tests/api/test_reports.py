@@ -7,17 +7,19 @@ import csv
 import io
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from nurture.config import Settings
 from nurture.sending.tracking_tokens import click_token, open_token
 from nurture.store.engine import LeadIn, Store
-from nurture.store.models import StageChange, Transition
+from nurture.store.models import Journey, StageChange, Transition
 from tests.helpers.analytics import ab_arms, sent_row
 from tests.helpers.api import Api
 from tests.helpers.paths import CONSENT
 from tests.helpers.processes import run_starter
+from tests.helpers.scenarios import scenario_copy
 from tests.helpers.sendgrid_webhook import PUBLIC, sg, signed
 
 READER = {"User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148"}
@@ -205,3 +207,28 @@ async def test_the_funnel_over_http_and_the_cli(api: Api, store: Store, settings
     code, as_csv = await run_starter(settings, "report", "funnel", "--csv", script="-m nurture.cli")
     journeys = {line["stage"]: line["journeys"] for line in csv.DictReader(io.StringIO(as_csv))}
     assert (journeys["entered"], journeys["step:welcome"], journeys["hot"]) == ("1", "1", "1")
+
+
+async def test_what_nurturing_adds_over_http_and_the_cli(
+    api: Api, store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    holdout = "holdout: 50%\nentry_track: cold"
+    scenario_copy(settings, tmp_path, old="entry_track: cold", new=holdout)
+    leads = [
+        store.upsert_lead(LeadIn(email=f"h{i}@example.jp", consent=CONSENT))[0] for i in range(10)
+    ]
+    with store.session() as session:
+        for lead in leads:
+            journey = Journey(
+                workflow_id=f"journey:acme:{lead.id}", lead_id=lead.id, product="acme"
+            )
+            session.add(journey)
+    assert (await api.http.get("/v1/reports/holdout", headers=api.ingest)).status_code == 403
+    answer = await api.http.get("/v1/reports/holdout", headers=api.admin)
+    assert answer.status_code == 200, answer.text
+    [row] = answer.json()["rows"]
+    assert row["share"] == 0.5 and row["nurtured"]["leads"] + row["control"]["leads"] == 10
+    assert [lift["verdict"] for lift in row["lifts"]] == ["no lift shown", "no lift shown"]
+    code, table = await run_starter(settings, "report", "holdout", script="-m nurture.cli")
+    assert code == 0, table
+    assert "acme · control group 50%" in table and "conversion: +0.0% (no test)" in table
