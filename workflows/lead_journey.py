@@ -62,11 +62,13 @@ with workflow.unsafe.imports_passed_through():
         EMAIL_OPEN,
         BehaviorEvent,
     )
+    from nurture.scenario.durations import format_duration
     from nurture.scenario.model import (
         TRACK_END,
         TRACK_LISTEN,
         Goal,
         MailType,
+        Reentry,
         Scenario,
         Step,
         Touch,
@@ -129,6 +131,9 @@ class LeadJourney(MovesBetweenVersions):
                 break
             if m.watch is not None and m.watch.due <= now:
                 await self._no_response()
+                continue
+            if m.reentry_at is not None and m.reentry_at <= now:
+                await self._reenter()
                 continue
             self._optimise_send_time = self._send_time_optimised()
             due = self._next_touch(now)
@@ -202,6 +207,8 @@ class LeadJourney(MovesBetweenVersions):
             summary = narrative.sales_owns(m.lifecycle)
         if due is not None and due <= wake_at:
             wake_at, summary = due, self._step_wait_summary(due)
+        if m.reentry_at is not None and m.reentry_at < wake_at:
+            wake_at, summary = m.reentry_at, narrative.reentry_wait(m.reentry_at)
         watch = m.watch
         if watch is not None and watch.due < wake_at:
             wake_at = watch.due
@@ -702,7 +709,8 @@ class LeadJourney(MovesBetweenVersions):
         """All email stops at once; a mail-type scope only stops those types."""
         await self._ready()
         m = self._mem
-        if m.lifecycle in TERMINAL or m.ended_reason is not None:
+        cooling_off = m.reentry_at is not None  # a lost deal to be nurtured again
+        if (m.lifecycle in TERMINAL and not cooling_off) or m.ended_reason is not None:
             return
         if request.mail_types is None:
             await self._stop_email(
@@ -728,6 +736,8 @@ class LeadJourney(MovesBetweenVersions):
             self._end(f"sales: {reason}; email had stopped ({m.email_stopped})")
         elif target == "recycled":
             self._recycle()
+        elif target == "lost" and self._scenario.on_lost is not None:
+            self._cool_off(self._scenario.on_lost)
         elif target in TERMINAL:
             self._end(f"sales: {reason}")
         for transition in transitions:
@@ -757,6 +767,35 @@ class LeadJourney(MovesBetweenVersions):
             self._end(f"goal '{goal.name}' reached")
             return True
         return False
+
+    def _cool_off(self, rule: Reentry) -> None:
+        """A lost deal rests, then is nurtured again (`on_lost`) instead of ending."""
+        m = self._mem
+        m.reentry_at = workflow.now() + rule.after
+        self._note(
+            "lifecycle",
+            f"lost deal: nurtured again from {m.reentry_at:%Y-%m-%d} on '{rule.track}'",
+        )
+
+    async def _reenter(self) -> None:
+        """The cool-off of a lost deal is over: nurturing again, behaviour before now
+        discounted as on a recycling, on the `on_lost` track."""
+        m = self._mem
+        rule = self._scenario.on_lost
+        m.reentry_at = None
+        if rule is None or m.lifecycle != "lost":
+            return
+        reason = f"lost deal nurtured again after {format_duration(rule.after)}"
+        transition = self._move("recycled", actor="journey", reason=reason)
+        keep = self._scenario.handoff.recycle.keep_behavior
+        m.discount = Discount(before=workflow.now(), keep=keep)
+        self._switch_track(rule.track, reason)
+        self._score = self._compute_score()
+        before = m.stage
+        m.stage = stage_for(self._score.total, self._scenario.stages)
+        if m.stage != before:
+            self._stage_moved(before)
+        await self._record(transition)
 
     def _recycle(self) -> None:
         """Back to nurturing on the recycle track, behaviour before now discounted."""

@@ -156,6 +156,9 @@ class JourneyMemory(BaseModel):
     sla_notices: int = Field(
         default=0, description="SLA emails sent for the current hand-off: 1 reminder, 2 escalated"
     )
+    reentry_at: datetime | None = Field(
+        default=None, description="a lost deal's return to nurturing (scenario `on_lost`)"
+    )
     watch: EngagementWatch | None = Field(
         default=None, description="the last step email awaiting a person's open or click"
     )

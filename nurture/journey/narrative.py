@@ -151,3 +151,7 @@ def card(
 
 def engagement_wait(step_key: str, due: datetime) -> str:
     return f"wait for an open or click of step '{step_key}' until {due:%Y-%m-%d %H:%M} UTC"
+
+
+def reentry_wait(at: datetime) -> str:
+    return f"a lost deal rests until {at:%Y-%m-%d %H:%M} UTC → nurture it again"

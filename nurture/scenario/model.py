@@ -127,6 +127,14 @@ class LeadCondition(_Strict):
         return not (self.not_ is not None and self.not_.holds(profile))
 
 
+class Reentry(_Strict):
+    """A lost deal is nurtured again after a cool-off (`on_lost: {after: 90d, track:
+    recycled}`) instead of ending: no dropped leads after a proposal."""
+
+    after: Duration
+    track: str
+
+
 class EntryRule(_Strict):
     """The first track of a lead the condition describes (a trade-show contact, ...)."""
 
@@ -859,6 +867,9 @@ class Scenario(_Strict):
     exit: Exit = Field(default_factory=Exit)
     tracking: Tracking = Field(default_factory=Tracking)
     ab: AbTesting = Field(default_factory=AbTesting)
+    on_lost: Reentry | None = Field(
+        default=None, description="nurture a lost deal again after a cool-off, on a track"
+    )
     goals: list[Goal] = Field(
         default_factory=list, description="conversions: reaching one is recorded (see Goal)"
     )
@@ -981,6 +992,8 @@ def reference_problems(scenario: Scenario) -> list[tuple[tuple[str | int, ...], 
     track_ref(("entry_track",), scenario.entry_track)
     for i, rule in enumerate(scenario.entry):
         track_ref(("entry", i, "track"), rule.track)
+    if scenario.on_lost is not None:
+        track_ref(("on_lost", "track"), scenario.on_lost.track)
     track_ref(("handoff", "recycle", "track"), scenario.handoff.recycle.track)
     for name, track in scenario.tracks.items():
         _slug_problem(problems, ("tracks", name), name, "track name")

@@ -258,3 +258,9 @@ def test_a_branch_on_a_pattern_names_a_known_one(acme: Path) -> None:
     edit(acme, "  - when: {stage: warm}", "  - when: {pattern: nope}")
     [unknown] = problems(acme)
     assert "unknown pattern 'nope'; known: 'product page 3+ times in 14 days'" in unknown
+
+
+def test_a_lost_deal_returns_to_a_known_track(acme: Path) -> None:
+    edit(acme, "entry_track: cold", "on_lost: {after: 90d, track: revived}\nentry_track: cold")
+    [unknown] = problems(acme)
+    assert "unknown track 'revived'" in unknown

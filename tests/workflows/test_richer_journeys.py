@@ -16,7 +16,7 @@ from nurture.journey.client import give_feedback, start_journey
 from nurture.journey.contract import SalesFeedback
 from nurture.schedule.variants import in_holdout
 from nurture.store.engine import Store
-from nurture.store.models import Conversion, Handoff
+from nurture.store.models import Conversion, Handoff, Transition
 from nurture.worker_setup import build_worker
 from tests.helpers.email import body
 from tests.helpers.journeys import (
@@ -254,3 +254,30 @@ async def test_a_lead_who_did_not_respond_switches_track(
     assert "track 'cold' → 'warm': no open or click of step 'guide' on cold" in [
         e.text for e in st.timeline
     ]
+
+
+async def test_a_lost_deal_is_nurtured_again_after_its_cool_off(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, tmp_path: Path
+) -> None:
+    reentry = "on_lost: {after: 90d, track: cold}\nentry_track: cold"
+    scenario_copy(settings, tmp_path, old="entry_track: cold", new=reentry)
+    async with build_worker(client, settings, store):
+        handle = await started(env, client, settings, store)
+        await hand_off(env, handle)
+        lead_id = handle.id.split(":")[-1]
+        for outcome in ("accepted", "lost"):
+            await give_feedback(client, "acme", lead_id, SalesFeedback(outcome=outcome))
+        resting = await state(handle)
+        await env.sleep(timedelta(days=89))
+        still = await state(handle)
+        await env.sleep(timedelta(days=2))
+        st = await eventually(handle, lambda s: s.lifecycle == "recycled")
+        await env.sleep(timedelta(days=31))
+        later = await state(handle)
+    assert resting.lifecycle == "lost" and resting.ended_reason is None
+    assert any("lost deal: nurtured again from" in e.text for e in resting.timeline)
+    assert still.lifecycle == "lost" and still.emails_sent == resting.emails_sent
+    assert "lost → recycled: lost deal nurtured again after 90d" in [e.text for e in st.timeline]
+    assert later.emails_sent > resting.emails_sent  # nurturing goes on
+    moves = [(t.from_lifecycle, t.to_lifecycle, t.actor) for t in rows(store, Transition)]
+    assert moves[-1] == ("lost", "recycled", "journey")
