@@ -220,6 +220,21 @@ async def _no_response(env: WorkflowEnvironment, client: Client, handle: Workflo
     await handle.signal("stop", StopJourney(reason="recorded"))
 
 
+async def _lost_then_renurtured(
+    env: WorkflowEnvironment, client: Client, handle: WorkflowHandle
+) -> None:
+    """A hand-off accepted then lost rests 90 days (`on_lost`), is nurtured again, then an
+    operator stops the journey."""
+    await env.sleep(timedelta(days=2))
+    for n in range(1, 4):
+        await _event(env, handle, n, "product_page")
+    await _event(env, handle, 4, "pricing_page")
+    for outcome in ("accepted", "lost"):
+        await handle.execute_update("sales_feedback", SalesFeedback(outcome=outcome))
+    await env.sleep(timedelta(days=95))
+    await handle.signal("stop", StopJourney(reason="recorded"))
+
+
 def _seed_guide_winner(store: Store) -> None:
     """30 earlier guide emails per variant: B clicked far more often than A."""
     ab_arms(store, (1, 15))
@@ -239,6 +254,7 @@ SCRIPTS = {
     "rollout_two_versions": _rollout_two_versions,
     "richer_paths": _richer_paths,
     "no_response": _no_response,
+    "lost_renurtured": _lost_then_renurtured,
 }
 # What a script needs in the store before its journey starts.
 SEEDS = {"ab_promote": _seed_guide_winner}
@@ -264,6 +280,9 @@ SCENARIO_EDITS = {
 
 
 SCENARIO_EDITS["capacity_business_hours"] = SCENARIO_EDITS["capacity_send_time_variants"]
+SCENARIO_EDITS["lost_renurtured"] = [
+    ("entry_track: cold", "on_lost: {after: 90d, track: cold}\nentry_track: cold")
+]
 SCENARIO_EDITS["no_response"] = [
     (
         'subject: ["A guide for you", "Your guide"]}',
