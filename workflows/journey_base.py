@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         TimelineEntry,
     )
     from nurture.journey.lifecycle import NURTURING, Lifecycle
+    from nurture.leads.profile import LeadProfile
     from nurture.scenario.durations import format_duration
     from nurture.scenario.model import Scenario, Stage, Step
     from nurture.schedule.send_window import next_send_time
@@ -60,6 +61,12 @@ class JourneyBase:
     def _current_step(self) -> Step | None:
         return rules.current_step(self._scenario, self._mem)
 
+    @property
+    def _profile(self) -> LeadProfile:
+        """Who the lead is: as it started, or as a `profile` signal last said."""
+        m = self._m
+        return m.profile if m is not None and m.profile is not None else self._input.profile
+
     def _next_touch(self, now: datetime) -> datetime | None:
         """When the next step email goes out, or None when nurture email is off."""
         m = self._mem
@@ -69,7 +76,7 @@ class JourneyBase:
         return next_send_time(
             rules.step_due(m, step, now),
             self._scenario.send_window,
-            self._input.profile.timezone,
+            self._profile.timezone,
             self._send_hour(),
         )
 
@@ -84,13 +91,13 @@ class JourneyBase:
     def _send_hour(self) -> int | None:
         if not self._optimise_send_time:
             return None
-        role_hour = self._scenario.role_send_hours.get(self._input.profile.role or "other")
+        role_hour = self._scenario.role_send_hours.get(self._profile.role or "other")
         return rules.send_hour(self._scenario.send_window, self._mem.open_hours, role_hour)
 
     @property
     def _timezone(self) -> str:
         window = self._scenario.send_window
-        return self._input.profile.timezone or (window.timezone if window else "UTC")
+        return self._profile.timezone or (window.timezone if window else "UTC")
 
     def _step_wait_summary(self, due: datetime) -> str:
         step = self._current_step()
@@ -104,7 +111,7 @@ class JourneyBase:
     def _compute_score(self, at: datetime | None = None) -> ScoreBreakdown:
         m = self._mem
         return score_lead(
-            self._input.profile,
+            self._profile,
             m.events,
             at or workflow.now(),
             m.scenario,

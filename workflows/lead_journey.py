@@ -62,6 +62,7 @@ with workflow.unsafe.imports_passed_through():
         EMAIL_OPEN,
         BehaviorEvent,
     )
+    from nurture.leads.profile import LeadProfile
     from nurture.scenario.durations import format_duration
     from nurture.scenario.model import (
         TRACK_END,
@@ -161,7 +162,7 @@ class LeadJourney(MovesBetweenVersions):
             summary=f"load scenario '{product}'",
         )
         now = workflow.now()
-        track = scenario.entry_track_for(self._input.profile)
+        track = scenario.entry_track_for(self._profile)
         self._m = JourneyMemory(started_at=now, scenario=scenario, track=track, step_anchor=now)
         self._note("start", f"journey started on track '{track}' (scenario {scenario.version})")
         await self._set_start_lifecycle()
@@ -232,7 +233,7 @@ class LeadJourney(MovesBetweenVersions):
         key = f"{track}#{m.track_entries}/{step.key}"
         if step.mail_type in m.suppressed_mail_types:
             self._note("email", f"skipped step '{step.key}': lead opted out of {step.mail_type}")
-        elif step.only_if is not None and not step.only_if.holds(self._input.profile):
+        elif step.only_if is not None and not step.only_if.holds(self._profile):
             self._note("track", f"passed over step '{step.key}': its only_if does not hold")
         else:
             what = narrative.step_what(m.step_index, self._steps_on_track, step.key, track)
@@ -607,7 +608,7 @@ class LeadJourney(MovesBetweenVersions):
         if m.stage != before or m.stage_moves == 0:
             self._stage_moved(before)
         met = rules.patterns_newly_met(score_before, self._score, scenario)
-        exit_reason = rules.exit_reason(scenario, event, m.stage, before, met)
+        exit_reason = rules.exit_reason(scenario, event, m.stage, before, met, self._profile)
         if exit_reason is not None:
             self._end(exit_reason)
             return
@@ -616,14 +617,12 @@ class LeadJourney(MovesBetweenVersions):
             return
         if await self._maybe_hand_off():
             return
-        branch = rules.branch_to(
-            scenario, event, m.stage, before, m.track, self._input.profile, met
-        )
+        branch = rules.branch_to(scenario, event, m.stage, before, m.track, self._profile, met)
         if branch is not None:
             self._switch_track(*branch)
         for trigger in scenario.triggers:
             cause = rules.trigger_cause(trigger, event, m.stage, before, met)
-            if cause is None or not rules.for_lead(trigger.only_if, self._input.profile):
+            if cause is None or not rules.for_lead(trigger.only_if, self._profile):
                 continue
             if rules.trigger_allowed(m, trigger, workflow.now()):
                 await self._fire_trigger(trigger, event, cause)
@@ -696,6 +695,21 @@ class LeadJourney(MovesBetweenVersions):
             self._mem.paused = False
             self._note("pause", "resumed")
             self._woken = True
+
+    @workflow.signal(name="profile")
+    async def profile(self, profile: LeadProfile) -> None:
+        """The lead's profile changed (a new title, an enrichment): it is rescored, and the
+        conditions on who the lead is (branches, exits, `only_if`) are judged anew."""
+        await self._ready()
+        m = self._mem
+        if m.ended_reason is not None or profile == self._profile:
+            return
+        self._note(
+            "profile", f"profile updated: {narrative.profile_change(self._profile, profile)}"
+        )
+        m.profile = profile
+        m.rescore_pending = True
+        self._woken = True
 
     @workflow.signal(name="stop")
     async def stop(self, request: StopJourney) -> None:

@@ -14,7 +14,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from nurture.api.auth import require
 from nurture.api.limits import FEEDBACK_BYTES, LEAD_BATCH_BYTES, LEAD_BYTES, max_body
-from nurture.journey.client import give_feedback, journey_state, start_journey
+from nurture.journey.client import give_feedback, journey_state, start_journey, tell_profile
 from nurture.journey.contract import (
     LEAD_ID_PATTERN,
     JourneyState,
@@ -24,7 +24,7 @@ from nurture.journey.contract import (
 )
 from nurture.journey.lifecycle import FeedbackOutcome
 from nurture.scenario.loader import ScenarioError, has_scenario
-from nurture.store.engine import LeadConflict, LeadIn, Store
+from nurture.store.engine import LeadConflict, LeadIn, Store, profile_of
 from nurture.store.event_log import identify
 from nurture.store.models import Journey, Lead
 
@@ -105,6 +105,8 @@ async def _upsert(request: Request, body: LeadRequest) -> LeadResponse:
         lead, created = await asyncio.to_thread(store.upsert_lead, data)
     except LeadConflict as err:
         raise HTTPException(409, str(err)) from None
+    if not created:
+        await _tell_profile(request, lead)
     starts = []
     for product in body.products:
         try:
@@ -121,6 +123,25 @@ async def _upsert(request: Request, body: LeadRequest) -> LeadResponse:
         # What the tracker sent under this userId before the lead existed reaches its journeys.
         await asyncio.to_thread(identify, store, f"user:{lead.external_id}", lead.id)
     return LeadResponse(lead_id=lead.id, created=created, journeys=starts)
+
+
+async def _tell_profile(request: Request, lead: Lead) -> None:
+    """Best effort: the lead's running journeys learn its profile as stored now (a new
+    title, an enrichment), rescore, and judge their conditions on the lead anew."""
+    store: Store = request.app.state.store
+    products = await asyncio.to_thread(_journey_products, store, lead.id)
+    profile = profile_of(lead)
+    for product in products:
+        try:
+            client = await request.app.state.temporal.client()
+            await tell_profile(client, product, lead.id, profile)
+        except Exception as err:  # ended, or Temporal away: the store has the profile
+            log.info("journey %s of %s not told of the profile: %s", product, lead.id, err)
+
+
+def _journey_products(store: Store, lead_id: str) -> list[str]:
+    with store.session() as session:
+        return list(session.scalars(select(Journey.product).where(Journey.lead_id == lead_id)))
 
 
 def _products_exist(request: Request, products: list[str]) -> None:

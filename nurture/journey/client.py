@@ -30,6 +30,7 @@ from nurture.journey.contract import (
     journey_id,
 )
 from nurture.leads.events import BehaviorEvent
+from nurture.leads.profile import LeadProfile
 from nurture.scenario.loader import load_scenario
 from nurture.sending import gate as send_gate
 from nurture.store.engine import Store, find_or_insert, profile_of
@@ -122,6 +123,11 @@ async def unsubscribe(
     client: Client, product: str, lead_id: str, request: Unsubscribe | None = None
 ) -> None:
     await handle(client, product, lead_id).signal("unsubscribe", request or Unsubscribe())
+
+
+async def tell_profile(client: Client, product: str, lead_id: str, profile: LeadProfile) -> None:
+    """A running journey learns the lead's new profile (a no-op when it is unchanged)."""
+    await handle(client, product, lead_id).signal("profile", profile)
 
 
 async def give_feedback(

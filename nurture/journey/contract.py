@@ -68,6 +68,7 @@ class TimelineEntry(BaseModel):
         "version",
         "holdout",
         "goal",
+        "profile",
     ]
     text: str
 
@@ -155,6 +156,9 @@ class JourneyMemory(BaseModel):
     )
     sla_notices: int = Field(
         default=0, description="SLA emails sent for the current hand-off: 1 reminder, 2 escalated"
+    )
+    profile: LeadProfile | None = Field(
+        default=None, description="the lead's profile as updated since the start (`profile`)"
     )
     reentry_at: datetime | None = Field(
         default=None, description="a lost deal's return to nurturing (scenario `on_lost`)"

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from nurture.journey.contract import JourneyMemory
 from nurture.leads.events import BehaviorEvent
+from nurture.leads.profile import LeadProfile
 from nurture.mail.sales import SalesMailKind
 from nurture.scenario.durations import format_duration
 from nurture.scenario.model import Step
@@ -155,3 +156,10 @@ def engagement_wait(step_key: str, due: datetime) -> str:
 
 def reentry_wait(at: datetime) -> str:
     return f"a lost deal rests until {at:%Y-%m-%d %H:%M} UTC → nurture it again"
+
+
+def profile_change(before: LeadProfile, after: LeadProfile) -> str:
+    """`role practitioner → executive, company_size 40 → 120`: what a profile update changed."""
+    old, new = before.model_dump(), after.model_dump()
+    changed = [f"{key} {old[key]} → {new[key]}" for key in new if old.get(key) != new[key]]
+    return ", ".join(changed) or "nothing"

@@ -47,11 +47,12 @@ def exit_reason(
     stage: str,
     before: str,
     patterns_met: Set[str] = frozenset(),
+    profile: LeadProfile | None = None,
 ) -> str | None:
     """The exit rule that ends the journey now, as its reason: an event it names, a stage
-    the lead has just entered, or a pattern it has just met."""
+    the lead has just entered, a pattern it has just met, or who the lead is."""
     for rule in scenario.exit.when:
-        if condition_holds(rule, event, stage, before, patterns_met):
+        if condition_holds(rule, event, stage, before, patterns_met, profile):
             return f"exit rule: {rule.describe()}"
     return None
 
@@ -62,8 +63,11 @@ def condition_holds(
     stage: str,
     before: str,
     patterns_met: Set[str],
+    profile: LeadProfile | None = None,
 ) -> bool:
     """Whether a branch's or an exit's condition is met now."""
+    if rule.lead is not None:
+        return profile is not None and rule.lead.holds(profile)
     if event is not None and rule.matches_event(event):
         return True
     if rule.stage is not None and stage != before and rule.stage == stage:
@@ -107,7 +111,7 @@ def branch_to(
         if profile is not None and not for_lead(branch.only_if, profile):
             continue
         cond = branch.when
-        hit = condition_holds(cond, event, stage, before, patterns_met)
+        hit = condition_holds(cond, event, stage, before, patterns_met, profile)
         if hit and branch.to != track and (branch.from_ is None or track in branch.from_):
             if cond.event and event:
                 return branch.to, f"event {event.type}"

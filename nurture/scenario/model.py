@@ -661,15 +661,20 @@ class Condition(_Strict):
     properties: dict[str, str | int | bool] = Field(default_factory=dict)
     stage: Stage | None = None
     pattern: str | None = None
+    lead: LeadCondition | None = Field(
+        default=None, description="who the lead is, judged again when its profile changes"
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> Condition:
-        kinds = [k for k in ("event", "stage", "pattern") if getattr(self, k) is not None]
+        kinds = [k for k in ("event", "stage", "pattern", "lead") if getattr(self, k) is not None]
         if len(kinds) != 1:
-            raise ValueError("give exactly one of 'event', 'stage' or 'pattern'")
+            raise ValueError("give exactly one of 'event', 'stage', 'pattern' or 'lead'")
         return self
 
     def describe(self) -> str:
+        if self.lead is not None:
+            return "who the lead is"
         if self.stage is not None:
             return f"stage {self.stage}"
         if self.pattern is not None:

@@ -18,6 +18,7 @@ from nurture.schedule.variants import in_holdout
 from nurture.store.engine import Store
 from nurture.store.models import Conversion, Handoff, Transition
 from nurture.worker_setup import build_worker
+from tests.helpers.api import LEAD, Api
 from tests.helpers.email import body
 from tests.helpers.journeys import (
     advance_to_weekday_noon_tokyo,
@@ -281,3 +282,30 @@ async def test_a_lost_deal_is_nurtured_again_after_its_cool_off(
     assert later.emails_sent > resting.emails_sent  # nurturing goes on
     moves = [(t.from_lifecycle, t.to_lifecycle, t.actor) for t in rows(store, Transition)]
     assert moves[-1] == ("lost", "recycled", "journey")
+
+
+async def test_a_new_title_moves_a_running_journey_onto_another_track_mid_wait(
+    env: WorkflowEnvironment,
+    client: Client,
+    settings: Settings,
+    store: Store,
+    api: Api,
+    tmp_path: Path,
+) -> None:
+    executives = "branches:\n  - when: {lead: {role: [executive]}}\n    from: [cold]\n    to: warm"
+    scenario_copy(settings, tmp_path, old="branches:", new=executives)
+    lead = {**LEAD, "role": "practitioner"}
+    async with build_worker(client, settings, store):
+        await advance_to_weekday_noon_tokyo(env, 2)
+        started_ = (await api.http.post("/v1/leads", json=lead, headers=api.leads)).json()
+        handle = client.get_workflow_handle(started_["journeys"][0]["journey_id"])
+        await eventually(handle, lambda s: s.emails_sent == 1)  # welcome; the guide in 30 days
+        await env.sleep(timedelta(days=5))
+        assert (await state(handle)).track == "cold"
+        promoted = await api.http.post("/v1/leads", json={**lead, "role": "executive"},
+                                       headers=api.leads)  # fmt: skip
+        assert promoted.status_code == 200 and promoted.json()["created"] is False
+        st = await eventually(handle, lambda s: s.track == "warm")
+    texts = [e.text for e in st.timeline]
+    assert "profile updated: role practitioner → executive" in texts
+    assert "track 'cold' → 'warm': who the lead is" in texts
