@@ -31,7 +31,8 @@ def describe_changes(
         lines.append(f"journeys end after {_d(old.exit.after)} → {_d(new.exit.after)}")
     if old.send_window != new.send_window:
         lines += _fields("send window", _dump(old.send_window), _dump(new.send_window))
-    names = ("sender", "fit", "ab", "tracking", "locale", "name", "goals", "holdout", "entry")
+    names = ("sender", "fit", "ab", "tracking", "locale", "name", "goals", "holdout", "entry",
+             "on_lost")  # fmt: skip
     for name in names:
         before, after = _dump(getattr(old, name)), _dump(getattr(new, name))
         if before != after:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from nurture.scenario.diff import describe_changes
 from nurture.scenario.loader import load_scenario
-from nurture.scenario.model import Goal, LineMessage
+from nurture.scenario.model import Goal, LineMessage, Reentry
 from tests.helpers.paths import SCENARIOS
 
 
@@ -35,3 +37,9 @@ def test_goals_and_the_control_group_are_described() -> None:
         "goals: [] → [{name: 'demo', event: 'demo_booked'}]",
         "holdout: 0.0 → 0.1",
     ]
+
+
+def test_a_lost_deals_return_is_described() -> None:
+    old = load_scenario(SCENARIOS, "acme")
+    new = old.model_copy(update={"on_lost": Reentry(after=timedelta(days=90), track="cold")})
+    assert describe_changes(old, new) == ["on_lost: none → {after: 90d, track: 'cold'}"]
