@@ -765,7 +765,6 @@ class LeadJourney(MovesBetweenVersions):
         """Record the conversion; end the journey when the goal says so (returns True)."""
         m = self._mem
         m.goals_reached.append(goal.name)
-        self._note("goal", f"goal '{goal.name}' reached ({cause})")
         await calls.local(
             ConversionActivities.record_conversion,
             ConversionInput(
@@ -777,6 +776,7 @@ class LeadJourney(MovesBetweenVersions):
             ),
             summary=f"record goal '{goal.name}'",
         )
+        self._note("goal", f"goal '{goal.name}' reached ({cause})")  # once it is recorded
         if goal.then == "end" and m.ended_reason is None:
             self._end(f"goal '{goal.name}' reached")
             return True

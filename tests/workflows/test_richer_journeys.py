@@ -83,6 +83,7 @@ async def test_a_pattern_trigger_fires_on_the_third_product_page_and_a_stage_one
     env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, tmp_path: Path
 ) -> None:
     scenario_copy(settings, tmp_path, old="branches:", new=PATTERN_TRIGGER)
+    settings.frequency_cap_per_week = 10  # four emails in a day: the cap is not the subject
     async with build_worker(client, settings, store):
         handle = await started(env, client, settings, store)
         for _ in range(2):
@@ -98,6 +99,7 @@ async def test_a_pattern_trigger_fires_on_the_third_product_page_and_a_stage_one
         await behave(env, handle, "product_page")  # the pattern still holds: no second offer
         await behave(env, handle, "document_download", document="price list")  # → hot
         st = await eventually(handle, lambda s: any("hot-call" in e.text for e in s.timeline))
+        await eventually(handle, lambda s: s.emails_sent == 4)  # the hot-call email is out
     assert st.stage == "hot"
     fired = [e.text for e in st.timeline if e.kind == "trigger"]
     assert fired[1:] == ["trigger 'download-followup' fired by document_download",
@@ -229,6 +231,8 @@ async def test_a_step_nobody_opened_in_three_days_goes_again_and_one_opened_does
         await behave(env, handles["scanner"], "email_open", send_id=guide_of[handles["scanner"].id],
                      machine_open=True)  # a mail scanner: no person  # fmt: skip
         await env.sleep(timedelta(days=4))
+        for name in ("silent", "scanner"):  # the resend is out
+            await eventually(handles[name], lambda s: s.emails_sent == 3)
         states = {name: await state(handle) for name, handle in handles.items()}
     resent = {s.journey_id: s for s in sends(store) if s.send_key == "cold#1/guide~resend"}
     assert set(resent) == {handles["silent"].id, handles["scanner"].id}
