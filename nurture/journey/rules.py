@@ -85,7 +85,7 @@ def goal_reached(
     for goal in scenario.goals:
         if goal.name in reached:
             continue
-        if (event is not None and goal.matches(event)) or (
+        if (event is not None and goal.matches_event(event)) or (
             lifecycle is not None and goal.lifecycle == lifecycle
         ):
             return goal
@@ -283,7 +283,7 @@ def trigger_cause(
     or None: its event arrived, the lead entered its stage, or newly met its pattern."""
     when = trigger.when
     if when.event is not None:
-        return event.type if event is not None and when.matches(event) else None
+        return event.type if event is not None and when.matches_event(event) else None
     if when.stage is not None:
         return f"stage {stage}" if stage == when.stage and stage_before != stage else None
     if when.pattern in patterns_met:

@@ -186,6 +186,26 @@ class EventMatch(_Strict):
         return all(event.properties.get(k) == v for k, v in self.properties.items())
 
 
+class _MaybeEvent(_Strict):
+    """A rule that may name an event, narrowed like an EventMatch (by URL and properties);
+    its other kinds (a stage, a pattern, a lifecycle move) are its subclass's."""
+
+    event: EventType | None = None
+    url_contains: str | None = None
+    properties: dict[str, str | int | bool] = Field(default_factory=dict)
+
+    def matches_event(self, event: BehaviorEvent) -> bool:
+        """Whether `event` is the rule's event (never true for its other kinds)."""
+        return _named_event_matches(self, event)
+
+
+def _named_event_matches(rule: _MaybeEvent | Goal, event: BehaviorEvent) -> bool:
+    if rule.event is None:
+        return False
+    match = EventMatch(event=rule.event, url_contains=rule.url_contains, properties=rule.properties)
+    return match.matches(event)
+
+
 class EventPoints(_Strict):
     """Points each event of a type is worth, capped per day so one busy afternoon is not 'hot'."""
 
@@ -566,14 +586,11 @@ class Track(_Strict):
     )
 
 
-class TriggerWhen(_Strict):
+class TriggerWhen(_MaybeEvent):
     """What fires a trigger: an event (narrowed by URL and properties like EventMatch),
     the lead entering a stage (`stage: hot`), or a scoring pattern newly met (`pattern:`,
     the name of one of `scoring.patterns`: "product pages 3 times in 14 days")."""
 
-    event: EventType | None = None
-    url_contains: str | None = None
-    properties: dict[str, str | int | bool] = Field(default_factory=dict)
     stage: Stage | None = None
     pattern: str | None = None
 
@@ -596,22 +613,13 @@ class TriggerWhen(_Strict):
             return f"pattern '{self.pattern}'"
         return str(self.event)
 
-    def matches(self, event: BehaviorEvent) -> bool:
-        """Whether `event` fires an event trigger (never a stage or pattern one)."""
-        if self.event is None:
-            return False
-        match = EventMatch(
-            event=self.event, url_contains=self.url_contains, properties=self.properties
-        )
-        return match.matches(event)
-
 
 class Goal(_Strict):
     """A conversion the product wants (`demo_booked`): an event it names (narrowed like
     an EventMatch) or a lifecycle move sales records. Reaching it is recorded as the
     lead's conversion and ends the journey (`then: end`) or lets it go on (`continue`)."""
 
-    name: str
+    name: str  # first, as `nurture diff` shows a goal
     event: EventType | None = None
     url_contains: str | None = None
     properties: dict[str, str | int | bool] = Field(default_factory=dict)
@@ -634,13 +642,8 @@ class Goal(_Strict):
             raise ValueError("'url_contains' and 'properties' narrow an 'event' goal only")
         return self
 
-    def matches(self, event: BehaviorEvent) -> bool:
-        if self.event is None:
-            return False
-        match = EventMatch(
-            event=self.event, url_contains=self.url_contains, properties=self.properties
-        )
-        return match.matches(event)
+    def matches_event(self, event: BehaviorEvent) -> bool:
+        return _named_event_matches(self, event)
 
 
 class Trigger(Touch):
@@ -652,13 +655,10 @@ class Trigger(Touch):
     stages: list[Stage] | None = Field(default=None, description="only in these stages")
 
 
-class Condition(_Strict):
+class Condition(_MaybeEvent):
     """An event (with the EventMatch narrowing), reaching a stage, or newly meeting a
     scoring pattern (`pattern:` a name from scoring.patterns)."""
 
-    event: EventType | None = None
-    url_contains: str | None = None
-    properties: dict[str, str | int | bool] = Field(default_factory=dict)
     stage: Stage | None = None
     pattern: str | None = None
     lead: LeadCondition | None = Field(
@@ -680,14 +680,6 @@ class Condition(_Strict):
         if self.pattern is not None:
             return f"pattern '{self.pattern}'"
         return f"event {self.event}"
-
-    def matches_event(self, event: BehaviorEvent) -> bool:
-        if self.event is None:
-            return False
-        match = EventMatch(
-            event=self.event, url_contains=self.url_contains, properties=self.properties
-        )
-        return match.matches(event)
 
 
 class Branch(_Strict):
