@@ -17,8 +17,8 @@ from nurture.store.engine import LeadNotFound, Store
 
 
 class ChannelSendInput(BaseModel):
-    """One send of a journey on a channel; `template` names the channel's own template
-    (`templates/<template>.line.json`, `.webhook.json`) in the pinned version."""
+    """One send of a journey, on any channel; `template` names the channel's own template
+    in the pinned version (`<template>.html`, `.line.json`, `.webhook.json`)."""
 
     brand: Brand
     scenario_version: str

@@ -12,13 +12,14 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 from email.message import EmailMessage
-from typing import Any, Literal
+from typing import Literal
 
 import jinja2
 from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.channel_sends import ChannelSendInput
 from nurture.channels.line.links import line_link_url
 from nurture.config import Settings
 from nurture.mail.compose import LinkTracking, Recipient, compose_email, unsubscribe_url
@@ -33,29 +34,17 @@ from nurture.mail.providers import (
     SendTags,
 )
 from nurture.mail.render import TemplateRenderer
-from nurture.scenario.model import Brand, MailType
 from nurture.scenario.pins import pinned_sources
 from nurture.sending import claims
 from nurture.store.engine import LeadNotFound, Store
 from nurture.store.models import Lead, utcnow
 
 
-class SendEmailInput(BaseModel):
+class SendEmailInput(ChannelSendInput):
     """Carries the pinned scenario's brand, so the email matches the version the journey runs."""
 
-    brand: Brand
-    scenario_version: str
-    journey_id: str
-    lead_id: str
-    product: str
-    send_key: str
-    mail_type: MailType
-    template: str
     subject: str
     variant: int
-    journey_time: datetime
-    journey: dict[str, Any]
-    event: dict[str, Any] | None = None  # a trigger's: what fired it (templates' `event`)
 
 
 class SendEmailResult(BaseModel):

@@ -506,25 +506,13 @@ class LeadJourney(MovesBetweenVersions):
     ) -> SendEmailInput:
         subject, template = chosen
         return SendEmailInput(
-            brand=self._scenario.brand,
-            scenario_version=self._scenario.version,
-            journey_id=self._id,
-            lead_id=self._input.lead_id,
-            product=self._input.product,
-            send_key=key,
-            mail_type=mail_type,
-            template=template,
-            subject=subject,
-            variant=variant,
-            journey_time=workflow.now(),
-            journey=self._template_journey(key),
-            event=event,
+            **self._channel_send(key, mail_type, template, event), subject=subject, variant=variant
         )
 
     def _channel_send(
         self, key: str, mail_type: MailType, template: str, event: dict[str, Any] | None
     ) -> dict[str, Any]:
-        """What every send beyond email carries (activities/channel_sends.py)."""
+        """What every send carries, on any channel (activities/channel_sends.py)."""
         return {
             "brand": self._scenario.brand,
             "scenario_version": self._scenario.version,
