@@ -109,31 +109,50 @@ class SalesMailActivities:
         return SalesMailResult(send_id=send_id, status="sent")
 
     def _claim(self, input: SalesMailInput) -> SalesMailResult | tuple[str, dict[str, Any]]:
-        """Claim the send like every email (nurture/sending/claims.py), once the hand-off
-        is known. Returns the final result, or (send id, hand-off payload) when this
-        attempt delivers. The payload is read before the claim: an erasure in between
+        """Claim the owner's email like every email (nurture/sending/claims.py), once the
+        hand-off is known. Returns the final result, or (send id, hand-off payload) when
+        this attempt delivers. The payload is read before the claim: an erasure in between
         makes the claim `suppressed`, so a payload read before it never goes out."""
         payload = self._payload(input)
+        claimed = self._claim_notice(
+            input,
+            key=input.send_key,
+            template=f"sales-{input.kind}",
+            provider=self.provider.name,
+            channel="email",
+            redeliver_stale=self.provider.redelivery_is_harmless,
+        )
+        return claimed if isinstance(claimed, SalesMailResult) else (claimed, payload)
+
+    def _claim_notice(
+        self,
+        input: SalesMailInput,
+        *,
+        key: str,
+        template: str,
+        provider: str,
+        channel: str,
+        redeliver_stale: bool,
+    ) -> SalesMailResult | str:
+        """Claim one notice to sales on its channel: its send id when this attempt
+        delivers, else what was decided (done before, suppressed, ...)."""
         new = claims.NewSend(
             journey_id=input.journey_id,
-            send_key=input.send_key,
+            send_key=key,
             lead_id=input.lead_id,
             product=input.brand.product,
             mail_type="sales",
-            template=f"sales-{input.kind}",
+            template=template,
             subject="",
-            provider=self.provider.name,
+            provider=provider,
             journey_time=input.journey_time,
+            channel=channel,
         )
         attempt = claims.claim(
-            self.store,
-            new,
-            self.settings,
-            redeliver_stale=self.provider.redelivery_is_harmless,
-            to_sales=True,
+            self.store, new, self.settings, redeliver_stale=redeliver_stale, to_sales=True
         )
         if attempt.decision.outcome == "claimed":
-            return attempt.send_id, payload
+            return attempt.send_id
         if attempt.decision.outcome == "busy":
             raise in_progress(attempt.send_id)
         if attempt.decision.outcome == "done":
@@ -160,27 +179,16 @@ class SalesMailActivities:
         assert input.slack_channel is not None
         client = self._slack_client()  # before the claim: a missing token claims nothing
         payload = self._payload(input)
-        new = claims.NewSend(
-            journey_id=input.journey_id,
-            send_key=input.slack_key,
-            lead_id=input.lead_id,
-            product=input.brand.product,
-            mail_type="sales",
+        claimed = self._claim_notice(
+            input,
+            key=input.slack_key,
             template=f"slack-{input.kind}",
-            subject="",
             provider="slack",
-            journey_time=input.journey_time,
             channel="slack",
+            redeliver_stale=False,  # Slack has no idempotency key
         )
-        attempt = claims.claim(self.store, new, self.settings, redeliver_stale=False, to_sales=True)
-        if attempt.decision.outcome == "busy":
-            raise in_progress(attempt.send_id)
-        if attempt.decision.outcome == "done":
-            return _result_of(attempt)
-        if attempt.decision.outcome != "claimed":
-            return SalesMailResult(
-                send_id=attempt.send_id, status=attempt.status, detail=attempt.detail
-            )
+        if isinstance(claimed, SalesMailResult):
+            return claimed
         notice = SalesNotice(input.kind, input.to, input.business_days, input.timezone)
         secret = self.settings.secret_key
         buttons = action_token(input.journey_id, input.handoff_no, secret)
@@ -191,13 +199,13 @@ class SalesMailActivities:
         try:
             claims.hand_over(
                 self.store,
-                self._tags(input, attempt.send_id, input.slack_key),
+                self._tags(input, claimed, input.slack_key),
                 text,
                 lambda: post_message(client, input.slack_channel or "", text, blocks, thread),
             )
         except ProviderError as err:
             raise temporal_error(err) from None
-        return SalesMailResult(send_id=attempt.send_id, status="sent")
+        return SalesMailResult(send_id=claimed, status="sent")
 
     def _payload(self, input: SalesMailInput) -> dict[str, Any]:
         payload = handoff_payload(self.store, input.journey_id, input.handoff_no)
