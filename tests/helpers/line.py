@@ -8,12 +8,11 @@ import hashlib
 import hmac
 import json
 import re
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from nurture.config import LineChannel
+from tests.helpers.json_server import serve_json
 
 TOKEN, SECRET = "test-line-token", "test-line-secret"
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -50,27 +49,7 @@ class LineApi:
     fail_next: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        line = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                status, answer, headers = line.answer(self.path, dict(self.headers), body)
-                raw = json.dumps(answer).encode()
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, self.url = serve_json(self.answer)
 
     def answer(
         self, path: str, headers: dict[str, str], body: bytes

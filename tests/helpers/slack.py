@@ -6,12 +6,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlencode
+
+from tests.helpers.json_server import serve_json
 
 TOKEN, SIGNING_SECRET = "xoxb-test-token", "test-slack-signing-secret"
 BLOCK_TYPES = {"header", "section", "actions", "context", "divider"}
@@ -52,48 +52,32 @@ class SlackApi:
     fail_next: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        slack = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                status, answer = slack.answer(self.path, dict(self.headers), body)
-                raw = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.server, self.url = serve_json(self.answer)
         self.api = self.url + "/api/"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def answer(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+    def answer(
+        self, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
         if path.startswith("/response/"):
             self.replaced.append(json.loads(body))
-            return 200, {"ok": True}
+            return 200, {"ok": True}, {}
         if path != "/api/chat.postMessage":
-            return 404, {"ok": False, "error": "unknown_method"}
+            return 404, {"ok": False, "error": "unknown_method"}, {}
         if headers.get("Authorization") != f"Bearer {TOKEN}":
-            return 200, {"ok": False, "error": "invalid_auth"}
+            return 200, {"ok": False, "error": "invalid_auth"}, {}
         if self.fail_next:
-            return self.fail_next.pop(0), {"ok": False, "error": "ratelimited"}
+            return self.fail_next.pop(0), {"ok": False, "error": "ratelimited"}, {}
         request = json.loads(body)
         blocks = request.get("blocks")
         blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
         problem = _problem(request, blocks)
         if problem:
-            return 200, {"ok": False, "error": problem}
+            return 200, {"ok": False, "error": problem}, {}
         ts = f"{1700000000 + len(self.messages)}.000100"
         self.messages.append(
             Posted(request["channel"], request["text"], blocks, request.get("thread_ts"), ts)
         )
-        return 200, {"ok": True, "channel": request["channel"], "ts": ts}
+        return 200, {"ok": True, "channel": request["channel"], "ts": ts}, {}
 
     def close(self) -> None:
         self.server.shutdown()
