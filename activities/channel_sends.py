@@ -68,7 +68,8 @@ def claim_channel_send(
         ) from None
 
 
-def tags_of(input: ChannelSendInput, send_id: str) -> SendTags:
+def tags_of(input: ChannelSendInput, send_id: str, variant: int = 0) -> SendTags:
+    """What the send's provider may know of it: opaque ids and our labels."""
     return SendTags(
         send_id=send_id,
         journey_id=input.journey_id,
@@ -76,5 +77,5 @@ def tags_of(input: ChannelSendInput, send_id: str) -> SendTags:
         product=input.product,
         mail_type=input.mail_type,
         send_key=input.send_key,
-        variant=0,
+        variant=variant,
     )

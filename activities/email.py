@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.channel_sends import ChannelSendInput
+from activities.channel_sends import ChannelSendInput, tags_of
 from nurture.channels.line.links import line_link_url
 from nurture.config import Settings
 from nurture.mail.compose import LinkTracking, Recipient, compose_email, unsubscribe_url
@@ -92,7 +92,7 @@ class EmailActivities:
             self.store,
             self.provider,
             lambda: self._message(input, lead, send_id),
-            _tags(input, send_id),
+            tags_of(input, send_id, input.variant),
         )
         activity.logger.info("sent %s (%s) for %s", input.send_key, send_id, input.journey_id)
         return SendEmailResult(send_id=send_id, status="sent", provider_message_id=message_id)
@@ -286,15 +286,3 @@ def temporal_error(err: ProviderError) -> ApplicationError:
         )
     kind = DELIVERY_UNCERTAIN if isinstance(err, DeliveryUncertain) else PROVIDER_REJECTED
     return ApplicationError(err.detail, type=kind, non_retryable=True)
-
-
-def _tags(input: SendEmailInput, send_id: str) -> SendTags:
-    return SendTags(
-        send_id=send_id,
-        journey_id=input.journey_id,
-        lead_id=input.lead_id,
-        product=input.product,
-        mail_type=input.mail_type,
-        send_key=input.send_key,
-        variant=input.variant,
-    )
