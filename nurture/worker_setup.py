@@ -15,6 +15,7 @@ from activities.conversions import ConversionActivities
 from activities.email import EmailActivities
 from activities.handoff import HandoffActivities
 from activities.line import LineActivities
+from activities.restart import RestartActivities
 from activities.rollout import RolloutActivities
 from activities.sales_mail import SalesMailActivities
 from activities.scenario import ScenarioActivities
@@ -63,6 +64,7 @@ def build_worker(
     handoff = HandoffActivities(store, settings)
     transitions = TransitionActivities(store)
     conversions = ConversionActivities(store)
+    restarts = RestartActivities(store)
     suppressions = SuppressionActivities(store)
     scenarios = ScenarioActivities(settings.scenarios_dir, store)
     ab = AbActivities(settings.scenarios_dir, store)
@@ -76,6 +78,7 @@ def build_worker(
         handoff.leave_handoff_queue,
         transitions.record_transition,
         conversions.record_conversion,
+        restarts.carry_over,
         suppressions.record_suppression,
         ab.ab_winner,
     ]

@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
         StageMove,
         TimelineEntry,
     )
-    from nurture.journey.lifecycle import NURTURING, Lifecycle
+    from nurture.journey.lifecycle import Lifecycle
     from nurture.leads.profile import LeadProfile
     from nurture.scenario.durations import format_duration
     from nurture.scenario.model import Scenario, Stage, Step
@@ -71,7 +71,7 @@ class JourneyBase:
         """When the next step email goes out, or None when nurture email is off."""
         m = self._mem
         step = self._current_step()
-        if step is None or m.paused or m.email_stopped or m.lifecycle not in NURTURING:
+        if step is None or m.paused or m.email_stopped or not rules.nurtured(m):
             return None
         return next_send_time(
             rules.step_due(m, step, now),

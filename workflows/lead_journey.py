@@ -26,13 +26,14 @@ with workflow.unsafe.imports_passed_through():
     from activities.conversions import ConversionActivities, ConversionInput
     from activities.email import EmailActivities, SendEmailInput, SendEmailResult
     from activities.line import LineActivities, SendLineInput, SendLineResult
+    from activities.restart import CarryOverInput, RestartActivities
     from activities.scenario import LoadScenarioInput, ScenarioActivities
     from activities.step_webhook import (
         SendWebhookInput,
         SendWebhookResult,
         StepWebhookActivities,
     )
-    from nurture.journey import narrative, rules
+    from nurture.journey import carry_over, narrative, rules
     from nurture.journey import search_attributes as sa
     from nurture.journey.contract import (
         WORKFLOW_TYPE,
@@ -41,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         JourneyMemory,
         JourneyResult,
         JourneyState,
+        Restart,
         SalesFeedback,
         ScenarioUpdate,
         StopJourney,
@@ -49,7 +51,6 @@ with workflow.unsafe.imports_passed_through():
         journey_id,
     )
     from nurture.journey.lifecycle import (
-        NURTURING,
         SALES_OWNED,
         TERMINAL,
         Lifecycle,
@@ -77,7 +78,13 @@ with workflow.unsafe.imports_passed_through():
     )
     from nurture.schedule.send_window import next_capacity_check, next_day_opens, open_hours
     from nurture.schedule.variants import assign_variant, in_holdout
-    from nurture.scoring.score import Discount, ScoreBreakdown, relevant_events, stage_for
+    from nurture.scoring.score import (
+        Discount,
+        ScoreBreakdown,
+        event_horizon,
+        relevant_events,
+        stage_for,
+    )
 
 # A step's send is bounded (workflows/calls.py says why the journey's own records are not):
 # past it the step is deferred and the loop takes behaviour.
@@ -109,7 +116,9 @@ class LeadJourney(MovesBetweenVersions):
 
     @workflow.run
     async def run(self, input: JourneyInput) -> JourneyResult:
-        if self._m is None:
+        if self._m is None and input.restart is not None:
+            await self._restart(input.restart)
+        elif self._m is None:
             await self._begin()
         else:
             self._m.runs += 1
@@ -124,10 +133,13 @@ class LeadJourney(MovesBetweenVersions):
             if self._inbox:
                 await self._process_inbox()
                 continue
+            if m.lifecycle_moves:
+                await self._lifecycle_triggers()
+                continue
             if self._history_is_long():
                 await self._continue_as_new()
             now = workflow.now()
-            if (m.lifecycle in NURTURING or m.handoff_queued) and now >= self._exit_deadline:
+            if (rules.nurtured(m) or m.handoff_queued) and now >= self._exit_deadline:
                 self._end(f"journey reached its maximum age ({self._exit_after})")
                 break
             if m.watch is not None and m.watch.due <= now:
@@ -168,6 +180,42 @@ class LeadJourney(MovesBetweenVersions):
         await self._set_start_lifecycle()
         await self._reevaluate(None)  # a lead whose fit alone makes it warm starts on that track
 
+    async def _restart(self, restart: Restart) -> None:
+        """A new run for a lead whose journey had closed: on the current scenario, from its
+        entry track, carrying the closed runs' history from the store (its behaviour still
+        scores; content it had is not sent again; records go on numbering), nurtured again."""
+        product, lead_id = self._input.product, self._input.lead_id
+        scenario = await calls.local(
+            ScenarioActivities.load_scenario,
+            LoadScenarioInput(product=product),
+            summary=f"load scenario '{product}'",
+        )
+        now = workflow.now()
+        carried = await calls.local(
+            RestartActivities.carry_over,
+            CarryOverInput(
+                journey_id=self._id,
+                lead_id=lead_id,
+                product=product,
+                events_since=now - event_horizon(scenario.scoring),
+            ),
+            summary="read the closed journey's history",
+        )
+        track = scenario.entry_track_for(self._profile)
+        self._m = carry_over.restarted_memory(scenario, carried, track, now)
+        closed = f"run {restart.closed_run_id}" if restart.closed_run_id else "its earlier run"
+        self._note(
+            "start",
+            f"journey restarted: {closed} closed ({carried.lifecycle or 'no lifecycle'}); "
+            f"{len(carried.events)} events, {carried.emails_sent} emails and the steps had "
+            f"carried; on track '{track}' (scenario {scenario.version})",
+        )
+        if self._input.origin == "sales":
+            await self._set_start_lifecycle()
+        elif carried.lifecycle != "nurturing":  # a lost deal, a lead sales had: back to us
+            await self._set_lifecycle("nurturing", actor="journey", reason="journey restarted")
+        await self._reevaluate(None)
+
     async def _wait(self, now: datetime, due: datetime | None) -> None:
         """Sleep until the next touch, a decay-driven stage change, an SLA email, or exit;
         behaviour, feedback and commands wake it early."""
@@ -192,7 +240,7 @@ class LeadJourney(MovesBetweenVersions):
     def _next_wake_up(self, now: datetime, due: datetime | None) -> tuple[datetime, str]:
         """What the journey waits for next, and the timer's summary saying so."""
         m = self._mem
-        if m.lifecycle in NURTURING:
+        if rules.nurtured(m):
             wake_at = self._exit_deadline
             summary = narrative.listen_until_exit(wake_at)
         elif m.handoff_queued:
@@ -276,7 +324,7 @@ class LeadJourney(MovesBetweenVersions):
         m = self._mem
         watch, m.watch = m.watch, None
         assert watch is not None
-        if m.lifecycle not in NURTURING or m.paused or m.email_stopped:
+        if not rules.nurtured(m) or m.paused or m.email_stopped:
             return
         what = f"step '{watch.step_key}' on {watch.track}"
         if watch.switch_to is not None:
@@ -615,6 +663,25 @@ class LeadJourney(MovesBetweenVersions):
             if rules.trigger_allowed(m, trigger, workflow.now()):
                 await self._fire_trigger(trigger, event, cause)
 
+    def _queue_lifecycle_triggers(self, to: str) -> None:
+        """Note a lifecycle move for the triggers waiting for it (when there are any)."""
+        if any(t.when.lifecycle == to for t in self._scenario.triggers):
+            self._mem.lifecycle_moves.append(to)
+            self._woken = True
+
+    async def _lifecycle_triggers(self) -> None:
+        """Triggers on a lifecycle move (`when: {lifecycle: recycled}`), fired here by the
+        main loop: the feedback update that made the move must not wait for a message."""
+        m = self._mem
+        moves, m.lifecycle_moves = m.lifecycle_moves, []
+        for moved_to in moves:
+            for trigger in self._scenario.triggers:
+                cause = rules.trigger_cause(trigger, None, m.stage, m.stage, set(), moved_to)
+                if cause is None or not rules.for_lead(trigger.only_if, self._profile):
+                    continue
+                if rules.trigger_allowed(m, trigger, workflow.now()):
+                    await self._fire_trigger(trigger, None, cause)
+
     async def _fire_trigger(
         self, trigger: Trigger, event: BehaviorEvent | None, cause: str
     ) -> None:
@@ -646,6 +713,9 @@ class LeadJourney(MovesBetweenVersions):
         if m.lifecycle in SALES_OWNED and not m.handoff_queued:
             self._note("unsubscribe", f"email stopped ({why}: {reason}); sales still owns the lead")
             transition = None
+        elif m.lifecycle == "customer":  # nurtured after the win: it stays a customer
+            transition = None
+            self._end(f"{why}: {reason}")
         else:
             transition = self._move(why, actor=actor, reason=reason)
             self._end(f"{why}: {reason}")
@@ -711,8 +781,9 @@ class LeadJourney(MovesBetweenVersions):
         """All email stops at once; a mail-type scope only stops those types."""
         await self._ready()
         m = self._mem
-        cooling_off = m.reentry_at is not None  # a lost deal to be nurtured again
-        if (m.lifecycle in TERMINAL and not cooling_off) or m.ended_reason is not None:
+        # a closed deal to be nurtured again, or a customer nurtured: still on the list
+        nurtured_again = m.reentry_at is not None or m.customer_nurtured
+        if (m.lifecycle in TERMINAL and not nurtured_again) or m.ended_reason is not None:
             return
         if request.mail_types is None:
             await self._stop_email(
@@ -738,8 +809,11 @@ class LeadJourney(MovesBetweenVersions):
             self._end(f"sales: {reason}; email had stopped ({m.email_stopped})")
         elif target == "recycled":
             self._recycle()
+            self._queue_lifecycle_triggers(target)
         elif target == "lost" and self._scenario.on_lost is not None:
-            self._cool_off(self._scenario.on_lost)
+            self._cool_off(self._scenario.on_lost, "lost deal")
+        elif target == "customer" and self._scenario.on_customer is not None:
+            self._cool_off(self._scenario.on_customer, "won deal")
         elif target in TERMINAL:
             self._end(f"sales: {reason}")
         for transition in transitions:
@@ -770,21 +844,29 @@ class LeadJourney(MovesBetweenVersions):
             return True
         return False
 
-    def _cool_off(self, rule: Reentry) -> None:
-        """A lost deal rests, then is nurtured again (`on_lost`) instead of ending."""
+    def _cool_off(self, rule: Reentry, what: str) -> None:
+        """A closed deal rests, then is nurtured again (`on_lost`, `on_customer`) instead
+        of ending."""
         m = self._mem
         m.reentry_at = workflow.now() + rule.after
         self._note(
-            "lifecycle",
-            f"lost deal: nurtured again from {m.reentry_at:%Y-%m-%d} on '{rule.track}'",
+            "lifecycle", f"{what}: nurtured again from {m.reentry_at:%Y-%m-%d} on '{rule.track}'"
         )
 
+    def _nurture_customer(self, rule: Reentry) -> None:
+        """A won deal's rest is over: the customer is nurtured on the `on_customer` track
+        (onboarding, cross-sell); it stays a customer and is never handed off again."""
+        self._mem.customer_nurtured = True
+        self._switch_track(rule.track, f"customer nurtured after {format_duration(rule.after)}")
+
     async def _reenter(self) -> None:
-        """The cool-off of a lost deal is over: nurturing again, behaviour before now
-        discounted as on a recycling, on the `on_lost` track."""
+        """The rest of a closed deal is over: nurturing again on its track."""
         m = self._mem
-        rule = self._scenario.on_lost
         m.reentry_at = None
+        if m.lifecycle == "customer" and self._scenario.on_customer is not None:
+            self._nurture_customer(self._scenario.on_customer)
+            return
+        rule = self._scenario.on_lost
         if rule is None or m.lifecycle != "lost":
             return
         reason = f"lost deal nurtured again after {format_duration(rule.after)}"
@@ -792,6 +874,7 @@ class LeadJourney(MovesBetweenVersions):
         keep = self._scenario.handoff.recycle.keep_behavior
         m.discount = Discount(before=workflow.now(), keep=keep)
         self._switch_track(rule.track, reason)
+        self._queue_lifecycle_triggers("recycled")
         self._score = self._compute_score()
         before = m.stage
         m.stage = stage_for(self._score.total, self._scenario.stages)
@@ -830,7 +913,7 @@ class LeadJourney(MovesBetweenVersions):
         step where the version still has them, no step sent twice, rescored under its rules."""
         result = await self._take_version(request)
         m = self._mem
-        if m.ended_reason is None and m.lifecycle in NURTURING and self._current_step() is None:
+        if m.ended_reason is None and rules.nurtured(m) and self._current_step() is None:
             self._track_complete()  # past the track's last step: its `then` applies
         return result
 

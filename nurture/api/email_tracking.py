@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from nurture.analytics.own_tracking import Hit, Tracked, record_hits
 from nurture.api.browsers import PublishedOrigins
 from nurture.api.group_commit import GroupCommit
-from nurture.api.tracking import current_scenarios
+from nurture.api.scenarios import current_scenarios
 from nurture.leads.tracking_privacy import policy_for
 from nurture.sending.tracking_tokens import read_click, read_open, visitor_token
 from nurture.store.engine import Store

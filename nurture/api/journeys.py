@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from temporalio.service import RPCError, RPCStatusCode
 
 from nurture.api.auth import require
-from nurture.api.leads import temporal_down
+from nurture.api.errors import temporal_down
 from nurture.journey import bulk
 from nurture.rollout.queries import BadQuery, journeys_query
 

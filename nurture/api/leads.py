@@ -13,8 +13,11 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from nurture.api.auth import require
+from nurture.api.errors import temporal_down
+from nurture.api.lead_profiles import tell_journeys
 from nurture.api.limits import FEEDBACK_BYTES, LEAD_BATCH_BYTES, LEAD_BYTES, max_body
-from nurture.journey.client import give_feedback, journey_state, start_journey, tell_profile
+from nurture.api.scenarios import checked_attributes
+from nurture.journey.client import give_feedback, journey_state, start_journey
 from nurture.journey.contract import (
     LEAD_ID_PATTERN,
     JourneyState,
@@ -23,8 +26,9 @@ from nurture.journey.contract import (
     journey_id,
 )
 from nurture.journey.lifecycle import FeedbackOutcome
+from nurture.leads.profile import LeadProfile
 from nurture.scenario.loader import ScenarioError, has_scenario
-from nurture.store.engine import LeadConflict, LeadIn, Store, profile_of
+from nurture.store.engine import LeadConflict, LeadFields, LeadIn, Store, profile_of
 from nurture.store.event_log import identify
 from nurture.store.models import Journey, Lead
 
@@ -58,6 +62,12 @@ class LeadResponse(BaseModel):
     journeys: list[JourneyStart]
 
 
+class LeadPatch(LeadFields):
+    """The fields of a stored lead to change; every field left out is kept, and so is every
+    attribute left out of `attributes` (null clears one). The email, external id and
+    consent change through POST /v1/leads (by the external id, for an email)."""
+
+
 class LeadView(BaseModel):
     lead_id: str
     external_id: str | None
@@ -68,6 +78,7 @@ class LeadView(BaseModel):
     title: str | None
     source: str | None
     owner: str | None
+    profile: LeadProfile
     journeys: dict[str, JourneyState | str]
 
 
@@ -101,12 +112,14 @@ async def _upsert(request: Request, body: LeadRequest) -> LeadResponse:
     data = LeadIn.model_validate(
         body.model_dump(exclude={"products", "origin"}, exclude_unset=True)
     )
+    if data.attributes:
+        data.attributes = await checked_attributes(request, data.attributes)
     try:
         lead, created = await asyncio.to_thread(store.upsert_lead, data)
     except LeadConflict as err:
         raise HTTPException(409, str(err)) from None
     if not created:
-        await _tell_profile(request, lead)
+        await tell_journeys(request, lead)
     starts = []
     for product in body.products:
         try:
@@ -125,23 +138,22 @@ async def _upsert(request: Request, body: LeadRequest) -> LeadResponse:
     return LeadResponse(lead_id=lead.id, created=created, journeys=starts)
 
 
-async def _tell_profile(request: Request, lead: Lead) -> None:
-    """Best effort: the lead's running journeys learn its profile as stored now (a new
-    title, an enrichment), rescore, and judge their conditions on the lead anew."""
+@router.patch(
+    "/leads/{lead_id}", dependencies=[Depends(require("leads")), Depends(max_body(LEAD_BYTES))]
+)
+async def patch_lead(lead_id: LeadId, body: LeadPatch, request: Request) -> LeadView:
+    """Change a lead's profile or custom attributes; its running journeys learn of it at
+    once (a `profile` signal: rescored, conditions on the lead judged anew). 503 when
+    Temporal is down: the change is stored; repeat the call so the journeys learn it."""
     store: Store = request.app.state.store
-    products = await asyncio.to_thread(_journey_products, store, lead.id)
-    profile = profile_of(lead)
-    for product in products:
-        try:
-            client = await request.app.state.temporal.client()
-            await tell_profile(client, product, lead.id, profile)
-        except Exception as err:  # ended, or Temporal away: the store has the profile
-            log.info("journey %s of %s not told of the profile: %s", product, lead.id, err)
-
-
-def _journey_products(store: Store, lead_id: str) -> list[str]:
-    with store.session() as session:
-        return list(session.scalars(select(Journey.product).where(Journey.lead_id == lead_id)))
+    values = body.model_dump(exclude_unset=True)
+    if body.attributes:
+        values["attributes"] = await checked_attributes(request, body.attributes)
+    lead = await asyncio.to_thread(store.update_lead, lead_id, values)
+    if lead is None:
+        raise HTTPException(404, f"no lead {lead_id!r}")
+    told = await tell_journeys(request, lead)
+    return _view(lead, dict.fromkeys(told, "told of the change"))
 
 
 def _products_exist(request: Request, products: list[str]) -> None:
@@ -166,6 +178,10 @@ async def get_lead(lead_id: str, request: Request) -> LeadView:
             states[product] = await journey_state(client, product, lead_id)
         except Exception as err:  # one journey's trouble must not hide the lead
             states[product] = f"state unavailable: {type(err).__name__}"
+    return _view(lead, states)
+
+
+def _view(lead: Lead, journeys: dict[str, JourneyState | str]) -> LeadView:
     return LeadView(
         lead_id=lead.id,
         external_id=lead.external_id,
@@ -176,8 +192,22 @@ async def get_lead(lead_id: str, request: Request) -> LeadView:
         title=lead.title,
         source=lead.source,
         owner=lead.owner,
-        journeys=states,
+        profile=profile_of(lead),
+        journeys=journeys,
     )
+
+
+@router.api_route(
+    "/leads/{lead_id}",
+    methods=["HEAD", "POST", "PUT", "DELETE", "OPTIONS", "TRACE"],
+    include_in_schema=False,
+)
+async def other_methods(lead_id: str) -> None:
+    """Starlette would answer these with the first route's `Allow: PATCH`, hiding the GET
+    (`/leads/batch` has this path's shape too, and takes POST only)."""
+    if lead_id == "batch":
+        raise HTTPException(405, "the batch takes POST", {"Allow": "POST"})
+    raise HTTPException(405, "a lead takes GET or PATCH", {"Allow": "GET, PATCH"})
 
 
 def _lead_and_products(store: Store, lead_id: str) -> tuple[Lead, list[str]]:
@@ -216,11 +246,3 @@ async def feedback(lead_id: LeadId, body: FeedbackRequest, request: Request) -> 
         raise temporal_down(err) from None
     except (OSError, TimeoutError, RuntimeError) as err:
         raise temporal_down(err) from None
-
-
-def temporal_down(err: Exception, done: str = "") -> HTTPException:
-    """503 in words that stay the same: the client's error names Temporal's address (and
-    worse), which belongs in the log, not in an answer to whoever called."""
-    log.warning("Temporal unreachable: %s: %s", type(err).__name__, err)
-    again = "repeat the call" if done else "retry"
-    return HTTPException(503, f"{done}Temporal is unreachable right now; {again}")

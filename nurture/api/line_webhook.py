@@ -41,7 +41,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from nurture.api.limits import WEBHOOK_BYTES, max_body
-from nurture.api.tracking import current_scenarios
+from nurture.api.scenarios import current_scenarios
 from nurture.channels.line import links
 from nurture.channels.line.push import LinePusher
 from nurture.channels.line.replies import Reply, reply_text

@@ -40,6 +40,17 @@ SOMEONE: JsonDict = {
 }
 
 
+# Segment's reserved identify traits (its spec), and the spellings we read of them: a trait
+# outside these is a custom attribute, which a scenario must declare.
+SEGMENT_TRAITS = frozenset(
+    {
+        "address", "age", "avatar", "birthday", "company", "createdAt", "created_at",
+        "description", "email", "firstName", "first_name", "gender", "id", "lastName",
+        "last_name", "name", "phone", "title", "username", "website",
+    }
+)  # fmt: skip
+
+
 class SegmentMessage(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True, json_schema_extra=SOMEONE)
 
@@ -51,7 +62,11 @@ class SegmentMessage(BaseModel):
     event: str | None = Field(default=None, max_length=200)
     name: str | None = Field(default=None, max_length=200)
     properties: dict[str, Any] = Field(default_factory=dict)
-    traits: dict[str, Any] = Field(default_factory=dict)
+    traits: dict[str, Any] = Field(
+        default_factory=dict,
+        description="identify: Segment's reserved traits (email, firstName, lastName, company, "
+        "title, ...) and custom attributes a scenario declares; any other trait is a 422",
+    )
     context: dict[str, Any] = Field(default_factory=dict)
     timestamp: Timestamp | None = None
     sent_at: Timestamp | None = Field(default=None, alias="sentAt")

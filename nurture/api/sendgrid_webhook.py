@@ -33,7 +33,7 @@ from sendgrid.helpers.eventwebhook import EventWebhook, EventWebhookHeader
 from nurture.analytics.facts import Fact, record_facts_in
 from nurture.analytics.sendgrid_facts import fact_of
 from nurture.api.limits import WEBHOOK_BYTES, max_body
-from nurture.api.tracking import current_scenarios
+from nurture.api.scenarios import current_scenarios
 from nurture.api.unsubscribe import tell_journey_of
 from nurture.leads.events import (
     EMAIL_BLOCKED,

@@ -7,10 +7,8 @@ a repeated messageId is accepted and counted once.
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import replace
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -19,10 +17,13 @@ from sqlalchemy import select
 
 from nurture.api.auth import KEY_INFO, KeyInfo, require
 from nurture.api.event_writer import EventWriter, Owners, Write, Written, lead_ids
+from nurture.api.lead_profiles import tell_journeys
 from nurture.api.limits import max_body
+from nurture.api.scenarios import attribute_catalog, current_scenarios
 from nurture.api.segment import (
     MAX_BATCH_BYTES,
     MAX_EVENT_BYTES,
+    SEGMENT_TRAITS,
     Batch,
     IdentifyMessage,
     PageMessage,
@@ -32,11 +33,9 @@ from nurture.api.segment import (
     page_events,
     track_events,
 )
+from nurture.leads.attributes import AttributeCatalog, AttributeValue
 from nurture.leads.bots import bot_reason
 from nurture.leads.events import provider_only
-from nurture.rollout.live import LiveVersions
-from nurture.scenario.live_rules import with_live_rules
-from nurture.scenario.loader import valid_scenarios
 from nurture.scenario.model import Scenario
 from nurture.sending.tracking_tokens import read_visitor
 from nurture.store.engine import LeadIn, Store
@@ -47,7 +46,6 @@ router = APIRouter(tags=["tracking"])
 # RudderStack's SDK with `useBeacon: true` sends its batches to `/beacon/v1/batch?writeKey=`
 # (outside /v1): the batch route, mounted there too.
 beacon_router = APIRouter(tags=["tracking"])
-SCENARIO_TTL = 5.0
 
 
 class Accepted(BaseModel):
@@ -104,8 +102,10 @@ async def _accept(request: Request, messages: list[SegmentMessage]) -> Accepted:
     if _publishable(request):
         messages, refused = _from_a_page(request, messages)
     identifies = [m for m in messages if m.type == "identify"]
+    catalog = await attribute_catalog(request) if identifies else AttributeCatalog()
     for message in identifies:
-        _lead_from_traits(message)  # a bad identify refuses the batch before anything is stored
+        # a bad identify refuses the batch before anything is stored
+        _lead_from_traits(message, _attribute_traits(message, catalog))
     behaviour = [m for m in messages if m.type != "identify"]
     written = Written(logged=0, new=0)
     covered = _products_covered(request)
@@ -135,7 +135,13 @@ async def _accept(request: Request, messages: list[SegmentMessage]) -> Accepted:
     replayed = 0
     if identifies:
         store: Store = request.app.state.store
-        replayed = await asyncio.to_thread(lambda: sum(_identify(store, m) for m in identifies))
+        outcomes = await asyncio.to_thread(
+            lambda: [_identify(store, m, _attribute_traits(m, catalog)) for m in identifies]
+        )
+        replayed = sum(count for count, _ in outcomes)
+        for _, updated in outcomes:
+            if updated is not None:
+                await tell_journeys(request, updated)
     return Accepted(
         accepted=len(messages),
         new=written.new,
@@ -268,26 +274,48 @@ def _lead_id(store: Store, user_id: str | None) -> str | None:
         return lead_ids(session, frozenset({user_id})).get(user_id)
 
 
-def _identify(store: Store, message: SegmentMessage) -> int:
+def _identify(
+    store: Store, message: SegmentMessage, attributes: dict[str, AttributeValue | None]
+) -> tuple[int, Lead | None]:
     """Link the visitor to a lead (found by userId or email; created from traits with an
-    email) and queue its anonymous history for the lead's journeys."""
+    email) and queue its anonymous history for the lead's journeys. Returns how many events
+    were queued, and the lead when its attributes changed (its journeys are to be told)."""
     lead_id = _lead_id(store, message.user_id)
-    new_lead = _lead_from_traits(message)
+    new_lead = _lead_from_traits(message, attributes)
+    updated = None
     if lead_id is None and new_lead is not None:
         lead_id = _lead_by_email(store, new_lead.email)
-        if lead_id is None:  # a new lead: known fields only; an existing one is left as it is
+        if lead_id is None:  # a new lead from the traits
             lead, _ = store.upsert_lead(new_lead)
             lead_id = lead.id
+        elif attributes:  # an existing one: only its attributes change
+            updated = store.update_lead(lead_id, {"attributes": attributes})
+    elif lead_id is not None and attributes:
+        updated = store.update_lead(lead_id, {"attributes": attributes})
     if lead_id is None:
-        return 0
+        return 0, None
     replayed = 0
     for anonymous in {message.anonymous_id, f"user:{message.user_id}" if message.user_id else None}:
         if anonymous:
             replayed += len(identify(store, anonymous, lead_id))
-    return replayed
+    return replayed, updated
 
 
-def _lead_from_traits(message: SegmentMessage) -> LeadIn | None:
+def _attribute_traits(
+    message: SegmentMessage, catalog: AttributeCatalog
+) -> dict[str, AttributeValue | None]:
+    """The traits that are custom attributes, checked: every trait outside Segment's
+    reserved ones must be an attribute a scenario declares (422 listing the known ones)."""
+    custom = {k: v for k, v in message.traits.items() if k not in SEGMENT_TRAITS}
+    try:
+        return catalog.check(custom)
+    except ValueError as err:
+        raise HTTPException(422, f"identify {message.message_id}: traits: {err}") from None
+
+
+def _lead_from_traits(
+    message: SegmentMessage, attributes: dict[str, AttributeValue | None]
+) -> LeadIn | None:
     """A lead from identify traits (email required), validated before anything is stored."""
     email = message.traits.get("email")
     if not email:
@@ -299,6 +327,7 @@ def _lead_from_traits(message: SegmentMessage) -> LeadIn | None:
         "last_name": _trait(message, "lastName", "last_name"),
         "company": _company(message),
         "title": _trait(message, "title"),
+        "attributes": attributes or None,
     }
     try:
         return LeadIn(**{k: v for k, v in fields.items() if v is not None})
@@ -327,22 +356,3 @@ def _company(message: SegmentMessage) -> str | None:
     if isinstance(company, dict):
         company = company.get("name")
     return str(company)[:300] if company else None
-
-
-async def current_scenarios(request: Request) -> list[Scenario]:
-    """Every product's scenario (for page rules and what to keep of events), re-read at
-    most every few seconds, with the tracker rules of its older versions that journeys still
-    run (`nurture rollout` has not moved them all yet)."""
-    state = request.app.state
-    cached = getattr(state, "scenarios", None)
-    if cached is not None and time.monotonic() - cached[0] < SCENARIO_TTL:
-        return list(cached[1])
-    scenarios = await asyncio.to_thread(_read_scenarios, state.settings.scenarios_dir)
-    live: LiveVersions = state.live_versions
-    scenarios = [with_live_rules(s, await live.of(s)) for s in scenarios]
-    state.scenarios = (time.monotonic(), scenarios)
-    return scenarios
-
-
-def _read_scenarios(root: Path) -> list[Scenario]:
-    return valid_scenarios(root)  # a broken scenario maps no pages; `nurture validate` says why

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from pathlib import Path
-from typing import Annotated, cast, get_args
+from typing import TYPE_CHECKING, Annotated, cast, get_args
 
 import typer
 
 from nurture.cli.common import console, err_console, exit_after_temporal
 from nurture.config import Settings, get_settings
 from nurture.journey.contract import Origin
+from nurture.leads.attributes import AttributeCatalog
 from nurture.leads.csv_import import Row
 from nurture.store.migrate import SchemaOutdated
+
+if TYPE_CHECKING:
+    from nurture.store.engine import Store
 
 
 def start(
@@ -66,7 +71,10 @@ def start(
         raise typer.Exit(2)
     if csv_file is not None:
         try:
-            rows = list(read_leads(csv_file, source=source, locale=locale, consent=consent))
+            catalog = _attribute_catalog(get_settings().scenarios_dir)
+            rows = list(
+                read_leads(csv_file, source=source, locale=locale, consent=consent, catalog=catalog)
+            )
         except (OSError, ValueError) as err:
             err_console.print(f"[red]{err}[/red]")
             raise typer.Exit(2) from None
@@ -88,12 +96,21 @@ def start(
     exit_after_temporal(1 if failures else 0)
 
 
+def _attribute_catalog(root: Path) -> AttributeCatalog:
+    """The attributes every valid scenario declares (what CSV columns may fill)."""
+    from nurture.scenario.loader import valid_scenarios
+
+    return AttributeCatalog.of((s.product, s.attributes) for s in valid_scenarios(root))
+
+
 async def _start_rows(
     settings: Settings, rows: list[Row], products: list[str], origin: Origin = "marketing"
 ) -> int:
-    from nurture.journey.client import start_journey
+    from temporalio.service import RPCError
+
+    from nurture.journey.client import start_journey, tell_profile
     from nurture.scenario.loader import ScenarioError as LoadError
-    from nurture.store.engine import LeadConflict, Store, has_any_consent
+    from nurture.store.engine import LeadConflict, Store, has_any_consent, profile_of
     from nurture.temporal import connect
 
     store = Store(settings.database_url)
@@ -112,6 +129,10 @@ async def _start_rows(
             failures += 1
             err_console.print(f"[red]{where}: skipped: {err}[/red]", highlight=False)
             continue
+        if not created:  # its running journeys learn what changed (a title, an attribute)
+            for running in _journeys_of(store, lead.id):
+                with contextlib.suppress(RPCError):  # closed: nothing to tell
+                    await tell_profile(client, running, lead.id, profile_of(lead))
         if row.lead.consent is None and not has_any_consent(store, lead.id):
             err_console.print(
                 f"[yellow]{where}: no consent basis on record: its emails will be refused "
@@ -132,6 +153,17 @@ async def _start_rows(
                 highlight=False,
             )
     return failures
+
+
+def _journeys_of(store: Store, lead_id: str) -> list[str]:
+    """The products of the lead's journeys that exist already (and so missed the update)."""
+    from sqlalchemy import select
+
+    from nurture.store.models import Journey
+
+    with store.session() as session:
+        found = session.scalars(select(Journey.product).where(Journey.lead_id == lead_id))
+        return sorted(set(found))
 
 
 def state(product: str, lead_id: str) -> None:

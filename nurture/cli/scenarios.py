@@ -11,6 +11,7 @@ import typer
 from nurture.channels.readiness import channel_problems
 from nurture.cli.common import console, err_console
 from nurture.config import get_settings
+from nurture.leads.attributes import AttributeCatalog
 from nurture.scenario.loader import ScenarioError, load_scenario_dir, scenario_dirs
 
 
@@ -36,6 +37,7 @@ def validate(
         err_console.print(f"[red]no scenario.yaml found in {path} or its sub-folders[/red]")
         raise typer.Exit(2)
     failed = 0
+    loaded = []
     for folder in folders:
         try:
             scenario = load_scenario_dir(folder)
@@ -52,6 +54,7 @@ def validate(
             for said in unreachable:
                 err_console.print(f"  {said}", markup=False, highlight=False, soft_wrap=True)
             continue
+        loaded.append(scenario)
         templates = len({name for _, name in scenario.template_names()})
         console.print(
             f"[green]✓ {scenario.product}[/green] {scenario.name} · version {scenario.version} · "
@@ -60,7 +63,10 @@ def validate(
         )
         if simulate:
             failed += _rehearse(folder)
-    if failed:
+    conflicts = AttributeCatalog.of((s.product, s.attributes) for s in loaded).conflicts
+    for conflict in conflicts:
+        err_console.print(f"[red]✗ {conflict}[/red]", highlight=False, soft_wrap=True)
+    if failed or conflicts:
         raise typer.Exit(1)
 
 

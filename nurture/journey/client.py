@@ -2,17 +2,24 @@
 
 Backend teams, `starter.py`, the CLI and the demo all go through here, so a
 journey is started the same way everywhere: the lead is stored first, the
-product's scenario is checked, and starting twice is a no-op that says so.
+product's scenario is checked, and starting twice is a no-op that says so. Starting a
+journey that has closed starts a new run that carries its history
+(nurture/journey/carry_over.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
+from temporalio.api.enums.v1.workflow_pb2 import WORKFLOW_EXECUTION_STATUS_RUNNING
+from temporalio.api.workflow.v1 import WorkflowExecutionInfo
+from temporalio.api.workflowservice.v1 import (
+    DeleteWorkflowExecutionRequest,
+    DescribeWorkflowExecutionRequest,
+)
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -25,6 +32,7 @@ from nurture.journey.contract import (
     JourneyInput,
     JourneyState,
     Origin,
+    Restart,
     SalesFeedback,
     Unsubscribe,
     journey_id,
@@ -34,19 +42,23 @@ from nurture.leads.profile import LeadProfile
 from nurture.scenario.loader import load_scenario
 from nurture.sending import gate as send_gate
 from nurture.store.engine import Store, find_or_insert, profile_of
-from nurture.store.models import Journey, Lead, utcnow
+from nurture.store.models import Journey, Lead, Transition, utcnow
+
+# A journey that closed with the lead in these is not started again.
+NOT_RESTARTED = frozenset({"customer", "disqualified"})
 
 
-def _remember(store: Store, workflow_id: str, lead_id: str, product: str) -> None:
+def _remember(store: Store, workflow_id: str, lead_id: str, product: str) -> bool:
     """Note the journey before starting it, so events accepted from now on are routed to it.
-    A concurrent start may note it first."""
+    A concurrent start may note it first. True when Temporal had it already (confirmed)."""
 
     def insert(session: Session) -> Journey:
         journey = Journey(workflow_id=workflow_id, lead_id=lead_id, product=product)
         session.add(journey)
         return journey
 
-    find_or_insert(store, lambda session: session.get(Journey, workflow_id), insert)
+    journey, _ = find_or_insert(store, lambda session: session.get(Journey, workflow_id), insert)
+    return journey.confirmed_at is not None
 
 
 @dataclass(frozen=True)
@@ -64,12 +76,14 @@ async def start_journey(
     product: str,
     origin: Origin = "marketing",
 ) -> StartOutcome:
-    """Start `product`'s journey for a stored lead, unless one exists (running or closed).
+    """Start `product`'s journey for a stored lead, unless one is running.
 
-    A closed journey is not restarted, and a lead suppressed for the product (unsubscribed,
-    bounced, erased) gets none, even after Temporal has forgotten its closed journey: a list
-    imported twice must not nurture again someone who said no. `origin="sales"` registers a
-    lead sales found itself (SGL): its journey starts in `sql`, owned by sales.
+    A closed journey is started again as a new run carrying its history (see
+    `_closed_journey` for the ones that are not). A lead suppressed for the product
+    (unsubscribed, bounced, erased) gets none, even after Temporal has forgotten its closed
+    journey: a list imported twice must not nurture again someone who said no.
+    `origin="sales"` registers a lead sales found itself (SGL): its journey starts in `sql`,
+    owned by sales.
     """
     load_scenario(settings.scenarios_dir, product)  # a broken scenario fails here, clearly
     workflow_id = journey_id(product, lead.id)
@@ -82,23 +96,85 @@ async def start_journey(
         )
     if reason:
         return StartOutcome(workflow_id, False, f"not started: {reason}")
-    _remember(store, workflow_id, lead.id, product)
+    restart = None
+    if _remember(store, workflow_id, lead.id, product):  # Temporal had it: running or closed
+        closed = await _closed_journey(client, store, workflow_id)
+        if isinstance(closed, StartOutcome):
+            return closed
+        restart = closed
     try:
         await client.start_workflow(
             WORKFLOW_TYPE,
-            JourneyInput(product=product, lead_id=lead.id, profile=profile_of(lead), origin=origin),
+            JourneyInput(
+                product=product,
+                lead_id=lead.id,
+                profile=profile_of(lead),
+                origin=origin,
+                restart=restart,
+            ),
             id=workflow_id,
             task_queue=settings.task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            # A closed journey is started again only after the checks above said so.
+            id_reuse_policy=(
+                WorkflowIDReusePolicy.ALLOW_DUPLICATE
+                if restart
+                else WorkflowIDReusePolicy.REJECT_DUPLICATE
+            ),
             search_attributes=TypedSearchAttributes([SearchAttributePair(sa.PRODUCT, product)]),
             static_summary=f"{product} journey of lead {lead.id}"
-            + (" (sales-generated)" if origin == "sales" else ""),
+            + (" (sales-generated)" if origin == "sales" else "")
+            + (" (restarted)" if restart else ""),
         )
     except WorkflowAlreadyStartedError:
         _confirm(store, workflow_id)
         return StartOutcome(workflow_id, False, "journey already exists; nothing started")
     _confirm(store, workflow_id)
+    if restart is not None:
+        return StartOutcome(workflow_id, True, "journey restarted: its earlier run had closed")
     return StartOutcome(workflow_id, True, "journey started")
+
+
+async def _closed_journey(client: Client, store: Store, workflow_id: str) -> Restart | StartOutcome:
+    """A journey Temporal had: still running (nothing to start), closed with the lead a
+    customer or disqualified (not nurtured again: `on_customer` keeps nurturing customers),
+    or closed otherwise (its time was up, an exit rule, a lost deal, a goal), which a new
+    run restarts, carrying its history. A run Temporal has forgotten (past its retention)
+    is closed too: the store says where it left the lead."""
+    described = await latest_run(client, workflow_id)
+    if described is not None and described.status == WORKFLOW_EXECUTION_STATUS_RUNNING:
+        return StartOutcome(workflow_id, False, "journey already exists; nothing started")
+    with store.session() as session:
+        last = session.scalars(
+            select(Transition.to_lifecycle)
+            .where(Transition.journey_id == workflow_id)
+            .order_by(Transition.seq.desc())
+            .limit(1)
+        ).first()
+    if last in NOT_RESTARTED:
+        return StartOutcome(
+            workflow_id,
+            False,
+            f"not started: its journey closed with the lead {last} "
+            "(a customer is nurtured on by the scenario's on_customer)",
+        )
+    return Restart(closed_run_id=described.execution.run_id if described else None)
+
+
+async def latest_run(client: Client, workflow_id: str) -> WorkflowExecutionInfo | None:
+    """The workflow's latest run as the server describes it, or None when it has none. Read
+    raw: the SDK's `describe()` also decodes search attributes, which some servers (the
+    time-skipping test server) hand back in a form it cannot read."""
+    try:
+        described = await client.workflow_service.describe_workflow_execution(
+            DescribeWorkflowExecutionRequest(
+                namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
+            )
+        )
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        return None
+    return described.workflow_execution_info
 
 
 def _confirm(store: Store, workflow_id: str) -> None:

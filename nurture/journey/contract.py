@@ -161,13 +161,21 @@ class JourneyMemory(BaseModel):
         default=None, description="the lead's profile as updated since the start (`profile`)"
     )
     reentry_at: datetime | None = Field(
-        default=None, description="a lost deal's return to nurturing (scenario `on_lost`)"
+        default=None,
+        description="a closed deal's return to nurturing (scenario `on_lost`, `on_customer`)",
+    )
+    customer_nurtured: bool = Field(
+        default=False, description="a customer nurtured on the `on_customer` track"
     )
     watch: EngagementWatch | None = Field(
         default=None, description="the last step email awaiting a person's open or click"
     )
     goals_reached: list[str] = Field(
         default_factory=list, description="the scenario's goals this lead has reached"
+    )
+    lifecycle_moves: list[str] = Field(
+        default_factory=list,
+        description="lifecycle moves whose triggers (`when: {lifecycle: ...}`) are to fire",
     )
     handoff_owner: str | None = Field(
         default=None, description="with several owners: whom the last hand-off went to"
@@ -203,6 +211,15 @@ class JourneyMemory(BaseModel):
     runs: int = 1
 
 
+class Restart(BaseModel):
+    """This run starts a journey whose earlier run closed (it ended, or Temporal has
+    forgotten it): the new run carries that run's history from the store."""
+
+    closed_run_id: str | None = Field(
+        default=None, description="the closed run, when Temporal still has it"
+    )
+
+
 class JourneyInput(BaseModel):
     """Start a journey for one lead and one product (or continue one, with `memory`)."""
 
@@ -213,6 +230,7 @@ class JourneyInput(BaseModel):
     memory: JourneyMemory | None = None
     pending_events: list[BehaviorEvent] = Field(default_factory=list)
     max_history_length: int = Field(default=10_000, ge=100)
+    restart: Restart | None = None
 
     @field_validator("lead_id")
     @classmethod

@@ -161,5 +161,11 @@ def reentry_wait(at: datetime) -> str:
 def profile_change(before: LeadProfile, after: LeadProfile) -> str:
     """`role practitioner → executive, company_size 40 → 120`: what a profile update changed."""
     old, new = before.model_dump(), after.model_dump()
-    changed = [f"{key} {old[key]} → {new[key]}" for key in new if old.get(key) != new[key]]
+    old.update(old.pop("attributes"))
+    new.update(new.pop("attributes"))
+    changed = [
+        f"{key} {old.get(key)} → {new.get(key)}"
+        for key in [*new, *(k for k in old if k not in new)]
+        if old.get(key) != new.get(key)
+    ]
     return ", ".join(changed) or "nothing"

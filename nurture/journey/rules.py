@@ -119,10 +119,16 @@ def branch_to(
     return None
 
 
+def nurtured(m: JourneyMemory) -> bool:
+    """Whether marketing sends this lead its track's messages now: a lead it nurtures, or a
+    customer on the `on_customer` track."""
+    return m.lifecycle in NURTURING or (m.lifecycle == "customer" and m.customer_nurtured)
+
+
 def trigger_allowed(m: JourneyMemory, trigger: Trigger, now: datetime) -> bool:
     """A trigger email goes to a lead marketing still nurtures, who takes email and trigger
     mail, in the trigger's stages, once per cool-down."""
-    if m.lifecycle not in NURTURING or m.paused or m.email_stopped:
+    if not nurtured(m) or m.paused or m.email_stopped:
         return False
     if "trigger" in m.suppressed_mail_types:
         return False
@@ -278,10 +284,14 @@ def trigger_cause(
     stage: Stage,
     stage_before: Stage,
     patterns_met: set[str],
+    moved_to: str | None = None,
 ) -> str | None:
-    """What fires `trigger` now, in words (the event's type, `stage hot`, `pattern '…'`),
-    or None: its event arrived, the lead entered its stage, or newly met its pattern."""
+    """What fires `trigger` now, in words (the event's type, `stage hot`, `pattern '…'`,
+    `lifecycle recycled`), or None: its event arrived, the lead entered its stage, newly met
+    its pattern, or made its lifecycle move (`moved_to`, judged on its own)."""
     when = trigger.when
+    if when.lifecycle is not None or moved_to is not None:
+        return f"lifecycle {moved_to}" if moved_to == when.lifecycle else None
     if when.event is not None:
         return event.type if event is not None and when.matches_event(event) else None
     if when.stage is not None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from nurture.leads.attributes import AttributeCatalog, AttributeValue
 from nurture.leads.fields import one_line_problem
 from nurture.leads.roles import role_from_title
 from nurture.store.engine import ConsentIn, LeadIn
@@ -78,8 +79,11 @@ def read_leads(
     source: str = "trade_show",
     locale: str | None = None,
     consent: ConsentIn | None = None,
+    catalog: AttributeCatalog | None = None,
 ) -> Iterator[Row]:
-    """One Row per data line; a bad row carries its error and never stops the others."""
+    """One Row per data line; a bad row carries its error and never stops the others. A
+    column named like an attribute the scenarios declare (`catalog`) fills that attribute."""
+    catalog = catalog or AttributeCatalog()
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         columns = {c.strip().lower() for c in reader.fieldnames or []}
@@ -89,16 +93,17 @@ def read_leads(
                 f"{path}: missing column(s) {', '.join(sorted(missing))}; expected a header like "
                 "name,email,company,industry,size,title"
             )
-        unknown = columns - KNOWN_COLUMNS
+        unknown = columns - KNOWN_COLUMNS - set(catalog.declared)
         if unknown:
             raise ValueError(
                 f"{path}: unknown column(s) {', '.join(sorted(unknown))}; known columns: "
-                f"{', '.join(sorted(KNOWN_COLUMNS))}"
+                f"{', '.join(sorted(KNOWN_COLUMNS))}; attributes the scenarios declare: "
+                f"{catalog.known()}"
             )
         line = reader.line_num + 1  # where a row starts: a quoted value may span lines
         for raw in reader:
             row = {k.strip().lower(): (v or "").strip() for k, v in raw.items() if k}
-            yield parse_row(line, row, source, locale, consent)
+            yield parse_row(line, row, source, locale, consent, catalog)
             line = reader.line_num + 1
 
 
@@ -108,8 +113,10 @@ def parse_row(
     source: str,
     locale: str | None,
     consent: ConsentIn | None = None,
+    catalog: AttributeCatalog | None = None,
 ) -> Row:
-    """One lead from one row; the row's own consent columns win over the import's `consent`."""
+    """One lead from one row; the row's own consent columns win over the import's `consent`.
+    An empty attribute cell leaves the attribute as it is."""
     first, last = row.get("first_name") or None, row.get("last_name") or None
     problem = one_line_problem(row.get("name", ""), "name")  # split_name would hide a break
     if problem:
@@ -118,9 +125,32 @@ def parse_row(
         first, last = split_name(row["name"], row.get("locale") or locale)
     size_text = row.get("company_size") or row.get("size") or ""
     try:
-        return Row(line, _lead(row, first, last, size_text, source, locale, consent), None)
+        attributes = _attributes(row, catalog or AttributeCatalog())
+        lead = _lead(row, first, last, size_text, source, locale, consent)
+        if attributes:
+            lead = lead.model_copy(update={"attributes": attributes})
+        return Row(line, lead, None)
+    except AttributeProblem as err:
+        return Row(line, None, str(err))
     except ValidationError as err:
         return Row(line, None, "; ".join(_problem(e) for e in err.errors()))
+
+
+class AttributeProblem(ValueError):
+    """A cell that is not a value its attribute takes."""
+
+
+def _attributes(row: dict[str, str], catalog: AttributeCatalog) -> dict[str, AttributeValue]:
+    values: dict[str, AttributeValue] = {}
+    for name, declared in catalog.declared.items():
+        text = row.get(name, "")
+        if not text:
+            continue
+        try:
+            values[name] = declared.spec.from_text(text)
+        except ValueError as err:
+            raise AttributeProblem(f"{name}: {err}") from None
+    return values
 
 
 def _problem(error: ErrorDetails) -> str:

@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from nurture.leads.attributes import AttributeValue
+
 Role = Literal["executive", "manager", "practitioner", "other"]
 FIT_FIELDS = ("industry", "company_size", "role", "region", "department")
 
@@ -42,8 +44,17 @@ class LeadProfile(BaseModel):
     timezone: str | None = None
     locale: str | None = None
     source: str | None = Field(default=None, description="where the lead came from (webinar, ...)")
+    attributes: dict[str, AttributeValue] = Field(
+        default_factory=dict, description="the custom attributes its scenarios declare"
+    )
 
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, value: str | None) -> str | None:
         return check_timezone(value)
+
+    def value_of(self, field: str) -> object:
+        """A built-in field's value, else the custom attribute's (None when unset)."""
+        if field in type(self).model_fields and field != "attributes":
+            return getattr(self, field)
+        return self.attributes.get(field)

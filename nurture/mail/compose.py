@@ -47,6 +47,7 @@ class Recipient:
                 "role": lead.role,
                 "industry": lead.industry,
                 "company_size": lead.company_size,
+                "attributes": dict(lead.attributes or {}),
             },
         )
 

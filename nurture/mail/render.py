@@ -13,6 +13,7 @@ the clients that honour it and its media queries.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from jinja2 import (
 )
 from jinja2.sandbox import SandboxedEnvironment
 
+from nurture.leads.attributes import AttributeSpec
 from nurture.mail.text import html_to_text
 from nurture.scenario.model import Brand
 
@@ -95,6 +97,26 @@ class TemplateRenderer:
         return EmailContent(subject=" ".join(rendered_subject.split()), html=html, text=text)
 
 
+class LeadAttributes(dict[str, Any]):
+    """`lead.attributes` in a template: the lead's custom attributes, None for one it has
+    no value for (`{% if lead.attributes.plan == "pro" %}` works for every lead)."""
+
+    def __missing__(self, name: str) -> None:
+        return None
+
+
+class DeclaredAttributes(LeadAttributes):
+    """What validation renders with: a name the scenario does not declare is an error (a
+    misspelt attribute would otherwise print nothing for every lead)."""
+
+    def __missing__(self, name: str) -> None:
+        raise KeyError(name)
+
+
+def template_attributes(values: Any) -> LeadAttributes:
+    return values if isinstance(values, LeadAttributes) else LeadAttributes(values or {})
+
+
 def email_context(
     brand: Brand,
     lead: dict[str, Any],
@@ -109,7 +131,8 @@ def email_context(
     `line_link_url` opens LINE with the lead's link code ready to send ('' when the product
     has no LINE account: `{% if line_link_url %}`). `event` is what fired a trigger (its
     `type`, `url` and kept `properties`: `{{ event.properties.document }}`); a step's is
-    empty, so a template guards a property with `is defined`."""
+    empty, so a template guards a property with `is defined`. `lead.attributes` holds the
+    lead's custom attributes (dates as YYYY-MM-DD text)."""
     first = lead.get("first_name") or ""
     last = lead.get("last_name") or ""
     # Japanese puts the family name first.
@@ -124,6 +147,7 @@ def email_context(
             "role": lead.get("role") or "other",
             "industry": lead.get("industry") or "",
             "company_size": lead.get("company_size"),
+            "attributes": template_attributes(lead.get("attributes")),
         },
         "product": {"name": brand.name, "key": brand.product},
         "sender": brand.sender.model_dump(),
@@ -164,6 +188,28 @@ SAMPLE_LEADS: list[dict[str, Any]] = [
         "role": "manager",
     },
 ]
+SAMPLE_ATTRIBUTE: dict[str, Any] = {
+    "string": "sample",
+    "number": 12,
+    "boolean": True,
+    "date": "2027-03-31",
+}
+
+
+def sample_leads(attributes: Mapping[str, AttributeSpec]) -> list[dict[str, Any]]:
+    """SAMPLE_LEADS with the scenario's declared attributes: set on every other lead, unset
+    on the rest, so validation renders templates both ways."""
+    leads = []
+    for i, lead in enumerate(SAMPLE_LEADS):
+        values = {
+            name: (spec.values or [""])[0] if spec.type == "enum" else SAMPLE_ATTRIBUTE[spec.type]
+            for name, spec in attributes.items()
+        }
+        shown = DeclaredAttributes(values if i % 2 == 0 else dict.fromkeys(values))
+        leads.append({**lead, "attributes": shown})
+    return leads
+
+
 # The keys the worker passes (workflows/lead_journey.py), with plausible values.
 # What a step's template sees as `event` (no event fired it).
 NO_EVENT: dict[str, Any] = {"type": "", "url": "", "properties": {}}

@@ -1,6 +1,7 @@
 """What changed between two versions of a scenario, in words a marketer reads
 (`nurture diff`): tracks, steps, waits, subjects, templates, scoring rules, thresholds,
-hand-off, triggers, branches, send window, exit rules and page rules."""
+hand-off, triggers, branches, send window, exit rules, page rules and the lead
+attributes it declares."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def describe_changes(
     if old.send_window != new.send_window:
         lines += _fields("send window", _dump(old.send_window), _dump(new.send_window))
     names = ("sender", "fit", "ab", "tracking", "locale", "name", "goals", "holdout", "entry",
-             "on_lost")  # fmt: skip
+             "on_lost", "on_customer", "attributes")  # fmt: skip
     for name in names:
         before, after = _dump(getattr(old, name)), _dump(getattr(new, name))
         if before != after:

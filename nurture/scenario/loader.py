@@ -23,7 +23,8 @@ from pydantic import BaseModel, ValidationError
 from nurture.channels.line.messages import LineMessageError, line_file, render_line_messages
 from nurture.channels.templating import JsonTemplateError, parse_json_template, render_strings
 from nurture.channels.webhook import webhook_file
-from nurture.mail.render import SAMPLE_JOURNEY, SAMPLE_LEADS, TemplateRenderer, email_context
+from nurture.mail.render import SAMPLE_JOURNEY, TemplateRenderer, email_context, sample_leads
+from nurture.scenario.attribute_checks import attribute_problems
 from nurture.scenario.model import SLUG, Scenario, reference_problems
 
 SCENARIO_FILE = "scenario.yaml"
@@ -120,7 +121,7 @@ def load_scenario_dir(folder: Path, *, check_templates: bool = True) -> Scenario
         raise ScenarioError([_problem(file, lines, e) for e in err.errors()]) from None
     problems = [
         Problem(file, _line_for(lines, path), _dotted(path), message)
-        for path, message in reference_problems(scenario)
+        for path, message in [*reference_problems(scenario), *attribute_problems(scenario)]
     ]
     if scenario.product != folder.name:
         problems.append(
@@ -240,7 +241,7 @@ def _line_problems(
             )
             continue
         source = source_path.read_text(encoding="utf-8")
-        for lead in SAMPLE_LEADS:
+        for lead in sample_leads(scenario.attributes):
             context = email_context(
                 scenario.brand,
                 lead,
@@ -278,7 +279,7 @@ def _webhook_problems(
             continue
         try:
             body = parse_json_template(source_path.name, source_path.read_text(encoding="utf-8"))
-            for lead in SAMPLE_LEADS:
+            for lead in sample_leads(scenario.attributes):
                 context = email_context(
                     scenario.brand,
                     lead,
@@ -335,7 +336,8 @@ def _render_problems(
     where: str,
 ) -> list[Problem]:
     unsubscribe = "https://example.invalid/v1/unsubscribe/sample-token"
-    for lead, event in ((lead, event) for lead in SAMPLE_LEADS for event in events):
+    leads = sample_leads(scenario.attributes)
+    for lead, event in ((lead, event) for lead in leads for event in events):
         context = email_context(
             scenario.brand,
             lead,

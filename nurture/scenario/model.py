@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from nurture.leads.attributes import AttributeSpec
 from nurture.leads.events import EVENT_TYPE_PATTERN, NAME_PROPERTIES, BehaviorEvent
 from nurture.leads.profile import FIT_FIELDS, LeadProfile, check_timezone
 from nurture.scenario.durations import Duration
@@ -80,11 +81,60 @@ class Between(_Strict):
     below: int | None = None
 
 
-class LeadCondition(_Strict):
+Scalar = bool | int | float | date | str
+
+
+class AttributeRange(_Strict):
+    """`{at_least: 10, below: 50}` for a number attribute, dates for a date one."""
+
+    at_least: float | date | None = None
+    below: float | date | None = None
+
+    def holds(self, value: object) -> bool:
+        bound = self.at_least if self.at_least is not None else self.below
+        if isinstance(bound, date):
+            if not isinstance(value, str):
+                return False
+            try:
+                value = date.fromisoformat(value)
+            except ValueError:
+                return False
+        elif isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        if self.at_least is not None and value < self.at_least:  # type: ignore[operator]
+            return False
+        return not (self.below is not None and value >= self.below)  # type: ignore[operator]
+
+
+AttributeMatch = AttributeRange | list[Scalar] | Scalar
+
+
+def same_value(a: object, b: object) -> bool:
+    """Whether a stored value and a written one mean the same: case-insensitive text, 3 and
+    3.0, a YAML date and its ISO text."""
+    return _normal(a) == _normal(b)
+
+
+def _normal(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float) and float(value).is_integer():
+        return str(int(value))
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value).strip().lower()
+
+
+class LeadCondition(BaseModel):
     """Who the lead is, for `only_if` and `entry`: each field it names matches (one of the
     listed values, whatever the case; `company_size: {at_least, below}`), and `any:`,
-    `all:` and `not:` combine conditions. Evaluated in the journey from the lead's profile,
-    so the same lead always takes the same path."""
+    `all:` and `not:` combine conditions. Any other key names a custom attribute the
+    scenario declares: a value or a list of values, or `{at_least, below}` for a number or a
+    date (`plan: [pro, enterprise]`, `budget_approved: true`). Evaluated in the journey from
+    the lead's profile, so the same lead always takes the same path."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+    __pydantic_extra__: dict[str, AttributeMatch] = Field(init=False)
 
     industry: list[str] | None = None
     company_size: Between | None = None
@@ -98,12 +148,18 @@ class LeadCondition(_Strict):
 
     @model_validator(mode="after")
     def _says_something(self) -> LeadCondition:
-        if not self.model_fields_set:
+        if not self.model_fields_set and not self.model_extra:
             raise ValueError(
-                "name a field (industry, company_size, role, region, department, source) "
-                "or combine conditions with any:, all: or not:"
+                "name a field (industry, company_size, role, region, department, source, "
+                "or an attribute the scenario declares) or combine conditions with any:, "
+                "all: or not:"
             )
         return self
+
+    @property
+    def attributes(self) -> dict[str, AttributeMatch]:
+        """The custom attributes this condition names, with what each must match."""
+        return dict(self.model_extra or {})
 
     def holds(self, profile: LeadProfile) -> bool:
         for field in ("industry", "role", "region", "department", "source"):
@@ -120,6 +176,9 @@ class LeadCondition(_Strict):
                 return False
             if size.below is not None and n >= size.below:
                 return False
+        for name, match in self.attributes.items():
+            if not _attribute_holds(match, profile.attributes.get(name)):
+                return False
         if self.any is not None and not any(c.holds(profile) for c in self.any):
             return False
         if self.all is not None and not all(c.holds(profile) for c in self.all):
@@ -127,9 +186,19 @@ class LeadCondition(_Strict):
         return not (self.not_ is not None and self.not_.holds(profile))
 
 
+def _attribute_holds(match: AttributeMatch, value: object) -> bool:
+    if value is None:
+        return False
+    if isinstance(match, AttributeRange):
+        return match.holds(value)
+    wanted = match if isinstance(match, list) else [match]
+    return any(same_value(value, w) for w in wanted)
+
+
 class Reentry(_Strict):
-    """A lost deal is nurtured again after a cool-off (`on_lost: {after: 90d, track:
-    recycled}`) instead of ending: no dropped leads after a proposal."""
+    """A lead sales closed is nurtured again after a rest instead of the journey ending: a
+    lost deal (`on_lost: {after: 90d, track: recycled}`: no dropped leads after a proposal)
+    or a won one (`on_customer: {after: 30d, track: customers}`: onboarding, cross-sell)."""
 
     after: Duration
     track: str
@@ -143,20 +212,24 @@ class EntryRule(_Strict):
 
 
 class FitRule(_Strict):
-    """Points for a lead whose profile matches the product's target."""
+    """Points for a lead whose profile matches the product's target: a built-in field
+    (industry, company_size, role, region, department) or a declared attribute."""
 
     name: str = Field(min_length=1)
-    field: Literal["industry", "company_size", "role", "region", "department"]
-    in_: list[str] | None = Field(default=None, alias="in", min_length=1)
-    between: tuple[int, int] | None = None
+    field: str = Field(min_length=1)
+    in_: list[bool | int | float | str] | None = Field(default=None, alias="in", min_length=1)
+    between: tuple[float, float] | None = None
     points: int
 
     @model_validator(mode="after")
     def _one_matcher(self) -> FitRule:
         if (self.in_ is None) == (self.between is None):
             raise ValueError("give exactly one of 'in' (a list of values) or 'between' [min, max]")
-        if self.between is not None and self.field != "company_size":
-            raise ValueError("'between' only applies to company_size; use 'in' for other fields")
+        if self.between is not None and self.field in FIT_FIELDS and self.field != "company_size":
+            raise ValueError(
+                "'between' only applies to company_size and number attributes; use 'in' for "
+                "other fields"
+            )
         if self.in_ is not None and self.field == "company_size":
             raise ValueError("company_size is a number of employees: use 'between: [min, max]'")
         if self.between is not None and self.between[0] > self.between[1]:
@@ -167,8 +240,10 @@ class FitRule(_Strict):
         if value is None:
             return False
         if self.between is not None:
-            return self.between[0] <= int(value) <= self.between[1]
-        return str(value).lower() in {v.lower() for v in self.in_ or ()}
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                return False
+            return self.between[0] <= value <= self.between[1]
+        return any(same_value(value, wanted) for wanted in self.in_ or ())
 
 
 class EventMatch(_Strict):
@@ -588,19 +663,24 @@ class Track(_Strict):
 
 class TriggerWhen(_MaybeEvent):
     """What fires a trigger: an event (narrowed by URL and properties like EventMatch),
-    the lead entering a stage (`stage: hot`), or a scoring pattern newly met (`pattern:`,
-    the name of one of `scoring.patterns`: "product pages 3 times in 14 days")."""
+    the lead entering a stage (`stage: hot`), a scoring pattern newly met (`pattern:`,
+    the name of one of `scoring.patterns`: "product pages 3 times in 14 days"), or a
+    lifecycle move that leaves the lead with marketing (`lifecycle: recycled`: sales handed
+    it back, or a lost deal's cool-off ended)."""
 
     stage: Stage | None = None
     pattern: str | None = None
+    lifecycle: Literal["recycled"] | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> TriggerWhen:
-        kinds = [k for k in ("event", "stage", "pattern") if getattr(self, k) is not None]
+        kinds = [
+            k for k in ("event", "stage", "pattern", "lifecycle") if getattr(self, k) is not None
+        ]
         if len(kinds) != 1:
             raise ValueError(
-                "give exactly one of 'event' (e.g. document_download), 'stage' (e.g. hot) "
-                "or 'pattern' (a name from scoring.patterns)"
+                "give exactly one of 'event' (e.g. document_download), 'stage' (e.g. hot), "
+                "'pattern' (a name from scoring.patterns) or 'lifecycle' (recycled)"
             )
         if self.event is None and (self.url_contains or self.properties):
             raise ValueError("'url_contains' and 'properties' narrow an 'event' trigger only")
@@ -611,6 +691,8 @@ class TriggerWhen(_MaybeEvent):
             return f"stage {self.stage}"
         if self.pattern is not None:
             return f"pattern '{self.pattern}'"
+        if self.lifecycle is not None:
+            return f"lifecycle {self.lifecycle}"
         return str(self.event)
 
 
@@ -848,6 +930,11 @@ class Scenario(_Strict):
     scoring: Scoring
     stages: Stages
     handoff: Handoff
+    attributes: dict[str, AttributeSpec] = Field(
+        default_factory=dict,
+        description="the custom lead attributes this product uses: name → type (string, "
+        "number, boolean, enum with values, date)",
+    )
     entry_track: str
     entry: list[EntryRule] = Field(
         default_factory=list,
@@ -866,6 +953,11 @@ class Scenario(_Strict):
     ab: AbTesting = Field(default_factory=AbTesting)
     on_lost: Reentry | None = Field(
         default=None, description="nurture a lost deal again after a cool-off, on a track"
+    )
+    on_customer: Reentry | None = Field(
+        default=None,
+        description="keep nurturing a won deal after a rest, on a track (cross-sell, "
+        "onboarding): the lead stays a customer and is never handed off again",
     )
     goals: list[Goal] = Field(
         default_factory=list, description="conversions: reaching one is recorded (see Goal)"
@@ -989,8 +1081,9 @@ def reference_problems(scenario: Scenario) -> list[tuple[tuple[str | int, ...], 
     track_ref(("entry_track",), scenario.entry_track)
     for i, rule in enumerate(scenario.entry):
         track_ref(("entry", i, "track"), rule.track)
-    if scenario.on_lost is not None:
-        track_ref(("on_lost", "track"), scenario.on_lost.track)
+    for key, reentry in (("on_lost", scenario.on_lost), ("on_customer", scenario.on_customer)):
+        if reentry is not None:
+            track_ref((key, "track"), reentry.track)
     track_ref(("handoff", "recycle", "track"), scenario.handoff.recycle.track)
     for name, track in scenario.tracks.items():
         _slug_problem(problems, ("tracks", name), name, "track name")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
@@ -49,11 +49,14 @@ class Discount(BaseModel):
     keep: float
 
 
+NO_DECAY_HORIZON = timedelta(days=365)
+
+
 def fit_score(profile: LeadProfile, rules: Sequence[FitRule]) -> list[RuleScore]:
     """One RuleScore per matching fit rule."""
     scores = []
     for rule in rules:
-        value = getattr(profile, rule.field)
+        value = profile.value_of(rule.field)
         if rule.matches(value):
             scores.append(
                 RuleScore(rule=f"fit: {rule.name}", points=rule.points, detail=str(value))
@@ -227,8 +230,17 @@ def relevant_events(
     if len(unique) <= keep_at_most:
         return unique
     if scoring.half_life is not None:
-        horizon = scoring.half_life * 10  # 0.5**10 < 0.1%
-        for pattern in scoring.patterns:
-            horizon = max(horizon, pattern.within)
+        horizon = event_horizon(scoring)
         unique = [e for e in unique if e.occurred_at > now - horizon or e.type == EMAIL_OPEN]
     return unique[-keep_at_most:]
+
+
+def event_horizon(scoring: Scoring) -> timedelta:
+    """How far back an event can still count: ten half-lives (0.5**10 < 0.1%) or the longest
+    pattern window; a year when behaviour never decays."""
+    if scoring.half_life is None:
+        return NO_DECAY_HORIZON
+    horizon = scoring.half_life * 10
+    for pattern in scoring.patterns:
+        horizon = max(horizon, pattern.within)
+    return horizon

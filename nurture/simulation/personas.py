@@ -69,7 +69,8 @@ class Persona(_Strict):
     description: str = ""
     attributes: dict[str, Any] = Field(
         default_factory=dict,
-        description="lead fields: role, industry, company_size, source, title, region, ...",
+        description="lead fields (role, industry, company_size, source, title, region, ...) "
+        "and custom attributes the scenario declares",
     )
     script: list[Action] = Field(default_factory=list)
     weekly: dict[str, float] = Field(

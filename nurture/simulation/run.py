@@ -15,6 +15,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -29,6 +30,7 @@ from nurture.config import Settings
 from nurture.journey.client import start_journey
 from nurture.journey.contract import SalesFeedback, Unsubscribe
 from nurture.journey.search_attributes import NEXT_TOUCH
+from nurture.leads.attributes import AttributeCatalog
 from nurture.leads.events import EMAIL_BOUNCE, EMAIL_CLICK, EMAIL_OPEN, BehaviorEvent
 from nurture.scenario.model import Scenario
 from nurture.simulation.personas import BOUNCE, PAGE, UNSUBSCRIBE, Action, Feedback, Persona
@@ -149,9 +151,28 @@ async def drive(
     return run
 
 
+def _lead_fields(scenario: Scenario, persona: Persona) -> dict[str, Any]:
+    """A persona's lead fields; what is no lead field is a custom attribute, checked against
+    the scenario's declarations (ValueError naming the persona)."""
+    fields: dict[str, Any] = {"first_name": persona.name.title()}
+    custom = {}
+    for name, value in persona.attributes.items():
+        if name in LeadIn.model_fields:
+            fields[name] = value
+        else:
+            custom[name] = value
+    if custom:
+        catalog = AttributeCatalog.of([(scenario.product, scenario.attributes)])
+        try:
+            fields["attributes"] = catalog.check(custom)
+        except ValueError as err:
+            raise ValueError(f"persona {persona.name!r}: {err}") from None
+    return fields
+
+
 async def _start_leads(run: Run, settings: Settings, personas: list[Persona]) -> None:
     for index, persona in enumerate(personas):
-        fields = {"first_name": persona.name.title(), **persona.attributes}
+        fields = _lead_fields(run.scenario, persona)
         lead, _ = run.store.upsert_lead(
             LeadIn(email=f"lead{index}@simulation.example.com", consent=CONSENT, **fields)
         )

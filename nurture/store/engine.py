@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 from sqlalchemy import Engine, create_engine, event, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -23,6 +30,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from nurture.api.timestamps import Timestamp
+from nurture.leads.attributes import MAX_ATTRIBUTES, AttributeValue, merged
+from nurture.leads.attributes import NAME as ATTRIBUTE_NAME
 from nurture.leads.fields import normalised_email, one_line_problem
 from nurture.leads.profile import LeadProfile, Role, check_timezone
 from nurture.store import migrate
@@ -101,15 +110,21 @@ class LeadNotFound(LookupError):
     """No lead has this id in the store."""
 
 
-class LeadIn(BaseModel):
-    """A lead as a backend, a form or a trade-show list gives it to us."""
+# The schema spells the names (snake_case); which ones exist is the scenarios' to say
+# (AttributeCatalog.check, where the catalog is at hand).
+AttributeUpdate = Annotated[
+    dict[Annotated[str, StringConstraints(pattern=ATTRIBUTE_NAME.pattern)], AttributeValue | None],
+    Field(json_schema_extra={"additionalProperties": False}),
+]
+
+
+class LeadFields(BaseModel):
+    """What a lead's profile says: the fields `PATCH /v1/leads/{id}` may change."""
 
     model_config = ConfigDict(
         extra="forbid", str_strip_whitespace=True, json_schema_extra=_one_line_in_schema
     )
 
-    email: str = Field(max_length=320, json_schema_extra={"format": "email"})
-    external_id: str | None = Field(default=None, max_length=200)
     first_name: str | None = Field(default=None, max_length=200)
     last_name: str | None = Field(default=None, max_length=200)
     company: str | None = Field(default=None, max_length=300)
@@ -123,7 +138,13 @@ class LeadIn(BaseModel):
     locale: str | None = Field(default=None, max_length=16)
     source: Source | None = None
     owner: str | None = Field(default=None, max_length=200)
-    consent: ConsentIn | None = None
+    attributes: AttributeUpdate | None = Field(
+        default=None,
+        max_length=MAX_ATTRIBUTES,
+        description="custom attributes the scenarios declare (snake_case names; one no "
+        "scenario declares, or a value not of its type, is a 422); a name set to null is "
+        "cleared, one left out is kept",
+    )
 
     @field_validator("company_size", mode="before")
     @classmethod
@@ -132,6 +153,26 @@ class LeadIn(BaseModel):
         if isinstance(value, bool | str):
             raise ValueError(f"company_size is a number of employees, e.g. 120 (got {value!r})")
         return value
+
+    @field_validator("*")
+    @classmethod
+    def _one_line(cls, value: Any, info: ValidationInfo) -> Any:
+        """Every text field of a lead is one line: names, company and title reach email
+        headers and templates, where a line break made the message impossible to build."""
+        return one_line(value, info) if isinstance(value, str) else value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        return check_timezone(value)
+
+
+class LeadIn(LeadFields):
+    """A lead as a backend, a form or a trade-show list gives it to us."""
+
+    email: str = Field(max_length=320, json_schema_extra={"format": "email"})
+    external_id: str | None = Field(default=None, max_length=200)
+    consent: ConsentIn | None = None
 
     @field_validator("email")
     @classmethod
@@ -142,23 +183,11 @@ class LeadIn(BaseModel):
         except ValueError as err:
             raise PydanticCustomError("email", "{reason}", {"reason": str(err)}) from None
 
-    @field_validator("*")
-    @classmethod
-    def _one_line(cls, value: Any, info: ValidationInfo) -> Any:
-        """Every text field of a lead is one line: names, company and title reach email
-        headers and templates, where a line break made the message impossible to build."""
-        return one_line(value, info) if isinstance(value, str) else value
-
     @field_validator("external_id")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         """An empty external id is no id: it must not make every such lead one lead."""
         return value or None
-
-    @field_validator("timezone")
-    @classmethod
-    def _timezone(cls, value: str | None) -> str | None:
-        return check_timezone(value)
 
 
 def one_line(value: str | None, info: ValidationInfo) -> str | None:
@@ -180,6 +209,7 @@ def profile_of(lead: Lead) -> LeadProfile:
         timezone=_valid_timezone_or_none(lead.timezone),
         locale=lead.locale,
         source=lead.source,
+        attributes=dict(lead.attributes or {}),
     )
 
 
@@ -247,10 +277,14 @@ class Store:
             if not found:
                 return None
             for key, value in values.items():
+                if key == "attributes":
+                    value = merged(found[0].attributes, value or {})
                 setattr(found[0], key, value)
             return with_consent(session, found[0])
 
         def insert(session: Session) -> Lead:
+            if "attributes" in values:
+                values["attributes"] = merged(None, values["attributes"] or {}) or None
             lead = Lead(id=new_lead_id(), **values)
             session.add(lead)
             return with_consent(session, lead)
@@ -269,6 +303,20 @@ class Store:
                 f"could not store lead {data.email!r}: it keeps colliding with another lead's "
                 "email or external id"
             ) from None
+
+    def update_lead(self, lead_id: str, values: dict[str, Any]) -> Lead | None:
+        """Change a stored lead's fields by id (attributes merged: see `merged`); None when
+        there is no such lead or it was erased. `values` is validated (LeadPatch)."""
+        with self.session() as session:
+            lead = session.get(Lead, lead_id, with_for_update=True)
+            if lead is None or lead.erased_at is not None:
+                return None
+            for key, value in values.items():
+                if key == "attributes":
+                    value = merged(lead.attributes, value or {}) or None
+                setattr(lead, key, value)
+            session.flush()
+            return lead
 
     def get_lead(self, lead_id: str) -> Lead | None:
         with self.session() as session:

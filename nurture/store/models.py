@@ -85,6 +85,9 @@ class Lead(Base):
     locale: Mapped[str | None] = mapped_column(String(16))
     source: Mapped[str | None] = mapped_column(String(40))
     owner: Mapped[str | None] = mapped_column(String(200))
+    attributes: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON, doc="custom attributes, as the scenarios declare them (nurture/leads/attributes.py)"
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

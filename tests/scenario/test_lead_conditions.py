@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from pydantic import ValidationError
 
@@ -38,5 +40,20 @@ def test_company_size_ranges_and_combinations() -> None:
 def test_an_empty_or_unknown_condition_is_refused() -> None:
     with pytest.raises(ValidationError, match="name a field"):
         cond()
-    with pytest.raises(ValidationError, match="title"):
-        cond(title=["CFO"])
+    # any other key names a custom attribute: the scenario's checks refuse an undeclared one
+    # (tests/scenario/test_model.py); a malformed value is refused here
+    with pytest.raises(ValidationError, match="plan"):
+        cond(plan={"more_than": 3})
+
+
+def test_custom_attributes_match_a_value_a_list_or_a_range() -> None:
+    buyer = LeadProfile(attributes={"plan": "pro", "seats": 120, "renews_on": "2027-02-01",
+                                    "budget_approved": True})  # fmt: skip
+    assert cond(plan=["Starter", "PRO"]).holds(buyer)
+    assert cond(budget_approved=True, seats={"at_least": 100, "below": 500}).holds(buyer)
+    assert not cond(seats={"at_least": 200}).holds(buyer)
+    assert cond(renews_on={"below": date(2027, 3, 1)}).holds(buyer)
+    assert not cond(renews_on={"at_least": date(2027, 3, 1)}).holds(buyer)
+    assert cond(seats=120.0).holds(buyer)  # 120 and 120.0 are one value
+    assert not cond(plan=["pro"]).holds(LeadProfile())  # unset never matches
+    assert cond(**{"not": {"plan": ["pro"]}}).holds(LeadProfile())

@@ -241,7 +241,10 @@ def test_an_entry_rule_names_a_known_track_and_a_condition(acme: Path) -> None:
     assert "unknown track 'booth'" in unknown
     edit(acme, "{when: {source: [trade_show]}, track: booth}", "{when: {}, track: warm}")
     [empty] = problems(acme)
-    assert "name a field (industry, company_size, role, region, department, source)" in empty
+    assert (
+        "name a field (industry, company_size, role, region, department, source, or an "
+        "attribute the scenario declares)" in empty
+    )
 
 
 def test_a_no_response_follow_up_resends_or_switches_to_a_known_track(acme: Path) -> None:
@@ -264,3 +267,65 @@ def test_a_lost_deal_returns_to_a_known_track(acme: Path) -> None:
     edit(acme, "entry_track: cold", "on_lost: {after: 90d, track: revived}\nentry_track: cold")
     [unknown] = problems(acme)
     assert "unknown track 'revived'" in unknown
+
+
+ATTRIBUTES = (
+    "attributes:\n"
+    "  plan: {type: enum, values: [starter, pro]}\n"
+    "  seats: {type: number}\n"
+    "  renews_on: {type: date}\n"
+    "entry_track: cold"
+)
+
+
+def test_lead_attributes_are_declared_with_a_type_and_used_as_declared(acme: Path) -> None:
+    edit(acme, "entry_track: cold", ATTRIBUTES)
+    edit(acme, "fit:\n", "fit:\n  - {name: pro, field: plna, in: [pro], points: 5}\n"
+         "  - {name: big, field: plan, between: [1, 9], points: 5}\n"
+         "  - {name: gold, field: plan, in: [gold], points: 5}\n")  # fmt: skip
+    edit(acme, "    from: [cold]\n    to: warm", "    from: [cold]\n    to: warm\n"
+         "    only_if: {any: [{seats: {at_least: 2027-01-01}}, {title: [CFO]}]}", )  # fmt: skip
+    edit(acme, "entry_track: cold", "entry:\n  - {when: {renews_on: {below: 10}}, track: warm}\n"
+         "entry_track: cold")  # fmt: skip
+    found = problems(acme)
+    yaml = acme / "scenario.yaml"
+    expected = [
+        (line_of(acme, "field: plna"), "fit[0].field: unknown field 'plna': use one of industry, "
+         "company_size, role, region, department, or an attribute declared under attributes: "
+         "(declared: plan, renews_on, seats)"),
+        (line_of(acme, "name: big"), "fit[1].between: 'between' needs a number attribute; "
+         "'plan' is a enum: use 'in'"),
+        (line_of(acme, "name: gold"), "fit[2].in[0]: plan: takes one of starter, pro (got 'gold')"),
+        (line_of(acme, "renews_on: {below"), "entry[0].when.renews_on: renews_on: a date "
+         "attribute's range takes dates, e.g. at_least: 2027-01-01"),
+        (line_of(acme, "only_if"), "branches[0].only_if.any[0].seats: seats: a number attribute's "
+         "range takes numbers, e.g. at_least: 10"),
+        (line_of(acme, "only_if"), "branches[0].only_if.any[1].title: unknown field 'title'"),
+    ]  # fmt: skip
+    assert len(found) == len(expected), found
+    for (line, says), problem in zip(expected, found, strict=True):
+        assert problem.startswith(f"{yaml}:{line}: "), problem
+        assert says in problem, problem
+
+
+def test_a_template_may_only_name_declared_attributes(acme: Path) -> None:
+    edit(acme, "entry_track: cold", ATTRIBUTES)
+    note = acme / "templates" / "note.html"
+    note.write_text(note.read_text().replace(
+        "{% block body %}", "{% block body %}{% if lead.attributes.plan == 'pro' %}Pro{% endif %}"
+    ))  # fmt: skip
+    load_scenario_dir(acme)  # declared: set on some sample leads, None on the others
+    note.write_text(note.read_text().replace("attributes.plan", "attributes.plna"))
+    [misspelt] = problems(acme)
+    assert "has no attribute 'plna'" in misspelt, misspelt
+
+
+def test_an_attribute_name_is_no_lead_field_and_no_personal_data(acme: Path) -> None:
+    edit(acme, "entry_track: cold", "attributes:\n  phone: {type: string}\n"
+         "  title: {type: string}\n  Plan: {type: enum}\nentry_track: cold")  # fmt: skip
+    found = problems(acme)
+    assert any("attributes.Plan" in p and "enum attribute lists its values" in p for p in found)
+    edit(acme, "  Plan: {type: enum}\n", "")
+    phone, title = problems(acme)
+    assert "'phone' reads as personal data" in phone
+    assert "'title' is a lead field of its own" in title

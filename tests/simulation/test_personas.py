@@ -74,3 +74,19 @@ def test_the_built_in_personas_are_the_ones_the_docs_name() -> None:
     assert [p.name for p in built_in(["buyer"])] == ["buyer"]
     with pytest.raises(PersonaError, match="no built-in persona"):
         built_in(["ghost"])
+
+
+def test_a_persona_may_carry_the_custom_attributes_its_scenario_declares() -> None:
+    from nurture.scenario.loader import load_scenario
+    from nurture.simulation.personas import Persona
+    from nurture.simulation.run import _lead_fields
+    from tests.helpers.paths import REPO
+
+    cloudbook = load_scenario(REPO / "scenarios", "cloudbook")
+    persona = Persona(name="switcher", attributes={"role": "manager", "current_tool": "Excel"})
+    assert _lead_fields(cloudbook, persona) == {
+        "first_name": "Switcher", "role": "manager", "attributes": {"current_tool": "excel"},
+    }  # fmt: skip
+    wrong = Persona(name="odd", attributes={"current_tool": "abacus"})
+    with pytest.raises(ValueError, match=r"persona 'odd': attributes\.current_tool: takes one of"):
+        _lead_fields(cloudbook, wrong)

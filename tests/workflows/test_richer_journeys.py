@@ -8,12 +8,13 @@ from datetime import timedelta
 from email import policy
 from pathlib import Path
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from nurture.config import Settings
 from nurture.journey.client import give_feedback, start_journey
 from nurture.journey.contract import SalesFeedback
+from nurture.journey.lifecycle import FeedbackOutcome
 from nurture.schedule.variants import in_holdout
 from nurture.store.engine import Store
 from nurture.store.models import Conversion, Handoff, Transition
@@ -261,6 +262,13 @@ async def test_a_lead_who_did_not_respond_switches_track(
     ]
 
 
+async def sales_answer(client: Client, handle: WorkflowHandle, *outcomes: FeedbackOutcome) -> None:
+    """Sales answers each of `outcomes` in turn for the journey's lead."""
+    lead_id = handle.id.split(":")[-1]
+    for outcome in outcomes:
+        await give_feedback(client, "acme", lead_id, SalesFeedback(outcome=outcome))
+
+
 async def test_a_lost_deal_is_nurtured_again_after_its_cool_off(
     env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, tmp_path: Path
 ) -> None:
@@ -269,9 +277,7 @@ async def test_a_lost_deal_is_nurtured_again_after_its_cool_off(
     async with build_worker(client, settings, store):
         handle = await started(env, client, settings, store)
         await hand_off(env, handle)
-        lead_id = handle.id.split(":")[-1]
-        for outcome in ("accepted", "lost"):
-            await give_feedback(client, "acme", lead_id, SalesFeedback(outcome=outcome))
+        await sales_answer(client, handle, "accepted", "lost")
         resting = await state(handle)
         await env.sleep(timedelta(days=89))
         still = await state(handle)
@@ -313,3 +319,113 @@ async def test_a_new_title_moves_a_running_journey_onto_another_track_mid_wait(
     texts = [e.text for e in st.timeline]
     assert "profile updated: role practitioner → executive" in texts
     assert "track 'cold' → 'warm': who the lead is" in texts
+
+
+PLAN_ATTRIBUTES = (
+    "attributes:\n"
+    "  plan: {type: enum, values: [starter, enterprise]}\n"
+    "  seats: {type: number}\n"
+    "branches:\n"
+    "  - when: {lead: {plan: enterprise, seats: {at_least: 50}}}\n"
+    "    from: [cold]\n"
+    "    to: warm"
+)
+
+
+async def test_an_attribute_update_moves_a_running_journey_and_reaches_its_emails(
+    env: WorkflowEnvironment,
+    client: Client,
+    settings: Settings,
+    store: Store,
+    api: Api,
+    tmp_path: Path,
+) -> None:
+    folder = scenario_copy(settings, tmp_path, old="branches:", new=PLAN_ATTRIBUTES)
+    yaml = folder / "scenario.yaml"
+    yaml.write_text(
+        yaml.read_text()
+        .replace("subject: Case study}", 'subject: "Case study for {{ lead.attributes.plan }}"}')
+        .replace(
+            "fit:\n",
+            "fit:\n  - {name: a big team, field: seats, between: [50, 100000], points: 7}\n",
+        )
+    )
+    lead = {**LEAD, "attributes": {"plan": "starter"}}
+    async with build_worker(client, settings, store):
+        await advance_to_weekday_noon_tokyo(env, 2)
+        started_ = (await api.http.post("/v1/leads", json=lead, headers=api.leads)).json()
+        handle = client.get_workflow_handle(started_["journeys"][0]["journey_id"])
+        await eventually(handle, lambda s: s.emails_sent == 1)  # welcome; the guide in 30 days
+        await env.sleep(timedelta(days=5))
+        assert (await state(handle)).track == "cold"
+        patched = await api.http.patch(
+            f"/v1/leads/{started_['lead_id']}",
+            json={"attributes": {"plan": "Enterprise", "seats": 80}},
+            headers=api.leads,
+        )
+        assert patched.status_code == 200, patched.text
+        assert patched.json()["profile"]["attributes"] == {"plan": "enterprise", "seats": 80}
+        st = await eventually(handle, lambda s: s.track == "warm")
+        await env.sleep(timedelta(days=2))
+        st = await eventually(handle, lambda s: s.emails_sent == 2)
+    texts = [e.text for e in st.timeline]
+    assert "profile updated: plan starter → enterprise, seats None → 80" in texts
+    assert "track 'cold' → 'warm': who the lead is" in texts
+    assert any(r.rule == "fit: a big team" and r.points == 7 for r in st.score.rules)
+    assert [s.subject for s in sends(store)][-1] == "Case study for enterprise"
+
+
+WELCOME_BACK = (
+    "triggers:\n"
+    "  - {key: welcome-back, when: {lifecycle: recycled}, template: note, "
+    "subject: We are still here}\n"
+    "  - key: download-followup"
+)
+
+
+async def test_a_lead_sales_hands_back_gets_the_trigger_on_its_lifecycle_move(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, tmp_path: Path
+) -> None:
+    scenario_copy(settings, tmp_path, old="triggers:\n  - key: download-followup",
+                  new=WELCOME_BACK)  # fmt: skip
+    async with build_worker(client, settings, store):
+        handle = await started(env, client, settings, store)
+        await hand_off(env, handle)
+        handed = await state(handle)
+        await sales_answer(client, handle, "accepted")
+        accepted = await state(handle)
+        await sales_answer(client, handle, "rejected")
+        st = await eventually(handle, lambda s: s.emails_sent > handed.emails_sent)
+    assert accepted.emails_sent == handed.emails_sent  # accepting is no move out of sales
+    assert "trigger 'welcome-back' fired by lifecycle recycled" in [e.text for e in st.timeline]
+    assert [s.subject for s in sends(store) if s.send_key.startswith("trigger:")] == [
+        "We are still here"
+    ]
+
+
+async def test_a_won_deal_is_nurtured_as_a_customer_after_its_rest_and_never_handed_off(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, tmp_path: Path
+) -> None:
+    cross_sell = "on_customer: {after: 30d, track: warm}\nentry_track: cold"
+    scenario_copy(settings, tmp_path, old="entry_track: cold", new=cross_sell)
+    async with build_worker(client, settings, store):
+        handle = await started(env, client, settings, store)
+        await hand_off(env, handle)
+        await sales_answer(client, handle, "accepted", "won")
+        won = await state(handle)
+        handed = len(rows(store, Handoff))
+        await env.sleep(timedelta(days=29))
+        resting = await state(handle)
+        await env.sleep(timedelta(days=6))  # its rest, then the track's first step (1d)
+        st = await eventually(handle, lambda s: s.emails_sent > won.emails_sent)
+        for _ in range(2):  # hot again: a customer is not handed off again
+            await behave(env, handle, "pricing_page")
+        later = await state(handle)
+    assert won.lifecycle == "customer" and won.ended_reason is None
+    assert "won deal: nurtured again from" in " ".join(e.text for e in won.timeline)
+    assert resting.emails_sent == won.emails_sent  # resting: nothing sent
+    assert st.lifecycle == "customer" and st.track == "warm"
+    assert any(e.text.endswith("→ 'warm': customer nurtured after 30d") for e in st.timeline)
+    assert later.lifecycle == "customer" and len(rows(store, Handoff)) == handed
+    moves = [(t.from_lifecycle, t.to_lifecycle) for t in rows(store, Transition)]
+    assert moves[-1][1] == "customer"  # and no move after it

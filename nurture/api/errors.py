@@ -1,0 +1,17 @@
+"""Errors the API answers with in words that stay the same whatever went wrong inside."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import HTTPException
+
+log = logging.getLogger("nurture.api")
+
+
+def temporal_down(err: Exception, done: str = "") -> HTTPException:
+    """503 in words that stay the same: the client's error names Temporal's address (and
+    worse), which belongs in the log, not in an answer to whoever called."""
+    log.warning("Temporal unreachable: %s: %s", type(err).__name__, err)
+    again = "repeat the call" if done else "retry"
+    return HTTPException(503, f"{done}Temporal is unreachable right now; {again}")
