@@ -49,6 +49,11 @@ class Population(BaseModel):
     handoffs_per_week: list[WeekOfHandoffs]
     still_cold: int
     by_persona: dict[str, dict[str, float]]
+    goals: dict[str, int] = Field(
+        default_factory=dict, description="leads that reached each of the scenario's goals"
+    )
+    control_group: int = Field(default=0, description="leads in the holdout: no message")
+    resends: int = Field(default=0, description="emails sent again for want of a response")
 
 
 class Simulation(BaseModel):

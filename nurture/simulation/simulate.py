@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from sqlalchemy import func, select
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -22,6 +23,7 @@ from nurture.simulation.results import LeadRun, Simulation
 from nurture.simulation.run import Run, as_utc, drive, population
 from nurture.simulation.timelines import SHIFT_SHOWN, lead_runs, previous_in_track, shift_of
 from nurture.store.engine import Store
+from nurture.store.models import Conversion
 from nurture.temporal import time_skipping_server
 from nurture.worker_setup import build_worker
 
@@ -88,6 +90,13 @@ async def simulate(
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _goals_reached(store: Store) -> dict[str, int]:
+    """Leads per goal reached (the journeys recorded them as conversions)."""
+    with store.session() as session:
+        rows = session.execute(select(Conversion.goal, func.count()).group_by(Conversion.goal))
+        return {goal: count for goal, count in rows}
+
+
 def _result(run: Run, runs: list[LeadRun], months: int) -> Simulation:
     nurture_sends = [s for s in run.observed.sends if s.mail_type != "sales"]
     sent = [(s.lead_id, s.send_key, as_utc(s.journey_time)) for s in nurture_sends]
@@ -105,6 +114,7 @@ def _result(run: Run, runs: list[LeadRun], months: int) -> Simulation:
         months=months,
         cap_deferrals=len(run.observed.deferrals),
         shifts=shifts,
+        goals=_goals_reached(run.store),
     )
     return Simulation(
         product=run.scenario.product,

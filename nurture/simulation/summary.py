@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 
 from nurture.scenario.durations import format_duration
 from nurture.scenario.model import TRACK_LISTEN, Scenario
+from nurture.schedule.variants import in_holdout
 from nurture.simulation.results import LeadRun, Population, WeekOfHandoffs
 
 WINDOW = timedelta(days=30)
@@ -28,6 +29,7 @@ def population(
     months: int,
     cap_deferrals: int,
     shifts: int,
+    goals: dict[str, int] | None = None,
 ) -> Population:
     emails = len(sent)
     per_lead: dict[str, list[datetime]] = {}
@@ -57,6 +59,11 @@ def population(
         ],
         still_cold=sum(1 for lead in leads if lead.stage == "cold" and lead.ended is None),
         by_persona=_by_persona(leads),
+        goals={goal.name: (goals or {}).get(goal.name, 0) for goal in scenario.goals},
+        control_group=sum(
+            1 for lead in leads if in_holdout(lead.lead_id, scenario.product, scenario.holdout)
+        ),
+        resends=sum(1 for _, key, _ in sent if key.endswith("~resend")),
     )
 
 

@@ -88,6 +88,13 @@ def show(sim: Simulation, console: Console, timezone: str) -> None:
         f"  {p.handoffs} hand-offs ({weeks}) · still cold at the end: {p.still_cold}",
         highlight=False,
     )
+    reached = ", ".join(f"{goal}: {count}" for goal, count in p.goals.items())
+    if reached or p.control_group or p.resends:
+        console.print(
+            f"  goals reached: {reached or 'none declared'} · control group: {p.control_group} "
+            f"leads (no message) · {p.resends} emails sent again for want of a response",
+            highlight=False,
+        )
     for name, figures in p.by_persona.items():
         console.print(
             f"  {name}: {figures['leads']:.0f} leads, {figures['emails']} emails each, "

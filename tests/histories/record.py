@@ -30,6 +30,7 @@ from nurture.journey.contract import (
     Unsubscribe,
 )
 from nurture.leads.events import BehaviorEvent
+from nurture.leads.profile import LeadProfile
 from nurture.scenario.loader import load_scenario_dir
 from nurture.store.engine import LeadIn, Store
 from nurture.worker_setup import build_worker
@@ -235,6 +236,29 @@ async def _lost_then_renurtured(
     await handle.signal("stop", StopJourney(reason="recorded"))
 
 
+async def _customer_nurtured(
+    env: WorkflowEnvironment, client: Client, handle: WorkflowHandle
+) -> None:
+    """A custom attribute moves the lead to the warm track mid-wait; sales hands it back
+    (a lifecycle trigger), takes it again and wins it; the customer rests 30 days
+    (`on_customer`) and is nurtured again, then an operator stops the journey."""
+    await env.sleep(timedelta(days=2))
+    profile = LeadProfile(industry="saas", company_size=100, attributes={"plan": "pro"})
+    await handle.signal("profile", profile)
+    await env.sleep(timedelta(days=3))
+    for n in range(1, 4):
+        await _event(env, handle, n, "product_page")
+    await _event(env, handle, 4, "pricing_page")
+    await handle.execute_update("sales_feedback", SalesFeedback(outcome="rejected"))
+    await env.sleep(timedelta(days=20))
+    await _event(env, handle, 5, "webinar_attended")
+    await _event(env, handle, 6, "pricing_page")
+    for outcome in ("accepted", "won"):
+        await handle.execute_update("sales_feedback", SalesFeedback(outcome=outcome))
+    await env.sleep(timedelta(days=35))
+    await handle.signal("stop", StopJourney(reason="recorded"))
+
+
 def _seed_guide_winner(store: Store) -> None:
     """30 earlier guide emails per variant: B clicked far more often than A."""
     ab_arms(store, (1, 15))
@@ -255,6 +279,7 @@ SCRIPTS = {
     "richer_paths": _richer_paths,
     "no_response": _no_response,
     "lost_renurtured": _lost_then_renurtured,
+    "customer_nurtured": _customer_nurtured,
 }
 # What a script needs in the store before its journey starts.
 SEEDS = {"ab_promote": _seed_guide_winner}
@@ -304,6 +329,18 @@ SCENARIO_EDITS["richer_paths"] = [
         "branches:",
     ),
     ("entry_track: cold", "goals:\n  - {name: demo-booked, event: demo_booked}\nentry_track: cold"),
+]
+SCENARIO_EDITS["customer_nurtured"] = [
+    (
+        "entry_track: cold",
+        "attributes:\n  plan: {type: enum, values: [starter, pro]}\n"
+        "on_customer: {after: 30d, track: warm}\nentry_track: cold",
+    ),
+    (
+        "branches:\n",
+        "  - {key: still-here, when: {lifecycle: recycled}, template: note, subject: Still here}\n"
+        "branches:\n  - {when: {lead: {plan: pro}}, from: [cold], to: warm}\n",
+    ),
 ]
 SCENARIO_EDITS["rollout_two_versions"] = []  # a copy: the script edits it
 SCENARIO_EDITS["ab_promote"] = [

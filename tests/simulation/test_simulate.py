@@ -187,3 +187,23 @@ async def test_validate_simulate_refuses_a_scenario_that_hands_nobody_off(
     )
     assert code == 0, out
     assert "simulated 12 months with the built-in personas:" in out and "no problem" in out
+
+
+async def test_the_figures_count_goals_the_control_group_and_resends(
+    env: WorkflowEnvironment, settings: Settings, tmp_path: Path
+) -> None:
+    richer = "goals:\n  - {name: demo-booked, event: demo_booked}\nholdout: 50%\nentry_track: cold"
+    folder = scenario_copy(settings, tmp_path, old="entry_track: cold", new=richer)
+    yaml = folder / "scenario.yaml"
+    yaml.write_text(yaml.read_text().replace(
+        'subject: "Welcome, {{ lead.first_name }}"}',
+        'subject: "Welcome, {{ lead.first_name }}", unless_engaged: {within: 3d, resend: Hi}}',
+    ))  # fmt: skip
+    booker = Persona.model_validate({"name": "booker", "script": ["day 5: demo_booked"]})
+    silent = Persona.model_validate({"name": "silent"})
+    sim = await simulate(settings, tmp_path, "acme", [booker, silent] * 4, months=1)
+    figures = sim.population
+    assert figures.goals == {"demo-booked": 4}
+    in_control = [lead for lead in sim.leads if lead.emails == 0]
+    assert figures.control_group == len(in_control) and 0 < len(in_control) < 8
+    assert figures.resends == 8 - len(in_control)  # nobody opened a welcome
