@@ -103,6 +103,12 @@ async def upsert_lead(body: LeadRequest, request: Request) -> LeadResponse:
 async def upsert_leads(body: list[LeadRequest], request: Request) -> list[LeadResponse]:
     if len(body) > 500:
         raise HTTPException(413, f"{len(body)} leads in one call; send at most 500")
+    for i, item in enumerate(body):  # every lead's attributes first: a 422 stores nothing
+        if item.attributes:
+            try:
+                item.attributes = await checked_attributes(request, item.attributes)
+            except HTTPException as err:
+                raise HTTPException(422, f"{i}.{err.detail}") from None
     return [await _upsert(request, item) for item in body]
 
 

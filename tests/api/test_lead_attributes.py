@@ -118,3 +118,16 @@ async def test_identify_traits_set_declared_attributes_and_refuse_unknown_ones(
     assert refused.status_code == 422
     assert "identify i-3: traits: attributes.favourite_colour: unknown attribute" in refused.text
     assert "known attributes: budget_approved, crm_segment, plan, renews_on, seats" in refused.text
+
+
+async def test_a_batch_with_one_bad_attribute_stores_none_of_its_leads(
+    api: Api, store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    declare(settings, tmp_path)
+    good = {"email": "ken@example.jp", "attributes": {"plan": "starter"}}
+    bad = {"email": "mia@example.jp", "attributes": {"plan": "gold"}}
+    answer = await api.http.post("/v1/leads/batch", json=[good, bad], headers=api.leads)
+    assert answer.status_code == 422, answer.text
+    assert "1.attributes.plan: takes one of starter, enterprise (got 'gold')" in answer.text
+    with store.session() as session:
+        assert session.scalars(select(Lead)).all() == []
