@@ -289,7 +289,10 @@ class JourneyBase:
 
     @property
     def _exit_deadline(self) -> datetime:
-        return self._mem.started_at + self._scenario.exit.after
+        """The journey's maximum age, counted from its start, or from when a closed deal's
+        nurturing began again (`on_lost`, `on_customer`)."""
+        m = self._mem
+        return (m.nurtured_again_at or m.started_at) + self._scenario.exit.after
 
     def _note(self, kind: str, text: str) -> None:
         timeline = self._mem.timeline

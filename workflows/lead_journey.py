@@ -214,7 +214,10 @@ class LeadJourney(MovesBetweenVersions):
             await self._set_start_lifecycle()
         elif carried.lifecycle != "nurturing":  # a lost deal, a lead sales had: back to us
             await self._set_lifecycle("nurturing", actor="journey", reason="journey restarted")
-        await self._reevaluate(None)
+        if self._current_step() is None:  # it had the whole track: its `then` applies
+            self._track_complete()
+        if self._mem.ended_reason is None:
+            await self._reevaluate(None)
 
     async def _wait(self, now: datetime, due: datetime | None) -> None:
         """Sleep until the next touch, a decay-driven stage change, an SLA email, or exit;
@@ -856,7 +859,9 @@ class LeadJourney(MovesBetweenVersions):
     def _nurture_customer(self, rule: Reentry) -> None:
         """A won deal's rest is over: the customer is nurtured on the `on_customer` track
         (onboarding, cross-sell); it stays a customer and is never handed off again."""
-        self._mem.customer_nurtured = True
+        m = self._mem
+        m.customer_nurtured = True
+        m.nurtured_again_at = workflow.now()
         self._switch_track(rule.track, f"customer nurtured after {format_duration(rule.after)}")
 
     async def _reenter(self) -> None:
@@ -871,6 +876,7 @@ class LeadJourney(MovesBetweenVersions):
             return
         reason = f"lost deal nurtured again after {format_duration(rule.after)}"
         transition = self._move("recycled", actor="journey", reason=reason)
+        m.nurtured_again_at = workflow.now()
         keep = self._scenario.handoff.recycle.keep_behavior
         m.discount = Discount(before=workflow.now(), keep=keep)
         self._switch_track(rule.track, reason)

@@ -40,17 +40,6 @@ SOMEONE: JsonDict = {
 }
 
 
-# Segment's reserved identify traits (its spec), and the spellings we read of them: a trait
-# outside these is a custom attribute, which a scenario must declare.
-SEGMENT_TRAITS = frozenset(
-    {
-        "address", "age", "avatar", "birthday", "company", "createdAt", "created_at",
-        "description", "email", "firstName", "first_name", "gender", "id", "lastName",
-        "last_name", "name", "phone", "title", "username", "website",
-    }
-)  # fmt: skip
-
-
 class SegmentMessage(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True, json_schema_extra=SOMEONE)
 
@@ -64,8 +53,9 @@ class SegmentMessage(BaseModel):
     properties: dict[str, Any] = Field(default_factory=dict)
     traits: dict[str, Any] = Field(
         default_factory=dict,
-        description="identify: Segment's reserved traits (email, firstName, lastName, company, "
-        "title, ...) and custom attributes a scenario declares; any other trait is a 422",
+        description="identify: email, firstName, lastName, company and title fill a new "
+        "lead; a trait named like a custom attribute a scenario declares sets it (a value "
+        "not of its type is a 422); other traits are ignored",
     )
     context: dict[str, Any] = Field(default_factory=dict)
     timestamp: Timestamp | None = None

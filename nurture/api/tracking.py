@@ -23,7 +23,6 @@ from nurture.api.scenarios import attribute_catalog, current_scenarios
 from nurture.api.segment import (
     MAX_BATCH_BYTES,
     MAX_EVENT_BYTES,
-    SEGMENT_TRAITS,
     Batch,
     IdentifyMessage,
     PageMessage,
@@ -304,11 +303,12 @@ def _identify(
 def _attribute_traits(
     message: SegmentMessage, catalog: AttributeCatalog
 ) -> dict[str, AttributeValue | None]:
-    """The traits that are custom attributes, checked: every trait outside Segment's
-    reserved ones must be an attribute a scenario declares (422 listing the known ones)."""
-    custom = {k: v for k, v in message.traits.items() if k not in SEGMENT_TRAITS}
+    """The traits that are custom attributes a scenario declares, checked (a bad value is a
+    422 naming it). Other traits are left alone: trackers send whatever the site knows
+    (Segment's reserved traits, a CDP's own), and identify takes only what Nurture uses."""
+    declared = {k: v for k, v in message.traits.items() if k in catalog.declared}
     try:
-        return catalog.check(custom)
+        return catalog.check(declared)
     except ValueError as err:
         raise HTTPException(422, f"identify {message.message_id}: traits: {err}") from None
 

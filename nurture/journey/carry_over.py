@@ -24,6 +24,7 @@ from nurture.journey.lifecycle import Lifecycle
 from nurture.journey.rules import first_unsent_step
 from nurture.leads.events import BehaviorEvent
 from nurture.scenario.model import Scenario
+from nurture.scoring.score import Discount
 from nurture.store.event_log import event_of
 from nurture.store.models import Conversion, Event, Handoff, Send, StageChange, Transition
 
@@ -31,7 +32,9 @@ from nurture.store.models import Conversion, Event, Handoff, Send, StageChange, 
 # after the number for a LINE send (rules.line_send_key).
 STEP_KEY = re.compile(r"^(?P<track>[a-z0-9][a-z0-9_-]*)#(?P<entry>\d+)(\.line)?/(?P<step>[^~/]+)$")
 TRIGGER_KEY = re.compile(r"^trigger:(?P<key>[^#]+)#(?P<count>\d+)(\.line)?$")
-EVENTS_CARRIED = 500
+EVENTS_CARRIED = 300  # as many as a long journey keeps (scoring.relevant_events)
+# What counts as an email the lead had (a send's status once it went out).
+DELIVERED = frozenset({"sent", "delivered", "opened", "clicked"})
 
 
 class CarryOver(BaseModel):
@@ -48,6 +51,11 @@ class CarryOver(BaseModel):
     stage_moves: int = 0
     goals_reached: list[str] = Field(default_factory=list)
     events: list[BehaviorEvent] = Field(default_factory=list)
+    handed_back_at: datetime | None = Field(
+        default=None,
+        description="the last time sales handed the lead back (recycled or lost): behaviour "
+        "before it counts only `keep_behavior`, as it did in the closed run",
+    )
 
 
 def read_carry_over(
@@ -56,10 +64,12 @@ def read_carry_over(
     """Everything of `journey_id`'s closed runs; the lead's events for the product since
     `since` (the newest EVENTS_CARRIED), which score as they would have."""
     sends = session.execute(
-        select(Send.send_key, Send.status, Send.journey_time).where(Send.journey_id == journey_id)
+        select(Send.send_key, Send.status, Send.journey_time).where(
+            Send.journey_id == journey_id, Send.mail_type != "sales"
+        )
     ).all()
     carried = from_send_keys((key, at) for key, _, at in sends)
-    carried.emails_sent = sum(1 for _, status, _ in sends if status == "sent")
+    carried.emails_sent = sum(1 for _, status, _ in sends if status in DELIVERED)
     carried.lifecycle = session.scalars(
         select(Transition.to_lifecycle)
         .where(Transition.journey_id == journey_id)
@@ -67,6 +77,12 @@ def read_carry_over(
         .limit(1)
     ).first()
     carried.transitions = _most(session, Transition.seq, Transition.journey_id, journey_id)
+    carried.handed_back_at = session.scalar(
+        select(func.max(Transition.journey_time)).where(
+            Transition.journey_id == journey_id,
+            Transition.to_lifecycle.in_(("recycled", "lost")),
+        )
+    )
     carried.handoffs = _most(session, Handoff.handoff_no, Handoff.journey_id, journey_id)
     carried.stage_moves = _most(session, StageChange.seq, StageChange.journey_id, journey_id)
     carried.goals_reached = sorted(
@@ -82,7 +98,9 @@ def read_carry_over(
         .order_by(Event.occurred_at.desc())
         .limit(EVENTS_CARRIED)
     )
-    carried.events = sorted((event_of(row) for row in rows), key=lambda e: e.occurred_at)
+    carried.events = sorted(
+        (event_of(row) for row in rows), key=lambda e: (e.occurred_at, e.event_id)
+    )
     return carried
 
 
@@ -110,6 +128,8 @@ def restarted_memory(
     """A restarted journey's memory: fresh (started now, on `track`, nothing pending) but
     for what it carries, so no step it had is sent again and the store's numbering goes on."""
     steps = scenario.tracks[track].steps
+    keep = scenario.handoff.recycle.keep_behavior
+    handed_back = carried.handed_back_at
     return JourneyMemory(
         started_at=now,
         scenario=scenario,
@@ -127,6 +147,9 @@ def restarted_memory(
         transitions=carried.transitions,
         stage_moves=carried.stage_moves,
         goals_reached=carried.goals_reached,
+        seen_event_ids=[event.event_id for event in carried.events],
+        discount=Discount(before=handed_back, keep=keep) if handed_back else None,
+        restarted=True,
     )
 
 

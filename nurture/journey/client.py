@@ -151,11 +151,9 @@ async def _closed_journey(client: Client, store: Store, workflow_id: str) -> Res
             .limit(1)
         ).first()
     if last in NOT_RESTARTED:
+        why = "; the scenario's on_customer nurtures customers" if last == "customer" else ""
         return StartOutcome(
-            workflow_id,
-            False,
-            f"not started: its journey closed with the lead {last} "
-            "(a customer is nurtured on by the scenario's on_customer)",
+            workflow_id, False, f"not started: its journey closed with the lead {last}{why}"
         )
     return Restart(closed_run_id=described.execution.run_id if described else None)
 

@@ -167,6 +167,15 @@ class JourneyMemory(BaseModel):
     customer_nurtured: bool = Field(
         default=False, description="a customer nurtured on the `on_customer` track"
     )
+    restarted: bool = Field(
+        default=False,
+        description="a run restarting a closed journey: steps it had are passed over",
+    )
+    nurtured_again_at: datetime | None = Field(
+        default=None,
+        description="when a customer's nurturing began (`on_customer`): its maximum age "
+        "counts from then",
+    )
     watch: EngagementWatch | None = Field(
         default=None, description="the last step email awaiting a person's open or click"
     )

@@ -197,11 +197,12 @@ def first_unsent_step(steps: Sequence[Step], sent: Sequence[str]) -> int:
 
 
 def next_step_index(m: JourneyMemory) -> int:
-    """The step after the one just sent. A journey moved to another scenario version may
-    find steps it had further on (a reordered track): those are passed over. Journeys that
-    never moved keep the plain next step, as their histories recorded."""
+    """The step after the one just sent. A journey moved to another scenario version, or a
+    restarted one, may find steps it had further on (a reordered track, a step added since):
+    those are passed over. Other journeys keep the plain next step, as their histories
+    recorded."""
     index = m.step_index + 1
-    if m.version_moves:
+    if m.version_moves or m.restarted:
         steps = m.scenario.tracks[m.track].steps
         had = set(m.steps_sent.get(m.track, []))
         while index < len(steps) and steps[index].key in had:

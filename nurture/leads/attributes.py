@@ -37,14 +37,19 @@ LEAD_FIELDS = frozenset(
         "locale", "source", "owner", "consent", "products", "origin", "attributes",
     }
 )  # fmt: skip
-# Names that would carry personal data into journey histories.
-PERSONAL = frozenset(
-    {
-        "phone", "mobile", "tel", "telephone", "address", "street", "postal_code", "zip",
-        "birthday", "birth_date", "date_of_birth", "age", "gender", "full_name", "surname",
-        "given_name", "ip", "ip_address", "password", "card_number", "line_user_id",
-    }
+# Words that make a name read as personal data, wherever they stand in it (`phone_number`,
+# `home_address`, `birthdate`): such values must not reach journey histories.
+PERSONAL = (
+    "phone", "mobile", "tel", "fax", "address", "street", "postal", "zip", "birth", "dob",
+    "age", "gender", "name", "email", "mail", "ip", "password", "card", "passport",
+    "license", "ssn", "my_number", "line_user",
 )  # fmt: skip
+# Stems that start personal words of their own (`birthdate`, `phonenumber`, `emailaddress`).
+PERSONAL_STEMS = ("birth", "phone", "email", "passport", "telephone")
+# Names a template or a condition reads as something else (`lead.attributes.items` is the
+# dict's method; `any`, `all`, `not` combine conditions).
+RESERVED = frozenset({"any", "all", "not", "not_", "items", "keys", "values", "get", "pop",
+                      "update", "copy", "clear", "setdefault", "popitem", "fromkeys"})  # fmt: skip
 TRUE_TEXT = {"true", "yes", "y", "1", "on"}
 FALSE_TEXT = {"false", "no", "n", "0", "off"}
 
@@ -58,10 +63,16 @@ def name_problem(name: str) -> str | None:
         )
     if name in LEAD_FIELDS:
         return f"{name!r} is a lead field of its own: use it directly, not as an attribute"
-    if name in PERSONAL:
+    if name in RESERVED:
+        return f"{name!r} is reserved (conditions and templates read it as something else)"
+    words = name.split("_")
+    personal = [w for w in PERSONAL if w in words or ("_" in w and w in name)]
+    personal += [w for w in PERSONAL_STEMS if any(word.startswith(w) for word in words)]
+    if personal:
         return (
-            f"{name!r} reads as personal data, which must not reach journey histories: "
-            "keep it in your CRM, or declare a non-personal field (a segment, a plan)"
+            f"{name!r} reads as personal data ({personal[0]}), which must not reach journey "
+            "histories: keep it in your CRM, or declare a non-personal field (a segment, a "
+            "plan)"
         )
     return None
 

@@ -1084,6 +1084,15 @@ def reference_problems(scenario: Scenario) -> list[tuple[tuple[str | int, ...], 
     for key, reentry in (("on_lost", scenario.on_lost), ("on_customer", scenario.on_customer)):
         if reentry is not None:
             track_ref((key, "track"), reentry.track)
+    for i, goal in enumerate(scenario.goals):
+        if goal.lifecycle == "customer" and goal.then == "end" and scenario.on_customer:
+            problems.append(
+                (
+                    ("goals", i, "then"),
+                    f"goal {goal.name!r} would end the journey that on_customer nurtures on "
+                    "when the deal is won: give the goal `then: continue`",
+                )
+            )
     track_ref(("handoff", "recycle", "track"), scenario.handoff.recycle.track)
     for name, track in scenario.tracks.items():
         _slug_problem(problems, ("tracks", name), name, "track name")

@@ -268,7 +268,8 @@ class Store:
             match = [Lead.email == data.email]
             if data.external_id:
                 match.append(Lead.external_id == data.external_id)
-            found = list(session.scalars(select(Lead).where(or_(*match))))
+            # Locked: two updates at once must not each merge attributes into a stale copy.
+            found = list(session.scalars(select(Lead).where(or_(*match)).with_for_update()))
             if len(found) > 1:
                 raise LeadConflict(
                     f"email {data.email!r} and external id {data.external_id!r} belong to two "

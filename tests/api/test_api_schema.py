@@ -20,7 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from nurture.api.app import create_app
 from nurture.api.auth import create_api_key
-from nurture.api.segment import SEGMENT_TRAITS, event_type
+from nurture.api.segment import event_type
 from nurture.config import Settings
 from nurture.leads.events import provider_only
 from nurture.store.engine import Store
@@ -47,9 +47,9 @@ def filter_body(context: schemathesis.HookContext, body: object) -> bool:
     """Two refusals the schema cannot spell, so no such body is generated as valid:
     - a track event named like a delivery fact ('Group Unsubscribe', 'email_opened', in any
       case or spacing) is refused with 422, as the `event` field's description says;
-    - a custom attribute (a lead's `attributes`, an identify trait outside Segment's
-      reserved ones) must be one the scenarios declare, which is the server's configuration:
-      one they do not declare is a 422, as the fields' descriptions say."""
+    - a lead's custom `attributes` must be ones the scenarios declare, which is the
+      server's configuration: one they do not declare is a 422, as the field's description
+      says."""
     items = body if isinstance(body, list) else [body]
     messages = [m for item in items if isinstance(item, dict) for m in _messages(item)]
     return not any(
@@ -69,9 +69,8 @@ def _delivery_fact(message: dict[str, object]) -> bool:
 
 
 def _custom_attributes(message: dict[str, object]) -> bool:
-    attributes, traits = message.get("attributes"), message.get("traits")
-    custom_traits = isinstance(traits, dict) and bool(set(traits) - SEGMENT_TRAITS)
-    return bool(isinstance(attributes, dict) and attributes) or custom_traits
+    attributes = message.get("attributes")
+    return isinstance(attributes, dict) and bool(attributes)
 
 
 QUERY_CONFIG = SchemathesisConfig.from_dict(

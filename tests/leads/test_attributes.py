@@ -90,3 +90,14 @@ def test_csv_columns_named_like_declared_attributes_fill_them(tmp_path: Path, st
     with pytest.raises(ValueError, match=r"unknown column.s. tier; known columns: .*; attributes "
                        r"the scenarios declare: budget_approved, plan, seats"):  # fmt: skip
         list(read_leads(tmp_path / "odd.csv", catalog=CATALOG))
+
+
+def test_names_that_read_as_personal_data_or_something_else_are_refused() -> None:
+    from nurture.leads.attributes import name_problem
+
+    for name in ("phone_number", "home_address", "birthdate", "email_address", "dob"):
+        assert "reads as personal data" in (name_problem(name) or ""), name
+    for name in ("items", "values", "any", "not"):
+        assert "is reserved" in (name_problem(name) or ""), name
+    for name in ("plan", "seats", "agent_count", "mailing_list", "renews_on"):
+        assert name_problem(name) is None, name

@@ -329,3 +329,12 @@ def test_an_attribute_name_is_no_lead_field_and_no_personal_data(acme: Path) -> 
     phone, title = problems(acme)
     assert "'phone' reads as personal data" in phone
     assert "'title' is a lead field of its own" in title
+
+
+def test_a_goal_on_winning_may_not_end_what_on_customer_nurtures(acme: Path) -> None:
+    edit(acme, "entry_track: cold", "on_customer: {after: 30d, track: warm}\n"
+         "goals:\n  - {name: won, lifecycle: customer}\nentry_track: cold")  # fmt: skip
+    [problem] = problems(acme)
+    assert f":{line_of(acme, 'name: won')}: goals[0].then: goal 'won' would end" in problem
+    edit(acme, "lifecycle: customer}", "lifecycle: customer, then: continue}")
+    load_scenario_dir(acme)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from temporalio.api.enums.v1.workflow_pb2 import WORKFLOW_EXECUTION_STATUS_COMPLETED
@@ -143,3 +143,41 @@ async def test_a_running_journey_is_not_started_again_nor_a_customers(
     assert not running.started and running.message == "journey already exists; nothing started"
     assert not customer.started
     assert customer.message.startswith("not started: its journey closed with the lead customer")
+
+
+async def test_a_restart_on_a_new_version_sends_the_new_step_and_none_it_had(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, tmp_path: Path
+) -> None:
+    """The version the restart runs put a step before those the lead had: it gets that one,
+    then the first it never had, not the ones after the new step that it had already."""
+    intro = "steps:\n      - {key: intro, wait: 0d, template: note, subject: Intro}\n"
+    scenario_copy(settings, tmp_path, old="steps:\n", new=intro)
+    lead = make_lead(store)
+    workflow_id = forgotten_journey(store, lead, ["cold#1/welcome", "cold#1/guide"],
+                                    at=await env.get_current_time())  # fmt: skip
+    async with build_worker(client, settings, store):
+        await advance_to_weekday_noon_tokyo(env, 2)
+        assert (await start_journey(client, settings, store, lead, "acme")).started
+        handle = client.get_workflow_handle(workflow_id)
+        await eventually(handle, lambda s: s.emails_sent == 3)  # two carried, then the intro
+        await env.sleep(timedelta(days=31))
+        await eventually(handle, lambda s: s.emails_sent == 4)
+    assert [s.send_key for s in sends(store)][2:] == ["cold#2/intro", "cold#2/benchmark"]
+
+
+def forgotten_journey(store: Store, lead: Lead, keys: list[str], at: datetime) -> str:
+    """A journey only the store remembers: started, nurturing, these emails sent."""
+    workflow_id = f"journey:acme:{lead.id}"
+    with store.session() as session:
+        session.add(Journey(workflow_id=workflow_id, lead_id=lead.id, product="acme",
+                            confirmed_at=at))  # fmt: skip
+        session.add(Transition(journey_id=workflow_id, seq=1, lead_id=lead.id, product="acme",
+                               to_lifecycle="nurturing", stage="cold", score=0,
+                               actor="journey", reason="", journey_time=at))  # fmt: skip
+        for i, key in enumerate(keys):
+            session.add(Send(
+                id=f"sd_{i}", journey_id=workflow_id, send_key=key, lead_id=lead.id,
+                product="acme", mail_type="step", template="note", subject=key,
+                provider="outbox", status="delivered", journey_time=at,
+            ))  # fmt: skip
+    return workflow_id
