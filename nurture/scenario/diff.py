@@ -5,7 +5,7 @@ attributes it declares."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -24,7 +24,13 @@ def describe_changes(
     lines += _tracks(old, new)
     lines += _scoring(old, new)
     lines += _thresholds(old, new)
-    lines += _keyed("trigger", _by_key(old.triggers), _by_key(new.triggers), _trigger)
+    lines += _keyed(
+        "trigger",
+        _by_key(old.triggers),
+        _by_key(new.triggers),
+        _trigger,
+        added=lambda t: f" (fires on {t.when.describe()})",
+    )
     lines += _listed("branch", old.branches, new.branches)
     lines += _listed("page rule", old.pages, new.pages)
     lines += _listed("exit rule", old.exit.when, new.exit.when)
@@ -166,11 +172,17 @@ def _templates(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
     return lines
 
 
-def _keyed(what: str, old: Mapping[str, Any], new: Mapping[str, Any], changes: Any) -> list[str]:
+def _keyed(
+    what: str,
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
+    changes: Any,
+    added: Callable[[Any], str] = lambda _: "",
+) -> list[str]:
     lines = [f"{what} '{key}' removed" for key in old.keys() - new.keys()]
     for key, item in new.items():
         if key not in old:
-            lines.append(f"{what} '{key}' added")
+            lines.append(f"{what} '{key}' added{added(item)}")
         elif old[key] != item:
             lines += [f"{what} '{key}': {change}" for change in changes(old[key], item)]
     return lines
@@ -205,6 +217,8 @@ def _dump(value: Any, exclude: set[str] | None = None) -> Any:
         return value.model_dump(exclude=exclude, exclude_defaults=True, by_alias=True)
     if isinstance(value, list):
         return [_dump(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _dump(item) for key, item in value.items()}
     return value
 
 

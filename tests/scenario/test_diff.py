@@ -43,3 +43,21 @@ def test_a_lost_deals_return_is_described() -> None:
     old = load_scenario(SCENARIOS, "acme")
     new = old.model_copy(update={"on_lost": Reentry(after=timedelta(days=90), track="cold")})
     assert describe_changes(old, new) == ["on_lost: none → {after: 90d, track: 'cold'}"]
+
+
+def test_lifecycle_triggers_customers_and_attributes_are_described() -> None:
+    from nurture.leads.attributes import AttributeSpec
+    from nurture.scenario.model import Reentry, Trigger, TriggerWhen
+
+    old = load_scenario(SCENARIOS, "acme")
+    back = Trigger(key="still-here", when=TriggerWhen(lifecycle="recycled"), template="note",
+                   subject="Still here")  # fmt: skip
+    new = old.model_copy(update={
+        "triggers": [*old.triggers, back],
+        "on_customer": Reentry(after=timedelta(days=30), track="warm"),
+        "attributes": {"plan": AttributeSpec(type="enum", values=["starter", "pro"])},
+    })  # fmt: skip
+    changes = describe_changes(old, new)
+    assert "trigger 'still-here' added (fires on lifecycle recycled)" in changes
+    assert "on_customer: none → {after: 30d, track: 'warm'}" in changes
+    assert "attributes: plan none → {type: 'enum', values: ['starter', 'pro']}" in changes

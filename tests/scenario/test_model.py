@@ -212,6 +212,10 @@ def test_a_trigger_fires_on_one_event_stage_or_known_pattern(acme: Path) -> None
     edit(acme, "{stage: hot, event: document_download}", "{stage: hot, url_contains: /x}")
     [narrowed] = problems(acme)
     assert "'url_contains' and 'properties' narrow an 'event' trigger only" in narrowed
+    # a lifecycle move that leaves the lead with sales, or ends the journey, sends nothing
+    edit(acme, "{stage: hot, url_contains: /x}", "{lifecycle: sql}")
+    [with_sales] = problems(acme)
+    assert "triggers[0].when.lifecycle" in with_sales and "'recycled'" in with_sales
 
 
 def test_a_goal_is_one_event_or_one_lifecycle_move_and_named_once(acme: Path) -> None:
