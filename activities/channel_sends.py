@@ -1,5 +1,5 @@
-"""What a send on any channel beyond email shares: its input (ids, the pinned version, the
-journey's clock), its claim on the send row, and the tags its provider sees."""
+"""What a send on any channel shares: its input (ids, the pinned version, the journey's
+clock), its claim on the send row, and the tags its provider sees."""
 
 from __future__ import annotations
 
@@ -41,11 +41,14 @@ def claim_channel_send(
     channel: str,
     subject: str,
     provider: str,
+    variant: int = 0,
+    redeliver_stale: bool = True,
     harmless_for: timedelta | None = None,
 ) -> claims.Attempt:
-    """Claim the send's row like every email's (nurture/sending/claims.py). A second
-    delivery is harmless on these channels (LINE's retry key, a webhook's Idempotency-Key),
-    for `harmless_for` when that is limited."""
+    """Claim the send's row (nurture/sending/claims.py), on any channel. A stale claim is
+    delivered again when a second delivery is harmless (`redeliver_stale`: LINE's retry
+    key, a webhook's Idempotency-Key, an email provider that dedupes), for `harmless_for`
+    when that is limited."""
     new = claims.NewSend(
         journey_id=input.journey_id,
         send_key=input.send_key,
@@ -54,12 +57,15 @@ def claim_channel_send(
         mail_type=input.mail_type,
         template=input.template,
         subject=subject,
+        variant=variant,
         provider=provider,
         journey_time=input.journey_time,
         channel=channel,
     )
     try:
-        return claims.claim(store, new, settings, redeliver_stale=True, harmless_for=harmless_for)
+        return claims.claim(
+            store, new, settings, redeliver_stale=redeliver_stale, harmless_for=harmless_for
+        )
     except LeadNotFound:
         raise ApplicationError(
             f"lead {input.lead_id} is not in the store; upsert it before starting its journey",

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.channel_sends import ChannelSendInput, tags_of
+from activities.channel_sends import ChannelSendInput, claim_channel_send, tags_of
 from nurture.channels.line.links import line_link_url
 from nurture.config import Settings
 from nurture.mail.compose import LinkTracking, Recipient, compose_email, unsubscribe_url
@@ -36,7 +36,7 @@ from nurture.mail.providers import (
 from nurture.mail.render import TemplateRenderer
 from nurture.scenario.pins import pinned_sources
 from nurture.sending import claims
-from nurture.store.engine import LeadNotFound, Store
+from nurture.store.engine import Store
 from nurture.store.models import Lead, utcnow
 
 
@@ -100,31 +100,16 @@ class EmailActivities:
     def _gate(self, input: SendEmailInput) -> SendEmailResult | tuple[str, Lead]:
         """Claim the send (nurture/sending/claims.py). Returns the final result, or
         (send id, lead) when this attempt delivers."""
-        new = claims.NewSend(
-            journey_id=input.journey_id,
-            send_key=input.send_key,
-            lead_id=input.lead_id,
-            product=input.product,
-            mail_type=input.mail_type,
-            template=input.template,
+        attempt = claim_channel_send(
+            self.store,
+            self.settings,
+            input,
+            channel="email",
             subject=input.subject,
-            variant=input.variant,
             provider=self.provider.name,
-            journey_time=input.journey_time,
+            variant=input.variant,
+            redeliver_stale=self.provider.redelivery_is_harmless,
         )
-        try:
-            attempt = claims.claim(
-                self.store,
-                new,
-                self.settings,
-                redeliver_stale=self.provider.redelivery_is_harmless,
-            )
-        except LeadNotFound:
-            raise ApplicationError(
-                f"lead {input.lead_id} is not in the store; upsert it before starting its journey",
-                type="LeadNotFound",
-                non_retryable=True,
-            ) from None
         decision = attempt.decision
         if decision.outcome == "claimed":
             return attempt.send_id, attempt.lead
