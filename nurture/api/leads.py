@@ -93,6 +93,7 @@ class FeedbackRequest(BaseModel):
 async def upsert_lead(body: LeadRequest, request: Request) -> LeadResponse:
     """Idempotent: repeating the call neither duplicates the lead nor restarts a journey.
     503 when Temporal is down: the lead is stored; repeat the call to start its journeys."""
+    await _check_attributes(request, [body], batch=False)
     return await _upsert(request, body)
 
 
@@ -103,13 +104,20 @@ async def upsert_lead(body: LeadRequest, request: Request) -> LeadResponse:
 async def upsert_leads(body: list[LeadRequest], request: Request) -> list[LeadResponse]:
     if len(body) > 500:
         raise HTTPException(413, f"{len(body)} leads in one call; send at most 500")
-    for i, item in enumerate(body):  # every lead's attributes first: a 422 stores nothing
-        if item.attributes:
-            try:
-                item.attributes = await checked_attributes(request, item.attributes)
-            except HTTPException as err:
-                raise HTTPException(422, f"{i}.{err.detail}") from None
+    await _check_attributes(request, body, batch=True)
     return [await _upsert(request, item) for item in body]
+
+
+async def _check_attributes(request: Request, leads: list[LeadRequest], *, batch: bool) -> None:
+    """Every lead's attributes as the scenarios declare them, before any lead is stored: a
+    422 (naming the lead's place in a batch) stores nothing."""
+    for i, lead in enumerate(leads):
+        if lead.attributes:
+            try:
+                lead.attributes = await checked_attributes(request, lead.attributes)
+            except HTTPException as err:
+                where = f"{i}." if batch else ""
+                raise HTTPException(422, f"{where}{err.detail}") from None
 
 
 async def _upsert(request: Request, body: LeadRequest) -> LeadResponse:
@@ -118,8 +126,6 @@ async def _upsert(request: Request, body: LeadRequest) -> LeadResponse:
     data = LeadIn.model_validate(
         body.model_dump(exclude={"products", "origin"}, exclude_unset=True)
     )
-    if data.attributes:
-        data.attributes = await checked_attributes(request, data.attributes)
     try:
         lead, created = await asyncio.to_thread(store.upsert_lead, data)
     except LeadConflict as err:

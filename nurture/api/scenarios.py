@@ -12,6 +12,7 @@ from fastapi import HTTPException, Request
 
 from nurture.leads.attributes import AttributeCatalog, AttributeValue
 from nurture.rollout.live import LiveVersions
+from nurture.scenario.attribute_checks import declared_attributes
 from nurture.scenario.live_rules import with_live_rules
 from nurture.scenario.loader import valid_scenarios
 from nurture.scenario.model import Scenario
@@ -40,7 +41,7 @@ def _read_scenarios(root: Path) -> list[Scenario]:
 
 async def attribute_catalog(request: Request) -> AttributeCatalog:
     """Every custom attribute the current scenarios declare."""
-    return AttributeCatalog.of((s.product, s.attributes) for s in await current_scenarios(request))
+    return declared_attributes(await current_scenarios(request))
 
 
 async def checked_attributes(

@@ -102,9 +102,8 @@ async def _accept(request: Request, messages: list[SegmentMessage]) -> Accepted:
         messages, refused = _from_a_page(request, messages)
     identifies = [m for m in messages if m.type == "identify"]
     catalog = await attribute_catalog(request) if identifies else AttributeCatalog()
-    for message in identifies:
-        # a bad identify refuses the batch before anything is stored
-        _lead_from_traits(message, _attribute_traits(message, catalog))
+    # A bad identify refuses the batch before anything is stored.
+    identified = [(m, *_identity(m, catalog)) for m in identifies]
     behaviour = [m for m in messages if m.type != "identify"]
     written = Written(logged=0, new=0)
     covered = _products_covered(request)
@@ -135,7 +134,7 @@ async def _accept(request: Request, messages: list[SegmentMessage]) -> Accepted:
     if identifies:
         store: Store = request.app.state.store
         outcomes = await asyncio.to_thread(
-            lambda: [_identify(store, m, _attribute_traits(m, catalog)) for m in identifies]
+            lambda: [_identify(store, *identity) for identity in identified]
         )
         replayed = sum(count for count, _ in outcomes)
         for _, updated in outcomes:
@@ -274,13 +273,15 @@ def _lead_id(store: Store, user_id: str | None) -> str | None:
 
 
 def _identify(
-    store: Store, message: SegmentMessage, attributes: dict[str, AttributeValue | None]
+    store: Store,
+    message: SegmentMessage,
+    attributes: dict[str, AttributeValue | None],
+    new_lead: LeadIn | None,
 ) -> tuple[int, Lead | None]:
     """Link the visitor to a lead (found by userId or email; created from traits with an
     email) and queue its anonymous history for the lead's journeys. Returns how many events
     were queued, and the lead when its attributes changed (its journeys are to be told)."""
     lead_id = _lead_id(store, message.user_id)
-    new_lead = _lead_from_traits(message, attributes)
     updated = None
     if lead_id is None and new_lead is not None:
         lead_id = _lead_by_email(store, new_lead.email)
@@ -298,6 +299,15 @@ def _identify(
         if anonymous:
             replayed += len(identify(store, anonymous, lead_id))
     return replayed, updated
+
+
+def _identity(
+    message: SegmentMessage, catalog: AttributeCatalog
+) -> tuple[dict[str, AttributeValue | None], LeadIn | None]:
+    """What an identify says of a lead, checked: its declared attributes, and the lead its
+    traits make (with an email), or a 422 naming what is wrong."""
+    attributes = _attribute_traits(message, catalog)
+    return attributes, _lead_from_traits(message, attributes)
 
 
 def _attribute_traits(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, cast, get_args
@@ -18,7 +17,7 @@ from nurture.leads.csv_import import Row
 from nurture.store.migrate import SchemaOutdated
 
 if TYPE_CHECKING:
-    from nurture.store.engine import Store
+    pass
 
 
 def start(
@@ -98,19 +97,18 @@ def start(
 
 def _attribute_catalog(root: Path) -> AttributeCatalog:
     """The attributes every valid scenario declares (what CSV columns may fill)."""
+    from nurture.scenario.attribute_checks import declared_attributes
     from nurture.scenario.loader import valid_scenarios
 
-    return AttributeCatalog.of((s.product, s.attributes) for s in valid_scenarios(root))
+    return declared_attributes(valid_scenarios(root))
 
 
 async def _start_rows(
     settings: Settings, rows: list[Row], products: list[str], origin: Origin = "marketing"
 ) -> int:
-    from temporalio.service import RPCError
-
-    from nurture.journey.client import start_journey, tell_profile
+    from nurture.journey.client import start_journey, tell_journeys
     from nurture.scenario.loader import ScenarioError as LoadError
-    from nurture.store.engine import LeadConflict, Store, has_any_consent, profile_of
+    from nurture.store.engine import LeadConflict, Store, has_any_consent
     from nurture.temporal import connect
 
     store = Store(settings.database_url)
@@ -130,9 +128,7 @@ async def _start_rows(
             err_console.print(f"[red]{where}: skipped: {err}[/red]", highlight=False)
             continue
         if not created:  # its running journeys learn what changed (a title, an attribute)
-            for running in _journeys_of(store, lead.id):
-                with contextlib.suppress(RPCError):  # closed: nothing to tell
-                    await tell_profile(client, running, lead.id, profile_of(lead))
+            await tell_journeys(client, store, lead)
         if row.lead.consent is None and not has_any_consent(store, lead.id):
             err_console.print(
                 f"[yellow]{where}: no consent basis on record: its emails will be refused "
@@ -153,17 +149,6 @@ async def _start_rows(
                 highlight=False,
             )
     return failures
-
-
-def _journeys_of(store: Store, lead_id: str) -> list[str]:
-    """The products of the lead's journeys that exist already (and so missed the update)."""
-    from sqlalchemy import select
-
-    from nurture.store.models import Journey
-
-    with store.session() as session:
-        found = session.scalars(select(Journey.product).where(Journey.lead_id == lead_id))
-        return sorted(set(found))
 
 
 def state(product: str, lead_id: str) -> None:

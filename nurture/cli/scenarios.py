@@ -11,7 +11,7 @@ import typer
 from nurture.channels.readiness import channel_problems
 from nurture.cli.common import console, err_console
 from nurture.config import get_settings
-from nurture.leads.attributes import AttributeCatalog
+from nurture.scenario.attribute_checks import declared_attributes
 from nurture.scenario.loader import ScenarioError, load_scenario_dir, scenario_dirs
 
 
@@ -63,7 +63,7 @@ def validate(
         )
         if simulate:
             failed += _rehearse(folder)
-    conflicts = AttributeCatalog.of((s.product, s.attributes) for s in loaded).conflicts
+    conflicts = declared_attributes(loaded).conflicts
     for conflict in conflicts:
         err_console.print(f"[red]✗ {conflict}[/red]", highlight=False, soft_wrap=True)
     if failed or conflicts:

@@ -70,12 +70,7 @@ def read_carry_over(
     ).all()
     carried = from_send_keys((key, at) for key, _, at in sends)
     carried.emails_sent = sum(1 for _, status, _ in sends if status in DELIVERED)
-    carried.lifecycle = session.scalars(
-        select(Transition.to_lifecycle)
-        .where(Transition.journey_id == journey_id)
-        .order_by(Transition.seq.desc())
-        .limit(1)
-    ).first()
+    carried.lifecycle = last_lifecycle(session, journey_id)
     carried.transitions = _most(session, Transition.seq, Transition.journey_id, journey_id)
     carried.handed_back_at = session.scalar(
         select(func.max(Transition.journey_time)).where(
@@ -102,6 +97,16 @@ def read_carry_over(
         (event_of(row) for row in rows), key=lambda e: (e.occurred_at, e.event_id)
     )
     return carried
+
+
+def last_lifecycle(session: Session, journey_id: str) -> str | None:
+    """Where the journey's last recorded lifecycle move left the lead."""
+    return session.scalars(
+        select(Transition.to_lifecycle)
+        .where(Transition.journey_id == journey_id)
+        .order_by(Transition.seq.desc())
+        .limit(1)
+    ).first()
 
 
 def from_send_keys(keys: Iterable[tuple[str, datetime]]) -> CarryOver:

@@ -27,6 +27,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from nurture.config import Settings
 from nurture.journey import search_attributes as sa
+from nurture.journey.carry_over import last_lifecycle
 from nurture.journey.contract import (
     WORKFLOW_TYPE,
     JourneyInput,
@@ -42,7 +43,7 @@ from nurture.leads.profile import LeadProfile
 from nurture.scenario.loader import load_scenario
 from nurture.sending import gate as send_gate
 from nurture.store.engine import Store, find_or_insert, profile_of
-from nurture.store.models import Journey, Lead, Transition, utcnow
+from nurture.store.models import Journey, Lead, utcnow
 
 # A journey that closed with the lead in these is not started again.
 NOT_RESTARTED = frozenset({"customer", "disqualified"})
@@ -144,12 +145,7 @@ async def _closed_journey(client: Client, store: Store, workflow_id: str) -> Res
     if described is not None and described.status == WORKFLOW_EXECUTION_STATUS_RUNNING:
         return StartOutcome(workflow_id, False, "journey already exists; nothing started")
     with store.session() as session:
-        last = session.scalars(
-            select(Transition.to_lifecycle)
-            .where(Transition.journey_id == workflow_id)
-            .order_by(Transition.seq.desc())
-            .limit(1)
-        ).first()
+        last = last_lifecycle(session, workflow_id)
     if last in NOT_RESTARTED:
         why = "; the scenario's on_customer nurtures customers" if last == "customer" else ""
         return StartOutcome(
@@ -202,6 +198,30 @@ async def unsubscribe(
 async def tell_profile(client: Client, product: str, lead_id: str, profile: LeadProfile) -> None:
     """A running journey learns the lead's new profile (a no-op when it is unchanged)."""
     await handle(client, product, lead_id).signal("profile", profile)
+
+
+async def tell_journeys(client: Client, store: Store, lead: Lead) -> list[str]:
+    """Every journey of the lead learns its profile as stored now (a new title, an
+    attribute): it rescores and judges its conditions on the lead anew. A closed one is
+    skipped; other errors (Temporal away) propagate. Returns the products told."""
+    profile = profile_of(lead)
+    told = []
+    for product in journey_products(store, lead.id):
+        try:
+            await tell_profile(client, product, lead.id, profile)
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+            continue
+        told.append(product)
+    return told
+
+
+def journey_products(store: Store, lead_id: str) -> list[str]:
+    """The products the lead has a journey for (running or closed)."""
+    with store.session() as session:
+        found = session.scalars(select(Journey.product).where(Journey.lead_id == lead_id))
+        return sorted(set(found))
 
 
 async def give_feedback(

@@ -1,4 +1,5 @@
-"""Checks that a scenario's rules on lead data name fields that exist, with fitting values.
+"""Checks that a scenario's rules on lead data name fields that exist, with fitting values;
+and the catalog of what all scenarios declare.
 
 Fit rules and lead conditions (`entry`, `only_if`, a branch's or exit's `lead:`) may name
 a custom attribute; pydantic cannot know which ones the scenario declares, so these checks
@@ -8,15 +9,20 @@ turns it into file:line).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date
 
-from nurture.leads.attributes import AttributeSpec, name_problem
+from nurture.leads.attributes import AttributeCatalog, AttributeSpec, name_problem
 from nurture.leads.profile import FIT_FIELDS
 from nurture.scenario.model import AttributeMatch, AttributeRange, LeadCondition, Scenario
 
 Path = tuple[str | int, ...]
 CONDITION_FIELDS = ("industry", "company_size", "role", "region", "department", "source")
+
+
+def declared_attributes(scenarios: Iterable[Scenario]) -> AttributeCatalog:
+    """What the scenarios declare of leads, for checking values as they arrive."""
+    return AttributeCatalog.of((scenario.product, scenario.attributes) for scenario in scenarios)
 
 
 def attribute_problems(scenario: Scenario) -> list[tuple[Path, str]]:

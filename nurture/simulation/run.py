@@ -30,8 +30,8 @@ from nurture.config import Settings
 from nurture.journey.client import start_journey
 from nurture.journey.contract import SalesFeedback, Unsubscribe
 from nurture.journey.search_attributes import NEXT_TOUCH
-from nurture.leads.attributes import AttributeCatalog
 from nurture.leads.events import EMAIL_BOUNCE, EMAIL_CLICK, EMAIL_OPEN, BehaviorEvent
+from nurture.scenario.attribute_checks import declared_attributes
 from nurture.scenario.model import Scenario
 from nurture.simulation.personas import BOUNCE, PAGE, UNSUBSCRIBE, Action, Feedback, Persona
 from nurture.simulation.results import ItemKind
@@ -162,7 +162,7 @@ def _lead_fields(scenario: Scenario, persona: Persona) -> dict[str, Any]:
         else:
             custom[name] = value
     if custom:
-        catalog = AttributeCatalog.of([(scenario.product, scenario.attributes)])
+        catalog = declared_attributes([scenario])
         try:
             fields["attributes"] = catalog.check(custom)
         except ValueError as err:
