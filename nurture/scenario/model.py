@@ -164,10 +164,7 @@ class LeadCondition(BaseModel):
     def holds(self, profile: LeadProfile) -> bool:
         for field in ("industry", "role", "region", "department", "source"):
             wanted = getattr(self, field)
-            value = getattr(profile, field)
-            if wanted is not None and str(value or "").strip().lower() not in {
-                w.strip().lower() for w in wanted
-            }:
+            if wanted is not None and not _attribute_holds(wanted, getattr(profile, field)):
                 return False
         size = self.company_size
         if size is not None:
@@ -187,6 +184,7 @@ class LeadCondition(BaseModel):
 
 
 def _attribute_holds(match: AttributeMatch, value: object) -> bool:
+    """Whether a field's value is the one (or one of those) written, or in the range."""
     if value is None:
         return False
     if isinstance(match, AttributeRange):
