@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from nurture.journey.contract import StageMove
+from nurture.journey.status import keep_stage
 from nurture.store.engine import Store, find_or_insert
 from nurture.store.models import StageChange
 
@@ -31,6 +32,16 @@ def record_stage_move(store: Store, move: StageMove) -> bool:
         row = StageChange(**move.model_dump())
         session.add(row)
         session.flush()
+        keep_stage(
+            session,
+            journey_id=move.journey_id,
+            lead_id=move.lead_id,
+            product=move.product,
+            stage=move.to_stage,
+            seq=move.seq,
+            score=move.score,
+            at=move.journey_time,
+        )
         return row.id
 
     _, inserted = find_or_insert(store, recorded, insert)

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from nurture.journey.status import keep_lifecycle
 from nurture.store.engine import Store, find_or_insert
 from nurture.store.models import Transition
 
@@ -55,6 +56,17 @@ def record_transition(
         )
         session.add(row)
         session.flush()
+        keep_lifecycle(
+            session,
+            journey_id=journey_id,
+            lead_id=lead_id,
+            product=product,
+            lifecycle=to_lifecycle,
+            seq=seq,
+            stage=stage,
+            score=score,
+            at=journey_time,
+        )
         return row.id
 
     _, inserted = find_or_insert(store, recorded, insert)

@@ -52,7 +52,7 @@ def attribute_problems(scenario: Scenario) -> list[tuple[Path, str]]:
                 if (problem := _value_problem(spec, value)) is not None
             ]
     for path, condition in lead_conditions(scenario):
-        problems += _condition_problems(path, condition, declared)
+        problems += condition_problems(path, condition, declared)
     return problems
 
 
@@ -77,7 +77,7 @@ def lead_conditions(scenario: Scenario) -> Iterator[tuple[Path, LeadCondition]]:
             yield ("exit", "when", i, "lead"), condition.lead
 
 
-def _condition_problems(
+def condition_problems(
     path: Path, condition: LeadCondition, declared: dict[str, AttributeSpec]
 ) -> list[tuple[Path, str]]:
     problems: list[tuple[Path, str]] = []
@@ -89,9 +89,9 @@ def _condition_problems(
             problems += [((*path, name), f"{name}: {p}") for p in _match_problems(spec, match)]
     for key, nested in (("any", condition.any), ("all", condition.all)):
         for j, inner in enumerate(nested or ()):
-            problems += _condition_problems((*path, key, j), inner, declared)
+            problems += condition_problems((*path, key, j), inner, declared)
     if condition.not_ is not None:
-        problems += _condition_problems((*path, "not"), condition.not_, declared)
+        problems += condition_problems((*path, "not"), condition.not_, declared)
     return problems
 
 

@@ -112,22 +112,22 @@ def valid_scenarios(root: Path) -> list[Scenario]:
 def load_scenario_dir(folder: Path, *, check_templates: bool = True) -> Scenario:
     file = folder / SCENARIO_FILE
     text = file.read_text(encoding="utf-8")
-    data, lines, problems = _parse_yaml(file, text)
+    data, lines, problems = parse_yaml(file, text)
     if problems:
         raise ScenarioError(problems)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as err:
-        raise ScenarioError([_problem(file, lines, e) for e in err.errors()]) from None
+        raise ScenarioError([validation_problem(file, lines, e) for e in err.errors()]) from None
     problems = [
-        Problem(file, _line_for(lines, path), _dotted(path), message)
+        Problem(file, line_for(lines, path), dotted(path), message)
         for path, message in [*reference_problems(scenario), *attribute_problems(scenario)]
     ]
     if scenario.product != folder.name:
         problems.append(
             Problem(
                 file,
-                _line_for(lines, ("product",)),
+                line_for(lines, ("product",)),
                 "product",
                 f"product {scenario.product!r} must match its folder name {folder.name!r}",
             )
@@ -150,8 +150,8 @@ def _country_problems(scenario: Scenario, file: Path, lines: dict[Path_, int]) -
     return [
         Problem(
             file,
-            _line_for(lines, path),
-            _dotted(path),
+            line_for(lines, path),
+            dotted(path),
             f"no public holidays known for {window.country_holidays!r}: use an ISO 3166 "
             "country code such as JP, US, GB or DE",
         )
@@ -192,7 +192,7 @@ def template_problems(
     subjects = _subjects_by_template(scenario)
     events = _events_by_template(scenario)
     for path, name in scenario.template_names():
-        where, line = _dotted(path), _line_for(lines, path)
+        where, line = dotted(path), line_for(lines, path)
         if not _html_path(folder, name).exists():
             problems.append(
                 Problem(
@@ -233,7 +233,7 @@ def _line_problems(
     problems: list[Problem] = []
     for path, step in scenario.line_steps():
         assert step.line is not None
-        where, line = _dotted((*path, "line")), _line_for(lines, (*path, "line"))
+        where, line = dotted((*path, "line")), line_for(lines, (*path, "line"))
         source_path = folder / "templates" / line_file(step.line.template)
         if not source_path.exists():
             problems.append(
@@ -270,7 +270,7 @@ def _webhook_problems(
     problems: list[Problem] = []
     for path, step in scenario.steps_on("webhook"):
         assert step.webhook is not None
-        where, line = _dotted((*path, "webhook")), _line_for(lines, (*path, "webhook"))
+        where, line = dotted((*path, "webhook")), line_for(lines, (*path, "webhook"))
         source_path = folder / "templates" / webhook_file(step.webhook.template)
         if not source_path.exists():
             problems.append(
@@ -392,7 +392,7 @@ def _render_problems(
     return []
 
 
-def _parse_yaml(file: Path, text: str) -> tuple[Any, dict[Path_, int], list[Problem]]:
+def parse_yaml(file: Path, text: str) -> tuple[Any, dict[Path_, int], list[Problem]]:
     """Data plus the line of every key and list item; duplicate keys are errors, not overrides."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -421,7 +421,7 @@ def _walk(
                     Problem(
                         file,
                         key_node.start_mark.line + 1,
-                        _dotted(path),
+                        dotted(path),
                         f"key {key!r} appears twice; keep one",
                     )
                 )
@@ -433,7 +433,7 @@ def _walk(
             _walk(item, (*path, i), lines, problems, file)
 
 
-def _line_for(lines: dict[Path_, int], path: Path_) -> int | None:
+def line_for(lines: dict[Path_, int], path: Path_) -> int | None:
     """The line of the deepest part of `path` the file has (pydantic adds type names to paths)."""
     for end in range(len(path), -1, -1):
         if path[:end] in lines:
@@ -441,19 +441,21 @@ def _line_for(lines: dict[Path_, int], path: Path_) -> int | None:
     return None
 
 
-def _dotted(path: Path_) -> str:
+def dotted(path: Path_) -> str:
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 
 
-def _problem(file: Path, lines: dict[Path_, int], error: Any) -> Problem:
+def validation_problem(
+    file: Path, lines: dict[Path_, int], error: Any, root: type[BaseModel] = Scenario
+) -> Problem:
     loc: Path_ = tuple(error["loc"])
     data_path = tuple(p for p in loc if not _is_type_tag(p))
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
-        allowed = _allowed_keys(data_path[:-1])
+        allowed = _allowed_keys(data_path[:-1], root)
         message = f"unknown key {data_path[-1]!r}"
         if allowed:
             message += f"; allowed keys here: {', '.join(allowed)}"
@@ -465,7 +467,7 @@ def _problem(file: Path, lines: dict[Path_, int], error: Any) -> Problem:
         and not isinstance(error["input"], dict | list)
     ):
         message += f" (got {error['input']!r})"
-    return Problem(file, _line_for(lines, data_path), _dotted(data_path), message)
+    return Problem(file, line_for(lines, data_path), dotted(data_path), message)
 
 
 def _is_type_tag(part: str | int) -> bool:
@@ -477,8 +479,8 @@ def _is_type_tag(part: str | int) -> bool:
     )
 
 
-def _allowed_keys(path: Path_) -> list[str]:
-    model: Any = Scenario
+def _allowed_keys(path: Path_, root: type[BaseModel]) -> list[str]:
+    model: Any = root
     for part in path:
         model = _descend(model, part)
         if model is None:

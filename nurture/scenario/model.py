@@ -112,10 +112,10 @@ AttributeMatch = AttributeRange | list[Scalar] | Scalar
 def same_value(a: object, b: object) -> bool:
     """Whether a stored value and a written one mean the same: case-insensitive text, 3 and
     3.0, a YAML date and its ISO text."""
-    return _normal(a) == _normal(b)
+    return normal_value(a) == normal_value(b)
 
 
-def _normal(value: object) -> str:
+def normal_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float) and float(value).is_integer():

@@ -456,6 +456,7 @@ class Engagement(Base):
     __table_args__ = (
         Index("ix_engagements_send_kind", "send_id", "kind"),
         Index("ix_engagements_product_time", "product", "occurred_at"),
+        Index("ix_engagements_lead_time", "lead_id", "occurred_at"),  # segments' `opened:`
     )
 
     id: Mapped[int] = mapped_column(
@@ -477,3 +478,76 @@ class Engagement(Base):
     source: Mapped[str] = mapped_column(String(20), doc="sendgrid | nurture (own pixel, links)")
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class JourneyStatus(Base):
+    """Where each journey is now (stage, lifecycle, score), kept current as the journey
+    records its stage moves and lifecycle transitions, so a segment asks one indexed row
+    per journey instead of finding the last of its moves."""
+
+    __tablename__ = "journey_status"
+    __table_args__ = (
+        Index("ix_journey_status_lead_product", "lead_id", "product"),
+        Index("ix_journey_status_product_stage", "product", "stage"),
+    )
+
+    journey_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    lead_id: Mapped[str] = mapped_column(String(40))
+    product: Mapped[str] = mapped_column(String(64))
+    stage: Mapped[str] = mapped_column(String(10))
+    stage_seq: Mapped[int] = mapped_column(Integer, default=0, doc="the stage move it shows")
+    lifecycle: Mapped[str | None] = mapped_column(String(20))
+    lifecycle_seq: Mapped[int] = mapped_column(Integer, default=0, doc="the transition shown")
+    score: Mapped[int] = mapped_column(Integer)
+    score_at: Mapped[datetime] = mapped_column(UTCDateTime, doc="journey time of the score")
+
+
+class SavedSegment(Base):
+    """A segment saved through the API (those in scenarios/segments.yaml live in the file)."""
+
+    __tablename__ = "segments"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    definition: Mapped[str] = mapped_column(Text, doc="JSON, as nurture.segments.model reads it")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Broadcast(Base):
+    """A one-off message to a segment, sent through each lead's journey. Its content and
+    its segment's definition are frozen when it is created and scheduled."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    product: Mapped[str] = mapped_column(String(64))
+    segment: Mapped[str] = mapped_column(String(64))
+    segment_definition: Mapped[str | None] = mapped_column(Text, doc="JSON, frozen at schedule")
+    channel: Mapped[str] = mapped_column(String(16), default="email")
+    mail_type: Mapped[str] = mapped_column(String(20), default="newsletter")
+    content: Mapped[str] = mapped_column(Text, doc="JSON: variants and template sources")
+    send_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    local_time: Mapped[bool] = mapped_column(default=False, doc="send_at's hour in each lead's zone")
+    state: Mapped[str] = mapped_column(String(20), default="draft")
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class BroadcastRecipient(Base):
+    """One lead of a broadcast's frozen list, numbered: the workflow pages by `seq`, and
+    records how it handed the broadcast to the lead's journey."""
+
+    __tablename__ = "broadcast_recipients"
+    __table_args__ = (
+        UniqueConstraint("broadcast_id", "lead_id", name="uq_broadcast_recipients_lead"),
+    )
+
+    broadcast_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lead_id: Mapped[str] = mapped_column(String(40))
+    handed_to: Mapped[str | None] = mapped_column(String(200), doc="the journey's workflow id")
+    outcome: Mapped[str | None] = mapped_column(String(20), doc="journey | broadcast | refused")
+    detail: Mapped[str | None] = mapped_column(Text)
+    handed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
