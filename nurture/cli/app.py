@@ -18,6 +18,7 @@ from nurture.cli import (
     rollouts,
     run,
     scenarios,
+    segments,
     simulate,
     store,
 )
@@ -30,6 +31,7 @@ app.add_typer(apikeys.apikey, name="apikey")
 app.add_typer(store.deliveries, name="deliveries")
 app.add_typer(reports.report, name="report")
 app.add_typer(journeys.journeys, name="journeys")
+app.add_typer(segments.segment, name="segment")
 app.command()(run.api)
 app.command()(run.worker)
 app.command()(run.dev)

@@ -17,6 +17,8 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from nurture.config import InsecureSecret, get_settings
 from nurture.scenario.loader import ScenarioError
+from nurture.segments.definitions import SegmentError
+from nurture.segments.membership import UnknownSegment
 from nurture.store.migrate import SchemaOutdated
 
 EXAMPLE_URLS = "sqlite:///.nurture/nurture.db or postgresql://user:password@host:5432/nurture"
@@ -35,6 +37,12 @@ def _describe(err: BaseException) -> str:
         first = err.problems[0] if err.problems else err
         more = f" (and {len(err.problems) - 1} more; nurture validate lists them)"
         return f"scenario: {first}" + (more if len(err.problems) > 1 else "")
+    if isinstance(err, SegmentError):
+        said = err.problems[0] if err.problems else err
+        more = f" (and {len(err.problems) - 1} more; nurture segment check lists them)"
+        return f"segments: {said}" + (more if len(err.problems) > 1 else "")
+    if isinstance(err, UnknownSegment):
+        return str(err.args[0])
     if isinstance(err, ValidationError):
         problem = err.errors()[0]
         name = "_".join(str(part) for part in problem.get("loc", ())).upper()
