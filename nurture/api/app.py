@@ -30,6 +30,7 @@ from nurture.api import (
     line_webhook,
     reports,
     sdk_settings,
+    segments,
     sendgrid_webhook,
     slack_interactions,
     snippet,
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
         journeys.router,
         snippet.router,
         sdk_settings.router,
+        segments.router,
     )
     for router in routers:
         app.include_router(router, prefix="/v1", responses=ERRORS)

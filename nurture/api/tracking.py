@@ -20,7 +20,7 @@ from nurture.api.event_writer import EventWriter, Owners, Write, Written, lead_i
 from nurture.api.lead_profiles import tell_journeys
 from nurture.api.limits import max_body
 from nurture.api.scenarios import attribute_catalog, current_scenarios
-from nurture.api.segment import (
+from nurture.api.segment_spec import (
     MAX_BATCH_BYTES,
     MAX_EVENT_BYTES,
     Batch,

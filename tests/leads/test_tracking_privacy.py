@@ -6,7 +6,7 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
-from nurture.api.segment import PageMessage, TrackMessage, page_events, track_events
+from nurture.api.segment_spec import PageMessage, TrackMessage, page_events, track_events
 from nurture.scenario.loader import load_scenario_dir
 from tests.helpers.paths import SCENARIOS
 
