@@ -127,7 +127,7 @@ FILL = [
                                 'invoice_volume', (i * 31) % 2000,
                                 'budget_approved', i % 3 = 0),
               :now, :now
-       FROM generate_series(1, :leads) AS i""",
+       FROM generate_series(1::bigint, :leads) AS i""",
     """INSERT INTO journeys (workflow_id, lead_id, product, started_at, confirmed_at)
        SELECT 'journey:' || v.p || ':' || l.id, l.id, v.p, :now, :now
        FROM leads l CROSS JOIN (VALUES ('cloudbook', 7), ('smartfactory', 4)) AS v(p, share)

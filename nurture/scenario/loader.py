@@ -206,7 +206,7 @@ def template_problems(
         if name in checked:
             continue
         checked.add(name)
-        problems += _render_problems(
+        problems += render_problems(
             renderer,
             _html_path(folder, name),
             scenario,
@@ -324,7 +324,7 @@ def _subjects_by_template(scenario: Scenario) -> dict[str, list[str]]:
     return found
 
 
-def _render_problems(
+def render_problems(
     renderer: TemplateRenderer,
     html: Path,
     scenario: Scenario,

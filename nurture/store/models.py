@@ -249,6 +249,7 @@ class Send(Base):
     __table_args__ = (
         UniqueConstraint("journey_id", "send_key", name="uq_sends_journey_key"),
         Index("ix_sends_lead_time", "lead_id", "journey_time"),
+        Index("ix_sends_send_key", "send_key"),  # a broadcast's sends (one key for all)
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

@@ -69,6 +69,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("broadcast_id", "lead_id", name="uq_broadcast_recipients_lead"),
     )
     op.create_index("ix_engagements_lead_time", "engagements", ["lead_id", "occurred_at"])
+    op.create_index("ix_sends_send_key", "sends", ["send_key"])
 
 
 def _backfill_journey_status() -> None:
@@ -108,6 +109,7 @@ def _backfill_journey_status() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_sends_send_key", "sends")
     op.drop_index("ix_engagements_lead_time", "engagements")
     op.drop_table("broadcast_recipients")
     op.drop_table("broadcasts")

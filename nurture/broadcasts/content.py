@@ -1,0 +1,59 @@
+"""What a broadcast says, frozen at creation: its subject and template variants, and the
+sources of the product's templates it renders with (its own and the layout it extends).
+
+Frozen so what was previewed is what is sent, whatever the files say later, like a
+journey's pinned scenario version. Checked like a scenario's templates: rendered for the
+sample leads, with the unsubscribe link and the postal address the law requires.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from nurture.broadcasts.contract import Variant
+from nurture.mail.render import TemplateRenderer
+from nurture.scenario.loader import load_scenario, render_problems
+
+TEMPLATE_SUFFIXES = (".html", ".txt")
+
+
+class BroadcastError(ValueError):
+    """A broadcast that cannot be created, scheduled or changed; says what to fix."""
+
+
+class BroadcastContent(BaseModel):
+    variants: list[Variant]
+    sources: dict[str, str]
+
+    def renderer(self) -> TemplateRenderer:
+        return TemplateRenderer.from_sources(self.sources)
+
+
+def freeze_content(root: Path, product: str, variants: list[Variant]) -> BroadcastContent:
+    """The product's templates as they are now, checked for each variant."""
+    scenario = load_scenario(root, product)
+    folder = root / product / "templates"
+    sources = {
+        path.name: path.read_text(encoding="utf-8")
+        for path in sorted(folder.iterdir())
+        if path.suffix in TEMPLATE_SUFFIXES
+    }
+    content = BroadcastContent(variants=variants, sources=sources)
+    renderer = content.renderer()
+    for variant in variants:
+        html = folder / f"{variant.template}.html"
+        if html.name not in sources:
+            known = sorted(n.removesuffix(".html") for n in sources if n.endswith(".html"))
+            raise BroadcastError(
+                f"no template {variant.template!r} in {folder} (add {html.name}; known: "
+                f"{', '.join(known)})"
+            )
+        problems = render_problems(
+            renderer, html, scenario, variant.template, [variant.subject], [None], html, None,
+            "broadcast",
+        )  # fmt: skip
+        if problems:
+            raise BroadcastError(str(problems[0]))
+    return content
