@@ -31,6 +31,7 @@ class ChannelSendInput(BaseModel):
     journey_time: datetime
     journey: dict[str, Any]
     event: dict[str, Any] | None = None  # a trigger's: what fired it (templates' `event`)
+    broadcast_id: str | None = None  # a broadcast's: rendered from its frozen templates
 
 
 def claim_channel_send(

@@ -20,6 +20,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.channel_sends import ChannelSendInput, claim_channel_send, tags_of
+from nurture.broadcasts.records import content_of, get_broadcast
 from nurture.channels.line.links import line_link_url
 from nurture.config import Settings
 from nurture.mail.compose import LinkTracking, Recipient, compose_email, unsubscribe_url
@@ -134,7 +135,11 @@ class EmailActivities:
             send_id,
         )
         try:
-            renderer = self._renderer(input.product, input.scenario_version)
+            renderer = (
+                self._renderers.for_broadcast(input.broadcast_id)
+                if input.broadcast_id is not None
+                else self._renderer(input.product, input.scenario_version)
+            )
             email = compose_email(
                 renderer,
                 input.brand,
@@ -213,6 +218,21 @@ class PinnedRenderers:
                     non_retryable=True,
                 )
             renderer = TemplateRenderer.from_sources(sources)
+            with self._lock:
+                self._renderers[key] = renderer
+        return renderer
+
+    def for_broadcast(self, broadcast_id: str) -> TemplateRenderer:
+        """A broadcast's frozen templates (nurture/broadcasts/content.py)."""
+        key = ("broadcast", broadcast_id)
+        renderer = self._renderers.get(key)
+        if renderer is None:
+            try:
+                renderer = content_of(get_broadcast(self.store, broadcast_id)).renderer()
+            except LookupError as err:
+                raise ApplicationError(
+                    str(err), type="TemplatesMissing", non_retryable=True
+                ) from None
             with self._lock:
                 self._renderers[key] = renderer
         return renderer

@@ -11,6 +11,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.ab import AbActivities
+from activities.broadcasts import BroadcastActivities
 from activities.conversions import ConversionActivities
 from activities.email import EmailActivities
 from activities.handoff import HandoffActivities
@@ -28,6 +29,8 @@ from nurture.config import Settings
 from nurture.mail.provider_factory import build_provider
 from nurture.mail.providers import EmailProvider
 from nurture.store.engine import Store
+from workflows.broadcast import Broadcast
+from workflows.broadcast_journey import BroadcastJourney
 from workflows.lead_journey import LeadJourney
 from workflows.rollout import ScenarioRollout
 
@@ -70,6 +73,7 @@ def build_worker(
     ab = AbActivities(settings.scenarios_dir, store)
     stages = StageActivities(store)
     rollout = RolloutActivities(client)
+    broadcasts = BroadcastActivities(client, store, settings)
     local: list[Callable[..., Any]] = [
         scenarios.load_scenario,
         scenarios.load_scenario_version,
@@ -92,17 +96,23 @@ def build_worker(
         rollout.count_journeys,
         rollout.list_journeys,
         rollout.update_journeys,
+        broadcasts.plan_broadcast,
+        broadcasts.set_broadcast_state,
+        broadcasts.hand_over,
     ]
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[] if role == "activities" else [LeadJourney, ScenarioRollout],
+        workflows=[] if role == "activities" else WORKFLOWS,
         activities=remote if role == "activities" else [*local, *remote],
         no_remote_activities=role == "workflows",
         activity_executor=ThreadPoolExecutor(max_workers=activity_threads),
         workflow_runner=SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner(),
         **(polling_options(settings) if role != "activities" else {}),
     )
+
+
+WORKFLOWS = [LeadJourney, ScenarioRollout, Broadcast, BroadcastJourney]
 
 
 def polling_options(settings: Settings) -> dict[str, Any]:

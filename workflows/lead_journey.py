@@ -33,6 +33,15 @@ with workflow.unsafe.imports_passed_through():
         SendWebhookResult,
         StepWebhookActivities,
     )
+    from nurture.broadcasts import delivery as broadcasts
+    from nurture.broadcasts.contract import (
+        UPDATE_NAME as BROADCAST_UPDATE,
+    )
+    from nurture.broadcasts.contract import (
+        BroadcastAnswer,
+        BroadcastDelivery,
+        send_key,
+    )
     from nurture.journey import carry_over, narrative, rules
     from nurture.journey import search_attributes as sa
     from nurture.journey.contract import (
@@ -93,6 +102,10 @@ MIN_WAIT = timedelta(seconds=1)
 SALES_WAIT = timedelta(days=30)
 MAX_TRACK_HOPS = 10
 SEEN_IDS_KEPT = 2000
+BROADCASTS_KEPT = 200
+# A broadcast the email provider stays away from for the whole send bound is tried again
+# this much later (until it expires); a step's outage clock is left alone.
+BROADCAST_OUTAGE_RETRY = timedelta(hours=1)
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
@@ -147,6 +160,9 @@ class LeadJourney(MovesBetweenVersions):
                 continue
             if m.reentry_at is not None and m.reentry_at <= now:
                 await self._reenter()
+                continue
+            if m.broadcasts and min(b.due for b in m.broadcasts) <= now:
+                await self._send_broadcast()
                 continue
             self._optimise_send_time = self._send_time_optimised()
             due = self._next_touch(now)
@@ -261,6 +277,11 @@ class LeadJourney(MovesBetweenVersions):
             wake_at, summary = due, self._step_wait_summary(due)
         if m.reentry_at is not None and m.reentry_at < wake_at:
             wake_at, summary = m.reentry_at, narrative.reentry_wait(m.reentry_at)
+        if m.broadcasts:
+            held = min(m.broadcasts, key=lambda b: b.due)
+            if held.due < wake_at:
+                wake_at = held.due
+                summary = f"wait to send broadcast '{held.delivery.broadcast_id}'"
         watch = m.watch
         if watch is not None and watch.due < wake_at:
             wake_at = watch.due
@@ -492,6 +513,7 @@ class LeadJourney(MovesBetweenVersions):
         variant_key: str,
         what: str,
         event: dict[str, Any] | None = None,
+        broadcast_id: str | None = None,
     ) -> SendEmailResult | None:
         m = self._mem
         variant = assign_variant(
@@ -503,11 +525,17 @@ class LeadJourney(MovesBetweenVersions):
         try:
             result = await calls.bounded(
                 EmailActivities.send_email,
-                self._email_input(key, mail_type, variants[variant], variant, event),
+                self._email_input(key, mail_type, variants[variant], variant, event, broadcast_id),
                 bound=SEND_BOUND,
                 summary=f"send {what}" + (f" ({letter})" if letter else ""),
             )
         except ActivityError as err:
+            if calls.outlasted(err) and broadcast_id is not None:
+                retry_at = workflow.now() + BROADCAST_OUTAGE_RETRY
+                self._note(
+                    "email", f"{what}: email provider unavailable; trying at {retry_at:%H:%M}"
+                )
+                return SendEmailResult(send_id="", status="deferred", retry_at=retry_at)
             if calls.outlasted(err) and mail_type != "trigger":
                 return self._provider_unavailable(what, err)
             self._note("email", f"could not send {what}: {err.cause or err}")
@@ -517,7 +545,8 @@ class LeadJourney(MovesBetweenVersions):
             return result
         if result.status == "deferred":
             assert result.retry_at is not None
-            m.deferred_why = None  # the weekly cap (the step's summary says so)
+            if broadcast_id is None:
+                m.deferred_why = None  # the weekly cap (the step's summary says so)
             self._note(
                 "email", f"deferred {what} to {result.retry_at:%Y-%m-%d %H:%M}: {result.detail}"
             )
@@ -554,11 +583,13 @@ class LeadJourney(MovesBetweenVersions):
         chosen: tuple[str, str],
         variant: int,
         event: dict[str, Any] | None = None,
+        broadcast_id: str | None = None,
     ) -> SendEmailInput:
         subject, template = chosen
-        return SendEmailInput(
-            **self._channel_send(key, mail_type, template, event), subject=subject, variant=variant
-        )
+        fields = self._channel_send(key, mail_type, template, event)
+        if broadcast_id is not None:  # rendered from the broadcast's frozen templates
+            fields["broadcast_id"] = broadcast_id
+        return SendEmailInput(**fields, subject=subject, variant=variant)
 
     def _channel_send(
         self, key: str, mail_type: MailType, template: str, event: dict[str, Any] | None
@@ -912,6 +943,72 @@ class LeadJourney(MovesBetweenVersions):
                 f"hand-off is #{self._m.handoffs}"
             )
         feedback_target(self._m.lifecycle, feedback.outcome)
+
+    @workflow.update(name=BROADCAST_UPDATE)
+    async def broadcast(self, delivery: BroadcastDelivery) -> BroadcastAnswer:
+        """Send a broadcast through this journey (`Broadcast`, workflows/broadcast.py): at
+        its time, inside the send window, through the same gate as every email; once."""
+        m, name = self._mem, delivery.broadcast_id
+        if name in m.broadcasts_had:
+            return BroadcastAnswer(outcome="already", detail="the journey had this broadcast")
+        m.broadcasts_had.append(name)
+        del m.broadcasts_had[:-BROADCASTS_KEPT]
+        why = self._broadcast_skip()
+        if why is not None:
+            self._note("broadcast", f"broadcast '{name}' not sent: {why}")
+            return BroadcastAnswer(outcome="skipped", detail=why)
+        held = broadcasts.pending(
+            delivery, self._scenario.send_window, self._profile.timezone, workflow.now()
+        )
+        m.broadcasts.append(held)
+        self._note("broadcast", f"broadcast '{name}' to go at {held.due:%Y-%m-%d %H:%M} UTC")
+        self._woken = True
+        return BroadcastAnswer(outcome="queued", due=held.due)
+
+    @broadcast.validator
+    def _check_broadcast(self, delivery: BroadcastDelivery) -> None:
+        if self._m is None:
+            raise ValueError("the journey is still starting; retry in a moment")
+
+    def _broadcast_skip(self) -> str | None:
+        m = self._mem
+        why = broadcasts.skip_reason(
+            lifecycle=m.lifecycle,
+            paused=m.paused,
+            email_stopped=m.email_stopped,
+            ended=m.ended_reason,
+        )
+        if why is None and self._in_holdout():
+            why = "the lead is in the control group (holdout)"
+        return why
+
+    async def _send_broadcast(self) -> None:
+        """The broadcast due first; held back again by the cap or an outage until it
+        expires. A lead that has since moved on (paused, sales' now, unsubscribed) is
+        skipped, and the timeline says why."""
+        m = self._mem
+        held = min(m.broadcasts, key=lambda b: b.due)
+        m.broadcasts.remove(held)
+        delivery, name = held.delivery, held.delivery.broadcast_id
+        why = self._broadcast_skip()
+        if why is not None:
+            self._note("broadcast", f"broadcast '{name}' not sent: {why}")
+            return
+        result = await self._send_email(
+            key=send_key(name),
+            mail_type=delivery.mail_type,
+            variants=[(v.subject, v.template) for v in delivery.variants],
+            variant_key=send_key(name),
+            what=f"broadcast '{name}'",
+            broadcast_id=name,
+        )
+        if result is None or result.status != "deferred" or result.retry_at is None:
+            return
+        again = broadcasts.deferred(held, result.retry_at)
+        if again is None:
+            self._note("broadcast", f"broadcast '{name}' dropped: held back past its expiry")
+        else:
+            m.broadcasts.append(again)
 
     @workflow.update(name="scenario_update")
     async def scenario_update(self, request: ScenarioUpdate) -> VersionMoveResult:

@@ -15,8 +15,9 @@ JOURNEY_WORKFLOW_TYPE = "BroadcastJourney"
 UPDATE_NAME = "broadcast"
 SEND_KEY_PREFIX = "broadcast:"
 # A broadcast the frequency cap or the send window holds back is still sent this long
-# after its time; later it is dropped ("expired"): a seminar invitation a week late is noise.
-DEFAULT_EXPIRY = timedelta(days=7)
+# after its time; later it is dropped ("expired"): a seminar invitation two weeks late is
+# noise. Longer than the weekly cap's window, so a capped lead gets it once a slot frees.
+DEFAULT_EXPIRY = timedelta(days=10)
 ALREADY_HAD = "BroadcastAlreadyHad"
 
 

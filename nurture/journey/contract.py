@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from nurture.broadcasts.contract import PendingBroadcast
 from nurture.journey.lifecycle import FeedbackOutcome, Lifecycle
 from nurture.leads.events import BehaviorEvent
 from nurture.leads.profile import LeadProfile
@@ -69,6 +70,7 @@ class TimelineEntry(BaseModel):
         "holdout",
         "goal",
         "profile",
+        "broadcast",
     ]
     text: str
 
@@ -170,6 +172,12 @@ class JourneyMemory(BaseModel):
     restarted: bool = Field(
         default=False,
         description="a run restarting a closed journey: steps it had are passed over",
+    )
+    broadcasts: list[PendingBroadcast] = Field(
+        default_factory=list, description="broadcasts handed to the journey, not yet sent"
+    )
+    broadcasts_had: list[str] = Field(
+        default_factory=list, description="ids of the broadcasts handed to it (the latest)"
     )
     nurtured_again_at: datetime | None = Field(
         default=None,

@@ -31,6 +31,7 @@ from sqlalchemy import case, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from nurture.broadcasts.contract import SEND_KEY_PREFIX as BROADCAST_KEY
 from nurture.config import Settings
 from nurture.mail.providers import (
     DeliveryUncertain,
@@ -145,6 +146,12 @@ def _row(session: Session, send: NewSend) -> Send:
     found = session.scalars(
         select(Send).where(Send.journey_id == send.journey_id, Send.send_key == send.send_key)
     ).first()
+    if found is None and send.send_key.startswith(BROADCAST_KEY):
+        # A broadcast reaches a lead once, through whichever journey: its running one or a
+        # short-lived one (nurture/broadcasts). The other's row answers for it.
+        found = session.scalars(
+            select(Send).where(Send.lead_id == send.lead_id, Send.send_key == send.send_key)
+        ).first()
     if found is not None:
         return found
     row = Send(

@@ -528,7 +528,9 @@ class Broadcast(Base):
     mail_type: Mapped[str] = mapped_column(String(20), default="newsletter")
     content: Mapped[str] = mapped_column(Text, doc="JSON: variants and template sources")
     send_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    local_time: Mapped[bool] = mapped_column(default=False, doc="send_at's hour in each lead's zone")
+    local_time: Mapped[bool] = mapped_column(
+        default=False, doc="send_at's hour in each lead's zone"
+    )
     state: Mapped[str] = mapped_column(String(20), default="draft")
     recipients: Mapped[int] = mapped_column(Integer, default=0)
     created_by: Mapped[str] = mapped_column(String(200), default="")
