@@ -109,8 +109,9 @@ BARE: dict[str, str] = {
         SELECT count(*) FROM leads l JOIN journey_status s
           ON s.lead_id = l.id AND s.product = 'smartfactory'
         WHERE l.erased_at IS NULL AND s.score >= 40
-          AND (SELECT count(*) FROM events e WHERE e.lead_id = l.id AND e.type = 'product_page'
-               AND e.occurred_at >= :now - interval '90 days') >= 2""",
+          AND l.id IN (SELECT e.lead_id FROM events e WHERE e.type = 'product_page'
+                       AND e.occurred_at >= :now - interval '90 days'
+                       GROUP BY e.lead_id HAVING count(*) >= 2)""",
 }
 
 # The data, by SQL: leads first, then what hangs off them. `i` numbers the leads.
@@ -191,8 +192,8 @@ def fill(store: Store, leads: int, events: int) -> None:
         for _, _, definition in dropped:
             db.execute(text(definition))
     with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as db:
-        db.execute(text("ANALYZE"))
-    print(f"  {'indexes+analyze':<16} {time.perf_counter() - began:6.1f} s", flush=True)
+        db.execute(text("VACUUM ANALYZE"))  # what autovacuum keeps up in production
+    print(f"  {'indexes+vacuum':<16} {time.perf_counter() - began:6.1f} s", flush=True)
 
 
 def best_of(run: Callable[[], int], times: int = 3) -> tuple[float, int]:

@@ -171,13 +171,15 @@ class Compiler:
     def _did(
         self, event: str, at_least: int, below: int | None, within: object | None
     ) -> ColumnElement[bool]:
-        where: list[ColumnElement[bool]] = [Event.lead_id == Lead.id, Event.type == event]
+        where: list[ColumnElement[bool]] = [Event.type == event]
         if within is not None:
             where.append(Event.occurred_at >= self.now - within)  # type: ignore[operator]
         if at_least == 1 and below is None:
-            return exists().where(*where)
-        count = select(func.count()).where(*where).scalar_subquery()
-        return _range(count, at_least, below)
+            return exists().where(Event.lead_id == Lead.id, *where)
+        # Counted once for all leads (a hash join), not once per lead.
+        counts = [func.count() >= at_least] + ([func.count() < below] if below else [])
+        counted = select(Event.lead_id).where(*where).group_by(Event.lead_id).having(*counts)
+        return Lead.id.in_(counted)
 
 
 def _text_in(column: Column[str], wanted: object) -> ColumnElement[bool]:

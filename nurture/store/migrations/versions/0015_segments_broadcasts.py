@@ -70,6 +70,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_engagements_lead_time", "engagements", ["lead_id", "occurred_at"])
     op.create_index("ix_sends_send_key", "sends", ["send_key"])
+    if op.get_bind().dialect.name == "postgresql":  # segments read lead_id from the index
+        op.drop_index("ix_events_type_time", "events")
+        op.create_index(
+            "ix_events_type_time", "events", ["type", "occurred_at"], postgresql_include=["lead_id"]
+        )
 
 
 def _backfill_journey_status() -> None:
@@ -109,6 +114,9 @@ def _backfill_journey_status() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.drop_index("ix_events_type_time", "events")
+        op.create_index("ix_events_type_time", "events", ["type", "occurred_at"])
     op.drop_index("ix_sends_send_key", "sends")
     op.drop_index("ix_engagements_lead_time", "engagements")
     op.drop_table("broadcast_recipients")
