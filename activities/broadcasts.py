@@ -5,6 +5,7 @@ short-lived `BroadcastJourney`), once per lead."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from datetime import datetime
 
 from pydantic import BaseModel
@@ -92,7 +93,6 @@ class BroadcastActivities:
             if r.outcome is None
         ]
         gate = asyncio.Semaphore(CONCURRENT_HANDS)
-        result = HandOverResult()
         retry_later: list[str] = []
 
         async def one(recipient: Recipient) -> None:
@@ -108,7 +108,6 @@ class BroadcastActivities:
                     record_handover, self.store, row.id, recipient.seq,
                     outcome=outcome, handed_to=handed_to, detail=detail,
                 )  # fmt: skip
-                result.counts[outcome] = result.counts.get(outcome, 0) + 1
 
         beat = asyncio.create_task(_heartbeat())
         try:
@@ -121,7 +120,11 @@ class BroadcastActivities:
                 f"{retry_later[0]}; retrying them",
                 type="BroadcastNotTaken",
             )
-        return result
+        # The whole range as recorded, counting what an earlier (killed) attempt handed over
+        done = await asyncio.to_thread(
+            recipients_between, self.store, input.broadcast_id, input.from_seq, input.to_seq
+        )
+        return HandOverResult(counts=dict(Counter(r.outcome or "waiting" for r in done)))
 
     async def _hand(
         self, row: Broadcast, delivery: BroadcastDelivery, recipient: Recipient

@@ -12,6 +12,7 @@ import typer
 
 from nurture.cli import (
     apikeys,
+    broadcasts,
     journeys,
     leads,
     reports,
@@ -32,6 +33,7 @@ app.add_typer(store.deliveries, name="deliveries")
 app.add_typer(reports.report, name="report")
 app.add_typer(journeys.journeys, name="journeys")
 app.add_typer(segments.segment, name="segment")
+app.add_typer(broadcasts.broadcast, name="broadcast")
 app.command()(run.api)
 app.command()(run.worker)
 app.command()(run.dev)

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from nurture.config import InsecureSecret, get_settings
+from nurture.broadcasts.content import BroadcastError
 from nurture.scenario.loader import ScenarioError
 from nurture.segments.definitions import SegmentError
 from nurture.segments.membership import UnknownSegment
@@ -41,7 +42,7 @@ def _describe(err: BaseException) -> str:
         said = err.problems[0] if err.problems else err
         more = f" (and {len(err.problems) - 1} more; nurture segment check lists them)"
         return f"segments: {said}" + (more if len(err.problems) > 1 else "")
-    if isinstance(err, UnknownSegment):
+    if isinstance(err, UnknownSegment | BroadcastError):
         return str(err.args[0])
     if isinstance(err, ValidationError):
         problem = err.errors()[0]
