@@ -45,7 +45,8 @@ class Compiler:
     def segment(self, segment: Segment) -> ColumnElement[bool]:
         """Every lead of the segment (erased leads are in none)."""
         parts: list[ColumnElement[bool]] = [Lead.erased_at.is_(None)]
-        if segment.product is not None:
+        if segment.product is not None and not segment.journey_keys():
+            # (stage, lifecycle and score ask the product's journey already)
             parts.append(
                 exists().where(Journey.lead_id == Lead.id, Journey.product == segment.product)
             )
