@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
 from nurture.api import (
+    broadcasts,
     email_tracking,
     health,
     journeys,
@@ -154,6 +155,7 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
         snippet.router,
         sdk_settings.router,
         segments.router,
+        broadcasts.router,
     )
     for router in routers:
         app.include_router(router, prefix="/v1", responses=ERRORS)

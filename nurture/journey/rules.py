@@ -257,7 +257,10 @@ _ENTRY = re.compile(r"#\d+(\.[a-z]+)?")  # the track entry, and a channel's mark
 def step_of(send_key: str) -> tuple[str, str]:
     """(track, step) of a send key: `cold#2/welcome` → (cold, welcome), and so does the
     LINE send `cold#2.line/welcome`; a trigger email `trigger:download-followup#3` →
-    (trigger, download-followup)."""
+    (trigger, download-followup); a broadcast `broadcast:seminar-jan` → (broadcast,
+    seminar-jan), so the reports show broadcasts beside the steps."""
+    if send_key.startswith("broadcast:"):
+        return "broadcast", send_key.removeprefix("broadcast:")
     if send_key.startswith("trigger:"):
         return "trigger", _ENTRY.sub("", send_key.removeprefix("trigger:"))
     track, _, step = _ENTRY.sub("", send_key).partition("/")

@@ -124,6 +124,18 @@ def test_send_keys_name_their_track_and_step() -> None:
     assert step_of("cold#2/welcome") == ("cold", "welcome")
     assert step_of("cold#2.line/welcome") == ("cold", "welcome")
     assert step_of("trigger:download-followup#3") == ("trigger", "download-followup")
+    assert step_of("broadcast:seminar-jan") == ("broadcast", "seminar-jan")
+
+
+def test_a_broadcast_is_reported_beside_the_steps(any_store: Store) -> None:
+    send(any_store, "snd_b1", "broadcast:seminar-jan", mail_type="newsletter")
+    send(any_store, "snd_b2", "broadcast:seminar-jan", mail_type="newsletter", variant=1)
+    rows = {
+        (r.track, r.step, r.variant): r
+        for r in build_engagement_report(any_store, until=UNTIL).rows
+    }
+    assert rows["broadcast", "seminar-jan", "A"].sent == 1
+    assert rows["broadcast", "seminar-jan", "B"].mail_type == "newsletter"
 
 
 def test_a_line_step_counts_per_channel_beside_its_email_fallback(any_store: Store) -> None:

@@ -39,7 +39,7 @@ schema.app = create_app(Settings(database_url="sqlite://"), relay=False)  # repl
 # `/v1/journeys` reads visibility, which the time-skipping server lacks: a dev server's turn.
 # Its `where` is a query in Temporal's language, which no schema can spell: a string the
 # schema allows may still be a query visibility refuses, answered 422 with visibility's reason.
-on_test_server = schema.exclude(tag="journeys").exclude(tag="segments")
+on_test_server = schema.exclude(tag="journeys").exclude(tag="segments").exclude(tag="broadcasts")
 
 
 @on_test_server.hook
@@ -86,12 +86,16 @@ QUERY_CONFIG = SchemathesisConfig.from_dict(
 on_dev_server = schemathesis.openapi.from_dict(
     create_app(Settings(database_url="sqlite://"), relay=False).openapi(), config=QUERY_CONFIG
 ).include(tag="journeys")
-# A segment's definition names the server's products, declared attributes and other
-# segments, which no schema can spell: a definition the schema allows may still be a 422
-# that says which name is unknown.
-on_segments = schemathesis.openapi.from_dict(
-    create_app(Settings(database_url="sqlite://"), relay=False).openapi(), config=QUERY_CONFIG
-).include(tag="segments")
+# A segment's definition (and a broadcast's segment, product and templates) names the
+# server's products, declared attributes, segments and templates, which no schema can
+# spell: a body the schema allows may still be a 422 that says which name is unknown.
+on_segments = (
+    schemathesis.openapi.from_dict(
+        create_app(Settings(database_url="sqlite://"), relay=False).openapi(), config=QUERY_CONFIG
+    )
+    .include(tag="segments")
+    .include(tag="broadcasts")
+)
 
 
 @pytest.fixture
