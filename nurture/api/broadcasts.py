@@ -163,13 +163,24 @@ async def schedule(request: Request, broadcast_id: BroadcastId) -> Scheduled:
     return Scheduled(id=broadcast_id, recipients=recipients)
 
 
-@router.post("/broadcasts/{broadcast_id}/{action}", dependencies=ADMIN, status_code=202)
-async def hold(
-    request: Request,
-    broadcast_id: BroadcastId,
-    action: Literal["pause", "resume", "cancel"],
-) -> None:
-    """Pause or resume the hand-overs, or cancel them (journeys handed it still send it)."""
+@router.post("/broadcasts/{broadcast_id}/pause", dependencies=ADMIN, status_code=202)
+async def pause(request: Request, broadcast_id: BroadcastId) -> None:
+    """Hold the hand-overs between batches (journeys handed it still send it)."""
+    await _hold(request, broadcast_id, "pause")
+
+
+@router.post("/broadcasts/{broadcast_id}/resume", dependencies=ADMIN, status_code=202)
+async def resume(request: Request, broadcast_id: BroadcastId) -> None:
+    await _hold(request, broadcast_id, "resume")
+
+
+@router.post("/broadcasts/{broadcast_id}/cancel", dependencies=ADMIN, status_code=202)
+async def cancel(request: Request, broadcast_id: BroadcastId) -> None:
+    """Stop the hand-overs (journeys handed it still send it); a draft is just cancelled."""
+    await _hold(request, broadcast_id, "cancel")
+
+
+async def _hold(request: Request, broadcast_id: str, action: str) -> None:
     store: Store = request.app.state.store
     try:
         row = await asyncio.to_thread(get_broadcast, store, broadcast_id)
