@@ -20,6 +20,7 @@ from activities.restart import RestartActivities
 from activities.rollout import RolloutActivities
 from activities.sales_mail import SalesMailActivities
 from activities.scenario import ScenarioActivities
+from activities.segments import SegmentActivities
 from activities.stages import StageActivities
 from activities.step_webhook import StepWebhookActivities
 from activities.suppression import SuppressionActivities
@@ -74,6 +75,7 @@ def build_worker(
     stages = StageActivities(store)
     rollout = RolloutActivities(client)
     broadcasts = BroadcastActivities(client, store, settings)
+    segments = SegmentActivities(settings, store)
     local: list[Callable[..., Any]] = [
         scenarios.load_scenario,
         scenarios.load_scenario_version,
@@ -85,6 +87,7 @@ def build_worker(
         restarts.carry_over,
         suppressions.record_suppression,
         ab.ab_winner,
+        segments.segment_membership,
     ]
     remote: list[Callable[..., Any]] = [
         email.send_email,

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.line import LineActivities, SendLineInput, SendLineResult
     from activities.restart import CarryOverInput, RestartActivities
     from activities.scenario import LoadScenarioInput, ScenarioActivities
+    from activities.segments import SegmentActivities, SegmentMembershipInput
     from activities.step_webhook import (
         SendWebhookInput,
         SendWebhookResult,
@@ -190,7 +191,8 @@ class LeadJourney(MovesBetweenVersions):
             summary=f"load scenario '{product}'",
         )
         now = workflow.now()
-        track = scenario.entry_track_for(self._profile)
+        member_of = await self._member_of(scenario.entry_segments())
+        track = scenario.entry_track_for(self._profile, member_of)
         self._m = JourneyMemory(started_at=now, scenario=scenario, track=track, step_anchor=now)
         self._note("start", f"journey started on track '{track}' (scenario {scenario.version})")
         await self._set_start_lifecycle()
@@ -217,7 +219,8 @@ class LeadJourney(MovesBetweenVersions):
             ),
             summary="read the closed journey's history",
         )
-        track = scenario.entry_track_for(self._profile)
+        member_of = await self._member_of(scenario.entry_segments())
+        track = scenario.entry_track_for(self._profile, member_of)
         self._m = carry_over.restarted_memory(scenario, carried, track, now)
         closed = f"run {restart.closed_run_id}" if restart.closed_run_id else "its earlier run"
         self._note(
@@ -305,7 +308,9 @@ class LeadJourney(MovesBetweenVersions):
         key = f"{track}#{m.track_entries}/{step.key}"
         if step.mail_type in m.suppressed_mail_types:
             self._note("email", f"skipped step '{step.key}': lead opted out of {step.mail_type}")
-        elif step.only_if is not None and not step.only_if.holds(self._profile):
+        elif step.only_if is not None and not step.only_if.holds(
+            self._profile, await self._member_of(step.only_if.segments())
+        ):
             self._note("track", f"passed over step '{step.key}': its only_if does not hold")
         else:
             what = narrative.step_what(m.step_index, self._steps_on_track, step.key, track)
@@ -324,6 +329,18 @@ class LeadJourney(MovesBetweenVersions):
         self._clear_deferral()
         if self._current_step() is None:
             self._track_complete()
+
+    async def _member_of(self, segments: set[str]) -> frozenset[str]:
+        """Which of these segments the lead is in now, asked of the store (recorded in
+        history); no segments named, no question asked."""
+        if not segments:
+            return frozenset()
+        found = await calls.local(
+            SegmentActivities.segment_membership,
+            SegmentMembershipInput(lead_id=self._input.lead_id, segments=sorted(segments)),
+            summary=f"is the lead in {', '.join(sorted(segments))}?",
+        )
+        return frozenset(found)
 
     def _watch_for_engagement(self, step: Step, key: str, track: str, send_id: str) -> None:
         """A step with `unless_engaged`: its follow-up is due unless a person responds."""

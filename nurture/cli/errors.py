@@ -15,8 +15,8 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
-from nurture.config import InsecureSecret, get_settings
 from nurture.broadcasts.content import BroadcastError
+from nurture.config import InsecureSecret, get_settings
 from nurture.scenario.loader import ScenarioError
 from nurture.segments.definitions import SegmentError
 from nurture.segments.membership import UnknownSegment

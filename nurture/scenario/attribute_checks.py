@@ -17,7 +17,7 @@ from nurture.leads.profile import FIT_FIELDS
 from nurture.scenario.model import AttributeMatch, AttributeRange, LeadCondition, Scenario
 
 Path = tuple[str | int, ...]
-CONDITION_FIELDS = ("industry", "company_size", "role", "region", "department", "source")
+CONDITION_FIELDS = ("industry", "company_size", "role", "region", "department", "source", "segment")
 
 
 def declared_attributes(scenarios: Iterable[Scenario]) -> AttributeCatalog:
@@ -53,7 +53,27 @@ def attribute_problems(scenario: Scenario) -> list[tuple[Path, str]]:
             ]
     for path, condition in lead_conditions(scenario):
         problems += condition_problems(path, condition, declared)
+        if condition.segments() and path[0] not in SEGMENT_ASKED_IN:
+            problems.append(
+                (path, "segment: is asked of the store when a step is sent and when a journey "
+                 "starts: use it in a step's only_if or in entry")
+            )  # fmt: skip
     return problems
+
+
+# Where a condition may name a segment: the journey asks the store (a local activity) there.
+SEGMENT_ASKED_IN = ("entry", "tracks")
+
+
+def segment_name_problems(scenario: Scenario, known: set[str]) -> list[tuple[Path, str]]:
+    """Segments named in conditions that scenarios/segments.yaml does not define."""
+    listed = ", ".join(sorted(known)) or "none (define them in scenarios/segments.yaml)"
+    return [
+        (path, f"no segment {name!r} in scenarios/segments.yaml (defined: {listed})")
+        for path, condition in lead_conditions(scenario)
+        for name in sorted(condition.segments())
+        if name not in known
+    ]
 
 
 def lead_conditions(scenario: Scenario) -> Iterator[tuple[Path, LeadCondition]]:

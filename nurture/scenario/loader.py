@@ -24,7 +24,7 @@ from nurture.channels.line.messages import LineMessageError, line_file, render_l
 from nurture.channels.templating import JsonTemplateError, parse_json_template, render_strings
 from nurture.channels.webhook import webhook_file
 from nurture.mail.render import SAMPLE_JOURNEY, TemplateRenderer, email_context, sample_leads
-from nurture.scenario.attribute_checks import attribute_problems
+from nurture.scenario.attribute_checks import attribute_problems, segment_name_problems
 from nurture.scenario.model import SLUG, Scenario, reference_problems
 
 SCENARIO_FILE = "scenario.yaml"
@@ -121,7 +121,11 @@ def load_scenario_dir(folder: Path, *, check_templates: bool = True) -> Scenario
         raise ScenarioError([validation_problem(file, lines, e) for e in err.errors()]) from None
     problems = [
         Problem(file, line_for(lines, path), dotted(path), message)
-        for path, message in [*reference_problems(scenario), *attribute_problems(scenario)]
+        for path, message in [
+            *reference_problems(scenario),
+            *attribute_problems(scenario),
+            *segment_name_problems(scenario, defined_segments(folder.parent)),
+        ]
     ]
     if scenario.product != folder.name:
         problems.append(
@@ -169,6 +173,19 @@ def _with_country_holidays(scenario: Scenario) -> Scenario:
     public = holidays.country_holidays(window.country_holidays, years=years)
     days = sorted(set(window.holidays) | set(public))
     return scenario.model_copy(update={"send_window": window.model_copy(update={"holidays": days})})
+
+
+def defined_segments(root: Path) -> set[str]:
+    """The names scenarios/segments.yaml defines (nurture segment check validates the rest)."""
+    file = root / "segments.yaml"
+    if not file.exists():
+        return set()
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError:
+        return set()
+    found = data.get("segments") if isinstance(data, dict) else None
+    return {str(name) for name in found} if isinstance(found, dict) else set()
 
 
 def scenario_version(folder: Path) -> str:

@@ -131,7 +131,10 @@ class LeadCondition(BaseModel):
     `all:` and `not:` combine conditions. Any other key names a custom attribute the
     scenario declares: a value or a list of values, or `{at_least, below}` for a number or a
     date (`plan: [pro, enterprise]`, `budget_approved: true`). Evaluated in the journey from
-    the lead's profile, so the same lead always takes the same path."""
+    the lead's profile, so the same lead always takes the same path. `segment:` names a
+    segment of scenarios/segments.yaml: the journey asks the store whether the lead is in
+    it when the condition is judged (a step's `only_if`, `entry`), and keeps the answer in
+    its history."""
 
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
     __pydantic_extra__: dict[str, AttributeMatch] = Field(init=False)
@@ -142,6 +145,7 @@ class LeadCondition(BaseModel):
     region: list[str] | None = None
     department: list[str] | None = None
     source: list[str] | None = None
+    segment: str | None = None
     any: list[LeadCondition] | None = None
     all: list[LeadCondition] | None = None
     not_: LeadCondition | None = Field(default=None, alias="not")
@@ -151,8 +155,8 @@ class LeadCondition(BaseModel):
         if not self.model_fields_set and not self.model_extra:
             raise ValueError(
                 "name a field (industry, company_size, role, region, department, source, "
-                "or an attribute the scenario declares) or combine conditions with any:, "
-                "all: or not:"
+                "segment, or an attribute the scenario declares) or combine conditions with "
+                "any:, all: or not:"
             )
         return self
 
@@ -161,7 +165,17 @@ class LeadCondition(BaseModel):
         """The custom attributes this condition names, with what each must match."""
         return dict(self.model_extra or {})
 
-    def holds(self, profile: LeadProfile) -> bool:
+    def segments(self) -> set[str]:
+        """The segments this condition names, anywhere inside it."""
+        found = {self.segment} if self.segment is not None else set()
+        for inner in [*(self.any or ()), *(self.all or ()), *([self.not_] if self.not_ else [])]:
+            found |= inner.segments()
+        return found
+
+    def holds(self, profile: LeadProfile, member_of: frozenset[str] = frozenset()) -> bool:
+        """Whether the lead of `profile` (in the segments `member_of`) is one this names."""
+        if self.segment is not None and self.segment not in member_of:
+            return False
         for field in ("industry", "role", "region", "department", "source"):
             wanted = getattr(self, field)
             if wanted is not None and not _attribute_holds(wanted, getattr(profile, field)):
@@ -176,11 +190,11 @@ class LeadCondition(BaseModel):
         for name, match in self.attributes.items():
             if not _attribute_holds(match, profile.attributes.get(name)):
                 return False
-        if self.any is not None and not any(c.holds(profile) for c in self.any):
+        if self.any is not None and not any(c.holds(profile, member_of) for c in self.any):
             return False
-        if self.all is not None and not all(c.holds(profile) for c in self.all):
+        if self.all is not None and not all(c.holds(profile, member_of) for c in self.all):
             return False
-        return not (self.not_ is not None and self.not_.holds(profile))
+        return not (self.not_ is not None and self.not_.holds(profile, member_of))
 
 
 def _attribute_holds(match: AttributeMatch, value: object) -> bool:
@@ -995,9 +1009,16 @@ class Scenario(_Strict):
                 raise ValueError(f"holdout {value!r}: write a share like 10% or 0.1") from None
         return value
 
-    def entry_track_for(self, profile: LeadProfile) -> str:
-        """Where a lead of `profile` starts: the first `entry` rule that holds."""
-        return next((r.track for r in self.entry if r.when.holds(profile)), self.entry_track)
+    def entry_track_for(self, profile: LeadProfile, member_of: frozenset[str] = frozenset()) -> str:
+        """Where a lead of `profile` (in the segments `member_of`) starts: the first
+        `entry` rule that holds."""
+        return next(
+            (r.track for r in self.entry if r.when.holds(profile, member_of)), self.entry_track
+        )
+
+    def entry_segments(self) -> set[str]:
+        """The segments the entry rules name: asked of the store before the journey starts."""
+        return {name for rule in self.entry for name in rule.when.segments()}
 
     @property
     def brand(self) -> Brand:

@@ -121,11 +121,16 @@ def segment_problems(
                 )
             if condition.lead is not None:
                 problems += condition_problems((*path, "lead"), condition.lead, declared)
-            if condition.segment is not None and condition.segment not in segments:
-                problems.append(
-                    ((*path, "segment"), f"no segment {condition.segment!r} (known: "
-                     f"{', '.join(sorted(n for n in segments if n != name)) or 'none'})")
-                )  # fmt: skip
+            named = [("segment", condition.segment)] if condition.segment else []
+            named += (
+                [("lead", n) for n in sorted(condition.lead.segments())] if condition.lead else []
+            )
+            for key, ref in named:
+                if ref not in segments:
+                    problems.append(
+                        ((*path, key), f"no segment {ref!r} (known: "
+                         f"{', '.join(sorted(n for n in segments if n != name)) or 'none'})")
+                    )  # fmt: skip
         cycle = _cycle(name, segments)
         if cycle:
             problems.append(((name,), f"segments name each other in a circle: {cycle}"))
@@ -142,7 +147,11 @@ def _conditions(
 
 def references(condition: SegmentCondition) -> list[str]:
     """The segments a condition names, anywhere inside it."""
-    return [c.segment for _, c in _conditions((), condition) if c.segment is not None]
+    found = []
+    for _, c in _conditions((), condition):
+        found += [c.segment] if c.segment is not None else []
+        found += sorted(c.lead.segments()) if c.lead is not None else []
+    return found
 
 
 def _cycle(start: str, segments: Mapping[str, Segment]) -> str | None:

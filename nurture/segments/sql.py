@@ -93,6 +93,8 @@ class Compiler:
             parts.append(_range(Lead.company_size, size.at_least, size.below))
         for name, match in c.attributes.items():
             parts.append(self._attribute(name, match))
+        if c.segment is not None:
+            parts.append(self.segment(self.segments[c.segment]))
         if c.any is not None:
             parts.append(or_(*(self.lead(x) for x in c.any)))
         if c.all is not None:
