@@ -19,6 +19,7 @@ from nurture.broadcasts.content import BroadcastError, freeze_content
 from nurture.broadcasts.contract import BroadcastProgress, Variant
 from nurture.broadcasts.preview import render_preview
 from nurture.broadcasts.records import (
+    BroadcastStatus,
     broadcast_status,
     create_broadcast,
     get_broadcast,
@@ -51,17 +52,7 @@ class BroadcastIn(BaseModel):
     mail_type: Literal["newsletter", "step", "trigger"] = "newsletter"
 
 
-class BroadcastView(BaseModel):
-    id: str
-    product: str
-    segment: str
-    state: str
-    send_at: datetime | None
-    local_time: bool
-    recipients: int
-    handed: dict[str, int] = Field(description="recipients by hand-over outcome")
-    sends: dict[str, int] = Field(description="sends by status")
-    reasons: dict[str, int] = Field(description="why some were held back or not sent")
+class BroadcastView(BroadcastStatus):
     progress: BroadcastProgress | None = Field(description="the workflow's, when reachable")
 
 
@@ -125,12 +116,7 @@ async def status(request: Request, broadcast_id: BroadcastId) -> BroadcastView:
         progress = await progress_of(await request.app.state.temporal.client(), broadcast_id)
     except Exception:  # Temporal away: the store's figures stand
         progress = None
-    return BroadcastView(
-        id=found.broadcast_id, product=found.product, segment=found.segment,
-        state=found.state, send_at=found.send_at, local_time=found.local_time,
-        recipients=found.recipients, handed=found.handed, sends=found.sends,
-        reasons=found.reasons, progress=progress,
-    )  # fmt: skip
+    return BroadcastView(**found.model_dump(), progress=progress)
 
 
 @router.get("/broadcasts/{broadcast_id}/preview", dependencies=ADMIN)

@@ -5,9 +5,10 @@ handed over, and what its sends did."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
+from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, func, insert, literal, select, update
 
 from nurture.broadcasts.content import BroadcastContent, BroadcastError
@@ -162,8 +163,7 @@ def record_handover(
         )
 
 
-@dataclass
-class BroadcastStatus:
+class BroadcastStatus(BaseModel):
     broadcast_id: str
     product: str
     segment: str
@@ -171,9 +171,11 @@ class BroadcastStatus:
     send_at: datetime | None
     local_time: bool
     recipients: int
-    handed: dict[str, int] = field(default_factory=dict)
-    sends: dict[str, int] = field(default_factory=dict)
-    reasons: dict[str, int] = field(default_factory=dict)
+    handed: dict[str, int] = Field(default_factory=dict, description="by hand-over outcome")
+    sends: dict[str, int] = Field(default_factory=dict, description="sends by status")
+    reasons: dict[str, int] = Field(
+        default_factory=dict, description="why some were held back or not sent"
+    )
 
 
 def broadcast_status(store: Store, broadcast_id: str) -> BroadcastStatus:
@@ -181,8 +183,8 @@ def broadcast_status(store: Store, broadcast_id: str) -> BroadcastStatus:
     reasons of those held back or not sent."""
     row = get_broadcast(store, broadcast_id)
     status = BroadcastStatus(
-        broadcast_id, row.product, row.segment, row.state, row.send_at, row.local_time,
-        row.recipients,
+        broadcast_id=broadcast_id, product=row.product, segment=row.segment, state=row.state,
+        send_at=row.send_at, local_time=row.local_time, recipients=row.recipients,
     )  # fmt: skip
     with store.session() as session:
         for outcome, n in session.execute(

@@ -29,26 +29,11 @@ def keep_stage(
     at: datetime,
 ) -> None:
     """The journey's stage move `seq` (and its score, when no later record has one)."""
-    insert = upsert_insert(session, JourneyStatus).values(
-        journey_id=journey_id,
-        lead_id=lead_id,
-        product=product,
-        stage=stage,
-        stage_seq=seq,
-        lifecycle=None,
-        lifecycle_seq=0,
-        score=score,
-        score_at=at,
-    )
-    table = JourneyStatus.__table__.c
-    session.execute(
-        insert.on_conflict_do_update(
-            index_elements=["journey_id"],
-            set_={"stage": insert.excluded.stage, "stage_seq": insert.excluded.stage_seq},
-            where=table.stage_seq < insert.excluded.stage_seq,
-        )
-    )
-    _keep_score(session, journey_id, score, at)
+    row = JourneyStatus(
+        journey_id=journey_id, lead_id=lead_id, product=product, stage=stage, stage_seq=seq,
+        lifecycle=None, lifecycle_seq=0, score=score, score_at=at,
+    )  # fmt: skip
+    _upsert(session, row, ("stage", "stage_seq"))
 
 
 def keep_lifecycle(
@@ -64,32 +49,27 @@ def keep_lifecycle(
     at: datetime,
 ) -> None:
     """The journey's transition `seq` (its stage only for a journey with no stage move)."""
-    insert = upsert_insert(session, JourneyStatus).values(
-        journey_id=journey_id,
-        lead_id=lead_id,
-        product=product,
-        stage=stage,
-        stage_seq=0,
-        lifecycle=lifecycle,
-        lifecycle_seq=seq,
-        score=score,
-        score_at=at,
-    )
-    table = JourneyStatus.__table__.c
+    row = JourneyStatus(
+        journey_id=journey_id, lead_id=lead_id, product=product, stage=stage, stage_seq=0,
+        lifecycle=lifecycle, lifecycle_seq=seq, score=score, score_at=at,
+    )  # fmt: skip
+    _upsert(session, row, ("lifecycle", "lifecycle_seq"))
+
+
+def _upsert(session: Session, row: JourneyStatus, moved: tuple[str, str]) -> None:
+    """Insert the journey's row, or move `moved` (a value and its seq) forward only; then
+    its score, when this record is the latest to have one."""
+    columns = JourneyStatus.__table__.c
+    values = {c.name: getattr(row, c.name) for c in columns}
+    insert = upsert_insert(session, JourneyStatus).values(**values)
+    value, seq = moved
     session.execute(
         insert.on_conflict_do_update(
             index_elements=["journey_id"],
-            set_={
-                "lifecycle": insert.excluded.lifecycle,
-                "lifecycle_seq": insert.excluded.lifecycle_seq,
-            },
-            where=table.lifecycle_seq < insert.excluded.lifecycle_seq,
+            set_={value: insert.excluded[value], seq: insert.excluded[seq]},
+            where=columns[seq] < insert.excluded[seq],
         )
     )
-    _keep_score(session, journey_id, score, at)
-
-
-def _keep_score(session: Session, journey_id: str, score: int, at: datetime) -> None:
     session.query(JourneyStatus).filter(
-        JourneyStatus.journey_id == journey_id, JourneyStatus.score_at < at
-    ).update({"score": score, "score_at": at}, synchronize_session=False)
+        JourneyStatus.journey_id == row.journey_id, JourneyStatus.score_at < row.score_at
+    ).update({"score": row.score, "score_at": row.score_at}, synchronize_session=False)
