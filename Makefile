@@ -26,7 +26,8 @@ demo: $(STAMP)
 # The journey suites run a second time with the worker's sticky cache off, so every
 # activation replays its whole history: a command sequence that replay would not reproduce
 # fails here, not in production.
-JOURNEY_SUITES := tests/workflows tests/handoff/test_capacity.py
+JOURNEY_SUITES := tests/workflows tests/handoff/test_capacity.py \
+	tests/broadcasts/test_broadcast_journeys.py tests/segments/test_segment_conditions.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -9,7 +9,7 @@ Matching follows the journeys' own: text compares without case or surrounding sp
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -119,12 +119,12 @@ class Compiler:
                 for w in wanted
                 if isinstance(w, int | float) and w is not True and w is not False
             ]
-            return value.as_float().in_(numbers) if numbers else false()
+            return _known(value.as_float(), lambda v: v.in_(numbers)) if numbers else false()
         if kind == "boolean":
             flags = [w for w in wanted if isinstance(w, bool)]
             if len(set(flags)) == 2:
                 return value.as_boolean().isnot(None)
-            return value.as_boolean() == flags[0] if flags else false()
+            return _known(value.as_boolean(), lambda v: v == flags[0]) if flags else false()
         return _text_in(value.as_string(), wanted)
 
     def _journey(self, c: SegmentCondition, product: str) -> ColumnElement[bool]:
@@ -181,13 +181,26 @@ class Compiler:
             return exists().where(Event.lead_id == Lead.id, *where)
         # Counted once for all leads (a hash join), not once per lead.
         counts = [func.count() >= at_least] + ([func.count() < below] if below else [])
-        counted = select(Event.lead_id).where(*where).group_by(Event.lead_id).having(*counts)
+        counted = (
+            select(Event.lead_id)
+            .where(Event.lead_id.isnot(None), *where)  # an anonymous visitor's: no one's
+            .group_by(Event.lead_id)
+            .having(*counts)
+        )
         return Lead.id.in_(counted)
 
 
 def _text_in(column: Column[str], wanted: object) -> ColumnElement[bool]:
     values = wanted if isinstance(wanted, list) else [wanted]
-    return func.lower(func.trim(column)).in_(sorted({normal_value(v) for v in values}))
+    normal = sorted({normal_value(v) for v in values})
+    return _known(column, lambda c: func.lower(func.trim(c)).in_(normal))
+
+
+def _known(value: Any, test: Callable[[Any], ColumnElement[bool]]) -> ColumnElement[bool]:
+    """`test(value)`, false (never NULL) for a missing value: SQL's NOT of a comparison
+    with NULL is NULL, which would drop a lead with no industry from `not: {industry: …}`
+    as well as from `industry: …`; `LeadCondition.holds` keeps it in the `not:`."""
+    return and_(value.isnot(None), test(value))
 
 
 def _range(column: Any, at_least: object | None, below: object | None) -> ColumnElement[bool]:

@@ -121,6 +121,21 @@ def _event(store: Store, lead_id: str, kind: str, days_ago: int, url: str | None
         )
 
 
+def _anonymous_event(store: Store, kind: str, days_ago: int) -> None:
+    with store.session() as session:
+        session.add(
+            Event(
+                event_id=f"anon-{kind}-{days_ago}",
+                lead_id=None,
+                anonymous_id="visitor-1",
+                type=kind,
+                product="cloudbook",
+                properties={},
+                occurred_at=NOW - timedelta(days=days_ago),
+            )
+        )
+
+
 def _engagement(store: Store, lead_id: str, kind: str, days_ago: int, human: bool) -> None:
     with store.session() as session:
         session.add(
@@ -153,6 +168,7 @@ def leads(any_store: Store) -> dict[str, str]:
         "dan": _lead(s, "dan", industry="finance"),
         "eve": _lead(s, "eve", industry="manufacturing", source="website"),
         "fay": _lead(s, "fay", industry="finance", company_size=60),
+        "gus": _lead(s, "gus"),  # nothing known: in every `not:` of a field
     }  # fmt: skip
     _journey(s, ids["ann"], "cloudbook", "warm", 45)
     _journey(s, ids["bob"], "cloudbook", "hot", 85)
@@ -168,6 +184,8 @@ def leads(any_store: Store) -> dict[str, str]:
         _event(s, ids["dan"], "product_page", days_ago=days)
     _event(s, ids["cat"], "page_view", days_ago=40, url="https://cloudbook.example/pricing")
     _event(s, ids["bob"], "seminar_attended", days_ago=400)
+    for days in (1, 2, 3):  # an anonymous visitor's: counted for no lead
+        _anonymous_event(s, "product_page", days_ago=days)
     _engagement(s, ids["ann"], "opened", days_ago=10, human=True)
     _engagement(s, ids["cat"], "opened", days_ago=2, human=False)  # a mail scanner
     _engagement(s, ids["dan"], "clicked", days_ago=20, human=True)
@@ -233,6 +251,15 @@ CASES: list[tuple[dict[str, Any], set[str]]] = [
         {"bob", "dan"},
     ),
     ({"any": [{"lead": {"industry": ["retail"]}}, {"consent": "line"}]}, {"cat", "dan"}),
+    # a lead with no value is outside a field's condition and inside its `not:`
+    ({"not": {"lead": {"industry": ["retail"]}}}, {"ann", "bob", "dan", "eve", "fay", "gus"}),
+    ({"lead": {"not": {"seats": {"at_least": 10}}}}, {"bob", "dan", "eve", "fay", "gus"}),
+    ({"not": {"lead": {"budget_approved": True}}}, {"bob", "cat", "dan", "eve", "fay", "gus"}),
+    ({"not": {"lead": {"plan": ["pro"]}}}, {"bob", "cat", "dan", "eve", "fay", "gus"}),
+    (
+        {"not": {"did": {"event": "product_page", "at_least": 3, "within": "14d"}}},
+        {"ann", "bob", "cat", "eve", "fay", "gus"},
+    ),
     (
         {"all": [{"lead": {"industry": ["finance"]}}, {"opened": {"within": "30d"}}]},
         {"ann", "dan"},
