@@ -47,8 +47,8 @@ PERSONAL = (
 # Stems that start personal words of their own (`birthdate`, `phonenumber`, `emailaddress`).
 PERSONAL_STEMS = ("birth", "phone", "email", "passport", "telephone")
 # Names a template or a condition reads as something else (`lead.attributes.items` is the
-# dict's method; `any`, `all`, `not` combine conditions, `segment` names a segment).
-RESERVED = frozenset({"any", "all", "not", "not_", "segment", "items", "keys", "values", "get",
+# dict's method; `any`, `all`, `not` combine conditions, `in_segment` names a segment).
+RESERVED = frozenset({"any", "all", "not", "not_", "in_segment", "items", "keys", "values", "get",
                       "pop", "update", "copy", "clear", "setdefault", "popitem",
                       "fromkeys"})  # fmt: skip
 TRUE_TEXT = {"true", "yes", "y", "1", "on"}

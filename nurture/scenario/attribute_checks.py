@@ -17,7 +17,15 @@ from nurture.leads.profile import FIT_FIELDS
 from nurture.scenario.model import AttributeMatch, AttributeRange, LeadCondition, Scenario
 
 Path = tuple[str | int, ...]
-CONDITION_FIELDS = ("industry", "company_size", "role", "region", "department", "source", "segment")
+CONDITION_FIELDS = (
+    "industry",
+    "company_size",
+    "role",
+    "region",
+    "department",
+    "source",
+    "in_segment",
+)
 
 
 def declared_attributes(scenarios: Iterable[Scenario]) -> AttributeCatalog:
@@ -55,7 +63,7 @@ def attribute_problems(scenario: Scenario) -> list[tuple[Path, str]]:
         problems += condition_problems(path, condition, declared)
         if condition.segments() and path[0] not in SEGMENT_ASKED_IN:
             problems.append(
-                (path, "segment: is asked of the store when a step is sent and when a journey "
+                (path, "in_segment: is asked of the store when a step is sent and when a journey "
                  "starts: use it in a step's only_if or in entry")
             )  # fmt: skip
     return problems

@@ -131,7 +131,7 @@ class LeadCondition(BaseModel):
     `all:` and `not:` combine conditions. Any other key names a custom attribute the
     scenario declares: a value or a list of values, or `{at_least, below}` for a number or a
     date (`plan: [pro, enterprise]`, `budget_approved: true`). Evaluated in the journey from
-    the lead's profile, so the same lead always takes the same path. `segment:` names a
+    the lead's profile, so the same lead always takes the same path. `in_segment:` names a
     segment of scenarios/segments.yaml: the journey asks the store whether the lead is in
     it when the condition is judged (a step's `only_if`, `entry`), and keeps the answer in
     its history."""
@@ -145,7 +145,7 @@ class LeadCondition(BaseModel):
     region: list[str] | None = None
     department: list[str] | None = None
     source: list[str] | None = None
-    segment: str | None = None
+    in_segment: str | None = None
     any: list[LeadCondition] | None = None
     all: list[LeadCondition] | None = None
     not_: LeadCondition | None = Field(default=None, alias="not")
@@ -155,7 +155,7 @@ class LeadCondition(BaseModel):
         if not self.model_fields_set and not self.model_extra:
             raise ValueError(
                 "name a field (industry, company_size, role, region, department, source, "
-                "segment, or an attribute the scenario declares) or combine conditions with "
+                "in_segment, or an attribute the scenario declares) or combine conditions with "
                 "any:, all: or not:"
             )
         return self
@@ -167,14 +167,14 @@ class LeadCondition(BaseModel):
 
     def segments(self) -> set[str]:
         """The segments this condition names, anywhere inside it."""
-        found = {self.segment} if self.segment is not None else set()
+        found = {self.in_segment} if self.in_segment is not None else set()
         for inner in [*(self.any or ()), *(self.all or ()), *([self.not_] if self.not_ else [])]:
             found |= inner.segments()
         return found
 
     def holds(self, profile: LeadProfile, member_of: frozenset[str] = frozenset()) -> bool:
         """Whether the lead of `profile` (in the segments `member_of`) is one this names."""
-        if self.segment is not None and self.segment not in member_of:
+        if self.in_segment is not None and self.in_segment not in member_of:
             return False
         for field in ("industry", "role", "region", "department", "source"):
             wanted = getattr(self, field)

@@ -121,7 +121,7 @@ def segment_problems(
                 )
             if condition.lead is not None:
                 problems += condition_problems((*path, "lead"), condition.lead, declared)
-            named = [("segment", condition.segment)] if condition.segment else []
+            named = [("in_segment", condition.in_segment)] if condition.in_segment else []
             named += (
                 [("lead", n) for n in sorted(condition.lead.segments())] if condition.lead else []
             )
@@ -149,13 +149,13 @@ def references(condition: SegmentCondition) -> list[str]:
     """The segments a condition names, anywhere inside it."""
     found = []
     for _, c in _conditions((), condition):
-        found += [c.segment] if c.segment is not None else []
+        found += [c.in_segment] if c.in_segment is not None else []
         found += sorted(c.lead.segments()) if c.lead is not None else []
     return found
 
 
 def _cycle(start: str, segments: Mapping[str, Segment]) -> str | None:
-    """'a → b → a' when following `segment:` from `start` comes back, or is too deep."""
+    """'a → b → a' when following `in_segment:` from `start` comes back, or is too deep."""
 
     def walk(name: str, trail: list[str]) -> str | None:
         if name in trail:

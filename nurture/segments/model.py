@@ -87,7 +87,7 @@ class SegmentCondition(_Strict):
     clicked: Within | None = None
     visited: Visited | None = None
     did: Did | None = None
-    segment: str | None = None
+    in_segment: str | None = None
     any: list[SegmentCondition] | None = Field(default=None, min_length=1)
     all: list[SegmentCondition] | None = Field(default=None, min_length=1)
     not_: SegmentCondition | None = Field(default=None, alias="not")
@@ -97,7 +97,7 @@ class SegmentCondition(_Strict):
         if not self.model_fields_set - {"description", "name"}:
             raise ValueError(
                 "name a condition: stage, lifecycle, score, lead, consent, opened, clicked, "
-                "visited, did, segment, or combine conditions with any:, all: or not: (a "
+                "visited, did, in_segment, or combine conditions with any:, all: or not: (a "
                 "segment of every lead of a product names only its product)"
             )
         return self

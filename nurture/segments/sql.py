@@ -71,8 +71,8 @@ class Compiler:
             parts.append(self._visited(c.visited.url, c.visited.within))
         if c.did is not None:
             parts.append(self._did(c.did.event, c.did.at_least, c.did.below, c.did.within))
-        if c.segment is not None:
-            parts.append(self.segment(self.segments[c.segment]))
+        if c.in_segment is not None:
+            parts.append(self.segment(self.segments[c.in_segment]))
         if c.any is not None:
             parts.append(or_(*(self.condition(x, product) for x in c.any)))
         if c.all is not None:
@@ -93,8 +93,8 @@ class Compiler:
             parts.append(_range(Lead.company_size, size.at_least, size.below))
         for name, match in c.attributes.items():
             parts.append(self._attribute(name, match))
-        if c.segment is not None:
-            parts.append(self.segment(self.segments[c.segment]))
+        if c.in_segment is not None:
+            parts.append(self.segment(self.segments[c.in_segment]))
         if c.any is not None:
             parts.append(or_(*(self.lead(x) for x in c.any)))
         if c.all is not None:

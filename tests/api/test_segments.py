@@ -61,7 +61,7 @@ async def test_a_named_segment_cannot_be_deleted_and_the_file_wins(
     assert (
         await api.http.put("/v1/segments/base", json=base, headers=api.admin)
     ).status_code == 201
-    narrow = {"segment": "base", "consent": "email"}
+    narrow = {"in_segment": "base", "consent": "email"}
     assert (
         await api.http.put("/v1/segments/narrow", json=narrow, headers=api.admin)
     ).status_code == 201

@@ -246,7 +246,7 @@ def test_an_entry_rule_names_a_known_track_and_a_condition(acme: Path) -> None:
     edit(acme, "{when: {source: [trade_show]}, track: booth}", "{when: {}, track: warm}")
     [empty] = problems(acme)
     assert (
-        "name a field (industry, company_size, role, region, department, source, segment, "
+        "name a field (industry, company_size, role, region, department, source, in_segment, "
         "or an attribute the scenario declares)" in empty
     )
 

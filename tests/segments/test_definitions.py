@@ -26,7 +26,7 @@ def _problems(tmp_path: Path, text: str) -> list[str]:
 def test_the_shipped_segments_load() -> None:
     found = load_segment_file(SCENARIOS, known_to(SCENARIOS))
     assert "cloudbook-seminar-invite" in found
-    assert found["cloudbook-engaged"].segment == "cloudbook-seminar-invite"
+    assert found["cloudbook-engaged"].in_segment == "cloudbook-seminar-invite"
 
 
 def test_problems_name_the_file_line_and_fix(tmp_path: Path) -> None:
@@ -62,7 +62,7 @@ def test_reference_problems_name_their_lines(tmp_path: Path) -> None:
         "  wrong-product:\n"
         "    product: nosuch\n"
         "  dangling:\n"
-        "    segment: nothing\n",
+        "    in_segment: nothing\n",
     )
     said = "\n".join(problems)
     assert (
@@ -74,13 +74,13 @@ def test_reference_problems_name_their_lines(tmp_path: Path) -> None:
     assert (
         "segments.yaml:8: segments.wrong-product.product: no scenario for product 'nosuch'" in said
     )
-    assert "segments.yaml:10: segments.dangling.segment: no segment 'nothing'" in said
+    assert "segments.yaml:10: segments.dangling.in_segment: no segment 'nothing'" in said
 
 
 def test_segments_naming_each_other_in_a_circle_are_refused(tmp_path: Path) -> None:
     problems = _problems(
         tmp_path,
-        "segments:\n  a:\n    segment: b\n  b:\n    any:\n      - segment: a\n",
+        "segments:\n  a:\n    in_segment: b\n  b:\n    any:\n      - in_segment: a\n",
     )
     assert any("a → b → a" in p for p in problems), problems
 

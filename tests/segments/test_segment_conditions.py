@@ -32,7 +32,7 @@ SEGMENTS = (
 
 def test_a_condition_names_a_segment_beside_fields() -> None:
     condition = LeadCondition.model_validate(
-        {"segment": "saas-leads", "not": {"segment": "big-companies"}, "role": ["executive"]}
+        {"in_segment": "saas-leads", "not": {"in_segment": "big-companies"}, "role": ["executive"]}
     )
     assert condition.segments() == {"saas-leads", "big-companies"}
     executive = LeadProfile(role="executive")
@@ -60,14 +60,14 @@ def test_an_unknown_segment_or_one_asked_where_it_cannot_be_is_refused(tmp_path:
     said = problems(
         tmp_path,
         "    cooldown: 7d\n",
-        "    cooldown: 7d\n    only_if: {segment: saas-leads}\n",
+        "    cooldown: 7d\n    only_if: {in_segment: saas-leads}\n",
     )
-    assert any("triggers[0].only_if: segment: is asked of the store when a step is sent" in p
+    assert any("triggers[0].only_if: in_segment: is asked of the store when a step is sent" in p
                for p in said), said  # fmt: skip
     said = problems(
         tmp_path,
         "entry_track: cold\n",
-        "entry_track: cold\nentry:\n  - {when: {segment: nobody}, track: warm}\n",
+        "entry_track: cold\nentry:\n  - {when: {in_segment: nobody}, track: warm}\n",
     )
     assert any("no segment 'nobody' in scenarios/segments.yaml (defined: big-companies, "
                "saas-leads)" in p for p in said), said  # fmt: skip
@@ -80,7 +80,7 @@ async def test_a_journey_starts_and_passes_over_steps_by_its_leads_segments(
         settings,
         tmp_path,
         old="entry_track: cold\n",
-        new="entry_track: cold\nentry:\n  - {when: {segment: big-companies}, track: warm}\n",
+        new="entry_track: cold\nentry:\n  - {when: {in_segment: big-companies}, track: warm}\n",
     )
     (settings.scenarios_dir / "segments.yaml").write_text(SEGMENTS, encoding="utf-8")
     path = settings.scenarios_dir / "acme" / "scenario.yaml"
@@ -88,7 +88,7 @@ async def test_a_journey_starts_and_passes_over_steps_by_its_leads_segments(
         path.read_text().replace(
             '{key: welcome, wait: 0d, template: note, subject: "Welcome, {{ lead.first_name }}"}',
             '{key: welcome, wait: 0d, template: note, subject: "Welcome", '
-            "only_if: {segment: saas-leads}}",
+            "only_if: {in_segment: saas-leads}}",
         )
     )
     async with build_worker(client, settings, store):

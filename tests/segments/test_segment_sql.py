@@ -276,7 +276,7 @@ def test_segment_picks_exactly_its_leads(
 
 def test_a_segment_of_a_segment_narrows_it(any_store: Store, leads: dict[str, str]) -> None:
     warm = {"product": "cloudbook", "stage": ["warm", "hot"]}
-    found = _members(any_store, leads, {"segment": "warm", "lead": {"industry": ["finance"]},
+    found = _members(any_store, leads, {"in_segment": "warm", "lead": {"industry": ["finance"]},
                                         "not": {"lifecycle": "handed_off"},
                                         "product": "cloudbook"}, warm=warm)  # fmt: skip
     assert found == {"ann", "dan"}
