@@ -10,7 +10,11 @@ from datetime import datetime
 
 from pydantic import BaseModel
 from temporalio import activity
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -36,12 +40,18 @@ from nurture.broadcasts.records import (
     set_state,
 )
 from nurture.config import Settings
+from nurture.journey.carry_over import last_lifecycle
 from nurture.journey.contract import journey_id
+from nurture.journey.lifecycle import SALES_OWNED
 from nurture.segments.membership import segment_book
 from nurture.store.engine import Store
 from nurture.store.models import Broadcast, Lead, utcnow
 
 CONCURRENT_HANDS = 8
+# A journey that cannot take the broadcast (still starting, or stuck) is asked again with
+# the batch's retries; after this many attempts it is recorded `failed`, and the broadcast
+# goes on: one stuck lead must not hold the others.
+HAND_ATTEMPTS = 5
 ANSWER_WITHIN = 60.0  # a journey mid-send answers once the send is done
 HEARTBEAT_EVERY = 1.0
 
@@ -94,6 +104,8 @@ class BroadcastActivities:
         ]
         gate = asyncio.Semaphore(CONCURRENT_HANDS)
         retry_later: list[str] = []
+        gave_up: list[tuple[str, str]] = []
+        seqs = {r.lead_id: r.seq for r in todo}
 
         async def one(recipient: Recipient) -> None:
             async with gate:
@@ -101,8 +113,10 @@ class BroadcastActivities:
                     outcome, handed_to, detail = await asyncio.wait_for(
                         self._hand(row, delivery, recipient), ANSWER_WITHIN
                     )
-                except (TimeoutError, _NotYet) as err:
-                    retry_later.append(f"{recipient.lead_id}: {err or 'no answer in time'}")
+                except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError, _NotYet) as err:
+                    why = str(err) or "no answer in time"
+                    retry_later.append(f"{recipient.lead_id}: {why}")
+                    gave_up.append((recipient.lead_id, why))
                     return
                 await asyncio.to_thread(
                     record_handover, self.store, row.id, recipient.seq,
@@ -114,7 +128,13 @@ class BroadcastActivities:
             await asyncio.gather(*(one(r) for r in todo))
         finally:
             beat.cancel()
-        if retry_later:  # the recorded ones are not handed again on the retry
+        for lead_id, why in gave_up if activity.info().attempt >= HAND_ATTEMPTS else []:
+            await asyncio.to_thread(
+                record_handover, self.store, row.id, seqs[lead_id], outcome="failed",
+                handed_to="", detail=f"not taken after {HAND_ATTEMPTS} attempts: {why}",
+            )  # fmt: skip
+        if retry_later and activity.info().attempt < HAND_ATTEMPTS:
+            # the recorded ones are not handed again on the retry
             raise ApplicationError(
                 f"{len(retry_later)} journeys could not take the broadcast yet, e.g. "
                 f"{retry_later[0]}; retrying them",
@@ -147,10 +167,18 @@ class BroadcastActivities:
         detail = f"due {answer.due:%Y-%m-%d %H:%M} UTC" if answer.due else answer.detail
         return outcome, lead_journey, detail
 
+    def _closed_lifecycle(self, product: str, lead_id: str) -> str | None:
+        """Where the lead's closed journey of the product (if any) left it."""
+        with self.store.session() as session:
+            return last_lifecycle(session, journey_id(product, lead_id))
+
     async def _short_journey(
         self, row: Broadcast, delivery: BroadcastDelivery, recipient: Recipient
     ) -> tuple[HandOutcome, str, str]:
         workflow_id = broadcast_journey_id(row.id, recipient.lead_id)
+        closed = await asyncio.to_thread(self._closed_lifecycle, row.product, recipient.lead_id)
+        if closed in SALES_OWNED or closed == "disqualified":  # as a running journey skips
+            return "skipped", "", f"its journey closed with the lead {closed}"
         lead = await asyncio.to_thread(self.store.get_lead, recipient.lead_id)
         timezone = lead.timezone if isinstance(lead, Lead) else None
         try:

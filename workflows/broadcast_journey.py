@@ -54,6 +54,8 @@ class BroadcastJourney:
         if scenario.holdout > 0 and in_holdout(input.lead_id, input.product, scenario.holdout):
             return self._done("skipped", "the lead is in the control group (holdout)")
         held = broadcasts.pending(delivery, scenario.send_window, input.timezone, workflow.now())
+        if held.expires_at <= workflow.now():
+            return self._done("expired", "handed over after the broadcast's expiry")
         key = send_key(name)
         variant = assign_variant(input.lead_id, input.product, key, len(delivery.variants))
         chosen = delivery.variants[variant]

@@ -122,6 +122,7 @@ class LeadJourney(MovesBetweenVersions):
         self._optimise_send_time = False
         self._score = ScoreBreakdown()
         self._background: list[asyncio.Task[None]] = []
+        self._unsaid: list[str] = []  # notes made before the journey's memory exists
         # Continue-as-new carries search attributes over: start from what the server has.
         carried = workflow.info().typed_search_attributes
         self._published: dict[str, object] = {
@@ -171,6 +172,10 @@ class LeadJourney(MovesBetweenVersions):
                 await self._send_step()
                 continue
             await self._wait(now, due)
+        for held in m.broadcasts:  # handed over, not yet due: the timeline says why not sent
+            name = held.delivery.broadcast_id
+            self._note("broadcast", f"broadcast '{name}' not sent: the journey ended")
+        m.broadcasts.clear()
         if m.handoff_queued:  # ended while waiting for sales capacity (exit rule, age, ...)
             await self._leave_queue()
         await self._finish_background()
@@ -194,6 +199,7 @@ class LeadJourney(MovesBetweenVersions):
         member_of = await self._member_of(scenario.entry_segments())
         track = scenario.entry_track_for(self._profile, member_of)
         self._m = JourneyMemory(started_at=now, scenario=scenario, track=track, step_anchor=now)
+        self._say_unsaid()
         self._note("start", f"journey started on track '{track}' (scenario {scenario.version})")
         await self._set_start_lifecycle()
         await self._reevaluate(None)  # a lead whose fit alone makes it warm starts on that track
@@ -222,6 +228,7 @@ class LeadJourney(MovesBetweenVersions):
         member_of = await self._member_of(scenario.entry_segments())
         track = scenario.entry_track_for(self._profile, member_of)
         self._m = carry_over.restarted_memory(scenario, carried, track, now)
+        self._say_unsaid()
         closed = f"run {restart.closed_run_id}" if restart.closed_run_id else "its earlier run"
         self._note(
             "start",
@@ -340,7 +347,16 @@ class LeadJourney(MovesBetweenVersions):
             SegmentMembershipInput(lead_id=self._input.lead_id, segments=sorted(segments)),
             summary=f"is the lead in {', '.join(sorted(segments))}?",
         )
-        return frozenset(found)
+        if found.problem is not None:
+            self._unsaid.append(f"segments taken as not a member: {found.problem}")
+            if self._m is not None:  # (a journey starting notes it once its memory exists)
+                self._say_unsaid()
+        return frozenset(found.segments)
+
+    def _say_unsaid(self) -> None:
+        for text in self._unsaid:
+            self._note("note", text)
+        self._unsaid.clear()
 
     def _watch_for_engagement(self, step: Step, key: str, track: str, send_id: str) -> None:
         """A step with `unless_engaged`: its follow-up is due unless a person responds."""
@@ -977,6 +993,10 @@ class LeadJourney(MovesBetweenVersions):
         held = broadcasts.pending(
             delivery, self._scenario.send_window, self._profile.timezone, workflow.now()
         )
+        if held.expires_at <= workflow.now():
+            why = f"expired ({format_duration(delivery.expires_after)} after its time)"
+            self._note("broadcast", f"broadcast '{name}' not sent: {why}")
+            return BroadcastAnswer(outcome="skipped", detail=why)
         m.broadcasts.append(held)
         self._note("broadcast", f"broadcast '{name}' to go at {held.due:%Y-%m-%d %H:%M} UTC")
         self._woken = True

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from nurture.api.auth import require
 from nurture.api.errors import temporal_down
 from nurture.broadcasts.client import handle_of, progress_of, schedule_broadcast
-from nurture.broadcasts.content import BroadcastError, freeze_content
+from nurture.broadcasts.content import BroadcastError, freeze_content, send_moment
 from nurture.broadcasts.contract import BroadcastProgress, Variant
 from nurture.broadcasts.preview import render_preview
 from nurture.broadcasts.records import (
@@ -49,7 +49,6 @@ class BroadcastIn(BaseModel):
         "for each lead's zone; none: when scheduled",
     )
     local_time: bool = False
-    mail_type: Literal["newsletter", "step", "trigger"] = "newsletter"
 
 
 class BroadcastView(BroadcastStatus):
@@ -89,10 +88,11 @@ async def create(request: Request, broadcast_id: BroadcastId, body: BroadcastIn)
     def make() -> None:
         segment_book(root, store).get(body.segment)
         content = freeze_content(root, body.product, body.variants)
+        send_at = send_moment(body.send_at, body.local_time) if body.send_at else None
         create_broadcast(
             store, broadcast_id=broadcast_id, product=body.product, segment=body.segment,
-            content=content, send_at=body.send_at, local_time=body.local_time,
-            mail_type=body.mail_type, by="api",
+            content=content, send_at=send_at, local_time=body.local_time,
+            mail_type="newsletter", by="api",
         )  # fmt: skip
 
     try:

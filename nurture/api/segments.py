@@ -37,6 +37,22 @@ Name = Annotated[
 ]
 
 
+MAX_NESTING = 32  # any/all/not inside each other: far more than any segment needs
+
+
+def _depth(value: object) -> int:
+    """How deep JSON nests (without recursion: a hostile body must not exhaust the stack)."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, dict):
+            todo += [(v, depth + 1) for v in item.values()]
+        elif isinstance(item, list):
+            todo += [(v, depth + 1) for v in item]
+    return deepest
+
+
 class SegmentSummary(BaseModel):
     name: str
     description: str
@@ -140,6 +156,8 @@ async def put_segment(
     ],
 ) -> SegmentSummary:
     """Create (201) or replace (200) a segment; one defined in the file is changed there."""
+    if _depth(definition) > MAX_NESTING:
+        raise HTTPException(422, f"the definition nests deeper than {MAX_NESTING} levels")
     book = await _book(request)
     if name in book.from_file:
         raise HTTPException(

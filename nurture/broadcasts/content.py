@@ -8,6 +8,7 @@ sample leads, with the unsubscribe link and the postal address the law requires.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -29,6 +30,18 @@ class BroadcastContent(BaseModel):
 
     def renderer(self) -> TemplateRenderer:
         return TemplateRenderer.from_sources(self.sources)
+
+
+def send_moment(moment: datetime, local_time: bool) -> datetime:
+    """When a broadcast goes, as stored: a local-time one keeps the wall-clock time written
+    (its zone, if any, is not the leads'), an instant needs its zone."""
+    if local_time:
+        return moment.replace(tzinfo=None).replace(tzinfo=UTC)
+    if moment.tzinfo is None:
+        raise BroadcastError(
+            f"the send time {moment.isoformat()} needs its zone (+09:00, Z), or local time"
+        )
+    return moment.astimezone(UTC)
 
 
 def freeze_content(root: Path, product: str, variants: list[Variant]) -> BroadcastContent:

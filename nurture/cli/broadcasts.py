@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
@@ -38,7 +38,6 @@ def create(
     local_time: Annotated[
         bool, typer.Option("--local-time", help="--at's hour in each lead's time zone")
     ] = False,
-    mail_type: Annotated[str, typer.Option(help="newsletter, or step/trigger")] = "newsletter",
 ) -> None:
     """Create a draft: its templates are frozen now and checked like a scenario's."""
     from nurture.broadcasts.content import BroadcastError, freeze_content
@@ -50,8 +49,6 @@ def create(
         raise BroadcastError(f"broadcast id {broadcast_id!r} must be a slug, e.g. 'seminar-jan'")
     if len(template) not in (1, len(subject)):
         raise BroadcastError("give one --template, or one per --subject")
-    if mail_type not in ("newsletter", "step", "trigger"):
-        raise BroadcastError(f"--mail-type {mail_type!r}: use newsletter, step or trigger")
     templates = template * len(subject) if len(template) == 1 else template
     variants = [Variant(subject=s, template=t) for s, t in zip(subject, templates, strict=True)]
     send_at = _moment(at, local_time) if at else None
@@ -63,7 +60,7 @@ def create(
     content = freeze_content(get_settings().scenarios_dir, product, variants)
     create_broadcast(
         store, broadcast_id=broadcast_id, product=product, segment=segment, content=content,
-        send_at=send_at, local_time=local_time, mail_type=mail_type, by="cli",
+        send_at=send_at, local_time=local_time, mail_type="newsletter", by="cli",
     )  # fmt: skip
     console.print(
         f"broadcast {broadcast_id} created (draft): {len(variants)} variant(s) to segment "
@@ -75,8 +72,7 @@ def create(
 
 
 def _moment(text: str, local_time: bool) -> datetime:
-    """A local-time broadcast keeps the wall-clock time written; an instant needs a zone."""
-    from nurture.broadcasts.content import BroadcastError
+    from nurture.broadcasts.content import BroadcastError, send_moment
 
     try:
         moment = datetime.fromisoformat(text)
@@ -84,11 +80,7 @@ def _moment(text: str, local_time: bool) -> datetime:
         raise BroadcastError(
             f"--at {text!r} is not ISO 8601, e.g. 2027-01-12T10:00+09:00"
         ) from None
-    if local_time:
-        return moment.replace(tzinfo=UTC)
-    if moment.tzinfo is None:
-        raise BroadcastError(f"--at {text!r} needs its zone (+09:00, Z), or --local-time")
-    return moment.astimezone(UTC)
+    return send_moment(moment, local_time)
 
 
 @broadcast.command("preview")

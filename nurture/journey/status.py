@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import case
 from sqlalchemy.orm import Session
 
 from nurture.store.engine import upsert_insert
@@ -63,10 +64,15 @@ def _upsert(session: Session, row: JourneyStatus, moved: tuple[str, str]) -> Non
     values = {c.name: getattr(row, c.name) for c in columns}
     insert = upsert_insert(session, JourneyStatus).values(**values)
     value, seq = moved
+    changes: dict[str, object] = {value: insert.excluded[value], seq: insert.excluded[seq]}
+    if value == "lifecycle":  # a journey that recorded no stage move: the transition's stage
+        changes["stage"] = case(
+            (columns.stage_seq == 0, insert.excluded.stage), else_=columns.stage
+        )
     session.execute(
         insert.on_conflict_do_update(
             index_elements=["journey_id"],
-            set_={value: insert.excluded[value], seq: insert.excluded[seq]},
+            set_=changes,
             where=columns[seq] < insert.excluded[seq],
         )
     )

@@ -73,8 +73,11 @@ def attribute_problems(scenario: Scenario) -> list[tuple[Path, str]]:
 SEGMENT_ASKED_IN = ("entry", "tracks")
 
 
-def segment_name_problems(scenario: Scenario, known: set[str]) -> list[tuple[Path, str]]:
-    """Segments named in conditions that scenarios/segments.yaml does not define."""
+def segment_name_problems(scenario: Scenario, known: set[str] | None) -> list[tuple[Path, str]]:
+    """Segments named in conditions that scenarios/segments.yaml does not define (nothing
+    to say when the file cannot be read: `None`)."""
+    if known is None:
+        return []
     listed = ", ".join(sorted(known)) or "none (define them in scenarios/segments.yaml)"
     return [
         (path, f"no segment {name!r} in scenarios/segments.yaml (defined: {listed})")

@@ -175,17 +175,19 @@ def _with_country_holidays(scenario: Scenario) -> Scenario:
     return scenario.model_copy(update={"send_window": window.model_copy(update={"holidays": days})})
 
 
-def defined_segments(root: Path) -> set[str]:
-    """The names scenarios/segments.yaml defines (nurture segment check validates the rest)."""
+def defined_segments(root: Path) -> set[str] | None:
+    """The names scenarios/segments.yaml defines; None when the file cannot be read (its
+    problems are `nurture segment check`'s to report: a scenario naming segments still
+    loads, and its journeys take the lead as in none of them until the file is fixed)."""
     file = root / "segments.yaml"
     if not file.exists():
         return set()
     try:
         data = yaml.safe_load(file.read_text(encoding="utf-8"))
     except yaml.YAMLError:
-        return set()
+        return None
     found = data.get("segments") if isinstance(data, dict) else None
-    return {str(name) for name in found} if isinstance(found, dict) else set()
+    return {str(name) for name in found} if isinstance(found, dict) else None
 
 
 def scenario_version(folder: Path) -> str:

@@ -44,6 +44,11 @@ async def test_bad_definitions_and_names_are_refused_with_the_fix(api: Api) -> N
     name = await api.http.put("/v1/segments/Bad Name", json={"lead": {"industry": ["a"]}},
                               headers=api.admin)  # fmt: skip
     assert name.status_code == 422 and "path.name" in name.text and "pattern" in name.text
+    deep: dict[str, object] = {"lead": {"industry": ["a"]}}
+    for _ in range(40):
+        deep = {"not": deep}
+    nested = await api.http.put("/v1/segments/deep", json=deep, headers=api.admin)
+    assert nested.status_code == 422 and "nests deeper than 32 levels" in nested.text
     missing = await api.http.get("/v1/segments/nope", headers=api.admin)
     assert missing.status_code == 404 and "no segment 'nope'" in missing.text
     reader = await api.http.get("/v1/segments", headers=api.read)

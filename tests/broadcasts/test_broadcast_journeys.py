@@ -4,21 +4,33 @@ short-lived journey for a lead without one, and never twice when handed over aga
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select, update
 from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
+import activities.broadcasts as broadcast_activities
 from activities.broadcasts import BroadcastActivities
 from nurture.broadcasts.client import schedule_broadcast
 from nurture.broadcasts.content import freeze_content
-from nurture.broadcasts.contract import BroadcastProgress, HandOverInput, Variant
-from nurture.broadcasts.records import broadcast_status, create_broadcast
+from nurture.broadcasts.contract import (
+    BroadcastAnswer,
+    BroadcastDelivery,
+    BroadcastProgress,
+    HandOverInput,
+    Variant,
+)
+from nurture.broadcasts.records import broadcast_status, create_broadcast, freeze_recipients
 from nurture.config import Settings
 from nurture.journey.client import start_journey
-from nurture.journey.contract import JourneyResult, Unsubscribe
+from nurture.journey.contract import JourneyInput, JourneyResult, Unsubscribe, journey_id
+from nurture.journey.transitions import record_transition
+from nurture.segments.membership import segment_book
 from nurture.store.engine import Store
 from nurture.store.models import BroadcastRecipient, Send
 from nurture.worker_setup import build_worker
@@ -115,3 +127,64 @@ async def test_a_broadcast_goes_through_each_gate_once(
         status = broadcast_status(store, "seminar")
         assert status.sends == {"sent": 2, "suppressed": 1}
         assert len(broadcast_sends(store)) == 3
+
+
+async def test_a_lead_sales_closed_is_skipped_and_one_stuck_journey_does_not_hold_the_rest(
+    env: WorkflowEnvironment,
+    client: Client,
+    settings: Settings,
+    store: Store,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    broadcast(settings, store, tmp_path)
+    closed = make_lead(store, email="closed@example.com")
+    stuck = make_lead(store, email="stuck@example.com")
+    record_transition(
+        store, journey_id=journey_id("acme", closed.id), seq=1, lead_id=closed.id,
+        product="acme", from_lifecycle=None, to_lifecycle="sql", stage="hot", score=90,
+        actor="sales", reason="test", journey_time=await env.get_current_time(),
+    )  # fmt: skip
+    # a journey no worker runs: it never answers the update
+    await client.start_workflow(
+        "LeadJourney",
+        JourneyInput(product="acme", lead_id=stuck.id),
+        id=journey_id("acme", stuck.id),
+        task_queue="nobody-polls-this",
+    )
+    book = segment_book(settings.scenarios_dir, store)
+    assert freeze_recipients(store, "seminar", book, await env.get_current_time()) == 2
+    monkeypatch.setattr(broadcast_activities, "ANSWER_WITHIN", 0.5)
+    hands = BroadcastActivities(client, store, settings)
+    batch = HandOverInput(broadcast_id="seminar", from_seq=1, to_seq=2)
+    with pytest.raises(ApplicationError, match="could not take the broadcast yet"):
+        await ActivityEnvironment().run(hands.hand_over, batch)
+    last_try = ActivityEnvironment()
+    last_try.info = dataclasses.replace(last_try.info, attempt=broadcast_activities.HAND_ATTEMPTS)
+    result = await last_try.run(hands.hand_over, batch)
+    assert result.counts == {"skipped": 1, "failed": 1}
+    status = broadcast_status(store, "seminar")
+    assert "skipped: its journey closed with the lead sql" in status.reasons
+    assert any(r.startswith("failed: not taken after 5 attempts") for r in status.reasons)
+
+
+async def test_a_broadcast_handed_over_after_its_expiry_is_not_sent(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store
+) -> None:
+    async with build_worker(client, settings, store):
+        await advance_to_weekday_noon_tokyo(env, 2)
+        lead = make_lead(store)
+        outcome = await start_journey(client, settings, store, lead, "acme")
+        handle = client.get_workflow_handle(outcome.journey_id, result_type=JourneyResult)
+        await eventually(handle, lambda s: s.emails_sent == 1)
+        late = BroadcastDelivery(
+            broadcast_id="old",
+            variants=[Variant(subject="Hi", template="note")],
+            send_at=await env.get_current_time() - timedelta(days=11),
+        )
+        answer = await handle.execute_update("broadcast", late, result_type=BroadcastAnswer)
+        assert (answer.outcome, answer.detail) == ("skipped", "expired (10d after its time)")
+        again = await handle.execute_update(
+            "broadcast", late, id="other", result_type=BroadcastAnswer
+        )
+        assert again.outcome == "already"  # a journey has each broadcast once

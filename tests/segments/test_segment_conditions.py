@@ -105,9 +105,18 @@ async def test_a_journey_starts_and_passes_over_steps_by_its_leads_segments(
             states[email] = await eventually(
                 handle, lambda s: s.step_index >= 1 or s.track == "warm"
             )
+        # a broken segments file: no journey waits for a fix, its lead is in no segment
+        (settings.scenarios_dir / "segments.yaml").write_text("segments: [oops]\n")
+        lead = make_lead(store, email="later@example.com", company_size=5000)
+        outcome = await start_journey(client, settings, store, lead, "acme")
+        handle = client.get_workflow_handle(outcome.journey_id, result_type=JourneyResult)
+        later = await eventually(handle, lambda s: s.step_index >= 1)
     assert states["big@example.com"].track == "warm"  # its entry rule's segment
     assert states["saas@example.com"].emails_sent == 1  # welcomed: in saas-leads
     retail = states["retail@example.com"]
     assert (retail.track, retail.emails_sent) == ("cold", 0)
     assert any("passed over step 'welcome': its only_if does not hold" in e.text
                for e in retail.timeline)  # fmt: skip
+    assert later.track == "cold"
+    assert any(e.text.startswith("segments taken as not a member: the segments file:")
+               for e in later.timeline), later.timeline  # fmt: skip

@@ -310,3 +310,18 @@ def test_export_carries_fields_and_attributes(any_store: Store, leads: dict[str,
     assert set(rows) == {"ann", "dan"}
     assert rows["ann"]["attributes.plan"] == "pro"
     assert rows["ann"]["email"] == "ann@example.com"
+
+
+def test_a_journey_with_only_transitions_shows_its_latest_stage(any_store: Store) -> None:
+    """Journeys started before stage moves were recorded have transitions only: the status
+    takes each transition's stage until a stage move is recorded."""
+    lead = _lead(any_store, "hal")
+    journey_id = f"journey:cloudbook:{lead}"
+    with any_store.session() as session:
+        session.add(Journey(workflow_id=journey_id, lead_id=lead, product="cloudbook"))
+    _transition(any_store, journey_id, lead, "cloudbook", 1, "nurturing", "cold", 5, days_ago=9)
+    _transition(any_store, journey_id, lead, "cloudbook", 2, "mql", "hot", 80, days_ago=1)
+    segments = {"it": Segment(name="it", product="cloudbook", stage=["hot"],
+                              score={"at_least": 80})}  # fmt: skip
+    book = SegmentBook(segments, KNOWN, frozenset())
+    assert lead_ids(any_store, book, "it", now=NOW) == [lead]

@@ -120,6 +120,18 @@ def _backfill_journey_status() -> None:
                                       WHERE t.journey_id = journey_status.journey_id), 0)
         """
     )
+    op.execute(  # the score of the later record, a transition's when it came last
+        """
+        UPDATE journey_status SET
+            score = (SELECT t.score FROM transitions t
+                     WHERE t.journey_id = journey_status.journey_id
+                     ORDER BY t.journey_time DESC, t.seq DESC LIMIT 1),
+            score_at = (SELECT max(t.journey_time) FROM transitions t
+                        WHERE t.journey_id = journey_status.journey_id)
+        WHERE (SELECT max(t.journey_time) FROM transitions t
+               WHERE t.journey_id = journey_status.journey_id) > journey_status.score_at
+        """
+    )
 
 
 def downgrade() -> None:
