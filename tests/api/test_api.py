@@ -537,8 +537,8 @@ async def test_a_chunked_body_over_the_limit_stops_being_read_at_the_limit(api: 
         form = "application/x-www-form-urlencoded" if "unsubscribe" in path else "application/json"
         headers = {**api.admin, "Content-Type": form}
         response = await api.http.post(path, content=body, headers=headers)
-        if response.status_code != 413:
-            assert response.status_code == 403 and body.sent == 0, (path, response.text)
+        if response.status_code != 413:  # refused before any byte: no key, nothing there
+            assert response.status_code in (403, 404) and body.sent == 0, (path, response.text)
         else:
             assert "byte limit" in response.json()["detail"]
             assert body.sent <= 5 * 1024 * 1024 + body.chunk, (path, body.sent)

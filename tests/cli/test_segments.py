@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 from nurture.store.engine import LeadIn, Store
-from tests.cli.test_errors import nurture
+from tests.helpers.commands import nurture
 from tests.helpers.paths import CONSENT, SCENARIOS
 
 
