@@ -121,7 +121,11 @@ class LineActivities:
             journey=input.journey,
             event=input.event,
         )
-        renderer = self._renderers.get(input.product, input.scenario_version)
+        renderer = (
+            self._renderers.for_broadcast(input.broadcast_id)
+            if input.broadcast_id is not None
+            else self._renderers.get(input.product, input.scenario_version)
+        )
         name = input.template
         try:
             source = renderer.env.loader.get_source(renderer.env, line_file(name))[0]  # type: ignore[union-attr]

@@ -16,7 +16,8 @@ from temporalio.exceptions import ActivityError
 from workflows import calls
 
 with workflow.unsafe.imports_passed_through():
-    from activities.email import EmailActivities, SendEmailInput
+    from activities.email import EmailActivities, SendEmailInput, SendEmailResult
+    from activities.line import LineActivities, SendLineInput, SendLineResult
     from activities.scenario import LoadScenarioInput, ScenarioActivities
     from nurture.broadcasts import delivery as broadcasts
     from nurture.broadcasts.contract import (
@@ -26,6 +27,8 @@ with workflow.unsafe.imports_passed_through():
         send_key,
     )
     from nurture.journey.contract import TimelineEntry
+    from nurture.journey.rules import line_send_key
+    from nurture.scenario.model import Scenario
     from nurture.schedule.variants import assign_variant, in_holdout
 
 SEND_BOUND = timedelta(minutes=3)
@@ -58,44 +61,20 @@ class BroadcastJourney:
             return self._done("expired", "handed over after the broadcast's expiry")
         key = send_key(name)
         variant = assign_variant(input.lead_id, input.product, key, len(delivery.variants))
-        chosen = delivery.variants[variant]
         while True:
             self._note(f"broadcast '{name}' to go at {held.due:%Y-%m-%d %H:%M} UTC")
             wait = held.due - workflow.now()
             if wait > timedelta(0):
                 await workflow.sleep(wait, summary=f"wait to send broadcast '{name}'")
             try:
-                result = await calls.bounded(
-                    EmailActivities.send_email,
-                    SendEmailInput(
-                        brand=scenario.brand,
-                        scenario_version=scenario.version,
-                        journey_id=workflow.info().workflow_id,
-                        lead_id=input.lead_id,
-                        product=input.product,
-                        send_key=key,
-                        mail_type=delivery.mail_type,
-                        template=chosen.template,
-                        journey_time=workflow.now(),
-                        journey={
-                            "stage": "cold",
-                            "score": 0,
-                            "track": "broadcast",
-                            "step": key,
-                            "lifecycle": "nurturing",
-                        },
-                        broadcast_id=name,
-                        subject=chosen.subject,
-                        variant=variant,
-                    ),
-                    bound=SEND_BOUND,
-                    summary=f"send broadcast '{name}'",
-                )
+                result = await self._send(input, scenario, key, variant)
             except ActivityError as err:
                 if not calls.outlasted(err):
                     return self._done("failed", str(err.cause or err))
                 retry_at, detail = workflow.now() + OUTAGE_RETRY, "email provider unavailable"
             else:
+                if result is None:
+                    return self._done("skipped", "the lead is not on LINE (fallback: none)")
                 if result.status != "deferred" or result.retry_at is None:
                     return self._done(result.status, result.detail or "")
                 retry_at, detail = result.retry_at, result.detail or "held back"
@@ -104,6 +83,52 @@ class BroadcastJourney:
                 return self._done("expired", f"held back past its expiry ({detail})")
             self._note(f"broadcast '{name}' held back: {detail}")
             held = again
+
+    async def _send(
+        self, input: BroadcastJourneyInput, scenario: Scenario, key: str, variant: int
+    ) -> SendEmailResult | SendLineResult | None:
+        """On LINE for a lead on LINE; else the email (or nothing: `fallback: none`)."""
+        delivery = input.delivery
+        name, chosen = delivery.broadcast_id, delivery.variants[variant]
+        common = {
+            "brand": scenario.brand,
+            "scenario_version": scenario.version,
+            "journey_id": workflow.info().workflow_id,
+            "lead_id": input.lead_id,
+            "product": input.product,
+            "mail_type": delivery.mail_type,
+            "journey_time": workflow.now(),
+            "journey": _template_journey(key),
+            "broadcast_id": name,
+        }
+        if delivery.channel == "line" and delivery.line is not None:
+            pushed = await calls.bounded(
+                LineActivities.send_line,
+                SendLineInput(
+                    **common,
+                    send_key=line_send_key(key),
+                    template=delivery.line.template,
+                    alt_text=delivery.line.alt_text,
+                ),
+                bound=SEND_BOUND,
+                summary=f"LINE broadcast '{name}'",
+            )
+            if pushed.status != "unlinked":
+                return pushed
+            if delivery.fallback == "none":
+                return None
+        return await calls.bounded(
+            EmailActivities.send_email,
+            SendEmailInput(
+                **common,
+                send_key=key,
+                template=chosen.template,
+                subject=chosen.subject,
+                variant=variant,
+            ),
+            bound=SEND_BOUND,
+            summary=f"send broadcast '{name}'",
+        )
 
     def _note(self, text: str) -> None:
         self._timeline.append(TimelineEntry(at=workflow.now(), kind="broadcast", text=text))

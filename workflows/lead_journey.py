@@ -444,6 +444,7 @@ class LeadJourney(MovesBetweenVersions):
         variant_key: str,
         what: str,
         event: dict[str, Any] | None = None,
+        broadcast_id: str | None = None,
     ) -> SendEmailResult | SendLineResult | SendWebhookResult | None:
         """A step's or a trigger's message on its channel: a webhook's POST; LINE for a lead
         on LINE, else the email (`fallback: email`) or nothing (`fallback: none`); or the
@@ -455,7 +456,7 @@ class LeadJourney(MovesBetweenVersions):
             return await self._post_webhook(key, touch, mail_type, what, event)
         if touch.channel == "line":
             line_key = rules.line_send_key(key)
-            pushed = await self._send_line(line_key, touch, mail_type, what, event)
+            pushed = await self._send_line(line_key, touch, mail_type, what, event, broadcast_id)
             if pushed is None or pushed.status != "unlinked":
                 return pushed
             if touch.fallback == "none":
@@ -469,6 +470,7 @@ class LeadJourney(MovesBetweenVersions):
             variant_key=variant_key,
             what=what,
             event=event,
+            broadcast_id=broadcast_id,
         )
 
     def _in_holdout(self) -> bool:
@@ -513,17 +515,21 @@ class LeadJourney(MovesBetweenVersions):
         mail_type: MailType,
         what: str,
         event: dict[str, Any] | None,
+        broadcast_id: str | None = None,
     ) -> SendLineResult | SendEmailResult | None:
         m, line = self._mem, touch.line
         assert line is not None  # a LINE touch has its message (nurture/scenario/model.py)
         message = SendLineInput(
-            **self._channel_send(key, mail_type, line.template, event), alt_text=line.alt_text
+            **self._channel_send(key, mail_type, line.template, event, broadcast_id),
+            alt_text=line.alt_text,
         )
         try:
             result = await calls.bounded(
                 LineActivities.send_line, message, bound=SEND_BOUND, summary=f"LINE {what}"
             )
         except ActivityError as err:
+            if calls.outlasted(err) and broadcast_id is not None:
+                return self._broadcast_outage(what, "LINE")
             if calls.outlasted(err) and mail_type != "trigger":  # a trigger is timely or nothing
                 return self._provider_unavailable(what, err, channel="LINE")
             self._note("line", f"could not send {what} on LINE: {err.cause or err}")
@@ -531,7 +537,8 @@ class LeadJourney(MovesBetweenVersions):
         if result.status == "sent":
             self._note("line", f"sent {what} on LINE")
         elif result.status == "deferred":
-            m.deferred_why = None
+            if broadcast_id is None:
+                m.deferred_why = None
             self._note("line", f"deferred {what} on LINE: {result.detail}")
         elif result.status == "suppressed":
             self._note("line", f"not sent {what} on LINE: {result.detail}")
@@ -564,11 +571,7 @@ class LeadJourney(MovesBetweenVersions):
             )
         except ActivityError as err:
             if calls.outlasted(err) and broadcast_id is not None:
-                retry_at = workflow.now() + BROADCAST_OUTAGE_RETRY
-                self._note(
-                    "email", f"{what}: email provider unavailable; trying at {retry_at:%H:%M}"
-                )
-                return SendEmailResult(send_id="", status="deferred", retry_at=retry_at)
+                return self._broadcast_outage(what, "email provider")
             if calls.outlasted(err) and mail_type != "trigger":
                 return self._provider_unavailable(what, err)
             self._note("email", f"could not send {what}: {err.cause or err}")
@@ -619,16 +622,24 @@ class LeadJourney(MovesBetweenVersions):
         broadcast_id: str | None = None,
     ) -> SendEmailInput:
         subject, template = chosen
-        fields = self._channel_send(key, mail_type, template, event)
-        if broadcast_id is not None:  # rendered from the broadcast's frozen templates
-            fields["broadcast_id"] = broadcast_id
-        return SendEmailInput(**fields, subject=subject, variant=variant)
+        return SendEmailInput(
+            **self._channel_send(key, mail_type, template, event, broadcast_id),
+            subject=subject,
+            variant=variant,
+        )
 
     def _channel_send(
-        self, key: str, mail_type: MailType, template: str, event: dict[str, Any] | None
+        self,
+        key: str,
+        mail_type: MailType,
+        template: str,
+        event: dict[str, Any] | None,
+        broadcast_id: str | None = None,
     ) -> dict[str, Any]:
-        """What every send carries, on any channel (activities/channel_sends.py)."""
-        return {
+        """What every send carries, on any channel (activities/channel_sends.py); a
+        broadcast's is rendered from its own frozen templates."""
+        extra = {"broadcast_id": broadcast_id} if broadcast_id is not None else {}
+        return extra | {
             "brand": self._scenario.brand,
             "scenario_version": self._scenario.version,
             "journey_id": self._id,
@@ -1007,6 +1018,13 @@ class LeadJourney(MovesBetweenVersions):
         if self._m is None:
             raise ValueError("the journey is still starting; retry in a moment")
 
+    def _broadcast_outage(self, what: str, channel: str) -> SendEmailResult:
+        """The provider stayed away for the whole send bound: the broadcast is tried an
+        hour later (until it expires); a step's outage clock is left alone."""
+        retry_at = workflow.now() + BROADCAST_OUTAGE_RETRY
+        self._note("email", f"{what}: {channel} unavailable; trying at {retry_at:%H:%M}")
+        return SendEmailResult(send_id="", status="deferred", retry_at=retry_at)
+
     def _broadcast_skip(self) -> str | None:
         m = self._mem
         why = broadcasts.skip_reason(
@@ -1031,14 +1049,22 @@ class LeadJourney(MovesBetweenVersions):
         if why is not None:
             self._note("broadcast", f"broadcast '{name}' not sent: {why}")
             return
-        result = await self._send_email(
-            key=send_key(name),
-            mail_type=delivery.mail_type,
-            variants=[(v.subject, v.template) for v in delivery.variants],
-            variant_key=send_key(name),
-            what=f"broadcast '{name}'",
-            broadcast_id=name,
-        )
+        key, what = send_key(name), f"broadcast '{name}'"
+        result: SendEmailResult | SendLineResult | SendWebhookResult | None
+        if delivery.channel == "line":  # LINE for a lead on LINE, else its fallback
+            result = await self._send_touch(
+                key, broadcasts.as_touch(delivery), delivery.mail_type, key, what,
+                broadcast_id=name,
+            )  # fmt: skip
+        else:
+            result = await self._send_email(
+                key=key,
+                mail_type=delivery.mail_type,
+                variants=[(v.subject, v.template) for v in delivery.variants],
+                variant_key=key,
+                what=what,
+                broadcast_id=name,
+            )
         if result is None or result.status != "deferred" or result.retry_at is None:
             return
         again = broadcasts.deferred(held, result.retry_at)

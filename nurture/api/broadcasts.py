@@ -26,7 +26,7 @@ from nurture.broadcasts.records import (
     set_state,
 )
 from nurture.scenario.loader import ScenarioError
-from nurture.scenario.model import SLUG
+from nurture.scenario.model import SLUG, LineMessage
 from nurture.segments.membership import UnknownSegment, segment_book
 from nurture.store.engine import Store
 
@@ -49,6 +49,10 @@ class BroadcastIn(BaseModel):
         "for each lead's zone; none: when scheduled",
     )
     local_time: bool = False
+    line: LineMessage | None = Field(
+        default=None, description="send on LINE (the variants are the email fallback)"
+    )
+    fallback: Literal["email", "none"] = "email"
 
 
 class BroadcastView(BroadcastStatus):
@@ -87,7 +91,7 @@ async def create(request: Request, broadcast_id: BroadcastId, body: BroadcastIn)
 
     def make() -> None:
         segment_book(root, store).get(body.segment)
-        content = freeze_content(root, body.product, body.variants)
+        content = freeze_content(root, body.product, body.variants, body.line, body.fallback)
         send_at = send_moment(body.send_at, body.local_time) if body.send_at else None
         create_broadcast(
             store, broadcast_id=broadcast_id, product=body.product, segment=body.segment,

@@ -10,14 +10,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
+import jinja2
 from pydantic import BaseModel
 
 from nurture.broadcasts.contract import Variant
-from nurture.mail.render import TemplateRenderer
+from nurture.channels.line.messages import LineMessageError, line_file, render_line_messages
+from nurture.mail.render import SAMPLE_JOURNEY, TemplateRenderer, email_context, sample_leads
 from nurture.scenario.loader import load_scenario, render_problems
+from nurture.scenario.model import LineMessage, Scenario
 
-TEMPLATE_SUFFIXES = (".html", ".txt")
+PREVIEW = "https://example.invalid/v1/unsubscribe/sample-token"
+TEMPLATE_SUFFIXES = (".html", ".txt", ".json")  # .line.json: a LINE message
 
 
 class BroadcastError(ValueError):
@@ -27,6 +32,8 @@ class BroadcastError(ValueError):
 class BroadcastContent(BaseModel):
     variants: list[Variant]
     sources: dict[str, str]
+    line: LineMessage | None = None
+    fallback: Literal["email", "none"] = "email"
 
     def renderer(self) -> TemplateRenderer:
         return TemplateRenderer.from_sources(self.sources)
@@ -44,8 +51,15 @@ def send_moment(moment: datetime, local_time: bool) -> datetime:
     return moment.astimezone(UTC)
 
 
-def freeze_content(root: Path, product: str, variants: list[Variant]) -> BroadcastContent:
-    """The product's templates as they are now, checked for each variant."""
+def freeze_content(
+    root: Path,
+    product: str,
+    variants: list[Variant],
+    line: LineMessage | None = None,
+    fallback: Literal["email", "none"] = "email",
+) -> BroadcastContent:
+    """The product's templates as they are now, checked for each variant (and the LINE
+    message, for a LINE broadcast)."""
     scenario = load_scenario(root, product)
     folder = root / product / "templates"
     sources = {
@@ -53,8 +67,10 @@ def freeze_content(root: Path, product: str, variants: list[Variant]) -> Broadca
         for path in sorted(folder.iterdir())
         if path.suffix in TEMPLATE_SUFFIXES
     }
-    content = BroadcastContent(variants=variants, sources=sources)
+    content = BroadcastContent(variants=variants, sources=sources, line=line, fallback=fallback)
     renderer = content.renderer()
+    if line is not None:
+        _check_line(content, scenario, folder)
     for variant in variants:
         html = folder / f"{variant.template}.html"
         if html.name not in sources:
@@ -70,3 +86,22 @@ def freeze_content(root: Path, product: str, variants: list[Variant]) -> Broadca
         if problems:
             raise BroadcastError(str(problems[0]))
     return content
+
+
+def _check_line(content: BroadcastContent, scenario: Scenario, folder: Path) -> None:
+    """The LINE message renders for the sample leads, as LINE would take it."""
+    assert content.line is not None
+    name = line_file(content.line.template)
+    source = content.sources.get(name)
+    if source is None:
+        raise BroadcastError(f"no LINE message {name} in {folder}; add it (docs/channels.md)")
+    env = content.renderer().env
+    for lead in sample_leads(scenario.attributes):
+        context = email_context(
+            scenario.brand, lead, unsubscribe_url=PREVIEW, preferences_url=PREVIEW,
+            journey=SAMPLE_JOURNEY,
+        )  # fmt: skip
+        try:
+            render_line_messages(env, content.line.template, source, content.line.alt_text, context)
+        except (LineMessageError, jinja2.TemplateError) as err:
+            raise BroadcastError(f"{folder / name}: {err}") from None

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from nurture.scenario.model import MailType
+from nurture.scenario.model import LineMessage, MailType
 
 WORKFLOW_TYPE = "Broadcast"
 JOURNEY_WORKFLOW_TYPE = "BroadcastJourney"
@@ -50,6 +50,13 @@ class BroadcastDelivery(BaseModel):
     send_at: datetime = Field(description="UTC; with local_time, its wall-clock time is kept")
     local_time: bool = False
     expires_after: timedelta = DEFAULT_EXPIRY
+    channel: Literal["email", "line"] = "email"
+    line: LineMessage | None = Field(
+        default=None, description="on LINE: the message; the variants are its email fallback"
+    )
+    fallback: Literal["email", "none"] = Field(
+        default="email", description="on LINE, for a lead not on LINE: the email, or nothing"
+    )
 
 
 HandOutcome = Literal["journey", "broadcast_journey", "skipped", "already", "failed"]

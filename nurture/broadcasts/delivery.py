@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from nurture.broadcasts.contract import BroadcastDelivery, PendingBroadcast
 from nurture.journey.lifecycle import SALES_OWNED
-from nurture.scenario.model import SendWindow
+from nurture.scenario.model import SendWindow, Touch
 from nurture.schedule.send_window import next_send_time
 
 
@@ -42,6 +42,19 @@ def deferred(held: PendingBroadcast, retry_at: datetime) -> PendingBroadcast | N
     if retry_at > held.expires_at:
         return None
     return held.model_copy(update={"due": retry_at})
+
+
+def as_touch(delivery: BroadcastDelivery) -> Touch:
+    """A LINE broadcast as a step's touch: its LINE message, its variants as the email
+    fallback, so it goes the way a LINE step goes (workflows/lead_journey.py)."""
+    return Touch(
+        key=delivery.broadcast_id,
+        channel="line",
+        line=delivery.line,
+        fallback=delivery.fallback,
+        template=[v.template for v in delivery.variants],
+        subject=[v.subject for v in delivery.variants],
+    )
 
 
 def skip_reason(

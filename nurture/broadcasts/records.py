@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, func, insert, literal, select, update
 
 from nurture.broadcasts.content import BroadcastContent, BroadcastError
 from nurture.broadcasts.contract import BroadcastDelivery, send_key
+from nurture.journey.rules import line_send_key
 from nurture.segments.definitions import references
 from nurture.segments.membership import SegmentBook
 from nurture.store.engine import Store
@@ -43,7 +44,7 @@ def create_broadcast(
                 id=broadcast_id,
                 product=product,
                 segment=segment,
-                channel="email",
+                channel="line" if content.line is not None else "email",
                 mail_type=mail_type,
                 content=content.model_dump_json(),
                 send_at=send_at,
@@ -69,12 +70,16 @@ def content_of(row: Broadcast) -> BroadcastContent:
 
 def delivery_of(row: Broadcast, now: datetime) -> BroadcastDelivery:
     """What each journey gets; a broadcast without a time goes when it is handed over."""
+    content = content_of(row)
     return BroadcastDelivery(
         broadcast_id=row.id,
         mail_type=row.mail_type,
-        variants=content_of(row).variants,
+        variants=content.variants,
         send_at=row.send_at or now,
         local_time=row.local_time,
+        channel="line" if content.line is not None else "email",
+        line=content.line,
+        fallback=content.fallback,
     )
 
 
@@ -193,12 +198,14 @@ def broadcast_status(store: Store, broadcast_id: str) -> BroadcastStatus:
             .group_by(BroadcastRecipient.outcome)
         ):
             status.handed[outcome] = n
-        for state, detail, n in session.execute(
-            select(Send.status, Send.detail, func.count())
-            .where(Send.send_key == send_key(broadcast_id))
-            .group_by(Send.status, Send.detail)
+        key = send_key(broadcast_id)
+        for channel, state, detail, n in session.execute(
+            select(Send.channel, Send.status, Send.detail, func.count())
+            .where(Send.send_key.in_([key, line_send_key(key)]))
+            .group_by(Send.channel, Send.status, Send.detail)
         ):
-            status.sends[state] = status.sends.get(state, 0) + n
+            said = state if channel == "email" else f"{state} on {channel}"
+            status.sends[said] = status.sends.get(said, 0) + n
             if state in ("suppressed", "deferred", "failed") and detail:
                 status.reasons[detail] = status.reasons.get(detail, 0) + n
         for refused, why, n in session.execute(

@@ -38,12 +38,20 @@ def create(
     local_time: Annotated[
         bool, typer.Option("--local-time", help="--at's hour in each lead's time zone")
     ] = False,
+    line_template: Annotated[
+        str | None,
+        typer.Option(help="on LINE: a <name>.line.json of the product; the email is its fallback"),
+    ] = None,
+    alt_text: Annotated[str, typer.Option(help="on LINE: what a notification shows")] = "",
+    no_fallback: Annotated[
+        bool, typer.Option("--no-fallback", help="on LINE: nothing for a lead not on LINE")
+    ] = False,
 ) -> None:
     """Create a draft: its templates are frozen now and checked like a scenario's."""
     from nurture.broadcasts.content import BroadcastError, freeze_content
     from nurture.broadcasts.contract import Variant
     from nurture.broadcasts.records import create_broadcast
-    from nurture.scenario.model import SLUG
+    from nurture.scenario.model import SLUG, LineMessage
 
     if not SLUG.match(broadcast_id):
         raise BroadcastError(f"broadcast id {broadcast_id!r} must be a slug, e.g. 'seminar-jan'")
@@ -57,7 +65,14 @@ def create(
 
     book = segment_book(get_settings().scenarios_dir, store)
     book.get(segment)
-    content = freeze_content(get_settings().scenarios_dir, product, variants)
+    line = (
+        LineMessage(template=line_template, alt_text=alt_text or subject[0])
+        if line_template
+        else None
+    )
+    content = freeze_content(
+        get_settings().scenarios_dir, product, variants, line, "none" if no_fallback else "email"
+    )
     create_broadcast(
         store, broadcast_id=broadcast_id, product=product, segment=segment, content=content,
         send_at=send_at, local_time=local_time, mail_type="newsletter", by="cli",

@@ -259,8 +259,8 @@ def step_of(send_key: str) -> tuple[str, str]:
     LINE send `cold#2.line/welcome`; a trigger email `trigger:download-followup#3` →
     (trigger, download-followup); a broadcast `broadcast:seminar-jan` → (broadcast,
     seminar-jan), so the reports show broadcasts beside the steps."""
-    if send_key.startswith("broadcast:"):
-        return "broadcast", send_key.removeprefix("broadcast:")
+    if send_key.startswith("broadcast:"):  # a LINE broadcast's: `broadcast:seminar-jan.line`
+        return "broadcast", send_key.removeprefix("broadcast:").removesuffix(".line")
     if send_key.startswith("trigger:"):
         return "trigger", _ENTRY.sub("", send_key.removeprefix("trigger:"))
     track, _, step = _ENTRY.sub("", send_key).partition("/")
