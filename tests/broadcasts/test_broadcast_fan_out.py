@@ -1,7 +1,7 @@
 """A broadcast to 2,000 leads on the Temporal dev server, through a real SMTP server, with
 the worker killed in the middle of the fan-out: every lead is handed it once, the cap
 holds back those it reached this week, suppressed leads are skipped with the reason, and
-no one receives it twice."""
+no one receives it twice. And one that outlives a restart of the Temporal server."""
 
 from __future__ import annotations
 
@@ -15,13 +15,14 @@ from nurture.broadcasts.client import handle_of, schedule_broadcast
 from nurture.broadcasts.content import freeze_content
 from nurture.broadcasts.contract import BroadcastProgress, Variant
 from nurture.broadcasts.records import broadcast_status, create_broadcast
+from nurture.cli.devstack import connect_ready, start_dev_server
 from nurture.journey.client import start_journey
 from nurture.sending.gate import suppress_lead
 from nurture.store.engine import LeadIn
 from nurture.store.models import Send
 from tests.helpers.devstack import Stack, dev_stack
 from tests.helpers.paths import CONSENT
-from tests.helpers.processes import until, worker_process
+from tests.helpers.processes import free_port, until, worker_process
 from tests.helpers.smtp import Inbox, LocalController
 
 LEADS = 2_000
@@ -131,3 +132,65 @@ async def test_a_broadcast_to_2000_leads_survives_a_worker_kill(tmp_path: Path) 
         status = broadcast_status(stack.store, "launch")
         assert any("newsletter" in reason for reason in status.reasons), status.reasons
         assert any("frequency cap" in reason for reason in status.reasons), status.reasons
+
+
+async def test_a_broadcast_survives_a_temporal_server_restart(tmp_path: Path) -> None:
+    """The dev server stopped mid-way and started again on its database: the broadcast
+    carries on where it was, and every lead gets it once."""
+    leads = 300
+    inbox = Inbox()
+    smtp = LocalController(inbox, hostname="127.0.0.1", port=0)
+    smtp.start()
+    async with dev_stack(tmp_path) as stack:
+        no_send_window(stack)
+        (stack.settings.scenarios_dir / "segments.yaml").write_text(
+            "segments:\n  subscribers:\n    consent: email\n", encoding="utf-8"
+        )
+        env = {
+            "NURTURE_EMAIL_PROVIDER": "smtp",
+            "NURTURE_SMTP_HOST": "127.0.0.1",
+            "NURTURE_SMTP_PORT": str(smtp.port),
+        }
+        worker = worker_process(stack.settings, tmp_path / "worker.log", **env)
+        try:
+            for i in range(leads):
+                stack.store.upsert_lead(
+                    LeadIn(email=f"lead{i}@example.com", first_name=f"L{i}", consent=CONSENT)
+                )
+            content = freeze_content(
+                stack.settings.scenarios_dir, "acme", [Variant(subject=SUBJECT, template="note")]
+            )
+            create_broadcast(
+                stack.store, broadcast_id="launch", product="acme", segment="subscribers",
+                content=content, send_at=None, local_time=False, mail_type="newsletter", by="t",
+            )  # fmt: skip
+            await schedule_broadcast(stack.client, stack.settings, stack.store, "launch", rate=20)
+            handle = handle_of(stack.client, "launch")
+
+            async def begun() -> bool:
+                progress = await handle.query("progress", result_type=BroadcastProgress)
+                return progress.handed >= 40
+
+            await until(begun, timeout=120)
+            address = stack.server.address
+            stack.server.stop()
+            port = int(address.rsplit(":", 1)[1])
+            stack.server = await start_dev_server(
+                tmp_path / "temporal", port=port, ui_port=free_port()
+            )
+            client = await connect_ready(stack.settings)
+            progress = await handle_of(client, "launch").result()
+            assert (progress.state, progress.handed) == ("finished", leads)
+
+            async def all_sent() -> bool:
+                rows = broadcast_sends(stack)
+                return len(rows) == leads and {r.status for r in rows} <= {"sent", "uncertain"}
+
+            await until(all_sent, timeout=240)
+        finally:
+            worker.kill()
+            worker.wait()
+            smtp.stop()
+    launch = [m for m in inbox.received if m.message["Subject"].startswith("Launch day")]
+    receivers = Counter(to for m in launch for to in m.rcpt_tos)
+    assert max(receivers.values()) == 1 and len(receivers) >= leads - 8
