@@ -19,7 +19,7 @@ from nurture.cli.devstack import connect_ready, start_dev_server
 from nurture.journey.client import start_journey
 from nurture.sending.gate import suppress_lead
 from nurture.store.engine import LeadIn
-from nurture.store.models import Send
+from nurture.store.models import Lead, Send
 from tests.helpers.devstack import Stack, dev_stack
 from tests.helpers.paths import CONSENT
 from tests.helpers.processes import free_port, until, worker_process
@@ -39,6 +39,39 @@ def no_send_window(stack: Stack) -> None:
     path.write_text(text.replace(window, ""))
 
 
+def prepare(stack: Stack, leads: int) -> list[Lead]:
+    """No send window, `leads` subscribers with consent, and the segment of them."""
+    no_send_window(stack)
+    (stack.settings.scenarios_dir / "segments.yaml").write_text(
+        "segments:\n  subscribers:\n    consent: email\n", encoding="utf-8"
+    )
+    return [
+        stack.store.upsert_lead(
+            LeadIn(email=f"lead{i}@example.com", first_name=f"L{i}", consent=CONSENT)
+        )[0]
+        for i in range(leads)
+    ]
+
+
+def draft(stack: Stack) -> None:
+    content = freeze_content(
+        stack.settings.scenarios_dir, "acme", [Variant(subject=SUBJECT, template="note")]
+    )
+    create_broadcast(
+        stack.store, broadcast_id="launch", product="acme", segment="subscribers",
+        content=content, send_at=None, local_time=False, mail_type="newsletter", by="t",
+    )  # fmt: skip
+
+
+def smtp_env(smtp: LocalController, **extra: str) -> dict[str, str]:
+    return {
+        "NURTURE_EMAIL_PROVIDER": "smtp",
+        "NURTURE_SMTP_HOST": "127.0.0.1",
+        "NURTURE_SMTP_PORT": str(smtp.port),
+        **extra,
+    }
+
+
 def broadcast_sends(stack: Stack) -> list[Send]:
     with stack.store.session() as session:
         return list(session.scalars(select(Send).where(Send.send_key == "broadcast:launch")))
@@ -49,25 +82,11 @@ async def test_a_broadcast_to_2000_leads_survives_a_worker_kill(tmp_path: Path) 
     smtp = LocalController(inbox, hostname="127.0.0.1", port=0)
     smtp.start()
     async with dev_stack(tmp_path) as stack:
-        no_send_window(stack)
-        (stack.settings.scenarios_dir / "segments.yaml").write_text(
-            "segments:\n  subscribers:\n    consent: email\n", encoding="utf-8"
-        )
-        env = {
-            "NURTURE_EMAIL_PROVIDER": "smtp",
-            "NURTURE_SMTP_HOST": "127.0.0.1",
-            "NURTURE_SMTP_PORT": str(smtp.port),
-            "NURTURE_FREQUENCY_CAP_PER_WEEK": "1",
-        }
+        leads = prepare(stack, LEADS)
+        env = smtp_env(smtp, NURTURE_FREQUENCY_CAP_PER_WEEK="1")
         log = tmp_path / "worker.log"
         worker = worker_process(stack.settings, log, **env)
         try:
-            leads = [
-                stack.store.upsert_lead(
-                    LeadIn(email=f"lead{i}@example.com", first_name=f"L{i}", consent=CONSENT)
-                )[0]
-                for i in range(LEADS)
-            ]
             for lead in leads[:IN_JOURNEYS]:
                 await start_journey(stack.client, stack.settings, stack.store, lead, "acme")
             for lead in leads[-SUPPRESSED:]:
@@ -80,13 +99,7 @@ async def test_a_broadcast_to_2000_leads_survives_a_worker_kill(tmp_path: Path) 
                 return len(inbox.received) == IN_JOURNEYS
 
             await until(welcomed, timeout=120)
-            content = freeze_content(
-                stack.settings.scenarios_dir, "acme", [Variant(subject=SUBJECT, template="note")]
-            )
-            create_broadcast(
-                stack.store, broadcast_id="launch", product="acme", segment="subscribers",
-                content=content, send_at=None, local_time=False, mail_type="newsletter", by="t",
-            )  # fmt: skip
+            draft(stack)
             frozen = await schedule_broadcast(
                 stack.client, stack.settings, stack.store, "launch", rate=100
             )
@@ -142,28 +155,10 @@ async def test_a_broadcast_survives_a_temporal_server_restart(tmp_path: Path) ->
     smtp = LocalController(inbox, hostname="127.0.0.1", port=0)
     smtp.start()
     async with dev_stack(tmp_path) as stack:
-        no_send_window(stack)
-        (stack.settings.scenarios_dir / "segments.yaml").write_text(
-            "segments:\n  subscribers:\n    consent: email\n", encoding="utf-8"
-        )
-        env = {
-            "NURTURE_EMAIL_PROVIDER": "smtp",
-            "NURTURE_SMTP_HOST": "127.0.0.1",
-            "NURTURE_SMTP_PORT": str(smtp.port),
-        }
-        worker = worker_process(stack.settings, tmp_path / "worker.log", **env)
+        prepare(stack, leads)
+        worker = worker_process(stack.settings, tmp_path / "worker.log", **smtp_env(smtp))
         try:
-            for i in range(leads):
-                stack.store.upsert_lead(
-                    LeadIn(email=f"lead{i}@example.com", first_name=f"L{i}", consent=CONSENT)
-                )
-            content = freeze_content(
-                stack.settings.scenarios_dir, "acme", [Variant(subject=SUBJECT, template="note")]
-            )
-            create_broadcast(
-                stack.store, broadcast_id="launch", product="acme", segment="subscribers",
-                content=content, send_at=None, local_time=False, mail_type="newsletter", by="t",
-            )  # fmt: skip
+            draft(stack)
             await schedule_broadcast(stack.client, stack.settings, stack.store, "launch", rate=20)
             handle = handle_of(stack.client, "launch")
 
