@@ -41,7 +41,11 @@ SOMEONE: JsonDict = {
 
 
 class SegmentMessage(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True, json_schema_extra=SOMEONE)
+    # By alias only (`userId`, never `user_id`): any other key is an extra the spec allows,
+    # so `"user_id": {...}` from a tracker is ignored, not refused.
+    model_config = ConfigDict(
+        extra="allow", validate_by_name=False, validate_by_alias=True, json_schema_extra=SOMEONE
+    )
 
     type: Literal["track", "page", "identify"] | None = None
     # Room is left for the suffixes stored with them ("user:" + userId, messageId + ":product").

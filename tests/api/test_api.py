@@ -639,3 +639,18 @@ async def test_503_answers_never_name_the_database_or_temporal(
         assert response.status_code == 503, response.text
         for secret in ("127.0.0.1", "s3cret", "customers", "postgresql", temporal):
             assert secret not in response.text, (secret, response.text)
+
+
+async def test_a_trackers_snake_case_keys_are_extras_the_spec_allows(api: Api) -> None:
+    """Only `userId`, `anonymousId`, `messageId` name who and which: a `user_id` of any
+    shape is one of the extra keys trackers send, ignored like the rest."""
+    body = {
+        "type": "track",
+        "event": "Viewed",
+        "messageId": "m-snake",
+        "anonymousId": "visitor-9",
+        "user_id": {"nested": [1]},
+        "message_id": 7,
+    }
+    answer = await api.http.post("/v1/track", json=body, headers=api.ingest)
+    assert answer.status_code == 200, answer.text
