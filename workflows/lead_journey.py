@@ -1049,22 +1049,11 @@ class LeadJourney(MovesBetweenVersions):
         if why is not None:
             self._note("broadcast", f"broadcast '{name}' not sent: {why}")
             return
-        key, what = send_key(name), f"broadcast '{name}'"
-        result: SendEmailResult | SendLineResult | SendWebhookResult | None
-        if delivery.channel == "line":  # LINE for a lead on LINE, else its fallback
-            result = await self._send_touch(
-                key, broadcasts.as_touch(delivery), delivery.mail_type, key, what,
-                broadcast_id=name,
-            )  # fmt: skip
-        else:
-            result = await self._send_email(
-                key=key,
-                mail_type=delivery.mail_type,
-                variants=[(v.subject, v.template) for v in delivery.variants],
-                variant_key=key,
-                what=what,
-                broadcast_id=name,
-            )
+        key = send_key(name)
+        result = await self._send_touch(  # as a step goes: LINE with its fallback, or email
+            key, broadcasts.as_touch(delivery), delivery.mail_type, key, f"broadcast '{name}'",
+            broadcast_id=name,
+        )  # fmt: skip
         if result is None or result.status != "deferred" or result.retry_at is None:
             return
         again = broadcasts.deferred(held, result.retry_at)

@@ -12,16 +12,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-import jinja2
 from pydantic import BaseModel
 
 from nurture.broadcasts.contract import Variant
-from nurture.channels.line.messages import LineMessageError, line_file, render_line_messages
-from nurture.mail.render import SAMPLE_JOURNEY, TemplateRenderer, email_context, sample_leads
-from nurture.scenario.loader import load_scenario, render_problems
+from nurture.channels.line.messages import line_file
+from nurture.mail.render import TemplateRenderer
+from nurture.scenario.loader import line_message_problem, load_scenario, render_problems
 from nurture.scenario.model import LineMessage, Scenario
 
-PREVIEW = "https://example.invalid/v1/unsubscribe/sample-token"
 TEMPLATE_SUFFIXES = (".html", ".txt", ".json")  # .line.json: a LINE message
 
 
@@ -95,13 +93,6 @@ def _check_line(content: BroadcastContent, scenario: Scenario, folder: Path) -> 
     source = content.sources.get(name)
     if source is None:
         raise BroadcastError(f"no LINE message {name} in {folder}; add it (docs/channels.md)")
-    env = content.renderer().env
-    for lead in sample_leads(scenario.attributes):
-        context = email_context(
-            scenario.brand, lead, unsubscribe_url=PREVIEW, preferences_url=PREVIEW,
-            journey=SAMPLE_JOURNEY,
-        )  # fmt: skip
-        try:
-            render_line_messages(env, content.line.template, source, content.line.alt_text, context)
-        except (LineMessageError, jinja2.TemplateError) as err:
-            raise BroadcastError(f"{folder / name}: {err}") from None
+    problem = line_message_problem(content.renderer(), scenario, content.line, source)
+    if problem is not None:
+        raise BroadcastError(f"{folder / name}: {problem}")

@@ -18,7 +18,6 @@ SEND_KEY_PREFIX = "broadcast:"
 # after its time; later it is dropped ("expired"): a seminar invitation two weeks late is
 # noise. Longer than the weekly cap's window, so a capped lead gets it once a slot frees.
 DEFAULT_EXPIRY = timedelta(days=10)
-ALREADY_HAD = "BroadcastAlreadyHad"
 
 
 def broadcast_workflow_id(broadcast_id: str) -> str:
@@ -81,7 +80,6 @@ class PendingBroadcast(BaseModel):
 class BroadcastInput(BaseModel):
     broadcast_id: str
     rate: float = Field(default=50.0, gt=0, le=1000, description="leads per second at most")
-    page_size: int = Field(default=200, ge=1, le=1000)
     heartbeat_seconds: int = Field(default=30, ge=1, le=600)
     progress: BroadcastProgress | None = Field(default=None, description="carried across runs")
 

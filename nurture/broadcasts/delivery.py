@@ -45,11 +45,12 @@ def deferred(held: PendingBroadcast, retry_at: datetime) -> PendingBroadcast | N
 
 
 def as_touch(delivery: BroadcastDelivery) -> Touch:
-    """A LINE broadcast as a step's touch: its LINE message, its variants as the email
-    fallback, so it goes the way a LINE step goes (workflows/lead_journey.py)."""
+    """A broadcast as a step's touch, so it goes the way a step goes
+    (workflows/lead_journey.py): its variants by email, or its LINE message with the
+    variants as the email fallback."""
     return Touch(
         key=delivery.broadcast_id,
-        channel="line",
+        channel=delivery.channel,
         line=delivery.line,
         fallback=delivery.fallback,
         template=[v.template for v in delivery.variants],

@@ -19,8 +19,6 @@ from nurture.segments.membership import SegmentBook
 from nurture.store.engine import Store
 from nurture.store.models import Broadcast, BroadcastRecipient, Lead, Send, utcnow
 
-STATES = ("draft", "scheduled", "sending", "paused", "finished", "cancelled")
-
 
 def create_broadcast(
     store: Store,

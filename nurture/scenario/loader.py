@@ -25,9 +25,11 @@ from nurture.channels.templating import JsonTemplateError, parse_json_template, 
 from nurture.channels.webhook import webhook_file
 from nurture.mail.render import SAMPLE_JOURNEY, TemplateRenderer, email_context, sample_leads
 from nurture.scenario.attribute_checks import attribute_problems, segment_name_problems
-from nurture.scenario.model import SLUG, Scenario, reference_problems
+from nurture.scenario.model import SLUG, LineMessage, Scenario, reference_problems
 
 SCENARIO_FILE = "scenario.yaml"
+# The unsubscribe link templates get when checked for sample leads.
+SAMPLE_UNSUBSCRIBE_URL = "https://example.invalid/v1/unsubscribe/sample-token"
 Path_ = tuple[str | int, ...]
 
 
@@ -260,22 +262,30 @@ def _line_problems(
             )
             continue
         source = source_path.read_text(encoding="utf-8")
-        for lead in sample_leads(scenario.attributes):
-            context = email_context(
-                scenario.brand,
-                lead,
-                unsubscribe_url="https://example.invalid/v1/unsubscribe/sample-token",
-                preferences_url="https://example.invalid/v1/unsubscribe/sample-token",
-                journey=SAMPLE_JOURNEY,
-            )
-            try:
-                render_line_messages(
-                    renderer.env, step.line.template, source, step.line.alt_text, context
-                )
-            except LineMessageError as err:
-                problems.append(Problem(source_path, None, where, str(err)))
-                break
+        problem = line_message_problem(renderer, scenario, step.line, source)
+        if problem is not None:
+            problems.append(Problem(source_path, None, where, problem))
     return problems
+
+
+def line_message_problem(
+    renderer: TemplateRenderer, scenario: Scenario, line: LineMessage, source: str
+) -> str | None:
+    """Why a LINE message (its `.line.json` source) would not render, for some sample
+    lead, to messages LINE accepts; None when it does for all."""
+    for lead in sample_leads(scenario.attributes):
+        context = email_context(
+            scenario.brand,
+            lead,
+            unsubscribe_url=SAMPLE_UNSUBSCRIBE_URL,
+            preferences_url=SAMPLE_UNSUBSCRIBE_URL,
+            journey=SAMPLE_JOURNEY,
+        )
+        try:
+            render_line_messages(renderer.env, line.template, source, line.alt_text, context)
+        except LineMessageError as err:
+            return str(err)
+    return None
 
 
 def _webhook_problems(
@@ -354,7 +364,7 @@ def render_problems(
     line: int | None,
     where: str,
 ) -> list[Problem]:
-    unsubscribe = "https://example.invalid/v1/unsubscribe/sample-token"
+    unsubscribe = SAMPLE_UNSUBSCRIBE_URL
     leads = sample_leads(scenario.attributes)
     for lead, event in ((lead, event) for lead in leads for event in events):
         context = email_context(
