@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, get_args
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from nurture.scenario.model import SLUG, MailType
@@ -17,6 +20,8 @@ EmailProviderName = Literal["outbox", "sendgrid", "smtp"]
 DEFAULT_SECRET_KEY = "dev-only-secret-change-me"
 MIN_SECRET_LENGTH = 32
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+PAYLOAD_KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+PAYLOAD_KEY_BYTES = 32
 
 
 LineProviderName = Literal["outbox", "line"]
@@ -46,6 +51,53 @@ class Settings(BaseSettings):
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     temporal_ui_url: str = "http://localhost:8233"
+    # A real cluster or Temporal Cloud (docs/production.md#connecting-to-temporal).
+    temporal_tls: bool = Field(
+        default=False,
+        description="TLS to the Temporal frontend; implied by a CA, a client certificate or "
+        "an API key",
+    )
+    temporal_tls_ca: Path | None = Field(
+        default=None, description="PEM file of the CA that signed the frontend's certificate "
+        "(default: the system's roots)",
+    )  # fmt: skip
+    temporal_tls_cert: Path | None = Field(
+        default=None, description="PEM client certificate, for mTLS (with temporal_tls_key)"
+    )
+    temporal_tls_key: Path | None = Field(
+        default=None, description="PEM private key of the client certificate"
+    )
+    temporal_tls_server_name: str | None = Field(
+        default=None,
+        description="the name the frontend's certificate carries, when it differs from the "
+        "address's host",
+    )
+    temporal_api_key: SecretStr | None = Field(
+        default=None, description="Temporal Cloud API key (sent as a bearer token over TLS)"
+    )
+    payload_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description='JSON: key id → base64 of 32 random bytes, e.g. {"2026-12": "…"}; '
+        "payloads encrypted with any of them can be read",
+    )
+    payload_key_id: str | None = Field(
+        default=None,
+        description="the payload key that encrypts new payloads (AES-256-GCM); unset: "
+        "payloads are stored as they are",
+    )
+    metrics_address: str | None = Field(
+        default=None,
+        description="host:port where the worker serves /metrics, /healthz and /readyz, e.g. "
+        "0.0.0.0:9464; unset: none (the API serves /metrics on its own port)",
+    )
+    otel_tracing: bool = Field(
+        default=False,
+        description="OpenTelemetry traces across API, journeys and activities, exported by "
+        "OTLP to OTEL_EXPORTER_OTLP_ENDPOINT",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="`json`: one JSON object per log line, for collectors"
+    )
     task_queue: str = "nurture"
     database_url: str = "sqlite:///.nurture/nurture.db"
     scenarios_dir: Path = Path("scenarios")
@@ -143,6 +195,50 @@ class Settings(BaseSettings):
                     f"type among {', '.join(mail_types)}, e.g. 'cloudbook/newsletter'"
                 )
         return groups
+
+    @field_validator("payload_keys")
+    @classmethod
+    def _payload_keys(cls, keys: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for key_id, key in keys.items():
+            if not PAYLOAD_KEY_ID.match(key_id):
+                raise ValueError(
+                    f"payload key id {key_id!r} must be 1-64 letters, digits, '.', '_' or '-'"
+                )
+            try:
+                raw = base64.b64decode(key.get_secret_value(), validate=True)
+            except binascii.Error:
+                raw = b""
+            if len(raw) != PAYLOAD_KEY_BYTES:
+                raise ValueError(
+                    f"payload key {key_id!r} must be base64 of {PAYLOAD_KEY_BYTES} random "
+                    "bytes, e.g. the output of python -c 'import base64, os; "
+                    "print(base64.b64encode(os.urandom(32)).decode())'"
+                )
+        return keys
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.payload_key_id is not None and self.payload_key_id not in self.payload_keys:
+            known = ", ".join(sorted(self.payload_keys)) or "none"
+            raise ValueError(
+                f"NURTURE_PAYLOAD_KEY_ID {self.payload_key_id!r} is not among "
+                f"NURTURE_PAYLOAD_KEYS (ids: {known}); add the key or fix the id"
+            )
+        if (self.temporal_tls_cert is None) != (self.temporal_tls_key is None):
+            raise ValueError(
+                "mTLS needs both NURTURE_TEMPORAL_TLS_CERT and NURTURE_TEMPORAL_TLS_KEY"
+            )
+        return self
+
+    @property
+    def temporal_uses_tls(self) -> bool:
+        """TLS is on when asked for, or when anything only TLS carries is configured."""
+        return (
+            self.temporal_tls
+            or self.temporal_tls_ca is not None
+            or self.temporal_tls_cert is not None
+            or self.temporal_api_key is not None
+        )
 
     @property
     def own_tracking(self) -> bool:

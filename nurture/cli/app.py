@@ -13,6 +13,7 @@ import typer
 from nurture.cli import (
     apikeys,
     broadcasts,
+    doctor,
     journeys,
     leads,
     reports,
@@ -38,6 +39,7 @@ app.command()(run.api)
 app.command()(run.worker)
 app.command()(run.dev)
 app.command()(run.demo)
+app.command()(doctor.doctor)
 app.command()(scenarios.validate)
 app.command()(scenarios.preview)
 app.command()(simulate.simulate)

@@ -59,8 +59,16 @@ def port_open(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-async def start_dev_server(data_dir: Path, *, port: int = 7233, ui_port: int = 8233) -> DevServer:
-    """Start `temporal server start-dev`, or reuse a server already listening on `port`."""
+async def start_dev_server(
+    data_dir: Path,
+    *,
+    port: int = 7233,
+    ui_port: int = 8233,
+    with_search_attributes: bool = True,
+    codec_endpoint: str | None = None,
+) -> DevServer:
+    """Start `temporal server start-dev`, or reuse a server already listening on `port`.
+    `codec_endpoint`: where the Web UI decodes encrypted payloads (the API's /codec)."""
     address = f"127.0.0.1:{port}"
     ui_url = f"http://localhost:{ui_port}"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -77,7 +85,8 @@ async def start_dev_server(data_dir: Path, *, port: int = 7233, ui_port: int = 8
         "--sqlite-pragma", "synchronous=normal",
         "--log-level", "warn",
         "--ui-disable-news-fetch",
-        *search_attributes.dev_server_flags(),
+        *(search_attributes.dev_server_flags() if with_search_attributes else []),
+        *(["--ui-codec-endpoint", codec_endpoint] if codec_endpoint else []),
     ]  # fmt: skip
     with log_path.open("ab") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)

@@ -34,6 +34,20 @@ _TYPES = {
 }
 
 
+def wanted_types() -> dict[str, tuple[str, int]]:
+    """Each attribute's name → (type name, indexed value type) journeys write."""
+    return dict(_TYPES)
+
+
+def create_commands(namespace: str, names: list[str]) -> list[str]:
+    """The Temporal CLI commands that register `names` in `namespace`."""
+    return [
+        f"temporal operator search-attribute create --namespace {namespace} --name {name} "
+        f"--type {_TYPES[name][0]}"
+        for name in names
+    ]
+
+
 def dev_server_flags() -> list[str]:
     """`temporal server start-dev` flags that register every attribute at boot."""
     flags = []

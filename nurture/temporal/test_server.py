@@ -1,23 +1,10 @@
-"""Connecting to Temporal the one way every process does: same data converter, same settings."""
+"""The `temporal-test-server` binary that time-skipping tests and simulations run."""
 
 from __future__ import annotations
 
 import shutil
 import sys
 from pathlib import Path
-
-from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-
-from nurture.config import Settings
-
-
-async def connect(settings: Settings) -> Client:
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
-    )
 
 
 def time_skipping_server() -> str:
