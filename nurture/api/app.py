@@ -24,6 +24,7 @@ from temporalio.client import Client
 
 from nurture.api import (
     broadcasts,
+    codec,
     email_tracking,
     health,
     journeys,
@@ -160,11 +161,17 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
     for router in routers:
         app.include_router(router, prefix="/v1", responses=ERRORS)
     app.include_router(health.router)
+    app.include_router(codec.router, responses=ERRORS)
     app.include_router(dashboard.router)
     app.mount("/dashboard/static", StaticFiles(directory=dashboard.STATIC), name="dashboard")
     # Key and size are checked before any body is read (FastAPI parses it before dependencies).
     app.include_router(tracking.beacon_router, responses=ERRORS)
-    entries = [*(("/v1", r) for r in routers), ("", dashboard.router), ("", tracking.beacon_router)]
+    entries = [
+        *(("/v1", r) for r in routers),
+        ("", dashboard.router),
+        ("", tracking.beacon_router),
+        ("", codec.router),
+    ]
     app.add_middleware(
         Admission, doors=doors(entries), store=store, origins=app.state.published_origins
     )

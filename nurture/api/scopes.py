@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-Scope = Literal["ingest", "leads", "feedback", "read", "admin"]
+Scope = Literal["ingest", "leads", "feedback", "read", "decode", "admin"]
 
 SCOPES: dict[Scope, str] = {
     "ingest": "tracker events only: POST /v1/track, /page, /identify, /batch",
     "leads": "create or update leads and their consent: POST /v1/leads, /v1/leads/batch",
     "feedback": "sales feedback on a journey: POST /v1/leads/{id}/feedback",
     "read": "read a lead and its journeys' state: GET /v1/leads/{id}",
+    "decode": "open encrypted payloads for the Temporal UI: POST /dashboard/codec/decode, /encode",
     "admin": "everything above, and the reports: GET /v1/reports/...",
 }
 

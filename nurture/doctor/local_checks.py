@@ -12,7 +12,7 @@ from nurture.mail.provider_factory import ProviderNotConfigured, build_provider
 from nurture.scenario.loader import ScenarioError, load_scenario_dir
 from nurture.store.engine import Store
 from nurture.store.migrate import current_revision, head_revision
-from nurture.temporal.codec import EncryptionCodec
+from nurture.temporal.connection import payload_codec
 
 
 def store_revision(settings: Settings) -> Finding:
@@ -83,15 +83,15 @@ async def payload_encryption(settings: Settings) -> Finding:
         if settings.payload_keys:
             detail += f" (keys {', '.join(sorted(settings.payload_keys))} still open old ones)"
         return ok("payload encryption", detail)
-    keys = {key_id: key.get_secret_value() for key_id, key in settings.payload_keys.items()}
-    codec = EncryptionCodec.from_settings(keys, settings.payload_key_id)
+    codec = payload_codec(settings)
     probe = Payload(metadata={"encoding": b"json/plain"}, data=b'"doctor"')
     opened = (await codec.decode(await codec.encode([probe])))[0]
     if opened != probe:
         return fail("payload encryption", "a payload did not round-trip", "check the keys")
     return ok(
         "payload encryption",
-        f"AES-256-GCM with key {settings.payload_key_id!r}; {len(keys)} key(s) can open",
+        f"AES-256-GCM with key {settings.payload_key_id!r}; "
+        f"{len(settings.payload_keys)} key(s) can open",
     )
 
 

@@ -28,28 +28,30 @@ class PayloadKeyMissing(ValueError):
 
 
 class EncryptionCodec(PayloadCodec):
-    """Seals with the active key; opens with whichever key a payload names."""
+    """Seals with the active key; opens with whichever key a payload names. With no active
+    key (encryption turned off, old keys kept) it seals nothing and still opens."""
 
-    def __init__(self, keys: Mapping[str, bytes], active: str) -> None:
-        if active not in keys:
+    def __init__(self, keys: Mapping[str, bytes], active: str | None) -> None:
+        if active is not None and active not in keys:
             raise ValueError(f"the active payload key {active!r} is not among the keys")
         self._ciphers = {key_id: AESGCM(key) for key_id, key in keys.items()}
         self._active = active
 
     @classmethod
-    def from_settings(cls, keys: Mapping[str, str], active: str) -> EncryptionCodec:
+    def from_settings(cls, keys: Mapping[str, str], active: str | None) -> EncryptionCodec:
         """From the settings' base64 keys (already checked by `Settings`)."""
         return cls({key_id: base64.b64decode(key) for key_id, key in keys.items()}, active)
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        return [self._seal(payload) for payload in payloads]
+        if self._active is None:
+            return list(payloads)
+        return [self._seal(payload, self._active) for payload in payloads]
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
         return [self._open(payload) for payload in payloads]
 
-    def _seal(self, payload: Payload) -> Payload:
+    def _seal(self, payload: Payload, key_id: str) -> Payload:
         nonce = os.urandom(NONCE_BYTES)
-        key_id = self._active
         sealed = self._ciphers[key_id].encrypt(nonce, payload.SerializeToString(), None)
         return Payload(
             metadata={"encoding": ENCODING, KEY_ID: key_id.encode()}, data=nonce + sealed

@@ -22,13 +22,18 @@ class TemporalSettingsProblem(ValueError):
     """A connection setting points at something unusable (a missing or unreadable file)."""
 
 
-def data_converter(settings: Settings) -> DataConverter:
-    """Pydantic-aware payloads, encrypted when a payload key is active."""
-    if settings.payload_key_id is None:
-        return pydantic_data_converter
+def payload_codec(settings: Settings) -> EncryptionCodec:
+    """The codec of these settings' payload keys (sealing with the active one, if any)."""
     keys = {key_id: key.get_secret_value() for key_id, key in settings.payload_keys.items()}
-    codec = EncryptionCodec.from_settings(keys, settings.payload_key_id)
-    return dataclasses.replace(pydantic_data_converter, payload_codec=codec)
+    return EncryptionCodec.from_settings(keys, settings.payload_key_id)
+
+
+def data_converter(settings: Settings) -> DataConverter:
+    """Pydantic-aware payloads, encrypted when a payload key is active, and opened whenever
+    a payload key is known (encryption turned off still reads what it sealed)."""
+    if not settings.payload_keys:
+        return pydantic_data_converter
+    return dataclasses.replace(pydantic_data_converter, payload_codec=payload_codec(settings))
 
 
 def tls_config(settings: Settings) -> TLSConfig | bool:

@@ -8,26 +8,12 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 
-import httpx
-
 from nurture.api.auth import create_api_key, revoke_api_keys
 from nurture.store.engine import LeadIn, Store
 from nurture.store.models import StageChange
 from tests.helpers.analytics import ab_arms, sent_row
-from tests.helpers.api import Api
+from tests.helpers.api import Api, sign_in, token_of
 from tests.helpers.paths import CONSENT
-
-
-def token_of(page: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert found, page
-    return found.group(1)
-
-
-async def sign_in(http: httpx.AsyncClient, key: str, next: str = "/dashboard") -> httpx.Response:
-    form = await http.get("/dashboard/login", params={"next": next})
-    body = {"key": key, "csrf": token_of(form.text), "next": next}
-    return await http.post("/dashboard/login", data=body)
 
 
 async def test_pages_need_a_session_and_an_admin_key(api: Api, store: Store) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import httpx
@@ -28,3 +29,17 @@ class Api:
     leads: dict[str, str]
     feedback: dict[str, str]
     read: dict[str, str]
+
+
+def token_of(page: str) -> str:
+    """The CSRF token a dashboard form carries."""
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found, page
+    return found.group(1)
+
+
+async def sign_in(http: httpx.AsyncClient, key: str, next: str = "/dashboard") -> httpx.Response:
+    """Sign in to the dashboard with `key`: the client keeps the session cookie."""
+    form = await http.get("/dashboard/login", params={"next": next})
+    body = {"key": key, "csrf": token_of(form.text), "next": next}
+    return await http.post("/dashboard/login", data=body)
