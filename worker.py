@@ -7,6 +7,9 @@ import logging
 
 from nurture.config import InsecureSecret, get_settings
 from nurture.mail.provider_factory import ProviderNotConfigured, build_provider
+from nurture.observability.logs import configure_logging
+from nurture.observability.tracing import configure_tracing
+from nurture.observability.worker_http import run_serving, sdk_metrics_runtime
 from nurture.store.engine import Store
 from nurture.store.migrate import SchemaOutdated
 from nurture.temporal import connect
@@ -14,8 +17,8 @@ from nurture.worker_setup import WorkerRole, build_worker
 
 
 async def main(role: WorkerRole = "all") -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = get_settings()
+    configure_logging(settings.log_format)
     try:
         settings.refuse_public_default_secret()  # before connecting: fails fast
         provider = build_provider(settings)  # likewise a missing setting
@@ -26,7 +29,12 @@ async def main(role: WorkerRole = "all") -> None:
         store.ensure_current()
     except SchemaOutdated as err:
         raise SystemExit(f"nurture worker: {err}") from None
-    client = await connect(settings)
+    sdk = sdk_metrics_runtime() if settings.metrics_address else None
+    client = await connect(
+        settings,
+        interceptors=configure_tracing(settings, f"nurture-worker-{role}"),
+        runtime=sdk.runtime if sdk else None,
+    )
     worker = build_worker(client, settings, store, role, provider)
     logging.info(
         "worker (%s) polling task queue %r at %s, sending email by %s",
@@ -35,7 +43,11 @@ async def main(role: WorkerRole = "all") -> None:
         settings.temporal_address,
         provider.name,
     )
-    await worker.run()
+    if settings.metrics_address and sdk:
+        logging.info("metrics, /healthz and /readyz on http://%s", settings.metrics_address)
+        await run_serving(worker, client, settings.metrics_address, sdk.url)
+    else:
+        await worker.run()
 
 
 if __name__ == "__main__":

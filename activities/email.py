@@ -35,6 +35,7 @@ from nurture.mail.providers import (
     SendTags,
 )
 from nurture.mail.render import TemplateRenderer
+from nurture.observability.metrics import counted_send
 from nurture.scenario.pins import pinned_sources
 from nurture.sending import claims
 from nurture.store.engine import Store
@@ -80,6 +81,9 @@ class EmailActivities:
         another attempt running at the same time (a timed-out attempt still alive beside
         its retry) backs off and is retried.
         """
+        return counted_send("email", lambda: self._send(input))
+
+    def _send(self, input: SendEmailInput) -> SendEmailResult:
         gate = self._gate(input)
         if isinstance(gate, SendEmailResult) and gate.status == "uncertain":
             # raised once the decision is committed: the row says so from now on

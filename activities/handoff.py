@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 from nurture.config import Settings
 from nurture.handoff.capacity import SlotRequest, leave_queue, request_slot
 from nurture.handoff.records import NewHandoff, mark_posted, record_handoff, webhook_post
+from nurture.observability.metrics import HANDOFFS
 from nurture.scenario.model import Owners
 from nurture.scoring.score import ScoreBreakdown
 from nurture.store.engine import Store
@@ -90,6 +91,7 @@ class HandoffActivities:
             owners=input.owners,
         )
         handoff = record_handoff(self.store, self.settings, new)
+        HANDOFFS.labels("recorded").inc()
         return HandoffResult(
             handoff_id=handoff.id,
             webhook_status=handoff.webhook_status,
@@ -116,8 +118,13 @@ class HandoffActivities:
         post = webhook_post(self.store, input.handoff_id)
         if post is None or not self.settings.handoff_webhook_url:
             return
-        self._post(*post)
+        try:
+            self._post(*post)
+        except BaseException as err:
+            HANDOFFS.labels("refused" if isinstance(err, ApplicationError) else "retried").inc()
+            raise
         mark_posted(self.store, input.handoff_id)
+        HANDOFFS.labels("posted").inc()
 
     def _post(self, payload: dict[str, Any], idempotency_key: str) -> None:
         body = json.dumps(payload, ensure_ascii=False).encode()

@@ -24,6 +24,7 @@ from nurture.config import Settings
 from nurture.mail.compose import Recipient, unsubscribe_url
 from nurture.mail.providers import DELIVERY_UNCERTAIN, ProviderError
 from nurture.mail.render import email_context
+from nurture.observability.metrics import counted_send
 from nurture.sending import claims
 from nurture.sending.gate import NOT_ON_LINE
 from nurture.store.engine import Store
@@ -56,6 +57,9 @@ class LineActivities:
     @activity.defn(name="send_line")
     def send_line(self, input: SendLineInput) -> SendLineResult:
         """Decide, claim, render, push, mark sent; a retry resumes and never pushes twice."""
+        return counted_send("line", lambda: self._send(input))
+
+    def _send(self, input: SendLineInput) -> SendLineResult:
         attempt = self._claim(input)
         decision = attempt.decision
         if decision.outcome == "busy":

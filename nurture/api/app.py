@@ -45,6 +45,7 @@ from nurture.api.event_writer import EventWriter
 from nurture.channels.line.push import build_line_pusher
 from nurture.config import Settings, get_settings
 from nurture.dashboard import pages as dashboard
+from nurture.observability.tracing import TracingMiddleware, configure_tracing
 from nurture.rollout.live import LiveVersions
 from nurture.store.engine import Store
 from nurture.store.relay import run_relay
@@ -60,11 +61,13 @@ class Temporal:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._clients: dict[int, Client] = {}
+        self._interceptors = configure_tracing(settings, "nurture-api")
 
     async def client(self) -> Client:
         loop = id(asyncio.get_running_loop())
         if loop not in self._clients:
-            self._clients[loop] = await asyncio.wait_for(connect(self.settings), timeout=5)
+            made = connect(self.settings, interceptors=self._interceptors)
+            self._clients[loop] = await asyncio.wait_for(made, timeout=5)
         return self._clients[loop]
 
 
@@ -175,6 +178,8 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
     app.add_middleware(
         Admission, doors=doors(entries), store=store, origins=app.state.published_origins
     )
+    if settings.otel_tracing:  # outermost: a refused request is traced too
+        app.add_middleware(TracingMiddleware)
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(OperationalError, _store_down)  # type: ignore[arg-type]

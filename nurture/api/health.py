@@ -10,8 +10,10 @@ import asyncio
 import logging
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import text
+
+from nurture.observability.exposition import CONTENT_TYPE, latest
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger("nurture.api.health")
@@ -20,6 +22,12 @@ log = logging.getLogger("nurture.api.health")
 @router.get("/healthz")
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+async def metrics() -> PlainTextResponse:
+    """Nurture's counters in Prometheus' text format (no personal data in any label)."""
+    return PlainTextResponse(latest(), media_type=CONTENT_TYPE)
 
 
 @router.get("/readyz")

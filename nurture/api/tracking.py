@@ -35,6 +35,7 @@ from nurture.api.segment_spec import (
 from nurture.leads.attributes import AttributeCatalog, AttributeValue
 from nurture.leads.bots import bot_reason
 from nurture.leads.events import provider_only
+from nurture.observability.metrics import EVENTS_ACCEPTED
 from nurture.scenario.model import Scenario
 from nurture.sending.tracking_tokens import read_visitor
 from nurture.store.engine import LeadIn, Store
@@ -130,6 +131,7 @@ async def _accept(request: Request, messages: list[SegmentMessage]) -> Accepted:
                 events=events,
             )
         )
+        EVENTS_ACCEPTED.labels("browser" if _publishable(request) else "server").inc(written.new)
     replayed = 0
     if identifies:
         store: Store = request.app.state.store

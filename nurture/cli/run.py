@@ -24,10 +24,20 @@ def api(
     """Serve the HTTP API (OpenAPI at /docs) with uvicorn."""
     import uvicorn
 
+    from nurture.observability.logs import uvicorn_log_config
+
     # Before uvicorn starts: its processes would report these as tracebacks.
-    get_settings().refuse_public_default_secret()
+    settings = get_settings()
+    settings.refuse_public_default_secret()
     open_store().engine.dispose()  # reachable, and at this code's schema
-    uvicorn.run("nurture.api.app:app_from_env", factory=True, host=host, port=port, workers=workers)
+    uvicorn.run(
+        "nurture.api.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=uvicorn_log_config(settings.log_format),
+    )
 
 
 def worker(

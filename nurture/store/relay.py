@@ -26,6 +26,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from nurture.leads.events import BehaviorEvent
+from nurture.observability.metrics import EVENTS_RELAYED
 from nurture.store.engine import Store
 from nurture.store.event_log import event_of
 from nurture.store.models import Event, EventDelivery, Journey, utcnow
@@ -78,6 +79,8 @@ async def relay_once(store: Store, client: Client, limit: int = BATCH) -> RelayR
     parked = await asyncio.to_thread(_mark, store, outcomes)
     counts = {key: sum(len(ids) for ids, _ in outcomes[key]) for key in _KINDS}
     counts["failed"] += counts.pop("refused")
+    for outcome, count in [*counts.items(), ("parked", parked)]:
+        EVENTS_RELAYED.labels(outcome).inc(count)
     return RelayRound(**counts, parked=parked)
 
 

@@ -1,0 +1,79 @@
+"""OpenTelemetry traces: an API request, the journey it starts or signals, the journey's
+activities and their sends, as one trace (Temporal's interceptor carries the context in
+workflow and activity headers). Exported by OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT (the
+exporter's own standard settings) when NURTURE_OTEL_TRACING is on.
+
+Span names are routes and workflow or activity types; attributes are categories and ids
+that hold no personal data. Events stored by the API reach journeys later through the
+relay, which starts a trace of its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from temporalio.client import Interceptor
+from temporalio.contrib.opentelemetry import TracingInterceptor
+
+from nurture.config import Settings
+
+tracer = trace.get_tracer("nurture")
+
+
+def configure_tracing(settings: Settings, service: str) -> list[Interceptor]:
+    """Set up export once per process (unless a provider is already set, as in tests) and
+    return the Temporal client interceptors that carry traces; none when tracing is off."""
+    if not settings.otel_tracing:
+        return []
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider = TracerProvider(resource=Resource.create({"service.name": service}))
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        trace.set_tracer_provider(provider)
+    return [TracingInterceptor()]
+
+
+@contextlib.contextmanager
+def span(name: str, **attributes: str) -> Iterator[trace.Span]:
+    """A span inside whatever trace is current (a no-op when tracing is off)."""
+    with tracer.start_as_current_span(name, attributes=attributes) as current:
+        yield current
+
+
+class TracingMiddleware:
+    """One server span per API request, continuing the caller's trace (W3C traceparent),
+    named after the route's template, never its filled-in path."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        with tracer.start_as_current_span(
+            scope["method"],
+            context=propagate.extract(headers),
+            kind=trace.SpanKind.SERVER,
+        ) as current:
+
+            async def send_noting_status(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    current.set_attribute("http.response.status_code", message["status"])
+                await send(message)
+
+            try:
+                await self.app(scope, receive, send_noting_status)
+            finally:
+                route = scope.get("route")
+                template = getattr(route, "path", None) or "unmatched"
+                current.update_name(f"{scope['method']} {template}")
+                current.set_attribute("http.route", template)
