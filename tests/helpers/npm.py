@@ -16,12 +16,12 @@ LOCK = REPO / "tests" / "fixtures" / "browser-sdks" / "package-lock.json"
 UNPACKED = REPO / "build" / "npm"
 
 
-def package_folder(name: str) -> Path:
+def package_folder(name: str, lock: Path = LOCK) -> Path:
     """The package's files (its `package/` folder), fetched and unpacked on first use."""
-    version = json.loads(LOCK.read_text())["packages"][f"node_modules/{name}"]["version"]
+    version = json.loads(lock.read_text())["packages"][f"node_modules/{name}"]["version"]
     target = UNPACKED / f"{name.replace('/', '+')}@{version}"
     if not (target / "package").is_dir():
-        _, data = fetch_tarball(LOCK, name)
+        _, data = fetch_tarball(lock, name)
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
             tar.extractall(target, filter="data")
     return target / "package"
