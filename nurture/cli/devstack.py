@@ -68,7 +68,8 @@ async def start_dev_server(
     codec_endpoint: str | None = None,
 ) -> DevServer:
     """Start `temporal server start-dev`, or reuse a server already listening on `port`.
-    `codec_endpoint`: where the Web UI decodes encrypted payloads (the API's /codec)."""
+    `codec_endpoint`: where the Web UI decodes encrypted payloads (the API's
+    /dashboard/codec)."""
     address = f"127.0.0.1:{port}"
     ui_url = f"http://localhost:{ui_port}"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -101,6 +102,13 @@ async def start_dev_server(
     raise RuntimeError(f"the Temporal dev server did not start within 60 s; see {log_path}")
 
 
+def codec_endpoint_of(settings: Settings) -> str | None:
+    """The API's codec endpoint for the UI, when payloads may be encrypted."""
+    if not settings.payload_keys:
+        return None
+    return settings.public_base_url.rstrip("/") + "/dashboard/codec"
+
+
 async def connect_ready(settings: Settings, attempts: int = 100) -> Client:
     """Connect once the frontend answers, and make sure the search attributes exist."""
     last: Exception | None = None
@@ -125,7 +133,9 @@ async def run_dev_stack(settings: Settings, data_dir: Path, *, port: int, ui_por
         provider = build_provider(settings)  # before the server starts: fail fast
     except ProviderNotConfigured as err:
         raise SystemExit(f"nurture dev: {err}") from None
-    server = await start_dev_server(data_dir, port=port, ui_port=ui_port)
+    server = await start_dev_server(
+        data_dir, port=port, ui_port=ui_port, codec_endpoint=codec_endpoint_of(settings)
+    )
     try:
         settings = settings.model_copy(update={"temporal_address": server.address})
         client = await connect_ready(settings)

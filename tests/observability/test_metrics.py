@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import re
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -22,6 +24,7 @@ from nurture.store.relay import relay_once
 from nurture.worker_setup import build_worker
 from tests.helpers.api import LEAD, Api
 from tests.helpers.journeys import advance_to_weekday_noon_tokyo, eventually, make_lead
+from tests.helpers.paths import REPO
 from tests.helpers.processes import free_port, until
 
 
@@ -100,7 +103,23 @@ async def test_the_worker_serves_its_counters_and_the_sdks_with_health(
         assert "temporal_workflow_task_schedule_to_start_latency" in scrape
         assert "temporal_sticky_cache_hit" in scrape
         assert "aiko" not in scrape.lower()
+        exposed = {
+            line.split("{")[0].split(" ")[0] for line in scrape.splitlines() if line[:1].isalpha()
+        }
+        queried = dashboard_metrics()
+        assert {m for m in queried if m.startswith("temporal_")} - exposed == set()
+        nurture = {m.removesuffix("_total") for m in queried if m.startswith("nurture_")}
+        assert nurture == {"nurture_events_accepted", "nurture_events_relayed",
+                           "nurture_messages", "nurture_handoffs"}  # fmt: skip
     finally:
         serving.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await serving
+
+
+def dashboard_metrics() -> set[str]:
+    """Every metric the shipped Grafana dashboard queries."""
+    dashboard = json.loads((REPO / "deploy" / "grafana" / "nurture.json").read_text())
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    assert all(p["datasource"]["uid"] == "${datasource}" for p in dashboard["panels"])
+    return {name for expr in exprs for name in re.findall(r"\b(?:nurture|temporal)_\w+", expr)}
