@@ -111,6 +111,13 @@ class Settings(BaseSettings):
     handoff_webhook_url: str | None = None
     handoff_webhook_secret: str | None = None
     worker_max_cached_workflows: int = 10_000
+    worker_max_concurrent_workflow_tasks: int = Field(
+        default=8,
+        ge=1,
+        description="workflow tasks a worker process runs at once (one core's worth): a "
+        "burst of new journeys waits in Temporal's queue, not inside the worker, where tasks "
+        "would near their 10 s timeout (docs/benchmarks.md#bursts)",
+    )
     sendgrid_webhook_public_key: str | None = Field(
         default=None, description="SendGrid Event Webhook verification key (base64 DER)"
     )

@@ -8,7 +8,7 @@ from typing import Any, Literal, get_args
 
 from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.ab import AbActivities
 from activities.broadcasts import BroadcastActivities
@@ -110,20 +110,45 @@ def build_worker(
         activities=remote if role == "activities" else [*local, *remote],
         no_remote_activities=role == "workflows",
         activity_executor=ThreadPoolExecutor(max_workers=activity_threads),
-        workflow_runner=SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner(),
+        # No more activities taken than threads to run them: the rest wait in Temporal's
+        # queue (schedule-to-start), not in this process with their start-to-close running.
+        max_concurrent_activities=activity_threads,
+        workflow_runner=sandbox() if sandboxed else UnsandboxedWorkflowRunner(),
         **(polling_options(settings) if role != "activities" else {}),
     )
 
 
 WORKFLOWS = [LeadJourney, ScenarioRollout, Broadcast, BroadcastJourney]
 
+# The journey's building blocks beside its workflow module: activity calls, patch ids and the
+# mixins (its records, the hand-off, version moves). They hold constants and code only, no
+# module state, and tests/project/test_code_quality.py keeps I/O and clocks out of them, as
+# the sandbox would. Re-imported for every journey, they cost more than half of a journey's
+# start on the worker (bench/journeys.py); passed through, they are imported once.
+PASSED_THROUGH = (
+    "workflows.calls",
+    "workflows.patches",
+    "workflows.journey_base",
+    "workflows.handoff",
+    "workflows.versions",
+)
+
+
+def sandbox() -> SandboxedWorkflowRunner:
+    """The sandbox, re-importing each workflow's own module per run, nothing else of ours."""
+    restrictions = SandboxRestrictions.default.with_passthrough_modules(*PASSED_THROUGH)
+    return SandboxedWorkflowRunner(restrictions=restrictions)
+
 
 def polling_options(settings: Settings) -> dict[str, Any]:
-    """Cache and pollers: a sticky cache that holds the active leads' journeys (an event for
-    one does not replay its history first), and more pollers for new journeys; the
-    benchmarks give their bare-Temporal floor the same."""
+    """Cache, concurrency and pollers: a sticky cache that holds the active leads' journeys
+    (an event for one does not replay its history first); at most
+    `worker_max_concurrent_workflow_tasks` tasks at once, so a burst waits in Temporal's
+    queue instead of inside one GIL; more pollers for new journeys. The benchmarks give
+    their bare-Temporal floor the same."""
     return {
         "max_cached_workflows": settings.worker_max_cached_workflows,
+        "max_concurrent_workflow_tasks": settings.worker_max_concurrent_workflow_tasks,
         "max_concurrent_workflow_task_polls": 4,
         "nonsticky_to_sticky_poll_ratio": 0.5,
     }

@@ -11,13 +11,14 @@ where its session cookie is sent).
 
 from __future__ import annotations
 
-from typing import Literal
+import base64
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
-from google.protobuf import json_format
-from temporalio.api.common.v1 import Payloads
+from pydantic import BaseModel, StringConstraints, ValidationError
+from temporalio.api.common.v1 import Payload
 
 from nurture.api.auth import check_key, live_scopes, presented_key
 from nurture.api.limits import max_body
@@ -29,6 +30,39 @@ from nurture.temporal.connection import payload_codec
 router = APIRouter(prefix="/dashboard/codec", tags=["codec"])
 CODEC_BYTES = 4 * 1024 * 1024  # a page of a large history's payloads
 ALLOWED_HEADERS = "authorization, content-type, x-namespace"
+BASE64 = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+# The Temporal UI's codec protocol, for the OpenAPI document: payloads in protobuf JSON.
+PAYLOADS_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["payloads"],
+                    "properties": {
+                        "payloads": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "metadata": {
+                                        "type": "object",
+                                        "additionalProperties": {
+                                            "type": "string",
+                                            "pattern": BASE64,
+                                        },
+                                    },
+                                    "data": {"type": "string", "pattern": BASE64},
+                                },
+                            },
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
 
 
 def _ui_origin(settings: Settings) -> str:
@@ -80,27 +114,57 @@ async def _code(request: Request, direction: Literal["encode", "decode"]) -> Res
         refused.headers.update(cors)
         return refused
     try:
-        payloads = json_format.Parse(await request.body(), Payloads())
-    except json_format.ParseError as err:
-        detail = f'the body must be {{"payloads": [{{"metadata": {{…}}, "data": "…"}}]}}: {err}'
-        return JSONResponse({"detail": detail}, 400, headers=cors)
+        body = CodecBody.model_validate_json(await request.body())
+    except ValidationError as err:
+        problems = [
+            {"where": ".".join(map(str, e["loc"])) or "body", "problem": e["msg"]}
+            for e in err.errors()
+        ]
+        return JSONResponse({"error": "invalid input", "problems": problems}, 422, headers=cors)
     codec = payload_codec(request.app.state.settings)
     try:
-        coded = await getattr(codec, direction)(list(payloads.payloads))
+        coded = await getattr(codec, direction)([p.as_proto() for p in body.payloads])
     except PayloadKeyMissing as err:
-        return JSONResponse({"detail": str(err)}, 422, headers=cors)
-    answer = json_format.MessageToDict(Payloads(payloads=coded))
-    return JSONResponse({"payloads": answer.get("payloads", [])}, headers=cors)
+        problem = {"where": "payloads", "problem": str(err)}
+        return JSONResponse({"error": "invalid input", "problems": [problem]}, 422, headers=cors)
+    return JSONResponse({"payloads": [as_json(p) for p in coded]}, headers=cors)
 
 
-@router.post("/decode", dependencies=[Depends(max_body(CODEC_BYTES))])
+Base64 = Annotated[str, StringConstraints(pattern=BASE64)]
+
+
+class CodecPayload(BaseModel):
+    """One payload as the UI sends it: metadata values and data in base64."""
+
+    metadata: dict[str, Base64] = {}
+    data: Base64 = ""
+
+    def as_proto(self) -> Payload:
+        return Payload(
+            metadata={key: base64.b64decode(value) for key, value in self.metadata.items()},
+            data=base64.b64decode(self.data),
+        )
+
+
+class CodecBody(BaseModel):
+    payloads: list[CodecPayload]
+
+
+def as_json(payload: Payload) -> dict[str, object]:
+    return {
+        "metadata": {k: base64.b64encode(v).decode() for k, v in payload.metadata.items()},
+        "data": base64.b64encode(payload.data).decode(),
+    }
+
+
+@router.post("/decode", dependencies=[Depends(max_body(CODEC_BYTES))], openapi_extra=PAYLOADS_BODY)
 async def decode(request: Request) -> Response:
     """Open the payloads (the Temporal UI's codec protocol: `{"payloads": [...]}` in the
     protobuf JSON form). Payloads that are not encrypted come back as they are."""
     return await _code(request, "decode")
 
 
-@router.post("/encode", dependencies=[Depends(max_body(CODEC_BYTES))])
+@router.post("/encode", dependencies=[Depends(max_body(CODEC_BYTES))], openapi_extra=PAYLOADS_BODY)
 async def encode(request: Request) -> Response:
     """Seal the payloads with the active key (what the UI sends to a workflow)."""
     return await _code(request, "encode")
