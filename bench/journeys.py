@@ -70,7 +70,8 @@ PRODUCT = "bench"
 BARE_QUEUE = "bench-bare"
 NURTURE_QUEUE = "bench-nurture"
 BATCH = 50  # concurrent starts per batch, and signals/queries in flight
-TIMEOUT = 120.0  # seconds any one phase may take before the run gives up
+TIMEOUT = 120.0  # seconds any one phase may take before the run gives up (at least)
+SECONDS_PER_ITEM = 0.1  # more for big runs: a burst of 3,000 starts takes ~150 s on 2 cores
 WARMUP = 5  # workflows of each kind run once, untimed, before measuring
 SAMPLE = 20  # histories read per kind for "where the time goes"
 SOLO = 5  # workflows of each kind started one at a time, for unloaded latencies
@@ -96,8 +97,9 @@ async def wait_until(what: str, progress: Callable[[], Awaitable[int]], target: 
         done = await progress()
         return done >= target
 
-    if not await until(what, reached, TIMEOUT):
-        raise TimeoutError(f"{what}: {done}/{target} after {TIMEOUT:.0f} s")
+    limit = max(TIMEOUT, target * SECONDS_PER_ITEM)
+    if not await until(what, reached, limit):
+        raise TimeoutError(f"{what}: {done}/{target} after {limit:.0f} s")
 
 
 async def wait_processed(
@@ -109,9 +111,10 @@ async def wait_processed(
     only until it is done: the polling adds some load but, with the rate taken from the
     workflow time of the last signal, no latency.
     """
-    last = await latest_handled(what, ids, check, concurrency=BATCH, limit=TIMEOUT, window=BATCH)
+    limit = max(TIMEOUT, len(ids) * SECONDS_PER_ITEM)
+    last = await latest_handled(what, ids, check, concurrency=BATCH, limit=limit, window=BATCH)
     if last is None:
-        raise TimeoutError(f"{what}: not all handled after {TIMEOUT:.0f} s")
+        raise TimeoutError(f"{what}: not all handled after {limit:.0f} s")
     return last
 
 

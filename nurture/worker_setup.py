@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any, Literal, get_args
 
 from temporalio.client import Client
@@ -60,6 +61,7 @@ def build_worker(
     public unsubscribe links with the shipped or a short secret.
     """
     settings.refuse_public_default_secret()
+    local_threads = settings.worker_max_concurrent_workflow_tasks
     provider = provider or build_provider(settings)
     email = EmailActivities(store, settings, provider)
     sales_mail = SalesMailActivities(store, settings, provider)
@@ -109,16 +111,20 @@ def build_worker(
         workflows=[] if role == "activities" else WORKFLOWS,
         activities=remote if role == "activities" else [*local, *remote],
         no_remote_activities=role == "workflows",
-        activity_executor=ThreadPoolExecutor(max_workers=activity_threads),
         # No more activities taken than threads to run them: the rest wait in Temporal's
         # queue (schedule-to-start), not in this process with their start-to-close running.
+        # Local activities (the store bookkeeping a workflow task waits on) get threads of
+        # their own, so a burst of sends never holds a workflow task open.
+        activity_executor=ThreadPoolExecutor(max_workers=activity_threads + local_threads),
         max_concurrent_activities=activity_threads,
+        max_concurrent_local_activities=local_threads,
         workflow_runner=sandbox() if sandboxed else UnsandboxedWorkflowRunner(),
         **(polling_options(settings) if role != "activities" else {}),
     )
 
 
 WORKFLOWS = [LeadJourney, ScenarioRollout, Broadcast, BroadcastJourney]
+STICKY_TIMEOUT = timedelta(seconds=30)
 
 # The journey's building blocks beside its workflow module: activity calls, patch ids and the
 # mixins (its records, the hand-off, version moves). They hold constants and code only, no
@@ -150,5 +156,9 @@ def polling_options(settings: Settings) -> dict[str, Any]:
         "max_cached_workflows": settings.worker_max_cached_workflows,
         "max_concurrent_workflow_tasks": settings.worker_max_concurrent_workflow_tasks,
         "max_concurrent_workflow_task_polls": 4,
+        # A bounded worker leaves tasks queued for seconds in a burst; a sticky task queued
+        # longer than this moves to the shared queue as a timeout, replaying the journey's
+        # whole history elsewhere. The price: a crashed worker's journeys wait this long.
+        "sticky_queue_schedule_to_start_timeout": STICKY_TIMEOUT,
         "nonsticky_to_sticky_poll_ratio": 0.5,
     }

@@ -49,5 +49,5 @@ def test_half_an_mtls_pair_is_refused() -> None:
 
 
 def test_an_unreadable_file_names_the_setting(tmp_path: Path) -> None:
-    with pytest.raises(TemporalSettingsProblem, match="NURTURE_TEMPORAL_TLS_CA names .*gone.pem"):
+    with pytest.raises(TemporalSettingsProblem, match=r"NURTURE_TEMPORAL_TLS_CA names .*gone\.pem"):
         connect_options(Settings(temporal_tls_ca=tmp_path / "gone.pem"))

@@ -31,3 +31,17 @@ async def test_a_workflows_worker_runs_journeys_and_an_activities_worker_sends_t
         async with build_worker(client, settings, store, "activities"):
             st = await eventually(handle, lambda s: s.emails_sent == 1)
     assert [s.status for s in sends(store)] == ["sent"]
+
+
+async def test_a_worker_takes_no_more_than_it_can_run(
+    client: Client, settings: Settings, store: Store
+) -> None:
+    """A burst waits in Temporal's queue: bounded workflow tasks, activities no more than
+    their threads, local activities on threads of their own (docs/benchmarks.md#bursts)."""
+    settings.worker_max_concurrent_workflow_tasks = 5
+    config = build_worker(client, settings, store, activity_threads=12).config()
+    assert config.get("max_concurrent_workflow_tasks") == 5
+    assert config.get("max_concurrent_activities") == 12
+    assert config.get("max_concurrent_local_activities") == 5
+    executor = config.get("activity_executor")
+    assert executor is not None and executor._max_workers == 12 + 5  # type: ignore[attr-defined]
