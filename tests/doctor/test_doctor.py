@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nurture.cli.devstack import DevServer, start_dev_server
+from nurture.cli.devstack import DevServer
 from nurture.config import Settings
 from nurture.doctor.diagnosis import diagnose, report
 from nurture.doctor.findings import Finding
@@ -16,16 +16,14 @@ from nurture.store.engine import Store
 from nurture.temporal import connect
 from nurture.worker_setup import build_worker
 from tests.helpers.paths import SCENARIOS
-from tests.helpers.processes import free_port, run_starter
+from tests.helpers.processes import dev_server_on_free_ports, run_starter
 from tests.helpers.tls import Pki, make_pki, tls_proxy
 
 
 @pytest.fixture
 async def bare_server(tmp_path: Path) -> AsyncIterator[DevServer]:
     """A dev server that registers no search attributes, as a new cluster's namespace."""
-    server = await start_dev_server(
-        tmp_path / "temporal", port=free_port(), ui_port=free_port(), with_search_attributes=False
-    )
+    server = await dev_server_on_free_ports(tmp_path / "temporal", with_search_attributes=False)
     try:
         yield server
     finally:

@@ -11,14 +11,14 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from nurture.cli.devstack import DevServer, connect_ready, start_dev_server
+from nurture.cli.devstack import DevServer, connect_ready
 from nurture.config import Settings
 from nurture.journey.client import start_journey
 from nurture.rollout.queries import journeys_query
 from nurture.scenario.loader import load_scenario_dir
 from nurture.store.engine import LeadIn, Store
 from tests.helpers.paths import CONSENT, SCENARIOS
-from tests.helpers.processes import free_port, until
+from tests.helpers.processes import dev_server_on_free_ports, until
 
 
 @dataclass
@@ -34,7 +34,7 @@ class Stack:
 async def dev_stack(tmp_path: Path) -> AsyncIterator[Stack]:
     folder = tmp_path / "scenarios" / "acme"
     shutil.copytree(SCENARIOS / "acme", folder)
-    server = await start_dev_server(tmp_path / "temporal", port=free_port(), ui_port=free_port())
+    server = await dev_server_on_free_ports(tmp_path / "temporal")
     settings = Settings(
         temporal_address=server.address,
         database_url=f"sqlite:///{tmp_path}/nurture.db",

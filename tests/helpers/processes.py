@@ -9,7 +9,9 @@ import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
+from nurture.cli.devstack import DevServer, start_dev_server
 from nurture.config import Settings
 from tests.helpers.paths import REPO
 
@@ -70,3 +72,20 @@ async def run_starter(
     )
     output, _ = await process.communicate()
     return process.returncode or 0, output.decode()
+
+
+async def dev_server_on_free_ports(data_dir: Path, **options: Any) -> DevServer:
+    """A dev server on ports free a moment ago: another process may take one in between
+    (the server then exits, "address already in use"), so a few tries with new ports."""
+    for attempt in range(3):
+        try:
+            return await start_dev_server(
+                data_dir, port=free_port(), ui_port=free_port(), **options
+            )
+        except RuntimeError as err:
+            log = data_dir / "temporal.log"
+            taken = log.exists() and "address already in use" in log.read_text()
+            if not taken or attempt == 2:
+                raise err from None
+            log.unlink()
+    raise AssertionError("unreachable")

@@ -16,13 +16,13 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from nurture.cli.devstack import connect_ready, start_dev_server
+from nurture.cli.devstack import connect_ready
 from nurture.config import Settings
 from nurture.journey.client import start_journey
 from nurture.store.engine import LeadIn, Store
 from nurture.store.models import Send
 from tests.helpers.paths import CONSENT, SCENARIOS
-from tests.helpers.processes import free_port, until, worker_process
+from tests.helpers.processes import dev_server_on_free_ports, until, worker_process
 from tests.helpers.sendgrid import API_KEY, FakeSendGrid
 
 LEADS = 12
@@ -55,7 +55,7 @@ async def test_a_worker_killed_mid_send_never_mails_a_lead_twice(tmp_path: Path)
     text = yaml.read_text()
     assert NO_WINDOW in text
     yaml.write_text(text.replace(NO_WINDOW, ""))  # the welcome goes at once, any day
-    server = await start_dev_server(tmp_path / "temporal", port=free_port(), ui_port=free_port())
+    server = await dev_server_on_free_ports(tmp_path / "temporal")
     sendgrid = FakeSendGrid()
     sendgrid.delay = 0.4  # each email is in flight for a while
     settings = Settings(
