@@ -11,6 +11,7 @@ this class orchestrates.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -109,6 +110,14 @@ BROADCASTS_KEPT = 200
 BROADCAST_OUTAGE_RETRY = timedelta(hours=1)
 
 
+@dataclass
+class StepTimer:
+    """The timer a journey waits on between steps, and the moment it was set for."""
+
+    wake_at: datetime
+    fired: asyncio.Future[None]
+
+
 @workflow.defn(name=WORKFLOW_TYPE)
 class LeadJourney(MovesBetweenVersions):
     @workflow.init
@@ -122,6 +131,7 @@ class LeadJourney(MovesBetweenVersions):
         self._optimise_send_time = False
         self._score = ScoreBreakdown()
         self._background: list[asyncio.Task[None]] = []
+        self._timer: StepTimer | None = None  # between steps (patches.KEEP_STEP_TIMER)
         self._unsaid: list[str] = []  # notes made before the journey's memory exists
         # Continue-as-new carries search attributes over: start from what the server has.
         carried = workflow.info().typed_search_attributes
@@ -172,6 +182,7 @@ class LeadJourney(MovesBetweenVersions):
                 await self._send_step()
                 continue
             await self._wait(now, due)
+        self._drop_timer()
         for held in m.broadcasts:  # handed over, not yet due: the timeline says why not sent
             name = held.delivery.broadcast_id
             self._note("broadcast", f"broadcast '{name}' not sent: the journey ended")
@@ -255,16 +266,43 @@ class LeadJourney(MovesBetweenVersions):
         self._woken = False
         self._between_steps = True
         try:
-            await workflow.wait_condition(
-                lambda: bool(self._inbox) or self._woken,
-                timeout=max(wake_at - now, MIN_WAIT),
-                timeout_summary=summary,
-            )
+            if self._version(patches.KEEP_STEP_TIMER):
+                await self._wait_on_timer(now, wake_at, summary)
+            else:
+                await workflow.wait_condition(
+                    lambda: bool(self._inbox) or self._woken,
+                    timeout=max(wake_at - now, MIN_WAIT),
+                    timeout_summary=summary,
+                )
         except TimeoutError:
             self._between_steps = False
             await self._reevaluate(None)
         finally:
             self._between_steps = False
+
+    async def _wait_on_timer(self, now: datetime, wake_at: datetime, summary: str) -> None:
+        """Wait as a `wait_condition` with a timeout does (TimeoutError when the time comes
+        first), but on a timer kept across waits while `wake_at` stays put: behaviour that
+        does not move the next wake-up costs no timer commands."""
+        timer = self._timer
+        if timer is None or timer.wake_at != wake_at or timer.fired.done():
+            self._drop_timer()
+            sleep = workflow.sleep(max(wake_at - now, MIN_WAIT), summary=summary)
+            timer = self._timer = StepTimer(wake_at, asyncio.ensure_future(sleep))
+        fired = timer.fired
+        await workflow.wait_condition(lambda: bool(self._inbox) or self._woken or fired.done())
+        # A handler that woke the journey may still be finishing what it started (an
+        # unsubscribe ending the journey): let it run first, as a wait with a timeout did.
+        await asyncio.sleep(0)
+        if not (self._inbox or self._woken):
+            self._timer = None
+            raise TimeoutError
+
+    def _drop_timer(self) -> None:
+        """Cancel the kept timer, if one is still running (the journey ends or moves on)."""
+        if self._timer is not None and not self._timer.fired.done():
+            self._timer.fired.cancel()
+        self._timer = None
 
     def _next_wake_up(self, now: datetime, due: datetime | None) -> tuple[datetime, str]:
         """What the journey waits for next, and the timer's summary saying so."""
@@ -1104,6 +1142,7 @@ class LeadJourney(MovesBetweenVersions):
             await self._finish_background()
         self._between_steps = True  # a scenario update may land now; memory carries it
         await workflow.wait_condition(workflow.all_handlers_finished)
+        self._drop_timer()
         m = self._mem
         m.events = relevant_events(m.events, workflow.now(), self._scenario.scoring)
         del m.seen_event_ids[:-SEEN_IDS_KEPT]

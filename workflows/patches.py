@@ -47,3 +47,9 @@ AB_PROMOTE = "ab-promote-winner"
 # journey (an activity on the task queue), for the funnel and stage-flow reports.
 # Released 2026-12-05; deprecate once no journey started before then is open.
 STAGE_MOVES = "record-stage-moves"
+
+# Between steps the journey keeps its timer while the time it wakes at does not move (before:
+# every workflow task that took behaviour cancelled the timer and started it again).
+# Released 2026-12-06; kept in memory across continue-as-new: deprecate once no journey
+# started before then is open.
+KEEP_STEP_TIMER = "keep-step-timer"

@@ -280,6 +280,9 @@ SCRIPTS = {
     "no_response": _no_response,
     "lost_renurtured": _lost_then_renurtured,
     "customer_nurtured": _customer_nurtured,
+    # the richer-paths script once the timer between steps is kept (patch keep-step-timer):
+    # events that leave the next wake-up where it was, and events that move it
+    "kept_step_timer": _richer_paths,
 }
 # What a script needs in the store before its journey starts.
 SEEDS = {"ab_promote": _seed_guide_winner}
@@ -342,6 +345,7 @@ SCENARIO_EDITS["customer_nurtured"] = [
         "branches:\n  - {when: {lead: {plan: pro}}, from: [cold], to: warm}\n",
     ),
 ]
+SCENARIO_EDITS["kept_step_timer"] = SCENARIO_EDITS["richer_paths"]
 SCENARIO_EDITS["rollout_two_versions"] = []  # a copy: the script edits it
 SCENARIO_EDITS["ab_promote"] = [
     ("exit:\n", "ab: {then: promote, min_sample: 20}\nexit:\n"),

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
     Client,
     WorkflowUpdateFailedError,
@@ -18,6 +21,7 @@ from activities.handoff import SIGNATURE_HEADER, sign_body
 from nurture.config import Settings
 from nurture.journey.client import give_feedback, start_journey
 from nurture.journey.contract import (
+    JourneyState,
     SalesFeedback,
     Unsubscribe,
 )
@@ -157,7 +161,7 @@ async def test_unsubscribe_stops_every_email_at_once(
     await env.sleep(timedelta(days=120))
     result = await handle.result()
     assert result.lifecycle == "unsubscribed" and result.emails_sent == 1
-    assert len(sends(store)) == 1
+    assert [(r.send_key, r.status) for r in sends(store)] == [("cold#1/welcome", "sent")]
 
 
 async def test_newsletter_opt_out_keeps_step_emails(
@@ -422,3 +426,25 @@ async def test_a_suppressed_lead_gets_no_new_journey(
     outcome = await start_journey(client, settings, store, lead, "acme")
     assert not outcome.started
     assert outcome.message == "not started: suppressed (acme email): unsubscribed 2025"
+
+
+async def test_behaviour_that_leaves_the_next_step_alone_keeps_its_timer(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, worker: Worker
+) -> None:
+    """Between steps a journey waits on one timer; events that do not move its next wake-up
+    cost no timer commands (patch keep-step-timer), and the step still goes out on time."""
+    handle = await started(env, client, settings, store)
+    for n in range(1, 4):
+        await behave(env, handle, "page_view", event_id=f"pv-{n}")
+        await eventually(handle, scored(n))
+    history = await handle.fetch_history()
+    kinds = Counter(EventType.Name(e.event_type) for e in history.events)
+    assert kinds["EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED"] == 3
+    assert kinds["EVENT_TYPE_TIMER_CANCELED"] == 0, kinds
+    await env.sleep(timedelta(days=31))
+    assert [s.send_key for s in sends(store)] == ["cold#1/welcome", "cold#1/guide"]
+
+
+def scored(points: int) -> Callable[[JourneyState], bool]:
+    """A check that the journey's behaviour score has reached `points`."""
+    return lambda state: state.score.behavior == points
