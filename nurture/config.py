@@ -54,8 +54,8 @@ class Settings(BaseSettings):
     # A real cluster or Temporal Cloud (docs/production.md#connecting-to-temporal).
     temporal_tls: bool = Field(
         default=False,
-        description="TLS to the Temporal frontend; implied by a CA, a client certificate or "
-        "an API key",
+        description="TLS to the Temporal frontend; implied by a CA, a client certificate, a "
+        "server name or an API key",
     )
     temporal_tls_ca: Path | None = Field(
         default=None, description="PEM file of the CA that signed the frontend's certificate "
@@ -244,6 +244,7 @@ class Settings(BaseSettings):
             self.temporal_tls
             or self.temporal_tls_ca is not None
             or self.temporal_tls_cert is not None
+            or self.temporal_tls_server_name is not None
             or self.temporal_api_key is not None
         )
 

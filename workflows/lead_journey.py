@@ -294,7 +294,7 @@ class LeadJourney(MovesBetweenVersions):
         # A handler that woke the journey may still be finishing what it started (an
         # unsubscribe ending the journey): let it run first, as a wait with a timeout did.
         await asyncio.sleep(0)
-        if not (self._inbox or self._woken):
+        if fired.done():  # the time came, even if behaviour came with it (as before)
             self._timer = None
             raise TimeoutError
 
@@ -1142,7 +1142,6 @@ class LeadJourney(MovesBetweenVersions):
             await self._finish_background()
         self._between_steps = True  # a scenario update may land now; memory carries it
         await workflow.wait_condition(workflow.all_handlers_finished)
-        self._drop_timer()
         m = self._mem
         m.events = relevant_events(m.events, workflow.now(), self._scenario.scoring)
         del m.seen_event_ids[:-SEEN_IDS_KEPT]

@@ -174,6 +174,7 @@ def create_app(settings: Settings | None = None, *, relay: bool = True) -> FastA
         ("", dashboard.router),
         ("", tracking.beacon_router),
         ("", codec.router),
+        ("", health.router),
     ]
     app.add_middleware(
         Admission, doors=doors(entries), store=store, origins=app.state.published_origins

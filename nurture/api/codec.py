@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, StringConstraints, ValidationError
 from temporalio.api.common.v1 import Payload
 
-from nurture.api.auth import check_key, live_scopes, presented_key
+from nurture.api.auth import PREFIX, check_key, live_scopes, presented_key
 from nurture.api.limits import max_body
 from nurture.config import Settings
 from nurture.dashboard import session
@@ -85,7 +85,10 @@ def _cors(request: Request) -> dict[str, str]:
 async def _refusal(request: Request) -> JSONResponse | None:
     """None when the caller may use the codec; the 401 or 403 otherwise."""
     store = request.app.state.store
-    if presented_key(request):
+    presented = presented_key(request) or ""
+    # The UI may send its own sign-in's bearer token ("pass access token"): not one of ours,
+    # so the dashboard's cookie decides.
+    if presented.startswith(PREFIX):
         try:
             await check_key(store, request, "decode")
         except HTTPException as err:  # 401 or 403, saying why
@@ -127,7 +130,9 @@ async def _code(request: Request, direction: Literal["encode", "decode"]) -> Res
     except PayloadKeyMissing as err:
         problem = {"where": "payloads", "problem": str(err)}
         return JSONResponse({"error": "invalid input", "problems": [problem]}, 422, headers=cors)
-    return JSONResponse({"payloads": [as_json(p) for p in coded]}, headers=cors)
+    opened = JSONResponse({"payloads": [as_json(p) for p in coded]}, headers=cors)
+    opened.headers["Cache-Control"] = "no-store"  # lead data: never kept by a cache
+    return opened
 
 
 Base64 = Annotated[str, StringConstraints(pattern=BASE64)]

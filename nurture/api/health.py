@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import text
 
+from nurture.api.auth import require
 from nurture.observability.exposition import CONTENT_TYPE, latest
 
 router = APIRouter(tags=["health"])
@@ -24,9 +25,12 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
+@router.get(
+    "/metrics", response_class=PlainTextResponse, dependencies=[Depends(require("metrics"))]
+)
 async def metrics() -> PlainTextResponse:
-    """Nurture's counters in Prometheus' text format (no personal data in any label)."""
+    """Nurture's counters in Prometheus' text format (no personal data in any label); a key
+    with the `metrics` scope: the tracker API is public, its volumes are not."""
     return PlainTextResponse(latest(), media_type=CONTENT_TYPE)
 
 

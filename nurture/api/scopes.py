@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-Scope = Literal["ingest", "leads", "feedback", "read", "decode", "admin"]
+Scope = Literal["ingest", "leads", "feedback", "read", "decode", "metrics", "admin"]
 
 SCOPES: dict[Scope, str] = {
     "ingest": "tracker events only: POST /v1/track, /page, /identify, /batch",
@@ -18,6 +18,7 @@ SCOPES: dict[Scope, str] = {
     "feedback": "sales feedback on a journey: POST /v1/leads/{id}/feedback",
     "read": "read a lead and its journeys' state: GET /v1/leads/{id}",
     "decode": "open encrypted payloads for the Temporal UI: POST /dashboard/codec/decode, /encode",
+    "metrics": "scrape Nurture's counters: GET /metrics (a Prometheus scraper's key)",
     "admin": "everything above, and the reports: GET /v1/reports/...",
 }
 

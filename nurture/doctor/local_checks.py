@@ -16,18 +16,22 @@ from nurture.temporal.connection import payload_codec
 
 
 def store_revision(settings: Settings) -> Finding:
-    store = Store(settings.database_url)
-    where = store.engine.url.render_as_string(hide_password=True)
+    where = "NURTURE_DATABASE_URL"
+    store = None
     try:
+        store = Store(settings.database_url)
+        where = store.engine.url.render_as_string(hide_password=True)
         current, head = current_revision(store.engine), head_revision()
-    except Exception as err:
+    except Exception as err:  # a bad URL, a missing driver, a database that is down
         return fail(
             "store",
             f"cannot reach {where}: {type(err).__name__}",
-            "check NURTURE_DATABASE_URL and that the database is up",
+            "check NURTURE_DATABASE_URL (e.g. postgresql://user:password@host:5432/nurture) "
+            "and that the database is up",
         )
     finally:
-        store.engine.dispose()
+        if store is not None:
+            store.engine.dispose()
     if current == head:
         return ok("store", f"{where} at schema revision {head}")
     return fail(

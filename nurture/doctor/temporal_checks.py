@@ -67,7 +67,8 @@ def _connection_fix(settings: Settings, error: str) -> str:
         return (
             "the TLS handshake failed: if the frontend requires a client certificate (mTLS), "
             "set NURTURE_TEMPORAL_TLS_CERT and NURTURE_TEMPORAL_TLS_KEY; if it speaks plain "
-            "gRPC, unset the NURTURE_TEMPORAL_TLS* settings"
+            "gRPC, unset the NURTURE_TEMPORAL_TLS* settings and NURTURE_TEMPORAL_API_KEY "
+            "(an API key needs TLS)"
         )
     if not settings.temporal_uses_tls and ("transport" in text or "connection" in text):
         return (
@@ -102,12 +103,14 @@ async def namespace(client: Client) -> Finding:
                 f"{client.namespace}`, or in Temporal Cloud's console), or set "
                 "NURTURE_TEMPORAL_NAMESPACE to one that exists",
             )
-        return fail("namespace", f"{client.namespace!r}: {_first_line(err)}", _denied_fix())
+        return fail("namespace", f"{client.namespace!r}: {_first_line(err)}", _namespace_fix(err))
     return ok("namespace", repr(client.namespace))
 
 
-def _denied_fix() -> str:
-    return "the credentials may lack access to the namespace: check its permissions"
+def _namespace_fix(err: RPCError) -> str:
+    if err.status in (RPCStatusCode.PERMISSION_DENIED, RPCStatusCode.UNAUTHENTICATED):
+        return "the credentials lack access to the namespace: check its permissions"
+    return "the frontend answered with an error: check that the cluster is healthy, then retry"
 
 
 async def search_attribute_check(client: Client) -> Finding:
@@ -133,11 +136,22 @@ async def search_attribute_check(client: Client) -> Finding:
     if not missing and not wrong:
         return ok("search attributes", f"all {len(wanted)} registered")
     problems = ([f"missing {', '.join(missing)}"] if missing else []) + wrong
+    fixes = []
+    if missing:
+        commands = search_attributes.create_commands(client.namespace, missing)
+        fixes.append(
+            "run `nurture doctor --fix` (registers the missing ones), or " + "; ".join(commands)
+        )
+    if wrong:
+        fixes.append(
+            "an attribute of the wrong type cannot be changed in place: remove it "
+            "(`temporal operator search-attribute remove`) and register it again, in a "
+            "namespace where no journey runs yet"
+        )
     return fail(
         "search attributes",
         "; ".join(problems) + ": journeys cannot start without them",
-        "run `nurture doctor --fix` (registers the missing ones), or "
-        + "; ".join(search_attributes.create_commands(client.namespace, missing or list(wanted))),
+        "; ".join(fixes),
     )
 
 
@@ -180,7 +194,17 @@ async def temporal_findings(settings: Settings, *, fix: bool = False) -> list[Fi
     if findings[-1].failed:
         return findings
     if fix:
-        await search_attributes.register(client)
+        try:
+            await asyncio.wait_for(search_attributes.register(client), CONNECT_SECONDS)
+        except (TimeoutError, RPCError) as err:
+            findings.append(
+                fail(
+                    "search attributes",
+                    f"--fix could not register them: {_first_line(err)}",
+                    "registering needs operator rights on the namespace; in Temporal Cloud "
+                    "add them in the namespace's settings or with tcld",
+                )
+            )
     findings.append(await search_attribute_check(client))
     findings.append(await pollers(client, settings.task_queue))
     return findings

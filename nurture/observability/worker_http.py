@@ -84,7 +84,7 @@ async def serve_worker_http(app: Starlette, address: str) -> None:
     host, _, port = address.rpartition(":")
     config = uvicorn.Config(app, host=host or "0.0.0.0", port=int(port), log_level="warning")
     server = uvicorn.Server(config)
-    # Ctrl-C and SIGTERM belong to the worker, which shuts down gracefully and cancels this.
+    # Signals stay with the worker's process (Ctrl-C stops the worker, which stops this).
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
     await server.serve()
 
@@ -92,7 +92,7 @@ async def serve_worker_http(app: Starlette, address: str) -> None:
 async def run_serving(
     worker: Worker, client: Client, address: str, sdk_metrics_url: str | None
 ) -> None:
-    """Run the worker with its HTTP side beside it, until cancelled (Ctrl-C, SIGTERM)."""
+    """Run the worker with its HTTP side beside it, until cancelled (Ctrl-C)."""
     running = asyncio.Event()
     app = worker_http_app(client, sdk_metrics_url, running)
     http = asyncio.create_task(serve_worker_http(app, address))

@@ -60,7 +60,7 @@ class EncryptionCodec(PayloadCodec):
     def _open(self, payload: Payload) -> Payload:
         if payload.metadata.get("encoding") != ENCODING:
             return payload  # written before encryption was on
-        key_id = payload.metadata.get(KEY_ID, b"").decode()
+        key_id = payload.metadata.get(KEY_ID, b"").decode(errors="replace")
         cipher = self._ciphers.get(key_id)
         if cipher is None:
             raise PayloadKeyMissing(
@@ -70,7 +70,7 @@ class EncryptionCodec(PayloadCodec):
             )
         try:
             opened = cipher.decrypt(payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:], None)
-        except InvalidTag:
+        except (InvalidTag, ValueError):  # ValueError: too short to hold a nonce
             raise PayloadKeyMissing(
                 f"a payload does not open with key {key_id!r}: the key under that id changed "
                 "or the payload was altered"

@@ -77,6 +77,10 @@ async def test_an_admin_signed_in_to_the_dashboard_decodes_from_the_ui(
     assert signed.status_code == 303
     opened = await api.http.post(DECODE, json=body, headers={"Origin": UI})
     assert opened.status_code == 200 and opened_data(opened.json()) == LEAD_JSON
+    assert opened.headers["cache-control"] == "no-store"
+    # The UI passing its own sign-in's token: not a Nurture key, so the cookie decides.
+    ui_token = {"Origin": UI, "Authorization": "Bearer eyJhbGciOiJSUzI1NiJ9.e30.sig"}
+    assert (await api.http.post(DECODE, json=body, headers=ui_token)).status_code == 200
 
 
 async def test_preflight_and_cors_are_for_the_ui_origin_alone(api: Api, settings: Settings) -> None:
@@ -107,6 +111,9 @@ async def test_bad_bodies_and_unknown_keys_say_what_is_wrong(api: Api, settings:
     unknown = await api.http.post(DECODE, json=body, headers=api.admin)
     assert unknown.status_code == 422
     assert "key 'k1', which is not in" in unknown.json()["problems"][0]["problem"]
+    truncated = Payload(metadata={"encoding": b"binary/encrypted", "encryption-key-id": b"k2"})
+    short = await api.http.post(DECODE, json={"payloads": [as_json(truncated)]}, headers=api.admin)
+    assert short.status_code == 422 and "does not open" in short.json()["problems"][0]["problem"]
     plain = {"payloads": [as_json(Payload(metadata={"encoding": b"json/plain"}, data=b"1"))]}
     passed = await api.http.post(DECODE, json=plain, headers=api.admin)
     assert json.loads(opened_data(passed.json())) == 1  # never sealed: as it is

@@ -129,3 +129,10 @@ async def test_a_missing_certificate_file_is_named(tmp_path: Path, pki: Pki) -> 
     temporal = finding(await diagnose(settings), "temporal")
     assert temporal.failed and "NURTURE_TEMPORAL_TLS_CA names" in temporal.detail
     assert "nope.pem" in temporal.detail
+
+
+async def test_a_bad_database_url_is_a_finding_not_a_traceback(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, "localhost:1")
+    settings.database_url = "mysql+nodriver://x@nowhere/db"
+    store = finding(await diagnose(settings), "store")
+    assert store.failed and "NURTURE_DATABASE_URL" in store.fix

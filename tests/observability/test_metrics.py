@@ -15,6 +15,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from nurture.api.auth import create_api_key
 from nurture.config import Settings
 from nurture.journey.client import start_journey
 from nurture.journey.contract import JourneyResult
@@ -42,14 +43,17 @@ async def test_the_api_counts_events_accepted_and_relayed(
 ) -> None:
     await advance_to_weekday_noon_tokyo(env, 2)
     await api.http.post("/v1/leads", json=LEAD, headers=api.leads)
-    before = (await api.http.get("/metrics")).text
+    assert (await api.http.get("/metrics")).status_code == 401  # volumes are not public
+    scraper = {"Authorization": f"Bearer {create_api_key(store, 'prometheus', ['metrics'])}"}
+    assert (await api.http.get("/metrics", headers=api.ingest)).status_code == 403
+    before = (await api.http.get("/metrics", headers=scraper)).text
     page = {"type": "page", "messageId": "m-1", "userId": "crm-42",
             "context": {"page": {"url": "https://acme.example/pricing"}}}  # fmt: skip
     await api.http.post("/v1/page", json=page, headers=api.ingest)
     await api.http.post("/v1/page", json=page, headers=api.ingest)  # a repeat: not new
     assert (await relay_once(store, client)).delivered == 1
 
-    after = await api.http.get("/metrics")
+    after = await api.http.get("/metrics", headers=scraper)
     assert after.status_code == 200 and after.headers["content-type"].startswith("text/plain")
     accepted = "nurture_events_accepted_total"
     relayed = "nurture_events_relayed_total"
