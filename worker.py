@@ -13,7 +13,7 @@ from nurture.observability.worker_http import run_serving, sdk_metrics_runtime
 from nurture.store.engine import Store
 from nurture.store.migrate import SchemaOutdated
 from nurture.temporal import connect
-from nurture.worker_setup import WorkerRole, build_worker
+from nurture.worker_setup import SHUTDOWN_GRACE, WorkerRole, build_worker, stop_on_signals
 
 
 async def main(role: WorkerRole = "all") -> None:
@@ -35,7 +35,8 @@ async def main(role: WorkerRole = "all") -> None:
         interceptors=configure_tracing(settings, f"nurture-worker-{role}"),
         runtime=sdk.runtime if sdk else None,
     )
-    worker = build_worker(client, settings, store, role, provider)
+    stop = stop_on_signals()  # SIGTERM, Ctrl-C: running activities finish first
+    worker = build_worker(client, settings, store, role, provider, graceful_shutdown=SHUTDOWN_GRACE)
     logging.info(
         "worker (%s) polling task queue %r at %s, sending email by %s",
         role,
@@ -45,9 +46,11 @@ async def main(role: WorkerRole = "all") -> None:
     )
     if settings.metrics_address and sdk:
         logging.info("metrics, /healthz and /readyz on http://%s", settings.metrics_address)
-        await run_serving(worker, client, settings.metrics_address, sdk.url)
+        await run_serving(worker, client, settings.metrics_address, sdk.url, stop)
     else:
-        await worker.run()
+        async with worker:
+            await stop.wait()
+    logging.info("worker (%s) stopped", role)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -49,6 +51,7 @@ def build_worker(
     activity_threads: int = 16,
     sandboxed: bool = True,
     line_pusher: LinePusher | None = None,
+    graceful_shutdown: timedelta = timedelta(0),
 ) -> Worker:
     """Activities are sync (SQLAlchemy, file, SMTP and HTTP I/O) and run on a thread pool.
 
@@ -119,12 +122,27 @@ def build_worker(
         max_concurrent_activities=activity_threads,
         max_concurrent_local_activities=local_threads,
         workflow_runner=sandbox() if sandboxed else UnsandboxedWorkflowRunner(),
+        graceful_shutdown_timeout=graceful_shutdown,
         **(polling_options(settings) if role != "activities" else {}),
     )
 
 
 WORKFLOWS = [LeadJourney, ScenarioRollout, Broadcast, BroadcastJourney]
 STICKY_TIMEOUT = timedelta(seconds=30)
+# What running activities get to finish when the worker is stopped; an orchestrator's grace
+# period (Kubernetes' terminationGracePeriodSeconds) must be longer.
+SHUTDOWN_GRACE = timedelta(seconds=50)
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGTERM (an orchestrator stopping the process) or Ctrl-C: the worker
+    then stops polling and lets its running activities finish before it exits."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for stopping in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(stopping, stop.set)
+    return stop
+
 
 # The journey's building blocks beside its workflow module: activity calls, patch ids and the
 # mixins (its records, the hand-off, version moves). They hold constants and code only, no

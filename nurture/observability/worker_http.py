@@ -84,22 +84,29 @@ async def serve_worker_http(app: Starlette, address: str) -> None:
     host, _, port = address.rpartition(":")
     config = uvicorn.Config(app, host=host or "0.0.0.0", port=int(port), log_level="warning")
     server = uvicorn.Server(config)
-    # Signals stay with the worker's process (Ctrl-C stops the worker, which stops this).
+    # Signals belong to the worker's process (nurture/worker_setup.py: stop_on_signals).
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
     await server.serve()
 
 
 async def run_serving(
-    worker: Worker, client: Client, address: str, sdk_metrics_url: str | None
+    worker: Worker,
+    client: Client,
+    address: str,
+    sdk_metrics_url: str | None,
+    stop: asyncio.Event | None = None,
 ) -> None:
-    """Run the worker with its HTTP side beside it, until cancelled (Ctrl-C)."""
+    """Run the worker with its HTTP side beside it, until `stop` is set (or cancelled)."""
     running = asyncio.Event()
     app = worker_http_app(client, sdk_metrics_url, running)
     http = asyncio.create_task(serve_worker_http(app, address))
     try:
         async with worker:
             running.set()
-            await http  # serves until the process is stopped
+            waiting = asyncio.create_task((stop or asyncio.Event()).wait())
+            await asyncio.wait({http, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            waiting.cancel()
+            running.clear()  # /readyz: stopping
     finally:
         http.cancel()
         with contextlib.suppress(asyncio.CancelledError):
