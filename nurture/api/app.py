@@ -41,6 +41,7 @@ from nurture.api import (
 )
 from nurture.api.admission import Admission, doors, store_unavailable
 from nurture.api.browsers import PublishedOrigins
+from nurture.api.errors import invalid_input
 from nurture.api.event_writer import EventWriter
 from nurture.channels.line.push import build_line_pusher
 from nurture.config import Settings, get_settings
@@ -212,11 +213,7 @@ async def _http_error(_: Request, err: StarletteHTTPException) -> JSONResponse:
 
 async def _invalid(_: Request, err: RequestValidationError) -> JSONResponse:
     """422 with one readable line per problem: where, what is wrong."""
-    problems: list[dict[str, Any]] = []
-    for e in err.errors():
-        where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
-        problems.append({"where": where or "body", "problem": str(e.get("msg", ""))})
-    return JSONResponse(status_code=422, content={"error": "invalid input", "problems": problems})
+    return JSONResponse(status_code=422, content=invalid_input(err.errors()))
 
 
 async def _does_not_fit(_: Request, err: DataError) -> JSONResponse:

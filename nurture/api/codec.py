@@ -20,10 +20,11 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, StringConstraints, ValidationError
 from temporalio.api.common.v1 import Payload
 
-from nurture.api.auth import PREFIX, check_key, live_scopes, presented_key
+from nurture.api.auth import PREFIX, check_key, presented_key
+from nurture.api.errors import invalid_input
 from nurture.api.limits import max_body
 from nurture.config import Settings
-from nurture.dashboard import session
+from nurture.dashboard.pages import signed_in
 from nurture.temporal.codec import PayloadKeyMissing
 from nurture.temporal.connection import payload_codec
 
@@ -94,9 +95,7 @@ async def _refusal(request: Request) -> JSONResponse | None:
         except HTTPException as err:  # 401 or 403, saying why
             return JSONResponse({"detail": err.detail}, err.status_code, headers=err.headers)
         return None
-    secret = request.app.state.settings.secret_key
-    signed = session.unseal(request.cookies.get(session.COOKIE), secret)
-    if signed is not None and "admin" in (await live_scopes(store, signed.key_hash) or []):
+    if await signed_in(request) is not None:
         return None
     return JSONResponse(
         {
@@ -119,17 +118,13 @@ async def _code(request: Request, direction: Literal["encode", "decode"]) -> Res
     try:
         body = CodecBody.model_validate_json(await request.body())
     except ValidationError as err:
-        problems = [
-            {"where": ".".join(map(str, e["loc"])) or "body", "problem": e["msg"]}
-            for e in err.errors()
-        ]
-        return JSONResponse({"error": "invalid input", "problems": problems}, 422, headers=cors)
+        return JSONResponse(invalid_input(err.errors()), 422, headers=cors)
     codec = payload_codec(request.app.state.settings)
     try:
         coded = await getattr(codec, direction)([p.as_proto() for p in body.payloads])
     except PayloadKeyMissing as err:
-        problem = {"where": "payloads", "problem": str(err)}
-        return JSONResponse({"error": "invalid input", "problems": [problem]}, 422, headers=cors)
+        problem = {"loc": ("payloads",), "msg": str(err)}
+        return JSONResponse(invalid_input([problem]), 422, headers=cors)
     opened = JSONResponse({"payloads": [as_json(p) for p in coded]}, headers=cors)
     opened.headers["Cache-Control"] = "no-store"  # lead data: never kept by a cache
     return opened

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from fastapi import HTTPException
 
@@ -15,3 +17,13 @@ def temporal_down(err: Exception, done: str = "") -> HTTPException:
     log.warning("Temporal unreachable: %s: %s", type(err).__name__, err)
     again = "repeat the call" if done else "retry"
     return HTTPException(503, f"{done}Temporal is unreachable right now; {again}")
+
+
+def invalid_input(errors: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The 422 body: one readable line per problem, where (the location outside the body)
+    and what is wrong, from pydantic's errors or errors shaped like them."""
+    problems = []
+    for e in errors:
+        where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
+        problems.append({"where": where or "body", "problem": str(e.get("msg", ""))})
+    return {"error": "invalid input", "problems": problems}

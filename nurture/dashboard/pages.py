@@ -52,7 +52,7 @@ def _store(request: Request) -> Store:
     return store
 
 
-async def _signed_in(request: Request) -> session.Session | None:
+async def signed_in(request: Request) -> session.Session | None:
     """The request's session if its key is still live and holds admin."""
     found = session.unseal(request.cookies.get(session.COOKIE), _settings(request).secret_key)
     if found is None:
@@ -159,7 +159,7 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout", dependencies=[Depends(max_body(LOGIN_BYTES))])
 async def logout(request: Request) -> Response:
-    signed = await _signed_in(request)
+    signed = await signed_in(request)
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     if signed is None or not signed.csrf_ok(
         _settings(request).secret_key, form.get("csrf", [""])[0]
@@ -172,7 +172,7 @@ async def logout(request: Request) -> Response:
 
 @router.get("")
 async def products(request: Request) -> Response:
-    signed = await _signed_in(request)
+    signed = await signed_in(request)
     if signed is None:
         return _to_login(request)
     settings = _settings(request)
@@ -183,7 +183,7 @@ async def products(request: Request) -> Response:
 
 @router.get("/products/{product}")
 async def product(request: Request, product: str) -> Response:
-    signed = await _signed_in(request)
+    signed = await signed_in(request)
     if signed is None:
         return _to_login(request)
     settings = _settings(request)
@@ -199,7 +199,7 @@ async def product(request: Request, product: str) -> Response:
 
 @router.get("/leads/{lead_id}")
 async def lead(request: Request, lead_id: str) -> Response:
-    signed = await _signed_in(request)
+    signed = await signed_in(request)
     if signed is None:
         return _to_login(request)
     story = await asyncio.to_thread(lead_story, _store(request), lead_id)

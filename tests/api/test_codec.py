@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from temporalio.api.common.v1 import Payload
 
 from nurture.api.auth import create_api_key
+from nurture.api.codec import as_json
 from nurture.config import Settings
 from nurture.store.engine import Store
 from nurture.temporal.connection import payload_codec
@@ -20,13 +21,6 @@ from tests.helpers.api import Api, sign_in
 UI = "http://localhost:8233"
 DECODE = "/dashboard/codec/decode"
 LEAD_JSON = b'{"email": "aiko@example.com"}'
-
-
-def as_json(payload: Payload) -> dict[str, object]:
-    return {
-        "metadata": {k: base64.b64encode(v).decode() for k, v in payload.metadata.items()},
-        "data": base64.b64encode(payload.data).decode(),
-    }
 
 
 async def sealed_body(settings: Settings) -> dict[str, object]:
