@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from nurture.cli.common import exit_after_temporal
 from nurture.config import get_settings
 
 
@@ -23,5 +24,4 @@ def doctor(
 
     findings = asyncio.run(diagnose(get_settings(), fix=fix))
     typer.echo(report(findings))
-    if any(finding.failed for finding in findings):
-        raise typer.Exit(1)
+    exit_after_temporal(1 if any(finding.failed for finding in findings) else 0)
