@@ -5,18 +5,21 @@ exporter's own standard settings) when NURTURE_OTEL_TRACING is on.
 
 Span names are routes and workflow or activity types; attributes are categories and ids
 that hold no personal data. Events stored by the API reach journeys later through the
-relay, which starts a trace of its own.
+relay: each queued delivery keeps the W3C traceparent of the request that accepted it, and
+the relay's signal continues that trace (or, for a signal carrying events of several
+requests, starts one linked to each).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Interceptor
 from temporalio.contrib.opentelemetry import TracingInterceptor
@@ -24,6 +27,7 @@ from temporalio.contrib.opentelemetry import TracingInterceptor
 from nurture.config import Settings
 
 tracer = trace.get_tracer("nurture")
+_w3c = TraceContextTextMapPropagator()
 
 
 def configure_tracing(settings: Settings, service: str) -> list[Interceptor]:
@@ -44,6 +48,31 @@ def configure_tracing(settings: Settings, service: str) -> list[Interceptor]:
 def span(name: str, **attributes: str) -> Iterator[trace.Span]:
     """A span inside whatever trace is current (a no-op when tracing is off)."""
     with tracer.start_as_current_span(name, attributes=attributes) as current:
+        yield current
+
+
+def current_traceparent() -> str | None:
+    """The current span's W3C traceparent, to store beside work done later (None when
+    tracing is off or no span is current)."""
+    carrier: dict[str, str] = {}
+    _w3c.inject(carrier)
+    return carrier.get("traceparent")
+
+
+@contextlib.contextmanager
+def relay_span(traceparents: Iterable[str | None], events: int) -> Iterator[trace.Span]:
+    """The relay's span around one signal: a child of the accepting request's trace when
+    all its events came from one request, otherwise a trace of its own linked to each
+    (OpenTelemetry's way for one operation that serves several traces)."""
+    contexts = [_w3c.extract({"traceparent": tp}) for tp in sorted({t for t in traceparents if t})]
+    links = [trace.Link(trace.get_current_span(c).get_span_context()) for c in contexts]
+    with tracer.start_as_current_span(
+        "relay behaviors",
+        context=contexts[0] if len(contexts) == 1 else None,
+        kind=trace.SpanKind.PRODUCER,
+        links=links,
+        attributes={"nurture.events": events},
+    ) as current:
         yield current
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from nurture.leads.events import DELIVERY_ENDING_TYPES, BehaviorEvent
 from nurture.leads.identities import link_visitor, lock_visitors
+from nurture.observability.tracing import current_traceparent
 from nurture.sending import gate as send_gate
 from nurture.store.engine import Store, upsert_insert
 from nurture.store.models import Event, EventDelivery, Journey, Lead
@@ -94,8 +95,9 @@ def route(session: Session, events: Sequence[tuple[str, BehaviorEvent]]) -> int:
         )
     ):
         journeys.setdefault(lead_id, []).append((workflow_id, product))
+    traceparent = current_traceparent()  # the relay's signal continues this trace
     rows = [
-        {"workflow_id": workflow_id, "event_id": event.event_id}
+        {"workflow_id": workflow_id, "event_id": event.event_id, "traceparent": traceparent}
         for lead_id, event in events
         for workflow_id, product in journeys.get(lead_id, [])
         if event.product in (None, product) or event.type in DELIVERY_ENDING_TYPES

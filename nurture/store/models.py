@@ -219,6 +219,9 @@ class EventDelivery(Base):
     parked_at: Mapped[datetime | None] = mapped_column(
         UTCDateTime, doc="set when this journey kept refusing it; `nurture deliveries retry`"
     )
+    traceparent: Mapped[str | None] = mapped_column(
+        String(55), doc="W3C trace context of the request that accepted it, when tracing is on"
+    )
 
 
 class ApiKey(Base):

@@ -27,6 +27,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from nurture.leads.events import BehaviorEvent
 from nurture.observability.metrics import EVENTS_RELAYED
+from nurture.observability.tracing import relay_span
 from nurture.store.engine import Store
 from nurture.store.event_log import event_of
 from nurture.store.models import Event, EventDelivery, Journey, utcnow
@@ -55,9 +56,9 @@ class RelayRound:
 async def relay_once(store: Store, client: Client, limit: int = BATCH) -> RelayRound:
     """Deliver up to `limit` pending rows; a journey's events go in one signal, in time order."""
     pending = await asyncio.to_thread(_pending, store, limit)
-    by_journey: dict[str, list[tuple[int, BehaviorEvent]]] = defaultdict(list)
-    for delivery_id, workflow_id, event in pending:
-        by_journey[workflow_id].append((delivery_id, event))
+    by_journey: dict[str, list[ClaimedDelivery]] = defaultdict(list)
+    for row in pending:
+        by_journey[row.workflow_id].append(row)
     # A signal carries at most PER_SIGNAL events, well inside Temporal's payload limit.
     chunks = [
         (workflow_id, rows[i : i + PER_SIGNAL])
@@ -73,7 +74,7 @@ async def relay_once(store: Store, client: Client, limit: int = BATCH) -> RelayR
     for (workflow_id, rows), (outcome, note) in zip(chunks, results, strict=True):
         if outcome == "closed" and workflow_id not in confirmed:
             outcome, note = "refused", "journey not started yet"  # keep the events for it
-        outcomes[outcome].append(([delivery_id for delivery_id, _ in rows], note))
+        outcomes[outcome].append(([row.delivery_id for row in rows], note))
         if outcome in ("failed", "refused"):
             log.warning("relay: %s not reachable yet: %s", workflow_id, note)
     parked = await asyncio.to_thread(_mark, store, outcomes)
@@ -82,6 +83,16 @@ async def relay_once(store: Store, client: Client, limit: int = BATCH) -> RelayR
     for outcome, count in [*counts.items(), ("parked", parked)]:
         EVENTS_RELAYED.labels(outcome).inc(count)
     return RelayRound(**counts, parked=parked)
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    """A claimed delivery: which journey, which event, and the trace it was accepted in."""
+
+    delivery_id: int
+    workflow_id: str
+    event: BehaviorEvent
+    traceparent: str | None
 
 
 _KINDS = ("delivered", "closed", "failed", "refused")
@@ -122,7 +133,7 @@ async def run_relay(store: Store, client: Client, idle: float = 0.2) -> None:
         await asyncio.sleep(backoff)
 
 
-def _pending(store: Store, limit: int) -> list[tuple[int, str, BehaviorEvent]]:
+def _pending(store: Store, limit: int) -> list[ClaimedDelivery]:
     """Claim up to `limit` pending rows for this relay; relays of other API processes skip
     them (SKIP LOCKED on PostgreSQL, the write lock on SQLite) and a dead relay's claims
     lapse after CLAIM."""
@@ -146,22 +157,24 @@ def _pending(store: Store, limit: int) -> list[tuple[int, str, BehaviorEvent]]:
             update(EventDelivery).where(EventDelivery.id.in_(ids)).values(claimed_until=now + CLAIM)
         )
         rows = session.execute(
-            select(EventDelivery.id, EventDelivery.workflow_id, Event)
+            select(EventDelivery.id, EventDelivery.workflow_id, Event, EventDelivery.traceparent)
             .join(Event, Event.event_id == EventDelivery.event_id)
             .where(EventDelivery.id.in_(ids))
             .order_by(EventDelivery.id)
         )
         return [
-            (delivery_id, workflow_id, event_of(event)) for delivery_id, workflow_id, event in rows
+            ClaimedDelivery(delivery_id, workflow_id, event_of(event), traceparent)
+            for delivery_id, workflow_id, event, traceparent in rows
         ]
 
 
 async def _signal(
-    client: Client, workflow_id: str, rows: list[tuple[int, BehaviorEvent]]
+    client: Client, workflow_id: str, rows: list[ClaimedDelivery]
 ) -> tuple[str, str | None]:
-    events = sorted((event for _, event in rows), key=lambda e: (e.occurred_at, e.event_id))
+    events = sorted((row.event for row in rows), key=lambda e: (e.occurred_at, e.event_id))
     try:
-        await client.get_workflow_handle(workflow_id).signal("behaviors", events)
+        with relay_span((row.traceparent for row in rows), len(events)):
+            await client.get_workflow_handle(workflow_id).signal("behaviors", events)
     except RPCError as err:
         if err.status in CLOSED:
             return "closed", f"journey not running: {err.message}"

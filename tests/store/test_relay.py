@@ -122,7 +122,9 @@ def test_relays_of_several_api_processes_claim_disjoint_rows(any_database_url: s
             )
             session.add(EventDelivery(workflow_id=f"journey:acme:ld_{i % 7}", event_id=f"e{i}"))
     with ThreadPoolExecutor(max_workers=4) as pool:
-        claims = list(pool.map(lambda _: {d for d, _, _ in _pending(store, 60)}, range(4)))
+        claims = list(
+            pool.map(lambda _: {row.delivery_id for row in _pending(store, 60)}, range(4))
+        )
     taken = [d for claim in claims for d in claim]
     assert len(taken) == len(set(taken)), "a row was claimed twice"
     assert len(taken) == 200  # 4 × 60 ≥ 200: every row went to exactly one relay
