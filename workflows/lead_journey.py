@@ -104,6 +104,13 @@ MIN_WAIT = timedelta(seconds=1)
 SALES_WAIT = timedelta(days=30)
 MAX_TRACK_HOPS = 10
 SEEN_IDS_KEPT = 2000
+# Replay cost grows with the events a run carries (each rescoring reads all of them) and
+# the history's length: with these bounds the longest replay stays well inside the 10 s
+# workflow task timeout on a busy worker (measured in bench/scale.py's journey-year).
+EVENTS_PRUNED_AT = 400  # events carried for scoring before they are pruned back
+REPLAY_HISTORY_LIMIT = 1_000  # history events per run: replayed in ~1 s of CPU
+INBOX_SLICE = 100  # behaviour events taken per workflow task
+SLICE_PAUSE = timedelta(milliseconds=1)  # a timer: the cheapest command that ends a task
 BROADCASTS_KEPT = 200
 # A broadcast the email provider stays away from for the whole send bound is tried again
 # this much later (until it expires); a step's outage clock is left alone.
@@ -151,6 +158,8 @@ class LeadJourney(MovesBetweenVersions):
             self._resume_background()
         m = self._mem
         while m.ended_reason is None:
+            if self._replay_is_long():  # checked first: a stream of behaviour cannot starve it
+                await self._continue_as_new()
             if m.rescore_pending:  # a new scenario version was taken (`scenario_update`)
                 m.rescore_pending = False
                 await self._reevaluate(None)
@@ -726,6 +735,17 @@ class LeadJourney(MovesBetweenVersions):
 
     async def _process_inbox(self) -> None:
         events, self._inbox = self._inbox, []
+        if len(events) > INBOX_SLICE and workflow.patched(patches.BOUNDED_REPLAY):
+            # A backlog (a flood of behaviour, signals that piled up while the worker was
+            # busy) is taken a slice per workflow task: all of it in one would keep the task
+            # past the SDK's 2 s deadlock check, and every retry would find more.
+            events, self._inbox = events[:INBOX_SLICE], events[INBOX_SLICE:]
+            await self._process_events(events)
+            await workflow.sleep(SLICE_PAUSE)  # ends this workflow task
+            return
+        await self._process_events(events)
+
+    async def _process_events(self, events: list[BehaviorEvent]) -> None:
         m = self._mem
         for event in events:
             if m.ended_reason is not None:
@@ -737,6 +757,8 @@ class LeadJourney(MovesBetweenVersions):
                 self._note("event", f"ignored {event.type}: it concerns '{event.product}'")
                 continue
             m.events.append(event)
+            if len(m.events) > EVENTS_PRUNED_AT and workflow.patched(patches.BOUNDED_REPLAY):
+                m.events = relevant_events(m.events, workflow.now(), self._scenario.scoring)
             self._note("event", narrative.describe(event))
             self._heard_from(event)
             for hour, count in open_hours([event], self._timezone).items():
@@ -1133,6 +1155,12 @@ class LeadJourney(MovesBetweenVersions):
             info.is_continue_as_new_suggested()
             or info.get_current_history_length() >= self._input.max_history_length
         )
+
+    def _replay_is_long(self) -> bool:
+        """Past REPLAY_HISTORY_LIMIT events a worker that lost the journey from its cache
+        could no longer replay it within the workflow task timeout (patches.BOUNDED_REPLAY)."""
+        length = workflow.info().get_current_history_length()
+        return length >= REPLAY_HISTORY_LIMIT and workflow.patched(patches.BOUNDED_REPLAY)
 
     async def _continue_as_new(self) -> None:
         """Start a fresh history carrying everything, once no handler is mid-flight. Work

@@ -53,3 +53,15 @@ STAGE_MOVES = "record-stage-moves"
 # Released 2026-12-06; kept in memory across continue-as-new: deprecate once no journey
 # started before then is open.
 KEEP_STEP_TIMER = "keep-step-timer"
+
+# A journey keeps its replay short enough for a workflow task to finish within its timeout
+# after a cache miss (a worker restart, a deploy): the events it carries for scoring are
+# pruned as they come (to what `relevant_events` keeps at continue-as-new), and it continues
+# as new after REPLAY_HISTORY_LIMIT (1,000) events, checked before behaviour so a stream of
+# it cannot starve the check; a backlog of behaviour is taken INBOX_SLICE events per
+# workflow task (a 1 ms timer between slices), so no task passes the SDK's 2 s deadlock
+# check. Before, a busy lead's run grew to 10,000 events
+# with every event kept, and replaying it took longer than the 10 s workflow task timeout:
+# the journey timed out forever. Asked per run (not kept in memory): a run that continues as
+# new takes the bounded path. Released 2026-12-06.
+BOUNDED_REPLAY = "bounded-replay"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
@@ -100,14 +100,14 @@ def _event_points(
     events: Sequence[BehaviorEvent], now: datetime, scoring: Scoring, discount: Discount | None
 ) -> list[RuleScore]:
     """Points per event type, capped per UTC day before decay."""
-    used: dict[tuple[str, str], int] = defaultdict(int)
+    used: dict[tuple[str, date], int] = defaultdict(int)
     totals: dict[str, float] = defaultdict(float)
     counts: dict[str, int] = defaultdict(int)
     for event in events:
         rule = scoring.events.get(event.type)
         if rule is None or rule.points == 0:
             continue
-        day_key = (event.type, event.occurred_at.date().isoformat())
+        day_key = (event.type, event.occurred_at.date())
         magnitude = abs(rule.points)
         if rule.daily_cap is not None:
             magnitude = max(0, min(magnitude, rule.daily_cap - used[day_key]))

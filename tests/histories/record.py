@@ -259,6 +259,23 @@ async def _customer_nurtured(
     await handle.signal("stop", StopJourney(reason="recorded"))
 
 
+async def _backlog(env: WorkflowEnvironment, client: Client, handle: WorkflowHandle) -> None:
+    """A year of page views in one signal (patch bounded-replay): taken 100 per workflow
+    task, the events carried pruned past 400; then an unsubscribe ends the journey."""
+    await env.sleep(timedelta(days=1))
+    now = await env.get_current_time()
+    visits = [
+        BehaviorEvent(
+            event_id=f"v{day}", type="page_view", occurred_at=now - timedelta(days=450 - day)
+        )
+        for day in range(450)
+    ]
+    await handle.signal("behaviors", visits)
+    await env.sleep(timedelta(hours=1))
+    await _event(env, handle, 1, "document_download")
+    await handle.signal("unsubscribe", Unsubscribe())
+
+
 def _seed_guide_winner(store: Store) -> None:
     """30 earlier guide emails per variant: B clicked far more often than A."""
     ab_arms(store, (1, 15))
@@ -283,6 +300,8 @@ SCRIPTS = {
     # the richer-paths script once the timer between steps is kept (patch keep-step-timer):
     # events that leave the next wake-up where it was, and events that move it
     "kept_step_timer": _richer_paths,
+    # a backlog of behaviour taken in slices, pruned as it comes (patch bounded-replay)
+    "backlog": _backlog,
 }
 # What a script needs in the store before its journey starts.
 SEEDS = {"ab_promote": _seed_guide_winner}
