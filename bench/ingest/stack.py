@@ -62,6 +62,7 @@ def service_env(settings: Settings) -> dict[str, str]:
         "NURTURE_OUTBOX_DIR": str(settings.outbox_dir),
         "NURTURE_TASK_QUEUE": settings.task_queue,
         "NURTURE_FREQUENCY_CAP_PER_WEEK": str(settings.frequency_cap_per_week),
+        "NURTURE_WORKER_MAX_CACHED_WORKFLOWS": str(settings.worker_max_cached_workflows),
     }
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     if sys.pycache_prefix:
