@@ -93,6 +93,7 @@ with workflow.unsafe.imports_passed_through():
         Discount,
         ScoreBreakdown,
         event_horizon,
+        prune_events,
         relevant_events,
         stage_for,
     )
@@ -108,7 +109,9 @@ SEEN_IDS_KEPT = 2000
 # the history's length: with these bounds the longest replay stays well inside the 10 s
 # workflow task timeout on a busy worker (measured in bench/scale.py's journey-year).
 EVENTS_PRUNED_AT = 400  # events carried for scoring before they are pruned back
-REPLAY_HISTORY_LIMIT = 1_000  # history events per run: replayed in ~1 s of CPU
+REPLAY_HISTORY_LIMIT = 1_000  # history events per run
+EVENTS_PER_RUN = 1_000  # behaviour events taken per run: each is rescored on replay
+CARRY_LIMIT = 2_000  # events a continue-as-new may carry (~0.5 MB of its 2 MB input)
 INBOX_SLICE = 100  # behaviour events taken per workflow task
 SLICE_PAUSE = timedelta(milliseconds=1)  # a timer: the cheapest command that ends a task
 BROADCASTS_KEPT = 200
@@ -133,6 +136,11 @@ class LeadJourney(MovesBetweenVersions):
         self._id = journey_id(input.product, input.lead_id)
         self._m: JourneyMemory | None = input.memory
         self._inbox: list[BehaviorEvent] = list(input.pending_events)
+        # Ids queued this run and ids the journey has seen, as sets: a signal's repeats are
+        # found in O(1), not by scanning lists a backlog makes long.
+        self._queued_ids = {event.event_id for event in self._inbox}
+        self._seen_ids: set[str] | None = None  # from memory, once it is loaded
+        self._taken = 0  # behaviour events taken this run (patches.BOUNDED_REPLAY)
         self._woken = False
         self._between_steps = False
         self._optimise_send_time = False
@@ -158,12 +166,12 @@ class LeadJourney(MovesBetweenVersions):
             self._resume_background()
         m = self._mem
         while m.ended_reason is None:
-            if self._replay_is_long():  # checked first: a stream of behaviour cannot starve it
-                await self._continue_as_new()
             if m.rescore_pending:  # a new scenario version was taken (`scenario_update`)
                 m.rescore_pending = False
                 await self._reevaluate(None)
                 continue
+            if self._replay_is_long():  # before behaviour: a stream of it cannot starve this
+                await self._continue_as_new()
             if self._inbox:
                 await self._process_inbox()
                 continue
@@ -192,6 +200,8 @@ class LeadJourney(MovesBetweenVersions):
                 continue
             await self._wait(now, due)
         self._drop_timer()
+        if self._inbox:  # a backlog the end cut short: say so rather than drop it silently
+            self._note("event", f"{len(self._inbox)} events not taken: the journey had ended")
         for held in m.broadcasts:  # handed over, not yet due: the timeline says why not sent
             name = held.delivery.broadcast_id
             self._note("broadcast", f"broadcast '{name}' not sent: the journey ended")
@@ -750,15 +760,17 @@ class LeadJourney(MovesBetweenVersions):
         for event in events:
             if m.ended_reason is not None:
                 break
-            if event.event_id in m.seen_event_ids:
+            if event.event_id in self._seen():
                 continue
             m.seen_event_ids.append(event.event_id)
+            self._seen().add(event.event_id)
             if rules.concerns_another_product(event, self._input.product):
                 self._note("event", f"ignored {event.type}: it concerns '{event.product}'")
                 continue
             m.events.append(event)
+            self._taken += 1
             if len(m.events) > EVENTS_PRUNED_AT and workflow.patched(patches.BOUNDED_REPLAY):
-                m.events = relevant_events(m.events, workflow.now(), self._scenario.scoring)
+                m.events = prune_events(m.events, workflow.now(), self._scenario)
             self._note("event", narrative.describe(event))
             self._heard_from(event)
             for hour, count in open_hours([event], self._timezone).items():
@@ -861,12 +873,20 @@ class LeadJourney(MovesBetweenVersions):
         if transition is not None:
             await self._record(transition)
 
+    def _seen(self) -> set[str]:
+        """The ids in `seen_event_ids` as a set (empty until the memory is loaded)."""
+        if self._m is None:
+            return set()
+        if self._seen_ids is None:
+            self._seen_ids = set(self._m.seen_event_ids)
+        return self._seen_ids
+
     @workflow.signal(name="behavior")
     def behavior(self, event: BehaviorEvent) -> None:
         """Queue the event; the journey processes it in order. Repeated event ids are ignored."""
-        seen = self._m.seen_event_ids if self._m else []
-        if event.event_id in seen or any(e.event_id == event.event_id for e in self._inbox):
+        if event.event_id in self._queued_ids or event.event_id in self._seen():
             return
+        self._queued_ids.add(event.event_id)
         self._inbox.append(event)
 
     @workflow.signal(name="behaviors")
@@ -1157,10 +1177,14 @@ class LeadJourney(MovesBetweenVersions):
         )
 
     def _replay_is_long(self) -> bool:
-        """Past REPLAY_HISTORY_LIMIT events a worker that lost the journey from its cache
-        could no longer replay it within the workflow task timeout (patches.BOUNDED_REPLAY)."""
+        """Past REPLAY_HISTORY_LIMIT history events, or EVENTS_PER_RUN behaviour events taken
+        (each rescored: a relay's signal carries up to 100 in ~5 history events), a worker
+        that lost the journey from its cache could no longer replay it within the workflow
+        task timeout (patches.BOUNDED_REPLAY). A backlog bigger than CARRY_LIMIT is worked
+        down first: the next run's input must stay well under Temporal's payload limit."""
         length = workflow.info().get_current_history_length()
-        return length >= REPLAY_HISTORY_LIMIT and workflow.patched(patches.BOUNDED_REPLAY)
+        long = length >= REPLAY_HISTORY_LIMIT or self._taken >= EVENTS_PER_RUN
+        return long and len(self._inbox) <= CARRY_LIMIT and workflow.patched(patches.BOUNDED_REPLAY)
 
     async def _continue_as_new(self) -> None:
         """Start a fresh history carrying everything, once no handler is mid-flight. Work
@@ -1171,7 +1195,10 @@ class LeadJourney(MovesBetweenVersions):
         self._between_steps = True  # a scenario update may land now; memory carries it
         await workflow.wait_condition(workflow.all_handlers_finished)
         m = self._mem
-        m.events = relevant_events(m.events, workflow.now(), self._scenario.scoring)
+        if workflow.patched(patches.BOUNDED_REPLAY):
+            m.events = prune_events(m.events, workflow.now(), self._scenario)
+        else:
+            m.events = relevant_events(m.events, workflow.now(), self._scenario.scoring)
         del m.seen_event_ids[:-SEEN_IDS_KEPT]
         workflow.continue_as_new(
             self._input.model_copy(update={"memory": m, "pending_events": self._inbox})

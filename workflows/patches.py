@@ -6,9 +6,10 @@ commands, and is never reused. Each may be deprecated (`workflow.deprecate_patch
 removed) only once no journey that started before it can still be running or replayed.
 A nurturing journey ends within its scenario's `exit.after` (at most a year in the shipped
 scenarios), but one that sales owns has no such deadline, and a journey carried by
-continue-as-new keeps its decision in `JourneyMemory.versions`: query visibility for open
-journeys started before the release (and for runs that still hold the id) before removing
-the old path.
+continue-as-new keeps its decision in `JourneyMemory.versions` (every patch asked through
+`_version`; `bounded-replay` is asked per run instead): query visibility for open journeys
+started before the release (and for runs that still hold the id) before removing the old
+path.
 """
 
 from __future__ import annotations
@@ -55,13 +56,16 @@ STAGE_MOVES = "record-stage-moves"
 KEEP_STEP_TIMER = "keep-step-timer"
 
 # A journey keeps its replay short enough for a workflow task to finish within its timeout
-# after a cache miss (a worker restart, a deploy): the events it carries for scoring are
-# pruned as they come (to what `relevant_events` keeps at continue-as-new), and it continues
-# as new after REPLAY_HISTORY_LIMIT (1,000) events, checked before behaviour so a stream of
-# it cannot starve the check; a backlog of behaviour is taken INBOX_SLICE events per
-# workflow task (a 1 ms timer between slices), so no task passes the SDK's 2 s deadlock
-# check. Before, a busy lead's run grew to 10,000 events
-# with every event kept, and replaying it took longer than the 10 s workflow task timeout:
-# the journey timed out forever. Asked per run (not kept in memory): a run that continues as
-# new takes the bounded path. Released 2026-12-06.
+# after a cache miss (a worker restart, a deploy). It continues as new once its run reaches
+# REPLAY_HISTORY_LIMIT (1,000) history events or has taken EVENTS_PER_RUN (1,000) behaviour
+# events, checked before behaviour so a stream of it cannot starve the check (a backlog over
+# CARRY_LIMIT is worked down first); it prunes the events it carries for scoring past 400,
+# keeping what still counts (`prune_events`), at continue-as-new too; it takes a backlog
+# INBOX_SLICE events per workflow task (a 1 ms timer between slices), so no activation
+# nears the SDK's 2 s deadlock check. Before, a busy lead's run grew to 10,000 events with
+# every event kept, and a replay outlasted the 10 s workflow task timeout: the journey timed
+# out for good. Asked per run, not kept in `JourneyMemory.versions`: every run that starts
+# after the release takes the bounded path, while a run recorded before it keeps the old one
+# until it continues as new. Released 2026-12-06; deprecate once no run started before then
+# is open.
 BOUNDED_REPLAY = "bounded-replay"

@@ -235,6 +235,48 @@ def relevant_events(
     return unique[-keep_at_most:]
 
 
+def prune_events(
+    events: Sequence[BehaviorEvent], now: datetime, scenario: Scenario, *, keep_at_most: int = 300
+) -> list[BehaviorEvent]:
+    """Bound the events a busy journey carries, dropping first those that can no longer
+    change its score or its hand-off: past the decay horizon, of a type no rule scores, or
+    over their type's daily cap, unless a pattern, a hand-off signal or "every email opened"
+    needs them; only then the oldest. (`relevant_events`, its predecessor, dropped the oldest
+    first: a day of page views pushed out yesterday's webinar.)"""
+    unique = unique_events(events)
+    if len(unique) <= keep_at_most:
+        return unique
+    scoring = scenario.scoring
+    if scoring.half_life is not None:
+        horizon = event_horizon(scoring)
+        unique = [e for e in unique if e.occurred_at > now - horizon or e.type == EMAIL_OPEN]
+    used: dict[tuple[str, date], int] = defaultdict(int)
+    kept = []
+    for event in unique:
+        if event.occurred_at > now or _needed_beside_points(event, scenario):
+            kept.append(event)
+            continue
+        rule = scoring.events.get(event.type)
+        if rule is None or rule.points == 0:
+            continue
+        day_key = (event.type, event.occurred_at.date())
+        magnitude = abs(rule.points)
+        if rule.daily_cap is not None:
+            magnitude = max(0, min(magnitude, rule.daily_cap - used[day_key]))
+        used[day_key] += magnitude
+        if magnitude:
+            kept.append(event)
+    return kept[-keep_at_most:]
+
+
+def _needed_beside_points(event: BehaviorEvent, scenario: Scenario) -> bool:
+    return (
+        event.type == EMAIL_OPEN
+        or any(pattern.matches(event) for pattern in scenario.scoring.patterns)
+        or any(signal.matches(event) for signal in scenario.handoff.requires_any)
+    )
+
+
 def event_horizon(scoring: Scoring) -> timedelta:
     """How far back an event can still count: ten half-lives (0.5**10 < 0.1%) or the longest
     pattern window; a year when behaviour never decays."""

@@ -20,9 +20,16 @@ from nurture.journey.contract import JourneyState
 from nurture.leads.events import BehaviorEvent
 from nurture.store.engine import Store
 from tests.helpers.journeys import eventually, next_run, started, state
-from workflows.lead_journey import EVENTS_PRUNED_AT, REPLAY_HISTORY_LIMIT, LeadJourney
+from workflows.lead_journey import (
+    EVENTS_PRUNED_AT,
+    INBOX_SLICE,
+    REPLAY_HISTORY_LIMIT,
+    SLICE_PAUSE,
+    LeadJourney,
+)
 
-EVENTS_KEPT = 300  # what nurture.scoring.score.relevant_events keeps
+EVENTS_KEPT = 300  # what nurture.scoring.score.prune_events keeps at most
+DAY = timedelta(days=1)
 
 
 def page_views(count: int, end: datetime, tag: str) -> list[BehaviorEvent]:
@@ -50,10 +57,45 @@ async def test_a_journey_carries_a_bounded_number_of_events_for_scoring(
     # 450 events in one signal (a CRM import of a year's visits): past EVENTS_PRUNED_AT the
     # journey prunes back to the newest EVENTS_KEPT, then takes the rest.
     await handle.signal("behaviors", page_views(450, now, "visit"))
-    # Taken INBOX_SLICE at a time, one workflow task each, until all are in.
+    # Taken INBOX_SLICE at a time, one workflow task each (a 1 ms timer between), until all
+    # are in.
     expected = EVENTS_KEPT + (450 - EVENTS_PRUNED_AT - 1)
     await eventually(handle, lambda s: page_views_counted(s) == expected)
     assert expected <= EVENTS_PRUNED_AT
+    history = await handle.fetch_history()
+    pauses = [
+        e
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED
+        and e.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta() == SLICE_PAUSE
+    ]
+    assert len(pauses) == 450 // INBOX_SLICE
+
+
+async def test_pruning_keeps_what_still_counts_over_what_a_cap_already_spent(
+    env: WorkflowEnvironment, client: Client, settings: Settings, store: Store, worker: Worker
+) -> None:
+    handle = await started(env, client, settings, store)
+    now = await env.get_current_time()
+    signals = [
+        BehaviorEvent(event_id="webinar", type="webinar_attended", occurred_at=now - DAY),
+        BehaviorEvent(event_id="pricing", type="pricing_page", occurred_at=now - DAY),
+    ]
+    # Then a crawl of the site: 450 page views today, of which the daily cap counts 3.
+    crawl = [
+        BehaviorEvent(event_id=f"crawl-{n}", type="page_view", occurred_at=now) for n in range(450)
+    ]
+    await handle.signal("behaviors", signals + crawl)
+    last = BehaviorEvent(event_id="last", type="document_download", occurred_at=now)
+    await handle.signal("behavior", last)  # taken after all of them: the inbox is in order
+    st = await eventually(handle, lambda s: "document_download" in rules_of(s))
+    # The oldest-first pruning before dropped yesterday's webinar and pricing page here.
+    assert {"webinar_attended", "pricing_page"} <= rules_of(st)
+    assert page_views_counted(st) == 3
+
+
+def rules_of(st: JourneyState) -> set[str]:
+    return {r.rule for r in st.score.rules}
 
 
 def page_views_counted(st: JourneyState) -> int:
