@@ -12,7 +12,13 @@ from nurture.leads.events import BehaviorEvent
 from nurture.leads.profile import LeadProfile
 from nurture.scenario.loader import load_scenario
 from nurture.scenario.model import Scenario
-from nurture.scoring.score import Discount, behavior_score, score_lead, stage_for
+from nurture.scoring.score import (
+    Discount,
+    behavior_score,
+    prune_events,
+    score_lead,
+    stage_for,
+)
 from tests.helpers.paths import SCENARIOS
 
 SCENARIO: Scenario = load_scenario(SCENARIOS, "acme")
@@ -134,3 +140,36 @@ def test_duplicate_events_change_nothing(events: list[BehaviorEvent], data: st.D
     repeats = data.draw(st.lists(st.sampled_from(events), max_size=10))
     assert points(events + repeats) == points(events)
     assert points(list(reversed(events)) + repeats) == points(events)
+
+
+def test_pruning_drops_what_a_cap_already_spent_before_what_still_counts() -> None:
+    kept_signals = [ev("webinar_attended", 1), ev("pricing_page", 2), ev("email_open", 3)]
+    crawl = [ev("page_view", 0, id=f"crawl-{n}") for n in range(400)]
+    noise = [ev("unknown_thing", 0.5, id=f"noise-{n}") for n in range(50)]
+    everything = kept_signals + crawl + noise
+    pruned = prune_events(everything, NOW, SCENARIO, keep_at_most=300)
+    assert {e.type for e in pruned} == {
+        "webinar_attended",
+        "pricing_page",
+        "email_open",
+        "page_view",
+    }
+    assert sum(e.type == "page_view" for e in pruned) == 3  # the daily cap's worth
+    assert points(pruned) == points(everything)
+
+
+def test_pruning_drops_the_oldest_only_when_what_counts_is_still_too_much() -> None:
+    daily = [ev("document_download", day) for day in range(10)]
+    pruned = prune_events(daily, NOW, SCENARIO, keep_at_most=4)
+    assert [e.occurred_at for e in pruned] == sorted(e.occurred_at for e in daily)[-4:]
+
+
+@settings(max_examples=200, deadline=None)
+@given(event_lists)
+def test_pruning_capped_and_unscored_events_leaves_the_score_alone(
+    events: list[BehaviorEvent],
+) -> None:
+    spam = [ev("page_view", 0.25, id=f"spam-{n}") for n in range(100)]
+    spam += [ev("unknown_thing", 0.25, id=f"junk-{n}") for n in range(100)]
+    pruned = prune_events(events + spam, NOW, SCENARIO, keep_at_most=len(events) + 3)
+    assert points(pruned) == points(events + spam)
