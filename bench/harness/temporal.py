@@ -22,6 +22,7 @@ from typing import Any
 
 import temporalio
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from bench.harness.cpu import Result
 from bench.harness.report import print_log_tails
@@ -143,7 +144,10 @@ async def bare_signals(
     )
 
     async def check(wid: str) -> datetime | None:
-        state = await client.get_workflow_handle(wid).query("state", result_type=BareState)
+        try:
+            state = await client.get_workflow_handle(wid).query("state", result_type=BareState)
+        except RPCError:  # a query that timed out behind the load: ask again next round
+            return None
         return state.last_signal_at if state.signals >= per[wid] else None
 
     last = await latest_handled(
