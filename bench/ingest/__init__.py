@@ -34,7 +34,11 @@ signal sender and the polling, which lowers the floor and flatters Nurture's rat
      after a and b, delivery: from the first request until every journey has handled its
      events (the workflow time of the last one, read with its `state` query);
   d. trigger: ~50 events/s for ~10 s, each firing a trigger email (bench/scenarios/ingest),
-     POST → the `sends` row's `sent_at`; then a few one at a time, for the unloaded path.
+     POST → the `sends` row's `sent_at`; then a few one at a time, for the unloaded path;
+  e. the trigger's floor: as many signals at the same rate to BareTrigger workflows
+     (bench/bare_trigger.py: render the same template, write one row), for the whole
+     stack's CPU per trigger against the floor's (target ≤ 1.5×); then trigger emails
+     paced at half the capacity that CPU allows the cores (target p99 < 2 s).
 
 Below the table it prints where the time goes: CPU by process per phase, when the slowest
 requests were sent, what the relays did (rounds, events per signal, events signalled

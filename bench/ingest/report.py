@@ -29,6 +29,12 @@ from bench.ingest.load import Load
 from bench.ingest.phases.delivery import Delivered, SignalSizes, delivery_rate
 from bench.ingest.phases.floor import ClientFloor
 from bench.ingest.phases.trigger import Triggers
+from bench.ingest.phases.trigger_floor import (
+    TARGET_CPU_RATIO,
+    HalfCapacity,
+    TriggerFloor,
+    stack_cpu_ms,
+)
 
 
 @dataclass
@@ -47,6 +53,8 @@ class Run:
     sizes: dict[str, SignalSizes]
     triggers: Triggers
     trigger_usage: Usage
+    trigger_floor: TriggerFloor
+    half_capacity: HalfCapacity
     work: dict[str, Profile]
     facts: list[str]
 
@@ -112,6 +120,7 @@ def report(run: Run) -> None:
             f"p99 < {TARGET_TRIGGER_P99:.0f}",
             met(trigger_p99 < TARGET_TRIGGER_P99 and complete_triggers),
         ),
+        *_trigger_cost_rows(run, met),
     ]
     for label, value, target, verdict in rows:
         print(f"{label:<46}{value:>14}{target:>16}   {verdict}")
@@ -123,6 +132,31 @@ def report(run: Run) -> None:
         "own; wrk's latency percentiles include its coordinated-omission correction)"
     )
     where_time_goes(run)
+
+
+def _trigger_cost_rows(run: Run, met: Callable[[bool], str]) -> list[tuple[str, str, str, str]]:
+    """Whole-stack CPU per trigger against the floor's, and p99 at half capacity."""
+    ours = stack_cpu_ms(run.trigger_usage, run.triggers.posted)
+    floor = run.trigger_floor.cpu_ms
+    half = run.half_capacity
+    t = half.triggers
+    p99 = quantile(t.latencies, 0.99)
+    complete = len(t.latencies) == t.posted and t.posted > 0
+    return [
+        ("trigger CPU, whole stack, ms: nurture / floor", f"{ours:.1f} / {floor:.1f}", "", ""),
+        (
+            "  ratio to the floor",
+            f"{ours / floor:.2f}",
+            f"≤ {TARGET_CPU_RATIO}",
+            met(ours / floor <= TARGET_CPU_RATIO),
+        ),
+        (
+            f"trigger at half capacity ({half.rate:.1f} of {half.capacity:.1f}/s), p99 s",
+            f"{p99:.2f}",
+            f"< {TARGET_TRIGGER_P99:.0f}",
+            met(p99 < TARGET_TRIGGER_P99 and complete),
+        ),
+    ]
 
 
 def _generator_row(run: Run) -> tuple[str, str, str, str]:

@@ -41,6 +41,7 @@ from bench.ingest.phases.delivery import nurture_delivery, signal_sizes
 from bench.ingest.phases.floor import floor_phase, generator_ceiling
 from bench.ingest.phases.store_work import store_work
 from bench.ingest.phases.trigger import trigger_phase
+from bench.ingest.phases.trigger_floor import half_capacity, stack_cpu_ms, trigger_floor
 from bench.ingest.report import Run, report
 from bench.ingest.stack import (
     Cohorts,
@@ -114,6 +115,11 @@ async def measure(
                 for name, letter in (("single", "a"), ("batched", "b"))
             }
             triggers, trigger_usage = await trigger_phase(stack, who, args)
+            print("trigger floor: signal → render one template, write one row …", flush=True)
+            floor_of_triggers = await trigger_floor(stack, who, args)
+            halved = await half_capacity(
+                stack, who, args, stack_cpu_ms(trigger_usage, triggers.posted)
+            )
 
         print("store work per request (instrumented, in-process) …", flush=True)
         work = await store_work(settings, key, who.leads, f"{who.tag}-p")
@@ -139,6 +145,8 @@ async def measure(
         sizes=sizes,
         triggers=triggers,
         trigger_usage=trigger_usage,
+        trigger_floor=floor_of_triggers,
+        half_capacity=halved,
         work=work,
         facts=facts,
     )

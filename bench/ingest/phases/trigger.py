@@ -79,17 +79,24 @@ async def trigger_latency(
 ) -> Triggers:
     """Each lead's k-th event fires its k-th trigger email (send key `#k`), as long as its
     events are further apart than the 1 s cool-down: leads × 1/rate s apart here."""
+    lead_ids = [lead.id for lead in leads]
+    before: dict[str, int] = defaultdict(int)  # each lead's last send key of earlier phases
+    for lead_id, k, _ in await asyncio.to_thread(trigger_sends, store, lead_ids):
+        before[lead_id] = max(before[lead_id], k)
     events = spread(tag, round(rate * seconds), leads, "Bench Trigger")
     load = await paced(http, singles(events), rate, concurrency)
     result = Triggers(posted=load.accepted)
-    lead_ids = [lead.id for lead in leads]
+
+    async def new_sends() -> list[tuple[str, int, datetime]]:
+        rows = await asyncio.to_thread(trigger_sends, store, lead_ids)
+        return [(lead, k - before[lead], at) for lead, k, at in rows if k > before[lead]]
 
     async def all_sent() -> bool:
-        result.emails = len(await asyncio.to_thread(trigger_sends, store, lead_ids))
+        result.emails = len(await new_sends())
         return result.emails >= load.accepted
 
     await until("trigger emails", all_sent, DRAIN_LIMIT)
-    rows = await asyncio.to_thread(trigger_sends, store, lead_ids)
+    rows = await new_sends()
     relayed = await asyncio.to_thread(delivered_at, store, tag)
     posted: dict[str, list[str]] = defaultdict(list)  # lead → its message ids, in send order
     for message_id, lead, _ in events:
