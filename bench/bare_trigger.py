@@ -14,18 +14,12 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
-import jinja2
-import sqlalchemy
 from temporalio import activity, workflow
 
-TEMPLATES = Path(__file__).resolve().parent / "scenarios" / "ingest" / "templates"
-TABLE = sqlalchemy.table(
-    "bench_floor_sends",
-    sqlalchemy.column("workflow_id"),
-    sqlalchemy.column("n"),
-    sqlalchemy.column("body"),
-    sqlalchemy.column("sent_at"),
-)
+with workflow.unsafe.imports_passed_through():  # the activity's, never the workflow's
+    import jinja2
+    import sqlalchemy
+
 CREATE = """CREATE TABLE IF NOT EXISTS bench_floor_sends (
     id BIGSERIAL PRIMARY KEY, workflow_id TEXT NOT NULL, n INTEGER NOT NULL,
     body TEXT NOT NULL, sent_at TIMESTAMPTZ NOT NULL)"""
@@ -41,7 +35,8 @@ def _engine() -> sqlalchemy.Engine:
 
 @cache
 def _template() -> jinja2.Template:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+    templates = Path(__file__).parent / "scenarios" / "ingest" / "templates"
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates), autoescape=True)
     return env.get_template("trigger.html")
 
 
@@ -51,9 +46,16 @@ def bare_trigger_send(n: int) -> None:
     body = _template().render(lead={"first_name": "Bench"}, product={"name": "Bench"})
     with _engine().begin() as connection:
         connection.execute(
-            TABLE.insert().values(
-                workflow_id=activity.info().workflow_id, n=n, body=body, sent_at=datetime.now(UTC)
-            )
+            sqlalchemy.text(
+                "INSERT INTO bench_floor_sends (workflow_id, n, body, sent_at) "
+                "VALUES (:workflow_id, :n, :body, :sent_at)"
+            ),
+            {
+                "workflow_id": activity.info().workflow_id,
+                "n": n,
+                "body": body,
+                "sent_at": datetime.now(UTC),
+            },
         )
 
 
