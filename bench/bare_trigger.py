@@ -43,7 +43,12 @@ def _template() -> jinja2.Template:
 @activity.defn(name="bare_trigger_send")
 def bare_trigger_send(n: int) -> None:
     """Render the trigger template and write one row (the floor's "email sent")."""
-    body = _template().render(lead={"first_name": "Bench"}, product={"name": "Bench"})
+    body = _template().render(
+        lead={"first_name": "Bench"},
+        product={"name": "Bench"},
+        sender={"from_name": "Bench", "postal_address": "1 Bench St", "contact": "bench@x"},
+        unsubscribe_url="https://bench.example.com/u/token",
+    )
     with _engine().begin() as connection:
         connection.execute(
             sqlalchemy.text(
