@@ -96,23 +96,34 @@ def _weight(
     return weight
 
 
+DailyUse = dict[tuple[str, date], int]  # points given per (event type, UTC day)
+
+
+def _capped_magnitude(event: BehaviorEvent, scoring: Scoring, used: DailyUse) -> int:
+    """The points (unsigned, before decay) the event's rule gives it under the rule's daily
+    cap, given what earlier events of that day used (updated here); 0 without a rule."""
+    rule = scoring.events.get(event.type)
+    if rule is None or rule.points == 0:
+        return 0
+    day_key = (event.type, event.occurred_at.date())
+    magnitude = abs(rule.points)
+    if rule.daily_cap is not None:
+        magnitude = max(0, min(magnitude, rule.daily_cap - used[day_key]))
+    used[day_key] += magnitude
+    return magnitude
+
+
 def _event_points(
     events: Sequence[BehaviorEvent], now: datetime, scoring: Scoring, discount: Discount | None
 ) -> list[RuleScore]:
     """Points per event type, capped per UTC day before decay."""
-    used: dict[tuple[str, date], int] = defaultdict(int)
+    used: DailyUse = defaultdict(int)
     totals: dict[str, float] = defaultdict(float)
     counts: dict[str, int] = defaultdict(int)
     for event in events:
         rule = scoring.events.get(event.type)
-        if rule is None or rule.points == 0:
-            continue
-        day_key = (event.type, event.occurred_at.date())
-        magnitude = abs(rule.points)
-        if rule.daily_cap is not None:
-            magnitude = max(0, min(magnitude, rule.daily_cap - used[day_key]))
-        used[day_key] += magnitude
-        if magnitude == 0:
+        magnitude = _capped_magnitude(event, scoring, used)
+        if rule is None or magnitude == 0:
             continue
         sign = 1 if rule.points > 0 else -1
         totals[event.type] += sign * magnitude * _weight(event, now, scoring, discount)
@@ -250,21 +261,15 @@ def prune_events(
     if scoring.half_life is not None:
         horizon = event_horizon(scoring)
         unique = [e for e in unique if e.occurred_at > now - horizon or e.type == EMAIL_OPEN]
-    used: dict[tuple[str, date], int] = defaultdict(int)
+    used: DailyUse = defaultdict(int)
     kept = []
     for event in unique:
-        if event.occurred_at > now or _needed_beside_points(event, scenario):
-            kept.append(event)
-            continue
-        rule = scoring.events.get(event.type)
-        if rule is None or rule.points == 0:
-            continue
-        day_key = (event.type, event.occurred_at.date())
-        magnitude = abs(rule.points)
-        if rule.daily_cap is not None:
-            magnitude = max(0, min(magnitude, rule.daily_cap - used[day_key]))
-        used[day_key] += magnitude
-        if magnitude:
+        # Not scored yet (kept for when it is); else its cap is counted as scoring counts it.
+        if (
+            event.occurred_at > now
+            or _capped_magnitude(event, scoring, used)
+            or _needed_beside_points(event, scenario)
+        ):
             kept.append(event)
     return kept[-keep_at_most:]
 
