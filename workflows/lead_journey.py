@@ -757,13 +757,14 @@ class LeadJourney(MovesBetweenVersions):
 
     async def _process_events(self, events: list[BehaviorEvent]) -> None:
         m = self._mem
+        seen = self._seen()
         for event in events:
             if m.ended_reason is not None:
                 break
-            if event.event_id in self._seen():
+            if event.event_id in seen:
                 continue
             m.seen_event_ids.append(event.event_id)
-            self._seen().add(event.event_id)
+            seen.add(event.event_id)
             if rules.concerns_another_product(event, self._input.product):
                 self._note("event", f"ignored {event.type}: it concerns '{event.product}'")
                 continue

@@ -240,10 +240,17 @@ def relevant_events(
     unique = unique_events(events)
     if len(unique) <= keep_at_most:
         return unique
-    if scoring.half_life is not None:
-        horizon = event_horizon(scoring)
-        unique = [e for e in unique if e.occurred_at > now - horizon or e.type == EMAIL_OPEN]
-    return unique[-keep_at_most:]
+    return _within_horizon(unique, now, scoring)[-keep_at_most:]
+
+
+def _within_horizon(
+    events: list[BehaviorEvent], now: datetime, scoring: Scoring
+) -> list[BehaviorEvent]:
+    """The events that may still count after decay (opens stay for "every email opened")."""
+    if scoring.half_life is None:
+        return events
+    horizon = event_horizon(scoring)
+    return [e for e in events if e.occurred_at > now - horizon or e.type == EMAIL_OPEN]
 
 
 def prune_events(
@@ -258,12 +265,9 @@ def prune_events(
     if len(unique) <= keep_at_most:
         return unique
     scoring = scenario.scoring
-    if scoring.half_life is not None:
-        horizon = event_horizon(scoring)
-        unique = [e for e in unique if e.occurred_at > now - horizon or e.type == EMAIL_OPEN]
     used: DailyUse = defaultdict(int)
     kept = []
-    for event in unique:
+    for event in _within_horizon(unique, now, scoring):
         # Not scored yet (kept for when it is); else its cap is counted as scoring counts it.
         if (
             event.occurred_at > now
