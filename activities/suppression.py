@@ -32,16 +32,14 @@ class SuppressionActivities:
         A journey records an unsubscribe after the lead asked, sometimes much later (a store
         outage, a busy worker); if the lead came back in between (the preference page's
         "Welcome back"), recording it now would silently undo their newer choice."""
-        if input.asked_at is not None and send_gate.consented_since(
-            self.store, input.lead_id, input.product, input.asked_at
-        ):
-            activity.logger.info("suppression not recorded: the lead consented again since")
-            return
-        send_gate.suppress_lead(
+        recorded = send_gate.suppress_lead(
             self.store,
             input.lead_id,
             scope=input.scope,
             product=input.product,
             mail_types=input.mail_types,
             reason=input.reason,
+            unless_consented_since=input.asked_at,
         )
+        if not recorded:
+            activity.logger.info("suppression not recorded: no such lead, or it consented again")

@@ -28,7 +28,7 @@ from nurture.journey.contract import Unsubscribe
 from nurture.leads import preferences as prefs
 from nurture.scenario.loader import ScenarioError, load_scenario
 from nurture.sending.unsubscribe_tokens import read_unsubscribe
-from nurture.store.engine import Store
+from nurture.store.engine import Store, lock_lead
 from nurture.store.models import Lead
 
 router = APIRouter(tags=["unsubscribe"])
@@ -232,9 +232,12 @@ def _write(
     facts: list[Fact] | Link | None = None,
 ) -> T:
     """Run one of nurture/leads/preferences.py's writes in one transaction, with the
-    engagement facts it makes: given, or (a Link) those of what the change stopped."""
+    engagement facts it makes: given, or (a Link) those of what the change stopped. The
+    lead's lock is held throughout, as a journey recording a late unsubscribe holds it: the
+    two never interleave."""
     store: Store = request.app.state.store
     with store.session() as session:
+        lock_lead(session, lead.id)
         done = change(session, lead, *args)
         if isinstance(facts, Link):
             facts = _unsubscribed(facts, _stopped_scopes(done))

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from nurture.channels.line import links
-from nurture.store.engine import Store, lock_lead, upsert_insert
+from nurture.store.engine import LeadNotFound, Store, lock_lead, upsert_insert
 from nurture.store.models import Consent, Lead, Send, Suppression, utcnow
 
 CAP_WINDOW = timedelta(days=7)
@@ -92,15 +92,33 @@ def suppress(
 
 
 def suppress_lead(
-    store: Store, lead_id: str, *, scope: Scope, product: str, mail_types: list[str], reason: str
-) -> None:
+    store: Store,
+    lead_id: str,
+    *,
+    scope: Scope,
+    product: str,
+    mail_types: list[str],
+    reason: str,
+    unless_consented_since: datetime | None = None,
+) -> bool:
     """Suppress a stored lead's address (an unsubscribe, a bounce) for each mail type, or
     for all its mail in `scope` when `mail_types` is empty. Nothing for a lead that was
-    never stored: there is no address to keep from."""
-    lead = store.get_lead(lead_id)
-    if lead is None:
-        return
+    never stored: there is no address to keep from.
+
+    With `unless_consented_since`, nothing either when the lead said yes to the product
+    again after that moment (an unsubscribe recorded late must not undo a newer "welcome
+    back"). The check and the write are one transaction holding the lead's lock, which the
+    preference page's writes take too: checked apart, a resubscribe landing between them
+    was undone. Returns whether the suppression was recorded."""
     with store.session() as session:
+        try:
+            lead = lock_lead(session, lead_id)
+        except LeadNotFound:
+            return False
+        if unless_consented_since is not None and _consented_since(
+            session, lead_id, product, unless_consented_since
+        ):
+            return False
         for mail_type in mail_types or [""]:
             suppress(
                 session,
@@ -111,6 +129,7 @@ def suppress_lead(
                 mail_type=mail_type,
                 reason=reason,
             )
+        return True
 
 
 def suppressions_of(lead: Lead) -> ColumnElement[bool]:
@@ -177,19 +196,18 @@ def has_consent(session: Session, lead_id: str, product: str, channel: str = "em
     return bool(statements) and max(statements)[2] == YES
 
 
-def consented_since(store: Store, lead_id: str, product: str, since: datetime) -> bool:
+def _consented_since(session: Session, lead_id: str, product: str, since: datetime) -> bool:
     """Whether the lead said yes to `product`'s email after `since` and still says it: an
     unsubscribe asked for before that is out of date."""
-    with store.session() as session:
-        later = session.scalar(
-            select(Consent.id).where(
-                Consent.lead_id == lead_id,
-                Consent.product.in_(("", product)),
-                Consent.channel == "email",
-                Consent.recorded_at > since,
-            )
+    later = session.scalar(
+        select(Consent.id).where(
+            Consent.lead_id == lead_id,
+            Consent.product.in_(("", product)),
+            Consent.channel == "email",
+            Consent.recorded_at > since,
         )
-        return later is not None and has_consent(session, lead_id, product)
+    )
+    return later is not None and has_consent(session, lead_id, product)
 
 
 YES, NO = 0, 1
