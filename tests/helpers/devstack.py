@@ -49,11 +49,15 @@ async def dev_stack(tmp_path: Path) -> AsyncIterator[Stack]:
     )
     store = Store(settings.database_url)
     store.upgrade()
+    stack = None
     try:
-        yield Stack(server, settings, store, await connect_ready(settings), folder)
+        stack = Stack(server, settings, store, await connect_ready(settings), folder)
+        yield stack
     finally:
         store.engine.dispose()
         server.stop()
+        if stack is not None and stack.server is not server:
+            stack.server.stop()  # a test restarted the server: stop the one running now
 
 
 async def journeys_shown(stack: Stack, count: int, where: str = "") -> None:
