@@ -23,6 +23,7 @@ from nurture.cli import (
     segments,
     simulate,
     store,
+    suggest,
 )
 from nurture.cli.common import NurtureTyper
 
@@ -35,6 +36,7 @@ app.add_typer(reports.report, name="report")
 app.add_typer(journeys.journeys, name="journeys")
 app.add_typer(segments.segment, name="segment")
 app.add_typer(broadcasts.broadcast, name="broadcast")
+app.add_typer(suggest.suggest, name="suggest")
 app.command()(run.api)
 app.command()(run.worker)
 app.command()(run.dev)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -61,3 +62,17 @@ def exit_after_temporal(code: int) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def day_option(option: str, value: str | None) -> datetime | None:
+    """A YYYY-MM-DD option as midnight UTC, or a clear error."""
+    if value is None:
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        err_console.print(
+            f"[red]{option}: expected a date YYYY-MM-DD, got {value!r}[/red]", highlight=False
+        )
+        raise typer.Exit(2) from None
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)

@@ -2,32 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import typer
 from pydantic import BaseModel
 
-from nurture.cli.common import console, err_console, open_store
+from nurture.cli.common import console, day_option, err_console, open_store
 from nurture.config import get_settings
 
 report = typer.Typer(
     help="Reports: what emails achieve, and what nurturing gives sales.", no_args_is_help=True
 )
-
-
-def _day(option: str, value: str | None) -> datetime | None:
-    """A YYYY-MM-DD option as midnight UTC, or a clear error."""
-    if value is None:
-        return None
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        err_console.print(
-            f"[red]{option}: expected a date YYYY-MM-DD, got {value!r}[/red]", highlight=False
-        )
-        raise typer.Exit(2) from None
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def _one_format(as_json: bool, as_csv: bool) -> None:
@@ -77,7 +62,7 @@ def report_handoffs(
     from nurture.handoff.report import UnknownProduct, build_report
     from nurture.handoff.report_view import render
 
-    start, end = _day("--since", since), _day("--until", until)
+    start, end = day_option("--since", since), day_option("--until", until)
     if start and end and end <= start:
         err_console.print("[red]--until must be after --since[/red]")
         raise typer.Exit(2)
@@ -107,7 +92,7 @@ def report_engagement(
     from nurture.analytics.engagement_report import build_engagement_report
     from nurture.analytics.engagement_view import render, to_csv
 
-    start, end = _day("--since", since), _day("--until", until)
+    start, end = day_option("--since", since), day_option("--until", until)
     if start and end and end <= start:
         err_console.print("[red]--until must be after --since[/red]")
         raise typer.Exit(2)
@@ -129,7 +114,7 @@ def report_ab(
     from nurture.analytics.ab_report import build_ab_report
     from nurture.analytics.ab_view import render, to_csv
 
-    start, end = _day("--since", since), _day("--until", until)
+    start, end = day_option("--since", since), day_option("--until", until)
     _one_format(as_json, as_csv)
     report = build_ab_report(
         open_store(), get_settings().scenarios_dir, product=product, since=start, until=end
@@ -182,7 +167,7 @@ def report_funnel(
     from nurture.analytics.funnel_report import build_funnel_report
     from nurture.analytics.funnel_view import render, to_csv
 
-    start, end = _day("--since", since), _day("--until", until)
+    start, end = day_option("--since", since), day_option("--until", until)
     _one_format(as_json, as_csv)
     report = build_funnel_report(
         open_store(), get_settings().scenarios_dir, product=product, since=start, until=end
@@ -208,7 +193,7 @@ def report_attribution(
     from nurture.analytics.attribution_report import build_attribution_report
     from nurture.analytics.attribution_view import render, to_csv
 
-    start, end = _day("--since", since), _day("--until", until)
+    start, end = day_option("--since", since), day_option("--until", until)
     _one_format(as_json, as_csv)
     report = build_attribution_report(
         open_store(), product=product, since=start, until=end, window_days=window
@@ -231,7 +216,7 @@ def report_send_time(
     from nurture.analytics.send_time_report import build_send_time_report
     from nurture.analytics.send_time_view import render, to_csv
 
-    start, end = _day("--since", since), _day("--until", until)
+    start, end = day_option("--since", since), day_option("--until", until)
     _one_format(as_json, as_csv)
     report = build_send_time_report(
         open_store(), get_settings().scenarios_dir, product=product, since=start, until=end

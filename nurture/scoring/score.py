@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from nurture.leads.events import EMAIL_OPEN, BehaviorEvent
 from nurture.leads.profile import LeadProfile
-from nurture.scenario.model import FitRule, Scenario, Scoring, Stage, Stages
+from nurture.scenario.model import FitRule, Pattern, Scenario, Scoring, Stage, Stages
 
 
 class RuleScore(BaseModel):
@@ -145,8 +145,7 @@ def _pattern_points(
 ) -> list[RuleScore]:
     scores = []
     for pattern in scoring.patterns:
-        window_start = now - pattern.within
-        matched = [e for e in events if window_start < e.occurred_at and pattern.matches(e)]
+        matched = _in_window(events, now, pattern)
         if len(matched) < pattern.at_least:
             continue
         fresh = [e for e in matched if discount is None or e.occurred_at >= discount.before]
@@ -157,6 +156,14 @@ def _pattern_points(
                 RuleScore(rule=pattern.name, points=points, detail=f"{len(matched)}× in window")
             )
     return scores
+
+
+def _in_window(
+    events: Sequence[BehaviorEvent], now: datetime, pattern: Pattern
+) -> list[BehaviorEvent]:
+    """The pattern's events inside its window ending at `now`."""
+    window_start = now - pattern.within
+    return [e for e in events if window_start < e.occurred_at and pattern.matches(e)]
 
 
 def _every_email_opened(
@@ -295,3 +302,49 @@ def event_horizon(scoring: Scoring) -> timedelta:
     for pattern in scoring.patterns:
         horizon = max(horizon, pattern.within)
     return horizon
+
+
+def rule_key(kind: str, name: str) -> str:
+    """A rule's key in `rule_units` and wherever rules are learnt: `fit:<name>`,
+    `event:<type>`, `pattern:<name>`, `every_email_opened`."""
+    return kind if kind == "every_email_opened" else f"{kind}:{name}"
+
+
+def rule_units(
+    profile: LeadProfile,
+    events: Iterable[BehaviorEvent],
+    now: datetime,
+    scenario: Scenario,
+    *,
+    sent_ids: Sequence[str] = (),
+) -> dict[str, float]:
+    """How many times each rule's points the lead had at `now`, by `rule_key`: 1 or 0 for
+    a fit rule, a pattern and "every email opened"; for an event rule, its events counted
+    as scoring counts them (decayed, and capped per day in units of the rule's points).
+
+    So a score is Σ points × units (the behaviour part rounded per rule and capped at
+    `max_behavior`), and any other points give the score those points would have given,
+    provided each daily cap moves with its points (a cap counts events, not points)."""
+    units = {
+        rule_key("fit", rule.name): float(rule.matches(profile.value_of(rule.field)))
+        for rule in scenario.fit
+    }
+    scoring = scenario.scoring
+    usable = scoring_events(events, now)
+    used: DailyUse = defaultdict(int)
+    for event_type in scoring.events:
+        units[rule_key("event", event_type)] = 0.0
+    for event in usable:
+        magnitude = _capped_magnitude(event, scoring, used)
+        if magnitude:
+            points = abs(scoring.events[event.type].points)
+            units[rule_key("event", event.type)] += (
+                magnitude / points * _weight(event, now, scoring, None)
+            )
+    for pattern in scoring.patterns:
+        fired = len(_in_window(usable, now, pattern)) >= pattern.at_least
+        units[rule_key("pattern", pattern.name)] = float(fired)
+    if scoring.every_email_opened is not None:
+        opened = _every_email_opened(usable, scoring, sent_ids)
+        units[rule_key("every_email_opened", "")] = float(bool(opened))
+    return units

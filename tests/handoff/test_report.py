@@ -19,10 +19,8 @@ import re
 from datetime import UTC, datetime, timedelta
 from itertools import count
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import insert
 
 from nurture.config import Settings
 from nurture.handoff.calibration import calibrate
@@ -36,7 +34,7 @@ from nurture.handoff.outcomes import (
 from nurture.handoff.report import Policy, UnknownProduct, build_report, product_report
 from nurture.scenario.loader import ScenarioError, load_scenario_dir
 from nurture.store.engine import Store
-from nurture.store.models import Handoff, Lead, Transition
+from tests.helpers.handoffs import Writer
 from tests.helpers.paths import REPO
 from tests.helpers.processes import run_starter
 from tests.helpers.scenarios import scenario_copy
@@ -45,17 +43,6 @@ SINCE = datetime(2026, 1, 1, tzinfo=UTC)
 UNTIL = datetime(2026, 1, 31, tzinfo=UTC)
 SCORES = range(40, 101)
 HOUR = timedelta(hours=1)
-
-# What sales did after each kind of hand-off: (lifecycle, actor) moves after handed_off.
-PATHS: dict[str, list[tuple[str, str]]] = {
-    "won": [("sal", "sales"), ("opportunity", "rep@acme.example"), ("customer", "sales")],
-    "lost": [("sal", "sales"), ("sql", "sales"), ("lost", "sales")],
-    "rejected": [("recycled", "sales")],
-    "disqualified": [("disqualified", "sales")],
-    "rejected_after_sal": [("sal", "sales"), ("recycled", "sales"), ("unsubscribed", "journey")],
-    "open_sal": [("sal", "sales")],
-    "awaiting": [],
-}
 
 
 def wins_at(score: int) -> int:
@@ -76,76 +63,6 @@ def kinds_at(score: int) -> list[str]:
         + ["rejected"] * 2
         + ["disqualified", "rejected_after_sal", "open_sal", "awaiting"]
     )
-
-
-class Writer:
-    """Writes leads, hand-offs and transitions as the journeys would have recorded them."""
-
-    def __init__(self) -> None:
-        self.leads: list[dict[str, Any]] = []
-        self.handoffs: list[dict[str, Any]] = []
-        self.transitions: list[dict[str, Any]] = []
-        self.ids = count()
-
-    def journey(self, product: str) -> tuple[str, str, count[int]]:
-        lead_id = f"lead-{next(self.ids)}"
-        self.leads.append({"id": lead_id, "email": f"{lead_id}@example.com"})
-        return lead_id, f"journey:{product}:{lead_id}", count(1)
-
-    def move(self, journey: tuple[str, str, count[int]], to: str, actor: str, at: datetime) -> None:
-        lead_id, journey_id, seq = journey
-        self.transitions.append(
-            {
-                "journey_id": journey_id,
-                "seq": next(seq),
-                "lead_id": lead_id,
-                "product": journey_id.split(":")[1],
-                "from_lifecycle": None,
-                "to_lifecycle": to,
-                "stage": "hot",
-                "score": 0,
-                "actor": actor,
-                "reason": "test",
-                "journey_time": at,
-            }
-        )
-
-    def hand_off(
-        self,
-        journey: tuple[str, str, count[int]],
-        score: int,
-        at: datetime,
-        kind: str,
-        touch_after: timedelta = HOUR,
-        handoff_no: int = 1,
-    ) -> None:
-        lead_id, journey_id, _ = journey
-        if handoff_no == 1:
-            self.move(journey, "nurturing", "journey", at - timedelta(days=10))
-        self.move(journey, "mql", "journey", at)
-        self.handoffs.append(
-            {
-                "journey_id": journey_id,
-                "handoff_no": handoff_no,
-                "lead_id": lead_id,
-                "product": journey_id.split(":")[1],
-                "score": score,
-                "payload": {},
-                "journey_time": at,
-            }
-        )
-        if kind == "withdrawn":
-            self.move(journey, "unsubscribed", "lead", at)
-            return
-        self.move(journey, "handed_off", "journey", at)
-        for i, (to, actor) in enumerate(PATHS[kind]):
-            self.move(journey, to, actor, at + touch_after + i * HOUR)
-
-    def save(self, store: Store) -> None:
-        with store.session() as session:
-            session.execute(insert(Lead), self.leads)
-            session.execute(insert(Handoff), self.handoffs)
-            session.execute(insert(Transition), self.transitions)
 
 
 def write_data_set(store: Store) -> None:

@@ -1,0 +1,219 @@
+"""Which rules tell won hand-offs from the rest: an L1-regularised logistic regression of
+"won" on the rules' units, with its penalty chosen by cross-validation.
+
+Why this model: its coefficients are log-odds per unit of a rule, which is what points
+are (a score adds points per unit), so a coefficient becomes points by one scale factor;
+the L1 penalty sets rules that carry no signal to exactly zero instead of leaving noise
+with small points. The penalty is the largest whose cross-validated log-loss is within one
+standard error of the best (the "one-SE rule"): the sparsest model the data cannot tell
+from the best one. Units are standardised before the penalty, so a rule is not favoured
+for being counted in large numbers.
+
+Everything is deterministic: the folds come from a fixed seed, so the same rows give the
+same suggestion. statsmodels does the fitting; the rest is numpy.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import statsmodels.api as sm
+from numpy.typing import NDArray
+from scipy.stats import rankdata
+from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
+
+FOLDS = 5
+SEED = 20261206
+# Penalty weights per row (statsmodels penalises the summed log-likelihood, so the grid
+# scales with the rows): from almost none to every rule dropped.
+PENALTIES = tuple(float(x) for x in np.geomspace(1e-4, 0.5, 25))
+Z_95 = 1.959963984540054
+CALIBRATION_BINS = 5
+
+Matrix = NDArray[np.float64]
+Vector = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Coefficient:
+    """One rule's effect: log-odds of a win per unit of the rule."""
+
+    per_unit: float
+    """0.0: the penalty dropped the rule."""
+    interval: tuple[float, float] | None
+    """95% interval of `per_unit` given the rules kept (None when dropped)."""
+    fold_signs: tuple[int, ...]
+    """-1, 0 or 1 in each fold's fit: a rule whose sign flips between folds is unstable."""
+
+    @property
+    def flips(self) -> bool:
+        return 1 in self.fold_signs and -1 in self.fold_signs
+
+
+@dataclass(frozen=True)
+class CalibrationBin:
+    predicted: float
+    observed: float
+    rows: int
+
+
+@dataclass(frozen=True)
+class Figures:
+    """How well probabilities made on held-out folds match what happened."""
+
+    auc: float | None
+    brier: float
+    bins: tuple[CalibrationBin, ...]
+
+
+@dataclass(frozen=True)
+class Learnt:
+    coefficients: dict[str, Coefficient]
+    penalty: float
+    model: Figures
+    current: Figures
+    """The current rules' score on the same held-out folds, turned into a probability by a
+    logistic fit on the training folds (a score alone is not a probability)."""
+
+
+def learn(keys: Sequence[str], units: Matrix, won: Vector, current_scores: Vector) -> Learnt:
+    """Fit the model on every row, and judge it and the current rules on held-out folds.
+    Columns that never vary get no coefficient (the caller reports them apart)."""
+    folds = stratified_folds(won)
+    penalty = choose_penalty(units, won, folds)
+    fold_betas = []
+    model_oof = np.zeros(len(won))
+    current_oof = np.zeros(len(won))
+    for k in range(FOLDS):
+        train, test = folds != k, folds == k
+        beta, _, predict = _fit_standardised(units[train], won[train], penalty)
+        fold_betas.append(beta)
+        model_oof[test] = predict(units[test])
+        current_oof[test] = _score_probability(current_scores[train], won[train])(
+            current_scores[test]
+        )
+    beta, interval, _ = _fit_standardised(units, won, penalty)
+    coefficients = {
+        key: Coefficient(
+            per_unit=float(beta[i]),
+            interval=interval[i],
+            fold_signs=tuple(int(np.sign(round(b[i], 9))) for b in fold_betas),
+        )
+        for i, key in enumerate(keys)
+    }
+    return Learnt(coefficients, penalty, figures(model_oof, won), figures(current_oof, won))
+
+
+def stratified_folds(won: Vector, k: int = FOLDS) -> NDArray[np.int64]:
+    """A fold number per row, wins and the rest each spread evenly over the folds."""
+    rng = np.random.default_rng(SEED)
+    folds = np.zeros(len(won), dtype=np.int64)
+    for label in (True, False):
+        rows = np.flatnonzero(won.astype(bool) == label)
+        rng.shuffle(rows)
+        folds[rows] = np.arange(len(rows)) % k
+    return folds
+
+
+def choose_penalty(units: Matrix, won: Vector, folds: NDArray[np.int64]) -> float:
+    """The one-SE rule over PENALTIES, on held-out log-loss."""
+    losses = np.zeros((len(PENALTIES), FOLDS))
+    for i, penalty in enumerate(PENALTIES):
+        for k in range(FOLDS):
+            train, test = folds != k, folds == k
+            _, _, predict = _fit_standardised(units[train], won[train], penalty)
+            losses[i, k] = log_loss(predict(units[test]), won[test])
+    mean = losses.mean(axis=1)
+    se = losses.std(axis=1, ddof=1) / np.sqrt(FOLDS)
+    best = int(np.argmin(mean))
+    within = [i for i in range(len(PENALTIES)) if mean[i] <= mean[best] + se[best]]
+    return PENALTIES[max(within)]
+
+
+def _fit_standardised(
+    units: Matrix, won: Vector, penalty: float
+) -> tuple[Vector, list[tuple[float, float] | None], _Predictor]:
+    """Per-unit coefficients, their intervals, and a predictor, from an L1 fit on
+    standardised units (the intercept is not penalised)."""
+    mean = units.mean(axis=0)
+    scale = units.std(axis=0)
+    scale[scale == 0] = 1.0
+    z = sm.add_constant((units - mean) / scale, has_constant="add")
+    alpha = np.full(z.shape[1], penalty * len(won))
+    alpha[0] = 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", PerfectSeparationWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = sm.Logit(won, z).fit_regularized(
+            method="l1",
+            alpha=alpha,
+            disp=False,
+            trim_mode="size",
+            size_trim_tol=1e-4,
+            maxiter=500,
+        )
+    params = np.asarray(result.params, dtype=float)
+    bse = np.asarray(result.bse, dtype=float)
+    beta = params[1:] / scale
+    intervals: list[tuple[float, float] | None] = []
+    for i in range(1, len(params)):
+        if params[i] == 0 or not np.isfinite(bse[i]):
+            intervals.append(None)
+        else:
+            half = Z_95 * bse[i] / scale[i - 1]
+            intervals.append((float(beta[i - 1] - half), float(beta[i - 1] + half)))
+    return beta, intervals, _Predictor(params, mean, scale)
+
+
+@dataclass(frozen=True)
+class _Predictor:
+    params: Vector
+    mean: Vector
+    scale: Vector
+
+    def __call__(self, units: Matrix) -> Vector:
+        eta = self.params[0] + ((units - self.mean) / self.scale) @ self.params[1:]
+        return _sigmoid(eta)
+
+
+def _score_probability(scores: Vector, won: Vector) -> Callable[[Vector], Vector]:
+    """A logistic fit of won on the score alone, barely penalised (a score that separates
+    the training rows perfectly still gives finite probabilities)."""
+    _, _, predict = _fit_standardised(scores.reshape(-1, 1), won, 1e-6)
+    return lambda held_out: predict(held_out.reshape(-1, 1))
+
+
+def _sigmoid(eta: Vector) -> Vector:
+    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(eta, -30, 30))), dtype=float)
+
+
+def log_loss(p: Vector, won: Vector) -> float:
+    p = np.clip(p, 1e-9, 1 - 1e-9)
+    return float(-np.mean(won * np.log(p) + (1 - won) * np.log(1 - p)))
+
+
+def auc(scores: Vector, won: Vector) -> float | None:
+    """The chance a won row scores above a row that was not (ties count half)."""
+    positives = int(won.sum())
+    negatives = len(won) - positives
+    if positives == 0 or negatives == 0:
+        return None
+    ranks = rankdata(scores)
+    return float(
+        (ranks[won.astype(bool)].sum() - positives * (positives + 1) / 2) / (positives * negatives)
+    )
+
+
+def figures(p: Vector, won: Vector) -> Figures:
+    """AUC, Brier score and a reliability table in quantile bins of the prediction."""
+    order = np.argsort(p, kind="stable")
+    bins = tuple(
+        CalibrationBin(float(p[part].mean()), float(won[part].mean()), len(part))
+        for part in np.array_split(order, CALIBRATION_BINS)
+        if len(part)
+    )
+    return Figures(auc(p, won), float(np.mean((p - won) ** 2)), bins)
