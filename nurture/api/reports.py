@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from nurture.analytics.ab_report import AbReport, build_ab_report
 from nurture.analytics.attribution_report import AttributionReport, build_attribution_report
@@ -17,6 +17,11 @@ from nurture.analytics.send_time_report import SendTimeReport, build_send_time_r
 from nurture.api.auth import require
 from nurture.api.timestamps import Timestamp
 from nurture.store.engine import Store
+from nurture.suggestions.scoring_suggestion import (
+    ScoringSuggestion,
+    UnknownScenario,
+    suggest_scoring,
+)
 
 router = APIRouter(tags=["reports"])
 # The query parameters the reports share.
@@ -120,3 +125,31 @@ async def send_time(
     return await asyncio.to_thread(
         build_send_time_report, store, scenarios, product=product, since=since, until=until
     )
+
+
+@router.get(
+    "/reports/scoring",
+    dependencies=[Depends(require("admin"))],
+    responses={404: {"description": "no scenario of that product"}},
+)
+async def scoring(
+    request: Request,
+    product: Annotated[str, Query(max_length=64, description="the product to learn for")],
+    since: Annotated[
+        Timestamp | None, Query(description="hand-offs made on or after this time (RFC 3339)")
+    ] = None,
+    until: Annotated[
+        Timestamp | None, Query(description="hand-offs made before this time (default: now)")
+    ] = None,
+) -> ScoringSuggestion:
+    """Rule points and a hand-off threshold learnt from the product's won and lost
+    hand-offs, as `nurture suggest scoring PRODUCT --json` prints them; `status`
+    `too_little_data` says how many decided hand-offs are missing."""
+    store: Store = request.app.state.store
+    scenarios = request.app.state.settings.scenarios_dir
+    try:
+        return await asyncio.to_thread(
+            suggest_scoring, store, scenarios, product, since=since, until=until
+        )
+    except UnknownScenario as err:
+        raise HTTPException(404, str(err.args[0])) from None

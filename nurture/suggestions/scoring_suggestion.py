@@ -401,13 +401,9 @@ def suggest_scoring(
     """The suggestion for `product`'s scenario as it is on disk, from the hand-offs made in
     [since, until) (until: now)."""
     if not has_scenario(scenarios_dir, product):
-        known = (
-            ", ".join(p.name for p in scenario_dirs(scenarios_dir))
-            if scenarios_dir.is_dir()
-            else "none"
-        )
+        known = [p.name for p in scenario_dirs(scenarios_dir)] if scenarios_dir.is_dir() else []
         raise UnknownScenario(
-            f"no scenario for product {product!r} in {scenarios_dir} (known: {known or 'none'})"
+            f"no scenario for product {product!r} (known products: {', '.join(known) or 'none'})"
         )
     scenario = load_scenario_dir(scenarios_dir / product, check_templates=False)
     end = until or utcnow()
