@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -76,3 +76,22 @@ def day_option(option: str, value: str | None) -> datetime | None:
         )
         raise typer.Exit(2) from None
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def period(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
+    """--since and --until as midnights UTC, or a clear error (exit 2) for a bad day or an
+    empty period."""
+    start, end = day_option("--since", since), day_option("--until", until)
+    if start and end and end <= start:
+        err_console.print("[red]--until must be after --since[/red]")
+        raise typer.Exit(2)
+    return start, end
+
+
+# The period options of what is about hand-offs (the report, the scoring suggestion).
+HandoffsSince = Annotated[
+    str | None, typer.Option(help="hand-offs made on or after this day, YYYY-MM-DD (UTC)")
+]
+HandoffsUntil = Annotated[
+    str | None, typer.Option(help="hand-offs made before this day, YYYY-MM-DD (default: now)")
+]

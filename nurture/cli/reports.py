@@ -7,7 +7,15 @@ from typing import Annotated, Any
 import typer
 from pydantic import BaseModel
 
-from nurture.cli.common import console, day_option, err_console, open_store
+from nurture.cli.common import (
+    HandoffsSince,
+    HandoffsUntil,
+    console,
+    day_option,
+    err_console,
+    open_store,
+    period,
+)
 from nurture.config import get_settings
 
 report = typer.Typer(
@@ -45,12 +53,8 @@ SentUntil = Annotated[
 @report.command("handoffs")
 def report_handoffs(
     product: Product = None,
-    since: Annotated[
-        str | None, typer.Option(help="hand-offs made on or after this day, YYYY-MM-DD (UTC)")
-    ] = None,
-    until: Annotated[
-        str | None, typer.Option(help="hand-offs made before this day, YYYY-MM-DD (default: now)")
-    ] = None,
+    since: HandoffsSince = None,
+    until: HandoffsUntil = None,
     as_json: AsJson = False,
 ) -> None:
     """Hand-off precision per product: accepted, won, first sales touch, threshold calibration.
@@ -62,10 +66,7 @@ def report_handoffs(
     from nurture.handoff.report import UnknownProduct, build_report
     from nurture.handoff.report_view import render
 
-    start, end = day_option("--since", since), day_option("--until", until)
-    if start and end and end <= start:
-        err_console.print("[red]--until must be after --since[/red]")
-        raise typer.Exit(2)
+    start, end = period(since, until)
     try:
         report = build_report(
             open_store(), get_settings().scenarios_dir, product=product, since=start, until=end
@@ -92,10 +93,7 @@ def report_engagement(
     from nurture.analytics.engagement_report import build_engagement_report
     from nurture.analytics.engagement_view import render, to_csv
 
-    start, end = day_option("--since", since), day_option("--until", until)
-    if start and end and end <= start:
-        err_console.print("[red]--until must be after --since[/red]")
-        raise typer.Exit(2)
+    start, end = period(since, until)
     _one_format(as_json, as_csv)
     report = build_engagement_report(open_store(), product=product, since=start, until=end)
     _show(report, as_json, as_csv, render, to_csv)

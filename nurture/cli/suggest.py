@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-from nurture.cli.common import console, day_option, err_console, open_store
+from nurture.cli.common import (
+    HandoffsSince,
+    HandoffsUntil,
+    console,
+    err_console,
+    open_store,
+    period,
+)
 from nurture.config import get_settings
 
 suggest = typer.Typer(help="Suggestions learnt from outcomes, to review.", no_args_is_help=True)
@@ -16,12 +23,8 @@ suggest = typer.Typer(help="Suggestions learnt from outcomes, to review.", no_ar
 @suggest.command("scoring")
 def suggest_scoring_command(
     product: Annotated[str, typer.Argument(help="the product: its scenario folder's name")],
-    since: Annotated[
-        str | None, typer.Option(help="hand-offs made on or after this day, YYYY-MM-DD (UTC)")
-    ] = None,
-    until: Annotated[
-        str | None, typer.Option(help="hand-offs made before this day, YYYY-MM-DD (default: now)")
-    ] = None,
+    since: HandoffsSince = None,
+    until: HandoffsUntil = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     write: Annotated[
         Path | None,
@@ -37,10 +40,7 @@ def suggest_scoring_command(
     from nurture.suggestions.scoring_suggestion import UnknownScenario, suggest_scoring
     from nurture.suggestions.view import render
 
-    start, end = day_option("--since", since), day_option("--until", until)
-    if start and end and end <= start:
-        err_console.print("[red]--until must be after --since[/red]")
-        raise typer.Exit(2)
+    start, end = period(since, until)
     scenarios = get_settings().scenarios_dir
     try:
         suggestion = suggest_scoring(open_store(), scenarios, product, since=start, until=end)
