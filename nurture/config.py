@@ -203,6 +203,13 @@ class Settings(BaseSettings):
                 )
         return groups
 
+    @field_validator("metrics_address")
+    @classmethod
+    def _listen_address(cls, address: str | None) -> str | None:
+        if address is not None:
+            listen_host_port(address)  # a bad one fails at start, not after the worker runs
+        return address
+
     @field_validator("payload_keys")
     @classmethod
     def _payload_keys(cls, keys: dict[str, SecretStr]) -> dict[str, SecretStr]:
@@ -279,3 +286,16 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def listen_host_port(address: str) -> tuple[str, int]:
+    """(host, port) of a listening address: `0.0.0.0:9464`, `[::]:9464` (IPv6 in brackets,
+    returned without them) or `:9464` (every IPv4 interface)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(
+            f"{address!r} is not host:port with a port 1-65535, e.g. 0.0.0.0:9464 or [::]:9464"
+        )
+    if host.startswith("[") != host.endswith("]") or (":" in host and not host.startswith("[")):
+        raise ValueError(f"{address!r}: put an IPv6 host in brackets, e.g. [::]:9464")
+    return host.strip("[]") or "0.0.0.0", int(port)

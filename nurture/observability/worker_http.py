@@ -22,6 +22,7 @@ from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
+from nurture.config import listen_host_port
 from nurture.observability.exposition import CONTENT_TYPE, latest
 
 
@@ -81,8 +82,8 @@ def worker_http_app(
 
 async def serve_worker_http(app: Starlette, address: str) -> None:
     """Serve until cancelled (the worker's own lifetime)."""
-    host, _, port = address.rpartition(":")
-    config = uvicorn.Config(app, host=host or "0.0.0.0", port=int(port), log_level="warning")
+    host, port = listen_host_port(address)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning")
     server = uvicorn.Server(config)
     # Signals belong to the worker's process (nurture/worker_setup.py: stop_on_signals).
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
