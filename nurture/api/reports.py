@@ -16,11 +16,12 @@ from nurture.analytics.holdout_report import HoldoutReport, build_holdout_report
 from nurture.analytics.send_time_report import SendTimeReport, build_send_time_report
 from nurture.api.auth import require
 from nurture.api.timestamps import Timestamp
+from nurture.scenario.loader import ScenarioError
 from nurture.store.engine import Store
 from nurture.suggestions.scoring_suggestion import (
     ScoringSuggestion,
     UnknownScenario,
-    suggest_scoring,
+    cached_suggestion,
 )
 
 router = APIRouter(tags=["reports"])
@@ -130,7 +131,10 @@ async def send_time(
 @router.get(
     "/reports/scoring",
     dependencies=[Depends(require("admin"))],
-    responses={404: {"description": "no scenario of that product"}},
+    responses={
+        404: {"description": "no scenario of that product"},
+        422: {"description": "the product's scenario does not load"},
+    },
 )
 async def scoring(
     request: Request,
@@ -149,7 +153,11 @@ async def scoring(
     scenarios = request.app.state.settings.scenarios_dir
     try:
         return await asyncio.to_thread(
-            suggest_scoring, store, scenarios, product, since=since, until=until
+            cached_suggestion, store, scenarios, product, since=since, until=until
         )
     except UnknownScenario as err:
         raise HTTPException(404, str(err.args[0])) from None
+    except ScenarioError as err:
+        raise HTTPException(
+            422, f"the {product} scenario does not load ({err}): run `nurture validate`"
+        ) from None

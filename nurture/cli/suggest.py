@@ -36,6 +36,7 @@ def suggest_scoring_command(
     signal; the model's AUC and calibration beside the current rules'; the threshold that
     meets handoff.target_precision within handoff.daily_capacity. Exit 1 when there is too
     little data to suggest anything."""
+    from nurture.scenario.loader import ScenarioError
     from nurture.suggestions.patch import PatchError, scenario_patch
     from nurture.suggestions.scoring_suggestion import UnknownScenario, suggest_scoring
     from nurture.suggestions.view import render
@@ -46,6 +47,12 @@ def suggest_scoring_command(
         suggestion = suggest_scoring(open_store(), scenarios, product, since=start, until=end)
     except UnknownScenario as err:
         err_console.print(f"[red]{err}[/red]", highlight=False)
+        raise typer.Exit(2) from None
+    except ScenarioError as err:
+        err_console.print(
+            f"[red]the {product} scenario does not load: run `nurture validate`[/red]\n{err}",
+            highlight=False,
+        )
         raise typer.Exit(2) from None
     if as_json:
         print(suggestion.model_dump_json(indent=2))

@@ -19,11 +19,15 @@ from nurture.analytics.engagement_report import EngagementReport, build_engageme
 from nurture.analytics.funnel_report import FunnelReport, build_funnel_report
 from nurture.analytics.send_time_report import WEEKDAYS, SendTimeReport, build_send_time_report
 from nurture.handoff.report import ProductReport, UnknownProduct, build_report
-from nurture.scenario.loader import has_scenario, scenario_version, valid_scenarios
+from nurture.scenario.loader import ScenarioError, valid_scenarios
 from nurture.scenario.model import STAGES
 from nurture.store.engine import Store
-from nurture.store.models import Handoff, Journey, Lead, Send, Transition, utcnow
-from nurture.suggestions.scoring_suggestion import ScoringSuggestion, suggest_scoring
+from nurture.store.models import Journey, Lead, Send, utcnow
+from nurture.suggestions.scoring_suggestion import (
+    ScoringSuggestion,
+    UnknownScenario,
+    cached_suggestion,
+)
 
 PERIOD = timedelta(days=90)
 HEAT_LEVELS = 6
@@ -153,32 +157,13 @@ def product_page(
     return page
 
 
-_suggestions: dict[tuple[object, ...], ScoringSuggestion] = {}
-
-
 def scoring_suggestion(store: Store, scenarios_dir: Path, product: str) -> ScoringSuggestion | None:
-    """The scoring suggestion from every hand-off of the product (None: no scenario). A fit
-    takes seconds, so it is kept until an outcome is recorded or the scenario changes: two
-    cheap counts say whether either happened."""
-    if not has_scenario(scenarios_dir, product):
+    """The scoring suggestion from every hand-off of the product; None without a scenario
+    that loads."""
+    try:
+        return cached_suggestion(store, scenarios_dir, product)
+    except (UnknownScenario, ScenarioError):
         return None
-    with store.session() as session:
-        moves = session.scalar(select(func.max(Transition.id)).where(Transition.product == product))
-        handoffs = session.scalar(
-            select(func.count()).select_from(Handoff).where(Handoff.product == product)
-        )
-    key = (
-        str(store.engine.url),
-        product,
-        scenario_version(scenarios_dir / product),
-        moves,
-        handoffs,
-    )
-    if key not in _suggestions:
-        if len(_suggestions) >= 32:
-            _suggestions.clear()
-        _suggestions[key] = suggest_scoring(store, scenarios_dir, product)
-    return _suggestions[key]
 
 
 def _reads(report: SendTimeReport) -> tuple[list[list[int]], list[dict[str, Any]]]:

@@ -71,7 +71,6 @@ TEXTS: dict[str, dict[Language, str]] = {
     "now": {"en": "now", "ja": "現在"},
     "suggested": {"en": "Suggested", "ja": "提案"},
     "odds": {"en": "Odds × per unit (95%)", "ja": "単位あたりオッズ比 (95%)"},
-    "verdict": {"en": "Verdict", "ja": "判定"},
     "leads": {"en": "Recent leads", "ja": "最近のリード"},
     "lead": {"en": "Lead", "ja": "リード"},
     "stage": {"en": "Stage", "ja": "ステージ"},

@@ -12,7 +12,9 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -145,11 +147,10 @@ def _pattern_points(
 ) -> list[RuleScore]:
     scores = []
     for pattern in scoring.patterns:
-        matched = _in_window(events, now, pattern)
-        if len(matched) < pattern.at_least:
+        factor = _pattern_factor(events, now, pattern, discount)
+        if not factor:
             continue
-        fresh = [e for e in matched if discount is None or e.occurred_at >= discount.before]
-        factor = 1.0 if len(fresh) >= pattern.at_least or discount is None else discount.keep
+        matched = _in_window(events, now, pattern)
         points = _round(pattern.points * factor)
         if points:
             scores.append(
@@ -304,10 +305,47 @@ def event_horizon(scoring: Scoring) -> timedelta:
     return horizon
 
 
-def rule_key(kind: str, name: str) -> str:
-    """A rule's key in `rule_units` and wherever rules are learnt: `fit:<name>`,
-    `event:<type>`, `pattern:<name>`, `every_email_opened`."""
-    return kind if kind == "every_email_opened" else f"{kind}:{name}"
+RuleKind = Literal["fit", "event", "pattern", "every_email_opened"]
+
+
+@dataclass(frozen=True)
+class RuleRef:
+    """One rule of a scenario, as rules are learnt and patched: `key` is `fit:<name>`,
+    `event:<type>`, `pattern:<name>` or `every_email_opened` (a second rule of a kind with
+    the same name gets `#2`); `index` its place among its kind's rules in the file."""
+
+    key: str
+    kind: RuleKind
+    name: str
+    index: int
+    points: int
+
+
+def rule_refs(scenario: Scenario) -> list[RuleRef]:
+    """Every rule that gives points, in the file's order."""
+    scoring = scenario.scoring
+    named: list[tuple[RuleKind, str, int]] = [("fit", r.name, r.points) for r in scenario.fit]
+    named += [("event", t, r.points) for t, r in scoring.events.items()]
+    named += [("pattern", p.name, p.points) for p in scoring.patterns]
+    if scoring.every_email_opened is not None:
+        named.append(
+            (
+                "every_email_opened",
+                scoring.every_email_opened.name,
+                scoring.every_email_opened.points,
+            )
+        )
+    refs = []
+    seen: dict[str, int] = defaultdict(int)
+    index: dict[str, int] = defaultdict(int)
+    for kind, name, points in named:
+        key = kind if kind == "every_email_opened" else f"{kind}:{name}"
+        seen[key] += 1
+        if seen[key] > 1:
+            key += f"#{seen[key]}"
+        refs.append(RuleRef(key, kind, name, index[kind], points))
+        index[kind] += 1
+    return refs
 
 
 def rule_units(
@@ -317,34 +355,54 @@ def rule_units(
     scenario: Scenario,
     *,
     sent_ids: Sequence[str] = (),
+    discount: Discount | None = None,
 ) -> dict[str, float]:
-    """How many times each rule's points the lead had at `now`, by `rule_key`: 1 or 0 for
-    a fit rule, a pattern and "every email opened"; for an event rule, its events counted
-    as scoring counts them (decayed, and capped per day in units of the rule's points).
+    """How many times each rule's points the lead had at `now`, by `RuleRef.key`: 1 or 0
+    for a fit rule and "every email opened"; for a pattern, 1 when it fired (a recycled
+    lead's discount where the journey applies it); for an event rule, its events counted
+    as scoring counts them (decayed, discounted, capped per day in units of the rule's
+    points; a rule of 0 points counts its events uncapped).
 
     So a score is Σ points × units (the behaviour part rounded per rule and capped at
     `max_behavior`), and any other points give the score those points would have given,
     provided each daily cap moves with its points (a cap counts events, not points)."""
-    units = {
-        rule_key("fit", rule.name): float(rule.matches(profile.value_of(rule.field)))
-        for rule in scenario.fit
-    }
+    refs = rule_refs(scenario)
     scoring = scenario.scoring
     usable = scoring_events(events, now)
+    units: dict[str, float] = {}
+    event_units: dict[str, float] = defaultdict(float)
     used: DailyUse = defaultdict(int)
-    for event_type in scoring.events:
-        units[rule_key("event", event_type)] = 0.0
     for event in usable:
-        magnitude = _capped_magnitude(event, scoring, used)
-        if magnitude:
-            points = abs(scoring.events[event.type].points)
-            units[rule_key("event", event.type)] += (
-                magnitude / points * _weight(event, now, scoring, None)
+        rule = scoring.events.get(event.type)
+        if rule is None:
+            continue
+        weight = _weight(event, now, scoring, discount)
+        if rule.points == 0:
+            event_units[event.type] += weight
+        else:
+            event_units[event.type] += (
+                _capped_magnitude(event, scoring, used) / abs(rule.points) * weight
             )
-    for pattern in scoring.patterns:
-        fired = len(_in_window(usable, now, pattern)) >= pattern.at_least
-        units[rule_key("pattern", pattern.name)] = float(fired)
-    if scoring.every_email_opened is not None:
-        opened = _every_email_opened(usable, scoring, sent_ids)
-        units[rule_key("every_email_opened", "")] = float(bool(opened))
+    for ref in refs:
+        if ref.kind == "fit":
+            fit = scenario.fit[ref.index]
+            units[ref.key] = float(fit.matches(profile.value_of(fit.field)))
+        elif ref.kind == "event":
+            units[ref.key] = event_units[ref.name]
+        elif ref.kind == "pattern":
+            units[ref.key] = _pattern_factor(usable, now, scoring.patterns[ref.index], discount)
+        else:
+            units[ref.key] = float(bool(_every_email_opened(usable, scoring, sent_ids)))
     return units
+
+
+def _pattern_factor(
+    events: Sequence[BehaviorEvent], now: datetime, pattern: Pattern, discount: Discount | None
+) -> float:
+    """1.0 when the pattern fires at `now`, the discount's share when it fires only with
+    events from before a recycle, else 0.0 (as `_pattern_points` gives its points)."""
+    matched = _in_window(events, now, pattern)
+    if len(matched) < pattern.at_least:
+        return 0.0
+    fresh = [e for e in matched if discount is None or e.occurred_at >= discount.before]
+    return 1.0 if len(fresh) >= pattern.at_least or discount is None else discount.keep

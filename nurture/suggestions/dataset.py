@@ -1,81 +1,194 @@
-"""The rows a scoring suggestion learns from: each hand-off sales received, with what each
-of the scenario's rules saw of the lead at the moment of the hand-off.
+"""What a scoring suggestion learns from: each hand-off sales received, with what the
+lead had done and was at that moment; and the leads never handed off, whose scores under
+new points say how many more a new threshold would send.
 
-A row holds the rules' units (nurture/scoring/score.py `rule_units`), the outcome and the
-hand-off's time, and nothing that names the lead: what is learnt and shown is per rule.
-Open hand-offs are kept for the volume a threshold brings; only decided ones are learnt
-from. Leads never handed off have no outcome and are not rows at all (the selection bias
-every suggestion states).
+A hand-off's evidence is what its journey scored it on: the lead's profile, its events
+for the product that had happened and arrived by the hand-off, the emails (not LINE or
+webhook messages) sent before it for "every email opened", and a recycled lead's discount.
+The rows keep that evidence to be re-scored under suggested points; what leaves this module
+is per rule and never names a lead. Erased leads are left out (their events were scrubbed).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
-from nurture.handoff.outcomes import HandoffOutcome, Outcome, load_outcomes
+from nurture.handoff.outcomes import DECIDED, HandoffOutcome, Outcome, load_outcomes
 from nurture.journey.carry_over import DELIVERED
+from nurture.journey.rules import handoff_signals
 from nurture.leads.events import BehaviorEvent
+from nurture.leads.profile import LeadProfile
 from nurture.scenario.model import Scenario
-from nurture.scoring.score import rule_units
+from nurture.scoring.score import Discount, rule_units, score_lead
 from nurture.store.engine import Store, profile_of
 from nurture.store.event_log import event_of
-from nurture.store.models import Event, Handoff, Lead, Send
+from nurture.store.models import Event, Handoff, Journey, Lead, Send, Transition
 
 CHUNK = 500  # leads per query: bounded IN lists on both engines
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """What a journey scores a lead on at one moment."""
+
+    profile: LeadProfile
+    events: tuple[BehaviorEvent, ...]
+    sent_ids: tuple[str, ...] = ()
+    discount: Discount | None = None
+
+    def score(self, scenario: Scenario, at: datetime) -> int:
+        return score_lead(
+            self.profile,
+            self.events,
+            at,
+            scenario,
+            sent_ids=self.sent_ids,
+            discount=self.discount,
+        ).total
+
+    def units(self, scenario: Scenario, at: datetime) -> dict[str, float]:
+        return rule_units(
+            self.profile,
+            self.events,
+            at,
+            scenario,
+            sent_ids=self.sent_ids,
+            discount=self.discount,
+        )
+
+    def eligible(self, scenario: Scenario, at: datetime) -> bool:
+        """Whether the hand-off's other conditions (fit, buying signals) held at `at`."""
+        handoff = scenario.handoff
+        if handoff.fit_at_least is not None:
+            fit = score_lead(self.profile, (), at, scenario).fit
+            if fit < handoff.fit_at_least:
+                return False
+        if not handoff.requires_any:
+            return True
+        happened = [e for e in self.events if e.occurred_at <= at]
+        return bool(handoff_signals(scenario, happened, self.discount))
+
+
+@dataclass(frozen=True)
 class Row:
-    """One delivered hand-off as the model sees it."""
+    """One delivered hand-off."""
 
     outcome: Outcome
     handed_off_at: datetime
     recorded_score: int
-    """The score the journey handed the lead off at (the report's calibration uses it)."""
+    """The score the journey handed the lead off at."""
+    group: int
+    """Its journey, by number: a journey's hand-offs stay in one cross-validation fold."""
     units: dict[str, float]
+    evidence: Evidence = field(repr=False, compare=False)
 
     @property
     def decided(self) -> bool:
-        return self.outcome in ("won", "lost", "rejected", "disqualified")
+        return self.outcome in DECIDED
 
     @property
     def won(self) -> bool:
         return self.outcome == "won"
 
 
-def load_rows(
+@dataclass(frozen=True)
+class Unlabelled:
+    """A lead of the product never handed off in the period: no outcome, but a score that
+    new points may lift over a new threshold (counted in its volume, not its precision)."""
+
+    evidence: Evidence
+    moments: tuple[datetime, ...]
+    """When its score peaked, if ever: right after each of its events in the period."""
+
+    def peak(self, scenario: Scenario) -> int | None:
+        """Its highest score under `scenario` at a moment it met the hand-off's other
+        conditions; None if it never did."""
+        scores = [
+            self.evidence.score(scenario, at)
+            for at in self.moments
+            if self.evidence.eligible(scenario, at)
+        ]
+        return max(scores, default=None)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    rows: list[Row]
+    unlabelled: list[Unlabelled]
+    erased: int
+    """Hand-offs of erased leads, left out."""
+
+
+def load_dataset(
+    store: Store, scenario: Scenario, *, since: datetime | None, until: datetime
+) -> Dataset:
+    """The product's hand-offs made in [since, until) that reached sales, each with its
+    rules' units at the moment it was made, and the product's other leads."""
+    outcomes = sorted(
+        (
+            o
+            for o in load_outcomes(store, product=scenario.product, since=since, until=until)
+            if o.delivered
+        ),
+        key=lambda o: (o.handed_off_at, o.journey_id, o.handoff_no),
+    )
+    groups = {journey: n for n, journey in enumerate(sorted({o.journey_id for o in outcomes}))}
+    rows: list[Row] = []
+    erased = 0
+    for part in _chunks(outcomes):
+        loaded, left_out = _rows_of(store, scenario, part, groups)
+        rows.extend(loaded)
+        erased += left_out
+    handed_off = _leads_of(store, {o.journey_id for o in outcomes})
+    unlabelled = _unlabelled(store, scenario, handed_off, since=since, until=until)
+    return Dataset(rows, unlabelled, erased)
+
+
+def _chunks(items: Sequence[HandoffOutcome]) -> Iterator[Sequence[HandoffOutcome]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+def _leads_of(store: Store, journeys: set[str]) -> set[str]:
+    with store.session() as session:
+        return set(session.scalars(select(Handoff.lead_id).where(Handoff.journey_id.in_(journeys))))
+
+
+def _events(
+    session: Session, product: str, lead_ids: set[str], until: datetime
+) -> dict[str, list[tuple[BehaviorEvent, datetime]]]:
+    """Each lead's events for the product (or for every product) before `until`, with the
+    moment each arrived: an event that arrived after a hand-off did not score it."""
+    found: dict[str, list[tuple[BehaviorEvent, datetime]]] = defaultdict(list)
+    for row in session.scalars(
+        select(Event)
+        .where(
+            Event.lead_id.in_(lead_ids),
+            or_(Event.product == product, Event.product.is_(None)),
+            Event.occurred_at < until,
+        )
+        .order_by(Event.occurred_at, Event.event_id)
+    ):
+        found[row.lead_id or ""].append((event_of(row), row.received_at))
+    return found
+
+
+def _rows_of(
     store: Store,
     scenario: Scenario,
-    *,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> list[Row]:
-    """Every hand-off of the scenario's product made in [since, until) that reached sales,
-    in time order, each with its rules' units at the moment it was made."""
-    outcomes = [
-        o
-        for o in load_outcomes(store, product=scenario.product, since=since, until=until)
-        if o.delivered
-    ]
-    rows: list[Row] = []
-    for part in _chunks(outcomes):
-        rows.extend(_rows_of(store, scenario, part))
-    return sorted(rows, key=lambda r: (r.handed_off_at, r.recorded_score))
-
-
-def _chunks(outcomes: Sequence[HandoffOutcome]) -> Iterator[Sequence[HandoffOutcome]]:
-    for start in range(0, len(outcomes), CHUNK):
-        yield outcomes[start : start + CHUNK]
-
-
-def _rows_of(store: Store, scenario: Scenario, outcomes: Sequence[HandoffOutcome]) -> list[Row]:
-    """The rows of a chunk of hand-offs: three queries, whatever its size."""
+    outcomes: Sequence[HandoffOutcome],
+    groups: dict[str, int],
+) -> tuple[list[Row], int]:
+    """The rows of a chunk of hand-offs (four queries, whatever its size), and how many
+    were left out because their lead was erased."""
     journeys = {o.journey_id for o in outcomes}
+    latest = max(o.handed_off_at for o in outcomes)
     with store.session() as session:
         lead_of = dict(
             session.execute(
@@ -88,37 +201,88 @@ def _rows_of(store: Store, scenario: Scenario, outcomes: Sequence[HandoffOutcome
             lead.id: lead
             for lead in session.scalars(select(Lead).where(Lead.id.in_(set(lead_of.values()))))
         }
-        latest = max(o.handed_off_at for o in outcomes)
-        events: dict[str, list[BehaviorEvent]] = defaultdict(list)
-        for row in session.scalars(
-            select(Event).where(
-                Event.lead_id.in_(set(lead_of.values())),
-                or_(Event.product == scenario.product, Event.product.is_(None)),
-                Event.occurred_at <= latest,
-            )
-        ):
-            events[row.lead_id or ""].append(event_of(row))
+        events = _events(session, scenario.product, set(lead_of.values()), latest)
         sends: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
         for send_id, journey_id, at in session.execute(
             select(Send.id, Send.journey_id, Send.journey_time).where(
                 Send.journey_id.in_(journeys),
                 Send.status.in_(DELIVERED),
+                Send.channel == "email",
                 Send.mail_type != "sales",
             )
         ):
             sends[journey_id].append((at, send_id))
+        recycles: dict[str, list[datetime]] = defaultdict(list)
+        for journey_id, at in session.execute(
+            select(Transition.journey_id, Transition.journey_time).where(
+                Transition.journey_id.in_(journeys), Transition.to_lifecycle == "recycled"
+            )
+        ):
+            recycles[journey_id].append(at)
     rows = []
+    erased = 0
+    keep = scenario.handoff.recycle.keep_behavior
     for o in outcomes:
         lead = leads.get(lead_of.get(o.journey_id, ""))
-        if lead is None:  # erased since: nothing left to learn from
+        if lead is None or lead.erased_at is not None:
+            erased += 1
             continue
-        sent = [send_id for at, send_id in sorted(sends[o.journey_id]) if at <= o.handed_off_at]
-        units = rule_units(
-            profile_of(lead),
-            events[lead.id],
-            o.handed_off_at,
-            scenario,
-            sent_ids=sent,
+        at = o.handed_off_at
+        handed_back = max((t for t in recycles[o.journey_id] if t <= at), default=None)
+        evidence = Evidence(
+            profile=profile_of(lead),
+            events=tuple(e for e, arrived in events[lead.id] if arrived is None or arrived <= at),
+            sent_ids=tuple(s for t, s in sorted(sends[o.journey_id]) if t <= at),
+            discount=Discount(before=handed_back, keep=keep) if handed_back else None,
         )
-        rows.append(Row(o.outcome, o.handed_off_at, o.score, units))
-    return rows
+        rows.append(
+            Row(
+                o.outcome, at, o.score, groups[o.journey_id], evidence.units(scenario, at), evidence
+            )
+        )
+    return rows, erased
+
+
+def _peaks(times: Iterable[datetime]) -> tuple[datetime, ...]:
+    """The last event time of each day: a score peaks after a day's events (decay only
+    lowers it), and a busy lead needs a few moments, not thousands."""
+    last: dict[object, datetime] = {}
+    for at in times:
+        last[at.date()] = max(at, last.get(at.date(), at))
+    return tuple(sorted(last.values()))
+
+
+def _unlabelled(
+    store: Store,
+    scenario: Scenario,
+    handed_off: set[str],
+    *,
+    since: datetime | None,
+    until: datetime,
+) -> list[Unlabelled]:
+    """The product's leads with a journey and no hand-off in the period, not erased, with
+    the moments of their events in the period."""
+    with store.session() as session:
+        lead_ids = sorted(
+            set(
+                session.scalars(
+                    select(Journey.lead_id)
+                    .join(Lead, Lead.id == Journey.lead_id)
+                    .where(Journey.product == scenario.product, Lead.erased_at.is_(None))
+                )
+            )
+            - handed_off
+        )
+        found = []
+        for start in range(0, len(lead_ids), CHUNK):
+            part = set(lead_ids[start : start + CHUNK])
+            leads = session.scalars(select(Lead).where(Lead.id.in_(part)))
+            events = _events(session, scenario.product, part, until)
+            for lead in sorted(leads, key=lambda lead: lead.id):
+                own = tuple(e for e, _ in events[lead.id])
+                moments = _peaks(
+                    e.occurred_at for e in own if since is None or e.occurred_at >= since
+                )
+                if moments:
+                    found.append(Unlabelled(Evidence(profile_of(lead), own), moments))
+    return found

@@ -47,6 +47,9 @@ class Coefficient:
     """95% interval of `per_unit` given the rules kept (None when dropped)."""
     fold_signs: tuple[int, ...]
     """-1, 0 or 1 in each fold's fit: a rule whose sign flips between folds is unstable."""
+    fold_per_unit: tuple[float, ...] = ()
+    """`per_unit` as each fold's training rows alone give it: points from these score the
+    fold's held-out rows, for a threshold judged on rows its points never saw."""
 
     @property
     def flips(self) -> bool:
@@ -72,6 +75,8 @@ class Figures:
 @dataclass(frozen=True)
 class Learnt:
     coefficients: dict[str, Coefficient]
+    folds: NDArray[np.int64]
+    """The fold of each row."""
     penalty: float
     model: Figures
     current: Figures
@@ -79,43 +84,68 @@ class Learnt:
     logistic fit on the training folds (a score alone is not a probability)."""
 
 
-def learn(keys: Sequence[str], units: Matrix, won: Vector, current_scores: Vector) -> Learnt:
-    """Fit the model on every row, and judge it and the current rules on held-out folds.
-    Columns that never vary get no coefficient (the caller reports them apart)."""
-    folds = stratified_folds(won)
+def learn(
+    keys: Sequence[str],
+    units: Matrix,
+    won: Vector,
+    current_scores: Vector,
+    groups: NDArray[np.int64] | None = None,
+) -> Learnt:
+    """Select rules with the penalty, estimate the kept ones without it, and judge the
+    model and the current rules on the same held-out folds.
+
+    The estimates come from an unpenalised refit on the rules the penalty kept (a "relaxed
+    lasso"): the penalty is good at choosing, but it shrinks what it keeps, and intervals
+    around shrunk estimates would be centred in the wrong place. The intervals do not
+    account for the choosing itself, which the fold-stability rule stands in for."""
+    folds = stratified_folds(won, groups)
     penalty = choose_penalty(units, won, folds)
     fold_betas = []
+    fold_refits = []
     model_oof = np.zeros(len(won))
     current_oof = np.zeros(len(won))
     for k in range(FOLDS):
         train, test = folds != k, folds == k
-        beta, _, predict = _fit_standardised(units[train], won[train], penalty)
+        beta, predict = _fit_standardised(units[train], won[train], penalty)
         fold_betas.append(beta)
+        fold_kept = [i for i in range(len(keys)) if beta[i] != 0]
+        refit = np.zeros(len(keys))
+        refit[fold_kept] = _refit(units[train][:, fold_kept], won[train])[0]
+        fold_refits.append(refit)
         model_oof[test] = predict(units[test])
         current_oof[test] = _score_probability(current_scores[train], won[train])(
             current_scores[test]
         )
-    beta, interval, _ = _fit_standardised(units, won, penalty)
-    coefficients = {
-        key: Coefficient(
-            per_unit=float(beta[i]),
-            interval=interval[i],
-            fold_signs=tuple(int(np.sign(round(b[i], 9))) for b in fold_betas),
-        )
-        for i, key in enumerate(keys)
-    }
-    return Learnt(coefficients, penalty, figures(model_oof, won), figures(current_oof, won))
+    beta, _ = _fit_standardised(units, won, penalty)
+    kept = [i for i in range(len(keys)) if beta[i] != 0]
+    refit, intervals = _refit(units[:, kept], won)
+    coefficients = {}
+    for i, key in enumerate(keys):
+        signs = tuple(int(np.sign(round(b[i], 9))) for b in fold_betas)
+        per_fold = tuple(float(r[i]) for r in fold_refits)
+        if i in kept:
+            j = kept.index(i)
+            coefficients[key] = Coefficient(float(refit[j]), intervals[j], signs, per_fold)
+        else:
+            coefficients[key] = Coefficient(0.0, None, signs, per_fold)
+    return Learnt(coefficients, folds, penalty, figures(model_oof, won), figures(current_oof, won))
 
 
-def stratified_folds(won: Vector, k: int = FOLDS) -> NDArray[np.int64]:
-    """A fold number per row, wins and the rest each spread evenly over the folds."""
+def stratified_folds(won: Vector, groups: NDArray[np.int64] | None = None) -> NDArray[np.int64]:
+    """A fold number per row: the rows of a group (a journey's hand-offs) in one fold, and
+    groups with a win and groups without each spread evenly over the folds."""
+    if groups is None:
+        groups = np.arange(len(won))
     rng = np.random.default_rng(SEED)
-    folds = np.zeros(len(won), dtype=np.int64)
+    ids = np.unique(groups)
+    any_won = np.array([won[groups == g].any() for g in ids])
+    fold_of: dict[int, int] = {}
     for label in (True, False):
-        rows = np.flatnonzero(won.astype(bool) == label)
-        rng.shuffle(rows)
-        folds[rows] = np.arange(len(rows)) % k
-    return folds
+        chosen = ids[any_won == label]
+        rng.shuffle(chosen)
+        for n, group in enumerate(chosen):
+            fold_of[int(group)] = n % FOLDS
+    return np.array([fold_of[int(g)] for g in groups], dtype=np.int64)
 
 
 def choose_penalty(units: Matrix, won: Vector, folds: NDArray[np.int64]) -> float:
@@ -124,7 +154,7 @@ def choose_penalty(units: Matrix, won: Vector, folds: NDArray[np.int64]) -> floa
     for i, penalty in enumerate(PENALTIES):
         for k in range(FOLDS):
             train, test = folds != k, folds == k
-            _, _, predict = _fit_standardised(units[train], won[train], penalty)
+            _, predict = _fit_standardised(units[train], won[train], penalty)
             losses[i, k] = log_loss(predict(units[test]), won[test])
     mean = losses.mean(axis=1)
     se = losses.std(axis=1, ddof=1) / np.sqrt(FOLDS)
@@ -133,22 +163,23 @@ def choose_penalty(units: Matrix, won: Vector, folds: NDArray[np.int64]) -> floa
     return PENALTIES[max(within)]
 
 
-def _fit_standardised(
-    units: Matrix, won: Vector, penalty: float
-) -> tuple[Vector, list[tuple[float, float] | None], _Predictor]:
-    """Per-unit coefficients, their intervals, and a predictor, from an L1 fit on
-    standardised units (the intercept is not penalised)."""
-    mean = units.mean(axis=0)
-    scale = units.std(axis=0)
-    scale[scale == 0] = 1.0
-    z = sm.add_constant((units - mean) / scale, has_constant="add")
-    alpha = np.full(z.shape[1], penalty * len(won))
-    alpha[0] = 0.0
+class _Logit(sm.Logit):
+    """statsmodels' Logit, whose L1 fit does not fail when its covariance cannot be
+    computed (rules that move together): the penalised fit only chooses rules here."""
+
+    def cov_params_func_l1(self, likelihood_model: object, xopt: Vector, retvals: object) -> Matrix:
+        try:
+            return np.asarray(super().cov_params_func_l1(likelihood_model, xopt, retvals))
+        except np.linalg.LinAlgError:
+            return np.full((len(xopt), len(xopt)), np.nan)
+
+
+def _l1(z: Matrix, won: Vector, alpha: Vector) -> Vector:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", PerfectSeparationWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
-        result = sm.Logit(won, z).fit_regularized(
+        result = _Logit(won, z).fit_regularized(
             method="l1",
             alpha=alpha,
             disp=False,
@@ -156,17 +187,50 @@ def _fit_standardised(
             size_trim_tol=1e-4,
             maxiter=500,
         )
-    params = np.asarray(result.params, dtype=float)
-    bse = np.asarray(result.bse, dtype=float)
-    beta = params[1:] / scale
+    return np.asarray(result.params, dtype=float)
+
+
+def _standardised(units: Matrix) -> tuple[Matrix, Vector, Vector]:
+    mean = units.mean(axis=0)
+    scale = units.std(axis=0)
+    scale[scale == 0] = 1.0
+    return sm.add_constant((units - mean) / scale, has_constant="add"), mean, scale
+
+
+def _fit_standardised(units: Matrix, won: Vector, penalty: float) -> tuple[Vector, _Predictor]:
+    """Per-unit coefficients and a predictor, from an L1 fit on standardised units (the
+    intercept is not penalised)."""
+    z, mean, scale = _standardised(units)
+    alpha = np.full(z.shape[1], penalty * len(won))
+    alpha[0] = 0.0
+    params = _l1(z, won, alpha)
+    return params[1:] / scale, _Predictor(params, mean, scale)
+
+
+def _refit(units: Matrix, won: Vector) -> tuple[Vector, list[tuple[float, float] | None]]:
+    """Per-unit coefficients and their 95% intervals, barely penalised (a rule that
+    separates the rows still gets a finite estimate, and no interval to trust)."""
+    if units.shape[1] == 0:
+        return np.zeros(0), []
+    z, _, scale = _standardised(units)
+    alpha = np.full(z.shape[1], 1e-6 * len(won))
+    alpha[0] = 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = _Logit(won, z).fit_regularized(
+            method="l1", alpha=alpha, disp=False, trim_mode="off", maxiter=500
+        )
+    params = np.asarray(result.params, dtype=float)[1:]
+    bse = np.asarray(result.bse, dtype=float)[1:]
+    beta = params / scale
     intervals: list[tuple[float, float] | None] = []
-    for i in range(1, len(params)):
-        if params[i] == 0 or not np.isfinite(bse[i]):
-            intervals.append(None)
+    for i in range(len(beta)):
+        if not np.isfinite(bse[i]) or bse[i] > 10:
+            intervals.append(None)  # no information: separation or rules moving together
         else:
-            half = Z_95 * bse[i] / scale[i - 1]
-            intervals.append((float(beta[i - 1] - half), float(beta[i - 1] + half)))
-    return beta, intervals, _Predictor(params, mean, scale)
+            half = Z_95 * bse[i] / scale[i]
+            intervals.append((float(beta[i] - half), float(beta[i] + half)))
+    return beta, intervals
 
 
 @dataclass(frozen=True)
@@ -183,7 +247,7 @@ class _Predictor:
 def _score_probability(scores: Vector, won: Vector) -> Callable[[Vector], Vector]:
     """A logistic fit of won on the score alone, barely penalised (a score that separates
     the training rows perfectly still gives finite probabilities)."""
-    _, _, predict = _fit_standardised(scores.reshape(-1, 1), won, 1e-6)
+    _, predict = _fit_standardised(scores.reshape(-1, 1), won, 1e-6)
     return lambda held_out: predict(held_out.reshape(-1, 1))
 
 

@@ -60,6 +60,8 @@ def scenario_patch(folder: Path, suggestion: ScoringSuggestion, *, relative_to: 
 
 def patched_text(text: str, suggestion: ScoringSuggestion) -> str:
     """The scenario file's text with the suggested points, caps and threshold."""
+    if "*" in text and any(isinstance(e, yaml.AliasEvent) for e in yaml.parse(text)):
+        raise PatchError("the scenario file uses YAML aliases (*name): patch it by hand")
     root = yaml.compose(text)
     if not isinstance(root, yaml.MappingNode):
         raise PatchError("the scenario file is not a mapping")
@@ -67,7 +69,7 @@ def patched_text(text: str, suggestion: ScoringSuggestion) -> str:
     for rule in suggestion.rules:
         if rule.suggested_points == rule.current_points:
             continue
-        rule_node = _rule_node(root, rule.kind, rule.name)
+        rule_node = _rule_node(root, rule.kind, rule.name, _nth(rule.rule))
         edits.append(_replace(_value(rule_node, "points"), str(rule.suggested_points)))
         if rule.suggested_daily_cap is not None and rule.suggested_daily_cap != rule.daily_cap:
             edits.append(_replace(_value(rule_node, "daily_cap"), str(rule.suggested_daily_cap)))
@@ -83,13 +85,19 @@ def patched_text(text: str, suggestion: ScoringSuggestion) -> str:
     return text
 
 
-def _rule_node(root: yaml.MappingNode, kind: str, name: str) -> yaml.MappingNode:
+def _nth(key: str) -> int:
+    """Which rule of that name a key means: `fit:x#2` is the second fit rule named x."""
+    _, sep, n = key.rpartition("#")
+    return int(n) if sep and n.isdigit() else 1
+
+
+def _rule_node(root: yaml.MappingNode, kind: str, name: str, nth: int) -> yaml.MappingNode:
     if kind == "fit":
-        node = _item_named(_value(root, "fit"), name)
+        node = _item_named(_value(root, "fit"), name, nth)
     elif kind == "event":
         node = _value(_value(_value(root, "scoring"), "events"), name)
     elif kind == "pattern":
-        node = _item_named(_value(_value(root, "scoring"), "patterns"), name)
+        node = _item_named(_value(_value(root, "scoring"), "patterns"), name, nth)
     else:
         node = _value(_value(root, "scoring"), "every_email_opened")
     if not isinstance(node, yaml.MappingNode):
@@ -105,19 +113,24 @@ def _value(node: yaml.Node, key: str) -> yaml.Node:
     raise PatchError(f"no {key!r} at line {node.start_mark.line + 1} of the scenario file")
 
 
-def _item_named(node: yaml.Node, name: str) -> yaml.Node:
+def _item_named(node: yaml.Node, name: str, nth: int) -> yaml.Node:
     if isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            if isinstance(item, yaml.MappingNode) and any(
-                k.value == "name" and v.value == name for k, v in item.value
-            ):
-                return item
+        named = [
+            item
+            for item in node.value
+            if isinstance(item, yaml.MappingNode)
+            and any(k.value == "name" and v.value == name for k, v in item.value)
+        ]
+        if len(named) >= nth:
+            return named[nth - 1]
     raise PatchError(f"no rule named {name!r} in the scenario file")
 
 
 def _replace(node: yaml.Node, text: str) -> _Edit:
     if not isinstance(node, yaml.ScalarNode):
         raise PatchError(f"the value at line {node.start_mark.line + 1} is not a number")
+    if node.start_mark.index == node.end_mark.index:  # `points:` with nothing after it
+        text = " " + text
     return _Edit(node.start_mark.index, node.end_mark.index, text)
 
 
@@ -133,7 +146,8 @@ def _threshold_edit(text: str, root: yaml.MappingNode, threshold: int) -> _Edit:
     first = handoff.value[0][0]
     line_start = text.rfind("\n", 0, first.start_mark.index) + 1
     indent = " " * first.start_mark.column
-    return _Edit(line_start, line_start, f"{indent}score_at_least: {threshold}\n")
+    newline = "\r\n" if "\r\n" in text else "\n"
+    return _Edit(line_start, line_start, f"{indent}score_at_least: {threshold}{newline}")
 
 
 def _check(folder: Path, text: str) -> None:

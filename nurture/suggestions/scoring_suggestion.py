@@ -4,22 +4,26 @@ them, learnt from a product's decided hand-offs, with every guardrail stated.
 How a coefficient becomes points: a rule's coefficient is log-odds of a win per unit of
 the rule, and points are score per unit, so points = coefficient × one scale for every
 rule. The scale keeps the spread of the re-weighted rules' scores over the decided
-hand-offs what it is now, so the suggestion stays in the scenario's score range and its
-stages keep their meaning; the threshold is then chosen on the new scores with the hand-off
-report's calibration (nurture/handoff/calibration.py).
+hand-offs what it is now, so the suggestion stays in the scenario's score range; the
+threshold is then chosen on the hand-offs re-scored exactly as a journey with the new
+points would score them, with the hand-off report's calibration
+(nurture/handoff/calibration.py), counting the leads never handed off that the new points
+would lift over it.
 
 Which rules move:
 - `signal`: kept by the penalty, its 95% interval clear of zero, the same sign in every
   fold: suggested points from its coefficient;
 - `no_signal`: dropped by the penalty or its interval spans zero: suggested 0;
 - `unstable`: its sign flips between folds: left as it is, not suggested;
-- `too_rare` / `constant`: too few decided hand-offs saw it fire, or every one did: it
-  cannot be judged and is left as it is.
+- `too_rare` / `constant` / `duplicate`: too few decided hand-offs saw it fire, every one
+  did, or it fired exactly where an earlier rule did: it cannot be judged apart and is left
+  as it is.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
@@ -27,24 +31,24 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel
 
-from nurture.handoff.calibration import Calibration, calibrate
-from nurture.handoff.outcomes import HandoffOutcome
+from nurture.handoff.calibration import Calibration, ThresholdRow, calibrate
+from nurture.handoff.outcomes import HandoffOutcome, Outcome
 from nurture.handoff.report import period_days
 from nurture.scenario.loader import has_scenario, load_scenario_dir, scenario_dirs
 from nurture.scenario.model import Scenario
-from nurture.scoring.score import rule_key
+from nurture.scoring.score import RuleKind, RuleRef, rule_refs
 from nurture.store.engine import Store
 from nurture.store.models import utcnow
-from nurture.suggestions.dataset import Row, load_rows
+from nurture.suggestions.dataset import Dataset, Row, load_dataset
 from nurture.suggestions.model import Coefficient, Figures, Learnt, learn
 
-MIN_DECIDED = 100  # and PER_RULE per rule judged: the usual ten events per variable
-PER_RULE = 10
-MIN_EACH = 20  # won, and not won: a model of one outcome learns nothing
+MIN_DECIDED = 100
+PER_RULE = 5  # won, and not won, per rule judged: penalised fits need fewer than ten
+MIN_EACH = 20  # won, and not won, at the least: a model of one outcome learns nothing
 MIN_FIRED = 10  # decided hand-offs a rule must have fired in to be judged
+MAX_UNJUDGED = 0.05  # of a threshold's hand-offs, the share never handed off before
 
-RuleKind = Literal["fit", "event", "pattern", "every_email_opened"]
-Verdict = Literal["signal", "no_signal", "unstable", "too_rare", "constant"]
+Verdict = Literal["signal", "no_signal", "unstable", "too_rare", "constant", "duplicate"]
 Status = Literal["suggested", "too_little_data"]
 
 GUARDRAILS: dict[str, str] = {
@@ -53,15 +57,20 @@ GUARDRAILS: dict[str, str] = {
     "never reached the threshold, which is unlabelled, not lost; so it tells apart leads "
     "that scored high already, and a rule that only ever fires below the threshold cannot "
     "be judged here",
-    "threshold_volume": "hand-offs a week under the suggestion count the leads handed off "
-    "in the period that would still pass; leads that never reached the current threshold "
-    "but would pass the new one are not counted (at least this many)",
+    "threshold_volume": "a threshold's hand-offs a week count the period's hand-offs that "
+    "would still pass and the leads never handed off whose highest score under the new "
+    f"points would; precision is judged on the first only, so no threshold is recommended "
+    f"where more than {MAX_UNJUDGED:.0%} of its hand-offs were never judged",
     "stability": "a rule whose sign flips between cross-validation folds is not suggested "
     "(left as it is); a rule that fired in fewer than "
-    f"{MIN_FIRED} decided hand-offs, or in all of them, cannot be judged",
-    "profile": "fit rules are judged on each lead's profile as it is now; behaviour on the "
-    "events before its hand-off, counted as the journey scores them (decay and daily caps), "
-    "without a recycled lead's discount",
+    f"{MIN_FIRED} decided hand-offs, in all of them, or exactly where another did, cannot "
+    "be judged apart",
+    "evidence": "each hand-off is scored on what its journey scored it on: the events that "
+    "had happened and arrived by then (decay, daily caps, a recycled lead's discount), the "
+    "emails sent before it; fit rules on the lead's profile as it is now; erased leads are "
+    "left out",
+    "stages": "warm and hot are left as they are: the suggestion moves the score's level "
+    "(see the medians), so review the stages with `nurture simulate`",
     "personal_data": "the output holds rules, counts and figures only: no lead, address or "
     "journey id",
     "review": "a suggestion, not a decision: review the patch, then `nurture validate`, "
@@ -85,6 +94,8 @@ class RuleSuggestion(BaseModel):
     daily_cap: int | None = None
     suggested_daily_cap: int | None = None
     """An event rule's cap moves with its points: a cap counts events, not points."""
+    same_as: str | None = None
+    """A `duplicate`'s earlier rule."""
 
 
 class ModelFigures(BaseModel):
@@ -100,6 +111,10 @@ class ThresholdSuggestion(BaseModel):
     per_week_now: float
     per_week_suggested: float | None
     change_per_week: float | None
+    never_judged: int | None
+    """Of the recommended threshold's hand-offs, leads never handed off in the period."""
+    median_score_now: float
+    median_score_suggested: float
     message: str
     calibration: Calibration
 
@@ -113,7 +128,10 @@ class ScoringSuggestion(BaseModel):
     decided: int
     won: int
     open: int
+    erased: int
     needed: int
+    """Decided hand-offs needed; and at least `needed_each` won and as many not won."""
+    needed_each: int
     rules: list[RuleSuggestion] = []
     points_per_log_odds: float | None = None
     model: ModelFigures | None = None
@@ -122,74 +140,45 @@ class ScoringSuggestion(BaseModel):
     guardrails: dict[str, str] = GUARDRAILS
 
 
-def scenario_rules(scenario: Scenario) -> list[tuple[str, RuleKind, str, int]]:
-    """(key, kind, name, points) of every rule a suggestion may move, in the file's order."""
-    rules: list[tuple[str, RuleKind, str, int]] = [
-        (rule_key("fit", r.name), "fit", r.name, r.points) for r in scenario.fit
-    ]
-    scoring = scenario.scoring
-    rules += [(rule_key("event", t), "event", t, r.points) for t, r in scoring.events.items()]
-    rules += [(rule_key("pattern", p.name), "pattern", p.name, p.points) for p in scoring.patterns]
-    if scoring.every_email_opened is not None:
-        opened = scoring.every_email_opened
-        rules.append(
-            (rule_key("every_email_opened", ""), "every_email_opened", opened.name, opened.points)
-        )
-    return rules
-
-
-def needed_rows(rules: int) -> int:
-    return max(MIN_DECIDED, PER_RULE * rules)
-
-
-def score_with(points: dict[str, int], units: dict[str, float], scenario: Scenario) -> int:
-    """The score `points` give a lead with these units, as the journey would compute it:
-    fit exact, behaviour rounded per rule and capped at `max_behavior`."""
-    fit = sum(points[key] * units[key] for key in units if key.startswith("fit:"))
-    behaviour = sum(
-        math.floor(points[key] * units[key] + 0.5) for key in units if not key.startswith("fit:")
-    )
-    cap = scenario.scoring.max_behavior
-    if cap is not None:
-        behaviour = min(behaviour, cap)
-    return round(fit) + behaviour
+def needed_each(rules: int) -> int:
+    return max(MIN_EACH, PER_RULE * rules)
 
 
 def suggest(
-    scenario: Scenario,
-    rows: list[Row],
-    *,
-    since: datetime | None,
-    until: datetime,
+    scenario: Scenario, data: Dataset, *, since: datetime | None, until: datetime
 ) -> ScoringSuggestion:
     """The suggestion for `scenario` from its delivered hand-offs, or why there is none."""
-    rules = scenario_rules(scenario)
-    decided = [r for r in rows if r.decided]
+    refs = rule_refs(scenario)
+    decided = [r for r in data.rows if r.decided]
     won = sum(r.won for r in decided)
-    needed = needed_rows(len(rules))
+    each = needed_each(len(refs))
     base = {
         "product": scenario.product,
         "since": since,
         "until": until,
         "decided": len(decided),
         "won": won,
-        "open": len(rows) - len(decided),
-        "needed": needed,
+        "open": len(data.rows) - len(decided),
+        "erased": data.erased,
+        "needed": MIN_DECIDED,
+        "needed_each": each,
     }
-    short = _shortfall(len(decided), won, needed)
+    short = _shortfall(len(decided), won, each)
     if short:
         return ScoringSuggestion(status="too_little_data", message=short, **base)
-    keys = [key for key, *_ in rules]
-    units = np.array([[r.units.get(k, 0.0) for k in keys] for r in decided], dtype=float)
+    keys = [ref.key for ref in refs]
+    units = np.array([[r.units[k] for k in keys] for r in decided], dtype=float)
     outcome = np.array([r.won for r in decided], dtype=float)
-    current = {key: points for key, _, _, points in rules}
-    current_scores = np.array([score_with(current, r.units, scenario) for r in decided], float)
-    judged = [i for i in range(len(keys)) if _judgeable(units[:, i])]
-    learnt = learn([keys[i] for i in judged], units[:, judged], outcome, current_scores)
-    suggestions = _rule_suggestions(scenario, rules, units, learnt)
+    groups = np.array([r.group for r in decided], dtype=np.int64)
+    current = np.array([r.evidence.score(scenario, r.handed_off_at) for r in decided], float)
+    duplicates = _duplicates(units, keys)
+    judged = [i for i in range(len(keys)) if _judgeable(units[:, i]) and keys[i] not in duplicates]
+    learnt = learn([keys[i] for i in judged], units[:, judged], outcome, current, groups)
+    suggestions = _rule_suggestions(scenario, refs, units, learnt, duplicates)
     scale = _points_scale(suggestions, learnt, units, keys)
     suggestions = [_with_points(s, learnt, scale) for s in suggestions]
-    threshold = _threshold(scenario, rows, suggestions, since=since, until=until)
+    held_out = _held_out_scores(scenario, decided, suggestions, learnt, scale)
+    threshold = _threshold(scenario, data, suggestions, current, held_out, since=since, until=until)
     moved = sum(s.suggested_points != s.current_points for s in suggestions)
     return ScoringSuggestion(
         status="suggested",
@@ -203,26 +192,27 @@ def suggest(
     )
 
 
-def _shortfall(decided: int, won: int, needed: int) -> str:
+def _shortfall(decided: int, won: int, each: int) -> str:
     lost = decided - won
-    if decided >= needed and won >= MIN_EACH and lost >= MIN_EACH:
+    if decided >= MIN_DECIDED and won >= each and lost >= each:
         return ""
     missing = []
-    if decided < needed:
+    if decided < MIN_DECIDED:
         missing.append(
-            f"{needed - decided} more decided hand-off(s) (has {decided}, needs {needed})"
+            f"{MIN_DECIDED - decided} more decided hand-off(s) (has {decided}, needs {MIN_DECIDED})"
         )
-    if won < MIN_EACH:
-        missing.append(f"{MIN_EACH - won} more won (has {won}, needs {MIN_EACH})")
-    if lost < MIN_EACH:
+    if won < each:
+        missing.append(f"{each - won} more won (has {won}, needs {each})")
+    if lost < each:
         missing.append(
-            f"{MIN_EACH - lost} more lost, rejected or disqualified (has {lost}, needs {MIN_EACH})"
+            f"{each - lost} more lost, rejected or disqualified (has {lost}, needs {each})"
         )
     return (
         "too little data to suggest anything: "
         + "; ".join(missing)
-        + f". At least {MIN_DECIDED} decided hand-offs, {PER_RULE} per rule, are needed for "
-        "rule points to be told from chance; mark outcomes in your CRM and come back"
+        + f". At least {MIN_DECIDED} decided hand-offs, and {PER_RULE} won and {PER_RULE} not "
+        "won per rule, are needed for rule points to be told from chance; mark outcomes in "
+        "your CRM and come back"
     )
 
 
@@ -231,19 +221,37 @@ def _judgeable(column: np.ndarray) -> bool:
     return fired >= MIN_FIRED and fired < len(column) and float(column.std()) > 0
 
 
+def _duplicates(units: np.ndarray, keys: list[str]) -> dict[str, str]:
+    """Rules that fired exactly where an earlier rule did: the data cannot tell them apart."""
+    same: dict[str, str] = {}
+    for i in range(len(keys)):
+        for j in range(i):
+            if (
+                keys[j] not in same
+                and np.allclose(units[:, i], units[:, j])
+                and _judgeable(units[:, i])
+            ):
+                same[keys[i]] = keys[j]
+                break
+    return same
+
+
 def _rule_suggestions(
     scenario: Scenario,
-    rules: list[tuple[str, RuleKind, str, int]],
+    refs: list[RuleRef],
     units: np.ndarray,
     learnt: Learnt,
+    duplicates: dict[str, str],
 ) -> list[RuleSuggestion]:
     caps = {t: r.daily_cap for t, r in scenario.scoring.events.items()}
     out = []
-    for i, (key, kind, name, points) in enumerate(rules):
+    for i, ref in enumerate(refs):
         column = units[:, i]
         fired = int((column > 0).sum())
-        coefficient = learnt.coefficients.get(key)
-        verdict = verdict_of(coefficient, fired, len(column))
+        coefficient = learnt.coefficients.get(ref.key)
+        verdict = (
+            "duplicate" if ref.key in duplicates else verdict_of(coefficient, fired, len(column))
+        )
         low = high = ratio = None
         if coefficient is not None:
             ratio = math.exp(coefficient.per_unit)
@@ -251,17 +259,18 @@ def _rule_suggestions(
                 low, high = (math.exp(v) for v in coefficient.interval)
         out.append(
             RuleSuggestion(
-                rule=key,
-                kind=kind,
-                name=name,
-                current_points=points,
-                suggested_points=points,
+                rule=ref.key,
+                kind=ref.kind,
+                name=ref.name,
+                current_points=ref.points,
+                suggested_points=ref.points,
                 verdict=verdict,
                 odds_ratio=_rounded(ratio),
                 odds_ratio_low=_rounded(low),
                 odds_ratio_high=_rounded(high),
                 fired_in=fired,
-                daily_cap=caps.get(name) if kind == "event" else None,
+                daily_cap=caps.get(ref.name) if ref.kind == "event" else None,
+                same_as=duplicates.get(ref.key),
             )
         )
     return out
@@ -293,8 +302,7 @@ def _points_scale(
         return 0.0
     now = units[:, moving] @ np.array([suggestions[i].current_points for i in moving], float)
     beta = np.array([learnt.coefficients[keys[i]].per_unit for i in moving])
-    learnt_part = units[:, moving] @ beta
-    spread = float(learnt_part.std())
+    spread = float((units[:, moving] @ beta).std())
     if spread == 0:
         return 0.0
     return float(now.std()) / spread if float(now.std()) > 0 else 10.0 / spread
@@ -307,41 +315,99 @@ def _with_points(suggestion: RuleSuggestion, learnt: Learnt, scale: float) -> Ru
         points = round(learnt.coefficients[suggestion.rule].per_unit * scale)
     else:
         return suggestion
-    cap = suggestion.daily_cap
+    return _with_cap(suggestion.model_copy(update={"suggested_points": points}))
+
+
+def _with_cap(suggestion: RuleSuggestion) -> RuleSuggestion:
+    """An event rule's daily cap moved with its points (it counts events, not points)."""
+    cap, points, now = suggestion.daily_cap, suggestion.suggested_points, suggestion.current_points
     new_cap = None
-    if cap is not None and points and suggestion.current_points:
-        new_cap = max(1, round(cap * abs(points) / abs(suggestion.current_points)))
-    return suggestion.model_copy(
-        update={"suggested_points": points, "suggested_daily_cap": new_cap}
+    if cap is not None and points and now and points != now:
+        new_cap = max(1, math.floor(cap * abs(points) / abs(now) + 0.5))
+    return suggestion.model_copy(update={"suggested_daily_cap": new_cap})
+
+
+def _held_out_scores(
+    scenario: Scenario,
+    decided: list[Row],
+    suggestions: list[RuleSuggestion],
+    learnt: Learnt,
+    scale: float,
+) -> dict[int, int]:
+    """Each decided hand-off's score under points learnt without it: its fold's training
+    rows alone, on the same scale and with the same verdicts. A threshold chosen on scores
+    the points were fitted to would look better than it will do."""
+    scores: dict[int, int] = {}
+    for k in range(int(learnt.folds.max()) + 1):
+        fold = [
+            s.model_copy(
+                update={
+                    "suggested_points": round(learnt.coefficients[s.rule].fold_per_unit[k] * scale)
+                }
+            )
+            if s.verdict == "signal"
+            else s
+            for s in suggestions
+        ]
+        fold = [_with_cap(s) for s in fold]
+        scored = suggested_scenario(scenario, fold)
+        for i, row in enumerate(decided):
+            if learnt.folds[i] == k:
+                scores[id(row)] = row.evidence.score(scored, row.handed_off_at)
+    return scores
+
+
+def suggested_scenario(scenario: Scenario, suggestions: list[RuleSuggestion]) -> Scenario:
+    """The scenario with the suggested points and caps (the threshold apart): what the
+    patch makes of the file, to score with exactly as a journey would."""
+    by_key = {s.rule: s for s in suggestions}
+    refs = rule_refs(scenario)
+    fit = list(scenario.fit)
+    patterns = list(scenario.scoring.patterns)
+    events = dict(scenario.scoring.events)
+    opened = scenario.scoring.every_email_opened
+    for ref in refs:
+        s = by_key[ref.key]
+        points = {"points": s.suggested_points}
+        if ref.kind == "fit":
+            fit[ref.index] = fit[ref.index].model_copy(update=points)
+        elif ref.kind == "pattern":
+            patterns[ref.index] = patterns[ref.index].model_copy(update=points)
+        elif ref.kind == "event":
+            cap = s.suggested_daily_cap or events[ref.name].daily_cap
+            events[ref.name] = events[ref.name].model_copy(update=points | {"daily_cap": cap})
+        elif opened is not None:
+            opened = opened.model_copy(update=points)
+    scoring = scenario.scoring.model_copy(
+        update={"events": events, "patterns": patterns, "every_email_opened": opened}
     )
+    return scenario.model_copy(update={"fit": fit, "scoring": scoring})
 
 
 def _threshold(
     scenario: Scenario,
-    rows: list[Row],
+    data: Dataset,
     suggestions: list[RuleSuggestion],
+    current_scores: np.ndarray,
+    held_out: dict[int, int],
     *,
     since: datetime | None,
     until: datetime,
 ) -> ThresholdSuggestion:
-    """The calibration of the hand-off report, on the delivered hand-offs re-scored with the
-    suggested points."""
-    points = {s.rule: s.suggested_points for s in suggestions}
-    start = since or min((r.handed_off_at for r in rows), default=until - timedelta(days=1))
+    """The hand-off report's calibration on the hand-offs re-scored with the suggested
+    points (a decided one with the points of the fold that did not learn from it), and on
+    the leads never handed off that those points would lift (as open hand-offs: volume,
+    not precision)."""
+    new = suggested_scenario(scenario, suggestions)
+    start = since or min((r.handed_off_at for r in data.rows), default=until - timedelta(days=1))
     days = period_days(start, until)
+    rescored = [held_out.get(id(r)) or r.evidence.score(new, r.handed_off_at) for r in data.rows]
     outcomes = [
-        HandoffOutcome(
-            journey_id="",
-            handoff_no=0,
-            product=scenario.product,
-            score=score_with(points, r.units, scenario),
-            handed_off_at=r.handed_off_at,
-            outcome=r.outcome,
-            accepted=None,
-            first_touch=None,
-        )
-        for r in rows
+        _outcome(scenario.product, score, r.handed_off_at, r.outcome)
+        for r, score in zip(data.rows, rescored, strict=True)
     ]
+    peaks = [p for p in (lead.peak(new) for lead in data.unlabelled) if p is not None]
+    outcomes += [_outcome(scenario.product, p, until, "open") for p in peaks]
     current = scenario.handoff_threshold
     calibration = calibrate(
         outcomes,
@@ -350,32 +416,73 @@ def _threshold(
         capacity=scenario.handoff.daily_capacity,
         current_threshold=current,
     )
-    now = round(len(rows) / days * 7, 1)
-    pick = calibration.recommended_threshold
+    decided_new = [s for r, s in zip(data.rows, rescored, strict=True) if r.decided]
+    medians = {
+        "median_score_now": float(statistics.median(current_scores)),
+        "median_score_suggested": float(statistics.median(decided_new)),
+    }
+    now = round(len(data.rows) / days * 7, 1)
+    pick, unjudged = _pick(calibration, peaks)
     if pick is None:
+        why = (
+            calibration.message
+            if calibration.recommended_threshold is None
+            else (
+                f"every threshold meeting the target would hand over more than {MAX_UNJUDGED:.0%} "
+                "leads that were never handed off, whose outcome cannot be judged"
+            )
+        )
         return ThresholdSuggestion(
             current_threshold=current,
             recommended_threshold=None,
             per_week_now=now,
             per_week_suggested=None,
             change_per_week=None,
-            message=f"no threshold under the suggested points: {calibration.message}",
+            never_judged=None,
+            message=f"no threshold under the suggested points: {why}",
             calibration=calibration,
+            **medians,
         )
-    row = next(r for r in calibration.rows if r.threshold == pick)
-    weekly = round(row.per_day * 7, 1)
+    weekly = round(pick.per_day * 7, 1)
     change = round(weekly - now, 1)
     more = f"{abs(change):.1f} {'more' if change > 0 else 'fewer'} than" if change else "as many as"
     return ThresholdSuggestion(
         current_threshold=current,
-        recommended_threshold=pick,
+        recommended_threshold=pick.threshold,
         per_week_now=now,
         per_week_suggested=weekly,
         change_per_week=change,
-        message=f"with the suggested points, {calibration.message}; {weekly:.1f} hand-offs a "
-        f"week, {more} the {now:.1f} of the period (at least: see the selection bias)",
+        never_judged=unjudged,
+        message=f"with the suggested points, hand off from score {pick.threshold} (now "
+        f"{current}, on today's points): precision {pick.precision or 0:.0%} "
+        f"({pick.won}/{pick.decided} decided), {weekly:.1f} hand-offs a week, {more} the "
+        f"{now:.1f} of the period, {unjudged} of them never handed off before; the median "
+        f"decided hand-off scores {medians['median_score_suggested']:g} (now "
+        f"{medians['median_score_now']:g})",
         calibration=calibration,
+        **medians,
     )
+
+
+def _outcome(product: str, score: int, at: datetime, outcome: Outcome) -> HandoffOutcome:
+    return HandoffOutcome("", 0, product, score, at, outcome, None, None)
+
+
+def _pick(calibration: Calibration, peaks: list[int]) -> tuple[ThresholdRow | None, int]:
+    """The calibration's recommendation, or the lowest threshold above it that also keeps
+    the never-judged share of its hand-offs within MAX_UNJUDGED; and that count."""
+    first = calibration.recommended_threshold
+    if first is None:
+        return None, 0
+    for row in calibration.rows:
+        if row.threshold < first or not (row.enough_data and row.meets_target):
+            continue
+        if not row.within_capacity:
+            continue
+        unjudged = sum(p >= row.threshold for p in peaks)
+        if unjudged <= MAX_UNJUDGED * row.handoffs:
+            return row, unjudged
+    return None, 0
 
 
 def _figures(figures: Figures) -> ModelFigures:
@@ -399,7 +506,7 @@ def suggest_scoring(
     until: datetime | None = None,
 ) -> ScoringSuggestion:
     """The suggestion for `product`'s scenario as it is on disk, from the hand-offs made in
-    [since, until) (until: now)."""
+    [since, until) (until: now). A scenario that does not load raises ScenarioError."""
     if not has_scenario(scenarios_dir, product):
         known = [p.name for p in scenario_dirs(scenarios_dir)] if scenarios_dir.is_dir() else []
         raise UnknownScenario(
@@ -407,5 +514,50 @@ def suggest_scoring(
         )
     scenario = load_scenario_dir(scenarios_dir / product, check_templates=False)
     end = until or utcnow()
-    rows = load_rows(store, scenario, since=since, until=end)
-    return suggest(scenario, rows, since=since, until=end)
+    data = load_dataset(store, scenario, since=since, until=end)
+    return suggest(scenario, data, since=since, until=end)
+
+
+_cache: dict[tuple[object, ...], ScoringSuggestion] = {}
+
+
+def cached_suggestion(
+    store: Store,
+    scenarios_dir: Path,
+    product: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> ScoringSuggestion:
+    """`suggest_scoring`, kept while nothing it depends on moved: a fit takes seconds, and
+    the API and the dashboard ask often. The key holds the scenario's version, the store's
+    hand-offs and outcomes (two counts), the period, and today's date when the period runs
+    to now (its hand-offs a week move with the days)."""
+    from sqlalchemy import func, select
+
+    from nurture.scenario.loader import scenario_version
+    from nurture.store.models import Handoff, Transition
+
+    if not has_scenario(scenarios_dir, product):
+        return suggest_scoring(store, scenarios_dir, product)  # raises UnknownScenario
+    with store.session() as session:
+        moves = session.scalar(select(func.max(Transition.id)).where(Transition.product == product))
+        handoffs = session.scalar(
+            select(func.count()).select_from(Handoff).where(Handoff.product == product)
+        )
+    key = (
+        str(store.engine.url),
+        product,
+        scenario_version(scenarios_dir / product),
+        moves,
+        handoffs,
+        since,
+        until or utcnow().date(),
+    )
+    found = _cache.get(key)
+    if found is None:
+        found = suggest_scoring(store, scenarios_dir, product, since=since, until=until)
+        if len(_cache) >= 32:
+            _cache.clear()
+        _cache[key] = found
+    return found

@@ -14,6 +14,7 @@ VERDICTS = {
     "unstable": "sign flips between folds: left as is",
     "too_rare": "too rare to judge: left as is",
     "constant": "every hand-off had it: left as is",
+    "duplicate": "fired exactly with {same_as}: left as is",
 }
 
 
@@ -40,7 +41,7 @@ def _rules(suggestion: ScoringSuggestion) -> Table:
             suggested,
             _odds(rule.odds_ratio_low, rule.odds_ratio, rule.odds_ratio_high),
             str(rule.fired_in),
-            VERDICTS[rule.verdict],
+            VERDICTS[rule.verdict].format(same_as=rule.same_as),
         )
     return table
 
@@ -58,7 +59,8 @@ def render(suggestion: ScoringSuggestion, console: Console) -> None:
     console.print(
         f"[bold]Scoring suggestion[/bold] for {suggestion.product}, from hand-offs made "
         f"{since} to {suggestion.until:%Y-%m-%d %H:%M} UTC: {suggestion.decided} decided "
-        f"({suggestion.won} won), {suggestion.open} open",
+        f"({suggestion.won} won), {suggestion.open} open"
+        + (f"; {suggestion.erased} of erased leads left out" if suggestion.erased else ""),
         highlight=False,
     )
     if suggestion.status != "suggested":

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import insert
 
 from nurture.store.engine import Store
-from nurture.store.models import Event, Handoff, Lead, Transition
+from nurture.store.models import Event, Handoff, Journey, Lead, Transition
 
 HOUR = timedelta(hours=1)
 
@@ -34,12 +34,15 @@ class Writer:
         self.handoffs: list[dict[str, Any]] = []
         self.transitions: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
+        self.journeys: list[dict[str, Any]] = []
         self.ids = count()
 
     def journey(self, product: str, **profile: Any) -> tuple[str, str, count[int]]:
         lead_id = f"lead-{next(self.ids)}"
         self.leads.append({"id": lead_id, "email": f"{lead_id}@example.com", **profile})
-        return lead_id, f"journey:{product}:{lead_id}", count(1)
+        journey_id = f"journey:{product}:{lead_id}"
+        self.journeys.append({"workflow_id": journey_id, "lead_id": lead_id, "product": product})
+        return lead_id, journey_id, count(1)
 
     def move(self, journey: tuple[str, str, count[int]], to: str, actor: str, at: datetime) -> None:
         lead_id, journey_id, seq = journey
@@ -90,7 +93,15 @@ class Writer:
         for i, (to, actor) in enumerate(PATHS[kind]):
             self.move(journey, to, actor, at + touch_after + i * HOUR)
 
-    def event(self, lead_id: str, type_: str, at: datetime, product: str | None = None) -> None:
+    def event(
+        self,
+        lead_id: str,
+        type_: str,
+        at: datetime,
+        product: str | None = None,
+        received_at: datetime | None = None,
+    ) -> None:
+        """An event of the lead's, received when it happened unless said otherwise."""
         self.events.append(
             {
                 "event_id": f"e-{len(self.events)}",
@@ -99,12 +110,14 @@ class Writer:
                 "product": product,
                 "properties": {},
                 "occurred_at": at,
+                "received_at": received_at or at,
             }
         )
 
     def save(self, store: Store) -> None:
         with store.session() as session:
             session.execute(insert(Lead), self.leads)
+            session.execute(insert(Journey), self.journeys)
             session.execute(insert(Handoff), self.handoffs)
             session.execute(insert(Transition), self.transitions)
             if self.events:

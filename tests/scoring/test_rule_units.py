@@ -4,6 +4,7 @@ with properties, "every email opened", a behaviour cap, a negative fit rule)."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
@@ -13,8 +14,7 @@ from nurture.leads.events import BehaviorEvent
 from nurture.leads.profile import LeadProfile
 from nurture.scenario.loader import load_scenario_dir
 from nurture.scenario.model import Scenario
-from nurture.scoring.score import rule_units, score_lead
-from nurture.suggestions.scoring_suggestion import scenario_rules, score_with
+from nurture.scoring.score import Discount, rule_refs, rule_units, score_lead
 from tests.helpers.paths import REPO, SCENARIOS
 
 CLOUDBOOK: Scenario = load_scenario_dir(REPO / "scenarios" / "cloudbook", check_templates=False)
@@ -63,17 +63,43 @@ profiles = st.builds(
 
 
 def current_points(scenario: Scenario) -> dict[str, int]:
-    return {key: points for key, _, _, points in scenario_rules(scenario)}
+    return {ref.key: ref.points for ref in rule_refs(scenario)}
+
+
+def score_with(points: dict[str, int], units: dict[str, float], scenario: Scenario) -> int:
+    """Σ points × units as scoring adds them: fit exact, behaviour rounded half up per
+    rule and capped at `max_behavior`."""
+    fit = sum(points[key] * units[key] for key in units if key.startswith("fit:"))
+    behaviour = sum(
+        math.floor(points[key] * units[key] + 0.5) for key in units if not key.startswith("fit:")
+    )
+    cap = scenario.scoring.max_behavior
+    return round(fit) + (behaviour if cap is None else min(behaviour, cap))
+
+
+recycles = st.one_of(
+    st.none(),
+    st.builds(
+        Discount,
+        before=st.floats(min_value=0, max_value=60).map(lambda d: NOW - timedelta(days=d)),
+        keep=st.sampled_from([0.0, 0.3, 0.5, 1.0]),
+    ),
+)
 
 
 @settings(max_examples=300, deadline=None)
-@given(profiles, events_of(CLOUDBOOK), st.lists(st.sampled_from(SENDS), max_size=4, unique=True))
+@given(
+    profiles,
+    events_of(CLOUDBOOK),
+    st.lists(st.sampled_from(SENDS), max_size=4, unique=True),
+    recycles,
+)
 def test_points_times_units_is_the_journeys_score(
-    profile: LeadProfile, events: list[BehaviorEvent], sent: list[str]
+    profile: LeadProfile, events: list[BehaviorEvent], sent: list[str], discount: Discount | None
 ) -> None:
-    units = rule_units(profile, events, NOW, CLOUDBOOK, sent_ids=sent)
-    expected = score_lead(profile, events, NOW, CLOUDBOOK, sent_ids=sent).total
-    assert score_with(current_points(CLOUDBOOK), units, CLOUDBOOK) == expected
+    units = rule_units(profile, events, NOW, CLOUDBOOK, sent_ids=sent, discount=discount)
+    expected = score_lead(profile, events, NOW, CLOUDBOOK, sent_ids=sent, discount=discount)
+    assert score_with(current_points(CLOUDBOOK), units, CLOUDBOOK) == expected.total
 
 
 @settings(max_examples=100, deadline=None)
@@ -123,3 +149,26 @@ def test_units_of_a_worked_example() -> None:
     assert abs(units["event:pricing_page"] - (1 + 0.5)) < 0.02
     assert abs(units["event:webinar_attended"] - 0.5 ** (1 / 60)) < 1e-9
     assert units["pattern:product page 3+ times in 14 days"] == 0.0
+
+
+def test_rules_of_the_same_name_and_of_no_points_have_units_of_their_own() -> None:
+    doubled = ACME.model_copy(
+        update={
+            "fit": [*ACME.fit, ACME.fit[0].model_copy(update={"points": 3})],
+            "scoring": ACME.scoring.model_copy(
+                update={
+                    "events": ACME.scoring.events
+                    | {"trial_started": ACME.scoring.events["webinar_attended"].model_copy(
+                        update={"points": 0})},
+                }
+            ),
+        }
+    )  # fmt: skip
+    keys = [ref.key for ref in rule_refs(doubled)]
+    assert "fit:target industry" in keys and "fit:target industry#2" in keys
+    events = [event("trial_started", 1, 1, "s1", False), event("trial_started", 2, 2, "s1", False)]
+    units = rule_units(LeadProfile(industry="saas"), events, NOW, doubled)
+    assert units["fit:target industry"] == units["fit:target industry#2"] == 1.0
+    assert units["event:trial_started"] > 1.9  # counted, though it gives no points now
+    expected = score_lead(LeadProfile(industry="saas"), events, NOW, doubled).total
+    assert score_with(current_points(doubled), units, doubled) == expected

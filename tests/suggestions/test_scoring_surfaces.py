@@ -55,7 +55,7 @@ def test_the_command_prints_writes_a_patch_and_git_applies_it(
     folder = tmp_path / "scenarios" / "acme"
     shutil.copytree(SCENARIOS / "acme", folder)
     before = (folder / "scenario.yaml").read_text()
-    stored(store, acme, 1200)
+    stored(store, acme, 3000)
 
     shown = suggest(tmp_path, store, "acme", *PERIOD, "--write", "scoring.patch")
     assert shown.returncode == 0, shown.stderr + shown.stdout
@@ -96,7 +96,7 @@ def test_the_command_refuses_too_little_data_and_unknown_products(
     tmp_path: Path, store: Store, acme: Scenario
 ) -> None:
     shutil.copytree(SCENARIOS / "acme", tmp_path / "scenarios" / "acme")
-    stored(store, acme, 40)
+    stored(store, acme, 80)
     refused = suggest(tmp_path, store, "acme", *PERIOD, "--write", "scoring.patch")
     assert refused.returncode == 1
     assert "too little data to suggest anything" in refused.stdout
@@ -108,7 +108,7 @@ def test_the_command_refuses_too_little_data_and_unknown_products(
 
 
 async def test_the_api_and_the_dashboard_show_it(api: Api, store: Store, acme: Scenario) -> None:
-    stored(store, acme, 1200)
+    stored(store, acme, 3000)
     period = {"product": "acme", "since": "2026-01-01T00:00:00Z", "until": "2026-07-01T00:00:00Z"}
     answer = await api.http.get("/v1/reports/scoring", params=period, headers=api.admin)
     assert answer.status_code == 200, answer.text
