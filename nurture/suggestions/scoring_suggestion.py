@@ -401,7 +401,10 @@ def _threshold(
     new = suggested_scenario(scenario, suggestions)
     start = since or min((r.handed_off_at for r in data.rows), default=until - timedelta(days=1))
     days = period_days(start, until)
-    rescored = [held_out.get(id(r)) or r.evidence.score(new, r.handed_off_at) for r in data.rows]
+    rescored = [
+        held_out[id(r)] if id(r) in held_out else r.evidence.score(new, r.handed_off_at)
+        for r in data.rows
+    ]
     outcomes = [
         _outcome(scenario.product, score, r.handed_off_at, r.outcome)
         for r, score in zip(data.rows, rescored, strict=True)
