@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -25,7 +25,7 @@ from nurture.journey.rules import handoff_signals
 from nurture.leads.events import BehaviorEvent
 from nurture.leads.profile import LeadProfile
 from nurture.scenario.model import Scenario
-from nurture.scoring.score import Discount, rule_units, score_lead
+from nurture.scoring.score import Discount, event_horizon, rule_units, score_lead
 from nurture.store.engine import Store, profile_of
 from nurture.store.event_log import event_of
 from nurture.store.models import Event, Handoff, Journey, Lead, Send, Transition
@@ -145,8 +145,8 @@ def load_dataset(
         loaded, left_out = _rows_of(store, scenario, part, groups)
         rows.extend(loaded)
         erased += left_out
-    handed_off = _leads_of(store, {o.journey_id for o in outcomes})
-    unlabelled = _unlabelled(store, scenario, handed_off, since=since, until=until)
+    start = since or min((o.handed_off_at for o in outcomes), default=None)
+    unlabelled = _unlabelled(store, scenario, since=start, until=until)
     return Dataset(rows, unlabelled, erased)
 
 
@@ -155,23 +155,23 @@ def _chunks(items: Sequence[HandoffOutcome]) -> Iterator[Sequence[HandoffOutcome
         yield items[start : start + CHUNK]
 
 
-def _leads_of(store: Store, journeys: set[str]) -> set[str]:
-    with store.session() as session:
-        return set(session.scalars(select(Handoff.lead_id).where(Handoff.journey_id.in_(journeys))))
-
-
 def _events(
-    session: Session, product: str, lead_ids: set[str], until: datetime
+    session: Session,
+    product: str,
+    lead_ids: set[str],
+    until: datetime,
+    since: datetime | None = None,
 ) -> dict[str, list[tuple[BehaviorEvent, datetime]]]:
-    """Each lead's events for the product (or for every product) before `until`, with the
-    moment each arrived: an event that arrived after a hand-off did not score it."""
+    """Each lead's events for the product (or for every product) in [since, until], with
+    the moment each arrived: an event that arrived after a hand-off did not score it."""
     found: dict[str, list[tuple[BehaviorEvent, datetime]]] = defaultdict(list)
     for row in session.scalars(
         select(Event)
         .where(
             Event.lead_id.in_(lead_ids),
             or_(Event.product == product, Event.product.is_(None)),
-            Event.occurred_at < until,
+            Event.occurred_at <= until,
+            Event.occurred_at >= (since or datetime.min.replace(tzinfo=UTC)),
         )
         .order_by(Event.occurred_at, Event.event_id)
     ):
@@ -243,46 +243,69 @@ def _rows_of(
     return rows, erased
 
 
-def _peaks(times: Iterable[datetime]) -> tuple[datetime, ...]:
-    """The last event time of each day: a score peaks after a day's events (decay only
-    lowers it), and a busy lead needs a few moments, not thousands."""
-    last: dict[object, datetime] = {}
-    for at in times:
-        last[at.date()] = max(at, last.get(at.date(), at))
-    return tuple(sorted(last.values()))
+MOMENTS = 400  # a lead's most recent moments scored for its peak: a bound on the cost
+
+
+def _moments(times: Iterable[datetime]) -> tuple[datetime, ...]:
+    """When a score may peak: right after one of the lead's events (between them it only
+    decays, or a pattern's window slides past), the most recent MOMENTS of them."""
+    return tuple(sorted(set(times)))[-MOMENTS:]
 
 
 def _unlabelled(
     store: Store,
     scenario: Scenario,
-    handed_off: set[str],
     *,
     since: datetime | None,
     until: datetime,
 ) -> list[Unlabelled]:
-    """The product's leads with a journey and no hand-off in the period, not erased, with
-    the moments of their events in the period."""
+    """The product's leads with a journey, never handed off for it before `until` and not
+    erased, that did something in the period: their events from the decay horizon before
+    it, their emails, and the moments their score may have peaked."""
+    horizon = since - event_horizon(scenario.scoring) if since else None
+    product = scenario.product
     with store.session() as session:
+        ever_handed_off = select(Handoff.lead_id).where(
+            Handoff.product == product, Handoff.journey_time < until
+        )
         lead_ids = sorted(
-            set(
-                session.scalars(
-                    select(Journey.lead_id)
-                    .join(Lead, Lead.id == Journey.lead_id)
-                    .where(Journey.product == scenario.product, Lead.erased_at.is_(None))
+            session.scalars(
+                select(Journey.lead_id)
+                .join(Lead, Lead.id == Journey.lead_id)
+                .where(
+                    Journey.product == product,
+                    Lead.erased_at.is_(None),
+                    Journey.lead_id.not_in(ever_handed_off),
                 )
             )
-            - handed_off
         )
         found = []
         for start in range(0, len(lead_ids), CHUNK):
             part = set(lead_ids[start : start + CHUNK])
-            leads = session.scalars(select(Lead).where(Lead.id.in_(part)))
-            events = _events(session, scenario.product, part, until)
-            for lead in sorted(leads, key=lambda lead: lead.id):
+            events = _events(session, product, part, until, since=horizon)
+            active = {lead for lead in part if events[lead]}
+            if not active:
+                continue
+            sends: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+            for send_id, lead_id, at in session.execute(
+                select(Send.id, Send.lead_id, Send.journey_time).where(
+                    Send.lead_id.in_(active),
+                    Send.product == product,
+                    Send.status.in_(DELIVERED),
+                    Send.channel == "email",
+                    Send.mail_type != "sales",
+                )
+            ):
+                sends[lead_id].append((at, send_id))
+            for lead in sorted(
+                session.scalars(select(Lead).where(Lead.id.in_(active))), key=lambda x: x.id
+            ):
                 own = tuple(e for e, _ in events[lead.id])
-                moments = _peaks(
+                moments = _moments(
                     e.occurred_at for e in own if since is None or e.occurred_at >= since
                 )
                 if moments:
-                    found.append(Unlabelled(Evidence(profile_of(lead), own), moments))
+                    sent = tuple(send_id for _, send_id in sorted(sends[lead.id]))
+                    evidence = Evidence(profile_of(lead), own, sent_ids=sent)
+                    found.append(Unlabelled(evidence, moments))
     return found

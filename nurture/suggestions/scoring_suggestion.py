@@ -15,13 +15,18 @@ Which rules move:
   fold: suggested points from its coefficient;
 - `no_signal`: dropped by the penalty or its interval spans zero: suggested 0;
 - `unstable`: its sign flips between folds: left as it is, not suggested;
-- `too_rare` / `constant` / `duplicate`: too few decided hand-offs saw it fire, every one
-  did, or it fired exactly where an earlier rule did: it cannot be judged apart and is left
-  as it is.
+- `inestimable`: kept by the penalty, but the refit cannot size it (it alone tells won from
+  lost, or it moves with another rule): left as it is;
+- `too_rare` / `constant`: too few decided hand-offs saw it fire, or every one did: it
+  cannot be judged and is left as it is;
+- `duplicate`: it fired in step with an earlier rule (correlation above 0.999): the two are
+  judged as one, whose points the earlier rule carries (the duplicate gets 0 when the
+  earlier one is suggested points, else both stay as they are).
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 import statistics
 from datetime import datetime, timedelta
@@ -48,7 +53,9 @@ MIN_EACH = 20  # won, and not won, at the least: a model of one outcome learns n
 MIN_FIRED = 10  # decided hand-offs a rule must have fired in to be judged
 MAX_UNJUDGED = 0.05  # of a threshold's hand-offs, the share never handed off before
 
-Verdict = Literal["signal", "no_signal", "unstable", "too_rare", "constant", "duplicate"]
+Verdict = Literal[
+    "signal", "no_signal", "unstable", "inestimable", "too_rare", "constant", "duplicate"
+]
 Status = Literal["suggested", "too_little_data"]
 
 GUARDRAILS: dict[str, str] = {
@@ -177,6 +184,7 @@ def suggest(
     suggestions = _rule_suggestions(scenario, refs, units, learnt, duplicates)
     scale = _points_scale(suggestions, learnt, units, keys)
     suggestions = [_with_points(s, learnt, scale) for s in suggestions]
+    suggestions = _twins_carried(suggestions)
     held_out = _held_out_scores(scenario, decided, suggestions, learnt, scale)
     threshold = _threshold(scenario, data, suggestions, current, held_out, since=since, until=until)
     moved = sum(s.suggested_points != s.current_points for s in suggestions)
@@ -222,15 +230,12 @@ def _judgeable(column: np.ndarray) -> bool:
 
 
 def _duplicates(units: np.ndarray, keys: list[str]) -> dict[str, str]:
-    """Rules that fired exactly where an earlier rule did: the data cannot tell them apart."""
+    """Rules that fired in step with an earlier rule: the data cannot tell them apart."""
     same: dict[str, str] = {}
-    for i in range(len(keys)):
-        for j in range(i):
-            if (
-                keys[j] not in same
-                and np.allclose(units[:, i], units[:, j])
-                and _judgeable(units[:, i])
-            ):
+    judgeable = [i for i in range(len(keys)) if _judgeable(units[:, i])]
+    for n, i in enumerate(judgeable):
+        for j in judgeable[:n]:
+            if keys[j] not in same and abs(np.corrcoef(units[:, i], units[:, j])[0, 1]) > 0.999:
                 same[keys[i]] = keys[j]
                 break
     return same
@@ -283,7 +288,11 @@ def verdict_of(coefficient: Coefficient | None, fired: int, rows: int) -> Verdic
     if coefficient.flips:
         return "unstable"
     interval = coefficient.interval
-    if interval is None or interval[0] <= 0 <= interval[1]:
+    if coefficient.per_unit == 0:
+        return "no_signal"
+    if interval is None:
+        return "inestimable"
+    if interval[0] <= 0 <= interval[1]:
         return "no_signal"
     return "signal"
 
@@ -316,6 +325,18 @@ def _with_points(suggestion: RuleSuggestion, learnt: Learnt, scale: float) -> Ru
     else:
         return suggestion
     return _with_cap(suggestion.model_copy(update={"suggested_points": points}))
+
+
+def _twins_carried(suggestions: list[RuleSuggestion]) -> list[RuleSuggestion]:
+    """A duplicate's weight is in its earlier twin's coefficient: 0 points for it when the
+    twin is suggested points, or it would count twice."""
+    by_key = {s.rule: s for s in suggestions}
+    return [
+        _with_cap(s.model_copy(update={"suggested_points": 0}))
+        if s.same_as is not None and by_key[s.same_as].verdict == "signal"
+        else s
+        for s in suggestions
+    ]
 
 
 def _with_cap(suggestion: RuleSuggestion) -> RuleSuggestion:
@@ -408,6 +429,7 @@ def _threshold(
     outcomes = [
         _outcome(scenario.product, score, r.handed_off_at, r.outcome)
         for r, score in zip(data.rows, rescored, strict=True)
+        if r.evidence.eligible(new, r.handed_off_at)  # fit_at_least on the new fit points
     ]
     peaks = [p for p in (lead.peak(new) for lead in data.unlabelled) if p is not None]
     outcomes += [_outcome(scenario.product, p, until, "open") for p in peaks]
@@ -477,12 +499,13 @@ def _pick(calibration: Calibration, peaks: list[int]) -> tuple[ThresholdRow | No
     first = calibration.recommended_threshold
     if first is None:
         return None, 0
+    ordered = sorted(peaks)
     for row in calibration.rows:
         if row.threshold < first or not (row.enough_data and row.meets_target):
             continue
         if not row.within_capacity:
             continue
-        unjudged = sum(p >= row.threshold for p in peaks)
+        unjudged = len(ordered) - bisect.bisect_left(ordered, row.threshold)
         if unjudged <= MAX_UNJUDGED * row.handoffs:
             return row, unjudged
     return None, 0
@@ -522,6 +545,8 @@ def suggest_scoring(
 
 
 _cache: dict[tuple[object, ...], ScoringSuggestion] = {}
+# The lifecycle moves that decide a hand-off (or start a recycled lead's next one).
+OUTCOME_MOVES = ("customer", "lost", "recycled", "disqualified")
 
 
 def cached_suggestion(
@@ -534,8 +559,9 @@ def cached_suggestion(
 ) -> ScoringSuggestion:
     """`suggest_scoring`, kept while nothing it depends on moved: a fit takes seconds, and
     the API and the dashboard ask often. The key holds the scenario's version, the store's
-    hand-offs and outcomes (two counts), the period, and today's date when the period runs
-    to now (its hand-offs a week move with the days)."""
+    hand-offs and outcome moves (a count and the latest id), the period, and today's date
+    when the period runs to now (its hand-offs a week, and the other leads' events, move
+    with the days)."""
     from sqlalchemy import func, select
 
     from nurture.scenario.loader import scenario_version
@@ -544,7 +570,11 @@ def cached_suggestion(
     if not has_scenario(scenarios_dir, product):
         return suggest_scoring(store, scenarios_dir, product)  # raises UnknownScenario
     with store.session() as session:
-        moves = session.scalar(select(func.max(Transition.id)).where(Transition.product == product))
+        moves = session.scalar(
+            select(func.max(Transition.id)).where(
+                Transition.product == product, Transition.to_lifecycle.in_(OUTCOME_MOVES)
+            )
+        )
         handoffs = session.scalar(
             select(func.count()).select_from(Handoff).where(Handoff.product == product)
         )

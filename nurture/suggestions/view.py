@@ -14,7 +14,8 @@ VERDICTS = {
     "unstable": "sign flips between folds: left as is",
     "too_rare": "too rare to judge: left as is",
     "constant": "every hand-off had it: left as is",
-    "duplicate": "fired exactly with {same_as}: left as is",
+    "duplicate": "fires in step with {same_as}: judged as one",
+    "inestimable": "cannot be sized apart: left as is",
 }
 
 

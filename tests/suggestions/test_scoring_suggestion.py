@@ -168,20 +168,23 @@ def test_rules_that_always_fire_together_are_judged_as_one(acme: Scenario) -> No
     rules = {r.rule: r for r in suggestion.rules}
     again = rules["fit:target industry, again"]
     assert (again.verdict, again.same_as) == ("duplicate", "fit:target industry")
-    assert again.suggested_points == again.current_points
     assert rules["fit:target industry"].verdict == "signal"
+    assert again.suggested_points == 0  # its twin carries the weight of both, once
 
 
 def test_a_rule_is_suggested_only_with_a_clear_and_stable_sign() -> None:
-    def coefficient(interval: tuple[float, float] | None, signs: tuple[int, ...]) -> Coefficient:
-        return Coefficient(per_unit=0.5, interval=interval, fold_signs=signs)
+    def coefficient(
+        interval: tuple[float, float] | None, signs: tuple[int, ...], per_unit: float = 0.5
+    ) -> Coefficient:
+        return Coefficient(per_unit=per_unit, interval=interval, fold_signs=signs)
 
     steady = (1, 1, 1, 1, 1)
     assert verdict_of(coefficient((0.2, 0.8), steady), 40, 100) == "signal"
     assert verdict_of(coefficient((0.2, 0.8), (1, 1, -1, 1, 1)), 40, 100) == "unstable"
     assert verdict_of(coefficient((0.2, 0.8), (1, 0, 1, 0, 1)), 40, 100) == "signal"
     assert verdict_of(coefficient((-0.1, 0.8), steady), 40, 100) == "no_signal"
-    assert verdict_of(coefficient(None, (0, 0, 0, 0, 0)), 40, 100) == "no_signal"
+    assert verdict_of(coefficient(None, (0, 0, 0, 0, 0), per_unit=0), 40, 100) == "no_signal"
+    assert verdict_of(coefficient(None, steady, per_unit=27.6), 40, 100) == "inestimable"
     assert verdict_of(None, 3, 100) == "too_rare"
     assert verdict_of(None, 100, 100) == "constant"
 
