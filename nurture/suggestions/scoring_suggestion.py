@@ -370,7 +370,7 @@ def _held_out_scores(
             else s
             for s in suggestions
         ]
-        fold = [_with_cap(s) for s in fold]
+        fold = _twins_carried([_with_cap(s) for s in fold])
         scored = suggested_scenario(scenario, fold)
         for i, row in enumerate(decided):
             if learnt.folds[i] == k:
