@@ -147,10 +147,10 @@ def _pattern_points(
 ) -> list[RuleScore]:
     scores = []
     for pattern in scoring.patterns:
-        factor = _pattern_factor(events, now, pattern, discount)
+        matched = _in_window(events, now, pattern)
+        factor = _pattern_factor(matched, pattern, discount)
         if not factor:
             continue
-        matched = _in_window(events, now, pattern)
         points = _round(pattern.points * factor)
         if points:
             scores.append(
@@ -390,18 +390,19 @@ def rule_units(
         elif ref.kind == "event":
             units[ref.key] = event_units[ref.name]
         elif ref.kind == "pattern":
-            units[ref.key] = _pattern_factor(usable, now, scoring.patterns[ref.index], discount)
+            pattern = scoring.patterns[ref.index]
+            units[ref.key] = _pattern_factor(_in_window(usable, now, pattern), pattern, discount)
         else:
             units[ref.key] = float(bool(_every_email_opened(usable, scoring, sent_ids)))
     return units
 
 
 def _pattern_factor(
-    events: Sequence[BehaviorEvent], now: datetime, pattern: Pattern, discount: Discount | None
+    matched: Sequence[BehaviorEvent], pattern: Pattern, discount: Discount | None
 ) -> float:
-    """1.0 when the pattern fires at `now`, the discount's share when it fires only with
-    events from before a recycle, else 0.0 (as `_pattern_points` gives its points)."""
-    matched = _in_window(events, now, pattern)
+    """Given the pattern's events in its window: 1.0 when it fires, the discount's share
+    when it fires only with events from before a recycle, else 0.0 (as `_pattern_points`
+    gives its points)."""
     if len(matched) < pattern.at_least:
         return 0.0
     fresh = [e for e in matched if discount is None or e.occurred_at >= discount.before]
