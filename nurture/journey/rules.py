@@ -150,16 +150,24 @@ def handoff_signals(
     ]
 
 
+def meets_handoff_conditions(
+    scenario: Scenario, fit: int, events: Sequence[BehaviorEvent], discount: Discount | None
+) -> bool:
+    """The hand-off's conditions beside the score: enough fit, and a buying signal since
+    the last recycle when the scenario requires one."""
+    rule = scenario.handoff
+    if rule.fit_at_least is not None and fit < rule.fit_at_least:
+        return False
+    return not rule.requires_any or bool(handoff_signals(scenario, events, discount))
+
+
 def handoff_reason(scenario: Scenario, score: ScoreBreakdown, m: JourneyMemory) -> str | None:
     """Why the lead is ready for sales (score, fit, buying signals), or None."""
-    rule = scenario.handoff
     if score.total < scenario.handoff_threshold:
         return None
-    if rule.fit_at_least is not None and score.fit < rule.fit_at_least:
+    if not meets_handoff_conditions(scenario, score.fit, m.events, m.discount):
         return None
     signals = handoff_signals(scenario, m.events, m.discount)
-    if rule.requires_any and not signals:
-        return None
     reason = f"score {score.total} ≥ {scenario.handoff_threshold}"
     if signals:
         reason += f"; signals: {', '.join(signals)}"

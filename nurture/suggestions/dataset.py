@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from nurture.handoff.outcomes import DECIDED, HandoffOutcome, Outcome, load_outcomes
 from nurture.journey.carry_over import DELIVERED
-from nurture.journey.rules import handoff_signals
+from nurture.journey.rules import meets_handoff_conditions
 from nurture.leads.events import BehaviorEvent
 from nurture.leads.profile import LeadProfile
 from nurture.scenario.model import Scenario
@@ -64,15 +64,9 @@ class Evidence:
 
     def eligible(self, scenario: Scenario, at: datetime) -> bool:
         """Whether the hand-off's other conditions (fit, buying signals) held at `at`."""
-        handoff = scenario.handoff
-        if handoff.fit_at_least is not None:
-            fit = score_lead(self.profile, (), at, scenario).fit
-            if fit < handoff.fit_at_least:
-                return False
-        if not handoff.requires_any:
-            return True
+        fit = score_lead(self.profile, (), at, scenario).fit
         happened = [e for e in self.events if e.occurred_at <= at]
-        return bool(handoff_signals(scenario, happened, self.discount))
+        return meets_handoff_conditions(scenario, fit, happened, self.discount)
 
 
 @dataclass(frozen=True)
@@ -231,7 +225,7 @@ def _rows_of(
         handed_back = max((t for t in recycles[o.journey_id] if t <= at), default=None)
         evidence = Evidence(
             profile=profile_of(lead),
-            events=tuple(e for e, arrived in events[lead.id] if arrived is None or arrived <= at),
+            events=tuple(e for e, arrived in events[lead.id] if arrived <= at),
             sent_ids=tuple(s for t, s in sorted(sends[o.journey_id]) if t <= at),
             discount=Discount(before=handed_back, keep=keep) if handed_back else None,
         )
