@@ -18,12 +18,12 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import statsmodels.api as sm
 from numpy.typing import NDArray
 from scipy.stats import rankdata
-from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
 FOLDS = 5
 SEED = 20261206
@@ -174,20 +174,17 @@ class _Logit(sm.Logit):
             return np.full((len(xopt), len(xopt)), np.nan)
 
 
-def _l1(z: Matrix, won: Vector, alpha: Vector) -> Vector:
+def _l1(z: Matrix, won: Vector, penalty: float, **options: object) -> Any:
+    """statsmodels' L1 fit of standardised units, the intercept (column 0) unpenalised.
+    Its warnings (separation, convergence, a singular Hessian) are answered by the callers'
+    verdicts, not printed."""
+    alpha = np.full(z.shape[1], penalty * len(won))
+    alpha[0] = 0.0
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        warnings.simplefilter("ignore", PerfectSeparationWarning)
-        warnings.simplefilter("ignore", RuntimeWarning)
-        result = _Logit(won, z).fit_regularized(
-            method="l1",
-            alpha=alpha,
-            disp=False,
-            trim_mode="size",
-            size_trim_tol=1e-4,
-            maxiter=500,
+        warnings.simplefilter("ignore")
+        return _Logit(won, z).fit_regularized(
+            method="l1", alpha=alpha, disp=False, maxiter=500, **options
         )
-    return np.asarray(result.params, dtype=float)
 
 
 def _standardised(units: Matrix) -> tuple[Matrix, Vector, Vector]:
@@ -201,9 +198,8 @@ def _fit_standardised(units: Matrix, won: Vector, penalty: float) -> tuple[Vecto
     """Per-unit coefficients and a predictor, from an L1 fit on standardised units (the
     intercept is not penalised)."""
     z, mean, scale = _standardised(units)
-    alpha = np.full(z.shape[1], penalty * len(won))
-    alpha[0] = 0.0
-    params = _l1(z, won, alpha)
+    result = _l1(z, won, penalty, trim_mode="size", size_trim_tol=1e-4)
+    params = np.asarray(result.params, dtype=float)
     return params[1:] / scale, _Predictor(params, mean, scale)
 
 
@@ -213,13 +209,7 @@ def _refit(units: Matrix, won: Vector) -> tuple[Vector, list[tuple[float, float]
     if units.shape[1] == 0:
         return np.zeros(0), []
     z, _, scale = _standardised(units)
-    alpha = np.full(z.shape[1], 1e-6 * len(won))
-    alpha[0] = 0.0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = _Logit(won, z).fit_regularized(
-            method="l1", alpha=alpha, disp=False, trim_mode="off", maxiter=500
-        )
+    result = _l1(z, won, 1e-6, trim_mode="off")
     params = np.asarray(result.params, dtype=float)[1:]
     bse = np.asarray(result.bse, dtype=float)[1:]
     beta = params / scale

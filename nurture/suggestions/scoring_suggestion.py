@@ -35,15 +35,21 @@ from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel
+from sqlalchemy import func, select
 
 from nurture.handoff.calibration import Calibration, ThresholdRow, calibrate
 from nurture.handoff.outcomes import HandoffOutcome, Outcome
 from nurture.handoff.report import period_days
-from nurture.scenario.loader import has_scenario, load_scenario_dir, scenario_dirs
+from nurture.scenario.loader import (
+    has_scenario,
+    load_scenario_dir,
+    scenario_dirs,
+    scenario_version,
+)
 from nurture.scenario.model import Scenario
 from nurture.scoring.score import RuleKind, RuleRef, rule_refs
 from nurture.store.engine import Store
-from nurture.store.models import utcnow
+from nurture.store.models import Handoff, Transition, utcnow
 from nurture.suggestions.dataset import Dataset, Row, load_dataset
 from nurture.suggestions.model import Coefficient, Figures, Learnt, learn
 
@@ -183,8 +189,8 @@ def suggest(
     learnt = learn([keys[i] for i in judged], units[:, judged], outcome, current, groups)
     suggestions = _rule_suggestions(scenario, refs, units, learnt, duplicates)
     scale = _points_scale(suggestions, learnt, units, keys)
-    suggestions = [_with_points(s, learnt, scale) for s in suggestions]
-    suggestions = _twins_carried(suggestions)
+    per_unit = {key: c.per_unit for key, c in learnt.coefficients.items()}
+    suggestions = _reweighted(suggestions, per_unit, scale)
     held_out = _held_out_scores(scenario, decided, suggestions, learnt, scale)
     threshold = _threshold(scenario, data, suggestions, current, held_out, since=since, until=until)
     moved = sum(s.suggested_points != s.current_points for s in suggestions)
@@ -317,11 +323,21 @@ def _points_scale(
     return float(now.std()) / spread if float(now.std()) > 0 else 10.0 / spread
 
 
-def _with_points(suggestion: RuleSuggestion, learnt: Learnt, scale: float) -> RuleSuggestion:
+def _reweighted(
+    suggestions: list[RuleSuggestion], per_unit: dict[str, float], scale: float
+) -> list[RuleSuggestion]:
+    """The suggested points from these coefficients (log-odds per unit, by rule) by the
+    verdicts: a signal's scaled, 0 for no signal, the rest left; caps moved along."""
+    return _twins_carried([_with_points(s, per_unit, scale) for s in suggestions])
+
+
+def _with_points(
+    suggestion: RuleSuggestion, per_unit: dict[str, float], scale: float
+) -> RuleSuggestion:
     if suggestion.verdict == "no_signal":
         points = 0
     elif suggestion.verdict == "signal":
-        points = round(learnt.coefficients[suggestion.rule].per_unit * scale)
+        points = round(per_unit[suggestion.rule] * scale)
     else:
         return suggestion
     return _with_cap(suggestion.model_copy(update={"suggested_points": points}))
@@ -360,17 +376,8 @@ def _held_out_scores(
     the points were fitted to would look better than it will do."""
     scores: dict[int, int] = {}
     for k in range(int(learnt.folds.max()) + 1):
-        fold = [
-            s.model_copy(
-                update={
-                    "suggested_points": round(learnt.coefficients[s.rule].fold_per_unit[k] * scale)
-                }
-            )
-            if s.verdict == "signal"
-            else s
-            for s in suggestions
-        ]
-        fold = _twins_carried([_with_cap(s) for s in fold])
+        per_unit = {key: c.fold_per_unit[k] for key, c in learnt.coefficients.items()}
+        fold = _reweighted(suggestions, per_unit, scale)
         scored = suggested_scenario(scenario, fold)
         for i, row in enumerate(decided):
             if learnt.folds[i] == k:
@@ -523,6 +530,14 @@ class UnknownScenario(LookupError):
     """No scenario of that product under the scenarios folder."""
 
 
+def _known(scenarios_dir: Path, product: str) -> None:
+    if not has_scenario(scenarios_dir, product):
+        known = [p.name for p in scenario_dirs(scenarios_dir)] if scenarios_dir.is_dir() else []
+        raise UnknownScenario(
+            f"no scenario for product {product!r} (known products: {', '.join(known) or 'none'})"
+        )
+
+
 def suggest_scoring(
     store: Store,
     scenarios_dir: Path,
@@ -533,11 +548,7 @@ def suggest_scoring(
 ) -> ScoringSuggestion:
     """The suggestion for `product`'s scenario as it is on disk, from the hand-offs made in
     [since, until) (until: now). A scenario that does not load raises ScenarioError."""
-    if not has_scenario(scenarios_dir, product):
-        known = [p.name for p in scenario_dirs(scenarios_dir)] if scenarios_dir.is_dir() else []
-        raise UnknownScenario(
-            f"no scenario for product {product!r} (known products: {', '.join(known) or 'none'})"
-        )
+    _known(scenarios_dir, product)
     scenario = load_scenario_dir(scenarios_dir / product, check_templates=False)
     end = until or utcnow()
     data = load_dataset(store, scenario, since=since, until=end)
@@ -562,13 +573,7 @@ def cached_suggestion(
     hand-offs and outcome moves (a count and the latest id), the period, and today's date
     when the period runs to now (its hand-offs a week, and the other leads' events, move
     with the days)."""
-    from sqlalchemy import func, select
-
-    from nurture.scenario.loader import scenario_version
-    from nurture.store.models import Handoff, Transition
-
-    if not has_scenario(scenarios_dir, product):
-        return suggest_scoring(store, scenarios_dir, product)  # raises UnknownScenario
+    _known(scenarios_dir, product)
     with store.session() as session:
         moves = session.scalar(
             select(func.max(Transition.id)).where(
